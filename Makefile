@@ -1,0 +1,47 @@
+# The commands a person types. `make html` and `make test` each set up the
+# Python environment they need first (once, and again when the lock changes).
+#
+# The environment is the active virtual environment if there is one, else
+# .venv/ in this folder, created on first use. Override with `make VENV=path`.
+
+PYTHON ?= python3
+VENV ?= $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV),.venv)
+BIN := $(VENV)/bin
+DEPS := $(VENV)/.vjp-cookbook-deps
+BUILD := build
+SPHINXOPTS ?= -W --keep-going
+PORT ?= 8000
+
+.PHONY: html test clean serve lock
+
+## html: build the site into build/html (runs every changed example)
+html: $(DEPS)
+	$(BIN)/sphinx-build -b html -c . $(SPHINXOPTS) -d $(BUILD)/doctrees docs $(BUILD)/html
+
+## test: run the test suite (it builds its own copy of the site)
+test: $(DEPS)
+	$(BIN)/python -m pytest
+
+## serve: serve build/html on http://localhost:$(PORT)
+serve:
+	$(PYTHON) -m http.server $(PORT) --bind 127.0.0.1 --directory $(BUILD)/html
+
+## clean: remove everything generated (build output, generated gallery, caches)
+clean:
+	rm -rf $(BUILD) docs/auto_examples .pytest_cache *.egg-info
+	find . -name __pycache__ -not -path './.venv/*' -prune -exec rm -rf {} +
+
+## lock: re-pin every dependency (transitive too) from pyproject.toml
+lock:
+	rm -rf $(BUILD)/lock-venv
+	$(PYTHON) -m venv $(BUILD)/lock-venv
+	$(BUILD)/lock-venv/bin/python -m pip install ".[test]"
+	echo "# Made by 'make lock' from pyproject.toml; do not edit by hand." > requirements.lock
+	# The CPU wheel reports 2.13.0+cpu; PyPI knows the release as 2.13.0.
+	$(BUILD)/lock-venv/bin/python -m pip freeze --exclude vjp-cookbook | sed 's/+cpu$$//' >> requirements.lock
+	rm -rf $(BUILD)/lock-venv *.egg-info
+
+$(DEPS): requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -r requirements.lock
+	touch $@

@@ -1,0 +1,37 @@
+"""Give every gallery example the torch state of a fresh interpreter.
+
+sphinx-gallery runs all examples in one process, one after another. A global
+change made by one example (default dtype, RNG state, grad mode, thread count,
+default device, print options) would otherwise leak into every later one, and
+a page's output would depend on the order of the gallery. conf.py lists
+``torch_state.reset_torch_state`` in ``reset_modules``, so it runs before each
+example and after the last one.
+"""
+
+_FRESH = None  # torch's global state as it was before the first example ran
+
+
+def _snapshot(torch):
+    return {
+        "dtype": torch.get_default_dtype(),
+        "rng": torch.get_rng_state(),
+        "threads": torch.get_num_threads(),
+    }
+
+
+def reset_torch_state(gallery_conf, fname, when):
+    # torch is imported here, not at module level, so that a rebuild with
+    # nothing to execute never pays for importing it.
+    import torch
+
+    global _FRESH
+    if _FRESH is None:
+        _FRESH = _snapshot(torch)
+    torch.set_default_dtype(_FRESH["dtype"])
+    torch.set_rng_state(_FRESH["rng"])
+    torch.set_num_threads(_FRESH["threads"])
+    torch.set_grad_enabled(True)
+    torch.set_default_device(None)
+    torch.use_deterministic_algorithms(False)
+    torch.autograd.set_detect_anomaly(False)
+    torch.set_printoptions(profile="default")

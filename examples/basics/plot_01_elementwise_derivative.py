@@ -1,0 +1,116 @@
+r"""
+The derivative of an elementwise function on a grid
+===================================================
+
+For :math:`f(x) = x^2 + \sin(x^2)` applied to each of :math:`N` grid points,
+one vector-Jacobian product (VJP) with :math:`v = \mathbf{1}` returns
+:math:`f'(x_i)` at every point at once. Why does a product with a vector of
+ones give derivatives, and when would it not?
+"""
+
+# %%
+# The maths
+# ---------
+#
+# Applied entry by entry, :math:`f` maps :math:`x \in \mathbb{R}^N` to
+# :math:`y = f(x) \in \mathbb{R}^N`. Its Jacobian
+# :math:`J \in \mathbb{R}^{N \times N}` is diagonal, because :math:`y_i` depends
+# on :math:`x_i` alone:
+#
+# .. math::
+#
+#    J_{ij} = \frac{\partial y_i}{\partial x_j} =
+#    \begin{cases} f'(x_i) & i = j \\ 0 & i \neq j \end{cases},
+#    \qquad f'(x) = 2x + 2x\cos(x^2).
+#
+# A VJP computes the row vector :math:`v^\top J \in \mathbb{R}^{1 \times N}`
+# for a vector :math:`v` shaped like the output, without ever forming
+# :math:`J`:
+#
+# .. math::
+#
+#    (v^\top J)_j = \sum_{i=1}^{N} v_i J_{ij} = v_j \, f'(x_j).
+#
+# The sum has one non-zero term because :math:`J` is diagonal, so with
+# :math:`v = \mathbf{1}` the VJP is exactly the vector of derivatives. If some
+# :math:`y_i` also depended on another :math:`x_j` (a cumulative sum, a
+# softmax, a normalisation over the grid), :math:`J` would have off-diagonal
+# entries and :math:`\mathbf{1}^\top J` would be the column sums of
+# :math:`J`, which are not derivatives of anything you asked for.
+
+# %%
+# The function and its hand-derived derivative
+# --------------------------------------------
+
+import matplotlib.pyplot as plt
+import torch
+
+
+def f(x: torch.Tensor) -> torch.Tensor:
+    return x**2 + torch.sin(x**2)
+
+
+def df_dx(x: torch.Tensor) -> torch.Tensor:
+    """f'(x), derived by hand."""
+    return 2 * x + 2 * x * torch.cos(x**2)
+
+
+N = 1000
+x = torch.linspace(0, 5, N, dtype=torch.float64)
+print("x:", tuple(x.shape), x.dtype)
+
+# %%
+# One VJP
+# -------
+#
+# ``v`` holds one weight per output :math:`y_i`, so it has the shape of
+# ``f(x)``. ``x`` needs no ``requires_grad``: ``vjp`` differentiates a copy of
+# it. It returns the output and :math:`v^\top J`, shaped like ``x``.
+
+v = torch.ones_like(x)
+y, vjp_x = torch.autograd.functional.vjp(f, x, v=v)
+
+print("f(x):", tuple(y.shape), "  v^T J:", tuple(vjp_x.shape))
+print("x[:4]     ", x[:4])
+print("v^T J[:4] ", vjp_x[:4])
+print("f'(x)[:4] ", df_dx(x)[:4])
+
+# %%
+# The check
+# ---------
+
+expected = df_dx(x)
+max_error = (vjp_x - expected).abs().max().item()
+print(f"max |v^T J - f'(x)| = {max_error:.1e}")
+
+# Both sides evaluate the same float64 formula in a different order, so they
+# agree to a few rounding errors (1e-15 relative); a wrong derivative is off by
+# O(1). The tolerance separates the two.
+torch.testing.assert_close(vjp_x, expected, rtol=1e-12, atol=1e-12)
+
+# %%
+# The picture
+# -----------
+#
+# The VJP (dots) lies on the derivative worked out by hand (grey line).
+
+fig, ax = plt.subplots(figsize=(6.4, 3.6), layout="constrained")
+ax.plot(x.numpy(), y.numpy(), label=r"$f(x) = x^2 + \sin(x^2)$")
+ax.plot(x.numpy(), expected.numpy(), color="0.7", lw=4, label=r"$f'(x)$ by hand")
+ax.plot(x[::20].numpy(), vjp_x[::20].numpy(), "o", ms=3, label=r"$v^\top J$, $v = \mathbf{1}$")
+ax.set_xlabel("$x$")
+ax.legend(loc="upper left")
+plt.show()
+
+# %%
+# What to remember
+# ----------------
+#
+# * ``v`` has the shape of the output; :math:`v^\top J` has the shape of the
+#   input.
+# * :math:`v = \mathbf{1}` gives the derivative at every point only because
+#   the Jacobian of an elementwise function is diagonal.
+#
+# Next: :ref:`sphx_glr_auto_examples_basics_plot_02_per_sample_gradients.py`,
+# where each output depends on two inputs. Reference:
+# :torch:`torch.autograd.functional.vjp`, :torch:`torch.testing.assert_close`.

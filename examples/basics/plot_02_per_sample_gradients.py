@@ -1,0 +1,146 @@
+r"""
+Per-sample gradients of a batch of 2-D points
+=============================================
+
+A function maps each of :math:`N` points :math:`(a_n, b_n)` to one number. One
+VJP with :math:`v = \mathbf{1}` returns the gradient of every point's output
+with respect to that point alone: an :math:`(N, 2)` array of per-sample
+gradients. Why does one product give :math:`N` separate gradients?
+"""
+
+# %%
+# The maths
+# ---------
+#
+# The input is :math:`x \in \mathbb{R}^{N \times 2}` with rows
+# :math:`x_n = (a_n, b_n)`; the output is :math:`y \in \mathbb{R}^N` with
+#
+# .. math::
+#
+#    y_n = f(x_n) = a_n b_n + \sin(a_n b_n^2).
+#
+# The Jacobian has one entry per output and per input entry,
+# :math:`J \in \mathbb{R}^{N \times N \times 2}`, and it is block-diagonal
+# across the batch: output :math:`n` reads row :math:`n` only, so
+#
+# .. math::
+#
+#    J_{n,m,k} = \frac{\partial y_n}{\partial x_{m,k}} = 0
+#    \quad \text{for } m \neq n,
+#    \qquad
+#    \nabla f(x_n) = \begin{pmatrix} b_n + b_n^2 \cos(a_n b_n^2) \\
+#    a_n + 2 a_n b_n \cos(a_n b_n^2) \end{pmatrix}.
+#
+# With :math:`v \in \mathbb{R}^N` the VJP is
+#
+# .. math::
+#
+#    (v^\top J)_{m,k} = \sum_{n=1}^{N} v_n J_{n,m,k} = v_m \,
+#    \frac{\partial y_m}{\partial x_{m,k}},
+#
+# so :math:`v = \mathbf{1}` gives row :math:`m` the gradient of
+# :math:`y_m` alone. Another reading of the same fact: :math:`\mathbf{1}^\top J`
+# is the gradient of :math:`\sum_n y_n`, and since the terms of that sum share
+# no inputs, its gradient splits into the per-sample gradients. A batch
+# statistic inside :math:`f` (a mean over the batch, a normalisation) couples
+# the samples and breaks this.
+
+# %%
+# The function, its gradient by hand, a seeded batch
+# --------------------------------------------------
+
+import matplotlib.pyplot as plt
+import torch
+
+
+def f(x: torch.Tensor) -> torch.Tensor:
+    a, b = x[:, 0], x[:, 1]
+    return a * b + torch.sin(a * b**2)
+
+
+def grad_f(x: torch.Tensor) -> torch.Tensor:
+    """Per-sample gradient (N, 2), derived by hand."""
+    a, b = x[:, 0], x[:, 1]
+    return torch.stack(
+        (b + b**2 * torch.cos(a * b**2), a + 2 * a * b * torch.cos(a * b**2)),
+        dim=1,
+    )
+
+
+N = 1000
+generator = torch.Generator().manual_seed(0)
+x = 2 * torch.rand(N, 2, generator=generator, dtype=torch.float64) - 1
+print("x:", tuple(x.shape), x.dtype)
+print("x[:3] =\n", x[:3])
+
+# %%
+# One VJP
+# -------
+#
+# ``v`` has the shape of ``f(x)``, here ``(N,)``; the result has the shape of
+# ``x``.
+
+v = torch.ones(N, dtype=torch.float64)
+y, per_sample_grad = torch.autograd.functional.vjp(f, x, v=v)
+
+print("f(x):", tuple(y.shape), "  v^T J:", tuple(per_sample_grad.shape))
+print("v^T J[:3] =\n", per_sample_grad[:3])
+print("by hand[:3] =\n", grad_f(x)[:3])
+
+# %%
+# The checks
+# ----------
+#
+# Against the hand-derived gradient, and against the gradient of the sum,
+# which is the same product written another way.
+
+expected = grad_f(x)
+max_error = (per_sample_grad - expected).abs().max().item()
+print(f"max |v^T J - grad f| = {max_error:.1e}")
+
+# Same float64 formula in a different order: agreement to rounding (1e-15);
+# a wrong gradient is off by O(1).
+torch.testing.assert_close(per_sample_grad, expected, rtol=1e-12, atol=1e-12)
+
+x_leaf = x.clone().requires_grad_()
+(grad_of_sum,) = torch.autograd.grad(f(x_leaf).sum(), x_leaf)
+torch.testing.assert_close(per_sample_grad, grad_of_sum, rtol=0, atol=0)
+print("v = 1 gives exactly the gradient of sum(f(x)): True")
+
+# %%
+# The picture
+# -----------
+#
+# :math:`f` over the square, and the per-sample gradients of 150 of the
+# points as arrows: each arrow is one row of the single VJP's result.
+
+grid = torch.linspace(-1, 1, 201, dtype=torch.float64)
+grid_a, grid_b = torch.meshgrid(grid, grid, indexing="xy")
+f_on_grid = f(torch.stack((grid_a.flatten(), grid_b.flatten()), dim=1)).reshape(grid_a.shape)
+
+fig, ax = plt.subplots(figsize=(5.2, 4.4), layout="constrained")
+contours = ax.contourf(grid_a.numpy(), grid_b.numpy(), f_on_grid.numpy(), levels=20, cmap="viridis")
+fig.colorbar(contours, ax=ax, label="$f(a, b)$")
+shown = slice(0, 150)
+ax.quiver(
+    x[shown, 0].numpy(), x[shown, 1].numpy(),
+    per_sample_grad[shown, 0].numpy(), per_sample_grad[shown, 1].numpy(),
+    color="white", scale=30, width=0.004,
+)
+ax.set_xlabel("$a$")
+ax.set_ylabel("$b$")
+ax.set_title(r"per-sample gradients from one VJP, $v = \mathbf{1}$")
+plt.show()
+
+# %%
+# What to remember
+# ----------------
+#
+# * :math:`v = \mathbf{1}` computes the gradient of the sum of the outputs;
+#   it is a set of per-sample gradients only because the Jacobian is
+#   block-diagonal across the batch.
+# * Anything in :math:`f` that mixes samples (batch statistics) makes the
+#   result a sum over samples instead, silently.
+#
+# Next: :ref:`sphx_glr_auto_examples_basics_plot_03_two_inputs.py`. Reference:
+# :torch:`torch.autograd.functional.vjp`, :torch:`torch.autograd.grad`.

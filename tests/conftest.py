@@ -1,0 +1,105 @@
+"""Shared fixtures: the site is built once per test session, the way a reader
+builds it (`make html`), in a copy of this repository, and then inspected.
+
+Building a copy keeps the tests away from your own build/ and lets the tests
+that break, interrupt or edit examples work on copies of their own.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted(REPO.glob("examples/*/plot_*.py"))
+# Generated or local files that a fresh clone does not have.
+NOT_SOURCES = shutil.ignore_patterns(
+    ".git", ".venv", "build", "auto_examples", "__pycache__", ".pytest_cache", "*.egg-info"
+)
+
+
+@dataclass
+class Build:
+    """The result of one `make html` run in a copy of the repository."""
+
+    root: Path
+    returncode: int
+    log: str
+    seconds: float
+
+    @property
+    def html(self) -> Path:
+        return self.root / "build" / "html"
+
+
+def copy_repo(dest: Path) -> Path:
+    shutil.copytree(REPO, dest, ignore=NOT_SOURCES)
+    return dest
+
+
+def make(root: Path, target: str = "html", timeout: float = 600) -> Build:
+    """Run `make TARGET` in ROOT with this test run's Python environment."""
+    start = time.perf_counter()
+    result = subprocess.run(
+        ["make", "-C", str(root), target, f"VENV={sys.prefix}"],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=test_env(),
+    )
+    return Build(root, result.returncode, result.stdout + result.stderr, time.perf_counter() - start)
+
+
+def start_make(root: Path, target: str = "html") -> subprocess.Popen:
+    """Start `make TARGET` in ROOT in a process group of its own (so it can be interrupted)."""
+    return subprocess.Popen(
+        ["make", "-C", str(root), target, f"VENV={sys.prefix}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=test_env(),
+        start_new_session=True,
+    )
+
+
+def interrupt(process: subprocess.Popen, sig: int) -> None:
+    os.killpg(process.pid, sig)
+    process.communicate(timeout=120)
+
+
+def test_env() -> dict:
+    env = dict(os.environ, MPLBACKEND="Agg")
+    env.pop("VIRTUAL_ENV", None)  # VENV= on the command line names the environment
+    return env
+
+
+def tutorial_page(html: Path, example: Path) -> Path:
+    return html / "auto_examples" / example.parent.name / (example.stem + ".html")
+
+
+def soup(path: Path) -> BeautifulSoup:
+    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+
+
+def page_outputs(page: BeautifulSoup) -> list[str]:
+    """The text of every output block under the code cells of a tutorial page."""
+    return [block.get_text() for block in page.select("div.sphx-glr-script-out pre")]
+
+
+def output_lines(text: str) -> list[str]:
+    return [line.rstrip() for line in text.splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory) -> Build:
+    """The site, built once per session from a fresh copy of the repository."""
+    build = make(copy_repo(tmp_path_factory.mktemp("site") / "repo"))
+    assert build.returncode == 0, f"make html failed:\n{build.log[-5000:]}"
+    return build
