@@ -52,7 +52,7 @@ def make(root: Path, target: str = "html", timeout: float = 600) -> Build:
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=test_env(),
+        env=reader_env(),
     )
     return Build(root, result.returncode, result.stdout + result.stderr, time.perf_counter() - start)
 
@@ -64,7 +64,7 @@ def start_make(root: Path, target: str = "html") -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=test_env(),
+        env=reader_env(),
         start_new_session=True,
     )
 
@@ -74,7 +74,7 @@ def interrupt(process: subprocess.Popen, sig: int) -> None:
     process.communicate(timeout=120)
 
 
-def test_env() -> dict:
+def reader_env() -> dict:
     env = dict(os.environ, MPLBACKEND="Agg")
     env.pop("VIRTUAL_ENV", None)  # VENV= on the command line names the environment
     return env

@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from conftest import EXAMPLES, output_lines, page_outputs, soup, test_env, tutorial_page
+from conftest import EXAMPLES, output_lines, page_outputs, soup, reader_env, tutorial_page
 
 
 def downloaded(site, example, suffix):
@@ -31,7 +31,7 @@ def page_lines(site, example):
 def test_downloaded_script_prints_what_the_page_shows(site, example, tmp_path):
     script = downloaded(site, example, ".py")
     result = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, env=test_env(), timeout=300
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, env=reader_env(), timeout=300
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert output_lines(result.stdout) == page_lines(site, example)
@@ -47,7 +47,7 @@ def kernel_name(tmp_path_factory):
     (spec / "kernel.json").write_text(json.dumps({"argv": argv, "language": "python", "display_name": "test"}))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("JUPYTER_PATH", str(folder))
-        patch.setenv("MPLBACKEND", "Agg")
+        patch.delenv("MPLBACKEND", raising=False)  # the kernel's own inline figures
         yield "cookbook-test"
 
 

@@ -6,21 +6,25 @@ import pytest
 
 from conftest import copy_repo, make
 
-# Each breaks one example of a copy of the repository: (example, text, replacement).
+# Each breaks one example of a copy of the repository:
+# (example, text, replacement, the text of the line the message must name).
 BREAKAGES = {
     "wrong derivative": (
         "basics/plot_01_elementwise_derivative.py",
         "return 2 * x + 2 * x * torch.cos(x**2)",
         "return 2 * x + 2 * x * torch.sin(x**2)",
+        "torch.testing.assert_close(vjp_x, expected",
     ),
     "exception": (
         "basics/plot_03_two_inputs.py",
         "v = torch.ones(N, dtype=torch.float64)  # shaped like f(x, y)",
         'raise RuntimeError("deliberately broken")',
+        'raise RuntimeError("deliberately broken")',
     ),
     "syntax error": (
         "basics/plot_04_batched_jacobian.py",
         "jacobians = torch.empty(N, 3, 2, dtype=torch.float64)",
+        "jacobians = torch.empty(N, 3, 2, dtype=torch.float64",
         "jacobians = torch.empty(N, 3, 2, dtype=torch.float64",
     ),
 }
@@ -31,12 +35,13 @@ def broken_build(tmp_path_factory):
     """One build of a copy in which each breakage above is made in its own example."""
     root = copy_repo(tmp_path_factory.mktemp("broken") / "repo")
     lines = {}
-    for name, (example, text, replacement) in BREAKAGES.items():
+    for name, (example, text, replacement, failing) in BREAKAGES.items():
         path = root / "examples" / example
         source = path.read_text()
         assert source.count(text) == 1, f"{name}: the text to break is not in {example}"
-        lines[name] = source[: source.index(text)].count("\n") + 1
-        path.write_text(source.replace(text, replacement))
+        source = source.replace(text, replacement)
+        lines[name] = source[: source.index(failing)].count("\n") + 1
+        path.write_text(source)
     index = root / "docs" / "index.md"
     index.write_text(index.read_text() + "\n\n$\\notacommand{x}$\n")
     return make(root), lines
@@ -60,4 +65,4 @@ def test_failure_messages_say_what_failed(broken_build):
 
 def test_unsupported_maths_is_reported_where_it_is(broken_build):
     build, _ = broken_build
-    assert "index.md" in build.log and "cannot typeset '\\notacommand'" in build.log
+    assert "index.md" in build.log and 'cannot typeset "\\notacommand"' in build.log

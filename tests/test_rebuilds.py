@@ -82,10 +82,15 @@ def test_example_killed_between_its_run_and_its_page_runs_again(site, repo):
     example = EXAMPLES[1]
     page_source = gallery / example.parent.name / (example.stem + ".rst")
     md5 = page_source.with_suffix(".py.md5")
+    # The interrupted run started a second ago; it wrote this example's .md5
+    # just now; the other examples' .md5 files are from earlier runs.
+    now = time.time_ns()
+    for other in gallery.rglob("*.py.md5"):
+        os.utime(other, ns=(now - 2_000_000_000,) * 2)
+    os.utime(md5, ns=(now, now))
     mark = gallery / ".gallery-run-in-progress"
     mark.touch()
-    started = md5.stat().st_mtime_ns - 1_000_000
-    os.utime(mark, ns=(started, started))
+    os.utime(mark, ns=(now - 1_000_000_000,) * 2)
     page_source.write_text(page_source.read_text().split(".. rst-class:: sphx-glr-script-out")[0])
 
     build = make(root)

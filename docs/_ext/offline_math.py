@@ -31,7 +31,7 @@ def latex_to_mathml(latex, display):
     leftover = _UNCONVERTED.search(mathml)
     if leftover:
         raise ValueError(
-            f"cannot typeset {leftover.group(1).strip()!r} in {latex.strip()!r}"
+            f'cannot typeset "{leftover.group(1).strip()}" in "{latex.strip()}"'
             " (use a command or environment latex2mathml supports, such as"
             " split, align* or array for alignment)"
         )
