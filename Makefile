@@ -12,7 +12,7 @@ BUILD := build
 SPHINXOPTS ?= -W --keep-going
 PORT ?= 8000
 
-.PHONY: html test clean serve lock
+.PHONY: html test bench clean serve lock
 
 ## html: build the site into build/html (runs every changed example)
 html: $(DEPS)
@@ -21,6 +21,10 @@ html: $(DEPS)
 ## test: run the test suite (it builds its own copy of the site)
 test: $(DEPS)
 	$(BIN)/python -m pytest
+
+## bench: measure build times on this machine (figures in build/bench.json)
+bench: $(DEPS)
+	$(BIN)/python tests/bench.py
 
 ## serve: serve build/html on http://localhost:$(PORT)
 serve:

@@ -5,79 +5,21 @@ Building a copy keeps the tests away from your own build/ and lets the tests
 that break, interrupt or edit examples work on copies of their own.
 """
 
-import os
-import shutil
-import signal
-import subprocess
-import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
 
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLES = sorted(REPO.glob("examples/*/plot_*.py"))
-# Generated or local files that a fresh clone does not have.
-NOT_SOURCES = shutil.ignore_patterns(
-    ".git", ".venv", "build", "auto_examples", "__pycache__", ".pytest_cache", "*.egg-info"
+from sitebuild import (  # noqa: F401 (re-exported for the tests)
+    EXAMPLES,
+    REPO,
+    Build,
+    copy_repo,
+    interrupt,
+    make,
+    reader_env,
+    start_make,
 )
-
-
-@dataclass
-class Build:
-    """The result of one `make html` run in a copy of the repository."""
-
-    root: Path
-    returncode: int
-    log: str
-    seconds: float
-
-    @property
-    def html(self) -> Path:
-        return self.root / "build" / "html"
-
-
-def copy_repo(dest: Path) -> Path:
-    shutil.copytree(REPO, dest, ignore=NOT_SOURCES)
-    return dest
-
-
-def make(root: Path, target: str = "html", timeout: float = 600) -> Build:
-    """Run `make TARGET` in ROOT with this test run's Python environment."""
-    start = time.perf_counter()
-    result = subprocess.run(
-        ["make", "-C", str(root), target, f"VENV={sys.prefix}"],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=reader_env(),
-    )
-    return Build(root, result.returncode, result.stdout + result.stderr, time.perf_counter() - start)
-
-
-def start_make(root: Path, target: str = "html") -> subprocess.Popen:
-    """Start `make TARGET` in ROOT in a process group of its own (so it can be interrupted)."""
-    return subprocess.Popen(
-        ["make", "-C", str(root), target, f"VENV={sys.prefix}"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=reader_env(),
-        start_new_session=True,
-    )
-
-
-def interrupt(process: subprocess.Popen, sig: int) -> None:
-    os.killpg(process.pid, sig)
-    process.communicate(timeout=120)
-
-
-def reader_env() -> dict:
-    env = dict(os.environ, MPLBACKEND="Agg")
-    env.pop("VIRTUAL_ENV", None)  # VENV= on the command line names the environment
-    return env
 
 
 def tutorial_page(html: Path, example: Path) -> Path:

@@ -20,7 +20,7 @@ page shows why the one-hot :math:`v` selects a row, and what
 #
 #    f(x_n) = \begin{pmatrix} a_n b_n \\ \sin(a_n + b_n^2) \\ a_n^2 - 3 b_n
 #    \end{pmatrix},
-#    \qquad
+#
 #    J_n = \frac{\partial f(x_n)}{\partial x_n} = \begin{pmatrix}
 #    b_n & a_n \\
 #    \cos(a_n + b_n^2) & 2 b_n \cos(a_n + b_n^2) \\

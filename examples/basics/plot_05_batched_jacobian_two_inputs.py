@@ -17,14 +17,14 @@ batch of Jacobians column by column.
 #
 #    f(x, y)_n = \begin{pmatrix} x_n y_n \\ \sin(x_n + y_n^2) \\
 #    x_n^2 - 3 y_n \end{pmatrix},
-#    \qquad
+#
 #    J_n = \begin{pmatrix}
-#    \partial f_n / \partial x_n & \partial f_n / \partial y_n
-#    \end{pmatrix} = \begin{pmatrix}
 #    y_n & x_n \\
 #    \cos(x_n + y_n^2) & 2 y_n \cos(x_n + y_n^2) \\
 #    2 x_n & -3 \end{pmatrix}.
 #
+# The first column of :math:`J_n` holds the derivatives with respect to
+# :math:`x_n`, the second those with respect to :math:`y_n`.
 # The output is :math:`(N, 3)`. With two inputs there are two Jacobians,
 # :math:`J^x, J^y \in \mathbb{R}^{N \times 3 \times N}`, both block-diagonal:
 # :math:`J^x_{n,i,m} = \partial f_{n,i} / \partial x_m` is zero for
@@ -33,8 +33,9 @@ batch of Jacobians column by column.
 #
 # .. math::
 #
-#    \Bigl(\sum_{i=1}^{3} v_{m,i} \frac{\partial f_{m,i}}{\partial x_m},\;
-#    \sum_{i=1}^{3} v_{m,i} \frac{\partial f_{m,i}}{\partial y_m}\Bigr)_{m=1..N},
+#    \left(\sum_{i=1}^{3} v_{m,i} \frac{\partial f_{m,i}}{\partial x_m},\;
+#    \sum_{i=1}^{3} v_{m,i} \frac{\partial f_{m,i}}{\partial y_m}\right),
+#    \qquad m = 1, \dots, N,
 #
 # and the one-hot :math:`v^{(k)}` (ones in column :math:`k`) picks row
 # :math:`k` of each :math:`J_n`: its :math:`x` entry from the first result,
