@@ -39,6 +39,12 @@ sphinx_gallery_conf = {
     "examples_dirs": "../examples",
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",  # run every example
+    "subsection_order": [
+        "../examples/basics",
+        "../examples/jacobians",
+        "../examples/higher_order",
+        "../examples/in_practice",
+    ],
     "within_subsection_order": "FileNameSortKey",  # numbered file names give the order
     # Each example starts from a fresh torch and matplotlib state.
     "reset_modules": ("matplotlib", "torch_state.reset_torch_state"),

@@ -1,0 +1,164 @@
+r"""
+VJPs of complex functions: PyTorch's convention
+===============================================
+
+For complex inputs, "the derivative" is ambiguous: a function of
+:math:`z = a + ib` has two Wirtinger derivatives, and only holomorphic
+functions have one complex derivative. This page states the formula
+PyTorch's VJP follows, checks it on a holomorphic and a non-holomorphic
+function, and shows why the gradient of a real loss is the direction to
+step in.
+"""
+
+# %%
+# The maths
+# ---------
+#
+# With :math:`z = a + ib`, the Wirtinger derivatives are
+#
+# .. math::
+#
+#    \frac{\partial f}{\partial z} = \frac12 \Bigl(\frac{\partial f}{\partial a}
+#    - i \frac{\partial f}{\partial b}\Bigr), \qquad
+#    \frac{\partial f}{\partial \bar z} = \frac12 \Bigl(\frac{\partial f}{\partial a}
+#    + i \frac{\partial f}{\partial b}\Bigr).
+#
+# :math:`f` is holomorphic exactly when :math:`\partial f / \partial \bar z = 0`;
+# then :math:`\partial f / \partial z = f'(z)`. For an elementwise
+# :math:`f` and an output-shaped :math:`v`, PyTorch's VJP returns
+#
+# .. math::
+#
+#    \operatorname{vjp}(f, z, v) = v \, \overline{\frac{\partial f}{\partial z}}
+#    + \bar v \, \frac{\partial f}{\partial \bar z}.
+#
+# For a **real** loss :math:`L` and :math:`v = 1` this is
+#
+# .. math::
+#
+#    2 \frac{\partial L}{\partial \bar z} = \frac{\partial L}{\partial a}
+#    + i \frac{\partial L}{\partial b},
+#
+# the real gradient :math:`(\partial L / \partial a, \partial L / \partial b)`
+# written as one complex number: the direction of steepest ascent in the
+# plane, so ``z -= lr * z.grad`` descends as it does for real numbers.
+
+# %%
+# A holomorphic function: :math:`f(z) = z^2 + \sin z`
+# ---------------------------------------------------
+#
+# Here :math:`\partial f/\partial \bar z = 0`, so the VJP is
+# :math:`v\,\overline{f'(z)}`, with the *conjugate* of the complex
+# derivative.
+
+import matplotlib.pyplot as plt
+import torch
+
+generator = torch.Generator().manual_seed(0)
+N = 1000
+z = torch.randn(N, generator=generator, dtype=torch.complex128)
+v = torch.randn(N, generator=generator, dtype=torch.complex128)
+
+
+def holomorphic(z):
+    return z**2 + torch.sin(z)
+
+
+_, vjp_holo = torch.autograd.functional.vjp(holomorphic, z, v)
+expected_holo = v * torch.conj(2 * z + torch.cos(z))
+print("z[:2]         ", z[:2])
+print("vjp[:2]       ", vjp_holo[:2])
+print("v conj(f')[:2]", expected_holo[:2])
+print(f"max |vjp - v conj(f'(z))| = {(vjp_holo - expected_holo).abs().max().item():.1e}")
+# complex128 rounding only (1e-15 relative); a missing conjugate is off by O(1).
+torch.testing.assert_close(vjp_holo, expected_holo, rtol=1e-12, atol=1e-12)
+wrong = v * (2 * z + torch.cos(z))  # without the conjugate
+print(f"without the conjugate the error would be {(vjp_holo - wrong).abs().max().item():.2f}")
+
+# %%
+# A non-holomorphic function: :math:`f(z) = \bar z^2 z`
+# ------------------------------------------------------
+#
+# :math:`\partial f/\partial z = \bar z^2` and
+# :math:`\partial f/\partial \bar z = 2 \bar z z = 2|z|^2`: both terms of the
+# formula contribute.
+
+
+def non_holomorphic(z):
+    return torch.conj(z) ** 2 * z
+
+
+_, vjp_non_holo = torch.autograd.functional.vjp(non_holomorphic, z, v)
+df_dz, df_dzbar = torch.conj(z) ** 2, 2 * z.abs() ** 2
+expected_non_holo = v * torch.conj(df_dz) + torch.conj(v) * df_dzbar
+print(f"max |vjp - (v conj(df/dz) + conj(v) df/dzbar)| = {(vjp_non_holo - expected_non_holo).abs().max().item():.1e}")
+torch.testing.assert_close(vjp_non_holo, expected_non_holo, rtol=1e-12, atol=1e-12)
+
+# %%
+# A real loss: the complex gradient is the real one
+# --------------------------------------------------
+#
+# :math:`L(z) = |z^3 - 1|^2` for each point, summed. PyTorch's gradient
+# should equal :math:`\partial L/\partial a + i\,\partial L/\partial b`,
+# computed here by viewing each :math:`z` as the real pair :math:`(a, b)`,
+# and :math:`2\,\partial L/\partial \bar z = 2 (z^3 - 1)\, \overline{3 z^2}`
+# by hand.
+
+
+def loss(z):
+    return (z**3 - 1).abs() ** 2
+
+
+z_leaf = z.clone().requires_grad_()
+loss(z_leaf).sum().backward()
+complex_grad = z_leaf.grad
+
+pairs = torch.view_as_real(z).clone().requires_grad_()  # (N, 2): a, b
+loss(torch.view_as_complex(pairs)).sum().backward()
+real_grad = torch.complex(pairs.grad[:, 0], pairs.grad[:, 1])
+
+by_hand = 2 * (z**3 - 1) * torch.conj(3 * z**2)
+torch.testing.assert_close(complex_grad, real_grad, rtol=1e-12, atol=1e-12)
+torch.testing.assert_close(complex_grad, by_hand, rtol=1e-12, atol=1e-12)
+print(f"max |grad - (dL/da + i dL/db)| = {(complex_grad - real_grad).abs().max().item():.1e}")
+
+# %%
+# Descending with it
+# ------------------
+#
+# Minus the gradient of :math:`L` over the plane (one VJP for the whole grid,
+# :math:`v = 1`, since each point is independent) points to the three cube
+# roots of 1, where :math:`L = 0`.
+
+grid = torch.linspace(-1.6, 1.6, 25, dtype=torch.float64)
+grid_z = torch.complex(*torch.meshgrid(grid, grid, indexing="xy")).flatten()
+_, grid_grad = torch.autograd.functional.vjp(loss, grid_z, torch.ones_like(grid_z, dtype=torch.float64))
+torch.testing.assert_close(grid_grad, 2 * (grid_z**3 - 1) * torch.conj(3 * grid_z**2), rtol=1e-12, atol=1e-12)
+
+fine = torch.linspace(-1.6, 1.6, 301, dtype=torch.float64)
+fine_z = torch.complex(*torch.meshgrid(fine, fine, indexing="xy"))
+fig, ax = plt.subplots(figsize=(5.2, 4.6), layout="constrained")
+filled = ax.contourf(fine.numpy(), fine.numpy(), torch.log10(loss(fine_z) + 1e-3).numpy(), levels=20, cmap="magma")
+fig.colorbar(filled, ax=ax, label=r"$\log_{10}(|z^3 - 1|^2 + 10^{-3})$")
+step = -grid_grad / grid_grad.abs().clamp(min=1e-12)
+ax.quiver(grid_z.real.numpy(), grid_z.imag.numpy(), step.real.numpy(), step.imag.numpy(), color="white", scale=40, width=0.003)
+roots = torch.exp(2j * torch.pi * torch.arange(3, dtype=torch.float64) / 3)
+ax.plot(roots.real.numpy(), roots.imag.numpy(), "o", color="cyan", ms=7, label="roots of $z^3 = 1$")
+ax.set_xlabel("Re $z$")
+ax.set_ylabel("Im $z$")
+ax.set_aspect("equal")
+ax.legend(loc="lower left", fontsize=8)
+ax.set_title("minus the PyTorch gradient of $L$ (direction only)")
+plt.show()
+
+# %%
+# What to remember
+# ----------------
+#
+# * PyTorch's VJP is :math:`v\,\overline{\partial f/\partial z} + \bar v\,\partial f/\partial \bar z`;
+#   for holomorphic :math:`f`, :math:`v\,\overline{f'(z)}`: note the conjugate.
+# * For a real loss, ``z.grad`` is :math:`\partial L/\partial a + i\,\partial L/\partial b`,
+#   so gradient descent works unchanged.
+#
+# Next: :ref:`sphx_glr_auto_examples_in_practice_plot_01_checking_gradients.py`.
+# Reference: :torch:`torch.autograd.functional.vjp`, :torch:`torch.view_as_real`.

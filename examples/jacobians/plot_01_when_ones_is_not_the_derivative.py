@@ -1,0 +1,200 @@
+r"""
+When v = 1 does not give the derivative
+=======================================
+
+:math:`v = \mathbf{1}` turns a VJP into "the derivative at every point" only
+for functions whose Jacobian is diagonal (or block-diagonal across a batch).
+For a softmax, a cumulative sum or a normalisation, the same call returns
+something else, without any error: here is what it returns, why, and how to
+get the derivative you wanted.
+"""
+
+# %%
+# The maths
+# ---------
+#
+# For :math:`f : \mathbb{R}^N \to \mathbb{R}^N` with Jacobian
+# :math:`J \in \mathbb{R}^{N \times N}`,
+#
+# .. math::
+#
+#    (\mathbf{1}^\top J)_j = \sum_{i=1}^{N} J_{ij}
+#    = \frac{\partial}{\partial x_j} \sum_{i=1}^{N} f_i(x),
+#
+# the **column sums** of :math:`J`: the gradient of the sum of the outputs.
+# It equals the diagonal :math:`J_{jj}` (what "the derivative at each point"
+# means) only when every column has a single non-zero entry on the diagonal:
+#
+# * **diagonal** (elementwise :math:`f_i = g(x_i)`): :math:`J = \operatorname{diag}(g'(x))`,
+#   so :math:`\mathbf{1}^\top J = g'(x)`;
+# * **block-diagonal** (a batch of independent samples): the column sums stay
+#   inside each sample's block, so one VJP gives per-sample results;
+# * **dense** (outputs that mix inputs): the column sums add up
+#   contributions of all outputs.
+#
+# Three dense examples, each with a column sum worth knowing:
+#
+# .. math::
+#
+#    \text{softmax: } J = \operatorname{diag}(s) - s s^\top,\quad
+#    \mathbf{1}^\top J = s^\top - (\mathbf{1}^\top s)\, s^\top = 0,
+#
+#    \text{cumsum: } J_{ij} = [\,j \le i\,],\quad
+#    (\mathbf{1}^\top J)_j = N - j + 1,
+#
+#    \text{normalisation } y = \frac{x - \bar{x}}{\sigma(x)}:\quad
+#    \textstyle\sum_i y_i = 0 \text{ for every } x,
+#    \text{ so } \mathbf{1}^\top J = 0.
+#
+# Softmax and normalisation give exactly zero: a plot of "the derivative"
+# from :math:`v = \mathbf{1}` would be a flat line, and nothing would warn you.
+
+# %%
+# Four functions, their full Jacobians, and :math:`v = \mathbf{1}`
+# --------------------------------------------------------------------
+#
+# On :math:`N = 8` points the full Jacobian is small enough to compute with
+# :func:`torch.autograd.functional.jacobian` and compare.
+
+import matplotlib.pyplot as plt
+import torch
+from torch.autograd.functional import jacobian, vjp
+
+N = 8
+generator = torch.Generator().manual_seed(0)
+x = torch.randn(N, generator=generator, dtype=torch.float64)
+
+functions = {
+    "tanh (diagonal)": torch.tanh,
+    "softmax (dense)": lambda x: torch.softmax(x, dim=0),
+    "cumsum (triangular)": lambda x: torch.cumsum(x, dim=0),
+    "normalisation (dense)": lambda x: (x - x.mean()) / x.std(),
+}
+
+ones_vjp, full_jacobian = {}, {}
+for name, f in functions.items():
+    full_jacobian[name] = jacobian(f, x)  # (N, N)
+    _, ones_vjp[name] = vjp(f, x, v=torch.ones(N, dtype=torch.float64))
+    diagonal = full_jacobian[name].diagonal()
+    gap = (ones_vjp[name] - diagonal).abs().max().item()
+    print(f"{name:<22} max |1^T J - diag(J)| = {gap:.2e}")
+
+# %%
+# The checks
+# ----------
+#
+# In every case the VJP with :math:`v = \mathbf{1}` is the column sum of the
+# Jacobian; only for the diagonal one is it the derivative. The predicted
+# column sums hold exactly. (float64 throughout: agreement to rounding, so
+# tolerances of 1e-12; the zeros are sums of terms of size 1, so 1e-14.)
+
+for name in functions:
+    torch.testing.assert_close(ones_vjp[name], full_jacobian[name].sum(dim=0), rtol=1e-12, atol=1e-12)
+
+torch.testing.assert_close(ones_vjp["tanh (diagonal)"], 1 - torch.tanh(x) ** 2, rtol=1e-12, atol=1e-12)
+torch.testing.assert_close(ones_vjp["softmax (dense)"], torch.zeros(N, dtype=torch.float64), rtol=0, atol=1e-14)
+torch.testing.assert_close(
+    ones_vjp["cumsum (triangular)"], torch.arange(N, 0, -1, dtype=torch.float64), rtol=0, atol=0
+)
+torch.testing.assert_close(ones_vjp["normalisation (dense)"], torch.zeros(N, dtype=torch.float64), rtol=0, atol=1e-14)
+
+s = torch.softmax(x, dim=0)
+torch.testing.assert_close(full_jacobian["softmax (dense)"], torch.diag(s) - torch.outer(s, s), rtol=1e-12, atol=1e-12)
+print("softmax  1^T J:", ones_vjp["softmax (dense)"])
+print("cumsum   1^T J:", ones_vjp["cumsum (triangular)"])
+
+# %%
+# Getting the diagonal of a dense Jacobian
+# ----------------------------------------
+#
+# There is no single :math:`v` whose VJP is the diagonal of a dense
+# :math:`J`: each VJP returns one combination of rows, and the diagonal needs
+# a different row for each entry. Compute the rows (one VJP each, here all at
+# once with :func:`torch.func.vmap`) and take the diagonal; for softmax it is
+# :math:`s_i (1 - s_i)`.
+
+softmax = functions["softmax (dense)"]
+_, vjp_fn = torch.func.vjp(softmax, x)
+(rows,) = torch.func.vmap(vjp_fn)(torch.eye(N, dtype=torch.float64))  # row i = e_i^T J
+softmax_diagonal = rows.diagonal()
+print("diag(J) of softmax:", softmax_diagonal)
+torch.testing.assert_close(softmax_diagonal, s * (1 - s), rtol=1e-12, atol=1e-12)
+
+# %%
+# Batches: block-diagonal until something mixes the samples
+# ---------------------------------------------------------
+#
+# Per-sample outputs :math:`y_n = \lVert x_n \rVert^2` for a batch
+# :math:`x \in \mathbb{R}^{B \times 3}` have a block-diagonal Jacobian, and
+# :math:`v = \mathbf{1}` gives the per-sample gradients :math:`2 x_n`. Put a
+# batch normalisation in front (each feature normalised over the batch, as
+# ``BatchNorm`` does in training) and every output depends on every sample:
+# the same call now returns a sum over samples.
+
+B = 5
+batch = torch.randn(B, 3, generator=generator, dtype=torch.float64)
+
+
+def per_sample(batch):
+    return (batch**2).sum(dim=1)
+
+
+def batch_normalised(batch):
+    normalised = (batch - batch.mean(dim=0)) / batch.std(dim=0)
+    return (normalised**2).sum(dim=1)
+
+
+ones = torch.ones(B, dtype=torch.float64)
+_, independent = vjp(per_sample, batch, v=ones)
+torch.testing.assert_close(independent, 2 * batch, rtol=1e-12, atol=1e-12)
+
+_, coupled = vjp(batch_normalised, batch, v=ones)
+full = jacobian(batch_normalised, batch)  # (B, B, 3)
+true_per_sample = torch.stack([full[n, n] for n in range(B)])  # d y_n / d x_n
+print(f"independent samples: max |1^T J - 2 x_n| = {(independent - 2 * batch).abs().max().item():.1e}")
+print(f"batch-normalised: max |1^T J - per-sample gradient| = {(coupled - true_per_sample).abs().max().item():.2f}")
+torch.testing.assert_close(coupled, full.sum(dim=0), rtol=1e-12, atol=1e-12)
+assert (coupled - true_per_sample).abs().max() > 0.1, "the coupling should change the result"
+
+# %%
+# The three structures, seen
+# --------------------------
+#
+# Full Jacobians of an elementwise map (diagonal), of a softmax applied to
+# each row of a :math:`3 \times 3` batch (block-diagonal) and of one softmax
+# over 9 entries (dense). :math:`v = \mathbf{1}` sums each column: only on the
+# left does that pick out one entry.
+
+x9 = torch.randn(9, generator=generator, dtype=torch.float64)
+panels = {
+    "diagonal: tanh": jacobian(torch.tanh, x9),
+    "block-diagonal: softmax per row": jacobian(lambda z: torch.softmax(z.reshape(3, 3), dim=1).flatten(), x9),
+    "dense: softmax of all": jacobian(lambda z: torch.softmax(z, dim=0), x9),
+}
+fig, axes = plt.subplots(1, 3, figsize=(9, 3.4), layout="constrained")
+for ax, (title, matrix) in zip(axes, panels.items()):
+    limit = matrix.abs().max().item()
+    image = ax.imshow(matrix.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel("input $j$")
+    ax.set_xticks([])
+    ax.set_yticks([])
+axes[0].set_ylabel("output $i$")
+plt.show()
+
+# %%
+# What to remember
+# ----------------
+#
+# * :math:`v = \mathbf{1}` always computes the column sums of :math:`J`, the
+#   gradient of :math:`\sum_i f_i`. It is "the derivative" only for a diagonal
+#   (or batch block-diagonal) Jacobian.
+# * Softmax and normalisations give exactly zero; batch statistics turn
+#   per-sample gradients into sums over the batch. No error is raised.
+# * The diagonal of a dense Jacobian needs one VJP per row (batched with
+#   :func:`torch.func.vmap`).
+#
+# Next: :ref:`sphx_glr_auto_examples_jacobians_plot_02_batched_jacobian_methods.py`.
+# Reference: :torch:`torch.autograd.functional.vjp`,
+# :torch:`torch.autograd.functional.jacobian`, :torch:`torch.func.vjp`,
+# :torch:`torch.func.vmap`.

@@ -1,0 +1,229 @@
+r"""
+The same VJP, six spellings: torch.autograd and torch.func
+==========================================================
+
+:func:`torch.autograd.functional.vjp` is one of several ways to compute
+:math:`v^\top J` in PyTorch. This page computes one product with six of
+them and asserts they agree, shows the one real difference that matters
+for speed (whether the forward pass is re-run), one trap (gradients that
+accumulate), and ends with a table of equivalent calls.
+"""
+
+# %%
+# The maths
+# ---------
+#
+# For :math:`f : \mathbb{R}^{N \times 2} \to \mathbb{R}^{N \times 3}` and
+# :math:`v \in \mathbb{R}^{N \times 3}`, all spellings compute
+#
+# .. math::
+#
+#    v^\top J = \frac{\partial}{\partial x} \langle v, f(x) \rangle
+#    \in \mathbb{R}^{N \times 2},
+#    \qquad \langle v, f(x) \rangle = \sum_{n,i} v_{n,i} f_{n,i}(x).
+#
+# The right-hand form is why a VJP is also "the gradient of the output
+# weighted by :math:`v`", the form :func:`torch.func.grad` and
+# ``Tensor.backward(gradient=v)`` take. They differ in what they keep:
+# :func:`torch.func.vjp` runs the forward pass once and returns a function
+# that maps any :math:`v` to :math:`v^\top J`; the
+# :mod:`torch.autograd.functional` version runs the forward pass again on
+# every call.
+
+# %%
+# One product, six spellings
+# --------------------------
+
+import matplotlib.pyplot as plt
+import torch
+from torch.utils import benchmark
+
+forward_calls = 0
+
+
+def f(x: torch.Tensor) -> torch.Tensor:
+    global forward_calls
+    forward_calls += 1
+    a, b = x[:, 0], x[:, 1]
+    return torch.stack((a * b, torch.sin(a + b**2), a**2 - 3 * b), dim=1)
+
+
+N = 1000
+generator = torch.Generator().manual_seed(0)
+x = 2 * torch.rand(N, 2, generator=generator, dtype=torch.float64) - 1
+v = torch.randn(N, 3, generator=generator, dtype=torch.float64)
+
+results = {}
+_, results["autograd.functional.vjp"] = torch.autograd.functional.vjp(f, x, v=v)
+
+_, vjp_fn = torch.func.vjp(f, x)
+(results["func.vjp"],) = vjp_fn(v)
+
+x_leaf = x.clone().requires_grad_()
+(results["autograd.grad"],) = torch.autograd.grad(f(x_leaf), x_leaf, grad_outputs=v)
+
+x_leaf = x.clone().requires_grad_()
+f(x_leaf).backward(gradient=v)
+results["Tensor.backward(gradient=v)"] = x_leaf.grad.clone()
+
+results["func.grad of <v, f(x)>"] = torch.func.grad(lambda x: (v * f(x)).sum())(x)
+
+(results["func.vmap of vjp_fn"],) = torch.func.vmap(vjp_fn)(v.unsqueeze(0))
+results["func.vmap of vjp_fn"] = results["func.vmap of vjp_fn"].squeeze(0)
+
+reference = results["autograd.functional.vjp"]
+for name, result in results.items():
+    # Identical backward formulas: agreement to rounding.
+    torch.testing.assert_close(result, reference, rtol=1e-12, atol=1e-12)
+    print(f"{name:<30} {tuple(result.shape)}  max |diff| = {(result - reference).abs().max().item():.1e}")
+
+# %%
+# Full Jacobians: ``functional.jacobian``, ``jacrev``, ``jacfwd``
+# ----------------------------------------------------------------
+#
+# The same three-way agreement for whole Jacobians, on a small batch (the
+# :math:`(N, 3, N, 2)` tensor grows as :math:`N^2`).
+
+small = x[:5]
+full = {
+    "functional.jacobian": torch.autograd.functional.jacobian(f, small),
+    "func.jacrev": torch.func.jacrev(f)(small),
+    "func.jacfwd": torch.func.jacfwd(f)(small),
+}
+for name, jac in full.items():
+    torch.testing.assert_close(jac, full["functional.jacobian"], rtol=1e-12, atol=1e-12)
+    print(f"{name:<20} {tuple(jac.shape)}")
+
+# %%
+# What is re-run: counting forward passes
+# ---------------------------------------
+#
+# Three one-hot VJPs (the three rows of each point's Jacobian): three calls
+# of the functional API run ``f`` three times; :func:`torch.func.vjp` runs it
+# once and reuses the saved graph for every :math:`v`.
+
+basis = torch.zeros(3, N, 3, dtype=torch.float64)
+for k in range(3):
+    basis[k, :, k] = 1.0
+
+forward_calls = 0
+rows_functional = [torch.autograd.functional.vjp(f, x, v=basis[k])[1] for k in range(3)]
+calls_functional = forward_calls
+
+forward_calls = 0
+_, vjp_fn = torch.func.vjp(f, x)
+rows_func = [vjp_fn(basis[k])[0] for k in range(3)]
+calls_func = forward_calls
+
+print(f"forward passes for 3 VJPs: functional.vjp {calls_functional}, func.vjp {calls_func}")
+assert (calls_functional, calls_func) == (3, 1)
+torch.testing.assert_close(torch.stack(rows_func), torch.stack(rows_functional), rtol=1e-12, atol=1e-12)
+
+# %%
+# The trap: ``backward`` accumulates
+# ----------------------------------
+#
+# ``Tensor.backward`` adds into ``x.grad`` rather than overwriting it. Call
+# it twice and the "VJP" doubles, silently. The functional forms return a
+# fresh tensor each time.
+
+x_leaf = x.clone().requires_grad_()
+for _ in range(2):
+    f(x_leaf).backward(gradient=v)
+torch.testing.assert_close(x_leaf.grad, 2 * reference, rtol=1e-12, atol=1e-12)
+print("after two backward calls, x.grad / (v^T J) =", (x_leaf.grad / reference).mean().item())
+x_leaf.grad = None  # reset before the next product
+
+# %%
+# Cost of three VJPs, three ways
+# ------------------------------
+#
+# Median times for the three one-hot VJPs at :math:`N = 10^5`, each starting
+# from ``x`` (so each includes its forward pass), measured with
+# :class:`torch.utils.benchmark.Timer` after a warm-up on the machine that
+# built this page.
+
+x_big = 2 * torch.rand(100_000, 2, generator=generator, dtype=torch.float64) - 1
+basis_big = torch.zeros(3, 100_000, 3, dtype=torch.float64)
+for k in range(3):
+    basis_big[k, :, k] = 1.0
+
+
+def three_functional_vjps(x):
+    return [torch.autograd.functional.vjp(f, x, v=basis_big[k])[1] for k in range(3)]
+
+
+def func_vjp_reused(x):
+    _, vjp_fn = torch.func.vjp(f, x)
+    return [vjp_fn(basis_big[k])[0] for k in range(3)]
+
+
+def func_vjp_vmapped(x):
+    _, vjp_fn = torch.func.vjp(f, x)
+    return torch.func.vmap(vjp_fn)(basis_big)[0]
+
+
+ways = {
+    "functional.vjp x3": three_functional_vjps,
+    "func.vjp once, vjp_fn x3": func_vjp_reused,
+    "func.vjp once, vmap(vjp_fn)": func_vjp_vmapped,
+}
+median_ms = {}
+for name, way in ways.items():
+    way(x_big)  # warm-up
+    timer = benchmark.Timer(stmt="way(x)", globals={"way": way, "x": x_big})
+    median_ms[name] = timer.blocked_autorange(min_run_time=0.1).median * 1e3
+    torch.testing.assert_close(torch.stack(list(way(x_big))), torch.stack(three_functional_vjps(x_big)))
+
+baseline = median_ms["functional.vjp x3"]
+for name, ms in median_ms.items():
+    ratio = baseline / ms
+    speed = "(the baseline)" if name == "functional.vjp x3" else (
+        f"{ratio:.1f}x faster" if ratio >= 1 else f"{1 / ratio:.1f}x slower"
+    )
+    print(f"{name:<28} {ms:7.2f} ms  {speed}")
+
+fig, ax = plt.subplots(figsize=(6.4, 2.8), layout="constrained")
+ax.barh(list(median_ms), list(median_ms.values()), color=["0.6", "C0", "C1"])
+ax.invert_yaxis()
+ax.set_xlabel("median time for 3 VJPs at N = 100,000 (ms)")
+ax.set_title("three one-hot VJPs, N = 100,000")
+plt.show()
+
+# %%
+# Equivalent calls
+# ----------------
+#
+# .. list-table::
+#    :header-rows: 1
+#
+#    * - to compute
+#      - ``torch.autograd``
+#      - ``torch.func``
+#    * - :math:`v^\top J` (one :math:`v`)
+#      - ``functional.vjp(f, x, v)[1]``, ``grad(f(x), x, v)``,
+#        ``f(x).backward(gradient=v)`` then ``x.grad``
+#      - ``vjp(f, x)[1](v)[0]``, ``grad(lambda x: (v * f(x)).sum())(x)``
+#    * - :math:`v^\top J` for many :math:`v`
+#      - ``grad(f(x), x, V, is_grads_batched=True)``
+#      - ``vmap(vjp(f, x)[1])(V)``
+#    * - full :math:`J`
+#      - ``functional.jacobian(f, x)``
+#      - ``jacrev(f)(x)``, ``jacfwd(f)(x)``
+#    * - per-sample :math:`J_n`
+#      - ``functional.jacobian(lambda x: f(x).sum(0), x, vectorize=True)``
+#        (block-diagonal :math:`J` only)
+#      - ``vmap(jacrev(f_one_point))(x)``
+#
+# What to remember
+# ----------------
+#
+# * All spellings compute the same :math:`v^\top J`; the functional API
+#   re-runs the forward pass per call, :func:`torch.func.vjp` does not.
+# * ``backward`` accumulates into ``.grad``: reset it between products.
+#
+# Next: :ref:`sphx_glr_auto_examples_higher_order_plot_01_vjp_or_jvp.py`.
+# Reference: :torch:`torch.func.vjp`, :torch:`torch.func.grad`,
+# :torch:`torch.func.jacrev`, :torch:`torch.func.jacfwd`,
+# :torch:`torch.func.vmap`, :torch:`torch.autograd.grad`,
+# :torch:`torch.Tensor.backward`.
