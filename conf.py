@@ -53,6 +53,9 @@ sphinx_gallery_conf = {
     # page shows its own run time instead.
     "write_computation_times": False,
     "remove_config_comments": True,
+    # Show only what the script prints, so a page shows what a reader's run
+    # of the downloaded script prints.
+    "capture_repr": (),
 }
 
 # -- Markdown pages (myst-nb) ---------------------------------------------------

@@ -5,6 +5,7 @@ Building a copy keeps the tests away from your own build/ and lets the tests
 that break, interrupt or edit examples work on copies of their own.
 """
 
+import re
 from pathlib import Path
 
 import pytest
@@ -35,8 +36,14 @@ def page_outputs(page: BeautifulSoup) -> list[str]:
     return [block.get_text() for block in page.select("div.sphx-glr-script-out pre")]
 
 
+# Measured durations and speed ratios differ from run to run; everything else
+# a page prints must be the same on every run.
+TIMING = re.compile(r"\s*(\d[\d,]*(\.\d+)?\s*(ms|s)\b|\d+(\.\d+)?x (faster|slower))")
+
+
 def output_lines(text: str) -> list[str]:
-    return [line.rstrip() for line in text.splitlines() if line.strip()]
+    """The non-blank lines of TEXT, with measured timings replaced by <timing>."""
+    return [TIMING.sub(" <timing>", line.rstrip()) for line in text.splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,17 @@ import time
 
 import pytest
 
-from conftest import EXAMPLES, copy_repo, interrupt, make, page_outputs, soup, start_make, tutorial_page
+from conftest import (
+    EXAMPLES,
+    copy_repo,
+    interrupt,
+    make,
+    output_lines,
+    page_outputs,
+    soup,
+    start_make,
+    tutorial_page,
+)
 
 GALLERY = ("docs", "auto_examples")
 
@@ -39,7 +49,8 @@ def assert_complete_site(site, root):
     for example in EXAMPLES:
         page = soup(tutorial_page(root / "build" / "html", example))
         expected = soup(tutorial_page(site.html, example))
-        assert page_outputs(page) == page_outputs(expected), f"{example.name}: outputs differ"
+        shown, expected_lines = (output_lines("\n".join(page_outputs(p))) for p in (page, expected))
+        assert shown == expected_lines, f"{example.name}: outputs differ"
         images = page.select("img.sphx-glr-single-img, img.sphx-glr-multi-img")
         assert images, f"{example.name}: figure missing"
         for img in images:

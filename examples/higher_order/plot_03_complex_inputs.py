@@ -148,7 +148,7 @@ ax.set_xlabel("Re $z$")
 ax.set_ylabel("Im $z$")
 ax.set_aspect("equal")
 ax.legend(loc="lower left", fontsize=8)
-ax.set_title("minus the PyTorch gradient of $L$ (direction only)")
+ax.set_title("minus the gradient of $L$, direction only", fontsize=10)
 plt.show()
 
 # %%
