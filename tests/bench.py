@@ -19,7 +19,7 @@ from sitebuild import EXAMPLES, REPO, copy_repo, make
 
 def examples_seconds(root: Path) -> dict[str, float]:
     costs = sorted(root.glob("docs/auto_examples/*/*.cost.json"))
-    return {p.name.removesuffix(".cost.json"): json.loads(p.read_text())["time"] for p in costs}
+    return {f"{p.parent.name}/{p.name.removesuffix('.cost.json')}": json.loads(p.read_text())["time"] for p in costs}
 
 
 def timed_make(root: Path, what: str) -> float:
