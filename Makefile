@@ -12,7 +12,7 @@ BUILD := build
 SPHINXOPTS ?= -W --keep-going
 PORT ?= 8000
 
-.PHONY: html test bench clean serve lock
+.PHONY: html test bench clean serve livehtml inventory lock
 
 ## html: build the site into build/html (runs every changed example)
 html: $(DEPS)
@@ -30,9 +30,18 @@ bench: $(DEPS)
 serve:
 	$(PYTHON) -m http.server $(PORT) --bind 127.0.0.1 --directory $(BUILD)/html
 
+## livehtml: rebuild on every edit and reload the browser (http://localhost:$(PORT))
+livehtml: $(DEPS)
+	$(BIN)/sphinx-autobuild -b html -c . $(SPHINXOPTS) -d $(BUILD)/doctrees --port $(PORT) \
+		--watch examples --watch conf.py --ignore "*/auto_examples/*" --ignore "*/gen_modules/*" docs $(BUILD)/html
+
+## inventory: re-list the PyTorch names the pages link to (docs/_ext/torch.inv)
+inventory: $(DEPS)
+	$(BIN)/python docs/_ext/torch_inventory.py
+
 ## clean: remove everything generated (build output, generated gallery, caches)
 clean:
-	rm -rf $(BUILD) docs/auto_examples .pytest_cache *.egg-info
+	rm -rf $(BUILD) docs/auto_examples docs/gen_modules .pytest_cache *.egg-info
 	find . -name __pycache__ -not -path './.venv/*' -prune -exec rm -rf {} +
 
 ## lock: re-pin every dependency (transitive too) from pyproject.toml

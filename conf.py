@@ -8,31 +8,41 @@ embeds its output, so every build also runs every example's checks.
 
 import sys
 from pathlib import Path
+from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent
 
-# Build helpers (torch-state reset, offline maths, gallery guard) live in docs/_ext/.
+# Build helpers (torch-state reset, offline maths, gallery guard, Colab links,
+# accessibility fixes, PyTorch inventory) live in docs/_ext/.
 sys.path.insert(0, str(ROOT / "docs" / "_ext"))
 
+# -- The project, and the addresses everything else is built from ----------------
 project = "VJP Cookbook"
 author = "The VJP Cookbook authors"
 copyright = f"2026, {author}"
-
-# PyTorch's reference pages for the torch version pinned in requirements.lock.
-TORCH_DOCS = "https://docs.pytorch.org/docs/2.13/"
+REPOSITORY = "https://github.com/vjp-cookbook/vjp-cookbook"  # source; "Run in Colab" links
+SITE_URL = "https://vjp-cookbook.github.io/vjp-cookbook/"  # where the built site is hosted
+TORCH_DOCS = "https://docs.pytorch.org/docs/2.13/"  # PyTorch's reference for the pinned torch
 
 extensions = [
     "myst_nb",  # hand-written Markdown pages and notebooks in docs/
     "sphinx_gallery.gen_gallery",  # executed tutorials from examples/
-    "sphinx.ext.extlinks",  # :torch:`name` links to PyTorch's reference
+    "sphinx.ext.intersphinx",  # links to PyTorch's reference, from a local inventory
+    "sphinx_copybutton",  # a copy button on code cells
+    "notfound.extension",  # 404 page
+    "sphinx_sitemap",  # sitemap.xml
+    "sphinxext.opengraph",  # social-card metadata
     "offline_math",  # maths typeset at build time as MathML
     "gallery_guard",  # an interrupted build re-runs what it left half-written
+    "colab_links",  # "Run in Colab" on each tutorial
+    "accessibility",  # fixes for what axe-core reports on the built pages
 ]
 
-# -- Sources -----------------------------------------------------------------
+# -- Sources -------------------------------------------------------------------
 # sphinx-gallery also writes a notebook next to each generated page; Sphinx
 # must not read it as a second source of the same page.
 exclude_patterns = ["auto_examples/**/*.ipynb"]
+nitpicky = True  # every cross-reference must resolve (warnings are errors)
 
 # -- Tutorials (sphinx-gallery) -------------------------------------------------
 sphinx_gallery_conf = {
@@ -56,17 +66,23 @@ sphinx_gallery_conf = {
     # Show only what the script prints, so a page shows what a reader's run
     # of the downloaded script prints.
     "capture_repr": (),
+    # Which tutorials use which torch function: feeds the API index.
+    "backreferences_dir": "gen_modules/backreferences",
+    "doc_module": ("torch",),
+    "inspect_global_variables": False,
 }
 
 # -- Markdown pages (myst-nb) ---------------------------------------------------
-myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 nb_execution_mode = "cache"  # run a notebook page only when it changed
 nb_execution_cache_path = str(ROOT / "build" / "jupyter_cache")
 nb_execution_excludepatterns = ["auto_examples/*"]  # sphinx-gallery already ran those
 nb_execution_raise_on_error = True
 
-# -- Links ------------------------------------------------------------------------
-extlinks = {"torch": (TORCH_DOCS + "generated/%s.html", "%s")}
+# -- Links to PyTorch -------------------------------------------------------------
+# No network while building: the inventory is generated from the installed
+# torch by docs/_ext/torch_inventory.py (`make inventory`) and committed.
+intersphinx_mapping = {"torch": (TORCH_DOCS, str(ROOT / "docs" / "_ext" / "torch.inv"))}
 
 # -- HTML ---------------------------------------------------------------------------
 html_theme = "furo"
@@ -74,3 +90,13 @@ html_title = "VJP Cookbook"
 html_math_renderer = "mathml"  # no MathJax, no CDN
 html_static_path = ["docs/_static"]
 html_css_files = ["cookbook.css"]
+html_favicon = "docs/_static/favicon.svg"
+html_baseurl = SITE_URL
+html_theme_options = {"source_repository": REPOSITORY, "source_branch": "main", "source_directory": "docs/"}
+copybutton_selector = "div:not(.highlight-none) > div.highlight > pre"  # code, not its output
+notfound_urls_prefix = urlparse(SITE_URL).path
+sitemap_url_scheme = "{link}"
+ogp_site_url = SITE_URL
+ogp_social_cards = {"enable": False}  # no images drawn per page at build time
+colab_repository = REPOSITORY
+colab_branch = "gh-pages"  # the branch the publishing workflow pushes build/html to

@@ -83,6 +83,7 @@ def test_unchanged_rebuild_runs_no_example(repo):
     assert executed(build) == 0
     assert f"after excluding {len(EXAMPLES)} files that had previously been run" in build.log
     assert "no targets are out of date" in build.log
+    assert "Executing notebook" not in build.log, "an unchanged concept page was executed again"
 
 
 def test_example_killed_between_its_run_and_its_page_runs_again(site, repo):
@@ -118,6 +119,20 @@ def test_editing_one_example_reruns_only_that_one(repo):
     assert build.returncode == 0, build.log[-5000:]
     assert executed(build) == 1
     assert f"after excluding {len(EXAMPLES) - 1} files" in build.log
+
+
+def test_a_tutorial_made_from_the_template_builds(repo):
+    root, _ = repo
+    new = root / "examples" / "basics" / "plot_99_from_the_template.py"
+    new.write_text((root / "docs" / "tutorial_template.py").read_text())
+    try:
+        build = make(root)
+        assert build.returncode == 0, build.log[-5000:]
+        assert executed(build) == 1
+        page = soup(tutorial_page(root / "build" / "html", new))
+        assert "max |v^T J - cos x|" in "\n".join(page_outputs(page))
+    finally:
+        new.unlink()
 
 
 def test_make_clean_removes_everything_generated(repo):

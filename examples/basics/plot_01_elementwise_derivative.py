@@ -113,4 +113,4 @@ plt.show()
 #
 # Next: :ref:`sphx_glr_auto_examples_basics_plot_02_per_sample_gradients.py`,
 # where each output depends on two inputs. Reference:
-# :torch:`torch.autograd.functional.vjp`, :torch:`torch.testing.assert_close`.
+# :func:`torch.autograd.functional.vjp`, :func:`torch.testing.assert_close`.

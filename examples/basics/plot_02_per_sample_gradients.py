@@ -144,4 +144,4 @@ plt.show()
 #   result a sum over samples instead, silently.
 #
 # Next: :ref:`sphx_glr_auto_examples_basics_plot_03_two_inputs.py`. Reference:
-# :torch:`torch.autograd.functional.vjp`, :torch:`torch.autograd.grad`.
+# :func:`torch.autograd.functional.vjp`, :func:`torch.autograd.grad`.

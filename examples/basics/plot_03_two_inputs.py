@@ -122,4 +122,4 @@ plt.show()
 #
 # Next: :ref:`sphx_glr_auto_examples_basics_plot_04_batched_jacobian.py`, where
 # each point has several outputs. Reference:
-# :torch:`torch.autograd.functional.vjp`.
+# :func:`torch.autograd.functional.vjp`.

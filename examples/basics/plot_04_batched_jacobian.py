@@ -157,5 +157,5 @@ plt.show()
 # * :math:`v = \mathbf{1}` returns column sums, silently.
 #
 # Next: :ref:`sphx_glr_auto_examples_basics_plot_05_batched_jacobian_two_inputs.py`.
-# Reference: :torch:`torch.autograd.functional.vjp`,
-# :torch:`torch.autograd.functional.jacobian`.
+# Reference: :func:`torch.autograd.functional.vjp`,
+# :func:`torch.autograd.functional.jacobian`.

@@ -145,4 +145,4 @@ plt.show()
 #   ``k``.
 #
 # Back to the start: :ref:`sphx_glr_auto_examples_basics_plot_01_elementwise_derivative.py`.
-# Reference: :torch:`torch.autograd.functional.vjp`.
+# Reference: :func:`torch.autograd.functional.vjp`.

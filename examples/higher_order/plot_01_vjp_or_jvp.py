@@ -167,6 +167,6 @@ plt.show()
 #   true forward mode use :func:`torch.func.jvp` or ``forward_ad``.
 #
 # Next: :ref:`sphx_glr_auto_examples_higher_order_plot_02_hessian_vector_products.py`.
-# Reference: :torch:`torch.func.jvp`, :torch:`torch.autograd.functional.jvp`,
-# :torch:`torch.autograd.forward_ad.make_dual`, :torch:`torch.func.jacfwd`,
-# :torch:`torch.func.jacrev`.
+# Reference: :func:`torch.func.jvp`, :func:`torch.autograd.functional.jvp`,
+# :func:`torch.autograd.forward_ad.make_dual`, :func:`torch.func.jacfwd`,
+# :func:`torch.func.jacrev`.

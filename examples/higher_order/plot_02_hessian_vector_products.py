@@ -182,7 +182,7 @@ plt.show()
 # * Building the Hessian to multiply it once costs about :math:`n` products.
 #
 # Next: :ref:`sphx_glr_auto_examples_higher_order_plot_03_complex_inputs.py`.
-# Reference: :torch:`torch.autograd.functional.hvp`,
-# :torch:`torch.autograd.functional.vhp`,
-# :torch:`torch.autograd.functional.hessian`, :torch:`torch.func.grad`,
-# :torch:`torch.func.jvp`.
+# Reference: :func:`torch.autograd.functional.hvp`,
+# :func:`torch.autograd.functional.vhp`,
+# :func:`torch.autograd.functional.hessian`, :func:`torch.func.grad`,
+# :func:`torch.func.jvp`.

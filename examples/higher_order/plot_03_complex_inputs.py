@@ -161,4 +161,4 @@ plt.show()
 #   so gradient descent works unchanged.
 #
 # Next: :ref:`sphx_glr_auto_examples_in_practice_plot_01_checking_gradients.py`.
-# Reference: :torch:`torch.autograd.functional.vjp`, :torch:`torch.view_as_real`.
+# Reference: :func:`torch.autograd.functional.vjp`, :func:`torch.view_as_real`.

@@ -175,5 +175,5 @@ except GradcheckError as error:
 # * ``gradcheck`` finds bugs that leave the forward values right.
 #
 # Next: :ref:`sphx_glr_auto_examples_in_practice_plot_02_vjp_arguments_and_errors.py`.
-# Reference: :torch:`torch.autograd.gradcheck.gradcheck`,
-# :torch:`torch.autograd.gradcheck.gradgradcheck`.
+# Reference: :func:`torch.autograd.gradcheck.gradcheck`,
+# :func:`torch.autograd.gradcheck.gradgradcheck`.

@@ -248,4 +248,4 @@ plt.show()
 #   0/0 in the formula): check such points explicitly.
 #
 # Next: :ref:`sphx_glr_auto_examples_in_practice_plot_03_custom_vjp_rule.py`.
-# Reference: :torch:`torch.autograd.functional.vjp`.
+# Reference: :func:`torch.autograd.functional.vjp`.

@@ -173,5 +173,5 @@ plt.show()
 #   usable under :mod:`torch.func`.
 #
 # Next: :ref:`sphx_glr_auto_examples_in_practice_plot_04_physics_informed_and_per_sample.py`.
-# Reference: :torch:`torch.autograd.Function`,
-# :torch:`torch.autograd.gradcheck.gradcheck`, :torch:`torch.func.grad`.
+# Reference: :class:`torch.autograd.Function`,
+# :func:`torch.autograd.gradcheck.gradcheck`, :func:`torch.func.grad`.

@@ -166,6 +166,6 @@ plt.show()
 #   :func:`torch.func.functional_call`; check a few against a loop.
 #
 # Back to the start: :ref:`sphx_glr_auto_examples_basics_plot_01_elementwise_derivative.py`.
-# Reference: :torch:`torch.autograd.functional.vjp`, :torch:`torch.func.vmap`,
-# :torch:`torch.func.grad`, :torch:`torch.func.jacrev`,
-# :torch:`torch.func.functional_call`.
+# Reference: :func:`torch.autograd.functional.vjp`, :func:`torch.func.vmap`,
+# :func:`torch.func.grad`, :func:`torch.func.jacrev`,
+# :func:`torch.func.functional_call`.

@@ -195,6 +195,6 @@ plt.show()
 #   :func:`torch.func.vmap`).
 #
 # Next: :ref:`sphx_glr_auto_examples_jacobians_plot_02_batched_jacobian_methods.py`.
-# Reference: :torch:`torch.autograd.functional.vjp`,
-# :torch:`torch.autograd.functional.jacobian`, :torch:`torch.func.vjp`,
-# :torch:`torch.func.vmap`.
+# Reference: :func:`torch.autograd.functional.vjp`,
+# :func:`torch.autograd.functional.jacobian`, :func:`torch.func.vjp`,
+# :func:`torch.func.vmap`.

@@ -236,6 +236,6 @@ plt.show()
 # * All methods agree to rounding: pick for clarity first.
 #
 # Next: :ref:`sphx_glr_auto_examples_jacobians_plot_03_functional_to_torch_func.py`.
-# Reference: :torch:`torch.autograd.grad`, :torch:`torch.autograd.functional.jacobian`,
-# :torch:`torch.func.vmap`, :torch:`torch.func.jacrev`, :torch:`torch.func.jacfwd`,
-# :torch:`torch.utils.benchmark.Timer`.
+# Reference: :func:`torch.autograd.grad`, :func:`torch.autograd.functional.jacobian`,
+# :func:`torch.func.vmap`, :func:`torch.func.jacrev`, :func:`torch.func.jacfwd`,
+# :class:`torch.utils.benchmark.Timer`.

@@ -223,7 +223,7 @@ plt.show()
 # * ``backward`` accumulates into ``.grad``: reset it between products.
 #
 # Next: :ref:`sphx_glr_auto_examples_higher_order_plot_01_vjp_or_jvp.py`.
-# Reference: :torch:`torch.func.vjp`, :torch:`torch.func.grad`,
-# :torch:`torch.func.jacrev`, :torch:`torch.func.jacfwd`,
-# :torch:`torch.func.vmap`, :torch:`torch.autograd.grad`,
-# :torch:`torch.Tensor.backward`.
+# Reference: :func:`torch.func.vjp`, :func:`torch.func.grad`,
+# :func:`torch.func.jacrev`, :func:`torch.func.jacfwd`,
+# :func:`torch.func.vmap`, :func:`torch.autograd.grad`,
+# :meth:`torch.Tensor.backward`.

@@ -1,0 +1,38 @@
+"""Add a "Run in Google Colab" link next to each tutorial's downloads.
+
+Colab opens notebooks from GitHub. The published site (``build/html``, pushed
+to the ``colab_branch`` of ``colab_repository`` by the publishing workflow)
+holds each tutorial's notebook at the path its download link points to, so
+the link is built from that path.
+"""
+
+from docutils import nodes
+from sphinx import addnodes
+
+
+def add_colab_link(app, doctree, docname):
+    owner_repo = app.config.colab_repository.removeprefix("https://github.com/").strip("/")
+    for download in list(doctree.findall(addnodes.download_reference)):
+        filename = download.get("filename", "")
+        if not filename.endswith(".ipynb"):
+            continue
+        url = (
+            f"https://colab.research.google.com/github/{owner_repo}/blob/"
+            f"{app.config.colab_branch}/_downloads/{filename}"
+        )
+        link = nodes.reference("", "", nodes.literal(text="Run in Google Colab"), refuri=url, internal=False)
+        box = nodes.container(classes=["sphx-glr-download", "sphx-glr-download-colab"])
+        box += nodes.paragraph("", "", link)
+        container = download.parent
+        while container is not None and "sphx-glr-footer" not in container.get("classes", []):
+            container = container.parent
+        if container is None:
+            raise ValueError(f"{docname}: no download footer for the Colab link")
+        container += box
+
+
+def setup(app):
+    app.add_config_value("colab_repository", "", "html")
+    app.add_config_value("colab_branch", "gh-pages", "html")
+    app.connect("doctree-resolved", add_colab_link)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,142 @@
+"""What the site offers besides the tutorials: the landing page, the concept
+pages (executed notebooks), the API index, links to PyTorch's reference, and
+the reader conveniences (copy buttons, favicon, 404, sitemap, social cards,
+run times, Colab links), and the hosting configuration."""
+
+import re
+import runpy
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import yaml
+
+from conftest import EXAMPLES, REPO, page_outputs, soup, tutorial_page
+
+CONF = runpy.run_path(str(REPO / "conf.py"))
+TORCH_DOCS = CONF["TORCH_DOCS"]
+SITE_URL = CONF["SITE_URL"]
+sys.path.insert(0, str(REPO / "docs" / "_ext"))
+import torch_inventory  # noqa: E402
+
+
+def thumbnails(page):
+    return [img["src"] for img in page.select("div.sphx-glr-thumbcontainer img")]
+
+
+def test_landing_page_has_a_start_path_and_cards_for_every_section(site):
+    page = soup(site.html / "index.html")
+    start = page.find(id="start-here")
+    assert start is not None and len(start.select("ol li a")) >= 5
+    cards = thumbnails(page)
+    assert len(cards) == len(EXAMPLES)
+    for section in {e.parent.name for e in EXAMPLES}:
+        assert any(section in a["href"] for a in page.select("div.sphx-glr-thumbcontainer a"))
+
+
+def test_every_thumbnail_is_the_tutorials_own_figure(site):
+    default = Path(__import__("sphinx_gallery").__file__).parent / "_static" / "no_image.png"
+    seen = set()
+    for example in EXAMPLES:
+        thumb = site.html / "_images" / f"sphx_glr_{example.stem}_thumb.png"
+        assert thumb.is_file(), thumb
+        content = thumb.read_bytes()
+        assert content != default.read_bytes(), f"{example.name} has no figure for its thumbnail"
+        assert content not in seen, f"{example.name} shares its thumbnail"
+        seen.add(content)
+
+
+def test_concept_pages_are_executed_notebooks(site):
+    for name in ("what_is_a_vjp", "choosing_a_method", "cheat_sheet"):
+        page = soup(site.html / "concepts" / f"{name}.html")
+        outputs = page.select("div.cell_output")
+        assert outputs, f"{name}: no executed output"
+        assert page.select("article math"), f"{name}: no maths"
+    cheat_sheet = soup(site.html / "concepts" / "cheat_sheet.html").get_text()
+    assert "functional.vjp               [(2,), (3,)]" in cheat_sheet
+    glossary = soup(site.html / "concepts" / "glossary.html")
+    assert len(glossary.select("dl.glossary dt")) >= 12
+
+
+def test_api_index_lists_tutorials_and_links_to_the_pinned_reference(site):
+    page = soup(site.html / "api.html")
+    sections = page.select("article section section")
+    assert len(sections) >= 20
+    for section in sections:
+        name = section.find("h2").get_text(strip=True).rstrip("#")
+        links = [a["href"] for a in section.select("a.reference.external")]
+        assert any(link.startswith(TORCH_DOCS) for link in links), f"{name}: no link to PyTorch {TORCH_DOCS}"
+        assert thumbnails(section), f"{name}: no tutorial uses it"
+
+
+def test_torch_names_in_code_and_prose_link_to_the_pinned_reference(site):
+    page = soup(tutorial_page(site.html, EXAMPLES[0]))
+    code_links = {a["href"] for a in page.select("div.highlight a[href]")}
+    prose_links = {a["href"] for a in page.select("article p a.reference.external")}
+    vjp_page = TORCH_DOCS + "generated/torch.autograd.functional.vjp.html"
+    assert vjp_page in code_links and vjp_page in prose_links
+    assert all(link.startswith(TORCH_DOCS) for link in code_links)
+
+
+def test_committed_torch_inventory_is_up_to_date():
+    committed = (REPO / "docs" / "_ext" / "torch.inv").read_bytes()
+    body = zlib.decompress(committed[committed.index(b"zlib.\n") + 6 :]).decode()
+    assert body.splitlines() == torch_inventory.inventory_lines(), "run `make inventory`"
+
+
+def test_reader_conveniences(site):
+    tutorial = soup(tutorial_page(site.html, EXAMPLES[0]))
+    scripts = {s.get("src", "").split("?")[0] for s in tutorial.find_all("script")}
+    assert "_static/clipboard.min.js" in {s.removeprefix("../../") for s in scripts}, "copy buttons"
+    assert tutorial.find("link", rel="icon")["href"].endswith("favicon.svg")
+    assert tutorial.find("meta", property="og:title") and tutorial.find("meta", property="og:url")["content"].startswith(SITE_URL)
+    assert "Total running time of the script" in tutorial.get_text()
+
+    not_found = (site.html / "404.html").read_text()
+    assert f'href="{CONF["notfound_urls_prefix"]}_static/' in not_found
+
+    sitemap = (site.html / "sitemap.xml").read_text()
+    for example in EXAMPLES:
+        assert f"{SITE_URL}auto_examples/{example.parent.name}/{example.stem}.html" in sitemap
+
+
+def test_every_tutorial_has_a_colab_link_to_its_published_notebook(site):
+    owner_repo = CONF["REPOSITORY"].removeprefix("https://github.com/")
+    for example in EXAMPLES:
+        page = soup(tutorial_page(site.html, example))
+        notebook = next(a["href"] for a in page.select("a[href$='.ipynb']") if "_downloads" in a["href"])
+        path = notebook[notebook.index("_downloads/") :]
+        colab = [a["href"] for a in page.select("a[href*='colab.research.google.com']")]
+        assert colab == [f"https://colab.research.google.com/github/{owner_repo}/blob/gh-pages/{path}"]
+
+
+def test_hosting_builds_with_make_html():
+    readthedocs = yaml.safe_load((REPO / ".readthedocs.yaml").read_text())
+    assert readthedocs["build"]["commands"][0] == "make html"
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "publish.yml").read_text())
+    runs = [step.get("run", "") for step in workflow["jobs"]["publish"]["steps"]]
+    assert "make html" in runs
+    assert any("gh-pages" in run for run in runs) and CONF["colab_branch"] == "gh-pages"
+
+
+def test_make_serve_and_livehtml_are_there():
+    for target in ("serve", "livehtml"):
+        dry_run = subprocess.run(["make", "-n", target], cwd=REPO, capture_output=True, text=True)
+        assert dry_run.returncode == 0, dry_run.stderr
+    assert "sphinx-autobuild" in subprocess.run(["make", "-n", "livehtml"], cwd=REPO, capture_output=True, text=True).stdout
+
+
+def test_tutorial_template_runs_and_checks(tmp_path):
+    template = REPO / "docs" / "tutorial_template.py"
+    text = template.read_text()
+    assert text.startswith('r"""') and "torch.testing.assert_close(" in text and "manual_seed" in text
+    result = subprocess.run([sys.executable, str(template)], cwd=tmp_path, capture_output=True, text=True, env={"MPLBACKEND": "Agg", "PATH": ""})
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"max \|v\^T J - cos x\| = \d\.\de[-+]\d\d", result.stdout)
+
+
+def test_contributing_page_shows_the_template(site):
+    page = soup(site.html / "contributing.html")
+    assert "make livehtml" in page.get_text()
+    assert "torch.testing.assert_close(vjp_x, torch.cos(x)" in page.get_text()
