@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(REPO.glob("examples/*/plot_*.py"))
 # Generated or local files that a fresh clone does not have.
 NOT_SOURCES = shutil.ignore_patterns(
-    ".git", ".venv", "build", "auto_examples", "__pycache__", ".pytest_cache", "*.egg-info"
+    ".git", ".venv", "build", "auto_examples", "gen_modules", "__pycache__", ".pytest_cache", "*.egg-info"
 )
 
 
