@@ -9,7 +9,9 @@ VENV ?= $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV),.venv)
 BIN := $(VENV)/bin
 DEPS := $(VENV)/.vjp-cookbook-deps
 BUILD := build
-SPHINXOPTS ?= -W --keep-going
+# -j auto: read and write pages in parallel (the examples still run one at a
+# time, so their timings stay honest).
+SPHINXOPTS ?= -W --keep-going -j auto
 PORT ?= 8000
 
 .PHONY: html test bench clean serve livehtml inventory lock

@@ -1,10 +1,14 @@
 """Build the site the way a reader does (`make html`) in a copy of this
 repository. Shared by the tests (conftest.py) and the benchmark (bench.py)."""
 
+import contextlib
+import functools
+import http.server
 import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,3 +74,30 @@ def reader_env() -> dict:
     env = dict(os.environ, MPLBACKEND="Agg")
     env.pop("VIRTUAL_ENV", None)  # VENV= on the command line names the environment
     return env
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+@contextlib.contextmanager
+def serve(html: Path, prefix: str):
+    """Serve HTML on localhost under the URL path PREFIX (as the host does); yield the base URL."""
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def translate_path(self, path):
+            if not path.startswith(prefix):
+                return str(html / "does-not-exist")
+            return super().translate_path("/" + path[len(prefix) :])
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(html)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}{prefix}"
+    finally:
+        server.shutdown()

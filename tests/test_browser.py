@@ -10,18 +10,16 @@ Without Chromium these tests skip (install Debian's ``chromium`` package;
 Chromium is a failure instead.
 """
 
-import functools
-import http.server
 import os
 import re
 import runpy
 import shutil
-import threading
 from urllib.parse import urlparse
 
 import pytest
 
 from conftest import EXAMPLES, REPO, tutorial_page
+from sitebuild import CHROMIUM_ARGS, serve
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 if not CHROMIUM:
@@ -44,31 +42,14 @@ RAW_TEX = re.compile(r"\\(frac|mathbb|partial|top|sum|begin|left|right)\b|\$\$")
 @pytest.fixture(scope="module")
 def base_url(site):
     """build/html of the session's site, served on localhost under the host's path prefix."""
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def translate_path(self, path):
-            if not path.startswith(PREFIX):
-                return str(site.html / "does-not-exist")
-            return super().translate_path("/" + path[len(PREFIX) :])
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(site.html)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}{PREFIX}"
-    server.shutdown()
+    with serve(site.html, PREFIX) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        )
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 

@@ -48,7 +48,7 @@ def test_every_thumbnail_is_the_tutorials_own_figure(site):
 
 
 def test_concept_pages_are_executed_notebooks(site):
-    for name in ("what_is_a_vjp", "choosing_a_method", "cheat_sheet"):
+    for name in ("what_is_a_vjp", "cheat_sheet"):
         page = soup(site.html / "concepts" / f"{name}.html")
         outputs = page.select("div.cell_output")
         assert outputs, f"{name}: no executed output"
