@@ -5,6 +5,7 @@ import contextlib
 import functools
 import http.server
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(REPO.glob("examples/*/plot_*.py"))
+# Colour codes Sphinx adds to its log on a terminal or under CI=true.
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 # Generated or local files that a fresh clone does not have.
 NOT_SOURCES = shutil.ignore_patterns(
     ".git", ".venv", "build", "auto_examples", "gen_modules", "__pycache__", ".pytest_cache", "*.egg-info"
@@ -50,7 +53,8 @@ def make(root: Path, target: str = "html", timeout: float = 600) -> Build:
         timeout=timeout,
         env=reader_env(),
     )
-    return Build(root, result.returncode, result.stdout + result.stderr, time.perf_counter() - start)
+    log = ANSI_ESCAPE.sub("", result.stdout + result.stderr)
+    return Build(root, result.returncode, log, time.perf_counter() - start)
 
 
 def start_make(root: Path, target: str = "html") -> subprocess.Popen:

@@ -128,7 +128,8 @@ assert "does not require grad" in message
 # Median times (:class:`torch.utils.benchmark.Timer`, after a warm-up) for one
 # :math:`Hv` by each method, and for the route through the full Hessian
 # (build :math:`H`, then multiply). All start from the same ``f``, ``x``
-# and ``v``. Figures from the machine that built this page.
+# and ``v``. Figures from the machine that built this page; the full Hessian
+# is timed up to :math:`n = 1000` only, to keep the page within a few seconds.
 
 
 def through_full_hessian(f, x, v):

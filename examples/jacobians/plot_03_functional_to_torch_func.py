@@ -141,7 +141,7 @@ x_leaf.grad = None  # reset before the next product
 # Median times for the three one-hot VJPs at :math:`N = 10^5`, each starting
 # from ``x`` (so each includes its forward pass), measured with
 # :class:`torch.utils.benchmark.Timer` after a warm-up on the machine that
-# built this page.
+# built this page (one size only, to keep the page within a few seconds).
 
 x_big = 2 * torch.rand(100_000, 2, generator=generator, dtype=torch.float64) - 1
 basis_big = torch.zeros(3, 100_000, 3, dtype=torch.float64)
