@@ -12,14 +12,12 @@ tables, the targets met or missed, and writes the figures to build/bench.json.
 import json
 import os
 import platform
-import runpy
 import shutil
 import sys
 import tempfile
 from pathlib import Path
-from urllib.parse import urlparse
 
-from sitebuild import CHROMIUM_ARGS, EXAMPLES, REPO, copy_repo, make, serve
+from sitebuild import CHROMIUM_ARGS, EXAMPLES, REPO, SITE_PREFIX, copy_repo, make, serve
 
 # The targets (issue 5), on a 2-core machine.
 MAX_OVERHEAD_S = 15  # clean build minus the examples' own run times
@@ -65,9 +63,8 @@ def page_figures(html: Path) -> dict[str, dict]:
         return {}
     from playwright.sync_api import sync_playwright
 
-    prefix = urlparse(runpy.run_path(str(REPO / "conf.py"))["SITE_URL"]).path
     figures = {}
-    with serve(html, prefix) as base_url, sync_playwright() as playwright:
+    with serve(html, SITE_PREFIX) as base_url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         for path in sorted(p.relative_to(html).as_posix() for p in html.rglob("*.html")):
             context = browser.new_context()  # a new, empty cache

@@ -6,6 +6,7 @@ import functools
 import http.server
 import os
 import re
+import runpy
 import shutil
 import subprocess
 import sys
@@ -13,8 +14,12 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 REPO = Path(__file__).resolve().parent.parent
+CONF = runpy.run_path(str(REPO / "conf.py"))  # the site's configuration, as Sphinx reads it
+# The URL path the hosted site lives under (e.g. /vjp-cookbook/); pages are served under it.
+SITE_PREFIX = urlparse(CONF["SITE_URL"]).path
 EXAMPLES = sorted(REPO.glob("examples/*/plot_*.py"))
 # Colour codes Sphinx adds to its log on a terminal or under CI=true.
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")

@@ -12,14 +12,12 @@ Chromium is a failure instead.
 
 import os
 import re
-import runpy
 import shutil
-from urllib.parse import urlparse
 
 import pytest
 
 from conftest import EXAMPLES, REPO, tutorial_page
-from sitebuild import CHROMIUM_ARGS, serve
+from sitebuild import CHROMIUM_ARGS, SITE_PREFIX, serve
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 if not CHROMIUM:
@@ -33,7 +31,6 @@ if not CHROMIUM:
 from axe_playwright_python.sync_playwright import Axe  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-PREFIX = urlparse(runpy.run_path(str(REPO / "conf.py"))["SITE_URL"]).path  # e.g. /vjp-cookbook/
 ARTIFACTS = REPO / "build" / "test-artifacts"
 # Raw TeX that typeset maths never leaves in the text of a page.
 RAW_TEX = re.compile(r"\\(frac|mathbb|partial|top|sum|begin|left|right)\b|\$\$")
@@ -42,7 +39,7 @@ RAW_TEX = re.compile(r"\\(frac|mathbb|partial|top|sum|begin|left|right)\b|\$\$")
 @pytest.fixture(scope="module")
 def base_url(site):
     """build/html of the session's site, served on localhost under the host's path prefix."""
-    with serve(site.html, PREFIX) as url:
+    with serve(site.html, SITE_PREFIX) as url:
         yield url
 
 

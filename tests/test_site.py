@@ -4,7 +4,6 @@ the reader conveniences (copy buttons, favicon, 404, sitemap, social cards,
 run times, Colab links), and the hosting configuration."""
 
 import re
-import runpy
 import subprocess
 import sys
 import zlib
@@ -12,9 +11,9 @@ from pathlib import Path
 
 import yaml
 
-from conftest import EXAMPLES, REPO, page_outputs, soup, tutorial_page
+from conftest import EXAMPLES, REPO, soup, tutorial_page
+from sitebuild import CONF
 
-CONF = runpy.run_path(str(REPO / "conf.py"))
 TORCH_DOCS = CONF["TORCH_DOCS"]
 SITE_URL = CONF["SITE_URL"]
 sys.path.insert(0, str(REPO / "docs" / "_ext"))
