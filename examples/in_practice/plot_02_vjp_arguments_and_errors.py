@@ -221,7 +221,7 @@ print("sqrt(x^2 + 1e-12):", smoothed.tolist())
 grid = torch.arange(-20, 21, dtype=torch.float64) / 20  # holds 0 exactly, at index 20
 assert grid[20] == 0
 shown = {"abs": torch.abs, "relu": torch.relu, "sqrt(x^2)": lambda x: torch.sqrt(x**2)}
-fig, axes = plt.subplots(1, 3, figsize=(9, 2.8), layout="constrained", sharey=True)
+fig, axes = plt.subplots(1, 3, figsize=(9, 3.1), layout="constrained", sharey=True)
 for ax, (name, fn) in zip(axes, shown.items()):
     _, derivative = vjp(fn, grid, torch.ones_like(grid))
     ax.plot(grid.numpy(), fn(grid).numpy(), color="0.6", label="function")
@@ -230,10 +230,10 @@ for ax, (name, fn) in zip(axes, shown.items()):
     if at_zero == at_zero:  # not NaN
         ax.plot(0, at_zero, "o", ms=10, mfc="none", color="C3")
     else:
-        ax.annotate("NaN at 0", (0, -1.1), ha="center", color="C3")
+        ax.annotate("NaN at 0", (0, 0.3), ha="center", color="C3")
     ax.set_title(name)
     ax.set_ylim(-1.3, 1.3)
-axes[0].legend(fontsize=8, loc="upper left")
+fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize=8)
 plt.show()
 
 # %%
