@@ -48,11 +48,16 @@ def copy_repo(dest: Path) -> Path:
     return dest
 
 
+def make_command(root: Path, target: str) -> list[str]:
+    """`make TARGET` in ROOT, using this test run's Python environment."""
+    return ["make", "-C", str(root), target, f"VENV={sys.prefix}"]
+
+
 def make(root: Path, target: str = "html", timeout: float = 600) -> Build:
-    """Run `make TARGET` in ROOT with this test run's Python environment."""
+    """Run `make TARGET` in ROOT and return what it did."""
     start = time.perf_counter()
     result = subprocess.run(
-        ["make", "-C", str(root), target, f"VENV={sys.prefix}"],
+        make_command(root, target),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -65,7 +70,7 @@ def make(root: Path, target: str = "html", timeout: float = 600) -> Build:
 def start_make(root: Path, target: str = "html") -> subprocess.Popen:
     """Start `make TARGET` in ROOT in a process group of its own (so it can be interrupted)."""
     return subprocess.Popen(
-        ["make", "-C", str(root), target, f"VENV={sys.prefix}"],
+        make_command(root, target),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

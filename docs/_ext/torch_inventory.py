@@ -45,8 +45,6 @@ SPECIAL_PAGES = {
     "torch.autograd.Function": "autograd.html#torch.autograd.Function",
     "torch.autograd.gradcheck": "generated/torch.autograd.gradcheck.gradcheck.html",
     "torch.autograd.gradgradcheck": "generated/torch.autograd.gradcheck.gradgradcheck.html",
-    "torch.autograd.gradcheck.gradcheck": "generated/torch.autograd.gradcheck.gradcheck.html",
-    "torch.autograd.gradcheck.gradgradcheck": "generated/torch.autograd.gradcheck.gradgradcheck.html",
 }
 
 
