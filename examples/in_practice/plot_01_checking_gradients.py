@@ -133,19 +133,6 @@ assert torch.autograd.gradgradcheck(f, (x64,))
 print("gradcheck and gradgradcheck pass in float64")
 
 # %%
-# In float32 the same correct function fails, and PyTorch warns why:
-
-x32 = x64.detach().float().requires_grad_()
-with warnings.catch_warnings(record=True) as caught:
-    warnings.simplefilter("always")
-    try:
-        torch.autograd.gradcheck(f, (x32,))
-        raise AssertionError("gradcheck passed in float32")
-    except GradcheckError as error:
-        print("GradcheckError:", str(error).splitlines()[0])
-print("warning:", str(caught[0].message).strip())
-
-# %%
 # A real bug it catches: a ``detach`` in the wrong place turns
 # :math:`x \cdot x` into a function whose autograd derivative is :math:`x`
 # instead of :math:`2x`. The forward values are right, so only a derivative
@@ -164,12 +151,72 @@ except GradcheckError as error:
     print("GradcheckError:", str(error).splitlines()[0])
 
 # %%
+# ``gradcheck`` in float32: the step, not the dtype
+# --------------------------------------------------
+#
+# With its defaults, ``gradcheck`` fails the same correct function in
+# float32, and PyTorch warns that it wants float64:
+
+x32 = x64.detach().float().requires_grad_()
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    try:
+        torch.autograd.gradcheck(f, (x32,))
+        raise AssertionError("gradcheck passed in float32")
+    except GradcheckError as error:
+        print("default eps = 1e-6:", "GradcheckError:", str(error).splitlines()[0])
+print("warning:", str(caught[0].message).strip())
+
+# %%
+# The cause is the step. ``gradcheck`` differentiates with ``eps=1e-6``:
+# close to float64's best step in the plot above, and more than a thousand
+# times smaller than float32's, where rounding dominates. The same central
+# difference at both steps, against the exact derivative and against
+# ``gradcheck``'s default tolerance, ``atol + rtol * |numerical|`` with
+# ``atol=1e-5``, ``rtol=1e-3``:
+
+best_h = {dtype: steps[errors[dtype].argmin()].item() for dtype in errors}
+assert 0.1 < best_h[torch.float64] / 1e-6 < 10 and best_h[torch.float32] / 1e-6 > 1000
+
+h32 = torch.finfo(torch.float32).eps ** (1 / 3)
+exact_at_x = df_dx(x64.detach())
+fd_error, within_tolerance = {}, {}
+for h_step in (1e-6, h32):
+    central32 = ((f(x32.detach() + h_step) - f(x32.detach() - h_step)) / (2 * h_step)).double()
+    error = (central32 - exact_at_x).abs()
+    fd_error[h_step] = error.max().item()
+    within_tolerance[h_step] = bool((error <= 1e-5 + 1e-3 * central32.abs()).all())
+    print(f"float32 central difference, h = {h_step:.1e}: max |error| = {fd_error[h_step]:.1e}, "
+          f"within gradcheck's tolerance: {within_tolerance[h_step]}")
+assert not within_tolerance[1e-6] and within_tolerance[h32]
+
+# %%
+# With ``eps`` set to :math:`\varepsilon^{1/3}` (the tolerances stay the
+# defaults), ``gradcheck`` passes the correct function in float32 and still
+# catches the bug, whose error :math:`|x|` is far above the
+# finite-difference error at that step:
+
+assert x64.abs().min() > 100 * fd_error[h32]
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # the float64 warning above, again
+    assert torch.autograd.gradcheck(f, (x32,), eps=h32)
+    print(f"eps = {h32:.1e}: gradcheck passes the correct function in float32")
+    try:
+        torch.autograd.gradcheck(square_with_bug, (x32,), eps=h32)
+        raise AssertionError("gradcheck missed the bug in float32")
+    except GradcheckError as error:
+        print(f"eps = {h32:.1e}: on the bug, GradcheckError:", str(error).splitlines()[0])
+
+# %%
 # What to remember
 # ----------------
 #
 # * A central difference is accurate to about :math:`\varepsilon^{2/3}` at
 #   best, with :math:`h \approx \varepsilon^{1/3}`: :math:`10^{-11}` in
 #   float64, :math:`10^{-5}` in float32. Check gradients in float64.
+# * ``gradcheck``'s default ``eps=1e-6`` suits float64 only. In float32 pass
+#   ``eps`` near :math:`\varepsilon^{1/3}`; errors below about
+#   :math:`10^{-4}` then go unseen.
 # * One difference along a random direction checks a whole VJP through
 #   :math:`\langle v^\top J, u\rangle = \langle v, Ju\rangle`.
 # * ``gradcheck`` finds bugs that leave the forward values right.
