@@ -1,0 +1,297 @@
+r"""
+Reverse mode, one VJP node at a time
+====================================
+
+``y.backward()`` looks like one operation. It is a walk over a graph that the
+forward pass recorded, in which every node is a VJP rule: it takes the
+:math:`v` arriving from the output side and passes :math:`v^\top J` on to
+its inputs. This page opens that graph for
+:math:`y = \sum_i \sin(x_i)\, w_i`, calls each node by hand in reverse order,
+checks the result against :func:`torch.autograd.functional.vjp`, and uses
+tensor hooks to watch, and then change, the :math:`v` that reaches an
+intermediate result.
+"""
+
+# %%
+# The maths
+# ---------
+#
+# For :math:`x, w \in \mathbb{R}^n` the forward pass computes three results,
+# each with its own Jacobian:
+#
+# .. math::
+#
+#    s = \sin(x) \in \mathbb{R}^n, \qquad
+#    p = s \odot w \in \mathbb{R}^n, \qquad
+#    y = \mathbf{1}^\top p \in \mathbb{R},
+#
+#    J_{\text{sum}} = \mathbf{1}^\top \in \mathbb{R}^{1 \times n}, \quad
+#    \frac{\partial p}{\partial s} = \operatorname{diag}(w), \quad
+#    \frac{\partial p}{\partial w} = \operatorname{diag}(s), \quad
+#    \frac{\partial s}{\partial x} = \operatorname{diag}(\cos x),
+#
+# all :math:`n \times n` except the first. The gradient is the product of
+# the chain, evaluated from the left, one VJP at a time, starting from
+# :math:`v_y = 1`:
+#
+# .. math::
+#
+#    v_p = v_y \mathbf{1} \in \mathbb{R}^n, \qquad
+#    v_s = v_p \odot w, \qquad
+#    v_w = v_p \odot s, \qquad
+#    v_x = v_s \odot \cos x.
+#
+# Each step is one node of autograd's graph. No step builds an
+# :math:`n \times n` matrix: a node only needs the vector that arrives and
+# the tensors it saved during the forward pass (``SinBackward0`` keeps
+# :math:`x`, ``MulBackward0`` keeps :math:`s` and :math:`w`).
+
+# %%
+# The graph the forward pass records
+# ----------------------------------
+#
+# Every result computed from a tensor that requires grad has a ``grad_fn``:
+# the node that will run its VJP, named by
+# :func:`~torch.autograd.graph.Node.name`. ``next_functions`` lists, for
+# each input of the operation, the node that receives that input's share of
+# :math:`v` (``None`` where the input needs no gradient). A leaf that
+# requires grad is reached through an ``AccumulateGrad`` node, which adds
+# what arrives to the leaf's ``.grad``.
+
+import matplotlib.pyplot as plt
+import torch
+
+n = 4
+generator = torch.Generator().manual_seed(0)
+x = torch.randn(n, generator=generator, dtype=torch.float64, requires_grad=True)
+w = torch.randn(n, generator=generator, dtype=torch.float64, requires_grad=True)
+
+
+def forward(x, w):
+    s = torch.sin(x)
+    p = s * w
+    return s, p, p.sum()
+
+
+s, p, y = forward(x, w)
+for symbol, tensor in (("s", s), ("p", p), ("y", y)):
+    print(f"{symbol}.grad_fn = {tensor.grad_fn.name()}")
+
+
+def label(node):
+    name = node.name().replace("torch::autograd::", "")
+    if name == "AccumulateGrad":
+        name += " (x)" if node.variable is x else " (w)"
+    return name
+
+
+def walk(node, depth=0):
+    """Print the graph below NODE, one line a node, children indented."""
+    print("    " * depth + label(node))
+    for child, _ in node.next_functions:
+        if child is not None:
+            walk(child, depth + 1)
+
+
+print("\nthe graph, from the output to the leaves:")
+walk(y.grad_fn)
+
+# %%
+# What a node keeps: ``SinBackward0`` saved :math:`x` (the autograd notes
+# document these ``_saved_*`` attributes), because its VJP needs
+# :math:`\cos x`. What nodes keep, and what that costs, is the subject of
+# the next page.
+
+assert torch.equal(s.grad_fn._saved_self, x), "sin's node should keep its input"
+assert torch.equal(p.grad_fn._saved_self, s) and torch.equal(p.grad_fn._saved_other, w)
+print("SinBackward0 keeps x; MulBackward0 keeps s and w")
+
+# %%
+# Running the chain by hand
+# -------------------------
+#
+# A node is callable: ``node(v)`` applies its VJP rule and returns one
+# gradient per entry of ``next_functions`` (a single tensor when there is
+# one). This is not part of the documented ``torch.autograd.graph.Node``
+# interface, but it works for every node
+# of this graph; the check below is what says so. The loop is a small
+# version of autograd's engine: visit the nodes in reverse topological order
+# (every node after all the nodes that send it something), add up what
+# arrives, call the node, pass the pieces on. Calling an ``AccumulateGrad``
+# node writes the leaf's ``.grad``, as ``backward()`` does.
+
+
+def reverse_topological_order(root):
+    order, seen = [], set()
+
+    def visit(node):
+        if node is None or node in seen:
+            return
+        seen.add(node)
+        for child, _ in node.next_functions:
+            visit(child)
+        order.append(node)
+
+    visit(root)
+    return order[::-1]  # the output's node first, the leaves last
+
+
+def backward_by_hand(output, verbose=False):
+    arriving = {output.grad_fn: torch.ones((), dtype=torch.float64)}  # v_y = 1
+    with torch.no_grad():  # the VJPs themselves need no graph here
+        for node in reverse_topological_order(output.grad_fn):
+            v = arriving.pop(node)
+            outgoing = node(v)
+            if isinstance(outgoing, torch.Tensor):
+                outgoing = (outgoing,)
+            if verbose:
+                print(f"{label(node):<19} receives v of shape {tuple(v.shape)}")
+            for (child, _), piece in zip(node.next_functions, outgoing or ()):
+                if child is not None:  # where paths meet, the pieces add up
+                    arriving[child] = arriving[child] + piece if child in arriving else piece
+    assert not arriving, "every node should have been called"
+
+
+backward_by_hand(y, verbose=True)
+by_hand = (x.grad.clone(), w.grad.clone())
+print("x.grad by hand:", by_hand[0])
+
+# %%
+# The checks
+# ----------
+#
+# Against :func:`torch.autograd.functional.vjp` (which records a fresh
+# graph and lets the engine run it) and against the formulas above. Same
+# float64 operations in the same order, so agreement to rounding: 1e-12.
+
+
+def f(x, w):
+    return forward(x, w)[2]
+
+
+_, reference = torch.autograd.functional.vjp(f, (x.detach(), w.detach()), v=torch.ones((), dtype=torch.float64))
+torch.testing.assert_close(by_hand, reference, rtol=1e-12, atol=1e-12)
+torch.testing.assert_close(by_hand[0], w.detach() * torch.cos(x.detach()), rtol=1e-12, atol=1e-12)
+torch.testing.assert_close(by_hand[1], torch.sin(x.detach()), rtol=1e-12, atol=1e-12)
+error = max((mine - theirs).abs().max().item() for mine, theirs in zip(by_hand, reference))
+print(f"max |node-by-node - functional.vjp| = {error:.1e}")
+
+# %%
+# The graph above is a tree. When a tensor feeds two operations, two paths
+# meet at its node and the pieces are summed: for
+# :math:`y = \sum_i \sin(x_i)\, x_i` the leaf :math:`x` receives
+# :math:`x \odot \cos x` through ``SinBackward0`` and :math:`\sin x`
+# directly from ``MulBackward0``.
+
+x.grad = None
+backward_by_hand((torch.sin(x) * x).sum())
+torch.testing.assert_close(x.grad, x.detach() * torch.cos(x.detach()) + torch.sin(x.detach()), rtol=1e-12, atol=1e-12)
+print("two paths into x:", x.grad)
+
+# %%
+# Hooks see the :math:`v` that arrives
+# ------------------------------------
+#
+# :meth:`torch.Tensor.register_hook` on an intermediate tensor runs when its
+# :math:`v` has been summed up, before the node below it is called. Recorded
+# at :math:`p` and :math:`s`, it is :math:`v_p = \mathbf{1}` and
+# :math:`v_s = v_p \odot w = w`, as the chain above says.
+
+x.grad, w.grad = None, None
+s, p, y = forward(x, w)
+seen = {}
+p.register_hook(lambda v: seen.__setitem__("p", v.clone()))
+s.register_hook(lambda v: seen.__setitem__("s", v.clone()))
+y.backward()
+print("v arriving at p:", seen["p"])
+print("v arriving at s:", seen["s"])
+torch.testing.assert_close(seen["p"], torch.ones(n, dtype=torch.float64), rtol=0, atol=0)
+torch.testing.assert_close(seen["s"], w.detach(), rtol=0, atol=0)
+
+# %%
+# Hooks can change it
+# -------------------
+#
+# A hook that returns a tensor replaces :math:`v` for everything below it.
+# Scaling :math:`v_s` by 3 scales ``x.grad`` by 3 and leaves ``w.grad``
+# alone: :math:`w` gets its share from ``MulBackward0``, above :math:`s`.
+# (Gradient clipping per tensor and gradient reversal layers are hooks of
+# this kind.)
+
+x.grad, w.grad = None, None
+s, p, y = forward(x, w)
+s.register_hook(lambda v: 3 * v)
+y.backward()
+print("x.grad with v_s scaled by 3:", x.grad)
+torch.testing.assert_close(x.grad, 3 * w.detach() * torch.cos(x.detach()), rtol=1e-12, atol=1e-12)
+torch.testing.assert_close(w.grad, torch.sin(x.detach()), rtol=1e-12, atol=1e-12)
+assert not torch.allclose(x.grad, by_hand[0]), "the hook should have changed x.grad"
+
+# %%
+# The graph, drawn
+# ----------------
+#
+# Drawn from ``grad_fn`` and ``next_functions`` (each node's depth is its
+# longest distance from the output), with what each node computes and the
+# :math:`v` each arrow carries.
+
+rules = {
+    "SumBackward0": r"$v \mapsto v\,\mathbf{1}$",
+    "MulBackward0": r"$v \mapsto (v \odot w,\ v \odot s)$",
+    "SinBackward0": r"$v \mapsto v \odot \cos x$",
+}
+carried = {
+    ("SumBackward0", 0): r"$v_p = \mathbf{1}$",
+    ("MulBackward0", 0): r"$v_s = w$",
+    ("MulBackward0", 1): r"$v_w = s$",
+    ("SinBackward0", 0): r"$v_x = w \odot \cos x$",
+}
+depth = {}
+for node in reverse_topological_order(y.grad_fn):
+    depth.setdefault(node, 0)
+    for child, _ in node.next_functions:
+        if child is not None:
+            depth[child] = max(depth.get(child, 0), depth[node] + 1)
+rows = {}
+for node, level in depth.items():
+    rows.setdefault(level, []).append(node)
+position = {node: (column - (len(row) - 1) / 2, -level) for level, row in rows.items() for column, node in enumerate(row)}
+
+fig, ax = plt.subplots(figsize=(6.4, 4.4), layout="constrained")
+for node, (px, py) in position.items():
+    name = node.name().replace("torch::autograd::", "")
+    if name == "AccumulateGrad":
+        box = "AccumulateGrad\n" + ("x.grad += v" if node.variable is x else "w.grad += v")
+    else:
+        box = f"{name}\n{rules[name]}"
+    ax.text(px, py, box, ha="center", va="center", fontsize=9, bbox={"boxstyle": "round", "fc": "#e8eef7", "ec": "C0"})
+    for index, (child, _) in enumerate(node.next_functions):
+        if child is None:
+            continue
+        cx, cy = position[child]
+        ax.annotate("", xy=(cx, cy + 0.22), xytext=(px, py - 0.22), arrowprops={"arrowstyle": "->", "color": "C1"})
+        side = -1 if cx < px else 1  # label on the outer side of the arrow
+        ax.text((px + cx) / 2 + 0.06 * side, (py + cy) / 2, carried[(name, index)], fontsize=9, color="C1",
+                ha="right" if side < 0 else "left")
+ax.set_xlim(-1.1, 1.1)
+ax.set_ylim(-len(rows) + 0.5, 0.5)
+ax.set_title(r"backward graph of $y = \sum_i \sin(x_i)\, w_i$", fontsize=10)
+ax.axis("off")
+plt.show()
+
+# %%
+# What to remember
+# ----------------
+#
+# * The backward graph is a chain of VJP rules: ``grad_fn`` is a tensor's
+#   node, ``next_functions`` its edges, ``AccumulateGrad`` writes ``.grad``.
+#   Where paths meet, the arriving pieces are summed.
+# * Each node needs only the :math:`v` that arrives and what it saved in the
+#   forward pass; no Jacobian matrix is ever formed.
+# * :meth:`torch.Tensor.register_hook` sees the summed :math:`v` at a tensor
+#   and can replace it, which changes every gradient below that tensor and
+#   nothing above it.
+#
+# Next: :ref:`sphx_glr_auto_examples_under_the_hood_plot_02_memory_what_reverse_mode_keeps.py`.
+# Reference: :meth:`torch.Tensor.register_hook`, :meth:`torch.Tensor.backward`,
+# :func:`torch.autograd.graph.Node.name`, :func:`torch.autograd.functional.vjp`.
