@@ -1,12 +1,14 @@
 r"""
-A batch of 3×2 Jacobians of a function of two tensors
-=====================================================
+A batch of 3×2 Jacobians assembled from two inputs' blocks
+==========================================================
 
-The same kind of map as before, :math:`\mathbb{R}^2 \to \mathbb{R}^3` on
-:math:`N` points, but with the two coordinates passed as two tensors
-:math:`x, y \in \mathbb{R}^N`. Three one-hot VJPs each return a pair of
-results, one per input tensor, which together fill the :math:`(N, 3, 2)`
-batch of Jacobians column by column.
+The map of the previous page, :math:`\mathbb{R}^2 \to \mathbb{R}^3` on
+:math:`N` points, with the two coordinates passed as two tensors
+:math:`x, y \in \mathbb{R}^N`. Autograd then answers per input: one block of
+derivatives for :math:`x`, one for :math:`y`. This page shows how the two
+blocks make up the :math:`(N, 3, 2)` batch of Jacobians, builds them with
+three one-hot VJPs and checks them against
+:func:`torch.func.jacrev` with ``argnums=(0, 1)``.
 """
 
 # %%
@@ -17,40 +19,54 @@ batch of Jacobians column by column.
 #
 #    f(x, y)_n = \begin{pmatrix} x_n y_n \\ \sin(x_n + y_n^2) \\
 #    x_n^2 - 3 y_n \end{pmatrix},
-#
-#    J_n = \begin{pmatrix}
+#    \qquad
+#    J_n = \frac{\partial f_n}{\partial (x_n, y_n)} = \begin{pmatrix}
 #    y_n & x_n \\
 #    \cos(x_n + y_n^2) & 2 y_n \cos(x_n + y_n^2) \\
 #    2 x_n & -3 \end{pmatrix}.
 #
-# The first column of :math:`J_n` holds the derivatives with respect to
-# :math:`x_n`, the second those with respect to :math:`y_n`.
-# The output is :math:`(N, 3)`. With two inputs there are two Jacobians,
-# :math:`J^x, J^y \in \mathbb{R}^{N \times 3 \times N}`, both block-diagonal:
-# :math:`J^x_{n,i,m} = \partial f_{n,i} / \partial x_m` is zero for
-# :math:`m \neq n`. For :math:`v \in \mathbb{R}^{N \times 3}` the VJP returns
-# the pair
+# With two input tensors, autograd has one Jacobian per input,
+# :math:`\partial f / \partial x` and :math:`\partial f / \partial y`, each
+# in :math:`\mathbb{R}^{N \times 3 \times N}` and each block-diagonal with
+# :math:`3 \times 1` blocks (output :math:`n` reads :math:`x_n` and
+# :math:`y_n` only). Keep the diagonal blocks and call them
+# :math:`B^x, B^y \in \mathbb{R}^{N \times 3}`:
 #
 # .. math::
 #
-#    \left(\sum_{i=1}^{3} v_{m,i} \frac{\partial f_{m,i}}{\partial x_m},\;
-#    \sum_{i=1}^{3} v_{m,i} \frac{\partial f_{m,i}}{\partial y_m}\right),
-#    \qquad m = 1, \dots, N,
+#    B^x_{n,i} = \frac{\partial f_{n,i}}{\partial x_n}, \qquad
+#    B^y_{n,i} = \frac{\partial f_{n,i}}{\partial y_n}.
 #
-# and the one-hot :math:`v^{(k)}` (ones in column :math:`k`) picks row
-# :math:`k` of each :math:`J_n`: its :math:`x` entry from the first result,
-# its :math:`y` entry from the second.
+# They are the two columns of every :math:`J_n`, so the batch of Jacobians
+# is the two blocks stacked along a new last axis,
+#
+# .. math::
+#
+#    J_{n,i,0} = B^x_{n,i}, \qquad J_{n,i,1} = B^y_{n,i}, \qquad
+#    J \in \mathbb{R}^{N \times 3 \times 2}.
+#
+# Two ways fill the blocks. **By rows**: the one-hot
+# :math:`v^{(k)} \in \mathbb{R}^{N \times 3}` (ones in column :math:`k`)
+# returns the pair :math:`(B^x_{:,k}, B^y_{:,k})`, row :math:`k` of every
+# :math:`J_n` split per input; three VJPs give all of both blocks. **By
+# points**: ``jacrev(f, argnums=(0, 1))`` at one point :math:`(x_n, y_n)`
+# returns the pair :math:`(B^x_{n,:}, B^y_{n,:})`, and
+# :func:`torch.func.vmap` runs it over all :math:`N` points.
 
 # %%
 # The function, its Jacobian by hand, seeded inputs
 # -------------------------------------------------
+#
+# ``f`` stacks along the last axis, so the same code takes a batch
+# (``x`` of shape ``(N,)``, output ``(N, 3)``) or one point (scalars, output
+# ``(3,)``), as :func:`torch.func.vmap` will need.
 
 import matplotlib.pyplot as plt
 import torch
 
 
 def f(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return torch.stack((x * y, torch.sin(x + y**2), x**2 - 3 * y), dim=1)  # (N, 3)
+    return torch.stack((x * y, torch.sin(x + y**2), x**2 - 3 * y), dim=-1)
 
 
 def jacobian_by_hand(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -64,18 +80,6 @@ def jacobian_by_hand(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return torch.stack(rows, dim=1)
 
 
-def batched_jacobian(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """The (N, 3, 2) Jacobians from three one-hot VJPs."""
-    jacobians = torch.empty(x.shape[0], 3, 2, dtype=x.dtype)
-    for k in range(3):
-        v = torch.zeros(x.shape[0], 3, dtype=x.dtype)
-        v[:, k] = 1.0
-        _, (d_dx, d_dy) = torch.autograd.functional.vjp(f, (x, y), v=v)
-        jacobians[:, k, 0] = d_dx
-        jacobians[:, k, 1] = d_dy
-    return jacobians
-
-
 N = 1000
 generator = torch.Generator().manual_seed(0)
 x = 2 * torch.rand(N, generator=generator, dtype=torch.float64) - 1
@@ -83,12 +87,23 @@ y = 2 * torch.rand(N, generator=generator, dtype=torch.float64) - 1
 print("x:", tuple(x.shape), " y:", tuple(y.shape), "  f(x, y):", tuple(f(x, y).shape))
 
 # %%
-# Three one-hot VJPs, two results each
-# ------------------------------------
+# The blocks by rows: three one-hot VJPs
+# --------------------------------------
+#
+# VJP :math:`k` returns a pair; its first entry is column :math:`k` of
+# :math:`B^x`, its second column :math:`k` of :math:`B^y`.
 
-jacobians = batched_jacobian(x, y)
+blocks_x = torch.empty(N, 3, dtype=torch.float64)
+blocks_y = torch.empty(N, 3, dtype=torch.float64)
+for k in range(3):
+    v = torch.zeros(N, 3, dtype=torch.float64)
+    v[:, k] = 1.0
+    _, (blocks_x[:, k], blocks_y[:, k]) = torch.autograd.functional.vjp(f, (x, y), v=v)
+
+jacobians = torch.stack((blocks_x, blocks_y), dim=-1)  # J[n, i, 0] = B^x[n, i], J[n, i, 1] = B^y[n, i]
+print("B^x:", tuple(blocks_x.shape), "  B^y:", tuple(blocks_y.shape))
 print("Jacobians:", tuple(jacobians.shape))
-print("J[0] from VJPs =\n", jacobians[0])
+print("J[0] assembled =\n", jacobians[0])
 print("J[0] by hand =\n", jacobian_by_hand(x, y)[0])
 
 # %%
@@ -100,49 +115,91 @@ max_error = (jacobians - expected).abs().max().item()
 print(f"max |J_vjp - J_hand| = {max_error:.1e}")
 
 # Same float64 formulas in a different order: agreement to rounding (1e-15);
-# a wrong entry is off by O(1).
+# a wrong entry, or the blocks swapped, is off by O(1).
 torch.testing.assert_close(jacobians, expected, rtol=1e-12, atol=1e-12)
+
+# %%
+# The blocks by points: ``jacrev`` with ``argnums=(0, 1)``
+# --------------------------------------------------------
+#
+# At one point, ``jacrev(f, argnums=(0, 1))`` returns one derivative per
+# input, each of shape ``(3,)``; ``vmap`` over the points gives the two
+# blocks at once.
+
+per_input_jacobians = torch.func.jacrev(f, argnums=(0, 1))
+one_point = per_input_jacobians(x[0], y[0])
+print("at one point:", [tuple(block.shape) for block in one_point])
+jacrev_x, jacrev_y = torch.func.vmap(per_input_jacobians)(x, y)
+print("vmapped:", tuple(jacrev_x.shape), tuple(jacrev_y.shape))
+print(f"max |B_vjp - B_jacrev| = {max((blocks_x - jacrev_x).abs().max().item(), (blocks_y - jacrev_y).abs().max().item()):.1e}")
+# Same backward formulas: agreement to rounding.
+torch.testing.assert_close(jacrev_x, blocks_x, rtol=1e-12, atol=1e-12)
+torch.testing.assert_close(jacrev_y, blocks_y, rtol=1e-12, atol=1e-12)
+torch.testing.assert_close(torch.stack((jacrev_x, jacrev_y), dim=-1), expected, rtol=1e-12, atol=1e-12)
+
+# %%
+# Without ``vmap``, ``jacrev`` of the batched function returns the two full
+# per-input Jacobians, :math:`(N, 3, N)` each: block-diagonal, with
+# :math:`B^x` and :math:`B^y` on the diagonal (four points here, since the
+# full tensors grow as :math:`N^2`).
+
+few = 4
+full_x, full_y = torch.func.jacrev(f, argnums=(0, 1))(x[:few], y[:few])
+print("full per-input Jacobians:", tuple(full_x.shape), tuple(full_y.shape))
+for full, blocks in ((full_x, blocks_x), (full_y, blocks_y)):
+    diagonal = full.diagonal(dim1=0, dim2=2).T  # full[n, :, n] for each n
+    torch.testing.assert_close(diagonal, blocks[:few], rtol=1e-12, atol=1e-12)
+    assert torch.count_nonzero(full) == torch.count_nonzero(diagonal), "zero off the diagonal blocks"
+print("their diagonal blocks are B^x and B^y; everything else is zero")
 
 # %%
 # The picture
 # -----------
 #
-# The six Jacobian entries as functions over the square :math:`[-1, 1]^2`,
-# from the same three VJPs run on the :math:`101^2` grid points (and
-# checked against the hand-derived Jacobian there too). Row :math:`k` of the
-# figure came from the one-hot :math:`v^{(k)}`.
+# The assembly for the first four points. Left and middle: the blocks, one
+# column per point (column :math:`n` is :math:`B^x_{n,:}` or
+# :math:`B^y_{n,:}`; row :math:`k` came from the one-hot :math:`v^{(k)}`).
+# Right: the assembled :math:`J_n`, each a :math:`3 \times 2` block whose
+# left column is taken from :math:`B^x` and right column from :math:`B^y`.
 
-grid = torch.linspace(-1, 1, 101, dtype=torch.float64)
-grid_x, grid_y = torch.meshgrid(grid, grid, indexing="xy")
-grid_jacobians = batched_jacobian(grid_x.flatten(), grid_y.flatten())
-torch.testing.assert_close(
-    grid_jacobians, jacobian_by_hand(grid_x.flatten(), grid_y.flatten()), rtol=1e-12, atol=1e-12
+shown = {
+    r"$B^x$: $\partial f_n / \partial x_n$": blocks_x[:few].T,  # (3, 4)
+    r"$B^y$: $\partial f_n / \partial y_n$": blocks_y[:few].T,
+    r"$J_n = (B^x_n \;\; B^y_n)$": jacobians[:few].permute(1, 0, 2).reshape(3, 2 * few),  # (3, 8)
+}
+fig, axes = plt.subplots(
+    1, 3, figsize=(9, 2.9), layout="constrained", gridspec_kw={"width_ratios": [few, few, 2 * few]}
 )
-
-fig, axes = plt.subplots(3, 2, figsize=(6, 7.2), layout="constrained", sharex=True, sharey=True)
-for k in range(3):
-    for j, name in enumerate(("x", "y")):
-        image = axes[k, j].pcolormesh(
-            grid_x.numpy(), grid_y.numpy(), grid_jacobians[:, k, j].reshape(grid_x.shape).numpy(),
-            cmap="RdBu_r", vmin=-3, vmax=3,
-        )
-        axes[k, j].set_title(rf"$\partial f_{k + 1} / \partial {name}$", fontsize=10)
-for ax in axes[-1]:
-    ax.set_xlabel("$x$")
-for ax in axes[:, 0]:
-    ax.set_ylabel("$y$")
-fig.colorbar(image, ax=axes, shrink=0.6)
+for ax, (title, values) in zip(axes, shown.items()):
+    image = ax.imshow(values.numpy(), cmap="RdBu_r", vmin=-3.2, vmax=3.2)
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            value = values[i, j].item()
+            colour = "white" if abs(value) > 2 else "black"
+            ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7, color=colour)
+    ax.set_title(title, fontsize=10)
+    ax.set_yticks(range(3), [f"$f_{i + 1}$" for i in range(3)])
+axes[0].set_xticks(range(few), [f"n={n}" for n in range(few)])
+axes[1].set_xticks(range(few), [f"n={n}" for n in range(few)])
+axes[2].set_xticks(range(2 * few), [f"n={n}\n{'xy'[j]}" for n in range(few) for j in range(2)], fontsize=8)
+for edge in range(1, few):
+    axes[2].axvline(2 * edge - 0.5, color="black", lw=1.5)
+fig.colorbar(image, ax=axes, shrink=0.8)
+fig.suptitle("each $J_n$: its $x$ column from $B^x$, its $y$ column from $B^y$", fontsize=11)
 plt.show()
 
 # %%
 # What to remember
 # ----------------
 #
-# * With a tuple of inputs, each VJP returns one result per input; with a
-#   one-hot :math:`v`, the results are the entries of one Jacobian row, per
-#   input.
-# * Assemble the batch of Jacobians as ``J[:, k, j]`` = result ``j`` of VJP
-#   ``k``.
+# * With two input tensors, every derivative comes per input: a pair of
+#   results from each VJP, a pair from ``jacrev(..., argnums=(0, 1))``.
+# * For a batch of independent points, each input's part is an
+#   :math:`(N, 3)` block :math:`B`; the batch of Jacobians is
+#   ``torch.stack((B_x, B_y), dim=-1)``, of shape :math:`(N, 3, 2)`.
+# * One-hot VJPs fill the blocks by rows (three VJPs, one per output
+#   component); ``vmap(jacrev(f, argnums=(0, 1)))`` fills them by points.
 #
 # Back to the start: :ref:`sphx_glr_auto_examples_basics_plot_01_elementwise_derivative.py`.
-# Reference: :func:`torch.autograd.functional.vjp`.
+# Reference: :func:`torch.autograd.functional.vjp`, :func:`torch.func.jacrev`,
+# :func:`torch.func.vmap`.
