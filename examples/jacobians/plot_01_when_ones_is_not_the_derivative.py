@@ -2,9 +2,9 @@ r"""
 When v = 1 does not give the derivative
 =======================================
 
-:math:`v = \mathbf{1}` turns a VJP into "the derivative at every point" only
-for functions whose Jacobian is diagonal (or block-diagonal across a batch).
-For a softmax, a cumulative sum or a normalisation, the same call returns
+:math:`v = \mathbf{1}` turns a VJP into "the derivative at every point" for
+functions whose Jacobian is diagonal (or block-diagonal across a batch, with
+one output per sample). For a softmax, a cumulative sum or a normalisation, the same call returns
 something else, without any error: here is what it returns, why, and how to
 get the derivative you wanted.
 """
@@ -22,15 +22,25 @@ get the derivative you wanted.
 #    = \frac{\partial}{\partial x_j} \sum_{i=1}^{N} f_i(x),
 #
 # the **column sums** of :math:`J`: the gradient of the sum of the outputs.
-# It equals the diagonal :math:`J_{jj}` (what "the derivative at each point"
-# means) only when every column has a single non-zero entry on the diagonal:
+# Entry :math:`j` equals the diagonal entry :math:`J_{jj}` (what "the
+# derivative at each point" means) exactly when the off-diagonal entries of
+# column :math:`j` add up to zero:
+#
+# .. math::
+#
+#    (\mathbf{1}^\top J)_j = J_{jj} \iff \sum_{i \neq j} J_{ij} = 0.
+#
+# The structure of :math:`J` decides whether that holds at every :math:`x`:
 #
 # * **diagonal** (elementwise :math:`f_i = g(x_i)`): :math:`J = \operatorname{diag}(g'(x))`,
-#   so :math:`\mathbf{1}^\top J = g'(x)`;
+#   every off-diagonal entry is zero, so :math:`\mathbf{1}^\top J = g'(x)`;
 # * **block-diagonal** (a batch of independent samples): the column sums stay
-#   inside each sample's block, so one VJP gives per-sample results;
+#   inside each sample's block, so one VJP gives, for each sample, the
+#   gradient of the sum of that sample's outputs: its gradient when it has
+#   one output;
 # * **dense** (outputs that mix inputs): the column sums add up
-#   contributions of all outputs.
+#   contributions of all outputs, and equal the diagonal only if the
+#   off-diagonal entries happen to cancel (an example follows the checks).
 #
 # Three dense examples, each with a column sum worth knowing:
 #
@@ -104,16 +114,75 @@ print("softmax  1^T J:", ones_vjp["softmax (dense)"])
 print("cumsum   1^T J:", ones_vjp["cumsum (triangular)"])
 
 # %%
+# The condition is about the numbers in :math:`J`, not its structure: the
+# dense linear map :math:`f(x) = Ax` below has :math:`J = A`, and in every
+# column of :math:`A` the off-diagonal entries cancel. So
+# :math:`\mathbf{1}^\top J` is its diagonal, although no entry is zero.
+
+A = torch.tensor([[1.0, 1.0, -1.0], [1.0, 2.0, 1.0], [-1.0, -1.0, 3.0]], dtype=torch.float64)
+_, ones_vjp_linear = vjp(lambda z: A @ z, torch.zeros(3, dtype=torch.float64), v=torch.ones(3, dtype=torch.float64))
+print("dense A:  1^T J =", ones_vjp_linear, "  diag(J) =", A.diagonal())
+assert torch.count_nonzero(A) == A.numel(), "A is dense"
+# Small integers, exact in float64.
+torch.testing.assert_close(ones_vjp_linear, A.diagonal(), rtol=0, atol=0)
+
+# %%
 # Getting the diagonal of a dense Jacobian
 # ----------------------------------------
 #
-# There is no single :math:`v` whose VJP is the diagonal of a dense
-# :math:`J`: each VJP returns one combination of rows, and the diagonal needs
-# a different row for each entry. Compute the rows (one VJP each, here all at
-# once with :func:`torch.func.vmap`) and take the diagonal; for softmax it is
-# :math:`s_i (1 - s_i)`.
+# A :math:`v` whose VJP is the diagonal would solve
+#
+# .. math::
+#
+#    J^\top v = \operatorname{diag}(J),
+#
+# a linear system whose matrix is :math:`J` itself. For softmax it has no
+# solution: :math:`J \mathbf{1} = s - s\,(\mathbf{1}^\top s) = 0`, so every
+# VJP :math:`v^\top J` sums to zero, while the diagonal
+# :math:`s_i (1 - s_i)` sums to :math:`1 - \sum_i s_i^2 > 0`.
 
 softmax = functions["softmax (dense)"]
+_, softmax_vjp = vjp(softmax, x, v=torch.randn(N, generator=generator, dtype=torch.float64))
+print(f"softmax: a VJP sums to {softmax_vjp.sum().item():.1e}; diag(J) sums to {(s * (1 - s)).sum().item():.3f}")
+# A sum of 8 terms of size < 1 that cancel exactly in exact arithmetic: 1e-14.
+torch.testing.assert_close(softmax_vjp.sum(), torch.zeros((), dtype=torch.float64), rtol=0, atol=1e-14)
+assert (s * (1 - s)).sum() > 0.1, "the diagonal of softmax's Jacobian does not sum to zero"
+
+# %%
+# For an invertible :math:`J`, such as that of :math:`\tanh(Wx)` with a
+# random :math:`W`, there is exactly one solution,
+# :math:`v = J^{-\top} \operatorname{diag}(J)`. But computing it took
+# :math:`J` (all :math:`N` rows), after which the diagonal was already at
+# hand, and it only works at the point where :math:`J` was computed: the same
+# :math:`v` at another point gives something else. So there is no :math:`v`
+# you can choose without knowing :math:`J`.
+
+W = torch.randn(N, N, generator=generator, dtype=torch.float64) / N**0.5
+
+
+def mix(z):
+    return torch.tanh(W @ z)
+
+
+J_mix = jacobian(mix, x)
+v_for_diagonal = torch.linalg.solve(J_mix.T, J_mix.diagonal())
+_, vjp_mix = vjp(mix, x, v=v_for_diagonal)
+print(f"tanh(Wx): cond(J) = {torch.linalg.cond(J_mix).item():.0f}, "
+      f"max |v^T J - diag(J)| = {(vjp_mix - J_mix.diagonal()).abs().max().item():.1e}")
+# A linear solve: error about cond(J) x 1e-16, with cond(J) about 900 here.
+torch.testing.assert_close(vjp_mix, J_mix.diagonal(), rtol=1e-10, atol=1e-12)
+
+elsewhere = x + 0.5
+_, vjp_elsewhere = vjp(mix, elsewhere, v=v_for_diagonal)
+gap_elsewhere = (vjp_elsewhere - jacobian(mix, elsewhere).diagonal()).abs().max().item()
+print(f"the same v at x + 0.5: max |v^T J - diag(J)| = {gap_elsewhere:.2f}")
+assert gap_elsewhere > 0.01, "v was computed from J at x; at another point it should miss"
+
+# %%
+# What works instead: compute the rows (one VJP each, here all at once with
+# :func:`torch.func.vmap`) and take the diagonal; for softmax it is
+# :math:`s_i (1 - s_i)`.
+
 _, vjp_fn = torch.func.vjp(softmax, x)
 (rows,) = torch.func.vmap(vjp_fn)(torch.eye(N, dtype=torch.float64))  # row i = e_i^T J
 softmax_diagonal = rows.diagonal()
@@ -125,8 +194,9 @@ torch.testing.assert_close(softmax_diagonal, s * (1 - s), rtol=1e-12, atol=1e-12
 # ---------------------------------------------------------
 #
 # Per-sample outputs :math:`y_n = \lVert x_n \rVert^2` for a batch
-# :math:`x \in \mathbb{R}^{B \times 3}` have a block-diagonal Jacobian, and
-# :math:`v = \mathbf{1}` gives the per-sample gradients :math:`2 x_n`. Put a
+# :math:`x \in \mathbb{R}^{B \times 3}` have a block-diagonal Jacobian with
+# one output per sample, and :math:`v = \mathbf{1}` gives each sample's
+# gradient with respect to its own input, :math:`2 x_n`. Put a
 # batch normalisation in front (each feature normalised over the batch, as
 # ``BatchNorm`` does in training) and every output depends on every sample:
 # the same call now returns a sum over samples.
@@ -187,14 +257,17 @@ plt.show()
 # ----------------
 #
 # * :math:`v = \mathbf{1}` always computes the column sums of :math:`J`, the
-#   gradient of :math:`\sum_i f_i`. It is "the derivative" only for a diagonal
-#   (or batch block-diagonal) Jacobian.
+#   gradient of :math:`\sum_i f_i`. Entry :math:`j` is the derivative
+#   :math:`J_{jj}` exactly when column :math:`j`'s off-diagonal entries sum
+#   to zero; a diagonal Jacobian (or a batch's block-diagonal one, with one
+#   output per sample) guarantees it.
 # * Softmax and normalisations give exactly zero; batch statistics turn
 #   per-sample gradients into sums over the batch. No error is raised.
-# * The diagonal of a dense Jacobian needs one VJP per row (batched with
+# * A :math:`v` that returns the diagonal of a dense Jacobian would have to
+#   be computed from :math:`J`; take one VJP per row instead (batched with
 #   :func:`torch.func.vmap`).
 #
 # Next: :ref:`sphx_glr_auto_examples_jacobians_plot_02_batched_jacobian_methods.py`.
 # Reference: :func:`torch.autograd.functional.vjp`,
 # :func:`torch.autograd.functional.jacobian`, :func:`torch.func.vjp`,
-# :func:`torch.func.vmap`.
+# :func:`torch.func.vmap`, :func:`torch.linalg.solve`.
