@@ -64,8 +64,9 @@ print("x:", tuple(x.shape), x.dtype)
 # -------
 #
 # ``v`` holds one weight per output :math:`y_i`, so it has the shape of
-# ``f(x)``. ``x`` needs no ``requires_grad``: ``vjp`` differentiates a copy of
-# it. It returns the output and :math:`v^\top J`, shaped like ``x``.
+# ``f(x)``. ``x`` needs no ``requires_grad``: ``vjp`` differentiates
+# ``x.detach()``, an alias that shares ``x``'s memory but not its history.
+# It returns the output and :math:`v^\top J`, shaped like ``x``.
 
 v = torch.ones_like(x)
 y, vjp_x = torch.autograd.functional.vjp(f, x, v=v)

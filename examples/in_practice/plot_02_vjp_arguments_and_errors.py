@@ -1,12 +1,13 @@
 r"""
-Every argument and error of torch.autograd.functional.vjp
-=========================================================
+Every argument of torch.autograd.functional.vjp, and every error it raises itself
+================================================================================
 
 What :func:`torch.autograd.functional.vjp` accepts, what it returns, and
-every error a reader is likely to meet, each raised here for real, its
-message shown as PyTorch prints it, and a one-line fix that is then run.
-Also the cases that raise nothing and are wrong anyway: an input the
-function ignores, and derivatives at non-differentiable points.
+every error its own code raises (PyTorch 2.13; a cell near the end checks
+the list against the installed source), each raised here for real, its
+message shown as PyTorch prints it, and a fix that is then run. Also the
+cases that raise nothing and are wrong anyway: an input the function
+ignores, and derivatives at non-differentiable points.
 """
 
 # %%
@@ -18,18 +19,23 @@ function ignores, and derivatives at non-differentiable points.
 #
 # * ``inputs``: a tensor, or a tuple of tensors (not a list); the result
 #   ``vjp`` has the same structure;
-# * ``v``: shaped like the output of ``func`` (a tuple of tensors for a
-#   tuple of outputs); it may be omitted only when the output has one
-#   element, and then means :math:`v = 1`, the gradient;
+# * ``v``: a tensor shaped like the output of ``func``, or a tuple of them
+#   (not a list) for a tuple of outputs; it may be omitted only when the
+#   output has one element, and then means :math:`v = 1`, the gradient;
 # * ``create_graph``: keep the graph, so the result can be differentiated
 #   again;
-# * ``strict``: raise instead of returning zeros where an output does not
-#   depend on an input.
+# * ``strict``: raise instead of returning zeros where the outputs do not
+#   depend on an input (and, with ``create_graph``, where the result would
+#   not depend on the inputs).
 #
 # In maths: for :math:`f : \mathbb{R}^n \to \mathbb{R}^m`, ``v`` is
 # :math:`v \in \mathbb{R}^m` and the result :math:`v^\top J \in
 # \mathbb{R}^{1 \times n}`; shapes that do not match are rejected, never
 # broadcast.
+
+import ast
+import inspect
+import re
 
 import matplotlib.pyplot as plt
 import torch
@@ -38,6 +44,7 @@ from torch.autograd.functional import vjp
 generator = torch.Generator().manual_seed(0)
 x = torch.randn(4, generator=generator, dtype=torch.float64)
 ones = torch.ones(4, dtype=torch.float64)
+shown_messages = []  # every message raised on this page, for the check at the end
 
 
 def raised(call, expected_type, expected_text):
@@ -47,6 +54,7 @@ def raised(call, expected_type, expected_text):
     except expected_type as error:
         assert expected_text in str(error), str(error)
         print(f"{type(error).__name__}: {error}")
+        shown_messages.append(str(error))
         return
     raise AssertionError(f"expected {expected_type.__name__}: {expected_text}")
 
@@ -84,13 +92,17 @@ _, fixed = vjp(lambda x: x**2, x, v=torch.ones(4, 1, dtype=torch.float64).reshap
 torch.testing.assert_close(fixed, 2 * x)
 
 # %%
-# Several outputs, one ``v``
-# --------------------------
+# ``v`` and a tuple of outputs
+# ----------------------------
 #
-# A function returning a tuple needs a tuple of ``v``, one per output.
+# A function returning a tuple needs a tuple of ``v``, one per output, each
+# shaped like its output; a function returning one tensor needs one ``v``
+# (a tuple holding one tensor also works).
 
 two_outputs = lambda x: (x**2, x.sum())  # noqa: E731
 raised(lambda: vjp(two_outputs, x, v=ones), RuntimeError, "v is a tuple of invalid length")
+raised(lambda: vjp(two_outputs, x, v=(ones, ones)), RuntimeError, "Entry 1 in v has invalid size")
+raised(lambda: vjp(lambda x: x**2, x, v=(ones, ones)), RuntimeError, "The given v should contain a single Tensor")
 
 # %%
 # Fix: one ``v`` per output. The result is the sum of the two VJPs:
@@ -102,18 +114,29 @@ torch.testing.assert_close(fixed, 2 * x * v_square + v_sum)
 print("fixed:", fixed)
 
 # %%
-# Inputs as a list, outputs that are not tensors
-# ----------------------------------------------
+# Lists, and numbers where tensors belong
+# ---------------------------------------
+#
+# ``inputs``, ``v`` and the function's outputs must each be a tensor or a
+# tuple of tensors. A list is rejected, and so is a Python number inside a
+# tuple; the message says which argument and which index.
 
-raised(lambda: vjp(lambda x: x**2, [x], v=ones), TypeError, "must be either a Tensor or a tuple of Tensors")
-raised(lambda: vjp(lambda x: x.detach().sum().item(), x), TypeError, "must be either a Tensor or a tuple of Tensors")
+raised(lambda: vjp(lambda x: x**2, [x], v=ones), TypeError, "The inputs given to vjp must be")
+raised(lambda: vjp(lambda x: x**2, x, v=[ones]), TypeError, "The v given to vjp must be")
+raised(lambda: vjp(lambda x, scale: scale * x, (x, 2.0), v=ones), TypeError, "value at index 1 has type <class 'float'>")
+raised(lambda: vjp(two_outputs, x, v=(ones, 2.0)), TypeError, "value at index 1 has type <class 'float'>")
+raised(lambda: vjp(lambda x: x.detach().sum().item(), x), TypeError, "The outputs of the user-provided function")
+raised(lambda: vjp(lambda x: (x**2, x.sum().item()), x, v=(ones, v_sum)), TypeError, "value at index 1")
 
 # %%
-# Fix: pass a tuple, ``(x,)``; return tensors (``.item()`` or ``float(...)``
-# leave autograd).
+# Fix: tuples, ``(x,)``; numbers as tensors, ``torch.tensor(2.0)``; return
+# tensors (``.item()`` or ``float(...)`` leave autograd).
 
-_, (fixed,) = vjp(lambda x: x**2, (x,), v=ones)
+_, (fixed,) = vjp(lambda x: x**2, (x,), v=(ones,))
 torch.testing.assert_close(fixed, 2 * x)
+_, (fixed, for_scale) = vjp(lambda x, scale: scale * x, (x, torch.tensor(2.0, dtype=torch.float64)), v=ones)
+torch.testing.assert_close(fixed, 2 * ones)
+torch.testing.assert_close(for_scale, x.sum())
 
 # %%
 # Integer inputs
@@ -132,12 +155,27 @@ torch.testing.assert_close(fixed, 2 * torch.arange(4, dtype=torch.float64))
 # Inputs that do, or do not, require grad
 # ---------------------------------------
 #
-# Neither matters: ``vjp`` differentiates a detached copy of the inputs, so
-# ``x`` needs no ``requires_grad``, and a leaf that has it gets no ``.grad``
-# written.
+# Without ``create_graph``, neither matters: ``vjp`` calls the function on
+# ``x.detach().requires_grad_()``. ``detach`` returns an alias, not a copy:
+# a new tensor that shares ``x``'s memory but none of its history. So ``x``
+# needs no ``requires_grad``, and a leaf that has it gets no ``.grad``
+# written (``vjp`` uses :func:`torch.autograd.grad`, not ``backward``). A
+# function that keeps its argument shows what ``vjp`` passes in:
+
+received = []
+
+
+def cube(t):
+    received.append(t)
+    return t**3
+
 
 leaf = x.clone().requires_grad_()
-_, result = vjp(lambda x: x**2, leaf, v=ones)
+_, result = vjp(cube, leaf, v=ones)
+inner = received[-1]
+print("the function got: a new tensor:", inner is not leaf, "| same memory:", inner.data_ptr() == leaf.data_ptr(),
+      "| history:", inner.grad_fn)
+assert inner is not leaf and inner.data_ptr() == leaf.data_ptr() and inner.grad_fn is None
 assert leaf.grad is None and not result.requires_grad
 print("leaf.grad after vjp:", leaf.grad, "| result requires grad:", result.requires_grad)
 
@@ -146,14 +184,34 @@ print("leaf.grad after vjp:", leaf.grad, "| result requires grad:", result.requi
 # --------------------------------------------------------
 #
 # With the default ``create_graph=False`` the result is a plain tensor. With
-# ``True`` it carries a graph, so a second derivative is one more VJP:
-# for :math:`f(x) = x^3`, :math:`(f')' = 6x`.
+# ``True`` it carries a graph, which leads back to the tensor the function
+# was called with. If ``x`` requires grad, that tensor is a view of ``x``, so
+# the graph reaches ``x``. If ``x`` does not, it is the detached alias from
+# above, which the caller never sees: the result requires grad, yet
+# differentiating it with respect to ``x`` fails.
 
-_, first = vjp(lambda x: x**3, x, v=ones, create_graph=True)
-_, second = vjp(lambda x: vjp(lambda x: x**3, x, v=ones, create_graph=True)[1], x, v=ones)
+_, first = vjp(cube, x, v=ones, create_graph=True)
 print("first requires grad:", first.requires_grad)
 torch.testing.assert_close(first, 3 * x**2)
+raised(lambda: torch.autograd.grad(first, x, ones), RuntimeError, "does not require grad")
+(through_alias,) = torch.autograd.grad(first, received[-1], ones)  # vjp's alias of x: reachable
+torch.testing.assert_close(through_alias, 6 * x)
+
+# %%
+# Two patterns that work, for :math:`f(x) = x^3` and :math:`(f')' = 6x`: make
+# ``x`` require grad *before* the call and differentiate the result with
+# respect to ``x``; or put the first VJP inside a second one, which
+# differentiates with respect to its own alias.
+
+x_leaf = x.clone().requires_grad_()
+_, first = vjp(cube, x_leaf, v=ones, create_graph=True)
+assert received[-1]._base is x_leaf  # the function got a view of x_leaf
+(second_by_grad,) = torch.autograd.grad(first, x_leaf, ones)
+torch.testing.assert_close(second_by_grad, 6 * x)
+
+_, second = vjp(lambda x: vjp(cube, x, v=ones, create_graph=True)[1], x, v=ones)
 torch.testing.assert_close(second, 6 * x)
+print("second derivative, both ways:", second)
 
 # %%
 # The silent zeros: an input the function does not use
@@ -180,14 +238,95 @@ raised(lambda: vjp(lambda x, w: x**2, (x, w), v=ones, strict=True), RuntimeError
 raised(lambda: vjp(lambda x: forgotten**2, x, v=ones, strict=True), RuntimeError, "does not require gradients")
 
 # %%
+# With ``create_graph=True`` it also rejects a function whose VJP does not
+# depend on the input, such as a linear one: :math:`v^\top J` is then a
+# constant, and the result has no graph to differentiate.
+
+raised(lambda: vjp(lambda x: 3 * x, x, v=ones, create_graph=True, strict=True), RuntimeError, "create_graph=True")
+
+# %%
+# Fix: leave ``strict`` off and treat the result as the constant it is (its
+# derivative is 0).
+
+_, constant = vjp(lambda x: 3 * x, x, v=ones, create_graph=True)
+torch.testing.assert_close(constant, 3 * ones)
+assert not constant.requires_grad
+print("linear function, create_graph=True:", constant, "| requires grad:", constant.requires_grad)
+
+# %%
+# Is that every error? Checked against the source
+# -----------------------------------------------
+#
+# The messages above cover every ``raise`` in
+# ``torch/autograd/functional.py`` that a call to ``vjp`` can reach. This
+# cell checks that against the installed PyTorch: it reads the source of
+# ``vjp`` and of every helper it calls, directly or through another helper,
+# and matches each ``raise`` either to a message shown on this page or to
+# the reason ``vjp`` never reaches it. A PyTorch release that adds an error
+# to this path fails the build of this page. Errors from autograd's core
+# underneath (the integer input above is one) and from your own function
+# come on top of these.
+
+source_tree = ast.parse(inspect.getsource(torch.autograd.functional))
+module_functions = {node.name: node for node in source_tree.body if isinstance(node, ast.FunctionDef)}
+on_path, to_visit = [], ["vjp"]
+while to_visit:
+    name = to_visit.pop()
+    if name not in on_path:
+        on_path.append(name)
+        to_visit += [node.func.id for node in ast.walk(module_functions[name])
+                     if isinstance(node, ast.Call) and getattr(node.func, "id", None) in module_functions]
+
+
+def message_template(raise_node):
+    """The message of ``raise SomeError(f"...")``, with ``{}`` for each field."""
+    (message,) = raise_node.exc.args
+    pieces = message.values if isinstance(message, ast.JoinedStr) else [message]
+    return "".join(piece.value if isinstance(piece, ast.Constant) else "{}" for piece in pieces)
+
+
+internal = "an internal check of arguments vjp builds itself"
+other_functions = "a branch for jvp, hessian, vhp or hvp, which share the helper"
+not_reached_by_vjp = {
+    "Expected": internal,
+    "Invalid input_type": internal,
+    "Invalid stage": internal,
+    "The hessian of": other_functions,
+    "While computing the hessian": other_functions,
+    "The gradient with respect to": other_functions,
+    "is independent of input {}. This is not allowed in strict mode.": other_functions,
+}
+fragments_used, summary = set(), {}
+for name in on_path:
+    for node in ast.walk(module_functions[name]):
+        if not isinstance(node, ast.Raise):
+            continue
+        template = message_template(node)
+        pattern = ".*".join(re.escape(piece) for piece in template.split("{}"))
+        if any(re.fullmatch(pattern, message, re.DOTALL) for message in shown_messages):
+            status = "shown above"
+        else:
+            matches = [fragment for fragment in not_reached_by_vjp if fragment in template]
+            assert len(matches) == 1, f"a raise in {name} this page does not account for: {template}"
+            fragments_used.add(matches[0])
+            status = "not reached: " + not_reached_by_vjp[matches[0]]
+        summary[status] = summary.get(status, 0) + 1
+assert fragments_used == set(not_reached_by_vjp), "a reason above matches no raise any more"
+print(f"PyTorch {torch.__version__.split('+')[0]}: vjp and the helpers it calls, {', '.join(sorted(on_path[1:]))}")
+for status, count in summary.items():
+    print(f"{count:>3} raise statements: {status}")
+
+# %%
 # Non-differentiable points
 # -------------------------
 #
 # No error either: at a kink PyTorch returns a chosen value.
 # :math:`|x|` and ReLU get 0 at 0; :math:`\sqrt{x}` gets :math:`+\infty`;
 # :math:`\sqrt{x^2}`, mathematically :math:`|x|`, gets NaN, because autograd
-# differentiates the formula, not the function: :math:`\frac{2x}{2\sqrt{x^2}}
-# = \frac{0}{0}` at 0.
+# differentiates the formula, not the function: by the chain rule, the
+# derivative of :math:`\sqrt{u}` at :math:`u = x^2 = 0`, which is
+# :math:`\frac{1}{2\sqrt{u}} = \infty`, times that of :math:`u = x^2`,
+# which is :math:`2x = 0`, and :math:`0 \cdot \infty` is NaN.
 
 points = torch.tensor([-1.0, 0.0, 1.0], dtype=torch.float64)
 three_ones = torch.ones(3, dtype=torch.float64)
@@ -202,6 +341,16 @@ for name, derivative in at_kinks.items():
     print(f"{name:<10} derivative at x = {where}: {derivative.tolist()}")
 assert at_kinks["abs"][1] == 0 and at_kinks["relu"][1] == 0
 assert torch.isinf(at_kinks["sqrt"][1]) and torch.isnan(at_kinks["sqrt(x^2)"][1])
+
+# %%
+# The same NaN as a chain of two VJPs, the way autograd computes it: the
+# VJP of the square root, then that of the square.
+
+_, through_sqrt = vjp(torch.sqrt, points**2, three_ones)  # 1 / (2 sqrt(u))
+_, through_square = vjp(lambda x: x**2, points, through_sqrt)  # times 2x
+print("VJP of sqrt at u = x^2:", through_sqrt.tolist(), "| then of x^2:", through_square.tolist())
+assert torch.isinf(through_sqrt[1]) and 2 * points[1] == 0 and torch.isnan(through_square[1])
+torch.testing.assert_close(through_square, at_kinks["sqrt(x^2)"], equal_nan=True)
 
 # %%
 # Fix for the NaN: write the function so its formula is differentiable
@@ -242,10 +391,13 @@ plt.show()
 #
 # * ``v`` must have exactly the output's shape (a tuple for a tuple of
 #   outputs); only a one-element output may omit it.
+# * ``vjp`` works on a detached alias of ``x``, unless ``create_graph=True``
+#   and ``x`` requires grad. For a second derivative with respect to ``x``,
+#   make ``x`` require grad before the call.
 # * Unused inputs and closures give zeros silently; ``strict=True`` makes
 #   them errors.
-# * At kinks autograd returns a convention (0, :math:`\infty`, or NaN from a
-#   0/0 in the formula): check such points explicitly.
+# * At kinks autograd returns a convention (0, :math:`\infty`, or NaN from
+#   :math:`0 \cdot \infty` in the chain rule): check such points explicitly.
 #
 # Next: :ref:`sphx_glr_auto_examples_in_practice_plot_03_custom_vjp_rule.py`.
-# Reference: :func:`torch.autograd.functional.vjp`.
+# Reference: :func:`torch.autograd.functional.vjp`, :func:`torch.autograd.grad`.

@@ -8,7 +8,8 @@ you can supply the VJP yourself: the ``backward`` of a
 the seed's :math:`f(x) = x^2 + \sin(x^2)`, verifies it with
 :func:`~torch.autograd.gradcheck`, shows a bug that a check with
 :math:`v = \mathbf{1}` cannot see, and differentiates through the rule a
-second time.
+second time, and runs it under every :mod:`torch.func` transform to show
+which ones it supports.
 """
 
 # %%
@@ -38,9 +39,11 @@ second time.
 #
 # ``forward`` computes the value, ``setup_context`` saves what ``backward``
 # needs, ``backward`` returns :math:`v \odot f'(x)`. Defining
-# ``setup_context`` (rather than taking ``ctx`` in ``forward``) and
-# ``generate_vmap_rule = True`` also makes the function work under
-# :mod:`torch.func` transforms.
+# ``setup_context`` (rather than taking ``ctx`` in ``forward``) is what
+# :mod:`torch.func` transforms require of a Function, and
+# ``generate_vmap_rule = True`` lets :func:`torch.func.vmap` batch it. That
+# is enough for the reverse-mode transforms; the forward-mode ones need a
+# ``jvp`` rule as well (the last section runs them all).
 
 import matplotlib.pyplot as plt
 import torch
@@ -83,14 +86,53 @@ torch.testing.assert_close(custom, autograd, rtol=1e-12, atol=1e-12)
 # ``gradcheck`` and ``gradgradcheck``
 # ------------------------------------
 #
-# :func:`torch.autograd.gradcheck` compares the rule with finite differences
-# for several random :math:`v`; :func:`torch.autograd.gradgradcheck` checks
-# the derivative of the rule itself.
+# :func:`torch.autograd.gradcheck` compares the rule with finite differences;
+# :func:`torch.autograd.gradgradcheck` checks the derivative of the rule
+# itself.
 
 x_check = torch.randn(8, generator=generator, dtype=torch.float64, requires_grad=True)
 assert torch.autograd.gradcheck(SeedF.apply, (x_check,))
 assert torch.autograd.gradgradcheck(SeedF.apply, (x_check,))
 print("gradcheck: passed; gradgradcheck: passed")
+
+# %%
+# Which :math:`v` does ``gradcheck`` use? A copy of the rule that records
+# every ``grad_output`` it receives answers that. By default
+# (``fast_mode=False``) ``gradcheck`` builds the whole Jacobian: it calls
+# ``backward`` once per output element with a one-hot :math:`v = e_i`, which
+# returns row :math:`i` of :math:`J`, and compares the rows with a
+# finite-difference Jacobian. It does this twice (the second run checks that
+# ``backward`` gives the same answer again), then calls ``backward`` with
+# :math:`v = 0` twice (once as zeros, once as an undefined gradient, which a
+# Function receives as zeros), where the answer must be 0. With
+# ``fast_mode=True`` it compares a single number, :math:`v^\top J u`, for
+# one random :math:`v` and :math:`u`, so ``backward`` sees one dense
+# :math:`v` (twice) instead of one :math:`e_i` per output.
+
+
+class SeedFRecorded(SeedF):
+    received = []
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        SeedFRecorded.received.append(grad_output.detach().clone())
+        return SeedF.backward(ctx, grad_output)
+
+
+received = {}
+for fast_mode in (False, True):
+    SeedFRecorded.received = []
+    assert torch.autograd.gradcheck(SeedFRecorded.apply, (x_check,), fast_mode=fast_mode)
+    received[fast_mode] = torch.stack(SeedFRecorded.received)
+    nonzeros = [int(grad_output.count_nonzero()) for grad_output in received[fast_mode]]
+    print(f"fast_mode={fast_mode!s:<5}: {len(nonzeros)} calls of backward, non-zero entries of each v: {nonzeros}")
+
+one_hot = torch.eye(8, dtype=torch.float64)
+zeros = torch.zeros(2, 8, dtype=torch.float64)
+torch.testing.assert_close(received[False], torch.cat((one_hot, one_hot, zeros)), rtol=0, atol=0)
+dense_v = received[True][0]
+assert dense_v.count_nonzero() == 8, "fast mode's v is dense"
+torch.testing.assert_close(received[True], torch.stack((dense_v, dense_v, *zeros)), rtol=0, atol=0)
 
 # %%
 # A bug that :math:`v = \mathbf{1}` cannot see
@@ -125,13 +167,11 @@ except GradcheckError as error:
     print("gradcheck on the buggy rule -> GradcheckError:", str(error).splitlines()[0])
 
 # %%
-# Second derivatives through the rule, and ``torch.func``
-# ----------------------------------------------------------
+# Second derivatives through the rule
+# -----------------------------------
 #
 # ``create_graph=True`` records the operations of ``backward``; a second VJP
-# differentiates them. ``generate_vmap_rule`` lets :func:`torch.func.vmap`
-# batch the function, so :func:`torch.func.grad` gives the derivative at
-# every point as well.
+# differentiates them.
 
 grid = torch.linspace(-2.5, 2.5, 501, dtype=torch.float64)
 grid_ones = torch.ones_like(grid)
@@ -148,10 +188,6 @@ torch.testing.assert_close(first, 2 * grid + 2 * grid * torch.cos(grid**2), rtol
 torch.testing.assert_close(second, second_by_hand, rtol=1e-12, atol=1e-12)
 print(f"max |f'' through the rule - f'' by hand| = {(second - second_by_hand).abs().max().item():.1e}")
 
-per_point = torch.func.vmap(torch.func.grad(SeedF.apply))(grid)
-torch.testing.assert_close(per_point, first, rtol=1e-12, atol=1e-12)
-print("vmap(grad(SeedF.apply)) matches the VJP at all", grid.numel(), "points")
-
 fig, ax = plt.subplots(figsize=(6.4, 3.6), layout="constrained")
 ax.plot(grid.numpy(), f(grid).numpy(), label="$f$")
 ax.plot(grid.numpy(), first.numpy(), label="$f'$: the custom rule")
@@ -162,6 +198,93 @@ ax.legend(fontsize=8)
 plt.show()
 
 # %%
+# The rule under ``torch.func``
+# -----------------------------
+#
+# ``generate_vmap_rule`` lets :func:`torch.func.vmap` batch the function, so
+# :func:`torch.func.grad` gives the derivative at every point:
+
+per_point = torch.func.vmap(torch.func.grad(SeedF.apply))(grid)
+torch.testing.assert_close(per_point, first, rtol=1e-12, atol=1e-12)
+print("vmap(grad(SeedF.apply)) matches the VJP at all", grid.numel(), "points")
+
+# %%
+# That is reverse mode. Forward mode (:func:`torch.func.jvp`,
+# :func:`torch.func.jacfwd`, and :func:`torch.func.hessian`, which is
+# ``jacfwd(jacrev(f))``) pushes a tangent *through* ``forward`` and needs a
+# ``jvp`` staticmethod: :math:`\dot x \mapsto f'(x) \odot \dot x`, its
+# inputs saved with ``ctx.save_for_forward``. Below, every transform is run
+# on the rule above, on the same rule with a ``jvp`` added, and, to show
+# what ``setup_context`` is for, on a version that takes ``ctx`` in
+# ``forward``. Each result is compared with the transform of the plain
+# ``f``. :func:`torch.autograd.functional.jvp` is not a ``torch.func``
+# transform: it computes a JVP with two reverse passes (the double-backward
+# trick), so it needs no ``jvp`` rule.
+
+
+class SeedFWithJvp(SeedF):
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        (x,) = inputs
+        ctx.save_for_backward(x)
+        ctx.save_for_forward(x)
+
+    @staticmethod
+    def jvp(ctx, x_tangent):
+        (x,) = ctx.saved_tensors
+        return x_tangent * (2 * x + 2 * x * torch.cos(x**2))
+
+
+class SeedFCtxInForward(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return f(x)
+
+    backward = staticmethod(SeedF.backward)
+
+
+points = torch.linspace(-1.5, 1.5, 5, dtype=torch.float64)
+tangent = torch.ones_like(points)
+transforms = {
+    "vmap": lambda fn: torch.func.vmap(fn)(points),
+    "vmap(grad)": lambda fn: torch.func.vmap(torch.func.grad(fn))(points),
+    "vjp": lambda fn: torch.func.vjp(fn, points)[1](tangent)[0],
+    "jacrev": lambda fn: torch.func.jacrev(fn)(points),
+    "jacrev(jacrev)": lambda fn: torch.func.jacrev(torch.func.jacrev(lambda x: fn(x).sum()))(points),
+    "jvp": lambda fn: torch.func.jvp(fn, (points,), (tangent,))[1],
+    "jacfwd": lambda fn: torch.func.jacfwd(fn)(points),
+    "hessian": lambda fn: torch.func.hessian(lambda x: fn(x).sum())(points),
+    "functional.jvp": lambda fn: torch.autograd.functional.jvp(fn, points, tangent)[1],
+}
+rules = {"SeedF": SeedF, "SeedF + jvp": SeedFWithJvp, "ctx in forward": SeedFCtxInForward}
+outcome = {}
+print(f"{'transform':<16}" + "".join(f"{name:<22}" for name in rules).rstrip())
+for transform_name, transform in transforms.items():
+    reference = transform(f)
+    for rule_name, rule in rules.items():
+        try:
+            torch.testing.assert_close(transform(rule.apply), reference, rtol=1e-12, atol=1e-12)
+            outcome[transform_name, rule_name] = "works"
+        except (NotImplementedError, RuntimeError) as error:
+            outcome[transform_name, rule_name] = type(error).__name__
+            expected_text = "must implement the jvp" if rule is SeedF else "must override the setup_context"
+            assert expected_text in str(error), str(error)
+    print(f"{transform_name:<16}" + "".join(f"{outcome[transform_name, name]:<22}" for name in rules).rstrip())
+
+forward_mode = {"jvp", "jacfwd", "hessian"}
+assert {t for t in transforms if outcome[t, "SeedF"] != "works"} == forward_mode
+assert all(outcome[t, "SeedF + jvp"] == "works" for t in transforms)
+assert {t for t in transforms if outcome[t, "ctx in forward"] == "works"} == {"functional.jvp"}
+
+# %%
+# Without a ``jvp`` rule the second derivative is still available in
+# reverse mode, ``jacrev(jacrev(f))``; ``hessian`` needs the rule. A Function
+# that takes ``ctx`` in ``forward`` works with plain autograd, which is all
+# :func:`torch.autograd.functional.jvp` uses, but under no :mod:`torch.func`
+# transform.
+
+# %%
 # What to remember
 # ----------------
 #
@@ -170,8 +293,11 @@ plt.show()
 # * Write ``backward`` with differentiable torch operations and second
 #   derivatives come for free (``gradgradcheck`` them).
 # * ``setup_context`` and ``generate_vmap_rule = True`` make the function
-#   usable under :mod:`torch.func`.
+#   usable under the reverse-mode :mod:`torch.func` transforms and
+#   ``vmap``; ``jvp``, ``jacfwd`` and ``hessian`` also need a ``jvp``
+#   staticmethod.
 #
 # Next: :ref:`sphx_glr_auto_examples_in_practice_plot_04_physics_informed_and_per_sample.py`.
 # Reference: :class:`torch.autograd.Function`,
-# :func:`torch.autograd.gradcheck.gradcheck`, :func:`torch.func.grad`.
+# :func:`torch.autograd.gradcheck.gradcheck`, :func:`torch.func.grad`,
+# :func:`torch.func.jvp`.
