@@ -6,6 +6,7 @@ into ``docs/auto_examples/`` by sphinx-gallery, which runs each example and
 embeds its output, so every build also runs every example's checks.
 """
 
+import os
 import sys
 from pathlib import Path
 from urllib.parse import urlparse
@@ -21,7 +22,10 @@ project = "VJP Cookbook"
 author = "The VJP Cookbook authors"
 copyright = f"2026, {author}"
 REPOSITORY = "https://github.com/vjp-cookbook/vjp-cookbook"  # source; "Run in Colab" links
-SITE_URL = "https://vjp-cookbook.github.io/vjp-cookbook/"  # where the built site is hosted
+# Where the built site is hosted. Read the Docs serves it under
+# /<language>/<version>/ and says so in READTHEDOCS_CANONICAL_URL; the 404
+# page's asset links, the sitemap and the social-card URLs follow it.
+SITE_URL = os.environ.get("READTHEDOCS_CANONICAL_URL") or "https://vjp-cookbook.github.io/vjp-cookbook/"
 TORCH_DOCS = "https://docs.pytorch.org/docs/2.13/"  # PyTorch's reference for the pinned torch
 
 extensions = [
@@ -34,6 +38,7 @@ extensions = [
     "sphinxext.opengraph",  # social-card metadata
     "offline_math",  # maths typeset at build time as MathML
     "gallery_guard",  # an interrupted build re-runs what it left half-written
+    "notebook_kernel",  # concept notebooks: this Python's kernel, a quiet log, no cache race
     "colab_links",  # "Run in Colab" on each tutorial
     "accessibility",  # fixes for what axe-core reports on the built pages
 ]
@@ -78,6 +83,9 @@ nb_execution_mode = "cache"  # run a notebook page only when it changed
 nb_execution_cache_path = str(ROOT / "build" / "jupyter_cache")
 nb_execution_excludepatterns = ["auto_examples/*"]  # sphinx-gallery already ran those
 nb_execution_raise_on_error = True
+# A timeout only stops a hung kernel: a busy or single-core machine must not
+# fail the build (a cell takes seconds there; the default limit is 30 s).
+nb_execution_timeout = 600
 
 # -- Links to PyTorch -------------------------------------------------------------
 # No network while building: the inventory is generated from the installed
