@@ -98,47 +98,96 @@ for name, jac in full.items():
     print(f"{name:<20} {tuple(jac.shape)}")
 
 # %%
-# What is re-run: counting forward passes
-# ---------------------------------------
+# What is re-run: counting forward and backward passes
+# ----------------------------------------------------
 #
 # Three one-hot VJPs (the three rows of each point's Jacobian). The measure
-# is how many times ``f`` runs, counted by ``f`` itself: three calls of the
-# functional API run it three times; :func:`torch.func.vjp` runs it once and
-# reuses the saved graph for every :math:`v`, and so does
-# :func:`torch.autograd.grad` on one output with ``retain_graph=True``. Each
-# of the three routes runs three backward passes.
+# is how many passes run: ``f`` counts its forward passes, and an identity
+# :class:`torch.autograd.Function` in front of it counts the backward passes
+# that reach the input. Three calls of the functional API run ``f`` three
+# times; :func:`torch.func.vjp` runs it once and reuses the saved graph for
+# every :math:`v`, and so does :func:`torch.autograd.grad` on one output with
+# ``retain_graph=True``. These three run three backward passes;
+# ``vmap(vjp_fn)`` runs them as one batched backward pass.
 
 basis = torch.zeros(3, N, 3, dtype=torch.float64)
 for k in range(3):
     basis[k, :, k] = 1.0
+backward_calls = 0
 
-forward_calls = 0
-rows_functional = [torch.autograd.functional.vjp(f, x, v=basis[k])[1] for k in range(3)]
-calls_functional = forward_calls
 
-forward_calls = 0
-_, vjp_fn = torch.func.vjp(f, x)
-rows_func = [vjp_fn(basis[k])[0] for k in range(3)]
-calls_func = forward_calls
+class CountBackward(torch.autograd.Function):
+    """The identity; counts the backward passes that reach its input."""
 
-forward_calls = 0
-x_leaf = x.clone().requires_grad_()
-out = f(x_leaf)
-rows_grad = [torch.autograd.grad(out, x_leaf, grad_outputs=basis[k], retain_graph=True)[0] for k in range(3)]
-calls_grad = forward_calls
+    generate_vmap_rule = True  # so that vmap(vjp_fn) can run through it
 
-print(
-    f"forward passes for 3 VJPs: functional.vjp {calls_functional}, func.vjp {calls_func},"
-    f" autograd.grad(retain_graph=True) {calls_grad}"
-)
-assert (calls_functional, calls_func, calls_grad) == (3, 1, 1)
-torch.testing.assert_close(torch.stack(rows_func), torch.stack(rows_functional), rtol=1e-12, atol=1e-12)
-torch.testing.assert_close(torch.stack(rows_grad), torch.stack(rows_functional), rtol=1e-12, atol=1e-12)
+    @staticmethod
+    def forward(x):
+        return x.clone()
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        pass
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        global backward_calls
+        backward_calls += 1
+        return grad_output
+
+
+def f_counted(x):
+    return f(CountBackward.apply(x))
+
+
+def with_functional_vjp():
+    return [torch.autograd.functional.vjp(f_counted, x, v=basis[k])[1] for k in range(3)]
+
+
+def with_func_vjp():
+    _, vjp_fn = torch.func.vjp(f_counted, x)
+    return [vjp_fn(basis[k])[0] for k in range(3)]
+
+
+def with_vmapped_vjp_fn():
+    _, vjp_fn = torch.func.vjp(f_counted, x)
+    return torch.func.vmap(vjp_fn)(basis)[0]
+
+
+def with_retained_graph():
+    x_leaf = x.clone().requires_grad_()
+    out = f_counted(x_leaf)
+    return [torch.autograd.grad(out, x_leaf, grad_outputs=basis[k], retain_graph=True)[0] for k in range(3)]
+
+
+passes, rows = {}, {}
+for name, three_vjps in {
+    "functional.vjp": with_functional_vjp,
+    "func.vjp": with_func_vjp,
+    "autograd.grad(retain_graph=True)": with_retained_graph,
+    "vmap(vjp_fn)": with_vmapped_vjp_fn,
+}.items():
+    forward_calls = backward_calls = 0
+    rows[name] = torch.stack(list(three_vjps()))
+    passes[name] = (forward_calls, backward_calls)
+
+print("forward passes for 3 VJPs: " + ", ".join(f"{name} {fwd}" for name, (fwd, _) in passes.items()))
+print("backward passes for 3 VJPs: " + ", ".join(f"{name} {bwd}" for name, (_, bwd) in passes.items()))
+expected_passes = {  # (forward, backward)
+    "functional.vjp": (3, 3),
+    "func.vjp": (1, 3),
+    "autograd.grad(retain_graph=True)": (1, 3),
+    "vmap(vjp_fn)": (1, 1),
+}
+assert passes == expected_passes, passes
+for name in rows:
+    torch.testing.assert_close(rows[name], rows["functional.vjp"], rtol=1e-12, atol=1e-12)
 
 # %%
 # Without ``retain_graph=True``, the first backward pass frees the tensors the
 # graph saved, and a second product on the same output raises:
 
+x_leaf = x.clone().requires_grad_()
 out = f(x_leaf)
 torch.autograd.grad(out, x_leaf, grad_outputs=basis[0])
 try:
@@ -227,12 +276,13 @@ ax.set_title("three one-hot VJPs, N = 100,000")
 plt.show()
 
 # %%
-# Reusing the forward pass saves two of the three forward passes and none of
-# the three backward passes, so the time it saves is at most that of two
-# forward passes: a large share of the total only when the forward pass
-# costs much more than its backward pass. (``vmap(vjp_fn)`` also runs the
-# three backward passes as one batched pass.) The ratios above show what the
-# saving came to for this ``f`` on the machine that built this page.
+# Reusing the graph saves two of the three forward passes and none of the
+# three backward passes (``vmap(vjp_fn)`` also runs the three backward
+# passes as one batched pass). What that saves in time depends on what a
+# forward pass costs next to a backward pass, and on each API's own overhead
+# per call: the ratios above show what it came to for this ``f`` on the
+# machine that built this page. The pass counts are the same on every
+# machine.
 
 # %%
 # Equivalent calls
