@@ -5,8 +5,9 @@ Hessian-vector products without the Hessian
 For a scalar function of :math:`n` variables, the Hessian has :math:`n^2`
 entries, but the product :math:`Hv` costs only a few gradient evaluations:
 it is the JVP (or VJP) of the gradient. This page computes :math:`Hv` five
-ways, checks them against the full Hessian and a hand-derived one, and
-measures what each costs as :math:`n` grows.
+ways, checks them against the full Hessian and a hand-derived one, counts
+the passes and matrix products each runs, and times them as :math:`n`
+grows.
 """
 
 # %%
@@ -29,17 +30,24 @@ measures what each costs as :math:`n` grows.
 #    H v = \text{JVP of } g \text{ with } v, \qquad
 #    v^\top H = \text{VJP of } g \text{ with } v,
 #
-# equal here because :math:`H` is symmetric. Each costs one gradient
-# evaluation plus one more pass, :math:`O(n^2)` for this :math:`f`, against
-# :math:`n` such passes for the full Hessian.
+# equal because :math:`H` is symmetric, as the Hessian of every twice
+# continuously differentiable function is (this one included:
+# :math:`A` is symmetric). Each costs one gradient evaluation plus a constant
+# number of further passes over it, each pass :math:`O(n^2)` for this
+# :math:`f` (one product with :math:`A`, or a few); the full Hessian needs
+# :math:`n` such passes.
 
 # %%
 # Five ways to compute :math:`Hv`
 # -------------------------------
 
+from unittest import mock
+
 import matplotlib.pyplot as plt
 import torch
 from torch.utils import benchmark
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import FlopCounterMode
 
 generator = torch.Generator().manual_seed(0)
 
@@ -122,14 +130,111 @@ except RuntimeError as error:
 assert "does not require grad" in message
 
 # %%
+# What each route runs, counted
+# -----------------------------
+#
+# Four counts per route, the same on every machine:
+#
+# * **forward passes**: calls of :math:`f`;
+# * **backward passes**: calls of :func:`torch.autograd.grad`, which every
+#   route here goes through (:mod:`torch.autograd.functional` and
+#   :mod:`torch.func` call it too), counted with a ``mock`` that wraps it;
+# * **products with** :math:`A`: the FLOPs that
+#   :class:`~torch.utils.flop_counter.FlopCounterMode` counts (matrix-matrix
+#   products; here each is a vector times an :math:`n \times n` matrix),
+#   divided by :math:`2n^2`, the FLOPs of one vector times :math:`A`;
+# * **of which with a broadcast operand**: products whose
+#   :math:`n \times n` operand is a broadcast view of a single zero (a zero
+#   stride, so no memory of its own), seen by a ``TorchDispatchMode`` (from
+#   ``torch.utils._python_dispatch``) that inspects every matrix product.
+
+
+class BroadcastZeroProducts(TorchDispatchMode):
+    """Counts matrix products whose second operand is an all-zero broadcast (stride-0) matrix."""
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func is torch.ops.aten.mm.default:
+            matrix = args[1]
+            self.count += 0 in matrix.stride() and not matrix.any()
+        return func(*args, **(kwargs or {}))
+
+
+forward_passes = 0
+
+
+def counting_calls(f):
+    def f_counted(x):
+        global forward_passes
+        forward_passes += 1
+        return f(x)
+
+    return f_counted
+
+
+def count(method, f, x, v):
+    """Forward passes, backward passes, products with the n x n matrix, and broadcast ones, for one call."""
+    global forward_passes
+    forward_passes = 0
+    flops, broadcast = FlopCounterMode(display=False), BroadcastZeroProducts()
+    with mock.patch.object(torch.autograd, "grad", wraps=torch.autograd.grad) as grad_calls, flops, broadcast:
+        method(counting_calls(f), x, v)
+    return forward_passes, grad_calls.call_count, flops.get_total_flops() / (2 * x.numel() ** 2), broadcast.count
+
+
+counts = {name: count(method, f, x, v) for name, method in methods.items()}
+print(f"{f'n = {n}':<22}{'forward':>8}{'backward':>10}{'products':>10}{'with broadcast':>16}")
+print(f"{'passes':>30}{'passes':>10}{'with A':>10}{'zeros':>16}")
+for name, (forward, backward, products, broadcast) in counts.items():
+    print(f"  {name:<20}{forward:>8}{backward:>10}{products:>10.0f}{broadcast:>16}")
+
+# The counts, asserted: properties of how the installed torch implements each route.
+assert counts == {
+    "functional.hvp": (1, 3, 6, 0),
+    "functional.vhp": (1, 2, 4, 0),
+    "double backward": (1, 2, 4, 0),
+    "func: jvp of grad": (1, 1, 6, 2),
+    "func: vjp of grad": (1, 2, 4, 0),
+}, counts
+
+# %%
+# What the counts say:
+#
+# * **functional.vhp, double backward, vjp of grad** do the same work: one
+#   forward pass (one product with :math:`A`), one backward pass for the
+#   gradient, recorded so that it can be differentiated (one more), and one
+#   backward pass through that gradient with :math:`v` (two more:
+#   :math:`x` meets :math:`A` twice in :math:`x^\top A x`). They compute
+#   :math:`v^\top H`, which is :math:`Hv` because :math:`H` is symmetric.
+# * **functional.hvp** computes :math:`Hv` itself, with the "double-backward
+#   trick": its second backward pass takes a dummy vector :math:`u` (zeros
+#   that require grad) instead of :math:`v` and builds the graph of
+#   :math:`u^\top H`, and a third backward pass differentiates that with
+#   respect to :math:`u`, in direction :math:`v`, which gives :math:`Hv`. The
+#   third pass costs two more products. Its docstring calls it significantly
+#   slower than :func:`~torch.autograd.functional.vhp`, and recommends
+#   ``vhp`` for twice continuously differentiable functions.
+# * **jvp of grad** (forward-over-reverse) runs one forward and one backward
+#   pass, carrying a tangent through every operation of both: the two
+#   products of the gradient, two for their tangents, and two more that
+#   multiply by an :math:`n \times n` matrix of zeros, the tangent forward
+#   mode gives the constant :math:`A`, stored as a broadcast view (stride 0).
+
+# %%
 # Cost as :math:`n` grows
 # -----------------------
 #
-# Median times (:class:`torch.utils.benchmark.Timer`, after a warm-up) for one
-# :math:`Hv` by each method, and for the route through the full Hessian
-# (build :math:`H`, then multiply). All start from the same ``f``, ``x``
-# and ``v``. Figures from the machine that built this page; the full Hessian
-# is timed up to :math:`n = 1000` only, to keep the page within a few seconds.
+# Median times (:class:`torch.utils.benchmark.Timer`, after a counted call as
+# the warm-up) for one :math:`Hv` by each method, and for the route through
+# the full Hessian (build :math:`H`, then multiply). All start from the same
+# ``f``, ``x`` and ``v``. Figures from the machine that built this page; the
+# full Hessian is timed up to :math:`n = 1000` only, to keep the page within
+# a few seconds. The products with :math:`A` are counted in the warm-up call,
+# as above (``H @ v`` at the end of the full-Hessian route is a
+# matrix-vector product, which FlopCounterMode does not count).
 
 
 def through_full_hessian(f, x, v):
@@ -139,6 +244,7 @@ def through_full_hessian(f, x, v):
 sizes = [10, 100, 1000, 3000]
 full_sizes = [10, 100, 1000]
 median_ms = {name: [] for name in [*methods, "full Hessian, then H @ v"]}
+products = {name: [] for name in median_ms}
 for size in sizes:
     A_n, x_n, v_n = make_problem(size)
 
@@ -149,27 +255,74 @@ for size in sizes:
     if size in full_sizes:
         timed["full Hessian, then H @ v"] = through_full_hessian
     for name, method in timed.items():
-        method(f_n, x_n, v_n)  # warm-up
+        flops = FlopCounterMode(display=False)
+        with flops:
+            method(f_n, x_n, v_n)  # counted, and the warm-up
+        products[name].append(flops.get_total_flops() / (2 * size**2))
         timer = benchmark.Timer(stmt="method(f, x, v)", globals={"method": method, "f": f_n, "x": x_n, "v": v_n})
         median_ms[name].append(timer.blocked_autorange(min_run_time=0.04).median * 1e3)
 
-print(f"n = {sizes[-1]}: median time of one Hv")
+# Counted at every n: each Hv route runs the same number of products as at
+# n = 200; the full Hessian runs 2n + 2 (one forward pass, one backward pass,
+# then one backward pass batched over the n basis vectors, two products per
+# vector).
 for name in methods:
-    print(f"  {name:<20} {median_ms[name][-1]:8.3f} ms")
-print(f"n = {full_sizes[-1]}: full Hessian then H @ v {median_ms['full Hessian, then H @ v'][-1]:8.2f} ms,"
+    assert products[name] == [counts[name][2]] * len(sizes), (name, products[name])
+assert products["full Hessian, then H @ v"] == [2 * size + 2 for size in full_sizes], products
+
+print(f"n = {sizes[-1]}: median time of one Hv, measured; products with A, counted")
+for name in methods:
+    print(f"  {name:<20} {median_ms[name][-1]:8.3f} ms   {products[name][-1]:.0f}")
+print(f"n = {full_sizes[-1]}: full Hessian then H @ v {median_ms['full Hessian, then H @ v'][-1]:8.2f} ms"
+      f" ({products['full Hessian, then H @ v'][-1]:.0f} products),"
       f" one Hv by double backward {median_ms['double backward'][sizes.index(full_sizes[-1])]:.3f} ms")
 
-# The claim: building the Hessian costs more than any single Hv route.
-at_full = sizes.index(full_sizes[-1])
-assert median_ms["full Hessian, then H @ v"][-1] > max(median_ms[name][at_full] for name in methods)
+# %%
+# One product with the broadcast zero matrix, next to one with :math:`A`, at
+# :math:`n = 3000`, timed alone on the same machine:
 
-fig, ax = plt.subplots(figsize=(6.6, 4.2), layout="constrained")
+row = x_n[None, :]  # (1, n), the shape of the products above
+broadcast_zeros = torch.zeros((), dtype=torch.float64).expand(sizes[-1], sizes[-1])
+assert 0 in broadcast_zeros.stride() and not broadcast_zeros.any()
+product_ms = {}
+for name, matrix in {"with A": A_n, "with the broadcast zeros": broadcast_zeros}.items():
+    row.mm(matrix)  # warm-up
+    timer = benchmark.Timer(stmt="row.mm(matrix)", globals={"row": row, "matrix": matrix})
+    product_ms[name] = timer.blocked_autorange(min_run_time=0.04).median * 1e3
+ratio = product_ms["with the broadcast zeros"] / product_ms["with A"]
+speed = f"{ratio:.1f}x slower" if ratio >= 1 else f"{1 / ratio:.1f}x faster"
+print(f"one product with A: {product_ms['with A']:.2f} ms;"
+      f" with the broadcast zeros: {product_ms['with the broadcast zeros']:.2f} ms ({speed})")
+
+# %%
+# Reading the figure
+# ------------------
+#
+# Left, the times measured on the machine that built this page; right, the
+# products with :math:`A`, counted. For large :math:`n` the products with
+# :math:`A` are most of the work of every route (each goes through all
+# :math:`n^2` entries of a matrix), so the counts are the guide to the
+# times: the three routes with four products should measure close together,
+# and functional.hvp, with six, above them. jvp of grad also runs six, but
+# two of them are with the broadcast zero matrix, whose cost the line above
+# measured beside a product with :math:`A`: that, not the count alone,
+# decides where jvp of grad lands among the times. The full Hessian's
+# :math:`2n + 2` products grow with :math:`n` and leave the count of every
+# :math:`Hv` route far behind. The times are this build's measurements, and
+# a busy machine scatters them; the counts are asserted.
+
+fig, (ax_time, ax_count) = plt.subplots(1, 2, figsize=(10, 4.2), layout="constrained", sharex=True)
 for name, values in median_ms.items():
-    ax.loglog(sizes[: len(values)], values, "s:" if name.startswith("full") else "o-", label=name)
-ax.set_xlabel("$n$")
-ax.set_ylabel("median time of one $Hv$ (ms)")
-ax.legend(fontsize=8)
-ax.set_title("Hessian-vector products against the full Hessian")
+    style = "s:" if name.startswith("full") else "o-"
+    ax_time.loglog(sizes[: len(values)], values, style, label=name)
+    ax_count.loglog(sizes[: len(products[name])], products[name], style)
+ax_time.set_xlabel("$n$")
+ax_count.set_xlabel("$n$")
+ax_time.set_ylabel("median time of one $Hv$ (ms), measured")
+ax_count.set_ylabel("products with $A$, counted")
+ax_time.legend(fontsize=8)
+ax_time.set_title("measured on the build machine", fontsize=10)
+ax_count.set_title("counted (FlopCounterMode FLOPs / $2n^2$)", fontsize=10)
 plt.show()
 
 # %%
@@ -177,13 +330,20 @@ plt.show()
 # ----------------
 #
 # * :math:`Hv` is the JVP (or VJP) of the gradient: a constant number of
-#   passes, never :math:`n`.
+#   passes (here one forward pass and one to three backward passes), never
+#   :math:`n`.
 # * Double backward needs ``create_graph=True`` on the first pass;
 #   :mod:`torch.func` composes ``jvp``/``vjp`` with ``grad`` instead.
-# * Building the Hessian to multiply it once costs about :math:`n` products.
+# * For a twice continuously differentiable :math:`f`, :math:`v^\top H = Hv`:
+#   :func:`~torch.autograd.functional.vhp`, ``vjp(grad(f))`` or double
+#   backward do the least work here; :func:`~torch.autograd.functional.hvp`
+#   spends a third backward pass on transposing, and ``jvp(grad(f))``
+#   multiplies zero tangents of constants.
+# * Building the Hessian to multiply it once costs :math:`2n + 2` products
+#   here, against four for one :math:`Hv`.
 #
 # Next: :ref:`sphx_glr_auto_examples_higher_order_plot_03_complex_inputs.py`.
 # Reference: :func:`torch.autograd.functional.hvp`,
 # :func:`torch.autograd.functional.vhp`,
 # :func:`torch.autograd.functional.hessian`, :func:`torch.func.grad`,
-# :func:`torch.func.jvp`.
+# :func:`torch.func.jvp`, :class:`torch.utils.flop_counter.FlopCounterMode`.
