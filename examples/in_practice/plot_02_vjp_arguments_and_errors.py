@@ -1,6 +1,6 @@
 r"""
 Every argument of torch.autograd.functional.vjp, and every error it raises itself
-================================================================================
+=================================================================================
 
 What :func:`torch.autograd.functional.vjp` accepts, what it returns, and
 every error its own code raises (PyTorch 2.13; a cell near the end checks

@@ -101,8 +101,8 @@ print("gradcheck: passed; gradgradcheck: passed")
 # (``fast_mode=False``) ``gradcheck`` builds the whole Jacobian: it calls
 # ``backward`` once per output element with a one-hot :math:`v = e_i`, which
 # returns row :math:`i` of :math:`J`, and compares the rows with a
-# finite-difference Jacobian. It does this twice (the second run checks that
-# ``backward`` gives the same answer again), then calls ``backward`` with
+# finite-difference Jacobian. It builds the rows twice (the second time to
+# check that ``backward`` gives the same answer again), then calls ``backward`` with
 # :math:`v = 0` twice (once as zeros, once as an undefined gradient, which a
 # Function receives as zeros), where the answer must be 0. With
 # ``fast_mode=True`` it compares a single number, :math:`v^\top J u`, for
