@@ -1,0 +1,282 @@
+r"""
+Where NaN and inf gradients come from, and how to find them
+===========================================================
+
+A loss that is finite everywhere can still have a gradient full of NaN.
+The usual causes are a branch that :func:`torch.where` did not select, a
+square root or a hand-written norm at zero, and a mask that multiplies
+instead of selecting. Each is a VJP multiplying a zero by an infinite local
+derivative. This page reproduces each one, fixes it, checks the fixed
+gradient against a hand derivation, and uses anomaly mode to name the
+backward function where the NaN first appears.
+"""
+
+# %%
+# The maths
+# ---------
+#
+# Take :math:`z = \operatorname{where}(m, g(x), 0)` elementwise, with
+# :math:`x, z \in \mathbb{R}^N` and a boolean mask :math:`m`. Both branches
+# are computed, and reverse mode runs the VJP of each:
+#
+# .. math::
+#
+#    \bar y = \bar z \odot m, \qquad
+#    \bar x = \bar y \odot g'(x),
+#
+# where :math:`y = g(x)` and :math:`J_g = \operatorname{diag}(g'(x)) \in
+# \mathbb{R}^{N \times N}`. Where :math:`m_i` is false, :math:`\bar y_i = 0`,
+# and the VJP of :math:`g` multiplies that zero by :math:`g'(x_i)` anyway. If
+# :math:`g'(x_i)` is infinite or NaN, IEEE 754 arithmetic gives
+#
+# .. math::
+#
+#    0 \cdot \infty = \mathrm{NaN}, \qquad 0 \cdot \mathrm{NaN} = \mathrm{NaN},
+#
+# and NaN then spreads through every later sum. For :math:`g = \sqrt{\cdot}`,
+# :math:`g'(0) = \tfrac{1}{2\sqrt{0}} = \infty` and :math:`g'(x) =
+# \mathrm{NaN}` for :math:`x < 0`. The zero in :math:`\bar y` cannot
+# protect :math:`\bar x`; only keeping bad values away from :math:`g` can.
+
+import os
+import warnings
+
+import matplotlib.pyplot as plt
+import torch
+
+zero = torch.tensor(0.0, dtype=torch.float64)
+inf, nan = torch.tensor(float("inf"), dtype=torch.float64), torch.tensor(float("nan"), dtype=torch.float64)
+print(f"0 * inf = {(zero * inf).item()}, 0 * nan = {(zero * nan).item()}, 0 + nan = {(zero + nan).item()}")
+assert torch.isnan(zero * inf) and torch.isnan(zero * nan) and torch.isnan(zero + nan)
+
+# %%
+# The branch that ``where`` did not select
+# ----------------------------------------
+#
+# :math:`f(x) = \sqrt{x}` for :math:`x > 0` and :math:`0` otherwise. The
+# values are right; the gradient is NaN wherever the square-root branch was
+# not selected.
+
+x = torch.tensor([-1.0, 0.0, 2.25, 4.0], dtype=torch.float64, requires_grad=True)
+naive_value = torch.where(x > 0, torch.sqrt(x), 0.0)
+(naive_grad,) = torch.autograd.grad(naive_value.sum(), x)
+print("f(x)          :", naive_value.detach())
+print("naive gradient:", naive_grad)
+assert torch.isnan(naive_grad[:2]).all() and torch.isfinite(naive_value).all()
+
+# %%
+# The fix is a second ``where`` *before* the square root: replace the
+# unselected inputs by a harmless value (here 1), so the branch that is
+# thrown away is also differentiable. The values are unchanged and the
+# gradient is the hand derivative, :math:`\tfrac{1}{2\sqrt{x}}` for
+# :math:`x > 0` and :math:`0` elsewhere (at :math:`x = 0` the function has
+# no derivative; this is the one of the selected branch, :math:`0`).
+
+
+def f_double_where(x):
+    x_safe = torch.where(x > 0, x, 1.0)
+    return torch.where(x > 0, torch.sqrt(x_safe), 0.0)
+
+
+(fixed_grad,) = torch.autograd.grad(f_double_where(x).sum(), x)
+by_hand = torch.where(x > 0, 0.5 / torch.sqrt(torch.where(x > 0, x, 1.0)), 0.0).detach()
+print("double where  :", fixed_grad)
+torch.testing.assert_close(f_double_where(x), naive_value)
+# The same elementwise formula in float64: rounding only.
+torch.testing.assert_close(fixed_grad, by_hand, rtol=1e-15, atol=0)
+
+# %%
+# Square roots and norms at zero
+# ------------------------------
+#
+# The derivative of :math:`\sqrt{s}` at :math:`s = 0` is infinite, and
+# autograd says so. A norm written by hand,
+# :math:`\lVert x \rVert = \sqrt{\textstyle\sum_i x_i^2}`, has VJP
+# :math:`\bar x = \bar s \cdot 2x` with :math:`\bar s = \infty` at
+# :math:`x = 0`: :math:`\infty \cdot 0 = \mathrm{NaN}`. PyTorch's own
+# :func:`torch.linalg.vector_norm` (and :func:`torch.linalg.norm`) returns
+# :math:`0` there instead, a subgradient of the norm at its kink.
+
+s = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+(sqrt_grad,) = torch.autograd.grad(torch.sqrt(s), s)
+origin = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+(hand_norm_grad,) = torch.autograd.grad(torch.sqrt((origin**2).sum()), origin)
+(vector_norm_grad,) = torch.autograd.grad(torch.linalg.vector_norm(origin), origin)
+(linalg_norm_grad,) = torch.autograd.grad(torch.linalg.norm(origin), origin)
+print(f"d sqrt(s)/ds at 0 = {sqrt_grad.item()}")
+print("at x = 0: hand-written norm", hand_norm_grad, " vector_norm", vector_norm_grad, " linalg.norm", linalg_norm_grad)
+assert torch.isinf(sqrt_grad) and torch.isnan(hand_norm_grad).all()
+assert (vector_norm_grad == 0).all() and (linalg_norm_grad == 0).all()
+
+# %%
+# Away from zero the two norms have the same gradient,
+# :math:`x / \lVert x \rVert`:
+
+away = torch.randn(3, generator=torch.Generator().manual_seed(0), dtype=torch.float64, requires_grad=True)
+(hand_away,) = torch.autograd.grad(torch.sqrt((away**2).sum()), away)
+(norm_away,) = torch.autograd.grad(torch.linalg.vector_norm(away), away)
+torch.testing.assert_close(hand_away, norm_away, rtol=1e-15, atol=0)
+torch.testing.assert_close(norm_away, (away / away.norm()).detach(), rtol=1e-15, atol=0)
+print("away from 0: hand-written and vector_norm gradients equal x / |x|")
+
+# %%
+# The case where this bites in practice is a matrix of pairwise distances
+# :math:`D_{ij} = \lVert X_i - X_j \rVert`, :math:`X \in \mathbb{R}^{n
+# \times d}`, whose diagonal is zero. :math:`D_{ii}` is constant in
+# :math:`X`, so it should contribute nothing; written by hand it makes
+# every row of the gradient NaN. By hand, for
+# :math:`L = \sum_{i,j} D_{ij}`,
+#
+# .. math::
+#
+#    \frac{\partial L}{\partial X_i} = 2 \sum_{j \ne i}
+#    \frac{X_i - X_j}{D_{ij}} \in \mathbb{R}^{d}.
+
+points = torch.randn(6, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64, requires_grad=True)
+differences = points[:, None, :] - points[None, :, :]  # (n, n, d)
+(hand_distance_grad,) = torch.autograd.grad(torch.sqrt((differences**2).sum(dim=-1)).sum(), points)
+(norm_distance_grad,) = torch.autograd.grad(torch.linalg.vector_norm(differences, dim=-1).sum(), points)
+(cdist_grad,) = torch.autograd.grad(torch.cdist(points, points).sum(), points)
+
+with torch.no_grad():
+    distances = torch.linalg.vector_norm(differences, dim=-1)
+    off_diagonal = ~torch.eye(6, dtype=torch.bool)
+    unit = differences / torch.where(off_diagonal, distances, 1.0)[..., None]
+    expected = 2 * (unit * off_diagonal[..., None]).sum(dim=1)
+print(f"pairwise distances, hand-written sqrt: {torch.isnan(hand_distance_grad).sum().item()} of "
+      f"{hand_distance_grad.numel()} gradient entries are NaN")
+assert torch.isnan(hand_distance_grad).all()
+# Same sums of unit vectors in float64: rounding only.
+torch.testing.assert_close(norm_distance_grad, expected, rtol=1e-12, atol=1e-14)
+torch.testing.assert_close(cdist_grad, expected, rtol=1e-12, atol=1e-14)
+print("vector_norm(dim=-1) and torch.cdist: finite, equal to the hand derivative")
+
+# %%
+# Masking by multiplication
+# -------------------------
+#
+# Multiplying by a 0/1 mask, or ``where`` on the result, keeps the *value*
+# finite but not the gradient, for the reason above: the mask's zero meets
+# :math:`g'(0) = \infty` in the VJP. Selecting the entries *before* the
+# operation, with a boolean index, never sends the masked ones through
+# :math:`g`; the VJP of indexing puts exact zeros at the unselected entries.
+
+values = torch.tensor([0.0, 1.0, 4.0, 0.0, 9.0], dtype=torch.float64, requires_grad=True)
+keep = values.detach() > 0
+masked_products = {
+    "multiply by mask": lambda t: (keep * torch.sqrt(t)).sum(),
+    "where on result": lambda t: torch.where(keep, torch.sqrt(t), 0.0).sum(),
+    "select, then sqrt": lambda t: torch.sqrt(t[keep]).sum(),
+}
+masked_grads = {}
+for name, loss in masked_products.items():
+    (masked_grads[name],) = torch.autograd.grad(loss(values), values)
+    print(f"{name:<18} loss {loss(values).item():.1f}  gradient",
+          "[" + ", ".join(f"{g:.4g}" for g in masked_grads[name].tolist()) + "]")
+assert torch.isnan(masked_grads["multiply by mask"][~keep]).all()
+assert torch.isnan(masked_grads["where on result"][~keep]).all()
+expected_masked = torch.where(keep, 0.5 / torch.sqrt(torch.where(keep, values.detach(), 1.0)), 0.0)
+torch.testing.assert_close(masked_grads["select, then sqrt"], expected_masked, rtol=1e-15, atol=0)
+
+# %%
+# Finding the culprit with anomaly mode
+# -------------------------------------
+#
+# :class:`torch.autograd.detect_anomaly` records a traceback for every
+# forward operation and, during backward, raises as soon as a backward
+# function returns NaN, naming it. It also emits Python warnings: one that
+# it is on, and one with the forward traceback of the operation. They are
+# caught here and their first lines printed, with the line of this script
+# the traceback points to.
+
+
+def backward_with_anomaly_mode(loss_of, inputs):
+    """Run backward under anomaly mode; return (error message, warning first lines, forward line)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with torch.autograd.detect_anomaly():
+            try:
+                loss_of(inputs).backward()
+                message = "no error"
+            except RuntimeError as error:
+                message = str(error)
+    first_lines = [str(w.message).splitlines()[0] for w in caught]
+    traceback_lines = next((str(w.message).splitlines() for w in caught if "Traceback" in str(w.message)), [])
+    # The traceback alternates 'File "...", line N' and the code; keep this script's lines.
+    own_code = [code.strip() for where, code in zip(traceback_lines, traceback_lines[1:])
+                if where.lstrip().startswith("File") and f"{os.sep}torch{os.sep}" not in where]
+    return message, first_lines, own_code[-1] if own_code else "(not found)"
+
+
+def single_where_loss(t):
+    return torch.where(t > 0, torch.sqrt(t), 0.0).sum()
+
+
+message, first_lines, forward_line = backward_with_anomaly_mode(single_where_loss, x.detach().clone().requires_grad_())
+print("RuntimeError:", message)
+for line in first_lines:
+    print("  warning:", line)
+print("  forward line:", forward_line)
+assert "SqrtBackward0" in message and "returned nan values" in message
+
+# %%
+# Anomaly mode names the first backward function whose output is NaN, which
+# is not always the one that produced the infinity. In the hand-written norm
+# at zero, ``SqrtBackward0`` returns :math:`\infty` (not NaN), and the NaN
+# appears one step later, in the VJP of :math:`x^2`
+# (:math:`\infty \cdot 2x` at :math:`x = 0`):
+
+def hand_written_norm(t):
+    return torch.sqrt((t**2).sum())
+
+
+message, first_lines, forward_line = backward_with_anomaly_mode(
+    hand_written_norm, torch.zeros(3, dtype=torch.float64, requires_grad=True))
+print("RuntimeError:", message)
+print("  forward line:", forward_line)
+assert "PowBackward0" in message
+assert not torch.is_anomaly_enabled(), "the context manager switches anomaly mode off again"
+
+# %%
+# The picture
+# -----------
+
+grid = torch.linspace(-1, 2, 301, dtype=torch.float64, requires_grad=True)
+(naive_on_grid,) = torch.autograd.grad(torch.where(grid > 0, torch.sqrt(grid), 0.0).sum(), grid)
+(fixed_on_grid,) = torch.autograd.grad(f_double_where(grid).sum(), grid)
+grid_hand = torch.where(grid > 0, 0.5 / torch.sqrt(torch.where(grid > 0, grid, 1.0)), 0.0).detach()
+torch.testing.assert_close(fixed_on_grid, grid_hand, rtol=1e-15, atol=0)
+nan_at = torch.isnan(naive_on_grid)
+assert nan_at.equal(grid.detach() <= 0)
+
+fig, ax = plt.subplots(figsize=(6.4, 3.4), layout="constrained")
+ax.plot(grid.detach().numpy(), f_double_where(grid).detach().numpy(), color="0.6", lw=3, label=r"$f(x)$")
+ax.plot(grid.detach().numpy(), fixed_on_grid.numpy(), label=r"$f'(x)$, double where")
+ax.plot(grid.detach().numpy(), naive_on_grid.numpy(), "--", color="C1", label=r"$f'(x)$, single where")
+ax.plot(grid.detach()[nan_at][::10].numpy(), torch.zeros(int(nan_at.sum()))[::10].numpy(), "x", color="C3",
+        label="single where: NaN here")
+ax.set_ylim(-0.3, 2.5)
+ax.set_xlabel("$x$")
+ax.set_title(r"$f(x) = \sqrt{x}$ for $x > 0$, else $0$")
+ax.legend(fontsize=8, loc="upper left")
+plt.show()
+
+# %%
+# What to remember
+# ----------------
+#
+# * A VJP multiplies the incoming :math:`v` by the local derivative even
+#   where :math:`v` is zero, and :math:`0 \cdot \infty` is NaN. So ``where``
+#   or a mask on the *result* does not help: keep bad inputs away from the
+#   operation (the double ``where``, or select before computing).
+# * Use :func:`torch.linalg.vector_norm` or :func:`torch.cdist` rather than
+#   ``sqrt`` of a sum of squares where a norm can be zero.
+# * ``with torch.autograd.detect_anomaly():`` names the first backward
+#   function that returns NaN and shows its forward line; the infinity may
+#   come from the operation just before it.
+#
+# Next: :ref:`sphx_glr_auto_examples_under_the_hood_plot_01_inside_the_vjp_chain.py`.
+# Reference: :func:`torch.where`, :func:`torch.sqrt`,
+# :func:`torch.linalg.vector_norm`, :func:`torch.linalg.norm`,
+# :func:`torch.cdist`, :class:`torch.autograd.detect_anomaly`,
+# :func:`torch.autograd.grad`.
