@@ -6,8 +6,8 @@ For complex inputs, "the derivative" is ambiguous: a function of
 :math:`z = a + ib` has two Wirtinger derivatives, and only holomorphic
 functions have one complex derivative. This page states the formula
 PyTorch's VJP follows, checks it on a holomorphic and a non-holomorphic
-function, and shows why the gradient of a real loss is the direction to
-step in.
+function, and shows that minus the gradient of a real loss is the direction
+of steepest descent.
 """
 
 # %%
@@ -42,6 +42,28 @@ step in.
 # the real gradient :math:`(\partial L / \partial a, \partial L / \partial b)`
 # written as one complex number: the direction of steepest ascent in the
 # plane, so ``z -= lr * z.grad`` descends as it does for real numbers.
+#
+# PyTorch's note `Autograd for Complex Numbers
+# <https://docs.pytorch.org/docs/2.13/notes/autograd.html#complex-autograd-doc>`_
+# describes this convention and calls the computed gradient
+# :math:`\partial L / \partial z^*`, the conjugate Wirtinger derivative
+# (:math:`z^*` is its notation for :math:`\bar z`). Its formula for
+# functions from :math:`\mathbb{C}` to :math:`\mathbb{R}` carries a factor 2:
+# with the Wirtinger derivatives defined as above, with the factor
+# :math:`\frac12`, the number in ``z.grad`` is
+# :math:`2\,\partial L / \partial \bar z`. For :math:`L = |z|^2 = z \bar z`,
+# :math:`\partial L / \partial \bar z = z` and ``z.grad`` is :math:`2z`
+# (checked below).
+#
+# JAX chose the other convention. For a real :math:`L`, ``jax.grad`` returns
+# :math:`\partial L / \partial a - i\,\partial L / \partial b
+# = 2\,\partial L / \partial z`, the complex conjugate of PyTorch's:
+# PyTorch's note says that JAX computes :math:`\partial L / \partial z`,
+# and JAX's `Autodiff Cookbook
+# <https://docs.jax.dev/en/latest/notebooks/autodiff_cookbook.html>`_ says to
+# optimise such functions with steps along the conjugate of ``grad``. Code
+# ported between the two libraries needs a conjugate wherever it uses such a
+# gradient. (This page does not run JAX.)
 
 # %%
 # A holomorphic function: :math:`f(z) = z^2 + \sin z`
@@ -123,32 +145,84 @@ torch.testing.assert_close(complex_grad, by_hand, rtol=1e-12, atol=1e-12)
 print(f"max |grad - (dL/da + i dL/db)| = {(complex_grad - real_grad).abs().max().item():.1e}")
 
 # %%
+# The factor 2, on :math:`L = |z|^2`, whose conjugate Wirtinger derivative
+# :math:`\partial L / \partial \bar z` is :math:`z`:
+
+z_leaf = z.clone().requires_grad_()
+(z_leaf.abs() ** 2).sum().backward()
+print("z[:2]     ", z[:2])
+print("z.grad[:2]", z_leaf.grad[:2])
+# complex128 rounding only; a grad without the factor 2 would be off by |z|.
+torch.testing.assert_close(z_leaf.grad, 2 * z, rtol=1e-12, atol=1e-12)
+
+# %%
 # Descending with it
 # ------------------
 #
 # Minus the gradient of :math:`L` over the plane (one VJP for the whole grid,
-# :math:`v = 1`, since each point is independent) points to the three cube
-# roots of 1, where :math:`L = 0`.
+# :math:`v = 1`, since each point is independent) points downhill: at every
+# point it is the direction in which :math:`L` decreases fastest. With
+# :math:`g` = ``z.grad`` and a unit step direction :math:`d`, the rate of
+# change of :math:`L` is
+# :math:`\operatorname{Re}(\bar g d) = \frac{\partial L}{\partial a} d_a
+# + \frac{\partial L}{\partial b} d_b \ge -|g|`, with equality for
+# :math:`d = -g/|g|` only. The cell checks that rate with a forward-mode
+# derivative of :math:`L` over :math:`(a, b)`, in 72 directions. Downhill is
+# not "towards the nearest root": the arrows cross the contour lines at right
+# angles (at a quarter turn from the arrow the rate is zero: that is the
+# contour line), and at some points they turn far from the direction of the
+# nearest root.
 
 grid = torch.linspace(-1.6, 1.6, 25, dtype=torch.float64)
 grid_z = torch.complex(*torch.meshgrid(grid, grid, indexing="xy")).flatten()
 _, grid_grad = torch.autograd.functional.vjp(loss, grid_z, torch.ones_like(grid_z, dtype=torch.float64))
 torch.testing.assert_close(grid_grad, 2 * (grid_z**3 - 1) * torch.conj(3 * grid_z**2), rtol=1e-12, atol=1e-12)
+roots = torch.exp(2j * torch.pi * torch.arange(3, dtype=torch.float64) / 3)  # where L = 0
+moving = grid_grad.abs() > 1e-8  # the gradient vanishes at z = 0
+step = -grid_grad[moving] / grid_grad[moving].abs()  # unit direction of steepest descent
+
+
+def loss_of_pairs(pairs):
+    return loss(torch.view_as_complex(pairs))
+
+
+def rate_of_change(directions):
+    """dL/dt along z + t * d at every moving grid point, for directions d of shape (..., points)."""
+    points = torch.view_as_real(grid_z[moving]).expand(*directions.shape, 2).contiguous()
+    return torch.func.jvp(loss_of_pairs, (points,), (torch.view_as_real(directions).contiguous(),))[1]
+
+
+steepest = rate_of_change(step)
+# float64 rounding only; a wrong direction changes the rate by O(|g|).
+torch.testing.assert_close(steepest, -grid_grad[moving].abs(), rtol=1e-10, atol=1e-12)
+angles = torch.linspace(0, 2 * torch.pi, 73, dtype=torch.float64)[:-1]
+turned_directions = torch.polar(torch.ones(71, len(step), dtype=torch.float64), step.angle() + angles[1:, None])
+turned = rate_of_change(turned_directions)  # (71, points)
+assert (turned > steepest).all(), "every other direction should have a larger rate than -g/|g|"
+quarter_turn = turned[17]  # angles[18] = 90 degrees
+torch.testing.assert_close(quarter_turn / steepest.abs(), torch.zeros_like(quarter_turn), rtol=0, atol=1e-12)
+print(f"at all {int(moving.sum())} points: rate along -g/|g| is -|g|, larger along the 71 other directions,")
+print("and zero a quarter turn away (along the contour line)")
+
+nearest_root = roots[(grid_z[moving, None] - roots).abs().argmin(dim=1)]
+to_root = (nearest_root - grid_z[moving]) / (nearest_root - grid_z[moving]).abs()
+largest_angle = torch.rad2deg(torch.angle(step / to_root).abs()).max().item()
+print(f"largest angle between an arrow and the direction to the nearest root: {largest_angle:.0f} degrees")
+assert largest_angle > 60, "the arrows point downhill, not at the roots"
 
 fine = torch.linspace(-1.6, 1.6, 301, dtype=torch.float64)
 fine_z = torch.complex(*torch.meshgrid(fine, fine, indexing="xy"))
 fig, ax = plt.subplots(figsize=(5.2, 4.6), layout="constrained")
 filled = ax.contourf(fine.numpy(), fine.numpy(), torch.log10(loss(fine_z) + 1e-3).numpy(), levels=20, cmap="magma")
 fig.colorbar(filled, ax=ax, label=r"$\log_{10}(|z^3 - 1|^2 + 10^{-3})$")
-step = -grid_grad / grid_grad.abs().clamp(min=1e-12)
-ax.quiver(grid_z.real.numpy(), grid_z.imag.numpy(), step.real.numpy(), step.imag.numpy(), color="white", scale=40, width=0.003)
-roots = torch.exp(2j * torch.pi * torch.arange(3, dtype=torch.float64) / 3)
+arrows_at = grid_z[moving]
+ax.quiver(arrows_at.real.numpy(), arrows_at.imag.numpy(), step.real.numpy(), step.imag.numpy(), color="white", scale=40, width=0.003)
 ax.plot(roots.real.numpy(), roots.imag.numpy(), "o", color="cyan", ms=7, label="roots of $z^3 = 1$")
 ax.set_xlabel("Re $z$")
 ax.set_ylabel("Im $z$")
 ax.set_aspect("equal")
 ax.legend(loc="lower left", fontsize=8)
-ax.set_title("minus the gradient of $L$, direction only", fontsize=10)
+ax.set_title("minus the gradient of $L$, direction only:\nsteepest descent", fontsize=10)
 plt.show()
 
 # %%
@@ -157,8 +231,15 @@ plt.show()
 #
 # * PyTorch's VJP is :math:`v\,\overline{\partial f/\partial z} + \bar v\,\partial f/\partial \bar z`;
 #   for holomorphic :math:`f`, :math:`v\,\overline{f'(z)}`: note the conjugate.
-# * For a real loss, ``z.grad`` is :math:`\partial L/\partial a + i\,\partial L/\partial b`,
-#   so gradient descent works unchanged.
+# * For a real loss, ``z.grad`` is :math:`\partial L/\partial a + i\,\partial L/\partial b
+#   = 2\,\partial L/\partial \bar z` (PyTorch's note calls it
+#   :math:`\partial L/\partial z^*`), so gradient descent works unchanged:
+#   minus ``z.grad`` points downhill, which is not necessarily towards a
+#   minimum.
+# * JAX's ``grad`` of a real function of :math:`z` is the complex conjugate
+#   of PyTorch's.
 #
 # Next: :ref:`sphx_glr_auto_examples_in_practice_plot_01_checking_gradients.py`.
-# Reference: :func:`torch.autograd.functional.vjp`, :func:`torch.view_as_real`.
+# Reference: :func:`torch.autograd.functional.vjp`, :func:`torch.view_as_real`,
+# :func:`torch.func.jvp`, and PyTorch's note `Autograd for Complex Numbers
+# <https://docs.pytorch.org/docs/2.13/notes/autograd.html#complex-autograd-doc>`_.
