@@ -1,0 +1,331 @@
+r"""
+The trace and diagonal of a Jacobian from random probes
+=======================================================
+
+The divergence :math:`\operatorname{tr}(\partial f / \partial x)` of a
+vector field appears in score matching and continuous normalising flows, and
+computing it exactly costs one VJP per input dimension. With a *random*
+:math:`v` (random signs or Gaussian entries), one VJP gives an unbiased
+estimate of the trace and of the whole diagonal, and the error of an average
+over :math:`k` probes falls as :math:`1/\sqrt{k}`. This page derives the
+estimators and their variances, checks both exactly on a small case, and
+checks the statistics on a larger one.
+"""
+
+# %%
+# The maths
+# ---------
+#
+# For :math:`f : \mathbb{R}^n \to \mathbb{R}^n` with Jacobian
+# :math:`J \in \mathbb{R}^{n \times n}` at :math:`x`, draw a probe
+# :math:`v \in \mathbb{R}^n` with independent entries of mean 0 and variance
+# 1, so that :math:`\mathbb{E}[v v^\top] = I`. One VJP gives the row vector
+# :math:`v^\top J \in \mathbb{R}^{1 \times n}`, and
+#
+# .. math::
+#
+#    \mathbb{E}\bigl[(v^\top J)\, v\bigr]
+#    = \mathbb{E}\Bigl[\sum_{i,j} v_i J_{ij} v_j\Bigr]
+#    = \sum_{i,j} J_{ij}\, \mathbb{E}[v_i v_j] = \operatorname{tr}(J),
+#
+#    \mathbb{E}\bigl[v_j\, (v^\top J)_j\bigr]
+#    = \sum_{i} J_{ij}\, \mathbb{E}[v_i v_j] = J_{jj}.
+#
+# The first is Hutchinson's trace estimator, the second (elementwise product
+# of the probe with its VJP) estimates the diagonal. Both are unbiased; the
+# average of :math:`k` independent probes has variance
+# :math:`\sigma^2 / k`, so its error is of order :math:`\sigma / \sqrt{k}`.
+# Only the symmetric part :math:`S = (J + J^\top)/2` enters the trace
+# estimate (:math:`v^\top J v = v^\top S v`), and its variance depends on the
+# probe:
+#
+# * **Rademacher** (:math:`v_i = \pm 1` with probability 1/2):
+#   :math:`v_i^2 = 1`, so :math:`v^\top S v = \operatorname{tr}(S) + 2\sum_{i<j} S_{ij} v_i v_j`,
+#   a sum of uncorrelated terms of variance :math:`4 S_{ij}^2`:
+#
+#   .. math::
+#
+#      \sigma^2_{\text{Rademacher}} = 2 \sum_{i \neq j} S_{ij}^2.
+#
+# * **Gaussian** (:math:`v \sim \mathcal{N}(0, I)`): write
+#   :math:`S = Q \Lambda Q^\top`; :math:`w = Q^\top v` is again standard
+#   normal, :math:`v^\top S v = \sum_i \lambda_i w_i^2`, and
+#   :math:`\operatorname{Var}(w_i^2) = 2`:
+#
+#   .. math::
+#
+#      \sigma^2_{\text{Gauss}} = 2 \sum_i \lambda_i^2 = 2 \lVert S \rVert_F^2
+#      = \sigma^2_{\text{Rademacher}} + 2 \sum_i J_{ii}^2.
+#
+# For the diagonal, :math:`v_j (v^\top J)_j = J_{jj} v_j^2 + \sum_{i \neq j} J_{ij} v_i v_j`,
+# so entry :math:`j` has variance :math:`\sum_{i \neq j} J_{ij}^2` with
+# Rademacher probes and :math:`\sum_{i \neq j} J_{ij}^2 + 2 J_{jj}^2` with
+# Gaussian ones. Random signs never pay for the diagonal of :math:`J`: for a
+# diagonal :math:`J` one Rademacher probe is exact.
+#
+# The link with :ref:`sphx_glr_auto_examples_jacobians_plot_01_when_ones_is_not_the_derivative.py`:
+# :math:`v = \mathbf{1}` is *one* Rademacher probe. Its "diagonal estimate"
+# :math:`\mathbf{1} \odot (\mathbf{1}^\top J)` is the column sums of
+# :math:`J`, right only when the off-diagonal terms vanish. Random signs make
+# those terms cancel *on average*, which is what the mean over probes uses.
+
+# %%
+# A vector field and its exact divergence
+# ---------------------------------------
+#
+# A residual block, the kind of field a continuous normalising flow
+# integrates: :math:`f(x) = x + W_2 \tanh(W_1 x + b)` with
+# :math:`W_1 \in \mathbb{R}^{h \times n}`, :math:`W_2 \in \mathbb{R}^{n \times h}`,
+# so that
+#
+# .. math::
+#
+#    J = I + W_2 \operatorname{diag}\bigl(1 - \tanh^2(W_1 x + b)\bigr) W_1
+#    \in \mathbb{R}^{n \times n}.
+#
+# The exact trace and diagonal need all :math:`n` rows of :math:`J`, that is
+# :math:`n` VJPs (here with :func:`torch.func.jacrev`); the hand formula is the
+# independent reference.
+
+import matplotlib.pyplot as plt
+import torch
+
+generator = torch.Generator().manual_seed(0)
+
+
+def make_field(n, hidden):
+    """A residual field x + W2 tanh(W1 x + b), a point x, and J at x by hand."""
+    W1 = torch.randn(hidden, n, generator=generator, dtype=torch.float64) / n**0.5
+    W2 = torch.randn(n, hidden, generator=generator, dtype=torch.float64) / hidden**0.5
+    b = torch.randn(hidden, generator=generator, dtype=torch.float64)
+    x = torch.randn(n, generator=generator, dtype=torch.float64)
+
+    def field(x):
+        return x + W2 @ torch.tanh(W1 @ x + b)
+
+    slope = 1 - torch.tanh(W1 @ x + b) ** 2
+    jacobian = torch.eye(n, dtype=torch.float64) + W2 @ (slope[:, None] * W1)
+    return field, x, jacobian
+
+
+def rademacher(shape):
+    signs = 2 * torch.randint(0, 2, shape, generator=generator) - 1
+    return signs.to(torch.float64)
+
+
+def gaussian(shape):
+    return torch.randn(shape, generator=generator, dtype=torch.float64)
+
+
+def estimates(field, x, probes):
+    """Per probe v (a row of probes): the trace estimate v^T J v and the diagonal estimate v * (v^T J)."""
+    _, vjp_fn = torch.func.vjp(field, x)
+    (rows,) = torch.func.vmap(vjp_fn)(probes)  # row k is v_k^T J: one VJP per probe
+    diagonal_estimates = probes * rows
+    return diagonal_estimates.sum(dim=1), diagonal_estimates
+
+
+def variances(J):
+    """The variances derived above: (trace, diagonal) for each probe type."""
+    S = (J + J.T) / 2
+    off_diagonal = (J**2).sum(dim=0) - J.diagonal() ** 2  # sum over i != j of J_ij^2, for each column j
+    return {
+        "Rademacher": (2 * ((S**2).sum() - (S.diagonal() ** 2).sum()), off_diagonal),
+        "Gaussian": (2 * (S**2).sum(), off_diagonal + 2 * J.diagonal() ** 2),
+    }
+
+
+n, hidden = 100, 64
+field, x, J = make_field(n, hidden)
+# The same formula, computed another way: float64 rounding only.
+torch.testing.assert_close(torch.func.jacrev(field)(x), J, rtol=1e-12, atol=1e-12)
+trace, diagonal = J.trace(), J.diagonal()
+sigma = {name: var.sqrt().item() for name, (var, _) in variances(J).items()}
+print(f"n = {n}: divergence tr(J) = {trace.item():.4f}")
+print(f"standard deviation of one probe: Rademacher {sigma['Rademacher']:.3f}, Gaussian {sigma['Gaussian']:.3f}")
+
+# %%
+# Exact on a small case: all :math:`2^n` sign vectors
+# ----------------------------------------------------
+#
+# For :math:`n = 10` there are only :math:`2^{10} = 1024` Rademacher probes,
+# each equally likely, so the expectation and the variance are *finite
+# averages* and can be computed exactly: no sampling, no statistics. The mean
+# estimate must be :math:`\operatorname{tr}(J)` and :math:`\operatorname{diag}(J)`,
+# and the variances must be the formulas above. The all-ones probe is one of
+# them; alone, it gives the column sums.
+
+small_field, small_x, small_J = make_field(10, 8)
+every_sign = torch.cartesian_prod(*[torch.tensor([-1.0, 1.0], dtype=torch.float64)] * 10)  # (1024, 10)
+small_traces, small_diagonals = estimates(small_field, small_x, every_sign)
+(trace_variance, diagonal_variance) = variances(small_J)["Rademacher"]
+
+# Averages of 1024 float64 numbers of size 1 to 10: rounding well below 1e-12.
+torch.testing.assert_close(small_traces.mean(), small_J.trace(), rtol=1e-12, atol=1e-12)
+torch.testing.assert_close(small_diagonals.mean(dim=0), small_J.diagonal(), rtol=1e-12, atol=1e-12)
+torch.testing.assert_close(small_traces.var(correction=0), trace_variance, rtol=1e-12, atol=1e-12)
+torch.testing.assert_close(small_diagonals.var(dim=0, correction=0), diagonal_variance, rtol=1e-12, atol=1e-12)
+all_ones = (every_sign == 1).all(dim=1)
+torch.testing.assert_close(small_diagonals[all_ones][0], small_J.sum(dim=0), rtol=1e-12, atol=1e-12)
+print(f"mean over all 1024 sign vectors - tr(J): {(small_traces.mean() - small_J.trace()).item():.1e}")
+print(f"variance over them: {small_traces.var(correction=0).item():.6f}, "
+      f"2 sum_(i!=j) S_ij^2 = {trace_variance.item():.6f}")
+
+# %%
+# The Gaussian variance formula rests on
+# :math:`\sum_i \lambda_i^2 = \lVert S \rVert_F^2` and on the rotation
+# invariance of :math:`\mathcal{N}(0, I)`; the first is checked here, the
+# second with samples below.
+
+small_S = (small_J + small_J.T) / 2
+torch.testing.assert_close((torch.linalg.eigvalsh(small_S) ** 2).sum(), (small_S**2).sum(), rtol=1e-12, atol=0)
+
+# %%
+# Sampled: many probes on the :math:`n = 100` field
+# -------------------------------------------------
+#
+# :math:`R = 200` independent runs of :math:`k = 256` probes each, for both
+# probe types: :math:`51\,200` VJPs per type, batched with
+# :func:`torch.func.vmap`. Each run's running mean is the estimate from its
+# first :math:`k` probes.
+
+runs, probes_per_run = 200, 256
+probe_counts = torch.arange(1, probes_per_run + 1, dtype=torch.float64)
+samples = {}
+for name, draw in {"Rademacher": rademacher, "Gaussian": gaussian}.items():
+    probes = draw((runs * probes_per_run, n))
+    traces, diagonals = estimates(field, x, probes)
+    samples[name] = (traces.reshape(runs, probes_per_run), diagonals.reshape(runs, probes_per_run, n))
+
+# %%
+# What the statistical checks bound
+# ---------------------------------
+#
+# With the seed fixed every number below is the same on every run, so each
+# check passes or fails deterministically; what it *tests* is statistical:
+#
+# * **Unbiasedness.** The mean of all :math:`N = 51\,200` estimates has
+#   standard deviation :math:`\sigma/\sqrt{N}`. The check
+#   :math:`|\text{mean} - \operatorname{tr}(J)| < 4\sigma/\sqrt{N}` would fail
+#   for an unbiased estimator with probability about :math:`6 \times 10^{-5}`
+#   (normal approximation) over seeds, and catches any bias well above the
+#   bound (printed). For the diagonal, each of the :math:`n` entries gets the
+#   same test with 5 standard deviations.
+# * **The variance formula.** The sample variance of the :math:`N` single-probe
+#   estimates must be within 5% of :math:`\sigma^2`. Its own relative standard
+#   deviation is :math:`\sqrt{(\kappa - 1)/N}`, with :math:`\kappa` the
+#   kurtosis of one estimate (measured, printed, and checked to keep this
+#   below 1%), so 5% is more than 5 of them.
+
+for name, (traces, diagonals) in samples.items():
+    trace_variance, diagonal_variance = variances(J)[name]
+    count = traces.numel()
+    bias_bound = 4 * (trace_variance / count).sqrt()
+    trace_mean = traces.mean()
+    kurtosis = ((traces - trace) ** 4).mean() / trace_variance**2
+    spread_of_variance = ((kurtosis - 1) / count).sqrt()  # relative SD of the sample variance
+    print(f"{name:<10} mean of {count} estimates - tr(J) = {(trace_mean - trace).item():+.4f}"
+          f" (bound {bias_bound.item():.4f}); variance / formula = {(traces.var() / trace_variance).item():.3f}"
+          f" (kurtosis {kurtosis.item():.2f}, relative SD {100 * spread_of_variance.item():.2f}%)")
+    assert (trace_mean - trace).abs() < bias_bound, f"{name}: the trace estimate looks biased"
+    assert spread_of_variance < 0.01, "too few samples for the 5% variance check"
+    torch.testing.assert_close(traces.var(), trace_variance, rtol=0.05, atol=0)
+
+    diagonal_mean = diagonals.mean(dim=(0, 1))
+    standardised = (diagonal_mean - diagonal) / (diagonal_variance / count).sqrt()
+    assert standardised.abs().max() < 5, f"{name}: the diagonal estimate looks biased"
+
+# %%
+# Error against the number of probes
+# ----------------------------------
+#
+# The expected squared error of the :math:`k`-probe average is exactly
+# :math:`\sigma^2/k` (independent probes), so the root-mean-square error over
+# the :math:`R` runs should follow :math:`\sigma/\sqrt{k}`. With
+# :math:`R = 200` runs the measured RMS error has a relative standard
+# deviation of about :math:`1/\sqrt{2R} = 5\%` (for near-normal errors), and
+# the check asks for a ratio to :math:`\sigma/\sqrt{k}` between 0.8 and 1.2 at
+# :math:`k = 1, 4, 16, 64, 256`: a slope of :math:`-1/2` on a log-log plot.
+# For the diagonal the same holds for :math:`\lVert \hat d_k - \operatorname{diag}(J) \rVert`
+# with :math:`\sum_j \operatorname{Var}_j` in place of :math:`\sigma^2`.
+
+checked_k = [1, 4, 16, 64, 256]
+rms_error = {}
+for name, (traces, diagonals) in samples.items():
+    trace_variance, diagonal_variance = variances(J)[name]
+    running_traces = traces.cumsum(dim=1) / probe_counts
+    running_diagonals = diagonals.cumsum(dim=1) / probe_counts[:, None]
+    trace_rms = (running_traces - trace).pow(2).mean(dim=0).sqrt()
+    diagonal_rms = (running_diagonals - diagonal).pow(2).sum(dim=2).mean(dim=0).sqrt()
+    rms_error[name] = (trace_rms, diagonal_rms)
+    trace_ratio = trace_rms / (trace_variance / probe_counts).sqrt()
+    diagonal_ratio = diagonal_rms / (diagonal_variance.sum() / probe_counts).sqrt()
+    ratios = " ".join(f"{trace_ratio[k - 1].item():.2f}" for k in checked_k)
+    print(f"{name:<10} RMS error / (sigma / sqrt(k)) at k = {checked_k}: {ratios}")
+    for k in checked_k:
+        assert 0.8 < trace_ratio[k - 1] < 1.2, f"{name}, k = {k}: trace error off the 1/sqrt(k) line"
+        assert 0.8 < diagonal_ratio[k - 1] < 1.2, f"{name}, k = {k}: diagonal error off the 1/sqrt(k) line"
+
+relative = {name: sigma[name] / trace.abs().item() for name in sigma}
+for name, value in relative.items():
+    print(f"{name:<10} probes for 1% relative RMS error: {(value / 0.01) ** 2:.0f}  (exact trace: {n} VJPs)")
+
+# %%
+# Diagonal Jacobians: one Rademacher probe is exact
+# -------------------------------------------------
+#
+# For an elementwise :math:`f` (:math:`J` diagonal) every off-diagonal term
+# is zero, so any single sign vector, :math:`\mathbf{1}` included, returns
+# the exact trace and diagonal; a Gaussian probe does not.
+
+elementwise_x = torch.randn(n, generator=generator, dtype=torch.float64)
+one_sign, one_gaussian = rademacher((1, n)), gaussian((1, n))
+exact_diagonal = 1 - torch.tanh(elementwise_x) ** 2
+_, sign_diagonal = estimates(torch.tanh, elementwise_x, one_sign)
+_, gaussian_diagonal = estimates(torch.tanh, elementwise_x, one_gaussian)
+torch.testing.assert_close(sign_diagonal[0], exact_diagonal, rtol=1e-12, atol=1e-12)
+assert (gaussian_diagonal[0] - exact_diagonal).abs().max() > 0.1
+print(f"tanh, one Rademacher probe: max |error| = {(sign_diagonal[0] - exact_diagonal).abs().max().item():.1e}; "
+      f"one Gaussian probe: {(gaussian_diagonal[0] - exact_diagonal).abs().max().item():.2f}")
+
+# %%
+# The :math:`1/\sqrt{k}` line, seen
+# ---------------------------------
+
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), layout="constrained", sharex=True)
+ks = probe_counts.numpy()
+for name, colour in (("Rademacher", "C0"), ("Gaussian", "C1")):
+    trace_variance, diagonal_variance = variances(J)[name]
+    trace_rms, diagonal_rms = rms_error[name]
+    predicted = r"predicted $\sigma/\sqrt{k}$" if name == "Gaussian" else None
+    axes[0].loglog(ks, trace_rms.numpy(), color=colour, lw=2.5, label=f"{name} probes")
+    axes[0].loglog(ks, (trace_variance / probe_counts).sqrt().numpy(), "k--", lw=0.9, label=predicted)
+    axes[1].loglog(ks, diagonal_rms.numpy(), color=colour, lw=2.5, label=f"{name} probes")
+    axes[1].loglog(ks, (diagonal_variance.sum() / probe_counts).sqrt().numpy(), "k--", lw=0.9, label=predicted)
+axes[0].set_title(r"trace: RMS error of the $k$-probe mean", fontsize=10)
+axes[1].set_title(r"diagonal: RMS of $\Vert \hat d_k - \mathrm{diag}(J) \Vert$", fontsize=10)
+for ax in axes:
+    ax.set_xlabel("number of probes $k$ (one VJP each)")
+axes[0].set_ylabel(f"error over {runs} runs, n = {n}")
+axes[1].legend(fontsize=8)
+plt.show()
+
+# %%
+# What to remember
+# ----------------
+#
+# * With :math:`\mathbb{E}[v v^\top] = I`, one VJP gives unbiased estimates
+#   of :math:`\operatorname{tr}(J)` (:math:`v^\top J v`) and of
+#   :math:`\operatorname{diag}(J)` (:math:`v \odot v^\top J`); the error of
+#   :math:`k` probes falls as :math:`\sigma/\sqrt{k}`, whatever :math:`n`.
+# * Rademacher probes have variance :math:`2\sum_{i \neq j} S_{ij}^2`, Gaussian
+#   ones :math:`2\lVert S \rVert_F^2`: signs never pay for the diagonal of
+#   :math:`J`, and are exact when :math:`J` is diagonal.
+# * :math:`v = \mathbf{1}` is a single sign vector: it is exact for diagonal
+#   :math:`J` and gives column sums otherwise; random signs average the
+#   off-diagonal terms away.
+#
+# Next: :ref:`sphx_glr_auto_examples_jacobians_plot_05_structured_jacobians_by_colouring.py`.
+# Reference: :func:`torch.func.vjp`, :func:`torch.func.vmap`,
+# :func:`torch.func.jacrev`, :func:`torch.linalg.eigvalsh`,
+# :func:`torch.cartesian_prod`, :func:`torch.randint`.
