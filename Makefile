@@ -1,5 +1,7 @@
 # The commands a person types. `make html` and `make test` each set up the
-# Python environment they need first (once, and again when the lock changes).
+# Python environment they need first (once, and again when a lock changes):
+# `make html` installs requirements.lock (what building needs), `make test`
+# adds requirements-test.lock (pytest, Playwright, axe on top of the same pins).
 #
 # The environment is the active virtual environment if there is one, else
 # .venv/ in this folder, created on first use. Override with `make VENV=path`.
@@ -8,24 +10,34 @@ PYTHON ?= python3
 VENV ?= $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV),.venv)
 BIN := $(VENV)/bin
 DEPS := $(VENV)/.vjp-cookbook-deps
+TEST_DEPS := $(VENV)/.vjp-cookbook-test-deps
 BUILD := build
 # -j auto: read and write pages in parallel (the examples still run one at a
 # time, so their timings stay honest).
 SPHINXOPTS ?= -W --keep-going -j auto
+# `make html EXAMPLE=basics/plot_04` runs only the examples whose path matches
+# (a regular expression); the others keep their last pages, or get pages
+# without outputs if they changed.
+EXAMPLE ?=
+GALLERYOPTS := $(if $(EXAMPLE),-D "sphinx_gallery_conf.filename_pattern=$(EXAMPLE)")
 PORT ?= 8000
 
-.PHONY: html test bench clean serve livehtml inventory lock
+.PHONY: html html-noplot test bench clean serve livehtml inventory lock
 
 ## html: build the site into build/html (runs every changed example)
 html: $(DEPS)
-	$(BIN)/sphinx-build -b html -c . $(SPHINXOPTS) -d $(BUILD)/doctrees docs $(BUILD)/html
+	$(BIN)/sphinx-build -b html -c . $(SPHINXOPTS) $(GALLERYOPTS) -d $(BUILD)/doctrees docs $(BUILD)/html
 
-## test: run the test suite (it builds its own copy of the site)
-test: $(DEPS)
-	$(BIN)/python -m pytest
+## html-noplot: build every page without running the examples (prose and layout edits)
+html-noplot: $(DEPS)
+	$(BIN)/sphinx-build -b html -c . $(SPHINXOPTS) -D plot_gallery=0 -d $(BUILD)/doctrees docs $(BUILD)/html
 
-## bench: measure build times on this machine (figures in build/bench.json)
-bench: $(DEPS)
+## test: run the test suite in parallel (it builds its own copy of the site)
+test: $(TEST_DEPS)
+	$(BIN)/python -m pytest -n auto --durations=12
+
+## bench: measure build, test and page figures on this machine (build/bench.json)
+bench: $(TEST_DEPS)
 	$(BIN)/python tests/bench.py
 
 ## serve: serve build/html on http://localhost:$(PORT)
@@ -46,17 +58,26 @@ clean:
 	rm -rf $(BUILD) docs/auto_examples docs/gen_modules .pytest_cache *.egg-info
 	find . -name __pycache__ -not -path './.venv/*' -prune -exec rm -rf {} +
 
-## lock: re-pin every dependency (transitive too) from pyproject.toml
+## lock: re-pin every dependency (transitive too) from pyproject.toml, into
+## requirements.lock (building) and requirements-test.lock (building + testing)
 lock:
 	rm -rf $(BUILD)/lock-venv
 	$(PYTHON) -m venv $(BUILD)/lock-venv
-	$(BUILD)/lock-venv/bin/python -m pip install ".[test]"
-	echo "# Made by 'make lock' from pyproject.toml; do not edit by hand." > requirements.lock
+	$(BUILD)/lock-venv/bin/python -m pip install .
+	echo "# Made by 'make lock' from pyproject.toml; do not edit by hand. What 'make html' installs." > requirements.lock
 	# The CPU wheel reports 2.13.0+cpu; PyPI knows the release as 2.13.0.
 	$(BUILD)/lock-venv/bin/python -m pip freeze --exclude vjp-cookbook | sed 's/+cpu$$//' >> requirements.lock
-	rm -rf $(BUILD)/lock-venv *.egg-info
+	# The test extras, installed on top of the same pins.
+	$(BUILD)/lock-venv/bin/python -m pip install -c requirements.lock ".[test]"
+	echo "# Made by 'make lock' from pyproject.toml; do not edit by hand. What 'make test' installs." > requirements-test.lock
+	$(BUILD)/lock-venv/bin/python -m pip freeze --exclude vjp-cookbook | sed 's/+cpu$$//' >> requirements-test.lock
+	rm -rf $(BUILD)/lock-venv *.egg-info build/lib
 
 $(DEPS): requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -r requirements.lock
+	touch $@
+
+$(TEST_DEPS): requirements-test.lock $(DEPS)
+	$(BIN)/python -m pip install -r requirements-test.lock
 	touch $@

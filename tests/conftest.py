@@ -1,20 +1,27 @@
 """Shared fixtures: the site is built once per test session, the way a reader
 builds it (`make html`), in a copy of this repository, and then inspected.
 
-Building a copy keeps the tests away from your own build/ and lets the tests
-that break, interrupt or edit examples work on copies of their own.
+Building a copy keeps the tests away from your own build/. The tests that
+break, interrupt or edit examples work on copies of that one built tree, so
+only what they change runs again. With pytest-xdist (`make test` runs
+`pytest -n auto`) the first worker builds the site under a file lock and the
+others wait for it and read the same build.
 """
 
+import json
+import os
 import re
 from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
+from filelock import FileLock
 
 from sitebuild import (  # noqa: F401 (re-exported for the tests)
     EXAMPLES,
     REPO,
     Build,
+    copy_built,
     copy_repo,
     interrupt,
     make,
@@ -48,7 +55,27 @@ def output_lines(text: str) -> list[str]:
 
 @pytest.fixture(scope="session")
 def site(tmp_path_factory) -> Build:
-    """The site, built once per session from a fresh copy of the repository."""
-    build = make(copy_repo(tmp_path_factory.mktemp("site") / "repo"))
+    """The site, built once per test run from a fresh copy of the repository.
+
+    Right after the clean build, `make html` runs once more in the same tree
+    with nothing changed; its log is ``site.rebuild_log``."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # this run's folder, the same for every xdist worker
+    root, record = shared / "site" / "repo", shared / "site.json"
+    with FileLock(str(shared / "site.lock")):
+        if not record.exists():
+            build = make(copy_repo(root))
+            rebuild = make(root) if build.returncode == 0 else build
+            record.write_text(json.dumps({"build": vars(build) | {"root": str(root)}, "rebuild_log": rebuild.log}))
+    saved = json.loads(record.read_text())
+    build = Build(**(saved["build"] | {"root": Path(saved["build"]["root"])}))
     assert build.returncode == 0, f"make html failed:\n{build.log[-5000:]}"
+    build.rebuild_log = saved["rebuild_log"]
     return build
+
+
+@pytest.fixture
+def built_copy(site, tmp_path) -> Path:
+    """A copy of the session's built tree, for a test to change and build again."""
+    return copy_built(site.root, tmp_path / "repo")

@@ -25,7 +25,7 @@ EXAMPLES = sorted(REPO.glob("examples/*/plot_*.py"))
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 # Generated or local files that a fresh clone does not have.
 NOT_SOURCES = shutil.ignore_patterns(
-    ".git", ".venv", "build", "auto_examples", "gen_modules", "__pycache__", ".pytest_cache", "*.egg-info"
+    ".git", ".venv", "node_modules", "build", "auto_examples", "gen_modules", "__pycache__", ".pytest_cache", "*.egg-info"
 )
 
 
@@ -44,7 +44,19 @@ class Build:
 
 
 def copy_repo(dest: Path) -> Path:
+    """A copy of this repository as a fresh clone has it (no build output)."""
     shutil.copytree(REPO, dest, ignore=NOT_SOURCES)
+    return dest
+
+
+def copy_built(root: Path, dest: Path) -> Path:
+    """A copy of a built repository ROOT, build output included (file times kept).
+
+    Sphinx reads every page again in a copy (its source folder moved), but
+    sphinx-gallery runs only the examples whose file changed (their .md5) and
+    myst-nb finds the concept notebooks in its cache: the way sphinx-gallery's
+    own rebuild test derives its scenarios from one build."""
+    shutil.copytree(root, dest, symlinks=True, ignore=shutil.ignore_patterns("test-artifacts", "__pycache__"))
     return dest
 
 
@@ -53,11 +65,11 @@ def make_command(root: Path, target: str) -> list[str]:
     return ["make", "-C", str(root), target, f"VENV={sys.prefix}"]
 
 
-def make(root: Path, target: str = "html", timeout: float = 600) -> Build:
-    """Run `make TARGET` in ROOT and return what it did."""
+def make(root: Path, target: str = "html", timeout: float = 1200, *args: str) -> Build:
+    """Run `make TARGET [ARGS]` in ROOT and return what it did."""
     start = time.perf_counter()
     result = subprocess.run(
-        make_command(root, target),
+        make_command(root, target) + list(args),
         capture_output=True,
         text=True,
         timeout=timeout,

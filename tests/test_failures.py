@@ -1,13 +1,27 @@
-"""Failures are loud: a wrong derivative, an exception or a syntax error in an
-example (or maths that cannot be typeset) makes `make html` exit non-zero, naming the example, the line and
-what failed."""
+"""Failures are loud.
 
+In the build: a wrong derivative, an exception or a syntax error in an
+example (or maths that cannot be typeset) makes `make html` exit non-zero,
+naming the example, the line and what failed. Shown once, on a copy of the
+session's built tree, with three broken examples and a broken page.
+
+In every tutorial: a wrong derivative (or a wrong claim) makes its checks
+fail at the line that checks it. Each broken copy is run the way the gallery
+runs an example (in one Python process, from a fresh torch state), so the
+build would fail on it in the same way.
+"""
+
+import sys
+import traceback
+
+import matplotlib
 import pytest
 
-from conftest import EXAMPLES, copy_repo, make
+from conftest import EXAMPLES, REPO, copy_built, make
 
-# Each breaks one example of a copy of the repository:
-# (example, text, replacement, the text of the line the message must name).
+matplotlib.use("Agg")
+sys.path.insert(0, str(REPO / "docs" / "_ext"))
+
 BREAKAGES = {
     "wrong derivative": (
         "basics/plot_01_elementwise_derivative.py",
@@ -28,11 +42,11 @@ BREAKAGES = {
         "jacobians = torch.empty(N, 3, 2, dtype=torch.float64",
     ),
     # A wrong derivative (or a wrong claim) in each of the other tutorials.
-    "per-sample gradient": (
+    "input gradient": (
         "basics/plot_02_per_sample_gradients.py",
         "a + 2 * a * b * torch.cos(a * b**2)",
         "a + a * b * torch.cos(a * b**2)",
-        "torch.testing.assert_close(per_sample_grad, expected, rtol=1e-12, atol=1e-12)",
+        "torch.testing.assert_close(input_grad, expected, rtol=1e-12, atol=1e-12)",
     ),
     "two-input Jacobian": (
         "basics/plot_05_batched_jacobian_two_inputs.py",
@@ -103,35 +117,45 @@ BREAKAGES = {
 }
 
 
+
+# (example, text, replacement, the text of the line the message must name)
+BUILD_BREAKAGES = {
+    "wrong derivative": BREAKAGES.pop("wrong derivative"),
+    "exception": BREAKAGES.pop("exception"),
+    "syntax error": BREAKAGES.pop("syntax error"),
+}
+
+
+def broken(source: str, name: str, text: str, replacement: str, failing: str) -> tuple[str, int]:
+    """SOURCE with TEXT replaced, and the line number of FAILING in the result."""
+    assert source.count(text) == 1, f"{name}: the text to break is not in the example (once)"
+    source = source.replace(text, replacement)
+    assert source.count(failing) >= 1, f"{name}: the failing line is not in the broken example"
+    return source, source[: source.index(failing)].count("\n") + 1
+
+
 @pytest.fixture(scope="module")
-def broken_build(tmp_path_factory):
-    """One build of a copy in which each breakage above is made in its own example."""
-    root = copy_repo(tmp_path_factory.mktemp("broken") / "repo")
+def broken_build(site, tmp_path_factory):
+    """One build of a copy of the built site with each build breakage in its own example."""
+
+    root = copy_built(site.root, tmp_path_factory.mktemp("broken") / "repo")
     lines = {}
-    for name, (example, text, replacement, failing) in BREAKAGES.items():
+    for name, (example, text, replacement, failing) in BUILD_BREAKAGES.items():
         path = root / "examples" / example
-        source = path.read_text()
-        assert source.count(text) == 1, f"{name}: the text to break is not in {example}"
-        source = source.replace(text, replacement)
-        lines[name] = source[: source.index(failing)].count("\n") + 1
+        source, lines[name] = broken(path.read_text(), name, text, replacement, failing)
         path.write_text(source)
     index = root / "docs" / "index.md"
     index.write_text(index.read_text() + "\n\n$\\notacommand{x}$\n")
     return make(root), lines
 
 
-@pytest.mark.parametrize("name", BREAKAGES)
+@pytest.mark.parametrize("name", BUILD_BREAKAGES)
 def test_broken_example_fails_the_build_with_file_and_line(broken_build, name):
     build, lines = broken_build
     assert build.returncode != 0
-    example = BREAKAGES[name][0]
+    example = BUILD_BREAKAGES[name][0]
     assert f'{example}", line {lines[name]}' in build.log, build.log[-5000:]
     assert f"../examples/{example} failed leaving traceback" in build.log
-
-
-def test_every_tutorial_can_fail():
-    broken = {example for example, *_ in BREAKAGES.values()}
-    assert broken == {f"{e.parent.name}/{e.name}" for e in EXAMPLES}
 
 
 def test_failure_messages_say_what_failed(broken_build):
@@ -139,9 +163,37 @@ def test_failure_messages_say_what_failed(broken_build):
     assert "AssertionError: Tensor-likes are not close!" in build.log
     assert "RuntimeError: deliberately broken" in build.log
     assert "SyntaxError" in build.log
-    assert f"Unexpected failing examples ({len(BREAKAGES)})" in build.log
+    assert f"Unexpected failing examples ({len(BUILD_BREAKAGES)})" in build.log
 
 
 def test_unsupported_maths_is_reported_where_it_is(broken_build):
     build, _ = broken_build
     assert "index.md" in build.log and 'cannot typeset "\\notacommand"' in build.log
+
+
+def test_every_tutorial_can_fail():
+    broken_examples = {example for example, *_ in (BREAKAGES | BUILD_BREAKAGES).values()}
+    assert broken_examples == {f"{e.parent.name}/{e.name}" for e in EXAMPLES}
+
+
+@pytest.mark.parametrize("name", BREAKAGES)
+def test_wrong_derivative_fails_the_tutorials_check(name, tmp_path, monkeypatch):
+    example, text, replacement, failing = BREAKAGES[name]
+    path = REPO / "examples" / example
+    source, line = broken(path.read_text(), name, text, replacement, failing)
+    import torch_state  # the reset the gallery runs before each example
+
+    monkeypatch.chdir(tmp_path)
+    torch_state.reset_torch_state({}, str(path), "before")
+    try:
+        exec(compile(source, str(path), "exec"), {"__name__": "__main__", "__file__": str(path)})
+    except Exception as error:  # noqa: BLE001 (any failure, then checked)
+        frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == str(path)]
+        assert frames and frames[-1].lineno == line, f"{name}: failed at line {frames[-1].lineno if frames else '?'}, not {line}: {error!r}"
+    else:
+        pytest.fail(f"{name}: the broken {example} ran to the end")
+    finally:
+        torch_state.reset_torch_state({}, str(path), "after")
+        import matplotlib.pyplot as plt
+
+        plt.close("all")

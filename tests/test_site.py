@@ -4,6 +4,7 @@ the reader conveniences (copy buttons, favicon, 404, sitemap, social cards,
 run times, Colab links), and the hosting configuration."""
 
 import re
+import runpy
 import subprocess
 import sys
 import zlib
@@ -12,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from conftest import EXAMPLES, REPO, soup, tutorial_page
-from sitebuild import CONF
+from sitebuild import CONF, SITE_PREFIX
 
 TORCH_DOCS = CONF["TORCH_DOCS"]
 SITE_URL = CONF["SITE_URL"]
@@ -110,13 +111,20 @@ def test_every_tutorial_has_a_colab_link_to_its_published_notebook(site):
         assert colab == [f"https://colab.research.google.com/github/{owner_repo}/blob/gh-pages/{path}"]
 
 
-def test_hosting_builds_with_make_html():
+def test_hosting_builds_with_make_html_and_publishes_only_tested_commits():
     readthedocs = yaml.safe_load((REPO / ".readthedocs.yaml").read_text())
-    assert readthedocs["build"]["commands"][0] == "make html"
-    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "publish.yml").read_text())
-    runs = [step.get("run", "") for step in workflow["jobs"]["publish"]["steps"]]
+    assert readthedocs["build"]["commands"][0].endswith("make html")
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "docs.yml").read_text())
+    test, publish = workflow["jobs"]["test"], workflow["jobs"]["publish"]
+    assert "bash .ci/run" in [step.get("run") for step in test["steps"]] and test["timeout-minutes"] <= 90
+    assert publish["needs"] == "test", "publishing waits for the tests"
+    runs = [step.get("run", "") for step in publish["steps"]]
     assert "make html" in runs
     assert any("gh-pages" in run for run in runs) and CONF["colab_branch"] == "gh-pages"
+    for job in (test, publish):
+        for step in job["steps"]:
+            if "uses" in step:
+                assert re.fullmatch(r"[\w-]+/[\w-]+@[0-9a-f]{40}", step["uses"]), f"not pinned to a commit: {step['uses']}"
 
 
 def test_make_serve_and_livehtml_are_there():
@@ -139,3 +147,14 @@ def test_contributing_page_shows_the_template(site):
     page = soup(site.html / "contributing.html")
     assert "make livehtml" in page.get_text()
     assert "torch.testing.assert_close(vjp_x, torch.cos(x)" in page.get_text()
+
+
+def test_404_page_and_sitemap_follow_the_host(monkeypatch):
+    # Read the Docs serves the site under /<language>/<version>/ and says so
+    # in READTHEDOCS_CANONICAL_URL; GitHub Pages serves it under SITE_URL.
+    monkeypatch.setenv("READTHEDOCS_CANONICAL_URL", "https://vjp-cookbook.readthedocs.io/en/latest/")
+    on_read_the_docs = runpy.run_path(str(REPO / "conf.py"))
+    assert on_read_the_docs["notfound_urls_prefix"] == "/en/latest/"
+    assert on_read_the_docs["html_baseurl"] == "https://vjp-cookbook.readthedocs.io/en/latest/"
+    monkeypatch.delenv("READTHEDOCS_CANONICAL_URL")
+    assert runpy.run_path(str(REPO / "conf.py"))["notfound_urls_prefix"] == SITE_PREFIX

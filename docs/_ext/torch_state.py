@@ -3,10 +3,14 @@
 sphinx-gallery runs all examples in one process, one after another. A global
 change made by one example (default dtype, RNG state, grad mode, thread count,
 default device, print options) would otherwise leak into every later one, and
-a page's output would depend on the order of the gallery. conf.py lists
+a page's output would depend on the order of the gallery. torch.compile's
+caches are cleared too, so a compiled function of one example never serves
+another. conf.py lists
 ``torch_state.reset_torch_state`` in ``reset_modules``, so it runs before each
 example and after the last one.
 """
+
+import sys
 
 _FRESH = None  # torch's global state as it was before the first example ran
 
@@ -35,3 +39,5 @@ def reset_torch_state(gallery_conf, fname, when):
     torch.use_deterministic_algorithms(False)
     torch.autograd.set_detect_anomaly(False)
     torch.set_printoptions(profile="default")
+    if "torch._dynamo" in sys.modules:  # only an example that compiled something loaded it
+        sys.modules["torch._dynamo"].reset()
