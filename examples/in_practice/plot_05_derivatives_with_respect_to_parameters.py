@@ -36,10 +36,12 @@ as in differentially private SGD (DP-SGD), checked against a Python loop.
 #    \frac{C}{\lVert g_i \rVert}\Bigr), \qquad g_i = \nabla_\theta \ell_i,
 #
 # (and adds Gaussian noise scaled by :math:`C`, which is not a derivative and
-# is left out here). Clipping is not linear, so :math:`\bar g` is not a
-# :math:`v^\top J` for any :math:`v`: the rows must be computed. ``vmap`` of
-# ``grad`` computes all :math:`B` rows in one batched pass, provided the
-# parameters are an *argument* of the function being differentiated.
+# is left out here). :math:`\bar g` is still a :math:`v^\top J`, with
+# :math:`v_i = \min(1, C / \lVert g_i \rVert) / B`, but that :math:`v`
+# needs the norm of every row, which the backward pass of the mean loss never
+# forms: the rows must be computed. ``vmap`` of ``grad`` computes all
+# :math:`B` rows in one batched pass, provided the parameters are an
+# *argument* of the function being differentiated.
 
 # %%
 # The trap: a closure over the module
@@ -185,8 +187,7 @@ forward_calls.clear()
 vmap(grad(loss_one_sample), in_dims=(None, 0, 0))(cnn_params, images, labels)
 vmap_forwards = len(forward_calls)
 for name in cnn_params:
-    # Float64, same operations batched or not: rounding only. (PyTorch's
-    # tutorial compares in float32 with atol=3e-3.)
+    # Float64, same operations batched or not: rounding only.
     torch.testing.assert_close(per_sample_grads[name], loop_grads[name], rtol=1e-10, atol=1e-13)
 print(f"vmap(grad) equals the loop for all {B} samples and {len(cnn_params)} parameter tensors")
 print(f"module forward calls: loop {loop_forwards}, vmap {vmap_forwards}")
@@ -258,6 +259,18 @@ for name in cnn_params:
 print("clipped mean from vmap(grad) equals the loop with clip_grad_norm_ per sample")
 
 # %%
+# Once the norms are known, the clipped mean is the :math:`v^\top J` of the
+# maths section: one more backward pass of the batch, with the per-sample
+# losses weighted by :math:`v_i = \min(1, C / \lVert g_i \rVert) / B`.
+
+cnn.zero_grad()
+per_sample_losses = F.cross_entropy(cnn(images), labels, reduction="none")  # (B,)
+(per_sample_losses * scale / B).sum().backward()
+for name, p in cnn.named_parameters():
+    torch.testing.assert_close(clipped_mean[name], p.grad, rtol=1e-10, atol=1e-13)
+print("clipped mean equals one weighted backward pass, v_i = min(1, C/|g_i|) / B")
+
+# %%
 # Clipping the *batch* gradient instead (one backward, one
 # ``clip_grad_norm_``) is a different, and for DP-SGD wrong, update: it bounds
 # the norm of the average, not each sample's influence on it.
@@ -295,8 +308,9 @@ plt.show()
 # * :func:`torch.func.functional_call` makes the parameters an argument;
 #   ``vmap(grad(loss_one_sample), in_dims=(None, 0, 0))`` then gives every
 #   per-sample gradient in one batched pass (check a few against a loop).
-# * DP-SGD clips each row :math:`g_i` before averaging, which no single
-#   :math:`v^\top J` gives; clipping the batch gradient is a different update.
+# * DP-SGD clips each row :math:`g_i` before averaging: a :math:`v^\top J`
+#   whose :math:`v` needs every row's norm. Clipping the batch gradient is a
+#   different update.
 #
 # Next: :ref:`sphx_glr_auto_examples_in_practice_plot_06_forward_mode_custom_rules.py`.
 # Reference: :func:`torch.func.functional_call`, :func:`torch.func.grad`,

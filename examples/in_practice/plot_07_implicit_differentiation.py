@@ -48,6 +48,7 @@ A = torch.randn(n, n, generator=generator, dtype=torch.float64) + n * torch.eye(
 b = torch.randn(n, generator=generator, dtype=torch.float64)
 v = torch.randn(n, generator=generator, dtype=torch.float64)
 
+assert torch.linalg.cond(A) < 10, "a well-conditioned A"
 x = torch.linalg.solve(A, b)
 w = torch.linalg.solve(A.T, v)
 grad_b_by_hand, grad_A_by_hand = w, -torch.outer(w, x)
@@ -199,8 +200,8 @@ torch.testing.assert_close(implicit_grad, reference, rtol=1e-12, atol=1e-13)
 torch.testing.assert_close(unrolled_grad, reference, rtol=1e-12, atol=1e-13)
 
 # %%
-# :func:`torch.autograd.gradcheck` compares the Function's ``backward`` with
-# finite differences of its ``forward``, for several random :math:`v`:
+# :func:`torch.autograd.gradcheck` compares the Jacobian that the Function's
+# ``backward`` gives with finite differences of its ``forward``:
 
 assert torch.autograd.gradcheck(lambda theta: implicit(theta, 150), (theta.clone().requires_grad_(),))
 print("gradcheck of the implicit VJP: passed")

@@ -3,10 +3,10 @@ Where NaN and inf gradients come from, and how to find them
 ===========================================================
 
 A loss that is finite everywhere can still have a gradient full of NaN.
-The usual causes are a branch that :func:`torch.where` did not select, a
-square root or a hand-written norm at zero, and a mask that multiplies
-instead of selecting. Each is a VJP multiplying a zero by an infinite local
-derivative. This page reproduces each one, fixes it, checks the fixed
+Three causes are shown here: a branch that :func:`torch.where` did not
+select, a square root or a hand-written norm at zero, and a mask that
+multiplies instead of selecting. Each is a VJP multiplying a zero by an
+infinite or NaN local derivative. This page reproduces each one, fixes it, checks the fixed
 gradient against a hand derivation, and uses anomaly mode to name the
 backward function where the NaN first appears.
 """
