@@ -202,9 +202,10 @@ def backward_with_anomaly_mode(loss_of, inputs):
                 message = str(error)
     first_lines = [str(w.message).splitlines()[0] for w in caught]
     traceback_lines = next((str(w.message).splitlines() for w in caught if "Traceback" in str(w.message)), [])
-    # The traceback alternates 'File "...", line N' and the code; keep this script's lines.
+    # The traceback alternates 'File "...", line N' and the code; drop torch's own files.
+    torch_dir = os.path.dirname(torch.__file__)
     own_code = [code.strip() for where, code in zip(traceback_lines, traceback_lines[1:])
-                if where.lstrip().startswith("File") and f"{os.sep}torch{os.sep}" not in where]
+                if where.lstrip().startswith("File") and torch_dir not in where]
     return message, first_lines, own_code[-1] if own_code else "(not found)"
 
 
