@@ -1,0 +1,331 @@
+r"""
+Full Hessians, for one input and for a batch
+============================================
+
+:func:`torch.func.hessian`, ``jacfwd(jacrev(f))``, ``jacrev(jacrev(f))``
+and :func:`torch.autograd.functional.hessian` all return the matrix of
+second derivatives. This page checks each against a Hessian derived by hand,
+computes one Hessian per sample of a batch with :func:`torch.func.vmap`,
+counts what the four ways of nesting forward and reverse mode cost, and
+shows what symmetry does and does not prove.
+"""
+
+# %%
+# The maths
+# ---------
+#
+# The test function is the log-sum-exp of a layer applied to
+# :math:`\tanh x`, for :math:`x \in \mathbb{R}^n` and
+# :math:`W \in \mathbb{R}^{m \times n}`:
+#
+# .. math::
+#
+#    f(x) = \log \sum_{k=1}^{m} e^{z_k}, \quad z = W t, \quad t = \tanh x.
+#
+# With :math:`p = \operatorname{softmax}(z)`, :math:`s = 1 - t^2` and
+# :math:`q = W^\top p`, the chain rule gives the gradient and, once more,
+# the Hessian :math:`H \in \mathbb{R}^{n \times n}`:
+#
+# .. math::
+#
+#    \nabla f(x) = s \odot q, \qquad
+#    H = \operatorname{diag}(-2\, t \odot s \odot q)
+#    + \operatorname{diag}(s)\, W^\top \bigl(\operatorname{diag}(p) - p p^\top\bigr) W \operatorname{diag}(s),
+#
+# using :math:`\mathrm{d}s = -2t \odot s \odot \mathrm{d}x` and
+# :math:`\mathrm{d}p = (\operatorname{diag}(p) - p p^\top)\, \mathrm{d}z`;
+# the first term is also :math:`\operatorname{diag}(-2\, t \odot \nabla f(x))`.
+# :math:`H` is the Jacobian of the gradient map
+# :math:`\nabla f : \mathbb{R}^n \to \mathbb{R}^n`, so "a Hessian" is two
+# Jacobians nested: an *inner* one (the gradient, a :math:`1 \times n` row)
+# and an *outer* one (an :math:`n \times n` square). Each can be taken in
+# forward mode (``jacfwd``: one JVP per input) or reverse mode (``jacrev``:
+# one VJP per output):
+#
+# * inner: reverse needs **one** VJP for the whole gradient, forward needs
+#   :math:`n` JVPs;
+# * outer: the Jacobian is square, so both modes need :math:`n` products.
+#
+# For a batch :math:`X \in \mathbb{R}^{B \times n}` of independent samples
+# the wanted result is :math:`B` Hessians, :math:`(B, n, n)`, not the
+# Hessian of :math:`\sum_b f(X_b)`, which is :math:`(B, n, B, n)` and zero
+# outside the :math:`B` diagonal blocks.
+
+# %%
+# Five ways to the same Hessian
+# -----------------------------
+
+import inspect
+
+import matplotlib.pyplot as plt
+import torch
+from torch.func import hessian, jacfwd, jacrev, vmap
+from torch.utils import benchmark
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import FlopCounterMode
+
+generator = torch.Generator().manual_seed(0)
+
+
+def make_problem(n, m=32):
+    W = torch.randn(m, n, generator=generator, dtype=torch.float64) / n**0.5
+
+    def f(x):
+        return torch.logsumexp(W @ torch.tanh(x), dim=0)
+
+    def hessian_by_hand(x):
+        t = torch.tanh(x)
+        s = 1 - t**2
+        p = torch.softmax(W @ t, dim=0)
+        q = W.T @ p
+        curvature = W.T @ (torch.diag(p) - torch.outer(p, p)) @ W
+        return torch.diag(-2 * t * s * q) + s[:, None] * curvature * s[None, :]
+
+    return f, hessian_by_hand
+
+
+n = 16
+f, hessian_by_hand = make_problem(n)
+x = torch.randn(n, generator=generator, dtype=torch.float64)
+expected = hessian_by_hand(x)
+
+hessians = {
+    "func.hessian": hessian(f)(x),
+    "jacfwd(jacrev(f))": jacfwd(jacrev(f))(x),
+    "jacrev(jacrev(f))": jacrev(jacrev(f))(x),
+    "functional.hessian": torch.autograd.functional.hessian(f, x),
+    "functional.hessian, forward outer": torch.autograd.functional.hessian(
+        f, x, vectorize=True, outer_jacobian_strategy="forward-mode"
+    ),
+}
+for name, result in hessians.items():
+    # float64; entries are sums of m = 32 products of size 1: rounding only.
+    torch.testing.assert_close(result, expected, rtol=1e-12, atol=1e-13)
+    print(f"{name:<34} {tuple(result.shape)}  max |H - H by hand| = {(result - expected).abs().max().item():.1e}")
+
+# %%
+# Which nesting is which
+# ----------------------
+#
+# :func:`torch.func.hessian` is defined as ``jacfwd(jacrev(f))``:
+# forward-over-reverse. Recording the ATen operations each one runs (a
+# ``TorchDispatchMode`` sees every one) shows the same sequence.
+# :func:`torch.autograd.functional.hessian` instead defaults to reverse over
+# reverse, with a Python loop over the :math:`n` rows unless
+# ``vectorize=True`` (which batches them into matrix-matrix products).
+
+
+class OperationLog(TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.operations = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.operations.append(str(func))
+        return func(*args, **(kwargs or {}))
+
+
+with OperationLog() as by_hessian:
+    hessian(f)(x)
+with OperationLog() as by_nesting:
+    jacfwd(jacrev(f))(x)
+assert by_hessian.operations == by_nesting.operations
+print(f"func.hessian and jacfwd(jacrev(f)) run the same {len(by_hessian.operations)} ATen operations")
+
+defaults = inspect.signature(torch.autograd.functional.hessian).parameters
+assert defaults["outer_jacobian_strategy"].default == "reverse-mode" and defaults["vectorize"].default is False
+print("functional.hessian defaults: outer_jacobian_strategy='reverse-mode', vectorize=False")
+
+# The loop, seen in the matrix-vector products with W: 2 for the gradient,
+# then 2 in each of the n backward passes, one per row of H.
+matrix_vector = {}
+for vectorize in (False, True):
+    with OperationLog() as log:
+        torch.autograd.functional.hessian(f, x, vectorize=vectorize)
+    matrix_vector[vectorize] = sum(name.startswith("aten.mv") for name in log.operations)
+print(f"matrix-vector products: {matrix_vector[False]} (loop over rows), {matrix_vector[True]} (vectorize=True)")
+assert matrix_vector[False] == 2 + 2 * n and matrix_vector[True] == 2
+
+# %%
+# Symmetry: necessary, not sufficient
+# -----------------------------------
+#
+# For a twice continuously differentiable :math:`f`, :math:`H = H^\top`.
+# Each method's result is symmetric up to rounding. But a symmetric matrix
+# is not necessarily the Hessian: dropping the
+# :math:`\operatorname{diag}(-2\, t \odot \nabla f(x))` term leaves a
+# symmetric, wrong answer. Symmetry is a cheap sanity check; the comparison
+# with an independent Hessian is the test.
+
+for name, result in hessians.items():
+    asymmetry = (result - result.T).abs().max()
+    assert asymmetry <= 1e-12 * result.abs().max(), f"{name}: not symmetric"
+    print(f"{name:<34} max |H - H^T| = {asymmetry.item():.1e}")
+
+gradient = torch.func.grad(f)(x)  # s * q, so the dropped term is diag(-2 t * gradient)
+symmetric_but_wrong = expected - torch.diag(-2 * torch.tanh(x) * gradient)
+assert (symmetric_but_wrong - symmetric_but_wrong.T).abs().max() <= 1e-12 * symmetric_but_wrong.abs().max()
+relative_error = (symmetric_but_wrong - expected).abs().max() / expected.abs().max()
+print(f"without the diagonal term: symmetric, and off by {100 * relative_error.item():.0f}% of the largest entry of H")
+assert relative_error > 0.1
+
+# %%
+# What each nesting costs
+# -----------------------
+#
+# The deterministic measure is floating-point operations in matrix products,
+# counted by :class:`~torch.utils.flop_counter.FlopCounterMode` (it counts
+# ``mm``-like operations only; here every product of :math:`W` or
+# :math:`W^\top` with a batch of tangents or cotangents is one). One product
+# with :math:`W` costs :math:`2mn`; the inner-reverse nestings make two per
+# direction (one with :math:`W`, one with :math:`W^\top`) for :math:`n`
+# directions, about :math:`4mn^2`; the inner-forward nestings push
+# :math:`n^2` second-order directions through :math:`W`, about
+# :math:`2mn^3`: :math:`n/2` times more.
+
+sizes = [4, 8, 16, 32, 64]
+nestings = {
+    "jacfwd(jacrev(f))": lambda f: jacfwd(jacrev(f)),
+    "jacrev(jacrev(f))": lambda f: jacrev(jacrev(f)),
+    "jacrev(jacfwd(f))": lambda f: jacrev(jacfwd(f)),
+    "jacfwd(jacfwd(f))": lambda f: jacfwd(jacfwd(f)),
+}
+flops = {name: [] for name in nestings}
+for size in sizes:
+    f_n, by_hand_n = make_problem(size)
+    x_n = torch.randn(size, generator=generator, dtype=torch.float64)
+    for name, nest in nestings.items():
+        with FlopCounterMode(display=False) as counter:
+            result = nest(f_n)(x_n)
+        torch.testing.assert_close(result, by_hand_n(x_n), rtol=1e-12, atol=1e-13)
+        flops[name].append(counter.get_total_flops())
+
+for name, counts in flops.items():
+    print(f"{name:<18} FLOPs at n = {sizes}: {counts}")
+for k, size in enumerate(sizes):
+    forward_inner = flops["jacfwd(jacfwd(f))"][k] / flops["jacfwd(jacrev(f))"][k]
+    outer_modes = flops["jacrev(jacrev(f))"][k] / flops["jacfwd(jacrev(f))"][k]
+    # The inner mode: about n/2 times more work when the inner Jacobian is taken forward.
+    assert forward_inner > size / 2, (size, forward_inner)
+    # The outer mode: n JVPs or n VJPs of the gradient, the same matrix products.
+    assert abs(outer_modes - 1) < 0.1, (size, outer_modes)
+print(f"n = {sizes[-1]}: jacfwd(jacfwd) / jacfwd(jacrev) = {forward_inner:.1f} (n/2 = {sizes[-1] // 2}),"
+      f" jacrev(jacrev) / jacfwd(jacrev) = {outer_modes:.3f}")
+
+# %%
+# So why forward-over-reverse?
+# ----------------------------
+#
+# The inner choice is settled by the count: reverse mode gets the whole
+# gradient from one VJP. For the outer, square Jacobian both modes need
+# :math:`n` products and, counted above, the same matrix-product FLOPs to
+# within 10%. Forward mode carries the outer tangents along with the inner
+# computation instead of recording that computation for a second backward
+# pass. The :mod:`torch.func` documentation calls forward-over-reverse "a good
+# default for good performance", and the JAX Autodiff Cookbook makes the same
+# choice for ``jax.hessian``. Whether it is also faster depends on
+# the function and the machine: below, median times (after a warm-up, with
+# :class:`torch.utils.benchmark.Timer`, from the machine that built this
+# page) for one Hessian at :math:`n = 64` and for a batch of 64 Hessians at
+# :math:`n = 16`. Neither outer mode is asserted to win. When an operation
+# has no forward-mode formula, ``jacrev(jacrev(f))`` is the documented
+# fallback.
+
+
+def median_ms(fn, *args):
+    fn(*args)  # warm-up
+    timer = benchmark.Timer(stmt="fn(*args)", globals={"fn": fn, "args": args})
+    return timer.blocked_autorange(min_run_time=0.1).median * 1e3
+
+
+f_64, _ = make_problem(64)
+x_64 = torch.randn(64, generator=generator, dtype=torch.float64)
+times = {name: median_ms(nestings[name](f_64), x_64) for name in ("jacfwd(jacrev(f))", "jacrev(jacrev(f))")}
+ratio = times["jacrev(jacrev(f))"] / times["jacfwd(jacrev(f))"]
+print(f"n = 64: jacfwd(jacrev) {times['jacfwd(jacrev(f))']:.2f} ms, jacrev(jacrev) {times['jacrev(jacrev(f))']:.2f} ms"
+      " -> forward-over-reverse " + (f"{ratio:.1f}x faster" if ratio >= 1 else f"{1 / ratio:.1f}x slower"))
+
+# %%
+# A batch of Hessians with ``vmap``
+# ---------------------------------
+#
+# ``vmap(hessian(f))`` maps over the first dimension of a batch
+# :math:`X \in \mathbb{R}^{B 	imes n}`: :math:`B` Hessians, each checked
+# against the hand formula. The tempting alternative, the Hessian of the
+# summed batch, computes a :math:`(B, n, B, n)` tensor whose off-diagonal
+# blocks are zero (the samples do not interact) and costs about :math:`B`
+# times the FLOPs.
+
+B = 64
+X = torch.randn(B, n, generator=generator, dtype=torch.float64)
+with FlopCounterMode(display=False) as per_sample_counter:
+    per_sample = vmap(hessian(f))(X)
+torch.testing.assert_close(per_sample, vmap(hessian_by_hand)(X), rtol=1e-12, atol=1e-13)
+print(f"vmap(hessian(f))(X): {tuple(per_sample.shape)}")
+
+with FlopCounterMode(display=False) as summed_counter:
+    of_the_sum = hessian(lambda X: vmap(f)(X).sum())(X)  # (B, n, B, n)
+blocks = of_the_sum.diagonal(dim1=0, dim2=2).permute(2, 0, 1)  # (B, n, n): block b is d2 f / dX_b dX_b
+torch.testing.assert_close(blocks, per_sample, rtol=1e-12, atol=1e-13)
+off_diagonal = of_the_sum.clone()
+off_diagonal[torch.arange(B), :, torch.arange(B), :] = 0
+assert off_diagonal.abs().max() == 0, "samples should not interact"
+flop_ratio = summed_counter.get_total_flops() / per_sample_counter.get_total_flops()
+print(f"Hessian of the sum: {tuple(of_the_sum.shape)}, {of_the_sum.numel():,} entries against {per_sample.numel():,},"
+      f" {flop_ratio:.0f}x the FLOPs")
+assert flop_ratio > B / 2
+
+batch_times = {name: median_ms(vmap(nestings[name](f)), X) for name in ("jacfwd(jacrev(f))", "jacrev(jacrev(f))")}
+ratio = batch_times["jacrev(jacrev(f))"] / batch_times["jacfwd(jacrev(f))"]
+print(f"batch of {B} at n = {n}: vmap(jacfwd(jacrev)) {batch_times['jacfwd(jacrev(f))']:.2f} ms,"
+      f" vmap(jacrev(jacrev)) {batch_times['jacrev(jacrev(f))']:.2f} ms -> forward-over-reverse "
+      + (f"{ratio:.1f}x faster" if ratio >= 1 else f"{1 / ratio:.1f}x slower"))
+
+# %%
+# The Hessian and the cost of each nesting, seen
+# ----------------------------------------------
+#
+# Left: :math:`H` at one point (:math:`n = 16`), symmetric about its
+# diagonal. Right: the counted FLOPs against :math:`n`; the two
+# inner-reverse nestings overlap and grow as :math:`n^2`, the two
+# inner-forward ones as :math:`n^3`.
+
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), layout="constrained")
+limit = expected.abs().max().item()
+image = axes[0].imshow(expected.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
+fig.colorbar(image, ax=axes[0], shrink=0.8)
+axes[0].set_title(f"H at one point (n = {n})", fontsize=10)
+axes[0].set_xticks(range(0, n, 4))
+axes[0].set_yticks(range(0, n, 4))
+axes[0].set_xlabel("$j$")
+axes[0].set_ylabel("$i$")
+styles = {"jacfwd(jacrev(f))": "o-", "jacrev(jacrev(f))": "x--", "jacrev(jacfwd(f))": "s-", "jacfwd(jacfwd(f))": "+--"}
+for name, counts in flops.items():
+    axes[1].loglog(sizes, counts, styles[name], label=name)
+axes[1].set_xticks(sizes, labels=[str(size) for size in sizes])
+axes[1].tick_params(axis="x", which="minor", bottom=False, labelbottom=False)
+axes[1].set_xlabel("$n$")
+axes[1].set_ylabel("matrix-product FLOPs (counted)")
+axes[1].set_title("inner reverse: $n^2$; inner forward: $n^3$", fontsize=10)
+axes[1].legend(fontsize=8)
+plt.show()
+
+# %%
+# What to remember
+# ----------------
+#
+# * :func:`torch.func.hessian` is ``jacfwd(jacrev(f))``. The inner transform
+#   must be reverse mode (one VJP per gradient); the outer one costs
+#   :math:`n` products either way, so ``jacrev(jacrev(f))`` is an equal
+#   fallback, and measuring on your own function decides between them.
+# * ``vmap(hessian(f))`` gives one Hessian per sample; the Hessian of a
+#   summed batch is :math:`B` times larger and mostly zeros.
+# * Symmetry is necessary, not sufficient: compare with an independent
+#   Hessian (by hand, or finite differences of the gradient).
+#
+# Next: :ref:`sphx_glr_auto_examples_higher_order_plot_05_laplacian_for_physics_informed_models.py`.
+# Reference: :func:`torch.func.hessian`, :func:`torch.func.jacfwd`,
+# :func:`torch.func.jacrev`, :func:`torch.func.vmap`, :func:`torch.func.grad`,
+# :func:`torch.autograd.functional.hessian`,
+# :class:`torch.utils.flop_counter.FlopCounterMode`,
+# :class:`torch.utils.benchmark.Timer`.
