@@ -204,7 +204,7 @@ for name, p in cnn.named_parameters():
 print("mean of the per-sample gradients equals the batch gradient")
 
 # %%
-# Median times of 7 runs on the machine that built this page, after a
+# Median times of 5 runs on the machine that built this page, after a
 # warm-up, for the same work on both sides (forward and gradient for all 32
 # samples). The deterministic measure is the count above: 32 module calls
 # against 1 batched call.
@@ -214,7 +214,7 @@ for name, stmt in {"loop": "per_sample_loop(images, labels)",
                    "vmap(grad)": "vmap(grad(loss_one_sample), in_dims=(None, 0, 0))(cnn_params, images, labels)"}.items():
     timer = benchmark.Timer(stmt=stmt, globals=globals())
     timer.timeit(1)  # warm-up
-    median_ms[name] = sorted(timer.timeit(1).mean for _ in range(7))[3] * 1e3
+    median_ms[name] = sorted(timer.timeit(1).mean for _ in range(5))[2] * 1e3
 ratio = median_ms["loop"] / median_ms["vmap(grad)"]
 print(f"loop {median_ms['loop']:.2f} ms, vmap(grad) {median_ms['vmap(grad)']:.2f} ms:",
       f"vmap is {ratio:.1f}x faster" if ratio >= 1 else f"vmap is {1 / ratio:.1f}x slower")
