@@ -157,7 +157,7 @@ class BroadcastZeroProducts(TorchDispatchMode):
         self.count = 0
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        if func is torch.ops.aten.mm.default:
+        if func.name() == "aten::mm":  # a matrix product
             matrix = args[1]
             self.count += 0 in matrix.stride() and not matrix.any()
         return func(*args, **(kwargs or {}))
@@ -314,13 +314,16 @@ print(f"one product with A: {product_ms['with A']:.2f} ms;"
 fig, (ax_time, ax_count) = plt.subplots(1, 2, figsize=(10, 4.2), layout="constrained", sharex=True)
 for name, values in median_ms.items():
     style = "s:" if name.startswith("full") else "o-"
-    ax_time.loglog(sizes[: len(values)], values, style, label=name)
-    ax_count.loglog(sizes[: len(products[name])], products[name], style)
+    ax_time.loglog(sizes[: len(values)], values, style)
+    ax_count.loglog(sizes[: len(products[name])], products[name], style, label=name)
+for value in sorted({counts[name][2] for name in methods}):
+    sharing = ", ".join(name for name in methods if counts[name][2] == value)
+    ax_count.annotate(f"{value:.0f}: {sharing}", (sizes[0], value), xytext=(0, 4), textcoords="offset points", fontsize=7)
 ax_time.set_xlabel("$n$")
 ax_count.set_xlabel("$n$")
 ax_time.set_ylabel("median time of one $Hv$ (ms), measured")
 ax_count.set_ylabel("products with $A$, counted")
-ax_time.legend(fontsize=8)
+ax_count.legend(fontsize=8, loc="center right")
 ax_time.set_title("measured on the build machine", fontsize=10)
 ax_count.set_title("counted (FlopCounterMode FLOPs / $2n^2$)", fontsize=10)
 plt.show()

@@ -306,20 +306,20 @@ print(f"N = 1000, measured: naive {naive_ms[-1]:.1f} ms, slowest structured meth
 # Left, the median times measured on the machine that built this page; right,
 # the elements written, counted (the same on every machine).
 
-fig, (ax_time, ax_work) = plt.subplots(1, 2, figsize=(10, 4.6), layout="constrained", sharex=True)
+fig, (ax_time, ax_work) = plt.subplots(1, 2, figsize=(10, 5), layout="constrained", sharex=True)
 for name in methods:
     style = "k--" if name == "hand-written derivative" else "o-"
-    ax_time.loglog(sizes, [counts["ms"] for counts in measured[name]], style, ms=4, label=name)
-    ax_work.loglog(sizes, [counts["elements"] for counts in measured[name]], style, ms=4)
-ax_time.loglog(naive_sizes, naive_ms, "s:", color="0.4", label="naive full Jacobian")
-ax_work.loglog(naive_sizes, naive_elements, "s:", color="0.4")
+    ax_time.loglog(sizes, [counts["ms"] for counts in measured[name]], style, ms=4)
+    ax_work.loglog(sizes, [counts["elements"] for counts in measured[name]], style, ms=4, label=name)
+ax_time.loglog(naive_sizes, naive_ms, "s:", color="0.4")
+ax_work.loglog(naive_sizes, naive_elements, "s:", color="0.4", label="naive full Jacobian")
 ax_time.set_xlabel("batch size $N$")
 ax_work.set_xlabel("batch size $N$")
 ax_time.set_ylabel("median time (ms)")
 ax_work.set_ylabel("elements written (counted)")
 ax_time.set_title(f"measured: torch {torch.__version__}, {torch.get_num_threads()} threads", fontsize=10)
 ax_work.set_title("counted: ATen outputs, views excluded", fontsize=10)
-ax_time.legend(fontsize=8)
+fig.legend(fontsize=8, loc="outside lower center", ncol=4)
 plt.show()
 
 # %%
