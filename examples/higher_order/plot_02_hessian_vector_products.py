@@ -140,13 +140,15 @@ assert "does not require grad" in message
 #   route here goes through (:mod:`torch.autograd.functional` and
 #   :mod:`torch.func` call it too), counted with a ``mock`` that wraps it;
 # * **products with** :math:`A`: the FLOPs that
-#   :class:`~torch.utils.flop_counter.FlopCounterMode` counts (matrix-matrix
-#   products; here each is a vector times an :math:`n \times n` matrix),
-#   divided by :math:`2n^2`, the FLOPs of one vector times :math:`A`;
-# * **of which with a broadcast operand**: products whose
-#   :math:`n \times n` operand is a broadcast view of a single zero (a zero
-#   stride, so no memory of its own), seen by a ``TorchDispatchMode`` (from
-#   ``torch.utils._python_dispatch``) that inspects every matrix product.
+#   :class:`~torch.utils.flop_counter.FlopCounterMode` counts (it counts
+#   matrix-matrix products; here each is a :math:`1 \times n` row times an
+#   :math:`n \times n` matrix), divided by :math:`2n^2`, the FLOPs of one
+#   row times :math:`A`;
+# * **of which with broadcast zeros**: products whose :math:`n \times n`
+#   operand holds only zeros and is a broadcast view (a zero stride: its
+#   entries share memory instead of having their own), seen by a
+#   ``TorchDispatchMode`` (from ``torch.utils._python_dispatch``) that
+#   inspects every matrix product.
 
 
 class BroadcastZeroProducts(TorchDispatchMode):
