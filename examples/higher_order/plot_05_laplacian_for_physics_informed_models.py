@@ -1,0 +1,309 @@
+r"""
+The Laplacian of a network at a batch of points
+===============================================
+
+Physics-informed models put second derivatives of a network with respect to
+its input into the loss: Poisson's, the heat and Schrödinger's equations all
+need the Laplacian :math:`\Delta u = \sum_i \partial^2 u / \partial x_i^2`.
+PyTorch has no function for it (pytorch/pytorch#53903, a feature request for
+an efficient Laplacian, that is a Hessian trace, is still open), so people
+assemble it from VJPs and JVPs. This page computes it four ways at a batch of
+points, checks the three exact ones against a hand-derived formula and
+:func:`torch.func.hessian`, and measures how the cost grows with the input
+dimension :math:`d`.
+"""
+
+# %%
+# The maths
+# ---------
+#
+# A one-hidden-layer network :math:`u : \mathbb{R}^d \to \mathbb{R}` of width
+# :math:`W`,
+#
+# .. math::
+#
+#    u(x) = w_2^\top \tanh(z), \quad z = W_1 x + b_1, \qquad
+#    W_1 \in \mathbb{R}^{W \times d},\ b_1, w_2 \in \mathbb{R}^{W},
+#
+# has gradient and Hessian
+#
+# .. math::
+#
+#    \nabla u(x) = W_1^\top \bigl(w_2 \odot \tanh'(z)\bigr) \in \mathbb{R}^{d}, \qquad
+#    H(x) = W_1^\top \operatorname{diag}\bigl(w_2 \odot \tanh''(z)\bigr)\, W_1 \in \mathbb{R}^{d \times d},
+#
+# with :math:`\tanh'' = -2 \tanh\,(1 - \tanh^2)`. The Laplacian is the trace,
+#
+# .. math::
+#
+#    \Delta u(x) = \operatorname{tr} H(x)
+#    = \sum_{j=1}^{W} w_{2,j} \tanh''(z_j)\, \lVert W_{1,j} \rVert^2,
+#
+# where :math:`W_{1,j}` is row :math:`j` of :math:`W_1`. That closed form is
+# the reference. Autodiff reaches the trace through Hessian-vector products,
+# since :math:`H` is the Jacobian of :math:`\nabla u`:
+#
+# * a **VJP** of :math:`\nabla u` with :math:`e_i` gives row
+#   :math:`e_i^\top H`; a **JVP** with :math:`e_i` gives column
+#   :math:`H e_i`. Either way, :math:`d` products give all :math:`d^2`
+#   entries of :math:`H`, and the trace keeps :math:`d` of them;
+# * **Hutchinson**: for random :math:`v` with
+#   :math:`\mathbb{E}[v v^\top] = I` (here Rademacher, entries :math:`\pm 1`),
+#   :math:`\mathbb{E}[v^\top H v] = \operatorname{tr} H`, so :math:`k`
+#   products give an unbiased estimate, whatever :math:`d` is.
+#
+# Over a batch :math:`X \in \mathbb{R}^{B \times d}` the gradients
+# :math:`G \in \mathbb{R}^{B \times d}` have a block-diagonal Jacobian (point
+# :math:`n`'s gradient depends on :math:`x_n` only), so one VJP with the
+# cotangent :math:`e_i` at every point gives row :math:`i` of every point's
+# Hessian at once.
+
+# %%
+# The network and the reference
+# -----------------------------
+
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.ticker import NullFormatter
+from torch.func import grad, hessian, jvp, vjp, vmap
+from torch.utils import benchmark
+from torch.utils.flop_counter import FlopCounterMode
+
+B, WIDTH = 128, 64  # points in the batch, hidden units
+
+
+def make_problem(d, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    W1 = torch.randn(WIDTH, d, generator=generator, dtype=torch.float64) / d**0.5
+    b1 = torch.randn(WIDTH, generator=generator, dtype=torch.float64)
+    w2 = torch.randn(WIDTH, generator=generator, dtype=torch.float64) / WIDTH**0.5
+    X = torch.randn(B, d, generator=generator, dtype=torch.float64)
+
+    def u(x):  # one point (d,) -> scalar, or a batch (B, d) -> (B,)
+        return torch.tanh(x @ W1.T + b1) @ w2
+
+    def laplacian_by_hand(X):
+        t = torch.tanh(X @ W1.T + b1)
+        return (w2 * -2 * t * (1 - t**2)) @ (W1**2).sum(dim=1)
+
+    return u, X, laplacian_by_hand
+
+
+d = 8
+u, X, laplacian_by_hand = make_problem(d)
+reference = laplacian_by_hand(X)
+full_hessians = vmap(hessian(u))(X)  # (B, d, d): all d^2 entries at every point
+print("X:", tuple(X.shape), "  Hessians:", tuple(full_hessians.shape), "  Laplacian:", tuple(reference.shape))
+# Two independent routes in float64 (a formula and jacfwd(jacrev)); sums of
+# 64 terms of size ~1, so rounding of order 1e-15.
+torch.testing.assert_close(full_hessians.diagonal(dim1=1, dim2=2).sum(dim=1), reference, rtol=1e-10, atol=1e-12)
+
+# %%
+# Three exact methods
+# -------------------
+#
+# **Nested VJPs**, the usual physics-informed code: one backward pass with
+# ``create_graph=True`` for the gradients of all points, then one more
+# backward pass per dimension. (To train on the result, pass
+# ``create_graph=True`` to the inner calls too.)
+
+
+def laplacian_nested_vjps(u, X):
+    X = X.detach().requires_grad_()
+    (G,) = torch.autograd.grad(u(X).sum(), X, create_graph=True)  # (B, d)
+    laplacian = torch.zeros(X.shape[0], dtype=X.dtype)
+    for i in range(X.shape[1]):
+        (row_i,) = torch.autograd.grad(G[:, i].sum(), X, retain_graph=True)  # e_i^T H at every point
+        laplacian = laplacian + row_i[:, i]
+    return laplacian
+
+
+# %%
+# **The same VJPs, vmapped over the dimensions**: :func:`torch.func.vjp` of
+# :func:`torch.func.grad` at one point, its pullback applied to all
+# :math:`d` one-hot cotangents by :func:`torch.func.vmap` (rows of
+# :math:`H`), then vmapped over the points.
+
+
+def laplacian_vmapped_vjps(u, X):
+    one_hots = torch.eye(X.shape[1], dtype=X.dtype)
+
+    def at_one_point(x):
+        _, pullback = vjp(grad(u), x)
+        (hessian_rows,) = vmap(pullback)(one_hots)  # (d, d)
+        return hessian_rows.diagonal().sum()
+
+    return vmap(at_one_point)(X)
+
+
+# %%
+# **Forward-over-reverse**: :func:`torch.func.jvp` of the gradient with each
+# one-hot tangent gives a column :math:`H e_i`; the diagonal entries are the
+# Hessian diagonal, and their sum the Laplacian.
+
+
+def hessian_diagonal_forward_over_reverse(u, X):
+    one_hots = torch.eye(X.shape[1], dtype=X.dtype)
+
+    def at_one_point(x):
+        hessian_columns = vmap(lambda e: jvp(grad(u), (x,), (e,))[1])(one_hots)  # (d, d)
+        return hessian_columns.diagonal()
+
+    return vmap(at_one_point)(X)  # (B, d)
+
+
+def laplacian_forward_over_reverse(u, X):
+    return hessian_diagonal_forward_over_reverse(u, X).sum(dim=1)
+
+
+exact_methods = {
+    "nested VJPs (loop)": laplacian_nested_vjps,
+    "VJPs vmapped over d": laplacian_vmapped_vjps,
+    "forward-over-reverse": laplacian_forward_over_reverse,
+}
+for name, method in exact_methods.items():
+    laplacian = method(u, X)
+    # float64; each is a different order of the same sums: rounding only.
+    torch.testing.assert_close(laplacian, reference, rtol=1e-10, atol=1e-12)
+    print(f"{name:<22} max |error| = {(laplacian - reference).abs().max().item():.1e}")
+hessian_diagonal = hessian_diagonal_forward_over_reverse(u, X)
+torch.testing.assert_close(hessian_diagonal, full_hessians.diagonal(dim1=1, dim2=2), rtol=1e-10, atol=1e-12)
+print(f"Laplacian at {B} points in d = {d}: all three exact methods equal the hand formula")
+
+# %%
+# A Hutchinson estimate
+# ---------------------
+#
+# :math:`k = 16` Rademacher probes per point, each one Hessian-vector product
+# (a JVP of the gradient). For Rademacher :math:`v` the variance of
+# :math:`v^\top H v` is :math:`2 \sum_{i \ne j} H_{ij}^2`, so the estimate's
+# standard deviation at each point is
+# :math:`\sigma = \sqrt{2 \sum_{i \ne j} H_{ij}^2 / k}`.
+
+K_PROBES = 16
+
+
+def laplacian_hutchinson(u, X, k=K_PROBES, seed=1):
+    generator = torch.Generator().manual_seed(seed)
+    probes = torch.randint(0, 2, (k, *X.shape), generator=generator, dtype=X.dtype) * 2 - 1  # (k, B, d)
+
+    def quadratic_form(x, v):  # v^T H v at one point
+        return v @ jvp(grad(u), (x,), (v,))[1]
+
+    return vmap(vmap(quadratic_form), in_dims=(None, 0))(X, probes).mean(dim=0)
+
+
+estimate = laplacian_hutchinson(u, X)
+off_diagonal = full_hessians - torch.diag_embed(full_hessians.diagonal(dim1=1, dim2=2))
+predicted_std = (2 * (off_diagonal**2).sum(dim=(1, 2)) / K_PROBES).sqrt()
+standardised_error = (estimate - reference) / predicted_std
+print(f"Hutchinson, k = {K_PROBES}: max |error| = {(estimate - reference).abs().max().item():.2f}"
+      f" (|Laplacian| up to {reference.abs().max().item():.2f})")
+print(f"  error / predicted std over {B} points: mean {standardised_error.mean().item():+.2f},"
+      f" RMS {standardised_error.pow(2).mean().sqrt().item():.2f}")
+# Statistical, but fixed by the seed. Unbiased with unit variance, the mean of
+# 128 standardised errors has std 0.09 and their RMS is close to 1: these
+# bounds say the errors are the size the variance formula predicts, not smaller
+# (a wrong formula) or biased.
+assert abs(standardised_error.mean()) < 0.3, "Hutchinson's estimate looks biased"
+assert 0.75 < standardised_error.pow(2).mean().sqrt() < 1.25, "errors not the predicted size"
+
+# %%
+# Cost as :math:`d` grows
+# -----------------------
+#
+# The deterministic measure is the number of matmul FLOPs, counted by
+# :class:`~torch.utils.flop_counter.FlopCounterMode` (it counts matrix
+# products only; for this network they are nearly all the work, the
+# :math:`\tanh` and elementwise products are :math:`O(BW)`). It is shown in
+# units of one forward pass of the batch, :math:`2BWd` FLOPs.
+#
+# By hand, for nested VJPs: the forward pass and the gradient cost one unit
+# each, and each second backward pass two (one product by :math:`W_1^\top`,
+# one by :math:`W_1`), so :math:`2(d + 1)` units, :math:`4BWd(d+1)` FLOPs.
+# Vmapped, the product of :math:`W_1` with the one-hot vectors is the same at
+# every point, and ``vmap`` does it once for the batch instead of once per
+# point, which saves about one unit per dimension.
+
+
+def matmul_flops(method, u, X):
+    with FlopCounterMode(display=False) as counter:
+        method(u, X)
+    return counter.get_total_flops()
+
+
+methods = {**exact_methods, f"Hutchinson, k = {K_PROBES}": laplacian_hutchinson}
+dims = [2, 4, 8, 16, 32, 64]
+forward_units = {name: [] for name in methods}
+median_ms = {name: [] for name in methods}
+for d_n in dims:
+    u_n, X_n, _ = make_problem(d_n)
+    for name, method in methods.items():
+        flops = matmul_flops(method, u_n, X_n)
+        if name.startswith("nested"):
+            assert flops == 4 * B * WIDTH * d_n * (d_n + 1), "the hand count of nested VJPs"
+        forward_units[name].append(flops / (2 * B * WIDTH * d_n))
+        method(u_n, X_n)  # warm-up
+        timer = benchmark.Timer(stmt="method(u, X)", globals={"method": method, "u": u_n, "X": X_n})
+        median_ms[name].append(timer.blocked_autorange(min_run_time=0.02).median * 1e3)
+
+print("cost in forward passes (matmul FLOPs / 2BWd):")
+print("  " + " " * 22 + "".join(f"{f'd={d_n}':>8}" for d_n in dims))
+for name in methods:
+    print(f"  {name:<22}" + "".join(f"{units:8.1f}" for units in forward_units[name]))
+
+# The claims: each exact method costs between d and 2(d + 1) + 4 forward
+# passes; Hutchinson's cost does not grow with d.
+for name in exact_methods:
+    for d_n, units in zip(dims, forward_units[name]):
+        assert d_n < units <= 2 * (d_n + 1) + 4, f"{name}: {units} forward passes at d = {d_n}"
+hutchinson_units = forward_units[f"Hutchinson, k = {K_PROBES}"]
+assert max(hutchinson_units) < 1.25 * min(hutchinson_units), "Hutchinson's cost should not grow with d"
+
+print(f"d = {dims[-1]}: median time")
+for name in methods:
+    print(f"  {name:<22} {median_ms[name][-1]:8.2f} ms")
+
+# %%
+# Times are medians of :class:`torch.utils.benchmark.Timer` runs after a
+# warm-up, on the machine that built this page; they are shown, not asserted.
+# Where they do not follow the FLOP counts, the difference is work the count
+# leaves out: per-call overhead (the Python loop of nested VJPs, the
+# transforms of ``torch.func``) and elementwise operations.
+
+fig, axes = plt.subplots(1, 2, figsize=(9.6, 3.8), layout="constrained")
+for name in methods:
+    style = "s--" if name.startswith("Hutchinson") else "o-"
+    axes[0].loglog(dims, forward_units[name], style, label=name)
+    axes[1].loglog(dims, median_ms[name], style, label=name)
+axes[0].loglog(dims, dims, color="0.75", lw=4, zorder=0, label="$d$")
+axes[0].set_ylabel("matmul FLOPs / one forward pass")
+axes[0].set_title("deterministic: FLOP count")
+axes[1].set_ylabel("median time (ms)")
+axes[1].set_title("measured: time on this machine")
+for ax in axes:
+    ax.set_xlabel("input dimension $d$")
+    ax.set_xticks(dims, labels=[str(d_n) for d_n in dims], minor=False)
+    ax.set_xticks([], minor=True)
+    ax.yaxis.set_minor_formatter(NullFormatter())
+axes[0].legend(fontsize=8)
+plt.show()
+
+# %%
+# What to remember
+# ----------------
+#
+# * An exact Laplacian from VJPs or JVPs needs :math:`d` Hessian-vector
+#   products, each a few forward passes: it computes all of :math:`H` to
+#   keep its diagonal.
+# * Vmapping over the dimensions (``vmap`` of ``vjp`` or ``jvp`` of ``grad``)
+#   removes the Python loop and, here, some repeated work.
+# * Hutchinson's estimate costs :math:`k` products whatever :math:`d` is,
+#   with a standard deviation of :math:`\sqrt{2 \sum_{i \ne j} H_{ij}^2 / k}`
+#   for Rademacher probes.
+#
+# Next: :ref:`sphx_glr_auto_examples_higher_order_plot_06_ntk_and_gauss_newton.py`.
+# Reference: :func:`torch.autograd.grad`, :func:`torch.func.grad`,
+# :func:`torch.func.vjp`, :func:`torch.func.jvp`, :func:`torch.func.vmap`,
+# :func:`torch.func.hessian`, :class:`torch.utils.flop_counter.FlopCounterMode`,
+# :class:`torch.utils.benchmark.Timer`.
