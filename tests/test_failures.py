@@ -114,6 +114,24 @@ BREAKAGES = {
         "return (du_dx_one - torch.sin(x_one)) ** 2",
         "torch.testing.assert_close(from_vmap[n], from_loop, rtol=1e-10, atol=1e-13)",
     ),
+    "closure over the module": (
+        "in_practice/plot_05_derivatives_with_respect_to_parameters.py",
+        "return F.mse_loss(functional_call(mlp, params, (x_small,)), y_small)",
+        "return F.mse_loss(mlp(x_small), y_small)",
+        "torch.testing.assert_close(fixed[name], p.grad, rtol=1e-12, atol=1e-14)",
+    ),
+    "adjoint equation": (
+        "in_practice/plot_07_implicit_differentiation.py",
+        "u = v + vjp_x",
+        "u = vjp_x",
+        "torch.testing.assert_close(implicit_grad, reference, rtol=1e-12, atol=1e-13)",
+    ),
+    "double where": (
+        "in_practice/plot_08_nan_and_inf_gradients.py",
+        "x_safe = torch.where(x > 0, x, 1.0)",
+        "x_safe = x",
+        "torch.testing.assert_close(fixed_grad, by_hand, rtol=1e-15, atol=0)",
+    ),
 }
 
 

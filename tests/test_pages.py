@@ -24,6 +24,9 @@ EXPECTED_OUTPUT = {
     "in_practice/plot_02_vjp_arguments_and_errors": "RuntimeError: v has invalid size: should be torch.Size([4])",
     "in_practice/plot_03_custom_vjp_rule": "gradcheck on the buggy rule -> GradcheckError",
     "in_practice/plot_04_physics_informed_and_per_sample": "per-sample gradients: 256 points x 1153 parameters",
+    "in_practice/plot_05_derivatives_with_respect_to_parameters": "per-sample gradients: 32 samples x 9802 parameters",
+    "in_practice/plot_07_implicit_differentiation": "saved for backward: unrolled 10,048 bytes, implicit 128 bytes",
+    "in_practice/plot_08_nan_and_inf_gradients": "RuntimeError: Function 'SqrtBackward0' returned nan values in its 0th output.",
 }
 
 

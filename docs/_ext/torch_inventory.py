@@ -45,6 +45,9 @@ SPECIAL_PAGES = {
     "torch.autograd.Function": "autograd.html#torch.autograd.Function",
     "torch.autograd.gradcheck": "generated/torch.autograd.gradcheck.gradcheck.html",
     "torch.autograd.gradgradcheck": "generated/torch.autograd.gradcheck.gradgradcheck.html",
+    "torch.autograd.detect_anomaly": "autograd.html#torch.autograd.detect_anomaly",
+    "torch.autograd.set_detect_anomaly": "autograd.html#torch.autograd.set_detect_anomaly",
+    "torch.autograd.graph.saved_tensors_hooks": "autograd.html#torch.autograd.graph.saved_tensors_hooks",
 }
 
 
