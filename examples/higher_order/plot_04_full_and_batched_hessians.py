@@ -316,8 +316,8 @@ plt.show()
 #
 # * :func:`torch.func.hessian` is ``jacfwd(jacrev(f))``. The inner transform
 #   must be reverse mode (one VJP per gradient); the outer one costs
-#   :math:`n` products either way, so ``jacrev(jacrev(f))`` is an equal
-#   fallback, and measuring on your own function decides between them.
+#   :math:`n` products either way, so ``jacrev(jacrev(f))`` is a fallback
+#   with the same count; timing on your own function decides between them.
 # * ``vmap(hessian(f))`` gives one Hessian per sample; the Hessian of a
 #   summed batch is :math:`B` times larger and mostly zeros.
 # * Symmetry is necessary, not sufficient: compare with an independent

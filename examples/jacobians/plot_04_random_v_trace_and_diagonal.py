@@ -317,7 +317,8 @@ plt.show()
 # * With :math:`\mathbb{E}[v v^\top] = I`, one VJP gives unbiased estimates
 #   of :math:`\operatorname{tr}(J)` (:math:`v^\top J v`) and of
 #   :math:`\operatorname{diag}(J)` (:math:`v \odot v^\top J`); the error of
-#   :math:`k` probes falls as :math:`\sigma/\sqrt{k}`, whatever :math:`n`.
+#   :math:`k` probes falls as :math:`\sigma/\sqrt{k}`: the rate does not
+#   depend on :math:`n` (the constant :math:`\sigma` depends on :math:`J`).
 # * Rademacher probes have variance :math:`2\sum_{i \neq j} S_{ij}^2`, Gaussian
 #   ones :math:`2\lVert S \rVert_F^2`: signs never pay for the diagonal of
 #   :math:`J`, and are exact when :math:`J` is diagonal.

@@ -160,10 +160,10 @@ recovered = unpack_columns(compressed, pattern, colours)
 print("compressed matrix B:", tuple(compressed.T.shape), " recovered J:", tuple(recovered.shape),
       f"with {recovered._nnz()} stored entries")
 dense = torch.func.jacfwd(residual)(u)
-# Each entry of B is one partial derivative plus exact zeros: the same
-# floating-point operations as jacfwd, so agreement to rounding.
+# Each entry of B is one partial derivative plus exact zeros: agreement to rounding.
 torch.testing.assert_close(recovered.to_dense(), dense, rtol=1e-12, atol=1e-12)
 torch.testing.assert_close(recovered.to_dense(), jacobian_by_hand(u), rtol=1e-12, atol=1e-9)
+assert recovered._nnz() == 3 * n_small - 2  # the tridiagonal entries only
 print(f"max |recovered - jacfwd| = {(recovered.to_dense() - dense).abs().max().item():.1e}")
 
 # %%
@@ -203,8 +203,9 @@ print("row colours:", row_colours.tolist(), "-> 3 VJPs recover J")
 # ---------------------------------------------
 #
 # The greedy colouring of a band of half-width :math:`b` (rows with up to
-# :math:`2b + 1` non-zeros) uses :math:`2b + 1` colours, the lower bound, for
-# every :math:`n`: 3 for tridiagonal, 5 for pentadiagonal.
+# :math:`2b + 1` non-zeros) uses :math:`2b + 1` colours, the lower bound:
+# 3 for tridiagonal, 5 for pentadiagonal, checked for :math:`n = 50` and
+# :math:`n = 1000` alike.
 
 for half_width in (1, 2, 3):
     for size in (50, 1000):
