@@ -27,6 +27,9 @@ EXPECTED_OUTPUT = {
     "in_practice/plot_05_derivatives_with_respect_to_parameters": "per-sample gradients: 32 samples x 9802 parameters",
     "in_practice/plot_07_implicit_differentiation": "saved for backward: unrolled 10,048 bytes, implicit 128 bytes",
     "in_practice/plot_08_nan_and_inf_gradients": "RuntimeError: Function 'SqrtBackward0' returned nan values in its 0th output.",
+    "jacobians/plot_04_random_v_trace_and_diagonal": "n = 100: divergence tr(J) = 100.1264",
+    "jacobians/plot_05_structured_jacobians_by_colouring": "block-diagonal (3000 x 2000): 2 column colours, 3 row colours",
+    "higher_order/plot_04_full_and_batched_hessians": "func.hessian and jacfwd(jacrev(f)) run the same 95 ATen operations",
 }
 
 

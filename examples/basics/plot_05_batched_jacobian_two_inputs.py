@@ -200,6 +200,6 @@ plt.show()
 # * One-hot VJPs fill the blocks by rows (three VJPs, one per output
 #   component); ``vmap(jacrev(f, argnums=(0, 1)))`` fills them by points.
 #
-# Back to the start: :ref:`sphx_glr_auto_examples_basics_plot_01_elementwise_derivative.py`.
+# Next: :ref:`sphx_glr_auto_examples_jacobians_plot_01_when_ones_is_not_the_derivative.py`.
 # Reference: :func:`torch.autograd.functional.vjp`, :func:`torch.func.jacrev`,
 # :func:`torch.func.vmap`.

@@ -239,7 +239,7 @@ plt.show()
 # * JAX's ``grad`` of a real function of :math:`z` is the complex conjugate
 #   of PyTorch's.
 #
-# Next: :ref:`sphx_glr_auto_examples_in_practice_plot_01_checking_gradients.py`.
+# Next: :ref:`sphx_glr_auto_examples_higher_order_plot_04_full_and_batched_hessians.py`.
 # Reference: :func:`torch.autograd.functional.vjp`, :func:`torch.view_as_real`,
 # :func:`torch.func.jvp`, and PyTorch's note `Autograd for Complex Numbers
 # <https://docs.pytorch.org/docs/2.13/notes/autograd.html#complex-autograd-doc>`_.

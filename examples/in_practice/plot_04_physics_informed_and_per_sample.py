@@ -165,7 +165,7 @@ plt.show()
 # * Per-sample parameter gradients: ``vmap(grad(loss_one_point))`` with
 #   :func:`torch.func.functional_call`; check a few against a loop.
 #
-# Back to the start: :ref:`sphx_glr_auto_examples_basics_plot_01_elementwise_derivative.py`.
+# Next: :ref:`sphx_glr_auto_examples_in_practice_plot_05_derivatives_with_respect_to_parameters.py`.
 # Reference: :func:`torch.autograd.functional.vjp`, :func:`torch.func.vmap`,
 # :func:`torch.func.grad`, :func:`torch.func.jacrev`,
 # :func:`torch.func.functional_call`.

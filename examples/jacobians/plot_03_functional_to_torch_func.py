@@ -320,7 +320,7 @@ plt.show()
 #   dominates the cost.
 # * ``backward`` accumulates into ``.grad``: reset it between products.
 #
-# Next: :ref:`sphx_glr_auto_examples_higher_order_plot_01_vjp_or_jvp.py`.
+# Next: :ref:`sphx_glr_auto_examples_jacobians_plot_04_random_v_trace_and_diagonal.py`.
 # Reference: :func:`torch.func.vjp`, :func:`torch.func.grad`,
 # :func:`torch.func.jacrev`, :func:`torch.func.jacfwd`,
 # :func:`torch.func.vmap`, :func:`torch.autograd.grad`,
