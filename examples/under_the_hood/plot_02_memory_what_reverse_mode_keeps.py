@@ -1,0 +1,412 @@
+r"""
+What reverse mode keeps in memory, counted in bytes
+===================================================
+
+A VJP needs, at every node, tensors from the forward pass: reverse mode has
+to keep them from the moment the forward pass computes them until the
+backward pass uses them. How many bytes is that, how does it grow with
+depth, and what do forward mode, ``jacrev``'s ``chunk_size`` and
+activation checkpointing change? This page counts the bytes exactly, with
+:class:`torch.autograd.graph.saved_tensors_hooks` and with a dispatch mode
+that follows every tensor the operations allocate.
+"""
+
+# %%
+# The maths
+# ---------
+#
+# A stack of :math:`L` layers acting on a batch :math:`x \in \mathbb{R}^{B \times n}`,
+# with fixed weights :math:`W_l \in \mathbb{R}^{n \times n}`:
+#
+# .. math::
+#
+#    h_0 = x, \qquad h_{l+1} = \tanh(h_l W_l) \in \mathbb{R}^{B \times n},
+#    \qquad y = \mathbf{1}^\top h_L \mathbf{1} \in \mathbb{R}.
+#
+# The VJP of layer :math:`l` maps the :math:`v_{l+1}` arriving at
+# :math:`h_{l+1}` to
+#
+# .. math::
+#
+#    v_l = \bigl(v_{l+1} \odot (1 - h_{l+1}^2)\bigr)\, W_l^\top
+#    \in \mathbb{R}^{B \times n},
+#
+# so it needs :math:`h_{l+1}` (``tanh`` saves its output) and :math:`W_l`.
+# The weights exist anyway; the outputs :math:`h_1, \dots, h_L` exist only
+# because the backward pass will need them. Reverse mode therefore keeps
+# :math:`L \cdot B n` numbers, :math:`8 L B n` bytes in float64, growing with
+# depth. A JVP runs alongside the forward pass, and the tangent of layer
+# :math:`l` is used up by layer :math:`l + 1`: nothing needs keeping.
+
+# %%
+# Counting honestly
+# -----------------
+#
+# :class:`~torch.autograd.graph.saved_tensors_hooks` calls a *pack* hook for
+# every tensor a node saves. Adding up the sizes of what it sees overcounts:
+# a tensor saved by two nodes is counted twice, a view shares its base's
+# memory, and inputs and weights would be in the total although they exist
+# whether or not a backward pass follows. So the count below keeps one entry per storage
+# (the memory block behind a tensor and all its views) and splits the
+# storages into those that existed before the forward pass (inputs and
+# weights) and those the forward pass allocated: the second group is the
+# memory that reverse mode keeps.
+
+import matplotlib.pyplot as plt
+import torch
+from torch.autograd.graph import saved_tensors_hooks
+from torch.multiprocessing.reductions import StorageWeakRef
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
+from torch.utils.checkpoint import checkpoint
+from torch.utils.flop_counter import FlopCounterMode
+
+B, n = 32, 64
+activation_bytes = B * n * 8  # one h_l in float64
+generator = torch.Generator().manual_seed(0)
+x = torch.randn(B, n, generator=generator, dtype=torch.float64)
+weights = [torch.randn(n, n, generator=generator, dtype=torch.float64) / n**0.5 for _ in range(16)]
+layer_calls = 0
+
+
+def layer(h, weight):
+    global layer_calls
+    layer_calls += 1
+    return torch.tanh(h @ weight)
+
+
+def network(h, depth, layer_weights=weights):
+    for weight in layer_weights[:depth]:
+        h = layer(h, weight)
+    return h
+
+
+def storage_key(tensor):
+    return tensor.untyped_storage().data_ptr()
+
+
+def saved_bytes(run, existing):
+    """Run RUN() and count what its nodes save: (number of saved tensors,
+    their bytes added up naively, bytes of the distinct storages that were
+    not in EXISTING). The result of RUN() is kept alive until the count is
+    made, so its graph, and what the graph saves, is still there."""
+    packed = []
+    with saved_tensors_hooks(lambda tensor: packed.append(tensor) or tensor, lambda tensor: tensor):
+        result = run()
+    naive = sum(tensor.numel() * tensor.element_size() for tensor in packed)
+    before = {storage_key(tensor) for tensor in existing}
+    storages = {storage_key(t): t.untyped_storage().nbytes() for t in packed if storage_key(t) not in before}
+    del result
+    return len(packed), naive, sum(storages.values())
+
+
+x_leaf = x.clone().requires_grad_()
+count, naive, kept = saved_bytes(lambda: network(x_leaf, 4).sum(), existing=[x_leaf, *weights])
+print(f"fixed weights:     {count:>2} saved tensors, {naive} bytes added up naively, {kept} bytes of new storages")
+assert count == 2 * 4, "each layer saves its weight and tanh's output"
+assert naive == 4 * (n * n * 8 + activation_bytes)
+assert kept == 4 * activation_bytes, "reverse mode keeps the L layer outputs, 8 L B n bytes"
+
+trainable = [weight.clone().requires_grad_() for weight in weights[:4]]
+count, naive, kept = saved_bytes(lambda: network(x, 4, trainable).sum(), existing=[x, *trainable])
+print(f"trainable weights: {count:>2} saved tensors, {naive} bytes added up naively, {kept} bytes of new storages")
+assert naive == 2 * 4 * activation_bytes + 3 * n * n * 8, "x, each h_l twice, three weights"
+assert kept == 4 * activation_bytes, "the same L layer outputs"
+
+# %%
+# With fixed weights, the weights make up two thirds of the naive total.
+# With trainable weights (and data :math:`x` that needs no gradient), each
+# matrix product but the first also saves its input :math:`h_l`, which
+# ``tanh`` has already saved, and its weight: eleven saved tensors, a
+# different naive total, and still the same four new storages. The honest
+# count is the same in both cases; the naive one is not.
+#
+# Peak memory, as far as it can be measured
+# -----------------------------------------
+#
+# Saved bytes are what the graph holds between the two passes. The *peak*
+# also includes the temporaries of both passes. ``torch.cpu`` has no
+# counterpart of :func:`torch.cuda.max_memory_allocated`, and the process's
+# memory is shared with everything else the interpreter has done, so this
+# page counts the peak itself: a ``TorchDispatchMode`` (from
+# ``torch.utils._python_dispatch``) sees every ATen operation, notes each new
+# storage its outputs have, and drops a storage once it has been freed. The largest total of live storages is the peak of
+# *tensor* memory allocated by operations inside the block. It leaves out
+# kernels' internal scratch space and tensors that existed before the
+# block. Like the saved-bytes count, it is exact and the same on every run.
+
+
+assert not hasattr(torch.cpu, "max_memory_allocated"), "torch.cpu now has a peak-memory counter"
+
+
+class LiveTensorBytes(TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.live = {}  # storage key -> (weak reference, bytes)
+        self.peak = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for key in [key for key, (ref, _) in self.live.items() if ref.expired()]:
+            del self.live[key]
+        inputs = {storage_key(t) for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)}
+        for tensor in tree_leaves(out):
+            if not isinstance(tensor, torch.Tensor) or tensor._is_zerotensor():
+                continue  # forward mode's zero tangents of constants allocate nothing
+            if storage_key(tensor) not in inputs | self.live.keys():
+                storage = tensor.untyped_storage()
+                self.live[storage_key(tensor)] = (StorageWeakRef(storage), storage.nbytes())
+        self.peak = max(self.peak, sum(size for _, size in self.live.values()))
+        return out
+
+
+def peak_bytes(run):
+    """Run RUN() under the dispatch mode: (peak live tensor bytes, result)."""
+    with LiveTensorBytes() as mode:
+        result = run()
+    return mode.peak, result
+
+
+# %%
+# Reverse mode against forward mode, by depth
+# -------------------------------------------
+#
+# Reverse mode: one gradient :math:`\nabla_x y \in \mathbb{R}^{B \times n}`
+# with :func:`torch.autograd.grad`. Forward mode: one directional derivative
+# :math:`\nabla_x y \cdot u` with :func:`torch.func.jvp`, which records no
+# backward graph, so no pack hook is ever called. That is not the same
+# work: forward mode needs :math:`Bn` JVPs for the whole gradient. The dot
+# product test checks the two against each other,
+# :math:`\langle \nabla_x y, u \rangle = J u`.
+
+depths = [1, 2, 4, 8, 16]
+u = torch.randn(B, n, generator=generator, dtype=torch.float64)
+reverse_saved, reverse_peak, forward_peak = [], [], []
+for depth in depths:
+    _, _, kept = saved_bytes(lambda: network(x_leaf, depth).sum(), existing=[x_leaf, *weights])
+    reverse_saved.append(kept)
+    count, _, _ = saved_bytes(lambda: torch.func.jvp(lambda h: network(h, depth).sum(), (x,), (u,)), existing=[x])
+    assert count == 0, "forward mode records no backward graph"
+
+    peak, (gradient,) = peak_bytes(lambda: torch.autograd.grad(network(x_leaf, depth).sum(), x_leaf))
+    reverse_peak.append(peak)
+    peak, (_, directional) = peak_bytes(lambda: torch.func.jvp(lambda h: network(h, depth).sum(), (x,), (u,)))
+    forward_peak.append(peak)
+    # Sums of 2048 products of terms of size 1, in float64: 1e-12 leaves room for rounding.
+    torch.testing.assert_close((gradient * u).sum(), directional, rtol=1e-12, atol=1e-12)
+
+print(f"{'depth':>5} {'reverse saved':>14} {'reverse peak':>13} {'forward saved':>14} {'forward peak':>13}")
+for depth, saved, peak, fpeak in zip(depths, reverse_saved, reverse_peak, forward_peak):
+    print(f"{depth:>5} {saved:>14} {peak:>13} {0:>14} {fpeak:>13}")
+
+assert reverse_saved == [depth * activation_bytes for depth in depths], "8 L B n bytes"
+assert all(a < b for a, b in zip(reverse_peak, reverse_peak[1:])), "reverse mode's peak grows with depth"
+assert len(set(forward_peak[1:])) == 1, "forward mode's peak does not depend on the depth"
+
+# %%
+# Reverse mode's peak is what it saved plus one activation-sized temporary
+# of the backward pass and two scalars (:math:`y` and its :math:`v = 1`).
+# Forward mode keeps nothing, but carries a tangent beside every value and
+# needs temporaries for the tangent formulas: six activation-sized buffers
+# here, whatever the depth. So at depth 4 forward mode's peak is the higher
+# one, and from depth 8 on reverse mode's is.
+
+print("reverse peak - saved, in bytes:", sorted({peak - saved for peak, saved in zip(reverse_peak, reverse_saved)}))
+print("forward peak in activations:", forward_peak[-1] / activation_bytes)
+assert all(peak - saved == activation_bytes + 2 * 8 for peak, saved in zip(reverse_peak, reverse_saved))
+assert forward_peak[-1] == 6 * activation_bytes
+assert forward_peak[2] > reverse_peak[2] and forward_peak[3] < reverse_peak[3], "the crossing between depth 4 and 8"
+
+# %%
+# Checkpointing: recompute instead of keeping
+# -------------------------------------------
+#
+# :func:`torch.utils.checkpoint.checkpoint` runs a segment of the network
+# without saving anything inside it; it keeps only the segment's input, and
+# runs the segment again in the backward pass, when its VJPs need the saved
+# tensors. Cutting :math:`L = 16` layers into segments of length :math:`k`
+# keeps the :math:`L/k` segment inputs, of which the first is :math:`x`
+# itself, so :math:`(L/k - 1) \cdot 8Bn` bytes are allocated and kept. The
+# price: every layer runs twice, :math:`2L` layer calls instead of
+# :math:`L` (counted by the layer function itself). The gradient is the
+# same.
+
+depth = 16
+layer_calls = 0
+(plain_gradient,) = torch.autograd.grad(network(x_leaf, depth).sum(), x_leaf)
+assert layer_calls == depth
+segment_lengths = [1, 2, 4, 8, 16]
+checkpoint_saved, checkpoint_peak, checkpoint_calls = [], [], []
+
+
+def checkpointed(h, k):
+    for start in range(0, depth, k):
+        h = checkpoint(lambda h, start=start: network_slice(h, start, k), h, use_reentrant=False)
+    return h
+
+
+def network_slice(h, start, k):
+    for weight in weights[start : start + k]:
+        h = layer(h, weight)
+    return h
+
+
+for k in segment_lengths:
+    _, _, kept = saved_bytes(lambda: checkpointed(x_leaf, k).sum(), existing=[x_leaf, *weights])
+    checkpoint_saved.append(kept)
+    layer_calls = 0
+    peak, (gradient,) = peak_bytes(lambda: torch.autograd.grad(checkpointed(x_leaf, k).sum(), x_leaf))
+    checkpoint_peak.append(peak)
+    checkpoint_calls.append(layer_calls)
+    # Same operations on the same numbers, recomputed: the results agree to rounding (1e-12).
+    torch.testing.assert_close(gradient, plain_gradient, rtol=1e-12, atol=1e-12)
+
+print(f"no checkpoint: {reverse_saved[-1]} bytes saved, peak {reverse_peak[-1]}, {depth} layer calls")
+for k, saved, peak, calls in zip(segment_lengths, checkpoint_saved, checkpoint_peak, checkpoint_calls):
+    print(f"segments of {k:>2}: {saved:>6} bytes saved, peak {peak:>6}, {calls} layer calls")
+assert checkpoint_calls == [2 * depth] * len(segment_lengths), "every layer should run twice"
+assert checkpoint_saved == [(depth // k - 1) * activation_bytes for k in segment_lengths]
+assert min(checkpoint_peak) < reverse_peak[-1], "checkpointing should lower the peak"
+
+# %%
+# Saved bytes fall as segments get longer, but the peak does not follow:
+# during the backward pass one segment at a time is recomputed, and its
+# :math:`k` activations are alive together with the :math:`L/k - 1` kept
+# segment inputs and one temporary: :math:`(L/k + k) \cdot 8Bn` bytes, plus
+# the two scalars. Both extremes end at the peak of no checkpointing
+# (segments of 1 keep every layer's input, almost what reverse mode keeps
+# anyway; one segment of 16 recomputes all 16 layers at once). The lowest
+# peak is in between, at :math:`k = \sqrt{L}`, the classic choice.
+
+best = segment_lengths[checkpoint_peak.index(min(checkpoint_peak))]
+print("lowest peak with segments of", best)
+assert checkpoint_peak == [(depth // k + k) * activation_bytes + 2 * 8 for k in segment_lengths]
+assert checkpoint_peak[0] == checkpoint_peak[-1] == reverse_peak[-1], "the extremes gain nothing"
+assert best == 4 == depth**0.5, "the lowest peak should be at k = sqrt(L)"
+
+# %%
+# ``torch.func``: no hooks, and ``chunk_size``
+# --------------------------------------------
+#
+# The ``torch.func`` transforms that build a VJP refuse saved-tensor hooks,
+# so only the dispatch-mode count works inside them.
+
+try:
+    saved_bytes(lambda: torch.func.jacrev(torch.sin)(x[0]), existing=[x])
+    raise AssertionError("torch.func accepted saved-tensor hooks")
+except RuntimeError as error:
+    print("RuntimeError:", str(error).split(". ")[0])
+
+# %%
+# :func:`torch.func.jacrev` computes :math:`J \in \mathbb{R}^{m \times n}` as
+# :math:`m` VJPs batched with ``vmap``, so the backward pass carries a batch
+# of :math:`m` cotangents through every layer. ``chunk_size = c`` splits them
+# into batches of :math:`c`: the same VJPs, with :math:`c` cotangents alive
+# instead of :math:`m`. That matters when the layers are wide compared with
+# the Jacobian, as here: one sample, :math:`n = m = 16`, hidden width 256,
+# 4 layers (``chunk_size=16`` is all :math:`m` at once).
+# :func:`torch.func.jacfwd` (no ``chunk_size`` argument) carries :math:`n`
+# tangents through every layer instead, with their temporaries.
+# A ``FlopCounterMode`` (from ``torch.utils.flop_counter``) counts the
+# FLOPs of the matrix products (two per multiply-add; it counts no other
+# operations): every chunk size does the same :math:`m` VJPs, each with the
+# matrix-product FLOPs of one forward pass.
+#
+# The reference is the Jacobian multiplied out by hand, layer by layer:
+# :math:`J = J_{L-1} \cdots J_0` with
+# :math:`J_l = \operatorname{diag}(1 - h_{l+1}^2)\, W_l^\top`.
+
+width, narrow = 256, 16
+shapes = [(narrow, width), (width, width), (width, width), (width, narrow)]
+wide_weights = [torch.randn(*shape, generator=generator, dtype=torch.float64) / shape[0] ** 0.5 for shape in shapes]
+sample = torch.randn(narrow, generator=generator, dtype=torch.float64)
+
+
+def wide_network(h):
+    for weight in wide_weights:
+        h = torch.tanh(h @ weight)
+    return h
+
+
+jacobian_by_hand = torch.eye(narrow, dtype=torch.float64)
+h = sample
+for weight in wide_weights:
+    h = torch.tanh(h @ weight)
+    jacobian_by_hand = (1 - h**2)[:, None] * weight.T @ jacobian_by_hand
+
+chunk_sizes = [16, 8, 4, 2, 1]
+jacrev_peak = []
+forward_flops = 2 * sum(rows * columns for rows, columns in shapes)  # one vector times each W
+for chunk_size in chunk_sizes:
+    with FlopCounterMode(display=False) as flops:
+        peak, jacobian = peak_bytes(lambda: torch.func.jacrev(wide_network, chunk_size=chunk_size)(sample))
+    jacrev_peak.append(peak)
+    assert flops.get_total_flops() == (1 + narrow) * forward_flops, "one forward pass and m VJPs, whatever c"
+    # Products of four 256-wide layers in float64: rounding stays far below 1e-12.
+    torch.testing.assert_close(jacobian, jacobian_by_hand, rtol=1e-12, atol=1e-12)
+jacfwd_peak, jacobian = peak_bytes(lambda: torch.func.jacfwd(wide_network)(sample))
+torch.testing.assert_close(jacobian, jacobian_by_hand, rtol=1e-12, atol=1e-12)
+
+for chunk_size, peak in zip(chunk_sizes, jacrev_peak):
+    print(f"jacrev, chunk_size={chunk_size:>2}: peak {peak:>6} bytes")
+print(f"jacfwd:                peak {jacfwd_peak:>6} bytes")
+assert all(a > b for a, b in zip(jacrev_peak, jacrev_peak[1:])), "smaller chunks, lower peak"
+
+# %%
+# A small ``chunk_size`` costs no extra arithmetic (the FLOP count above is
+# the same for every :math:`c`), but the VJPs run as :math:`m / c` separate
+# batches instead of one.
+#
+# The figure
+# ----------
+
+def kib(values):
+    return [value / 1024 for value in values]
+
+
+def bars(ax, ticks, series, xlabel, title):
+    """Side-by-side bars, one group a tick, one bar a (label, values) series."""
+    width = 0.8 / len(series)
+    for index, (label, values) in enumerate(series):
+        offset = (index - (len(series) - 1) / 2) * width
+        ax.bar([p + offset for p in range(len(ticks))], kib(values), width=width, label=label)
+    ax.set_xticks(range(len(ticks)), [str(t) for t in ticks])
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, fontsize=10)
+
+
+fig, axes = plt.subplots(1, 3, figsize=(10, 3.6), layout="constrained")
+bars(axes[0], depths, [("reverse: saved", reverse_saved), ("reverse: peak", reverse_peak)], "depth $L$",
+     "gradient (reverse) vs one JVP (forward)")
+axes[0].plot(range(len(depths)), kib(forward_peak), "o-", color="C2", label="forward: peak (saved 0)")
+axes[0].set_ylabel("KiB of tensors")
+bars(axes[1], segment_lengths, [("saved", checkpoint_saved), ("peak", checkpoint_peak)],
+     "checkpoint segment length $k$", "checkpointing, $L = 16$")
+axes[1].axhline(reverse_peak[-1] / 1024, color="0.4", ls="--", lw=1, label="peak, no checkpoint")
+axes[1].set_ylim(0, 1.45 * reverse_peak[-1] / 1024)
+bars(axes[2], chunk_sizes, [("jacrev: peak", jacrev_peak)], "jacrev chunk_size $c$ ($m = 16$)",
+     "Jacobian $16 \\times 16$, width 256")
+axes[2].axhline(jacfwd_peak / 1024, color="C3", ls="--", lw=1, label="jacfwd: peak")
+axes[2].set_ylim(0, 1.3 * jacfwd_peak / 1024)
+for ax, corner in zip(axes, ["upper left", "upper center", "upper center"]):
+    ax.legend(fontsize=8, loc=corner)
+plt.show()
+
+# %%
+# What to remember
+# ----------------
+#
+# * Reverse mode keeps what its VJPs need, here every layer's output:
+#   :math:`8LBn` bytes, growing with depth. Count it per storage, not per
+#   saved tensor, and leave out the weights and inputs that exist anyway.
+# * Forward mode keeps nothing, but carries tangents and their temporaries,
+#   and gives one direction per pass. ``jacrev``'s ``chunk_size`` and
+#   checkpointing lower the peak by doing the same work in pieces or twice.
+# * On a CPU, measure memory deterministically: saved-tensor hooks for what
+#   the graph keeps, a dispatch mode for live tensor bytes.
+#
+# Next: :ref:`sphx_glr_auto_examples_under_the_hood_plot_03_vjps_under_torch_compile.py`.
+# Reference: :class:`torch.autograd.graph.saved_tensors_hooks`,
+# :func:`torch.utils.checkpoint.checkpoint`, :func:`torch.func.jvp`,
+# :func:`torch.func.jacrev`, :func:`torch.func.jacfwd`,
+# :func:`torch.autograd.grad`.

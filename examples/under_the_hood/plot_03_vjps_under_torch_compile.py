@@ -1,0 +1,317 @@
+r"""
+The forward and backward graphs that torch.compile traces
+=========================================================
+
+Eager autograd records its chain of VJP nodes while the forward pass runs
+and walks it afterwards. :func:`torch.compile` works ahead of time instead:
+AOTAutograd traces the forward pass *and* its VJPs into one joint graph of
+ATen operations, cuts it into a forward graph and a backward graph, and
+hands both to a compiler. Which operations end up in the backward graph,
+which tensors cross from one graph to the other, and are the gradients
+those of eager mode? This page captures both graphs with the ``aot_eager``
+recipe, which runs them without generating code, so no C++ compiler is
+needed.
+"""
+
+# %%
+# The maths
+# ---------
+#
+# The function of the first page of this section, for
+# :math:`x, w \in \mathbb{R}^n`:
+#
+# .. math::
+#
+#    y = \sum_i \sin(x_i)\, w_i, \qquad
+#    v_p = v_y \mathbf{1}, \quad
+#    \bar w = v_p \odot \sin x, \quad
+#    \bar x = (v_p \odot w) \odot \cos x,
+#
+# with :math:`v_y \in \mathbb{R}` the incoming :math:`v` (AOTAutograd calls
+# it a *tangent*) and :math:`\bar x, \bar w \in \mathbb{R}^n` the VJPs.
+# The backward graph has to compute exactly these: one ``expand`` (the VJP
+# of the sum), two products (the VJP of :math:`s \odot w`), a ``cos`` and a
+# product (the VJP of :math:`\sin`). The choice left to the compiler is what
+# the backward graph gets from the forward graph: :math:`\sin x` can be
+# saved (:math:`8n` bytes in float64) or computed again from :math:`x`,
+# which the backward graph needs anyway for :math:`\cos x`.
+
+# %%
+# Capturing the graphs
+# --------------------
+#
+# A backend built with ``aot_autograd`` receives the joint graph in its
+# *partition function*, and the two halves in its forward and backward
+# compilers. ``backend="aot_eager"`` is such a backend: in torch 2.13's
+# source it is ``aot_autograd`` with ``min_cut_rematerialization_partition``,
+# ``keep_inference_input_mutations=True`` and compilers that return the
+# graphs unchanged. The backend below is the same recipe with compilers and
+# a partition function that also keep what they are given;
+# ``default_partition`` is the other partitioner, for comparison.
+
+import collections
+
+import matplotlib.pyplot as plt
+import torch
+from functorch.compile import make_boxed_func
+from torch._dynamo.backends.common import aot_autograd
+from torch._functorch.partitioners import default_partition, min_cut_rematerialization_partition
+from torch.autograd.graph import saved_tensors_hooks
+
+torch._dynamo.reset()  # start from a clean compilation cache
+
+
+def capturing_backend(partition, graphs):
+    def keep(name):
+        def compiler(graph_module, example_inputs):
+            graphs[name] = graph_module
+            return make_boxed_func(graph_module.forward)  # run the graph as it is, like aot_eager
+
+        return compiler
+
+    def partition_fn(joint_module, joint_inputs, **kwargs):
+        graphs["joint"] = joint_module
+        return partition(joint_module, joint_inputs, **kwargs)
+
+    return aot_autograd(
+        fw_compiler=keep("forward"),
+        bw_compiler=keep("backward"),
+        partition_fn=partition_fn,
+        keep_inference_input_mutations=True,
+    )
+
+
+def f(x, w):
+    return (torch.sin(x) * w).sum()
+
+
+n = 1000
+generator = torch.Generator().manual_seed(0)
+x = torch.randn(n, generator=generator, dtype=torch.float64, requires_grad=True)
+w = torch.randn(n, generator=generator, dtype=torch.float64, requires_grad=True)
+
+graphs, compiled = {}, {}
+for name, partition in (("min-cut (aot_eager)", min_cut_rematerialization_partition), ("default", default_partition)):
+    graphs[name] = {}
+    compiled[name] = torch.compile(f, backend=capturing_backend(partition, graphs[name]), fullgraph=True)
+    compiled[name](x, w).backward()  # the first call compiles the forward graph, backward() the backward one
+    x.grad, w.grad = None, None
+
+
+def show(graph_module):
+    """One line per ATen operation: result = op(arguments)."""
+    for node in graph_module.graph.nodes:
+        if node.op == "placeholder":
+            print(f"    input  {node.name}")
+        elif node.op == "call_function":
+            arguments = ", ".join(str(a) for a in node.args)
+            print(f"    {node.name} = {node.target.overloadpacket.__name__}({arguments})")
+        elif node.op == "output":
+            print(f"    output {', '.join(str(a) for a in node.args[0])}")
+
+
+print("joint graph (primals_1 = x, primals_2 = w, tangents_1 = v_y):")
+show(graphs["min-cut (aot_eager)"]["joint"])
+
+# %%
+# The joint graph is the forward pass followed by the VJPs of page one,
+# as ATen operations: ``expand`` is ``SumBackward0``, ``mul_1`` and
+# ``mul_2`` are ``MulBackward0``, ``cos`` and ``mul_3`` are
+# ``SinBackward0``. Its outputs are :math:`y` and the two VJPs.
+#
+# Which operations end up in the backward
+# ---------------------------------------
+#
+# Each partitioner cuts the joint graph in two. The forward graph returns
+# :math:`y` followed by the tensors the backward graph needs; those are the
+# backward graph's first inputs.
+
+backward_ops = {}
+for name, captured in graphs.items():
+    print(f"--- {name} partition")
+    print("  forward graph:")
+    show(captured["forward"])
+    print("  backward graph:")
+    show(captured["backward"])
+    backward_ops[name] = collections.Counter(
+        node.target.overloadpacket.__name__ for node in captured["backward"].graph.nodes if node.op == "call_function"
+    )
+
+# %%
+# The VJP operations are in both backward graphs; the min-cut partitioner
+# of ``aot_eager`` (which inductor, the default backend, also uses, after
+# graph passes of its own) also moves ``sin`` there: it computes :math:`\sin x` a second time rather than keep it, the
+# trade of activation checkpointing on the previous page, made
+# automatically for an operation that is cheap to redo.
+
+vjp_ops = collections.Counter({"expand": 1, "mul": 3, "cos": 1})
+assert backward_ops["default"] == vjp_ops, backward_ops["default"]
+assert backward_ops["min-cut (aot_eager)"] == vjp_ops + collections.Counter({"sin": 1})
+print("backward ops, default:", dict(backward_ops["default"]))
+print("backward ops, min-cut:", dict(backward_ops["min-cut (aot_eager)"]))
+
+# %%
+# What crosses from forward to backward
+# -------------------------------------
+#
+# The compiled function saves its tensors for backward like any autograd
+# function, so the saved-tensor count of the previous page applies:
+# distinct storages, leaving out the inputs :math:`x` and :math:`w`. Eager
+# autograd and the default partition keep :math:`\sin x`, :math:`8n` bytes;
+# ``aot_eager`` keeps nothing new.
+
+
+def new_saved_bytes(run, existing):
+    packed = []
+    with saved_tensors_hooks(lambda tensor: packed.append(tensor) or tensor, lambda tensor: tensor):
+        result = run()
+    before = {tensor.untyped_storage().data_ptr() for tensor in existing}
+    storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in packed}
+    return result, sum(size for key, size in storages.items() if key not in before)
+
+
+runs = {
+    "eager": f,
+    "default partition": compiled["default"],
+    'backend="aot_eager"': torch.compile(f, backend="aot_eager", fullgraph=True),
+}
+saved, gradients = {}, {}
+for name, run in runs.items():
+    y, saved[name] = new_saved_bytes(lambda: run(x, w), existing=[x, w])
+    gradients[name] = torch.autograd.grad(y, (x, w))
+    print(f"{name:<20} saves {saved[name]:>5} new bytes for backward")
+
+assert saved == {"eager": 8 * n, "default partition": 8 * n, 'backend="aot_eager"': 0}
+
+# %%
+# The check against eager and against the formulas
+# --------------------------------------------------
+#
+# The compiled graphs run the same ATen operations as eager mode, in float64,
+# so the gradients agree to rounding (1e-12); the hand formulas are the
+# independent reference.
+
+aot_eager_grads = gradients['backend="aot_eager"']
+torch.testing.assert_close(gradients["default partition"], gradients["eager"], rtol=1e-12, atol=1e-12)
+torch.testing.assert_close(aot_eager_grads, gradients["eager"], rtol=1e-12, atol=1e-12)
+x_value, w_value = x.detach(), w.detach()
+torch.testing.assert_close(aot_eager_grads[0], w_value * torch.cos(x_value), rtol=1e-12, atol=1e-12)
+torch.testing.assert_close(aot_eager_grads[1], torch.sin(x_value), rtol=1e-12, atol=1e-12)
+error = max((c - e).abs().max().item() for c, e in zip(aot_eager_grads, gradients["eager"]))
+print(f"max |aot_eager - eager| = {error:.1e}")
+
+# %%
+# A layer's backward: a matrix product per input that needs a gradient
+# ---------------------------------------------------------------------
+#
+# For :math:`\ell = \lVert \tanh(x W_1) W_2 \rVert^2` with data
+# :math:`x \in \mathbb{R}^{8 \times 16}` and weights
+# :math:`W_1 \in \mathbb{R}^{16 \times 32}`, :math:`W_2 \in \mathbb{R}^{32 \times 4}`,
+# the VJP of a product :math:`z = h W` maps the :math:`\bar z` arriving at
+# :math:`z` to :math:`h^\top \bar z` for the weight and
+# :math:`\bar z W^\top` for :math:`h`: one matrix product per input that
+# needs a gradient. :math:`x` needs none, so the backward graph
+# should hold three ``mm`` for the forward graph's two.
+
+data = torch.randn(8, 16, generator=generator, dtype=torch.float64)
+W1 = torch.randn(16, 32, generator=generator, dtype=torch.float64, requires_grad=True)
+W2 = torch.randn(32, 4, generator=generator, dtype=torch.float64, requires_grad=True)
+
+
+def loss(data, W1, W2):
+    return (torch.tanh(data @ W1) @ W2).pow(2).sum()
+
+
+layer_graphs = {}
+compiled_loss = torch.compile(
+    loss, backend=capturing_backend(min_cut_rematerialization_partition, layer_graphs), fullgraph=True
+)
+compiled_grads = torch.autograd.grad(compiled_loss(data, W1, W2), (W1, W2))
+eager_grads = torch.autograd.grad(loss(data, W1, W2), (W1, W2))
+op_counts = {
+    part: collections.Counter(
+        node.target.overloadpacket.__name__ for node in layer_graphs[part].graph.nodes if node.op == "call_function"
+    )
+    for part in ("forward", "backward")
+}
+for part, counts in op_counts.items():
+    print(f"{part:>8} graph: {dict(sorted(counts.items()))}")
+assert (op_counts["forward"]["mm"], op_counts["backward"]["mm"]) == (2, 3)
+assert op_counts["backward"]["tanh_backward"] == 1, "tanh's VJP is one fused ATen op"
+# Same operations as eager mode, in float64: agreement to rounding.
+torch.testing.assert_close(compiled_grads, eager_grads, rtol=1e-12, atol=1e-12)
+
+# %%
+# The figure: both partitions of the same joint graph
+# ---------------------------------------------------
+#
+# Drawn from the captured forward and backward graphs (backend: the
+# capturing ``aot_autograd`` backends above, which generate no code; no
+# timings on this page). Red arrows are the tensors the backward graph takes
+# from the forward graph; its only other input is :math:`v_y`. A yellow box
+# is an operation of the forward pass done again in the backward graph.
+
+symbols = {"primals_1": "x", "primals_2": "w", "tangents_1": "v_y"}
+
+
+def describe(node):
+    if node.op == "placeholder":
+        return symbols[node.name]
+    arguments = ", ".join(symbols.get(str(a), str(a)) for a in node.args)
+    return f"{node.name} = {node.target.overloadpacket.__name__}({arguments})"
+
+
+def draw(ax, captured, title):
+    forward = [node for node in captured["forward"].graph.nodes if node.op != "output"]
+    saved_names = {str(a) for a in captured["forward"].graph.output_node().args[0][1:]}
+    backward = [node for node in captured["backward"].graph.nodes if node.op != "output" and node.name not in saved_names]
+    forward_names = {node.name for node in forward if node.op == "call_function"}
+    box = {}
+    for column, nodes in ((0, forward), (1, backward)):
+        for index, node in enumerate(nodes):
+            recomputed = column == 1 and node.name in forward_names
+            colour = "#fff2b3" if recomputed else ("#e8eef7" if column == 0 else "#fbe9dc")
+            box[column, node.name] = ax.text(column, -index, describe(node), ha="center", va="center", fontsize=8,
+                                             family="monospace", bbox={"boxstyle": "round", "fc": colour, "ec": "0.5"})
+    for node in backward:
+        for argument in node.all_input_nodes:
+            if argument.name in saved_names:  # from the right edge of the producer to the left edge of the user
+                ax.annotate("", xy=(0, 0.5), xycoords=box[1, node.name], xytext=(1, 0.5),
+                            textcoords=box[0, argument.name], arrowprops={"arrowstyle": "->", "color": "C3", "lw": 1.2})
+    ax.text(0, 1, "forward graph", ha="center", fontsize=9, weight="bold")
+    ax.text(1, 1, "backward graph", ha="center", fontsize=9, weight="bold")
+    ax.set_title(title, fontsize=10)
+    ax.set_xlim(-0.45, 1.45)
+    ax.set_ylim(-max(len(forward), len(backward)) + 0.4, 1.5)
+    ax.axis("off")
+
+
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
+draw(axes[0], graphs["default"], f"default partition: saves sin(x), {saved['default partition']} new bytes")
+aot_eager_saved = saved['backend="aot_eager"']
+draw(axes[1], graphs["min-cut (aot_eager)"], f"min-cut (aot_eager): recomputes sin(x), {aot_eager_saved} new bytes")
+plt.show()
+
+torch._dynamo.reset()  # leave no compiled code behind for later examples
+
+# %%
+# Inductor, the default backend of :func:`torch.compile`, generates kernels
+# from the same two graphs (its partitioner is the min-cut one); it needs a
+# C++ compiler on a CPU, and its first compilation takes longer than this
+# whole page is allowed to run, so the page shows no inductor timings.
+#
+# What to remember
+# ----------------
+#
+# * Under :func:`torch.compile`, AOTAutograd traces the VJPs ahead of time
+#   into a joint graph and splits it: the backward graph holds the same VJP
+#   operations eager autograd would run.
+# * What the forward graph hands the backward graph is the partitioner's
+#   choice: the min-cut partitioner (``aot_eager``, inductor) recomputes
+#   cheap operations instead of saving them.
+# * A custom ``aot_autograd`` backend, or ``aot_eager``, shows both graphs
+#   without a C++ compiler; check compiled gradients against eager ones.
+#
+# Next: back to the overview, :doc:`/concepts/choosing_a_method`.
+# Reference: :func:`torch.compile`, :class:`torch.autograd.graph.saved_tensors_hooks`,
+# :func:`torch.autograd.grad`.
