@@ -213,10 +213,12 @@ assert 0.75 < standardised_error.pow(2).mean().sqrt() < 1.25, "errors not the pr
 # -----------------------
 #
 # The deterministic measure is the number of matmul FLOPs, counted by
-# :class:`~torch.utils.flop_counter.FlopCounterMode` (it counts matrix
-# products only; for this network they are nearly all the work, the
-# :math:`\tanh` and elementwise products are :math:`O(BW)`). It is shown in
-# units of one forward pass of the batch, :math:`2BWd` FLOPs.
+# :class:`~torch.utils.flop_counter.FlopCounterMode`. It counts
+# matrix-matrix products (``mm``, ``bmm``) and nothing else: here those are
+# the first layer and its derivatives, :math:`O(BWd)` per pass, while the
+# output layer's matrix-vector product and the elementwise operations are
+# :math:`O(BW)` and not counted. The count is shown in units of one forward
+# pass of the batch, :math:`2BWd` FLOPs.
 #
 # By hand, for nested VJPs: the forward pass and the gradient cost one unit
 # each, and each second backward pass two (one product by :math:`W_1^\top`,
@@ -242,8 +244,7 @@ for d_n in dims:
         flops = matmul_flops(method, u_n, X_n)
         if name.startswith("nested"):
             assert flops == 4 * B * WIDTH * d_n * (d_n + 1), "the hand count of nested VJPs"
-        forward_units[name].append(flops / (2 * B * WIDTH * d_n))
-        method(u_n, X_n)  # warm-up
+        forward_units[name].append(flops / (2 * B * WIDTH * d_n))  # that run is also the warm-up
         timer = benchmark.Timer(stmt="method(u, X)", globals={"method": method, "u": u_n, "X": X_n})
         median_ms[name].append(timer.blocked_autorange(min_run_time=0.02).median * 1e3)
 
@@ -253,7 +254,7 @@ for name in methods:
     print(f"  {name:<22}" + "".join(f"{units:8.1f}" for units in forward_units[name]))
 
 # The claims: each exact method costs between d and 2(d + 1) + 4 forward
-# passes; Hutchinson's cost does not grow with d.
+# passes; Hutchinson's cost, in forward passes, does not grow with d.
 for name in exact_methods:
     for d_n, units in zip(dims, forward_units[name]):
         assert d_n < units <= 2 * (d_n + 1) + 4, f"{name}: {units} forward passes at d = {d_n}"
@@ -266,7 +267,8 @@ for name in methods:
 
 # %%
 # Times are medians of :class:`torch.utils.benchmark.Timer` runs after a
-# warm-up, on the machine that built this page; they are shown, not asserted.
+# warm-up (the FLOP-counting run), on the machine that built this page; they
+# are shown, not asserted.
 # Where they do not follow the FLOP counts, the difference is work the count
 # leaves out: per-call overhead (the Python loop of nested VJPs, the
 # transforms of ``torch.func``) and elementwise operations.
@@ -293,9 +295,9 @@ plt.show()
 # What to remember
 # ----------------
 #
-# * An exact Laplacian from VJPs or JVPs needs :math:`d` Hessian-vector
-#   products, each a few forward passes: it computes all of :math:`H` to
-#   keep its diagonal.
+# * An exact Laplacian built from VJPs or JVPs as here takes :math:`d`
+#   Hessian-vector products, each a few forward passes: it computes all of
+#   :math:`H` to keep its diagonal.
 # * Vmapping over the dimensions (``vmap`` of ``vjp`` or ``jvp`` of ``grad``)
 #   removes the Python loop and, here, some repeated work.
 # * Hutchinson's estimate costs :math:`k` products whatever :math:`d` is,

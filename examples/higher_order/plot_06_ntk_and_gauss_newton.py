@@ -124,9 +124,9 @@ assert flops_ntk_full > flops_jacobian + flops_product, "for the full kernel, th
 # One product costs a handful of forward passes and stores no
 # :math:`N \times P` matrix, which is what iterative methods (CG, Lanczos)
 # need. For the *whole* kernel of this small network, forming :math:`J`
-# first takes fewer FLOPs than :math:`N` vmapped products: which route wins
-# depends on :math:`N`, :math:`P` and the architecture, and the counts above
-# are how to tell.
+# first takes fewer FLOPs than :math:`N` vmapped products. The two counts
+# grow differently with :math:`N` and :math:`P`, so for other sizes and
+# architectures the balance can differ: count it as above.
 #
 # Gauss–Newton products with ``linearize``
 # -----------------------------------------
@@ -321,8 +321,9 @@ plt.show()
 # * :math:`J J^\top v` (NTK) is a VJP then a JVP; :math:`J^\top J u`
 #   (Gauss–Newton) is a JVP then a VJP. Neither forms :math:`J`, and the two
 #   matrices share their non-zero eigenvalues.
-# * :func:`torch.func.linearize` evaluates the function up front, then each
-#   JVP replays the recorded graph: cheap repeated products for CG.
+# * :func:`torch.func.linearize` evaluates the function twice up front;
+#   each JVP after that replays the recorded graph without calling the
+#   function, which suits the repeated products of CG.
 # * One product costs a few forward passes; whether a full kernel is cheaper
 #   matrix-free or through :math:`J` depends on the sizes: count it.
 #
