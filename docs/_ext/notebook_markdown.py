@@ -1,0 +1,337 @@
+"""Make the Markdown cells of the tutorials' notebooks Markdown.
+
+sphinx-gallery writes each example's ``.ipynb`` with its reST text converted
+by ``sphinx_gallery.notebook.rst2md`` (0.22), which turns headings, ``:math:``
+roles (to ``$…$``), column-0 ``.. math::`` blocks (to a bare
+``\\begin{align}…\\end{align}``), ``.. note::``/``.. warning::``, images,
+code blocks and ```text <url>`_`` links into Markdown, turns ``:ref:`x``` into
+the code span ```x``` and leaves everything else as reST: the ``:func:``,
+``:class:``, ``:meth:``, ``:mod:`` and ``:doc:`` roles, ``.. list-table::``,
+````literals````. Jupyter and Colab show that reST as literal text.
+
+This extension finishes the job where the notebook is written: it replaces
+the name ``save_notebook`` in ``sphinx_gallery.gen_rst`` (which imports it
+with ``from .notebook import save_notebook`` and calls it once per example,
+right before zipping the example and before the gallery zip is made), so the
+notebook behind the download link, the one in the example's zip and the one in
+the gallery's zip are all the converted one. Before saving, it turns in each
+Markdown cell:
+
+* ``:func:``/``:class:``/``:meth:``/``:mod:``/… roles into links to PyTorch's
+  reference, looked up in the inventory that ``intersphinx_mapping`` names
+  (docs/_ext/torch.inv, read with ``sphinx.util.inventory`` as intersphinx does);
+* ``:ref:`` to a gallery example and ``:doc:`` into links to the page on the
+  hosted site (``html_baseurl``);
+* ``.. list-table::`` into a Markdown table;
+* ``.. math::`` blocks (rst2md's ``\\begin{align}`` ones and the indented ones
+  it leaves) into ``$$…$$``: one per equation (Sphinx separates equations by
+  blank lines), in ``aligned`` when it has ``&`` or ``\\\\``;
+* ````literals```` into ```code```.
+
+A role whose target resolves nowhere, and any reST still left in a Markdown
+cell afterwards, fails the build with the example's name. Code cells are not
+touched. The ``.py`` download and the HTML page are not affected.
+
+What it replaces upstream: sphinx-gallery's ``pypandoc`` option converts the
+text with pandoc instead of ``rst2md``; it needs pandoc installed and, as
+pandoc knows nothing of intersphinx, it loses the links to PyTorch, so this
+extension refuses to run with it. It can go when sphinx-gallery's own
+conversion resolves cross-references and converts tables (then check that
+tests/test_notebooks_markdown.py still passes without it).
+
+Caveats: the seam runs in this process, so sphinx-gallery's ``parallel``
+option (which runs examples in other processes) is refused. sphinx-gallery
+writes a notebook only when it (re)generates an example, so each notebook
+records which version of this converter wrote it; a build that finds an
+example it will run with a notebook from another version (or none) deletes
+that example's ``.md5``, and the example runs again. Examples the build does
+not run (``html-noplot``, ``EXAMPLE=…``) keep their notebooks until they run
+or change.
+"""
+
+import hashlib
+import json
+import os
+import posixpath
+import re
+import textwrap
+from functools import cache, partial
+from pathlib import Path
+
+from sphinx.domains.python import PythonDomain
+from sphinx.errors import ExtensionError
+from sphinx.util.inventory import InventoryFile
+from sphinx_gallery import gen_rst, notebook
+from sphinx_gallery.py_source_parser import split_code_and_text_blocks
+
+# Written into each converted notebook's metadata; a change of this file makes
+# the next build regenerate the notebooks of the examples it runs.
+MARK_KEY = "notebook_markdown"
+MARK = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
+
+# reST that must not be left in a Markdown cell (tests/test_notebooks_markdown.py
+# uses the same patterns).
+REST = re.compile(
+    r":[\w-]+(?::[\w-]+)?:`"  # a role
+    r"|^[ \t]*\.\. \S"  # a directive, comment or target
+    r"|``[^`\n]+``"  # an inline literal
+    r"|`[^`\n]*<[^`\n]+>`__?",  # a link with its URL
+    re.M,
+)
+
+ALIGN = re.compile(r"\\begin\{align\}(.*?)\\end\{align\}", re.S)  # rst2md's .. math:: at column 0
+# rst2md leaves an indented .. math:: (in a list item) as it is.
+MATH = re.compile(r"^(?P<indent>[ \t]*)\.\. math::(?P<body>.*\n(?:(?P=indent)[ \t]+.*\n|[ \t]*\n)*)", re.M)
+LIST_TABLE = re.compile(
+    r"^(?P<indent>[ \t]*)\.\. list-table::(?P<title>.*)\n(?P<body>(?:(?P=indent)[ \t]+.*\n|[ \t]*\n)*)", re.M
+)
+OPTION = re.compile(r"^:([\w-]+):[ \t]*(.*)$")
+INLINE = re.compile(
+    r"(?P<fence>^[ \t]*```.*?^[ \t]*```)"  # a fenced code block: left as it is
+    r"|``(?P<literal>.+?)``"
+    r"|:(?:py:)?(?P<role>[\w-]+):`(?P<target>[^`]+)`"
+    r"|(?<![`\w])`(?P<ref>[^`]+)`(?![`_])",  # what rst2md leaves of a :ref:
+    re.M | re.S,
+)
+EXPLICIT_TITLE = re.compile(r"(.+?)\s*<([^<>]+)>", re.S)
+
+
+class NotMarkdown(ValueError):
+    """Text this converter cannot turn into Markdown."""
+
+
+def one_line(text):
+    return " ".join(text.split())
+
+
+def code(text):
+    return f"`` {text} ``" if "`" in text else f"`{text}`"
+
+
+def link_text(text):
+    return re.sub(r"([\[\]])", r"\\\1", text)
+
+
+class Targets:
+    """Where each role target of the gallery's text points, for one build."""
+
+    def __init__(self, app):
+        self.site = app.config.html_baseurl.rstrip("/") + "/"
+        self.suffix = app.config.html_file_suffix or ".html"
+        self.parens = app.config.add_function_parentheses
+        self.srcdir = Path(app.srcdir)
+        self.source_suffixes = list(app.config.source_suffix)
+        self.objects = {}
+        for _name, (uri, locations) in app.config.intersphinx_mapping.values():
+            for location in locations:
+                if location and not location.startswith(("http:", "https:")):
+                    raw = Path(app.srcdir, location).read_bytes()
+                    for objtype, entries in InventoryFile.loads(raw, uri=uri).data.items():
+                        self.objects.setdefault(objtype, {}).update(entries)
+        # sphinx-gallery's label of each example: sphx_glr_<its path under srcdir, / as _>.
+        self.examples = {
+            ("sphx_glr_" + docname.replace("/", "_") + ".py").lower(): (docname, source)
+            for docname, source in gallery_examples(app)
+        }
+
+    def page(self, docname):
+        return self.site + docname + self.suffix
+
+    def resolve(self, role, target, docname):
+        """The Markdown for ``:role:`target``` written on page DOCNAME."""
+        match = EXPLICIT_TITLE.fullmatch(target)
+        title, target = (one_line(match[1]), match[2].strip()) if match else (None, one_line(target))
+        if role == "ref":
+            if target.lower() not in self.examples:
+                raise NotMarkdown(f":ref:`{target}`: not the label of a gallery example")
+            page, source = self.examples[target.lower()]
+            return f"[{link_text(title or example_title(source))}]({self.page(page)})"
+        if role == "doc":
+            page = target[1:] if target.startswith("/") else posixpath.join(posixpath.dirname(docname), target)
+            page = posixpath.normpath(page)
+            return f"[{link_text(title or self.doc_title(page, target))}]({self.page(page)})"
+        if role == "math":
+            return f"${target}$"
+        objtypes = [f"py:{name}" for name, objtype in PythonDomain.object_types.items() if role in objtype.roles]
+        if not objtypes:
+            raise NotMarkdown(f":{role}:`{target}`: no Markdown for this role")
+        name = target.lstrip("~!").removesuffix("()")
+        text = title or (name.rpartition(".")[2] if target.startswith("~") else name)
+        if not title and self.parens and role in ("func", "meth"):
+            text += "()"
+        if target.startswith("!"):
+            return code(text)
+        for objtype in objtypes:
+            if name in self.objects.get(objtype, {}):
+                return f"[{code(text)}]({self.objects[objtype][name].uri})"
+        raise NotMarkdown(f":{role}:`{target}`: {name} is not in the inventory (run `make inventory`)")
+
+    def doc_title(self, docname, target):
+        for suffix in self.source_suffixes:
+            path = self.srcdir / (docname + suffix)
+            if path.exists():
+                text = path.read_text(encoding="utf-8")
+                found = re.search(r"^# (.+)$", text, re.M) or re.search(r"^(\S.*)\n([=\-~^\"'`#*+:.]){3,}$", text, re.M)
+                if found:
+                    return found[1].strip()
+        raise NotMarkdown(f":doc:`{target}`: no page {docname} with a title")
+
+
+def gallery_examples(app):
+    """(docname, source file) of each example sphinx-gallery makes a notebook of."""
+    conf = app.config.sphinx_gallery_conf
+    examples_dirs, gallery_dirs = conf["examples_dirs"], conf["gallery_dirs"]
+    if isinstance(examples_dirs, str):
+        examples_dirs, gallery_dirs = [examples_dirs], [gallery_dirs]
+    for examples_dir, gallery_dir in zip(examples_dirs, gallery_dirs):
+        examples = Path(os.path.normpath(Path(app.srcdir, examples_dir)))  # as sphinx-gallery spells it
+        for source in sorted(examples.rglob("*")):
+            if source.suffix in conf["notebook_extensions"] and not re.search(conf["ignore_pattern"], str(source)):
+                yield posixpath.join(gallery_dir, source.relative_to(examples).with_suffix("").as_posix()), source
+
+
+@cache
+def example_title(source):
+    blocks = split_code_and_text_blocks(str(source))[1]
+    return gen_rst.extract_intro_and_title(str(source), blocks[0].content)[1]
+
+
+def display_maths(body, indent=""):
+    """``$$`` blocks for the body of a ``.. math::`` directive."""
+    body = textwrap.dedent(body.strip("\n"))
+    if body.lstrip().startswith(":"):
+        raise NotMarkdown(f".. math:: with options: {one_line(body)[:60]}")
+    blocks = []
+    for part in re.split(r"\n[ \t]*\n", body):  # Sphinx: one equation per paragraph
+        part = textwrap.dedent(part).strip()
+        if "&" in part or "\\\\" in part:
+            part = f"\\begin{{aligned}}\n{part}\n\\end{{aligned}}"
+        blocks.append(f"$$\n{part}\n$$")
+    return textwrap.indent("\n\n".join(blocks), indent)
+
+
+def markdown_table(match):
+    """A Markdown table for a ``.. list-table::`` (one header row or none)."""
+    indent, title = match["indent"], match["title"].strip()
+    lines = textwrap.dedent(match["body"]).splitlines()
+    options = {}
+    while lines and OPTION.match(lines[0]):
+        key, value = OPTION.match(lines.pop(0)).groups()
+        options[key] = value.strip()
+    header_rows = int(options.pop("header-rows", "0"))
+    unknown = set(options) - {"widths", "width", "class", "name", "align"}
+    if header_rows > 1 or unknown:
+        raise NotMarkdown(f".. list-table:: with {header_rows} header rows / options {sorted(unknown)}")
+    rows = []
+    for line in lines:  # "* - cell" starts a row, "  - cell" a cell, other lines continue the cell
+        if re.match(r"\*\s+-(\s|$)", line):
+            rows.append([line.split("-", 1)[1]])
+        elif re.match(r"\s+-(\s|$)", line) and rows:
+            rows[-1].append(line.split("-", 1)[1])
+        elif line.strip() and rows:
+            rows[-1][-1] += " " + line
+        elif line.strip():
+            raise NotMarkdown(f".. list-table:: line outside a row: {line.strip()}")
+    if not rows:
+        raise NotMarkdown(".. list-table:: without rows")
+    cells = [[one_line(cell).replace("|", "\\|") for cell in row] for row in rows]
+    width = max(map(len, cells))
+    cells = [row + [""] * (width - len(row)) for row in cells]
+    if not header_rows:
+        cells.insert(0, [""] * width)
+    table = [cells[0], ["---"] * width, *cells[1:]]
+    out = ([f"**{title}**", ""] if title else []) + ["| " + " | ".join(row) + " |" for row in table]
+    return "".join(f"{indent}{line}\n" for line in out) + "\n"
+
+
+def to_markdown(text, targets, docname):
+    """The Markdown for TEXT, a Markdown cell that sphinx-gallery's rst2md wrote."""
+
+    def inline(match):
+        if match["fence"]:
+            return match[0]
+        if match["literal"] is not None:
+            return code(match["literal"])
+        if match["role"]:
+            return targets.resolve(match["role"], match["target"], docname)
+        try:
+            return targets.resolve("ref", match["ref"], docname)
+        except NotMarkdown as error:
+            raise NotMarkdown(f"{error} (rst2md writes :ref:`x` as `x`; reST default-role text is not allowed)") from None
+
+    text = ALIGN.sub(lambda match: display_maths(match[1]), text)
+    text = MATH.sub(lambda match: display_maths(match["body"], match["indent"]) + "\n\n", text)
+    text = LIST_TABLE.sub(markdown_table, text)
+    return INLINE.sub(inline, text)
+
+
+def save_markdown_notebook(work_notebook, write_file, targets, examples):
+    """sphinx-gallery's save_notebook, with the Markdown cells converted first."""
+    write_file = Path(write_file)
+    docname, source = examples[write_file.resolve().parent / write_file.name.removesuffix(".ipynb.new")]
+    source = os.path.relpath(source)
+    for cell in work_notebook["cells"]:
+        if cell["cell_type"] != "markdown":
+            continue
+        try:
+            markdown = to_markdown("".join(cell["source"]), targets, docname)
+        except NotMarkdown as error:
+            raise ExtensionError(f"{source}: cannot write its notebook's Markdown: {error}") from None
+        left = [line.strip() for line in markdown.splitlines() if REST.search(line)]
+        if left:
+            raise ExtensionError(f"{source}: reST left in its notebook's Markdown: {left}")
+        cell["source"] = [markdown]
+    work_notebook["metadata"][MARK_KEY] = MARK
+    notebook.save_notebook(work_notebook, write_file)
+
+
+def notebook_mark(path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))["metadata"].get(MARK_KEY)
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def generated_examples(app):
+    """{an example's generated files, without suffix: (its docname, its source)}."""
+    return {Path(app.srcdir, docname).resolve(): (docname, source) for docname, source in gallery_examples(app)}
+
+
+def unconverted(app, examples):
+    """The examples this build runs whose notebook this converter did not write."""
+    conf = app.config.sphinx_gallery_conf
+    return [
+        path
+        for path, (_, source) in examples.items()
+        if gen_rst.executable_script(str(source), conf) and notebook_mark(Path(f"{path}.ipynb")) != MARK
+    ]
+
+
+def install(app):
+    """Before sphinx-gallery runs: route its notebooks through the converter."""
+    conf = app.config.sphinx_gallery_conf
+    if conf["pypandoc"] is not False:
+        raise ExtensionError("notebook_markdown replaces sphinx-gallery's 'pypandoc' option: use one of them")
+    if conf["parallel"]:
+        raise ExtensionError("notebook_markdown works in this process: sphinx-gallery's 'parallel' would bypass it")
+    if not hasattr(gen_rst, "save_notebook"):
+        raise ExtensionError("sphinx_gallery.gen_rst no longer calls save_notebook: see notebook_markdown's docstring")
+    examples = generated_examples(app)
+    gen_rst.save_notebook = partial(save_markdown_notebook, targets=Targets(app), examples=examples)
+    for path in unconverted(app, examples):  # sphinx-gallery regenerates an example without its .md5
+        Path(f"{path}.py.md5").unlink(missing_ok=True)
+
+
+def check(app):
+    """After sphinx-gallery ran: every example it ran has a converted notebook."""
+    stale = unconverted(app, generated_examples(app))
+    if stale:
+        raise ExtensionError(f"notebooks not written through notebook_markdown: {[f'{path}.ipynb' for path in stale]}")
+
+
+def setup(app):
+    app.setup_extension("sphinx.ext.intersphinx")  # normalises intersphinx_mapping, read above
+    # sphinx-gallery runs the examples at builder-inited, priority 500.
+    app.connect("builder-inited", install, priority=400)
+    app.connect("builder-inited", check, priority=600)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
