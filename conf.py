@@ -39,6 +39,7 @@ extensions = [
     "offline_math",  # maths typeset at build time as MathML
     "gallery_guard",  # an interrupted build re-runs what it left half-written
     "notebook_kernel",  # concept notebooks: this Python's kernel, a quiet log, no cache race
+    "notebook_markdown",  # notebooks: Markdown cells in Markdown (links to PyTorch and the site, tables, $…$)
     "colab_links",  # "Run in Colab" on each tutorial
     "accessibility",  # fixes for what axe-core reports on the built pages
 ]
@@ -59,6 +60,7 @@ sphinx_gallery_conf = {
         "../examples/jacobians",
         "../examples/higher_order",
         "../examples/in_practice",
+        "../examples/under_the_hood",
     ],
     "within_subsection_order": "FileNameSortKey",  # numbered file names give the order
     # Each example starts from a fresh torch and matplotlib state.
