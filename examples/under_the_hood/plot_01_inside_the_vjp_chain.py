@@ -215,8 +215,8 @@ torch.testing.assert_close(seen["s"], w.detach(), rtol=0, atol=0)
 # A hook that returns a tensor replaces :math:`v` for everything below it.
 # Scaling :math:`v_s` by 3 scales ``x.grad`` by 3 and leaves ``w.grad``
 # alone: :math:`w` gets its share from ``MulBackward0``, above :math:`s`.
-# (Gradient clipping per tensor and gradient reversal layers are hooks of
-# this kind.)
+# (Per-tensor gradient clipping and gradient reversal can be written as
+# hooks of this kind.)
 
 x.grad, w.grad = None, None
 s, p, y = forward(x, w)

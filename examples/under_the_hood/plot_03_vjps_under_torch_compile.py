@@ -58,7 +58,8 @@ from torch._dynamo.backends.common import aot_autograd
 from torch._functorch.partitioners import default_partition, min_cut_rematerialization_partition
 from torch.autograd.graph import saved_tensors_hooks
 
-torch._dynamo.reset()  # start from a clean compilation cache
+# Start from a clean compilation cache.
+torch._dynamo.reset()
 
 
 def capturing_backend(partition, graphs):
