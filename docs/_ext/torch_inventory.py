@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 INVENTORY = ROOT / "docs" / "_ext" / "torch.inv"
 
 DOTTED = re.compile(r"\btorch(?:\.[A-Za-z_]\w*)+")
-FROM_IMPORT = re.compile(r"^\s*from (torch[\w.]*) import \(?([\w, \n]+)\)?", re.MULTILINE)
+# `from torch.x import a, b` (one line) or `from torch.x import (a,\n b)`.
+FROM_IMPORT = re.compile(r"^[ \t]*from (torch[\w.]*) import (?:\(([\w,\s]+)\)|([\w, \t]+))", re.MULTILINE)
 IMPORT_AS = re.compile(r"^\s*import (torch[\w.]*) as (\w+)", re.MULTILINE)
 
 # Modules, and where PyTorch documents them.
@@ -57,8 +58,8 @@ def names_used(paths):
         text = path.read_text(encoding="utf-8")
         names.update(DOTTED.findall(text))
         aliases = {alias: module for module, alias in IMPORT_AS.findall(text)}
-        for module, imported in FROM_IMPORT.findall(text):
-            for name in (n.strip() for n in imported.replace("\n", ",").split(",")):
+        for module, in_parentheses, on_one_line in FROM_IMPORT.findall(text):
+            for name in (n.strip() for n in (in_parentheses or on_one_line).replace("\n", ",").split(",")):
                 if name:
                     names.add(f"{module}.{name}")
                     aliases[name] = f"{module}.{name}"
