@@ -33,6 +33,9 @@ EXPECTED_OUTPUT = {
     "higher_order/plot_05_laplacian_for_physics_informed_models": "Laplacian at 128 points in d = 8: all three exact methods equal the hand formula",
     "higher_order/plot_06_ntk_and_gauss_newton": "residual evaluations: 3 to set up, 0 for a product J^T J u",
     "in_practice/plot_06_forward_mode_custom_rules": "default gradcheck on the buggy rule: passed",
+    "under_the_hood/plot_01_inside_the_vjp_chain": "AccumulateGrad (x)  receives v of shape (4,)",
+    "under_the_hood/plot_02_memory_what_reverse_mode_keeps": "segments of  4:  49152 bytes saved, peak 131088, 32 layer calls",
+    "under_the_hood/plot_03_vjps_under_torch_compile": 'backend="aot_eager"  saves     0 new bytes for backward',
 }
 
 

@@ -49,6 +49,7 @@ SPECIAL_PAGES = {
     "torch.autograd.detect_anomaly": "autograd.html#torch.autograd.detect_anomaly",
     "torch.autograd.set_detect_anomaly": "autograd.html#torch.autograd.set_detect_anomaly",
     "torch.autograd.graph.saved_tensors_hooks": "autograd.html#torch.autograd.graph.saved_tensors_hooks",
+    "torch.utils.checkpoint.checkpoint": "checkpoint.html#torch.utils.checkpoint.checkpoint",
 }
 
 
