@@ -34,7 +34,7 @@ html-noplot: $(DEPS)
 
 ## test: run the test suite in parallel (it builds its own copy of the site)
 test: $(TEST_DEPS)
-	$(BIN)/python -m pytest -n auto --durations=12
+	$(BIN)/python -m pytest -n auto --dist loadgroup --durations=12
 
 ## bench: measure build, test and page figures on this machine (build/bench.json)
 bench: $(TEST_DEPS)

@@ -34,7 +34,7 @@ extensions = [
     "sphinx.ext.intersphinx",  # links to PyTorch's reference, from a local inventory
     "sphinx_copybutton",  # a copy button on code cells
     "notfound.extension",  # 404 page
-    "sphinx_sitemap",  # sitemap.xml
+    "sitemap",  # sitemap.xml of every page made from a source
     "sphinxext.opengraph",  # social-card metadata
     "offline_math",  # maths typeset at build time as MathML
     "gallery_guard",  # an interrupted build re-runs what it left half-written
@@ -105,7 +105,6 @@ html_baseurl = SITE_URL
 html_theme_options = {"source_repository": REPOSITORY, "source_branch": "main", "source_directory": "docs/"}
 copybutton_selector = "div:not(.highlight-none) > div.highlight > pre"  # code, not its output
 notfound_urls_prefix = urlparse(SITE_URL).path
-sitemap_url_scheme = "{link}"
 ogp_site_url = SITE_URL
 ogp_social_cards = {"enable": False}  # no images drawn per page at build time
 colab_repository = REPOSITORY

@@ -74,8 +74,3 @@ def site(tmp_path_factory) -> Build:
     build.rebuild_log = saved["rebuild_log"]
     return build
 
-
-@pytest.fixture
-def built_copy(site, tmp_path) -> Path:
-    """A copy of the session's built tree, for a test to change and build again."""
-    return copy_built(site.root, tmp_path / "repo")

@@ -43,9 +43,9 @@ class Build:
         return self.root / "build" / "html"
 
 
-def copy_repo(dest: Path) -> Path:
-    """A copy of this repository as a fresh clone has it (no build output)."""
-    shutil.copytree(REPO, dest, ignore=NOT_SOURCES)
+def copy_repo(dest: Path, source: Path = REPO) -> Path:
+    """A copy of this repository (or of SOURCE) as a fresh clone has it (no build output)."""
+    shutil.copytree(source, dest, ignore=NOT_SOURCES)
     return dest
 
 

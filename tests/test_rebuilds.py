@@ -3,15 +3,17 @@ that one only; a build interrupted between an example's run and its page,
 then `make html` again, gives the complete site; `make clean` removes
 everything generated.
 
-Each scenario starts from a copy of the session's built tree, so only what it
-changes runs again."""
+The scenarios share one copy of the session's built tree and run one after
+another in it (on one pytest-xdist worker): the first build in the copy reads
+every page again (its folder moved), the later ones only what changed, and
+only the examples a scenario changes run again."""
 
 import signal
 import time
 
 import pytest
 
-from conftest import EXAMPLES, copy_repo, interrupt, make, output_lines, page_outputs, soup, start_make, tutorial_page
+from conftest import EXAMPLES, copy_built, copy_repo, interrupt, make, output_lines, page_outputs, soup, start_make, tutorial_page
 
 # Appended to conf.py of a copy: the build stops for good at the moment an
 # interruption is most harmful, right after sphinx-gallery has run an example
@@ -55,69 +57,65 @@ def test_unchanged_rebuild_runs_nothing(site):
     assert "Executing notebook" not in log, "an unchanged concept page was executed again"
 
 
+# All tests of this module run on one xdist worker, in order, in one copy.
+pytestmark = pytest.mark.xdist_group("built-copy")
+
+
+@pytest.fixture(scope="module")
+def copy(site, tmp_path_factory):
+    return copy_built(site.root, tmp_path_factory.mktemp("rebuilds") / "repo")
+
+
+def pages_now(root):
+    return {example: shown_lines(root / "build" / "html", example) for example in EXAMPLES}
+
+
+def edit(root, example, text=AN_EDIT):
+    path = root / "examples" / example.parent.name / example.name
+    path.write_text(path.read_text() + text)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["killed", "interrupted"])
-def test_build_stopped_between_an_example_and_its_page_then_make_html_gives_the_complete_site(site, built_copy, sig):
-    root = built_copy
+def test_build_stopped_between_an_example_and_its_page_then_make_html_gives_the_complete_site(copy, sig):
+    root = copy
+    before = pages_now(root)
     example = EXAMPLES[1]
-    edited = root / "examples" / example.parent.name / example.name
-    edited.write_text(edited.read_text() + AN_EDIT)
+    edit(root, example)
     conf = root / "conf.py"
     original_conf = conf.read_text()
     conf.write_text(original_conf + PAUSE_AFTER_MD5)
+    md5 = root / "docs" / "auto_examples" / example.parent.name / (example.name + ".md5")
+    old_md5 = md5.read_text()
 
     process = start_make(root)
+    paused = root / "build" / "paused-after-md5"
     deadline = time.monotonic() + 600
-    while not (root / "build" / "paused-after-md5").exists():
+    while not paused.exists():
         assert process.poll() is None, "the build ended before the edited example ran:\n" + process.stdout.read()[-3000:]
         assert time.monotonic() < deadline, "the edited example did not run within 600 s"
         time.sleep(0.01)
-    md5 = root / "docs" / "auto_examples" / example.parent.name / (example.name + ".md5")
-    assert md5.read_text() != (site.root / md5.relative_to(root)).read_text(), "the stop came before the new .md5"
+    assert md5.read_text() != old_md5, "the stop came before the new .md5"
     interrupt(process, sig)
     assert process.returncode != 0
+    paused.unlink()
 
     conf.write_text(original_conf)
     build = make(root)
     assert build.returncode == 0, build.log[-5000:]
     assert executed(build.log) == 1, "the example stopped half-way ran again"
-    html = root / "build" / "html"
-    assert shown_lines(html, example) == shown_lines(site.html, example) + ["An edit: this line is new."]
-    for other in EXAMPLES:
-        if other != example:
-            assert shown_lines(html, other) == shown_lines(site.html, other), f"{other.name}: outputs differ"
+    after = pages_now(root)
+    assert after[example] == before[example] + ["An edit: this line is new."]
+    assert {e: p for e, p in after.items() if e != example} == {e: p for e, p in before.items() if e != example}
 
 
-def test_editing_one_example_runs_only_it_and_a_template_tutorial_builds(site, built_copy, tmp_path):
-    root = built_copy
-    example = EXAMPLES[2]
-    edited = root / "examples" / example.parent.name / example.name
-    edited.write_text(edited.read_text() + AN_EDIT)
-    new = root / "examples" / "basics" / "plot_99_from_the_template.py"
-    new.write_text((root / "docs" / "tutorial_template.py").read_text())
-
-    build = make(root)
-    assert build.returncode == 0, build.log[-5000:]
-    assert executed(build.log) == 2, "the edited example and the new one, nothing else"
-    assert f"after excluding {len(EXAMPLES) - 1} files" in build.log
-    html = root / "build" / "html"
-    assert shown_lines(html, example)[-1] == "An edit: this line is new."
-    assert "max |v^T J - cos x|" in "\n".join(page_outputs(soup(tutorial_page(html, new))))
-
-    # make clean leaves exactly the sources (the edits are sources too).
-    assert make(root, "clean").returncode == 0
-    expected = files_of(copy_repo(tmp_path / "fresh")) | {"examples/basics/plot_99_from_the_template.py"}
-    assert files_of(root) == expected, "left behind: " + str(sorted(files_of(root) - expected))
-
-
-
-def test_writer_fast_loop_noplot_then_one_example(site, built_copy):
+def test_writer_fast_loop_noplot_then_one_example(copy):
     """`make html-noplot` builds an edited page without running anything;
     `make html EXAMPLE=...` then runs just that example."""
-    root = built_copy
-    example = EXAMPLES[3]
+    root = copy
+    before = pages_now(root)
+    example, other = EXAMPLES[3], EXAMPLES[0]
     edited = root / "examples" / example.parent.name / example.name
-    source = edited.read_text()
-    edited.write_text(source.replace('"""', '"""\n\nA sentence added by a writer.\n', 1) + AN_EDIT)
+    edited.write_text(edited.read_text().replace('\n"""', '\n\nA sentence added by a writer.\n"""', 1) + AN_EDIT)
     guide = root / "docs" / "contributing.md"
     guide.write_text(guide.read_text() + "\nA paragraph added by a writer.\n")
 
@@ -127,12 +125,32 @@ def test_writer_fast_loop_noplot_then_one_example(site, built_copy):
     html = root / "build" / "html"
     assert "A sentence added by a writer." in tutorial_page(html, example).read_text()
     assert "A paragraph added by a writer." in (html / "contributing.html").read_text()
-    other = EXAMPLES[0]
-    assert shown_lines(html, other) == shown_lines(site.html, other), "html-noplot dropped an unchanged page's outputs"
+    assert shown_lines(html, other) == before[other], "html-noplot dropped an unchanged page's outputs"
 
-    pattern = f"{example.parent.name}/{example.stem}"
-    one = make(root, "html", 1200, f"EXAMPLE={pattern}")
+    one = make(root, "html", 1200, f"EXAMPLE={example.parent.name}/{example.stem}")
     assert one.returncode == 0, one.log[-5000:]
     assert executed(one.log) == 1
-    assert shown_lines(html, example)[-1] == "An edit: this line is new."
-    assert shown_lines(html, other) == shown_lines(site.html, other), "an example that did not run lost its page"
+    assert shown_lines(html, example) == before[example] + ["An edit: this line is new."]
+    assert shown_lines(html, other) == before[other], "an example that did not run lost its page"
+
+
+def test_editing_one_example_runs_only_it_and_a_template_tutorial_builds_then_make_clean(site, copy):
+    root = copy
+    sources = files_of(copy_repo(root.parent / "sources", source=root)) | {"examples/basics/plot_99_from_the_template.py"}
+    before = pages_now(root)
+    example = EXAMPLES[2]
+    edit(root, example)
+    new = root / "examples" / "basics" / "plot_99_from_the_template.py"
+    new.write_text((root / "docs" / "tutorial_template.py").read_text())
+
+    build = make(root)
+    assert build.returncode == 0, build.log[-5000:]
+    assert executed(build.log) == 2, "the edited example and the new one, nothing else"
+    assert f"after excluding {len(EXAMPLES) - 1} files" in build.log
+    html = root / "build" / "html"
+    assert shown_lines(html, example) == before[example] + ["An edit: this line is new."]
+    assert "max |v^T J - cos x|" in "\n".join(page_outputs(soup(tutorial_page(html, new))))
+
+    # make clean leaves exactly the sources (the edits are sources too).
+    assert make(root, "clean").returncode == 0
+    assert files_of(root) == sources, "left behind: " + str(sorted(files_of(root) - sources))

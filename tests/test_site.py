@@ -96,9 +96,12 @@ def test_reader_conveniences(site):
     not_found = (site.html / "404.html").read_text()
     assert f'href="{CONF["notfound_urls_prefix"]}_static/' in not_found
 
-    sitemap = (site.html / "sitemap.xml").read_text()
+    sitemap = set(re.findall(r"<loc>(.*?)</loc>", (site.html / "sitemap.xml").read_text()))
     for example in EXAMPLES:
         assert f"{SITE_URL}auto_examples/{example.parent.name}/{example.stem}.html" in sitemap
+    assert f"{SITE_URL}concepts/glossary.html" in sitemap and f"{SITE_URL}index.html" in sitemap
+    for not_a_page in ("404.html", "genindex.html", "search.html"):
+        assert SITE_URL + not_a_page not in sitemap, f"the sitemap lists {not_a_page}"
 
 
 def test_every_tutorial_has_a_colab_link_to_its_published_notebook(site):
