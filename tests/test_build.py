@@ -1,7 +1,14 @@
 """`make html` builds the whole site from a fresh copy: every example runs,
 with zero warnings, and only docs/ and the generated gallery become pages."""
 
+import json
+import os
 import re
+import sqlite3
+import sys
+from types import SimpleNamespace
+
+import pytest
 
 from conftest import EXAMPLES, REPO, tutorial_page
 
@@ -33,3 +40,41 @@ def test_only_docs_and_gallery_pages_are_built(site):
         if section.is_dir()
     } | {tutorial_page(site.html, e).relative_to(site.html).as_posix() for e in EXAMPLES}
     assert pages == sphinx_pages | docs_pages | gallery_pages
+
+
+def test_build_log_is_quiet(site):
+    # The kernel's "running over TCP without encryption" line (once per
+    # concept notebook) is kept out by docs/_ext/notebook_kernel.py.
+    assert "without encryption" not in site.log
+    assert "No source code lexer" not in site.log
+
+
+def test_notebook_cache_exists_before_parallel_readers_start(tmp_path):
+    # On a clean `-j auto` build two forked readers could both create
+    # jupyter-cache's database; notebook_kernel creates it first, in the
+    # main process, at builder-inited.
+    sys.path.insert(0, str(REPO / "docs" / "_ext"))
+    import notebook_kernel
+
+    cache = tmp_path / "jupyter_cache"
+    app = SimpleNamespace(
+        outdir=str(tmp_path / "html"),
+        config=SimpleNamespace(nb_execution_mode="cache"),
+        env=SimpleNamespace(mystnb_config=SimpleNamespace(execution_cache_path=str(cache))),
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("JUPYTER_PATH", raising=False)
+        notebook_kernel.prepare(app)
+        kernel = json.loads((tmp_path / "jupyter" / "kernels" / "python3" / "kernel.json").read_text())
+        assert os.environ["JUPYTER_PATH"].split(os.pathsep)[0] == str(tmp_path / "jupyter")
+    with sqlite3.connect(cache / "global.db") as db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "settings" in tables, tables
+    assert kernel["argv"][0] == sys.executable, "the notebooks run in the Python that builds the site"
+
+
+def test_make_html_installs_no_test_tool():
+    pins = {line.split("==")[0].lower() for line in (REPO / "requirements.lock").read_text().splitlines() if "==" in line}
+    assert pins and not pins & {"pytest", "pytest-xdist", "playwright", "axe-playwright-python", "check-jsonschema"}
+    test_pins = (REPO / "requirements-test.lock").read_text().splitlines()
+    assert all(line in test_pins for line in (REPO / "requirements.lock").read_text().splitlines()[1:]), "the test lock keeps the build's pins"
