@@ -3,8 +3,8 @@
 - Sphinx writes a toctree caption as ``<p class="caption" role="heading">``
   with no ``aria-level``, which the ARIA heading role requires: the sidebar
   captions get ``aria-level="2"`` here.
-- Code and output blocks that scroll must be reachable by keyboard:
-  ``docs/_static/cookbook.js`` makes them focusable.
+- Code, output, maths and table boxes that scroll must be reachable by
+  keyboard: ``docs/_static/cookbook.js`` makes them focusable.
 - sphinx-gallery hides the text of its card links with ``display: none``, so
   the links have no accessible name: ``docs/_static/cookbook.css`` hides it
   visually only.

@@ -20,7 +20,10 @@ def add_colab_link(app, doctree, docname):
             f"https://colab.research.google.com/github/{owner_repo}/blob/"
             f"{app.config.colab_branch}/_downloads/{filename}"
         )
-        link = nodes.reference("", "", nodes.literal(text="Run in Google Colab"), refuri=url, internal=False)
+        # Styled as sphinx-gallery's download buttons: a literal of class
+        # "download" (its CSS drops the code pill inside the button).
+        label = nodes.literal(text="Run in Google Colab", classes=["download"])
+        link = nodes.reference("", "", label, refuri=url, internal=False)
         box = nodes.container(classes=["sphx-glr-download", "sphx-glr-download-colab"])
         box += nodes.paragraph("", "", link)
         container = download.parent
