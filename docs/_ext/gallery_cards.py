@@ -18,8 +18,9 @@ The top gallery index repeats sphinx-gallery's ``<div id='sg-tag-list'>``
 once per section; the repeats lose the id, which must be unique.
 
 Card titles get a line-break opportunity after each dot of a dotted name
-(``torch.<wbr>autograd.<wbr>functional``), so a long API name wraps inside
-its card instead of running out of it.
+too long for one line of a card (``torch.<wbr>autograd.<wbr>functional.<wbr>vjp``),
+so a long API name wraps at its dots inside its card instead of running out
+of it.
 """
 
 import html
@@ -220,8 +221,18 @@ def _card_target(raw):
     return target, None
 
 
+# A dotted name this long does not fit on one line of a card; a shorter one
+# moves to the next line whole, as a word does.
+LONG_NAME = re.compile(r"\b\w+(?:\.\w+)+\b")
+LONG = 20
+
+
 def _wrap_dotted_names(title_html):
-    return re.sub(r"(?<=\w)\.(?=\w)", ".<wbr>", title_html)
+    def wrap(match):
+        name = match.group(0)
+        return name.replace(".", ".<wbr>") if len(name) >= LONG else name
+
+    return LONG_NAME.sub(wrap, title_html)
 
 
 def fix_cards(app, doctree):
