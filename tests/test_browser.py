@@ -15,6 +15,7 @@ import re
 import shutil
 
 import pytest
+from bs4 import BeautifulSoup
 
 from conftest import EXAMPLES, REPO, tutorial_page
 from sitebuild import CHROMIUM_ARGS, SITE_PREFIX, serve
@@ -152,3 +153,169 @@ def test_screenshots_of_landing_page_and_a_tutorial(site, base_url, browser):
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 50_000 and not problems
         page.close()
+
+
+# -- Layout: phone and laptop widths, and print ---------------------------------------------
+
+WIDTHS = (390, 1280)
+LAYOUT_GROUPS = 2  # pages per width are checked in this many groups (pytest-xdist runs them side by side)
+
+# Whatever the main column holds must be visible or reachable by scrolling.
+# An element is clipped when part of it lies outside the window, or outside an
+# ancestor that cuts its overflow off (overflow-x hidden or clip), with no
+# scrolling box (overflow-x auto or scroll) in between; and an element that
+# cuts off its own wider content is clipped too. Only the outermost clipped
+# element of a subtree is reported. Visually hidden 1 px elements are skipped.
+# On paper (PRINTED true) nothing scrolls: a scrolling box cuts as well.
+CLIPPED = """(printed) => {
+  const main = document.querySelector("article[role=main]") || document.body;
+  const describe = (el, why) => {
+    const cls = typeof el.className === "string" && el.className.trim() ? "." + el.className.trim().split(/\\s+/).join(".") : "";
+    const text = (el.textContent || "").trim().replace(/\\s+/g, " ").slice(0, 60);
+    return `<${el.tagName.toLowerCase()}${cls}> ${why}: ${text}`;
+  };
+  const scrolls = (el) => ["auto", "scroll"].includes(getComputedStyle(el).overflowX);
+  const cuts = (el) => ["hidden", "clip"].includes(getComputedStyle(el).overflowX);
+  const found = [], flagged = new Set();
+  const windowRight = document.documentElement.clientWidth;
+  for (const el of main.querySelectorAll("*")) {
+    const box = el.getBoundingClientRect();
+    if (box.width <= 1 || box.height <= 1) continue;
+    let ancestor = el.parentElement, skip = false, left = 0, right = windowRight;
+    for (; ancestor && ancestor !== document.documentElement; ancestor = ancestor.parentElement) {
+      // A box that scrolls inside the main column lets the reader reach what it
+      // holds; outside it (furo's .content scrolls on phones) scrolling moves
+      // the whole column sideways, so it counts as a cut.
+      const inside = main.contains(ancestor);
+      if (flagged.has(ancestor) || (inside && scrolls(ancestor) && !printed)) { skip = true; break; }
+      if (cuts(ancestor) || ((!inside || printed) && scrolls(ancestor))) {
+        const a = ancestor.getBoundingClientRect();
+        left = Math.max(left, a.left); right = Math.min(right, a.right);
+      }
+    }
+    if (skip) continue;
+    if (box.left < left - 1 || box.right > right + 1) {
+      flagged.add(el);
+      found.push(describe(el, `spans ${Math.round(box.left)}..${Math.round(box.right)}px, visible ${Math.round(left)}..${Math.round(right)}px`));
+    } else if ((cuts(el) || (printed && scrolls(el))) && el.scrollWidth > el.clientWidth + 1) {
+      flagged.add(el);
+      found.push(describe(el, `cuts its ${el.scrollWidth}px content to ${el.clientWidth}px`));
+    }
+  }
+  return found;
+}"""
+
+# A box in the main column that scrolls sideways must show that it does: the
+# scroll shadows of docs/_static/cookbook.css are gradients in its background.
+NO_CUE = """() => [...document.querySelectorAll("article[role=main] *")]
+  .filter(el => ["auto", "scroll"].includes(getComputedStyle(el).overflowX) && el.scrollWidth > el.clientWidth + 1)
+  .filter(el => !getComputedStyle(el).backgroundImage.includes("gradient"))
+  .map(el => `<${el.tagName.toLowerCase()}.${String(el.className).trim().split(/\\s+/).join(".")}>` +
+             ` scrolls ${el.scrollWidth}px in ${el.clientWidth}px with no cue: ${el.textContent.trim().slice(0, 60)}`)"""
+
+# A card title must fit its card: no line wider than the title box, and the
+# title box inside the card's box.
+CARD_OVERFLOW = """() => {
+  const found = [];
+  for (const card of document.querySelectorAll(".sphx-glr-thumbcontainer")) {
+    const title = card.querySelector(".sphx-glr-thumbnail-title");
+    if (!title || card.getClientRects().length === 0) continue;
+    const c = card.getBoundingClientRect(), t = title.getBoundingClientRect();
+    const wide = title.scrollWidth > title.clientWidth + 1;
+    const outside = t.left < c.left - 1 || t.right > c.right + 1 || t.bottom > c.bottom + 1;
+    if (wide || outside) {
+      found.push(`${title.textContent.trim()} (title ${Math.round(t.width)}x${Math.round(t.height)}` +
+                 ` scrolls ${title.scrollWidth}px, card ${Math.round(c.width)}x${Math.round(c.height)})`);
+    }
+  }
+  return found;
+}"""
+
+# What a printed page must not show.
+NOT_PRINTED = [
+    ".skip-to-content",
+    ".sidebar-drawer",
+    ".toc-drawer",
+    ".mobile-header",
+    ".theme-toggle-container",
+    ".related-pages",
+    ".edit-this-page",
+    ".view-this-page",
+    ".sphx-glr-footer",
+    ".sphx-glr-download-link-note",
+]
+
+
+def load(browser, base_url, path, width, media="screen"):
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.emulate_media(media=media)
+    page.goto(base_url + path, wait_until="networkidle")
+    return page
+
+
+@pytest.mark.parametrize("group", range(LAYOUT_GROUPS))
+@pytest.mark.parametrize("width", WIDTHS)
+def test_no_card_title_overflows_and_nothing_wide_is_clipped_or_scrolls_without_a_cue(site, base_url, browser, width, group):
+    pages = all_pages(site)
+    assert len(pages) >= 25
+    found = {}
+    for path in pages[group::LAYOUT_GROUPS]:
+        page = load(browser, base_url, path, width)
+        problems = [f"card title overflows: {t}" for t in page.evaluate(CARD_OVERFLOW)]
+        problems += [f"clipped: {c}" for c in page.evaluate(CLIPPED, False)]
+        problems += page.evaluate(NO_CUE)
+        if problems:
+            found[path] = problems
+        page.close()
+    assert not found, f"at {width} px: {found}"
+
+
+def test_cards_are_checked(site, base_url, browser):
+    # The landing page, the tutorials index and the API index all show cards;
+    # the check above must have had cards to look at.
+    for path in ("index.html", "auto_examples/index.html", "api.html"):
+        page = load(browser, base_url, path, 390)
+        assert page.locator(".sphx-glr-thumbcontainer .sphx-glr-thumbnail-title").count() >= 5, path
+        page.close()
+
+
+def test_edit_and_view_links_point_at_sources_not_generated_files(site):
+    """A tutorial's links lead to examples/<section>/<name>.py, a gallery
+    index's to its GALLERY_HEADER.rst; no page links to a generated file."""
+    generated = re.compile(r"auto_examples/.*\.rst|gen_modules/")
+    found = {}
+    tutorials = 0
+    for path in all_pages(site):
+        page = BeautifulSoup((site.html / path).read_text(encoding="utf-8"), "html.parser")
+        links = [a["href"] for a in page.select(".edit-this-page a[href], .view-this-page a[href]")]
+        bad = [href for href in links if generated.search(href)]
+        match = re.fullmatch(r"auto_examples/(\w+)/(plot_\w+)\.html", path)
+        if match:
+            tutorials += 1
+            source = f"/examples/{match[1]}/{match[2]}.py"
+            bad += [f"{href} (expected ...{source})" for href in links if source not in href]
+            if len(links) != 2:
+                bad.append(f"{len(links)} edit/view links, expected 2")
+        match = re.fullmatch(r"auto_examples/(?:(\w+)/)?index\.html", path)
+        if match:
+            header = f"/examples/{match[1] + '/' if match[1] else ''}GALLERY_HEADER.rst"
+            bad += [f"{href} (expected ...{header})" for href in links if header not in href]
+        if bad:
+            found[path] = bad
+    assert tutorials >= 10
+    assert not found, found
+
+
+@pytest.mark.parametrize("path", ["auto_examples/jacobians/plot_02_batched_jacobian_methods.html", "concepts/what_is_a_vjp.html"])
+def test_printed_page_is_a_clean_handout(site, base_url, browser, path):
+    # An A4 page at 96 dpi is 794 px wide; with 2 cm margins about 640 px are printed.
+    page = load(browser, base_url, path, 640, media="print")
+    page.evaluate("window.dispatchEvent(new Event('beforeprint'))")  # as printing does
+    shown = page.evaluate(
+        "selectors => selectors.filter(s => [...document.querySelectorAll(s)].some(e => e.getClientRects().length > 0))",
+        NOT_PRINTED,
+    )
+    clipped = page.evaluate(CLIPPED, True)
+    page.close()
+    assert not shown, f"printed: {shown}"
+    assert not clipped, f"cut at the margin: {clipped}"
