@@ -36,7 +36,7 @@ extensions = [
     "notfound.extension",  # 404 page
     "sitemap",  # sitemap.xml of every page made from a source
     "sphinxext.opengraph",  # social-card metadata
-    "offline_math",  # maths typeset at build time as MathML
+    "offline_math",  # maths typeset at build time by KaTeX (node; no script on the page)
     "gallery_guard",  # an interrupted build re-runs what it left half-written
     "notebook_kernel",  # concept notebooks: this Python's kernel, a quiet log, no cache race
     "notebook_markdown",  # notebooks: Markdown cells in Markdown (links to PyTorch and the site, tables, $…$)

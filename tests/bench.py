@@ -50,13 +50,14 @@ LIGHTHOUSE_PAGES = [
     "auto_examples/basics/plot_01_elementwise_derivative.html",
 ]
 
-# Records, in the page, when every <math> element has been laid out (maths is
-# MathML written at build time, so this is the first layout after parsing).
+# Records, in the page, when every formula is laid out in KaTeX's fonts (maths
+# is typeset at build time, so this is the first layout after the fonts load).
 MATHS_READY = """
 (() => {
   const check = () => {
-    const maths = [...document.querySelectorAll("math")];
-    if (document.readyState !== "loading" && maths.every(m => m.getBoundingClientRect().width > 0)) {
+    const maths = [...document.querySelectorAll("article .katex-html")];
+    if (document.readyState !== "loading" && document.fonts.status === "loaded"
+        && maths.every(m => m.getBoundingClientRect().width > 0)) {
       window.__mathsReadyAt = performance.now();
       window.__mathsCount = maths.length;
     } else {

@@ -11,13 +11,16 @@ Chromium is a failure instead.
 """
 
 import os
+import pickle
 import re
 import shutil
 
 import pytest
 from bs4 import BeautifulSoup
+from docutils import nodes
 
 from conftest import EXAMPLES, REPO, tutorial_page
+from maths_checks import construct_page_problems, maths_problems
 from sitebuild import CHROMIUM_ARGS, SITE_PREFIX, serve
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -92,10 +95,12 @@ def test_every_page_loads_cleanly_with_typeset_maths_and_no_serious_accessibilit
     found = {}
     for path in pages[group::GROUPS]:
         page, problems = open_page(browser, base_url, path)
-        maths = page.locator("math").count()
-        drawn = page.evaluate("[...document.querySelectorAll('math')].filter(m => m.getBoundingClientRect().width > 0).length")
+        # KaTeX's visible boxes (the <math> inside is for screen readers).
+        maths = page.locator("article .katex").count()
+        drawn = page.evaluate("[...document.querySelectorAll('article .katex-html')].filter(m => m.getBoundingClientRect().width > 0).length")
         if drawn != maths:
-            problems.append(f"{maths - drawn} of {maths} maths elements not drawn")
+            problems.append(f"{maths - drawn} of {maths} formulas not drawn")
+        problems += maths_problems(page)[1]
         prose = page.evaluate(
             "(() => { const body = document.body.cloneNode(true);"
             " body.querySelectorAll('pre, code, script, style').forEach(e => e.remove());"
@@ -109,6 +114,31 @@ def test_every_page_loads_cleanly_with_typeset_maths_and_no_serious_accessibilit
             found[path] = problems
         page.close()
     assert not found, found
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_maths_construct_page_is_typeset_right_with_javascript_off(base_url, browser, width):
+    """Overlines span their base, primes sit at their letter, bold is bold,
+    braces are braces (docs/maths_constructs.md: every construct the site uses)."""
+    context = browser.new_context(viewport={"width": width, "height": 900}, java_script_enabled=False)
+    page = context.new_page()
+    page.goto(base_url + "maths_constructs.html", wait_until="networkidle")
+    problems = construct_page_problems(page)
+    context.close()
+    assert not problems, problems
+
+
+def test_construct_page_shows_every_tex_command_the_site_uses(site):
+    shown = (REPO / "docs" / "maths_constructs.md").read_text()
+    missing = {}
+    for tree in (site.root / "build" / "doctrees").rglob("*.doctree"):
+        if tree.stem == "maths_constructs":
+            continue
+        for node in pickle.loads(tree.read_bytes()).findall(lambda n: isinstance(n, (nodes.math, nodes.math_block))):
+            for command in re.findall(r"\\[A-Za-z]+|\\[,;:!{}|]", node.astext()):
+                if command not in shown:
+                    missing.setdefault(command, tree.stem)
+    assert not missing, f"add these to docs/maths_constructs.md: {missing}"
 
 
 def test_most_pages_have_typeset_maths(site):

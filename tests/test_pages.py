@@ -53,7 +53,7 @@ def test_tutorial_page(site, example):
     heading.find("a", class_="headerlink").decompose()
     assert heading.get_text(" ", strip=True).replace("\u2019", "'") == title  # smart quotes
 
-    # Maths is MathML written at build time, with no TeX left for a script.
+    # Maths is typeset at build time (KaTeX's HTML, with MathML for screen readers), no TeX left for a script.
     maths = page.select("article math")
     assert len(maths) >= 3
     assert all(m.find(True) is not None for m in maths), "an empty <math> element"

@@ -55,6 +55,8 @@ def test_unchanged_rebuild_runs_nothing(site):
     assert f"after excluding {len(EXAMPLES)} files that had previously been run" in log
     assert "no targets are out of date" in log
     assert "Executing notebook" not in log, "an unchanged concept page was executed again"
+    assert "maths: KaTeX typeset" not in log, "node was started with no new maths"
+    assert "maths: KaTeX typeset" in site.log
 
 
 # All tests of this module run on one xdist worker, in order, in one copy.
