@@ -209,6 +209,7 @@ CLIPPED = """(printed) => {
   const found = [], flagged = new Set();
   const windowRight = document.documentElement.clientWidth;
   for (const el of main.querySelectorAll("*")) {
+    if (el.closest(".katex-mathml")) continue;  // KaTeX's MathML for screen readers, hidden on purpose
     const box = el.getBoundingClientRect();
     if (box.width <= 1 || box.height <= 1) continue;
     let ancestor = el.parentElement, skip = false, left = 0, right = windowRight;

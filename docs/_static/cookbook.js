@@ -1,11 +1,16 @@
-// Let keyboard users scroll code, output, maths and table boxes that overflow (WCAG 2.1.1).
-document.addEventListener("DOMContentLoaded", () => {
+// Let keyboard users scroll code, output, maths and table boxes that overflow
+// (WCAG 2.1.1). Checked again once the maths fonts have loaded and whenever
+// the window is resized, since both change what overflows.
+function focusableScrollBoxes() {
   for (const block of document.querySelectorAll("div.highlight pre, div.math, .katex-display, .table-wrapper")) {
     if (block.scrollWidth > block.clientWidth || block.scrollHeight > block.clientHeight) {
       block.tabIndex = 0;
     }
   }
-});
+}
+document.addEventListener("DOMContentLoaded", focusableScrollBoxes);
+document.fonts.ready.then(focusableScrollBoxes);
+window.addEventListener("resize", focusableScrollBoxes);
 
 // On paper nothing scrolls: a display of maths wider than the printed column
 // is set in a smaller font that fits it. Its natural width is measured before
