@@ -210,6 +210,7 @@ CLIPPED = """(printed) => {
   const windowRight = document.documentElement.clientWidth;
   for (const el of main.querySelectorAll("*")) {
     if (el.closest(".katex-mathml")) continue;  // KaTeX's MathML for screen readers, hidden on purpose
+    if (el.ownerSVGElement) continue;  // inside an <svg>: its viewport clips it by design (KaTeX's long paths)
     const box = el.getBoundingClientRect();
     if (box.width <= 1 || box.height <= 1) continue;
     let ancestor = el.parentElement, skip = false, left = 0, right = windowRight;
