@@ -54,7 +54,9 @@ def kernel_name(tmp_path_factory):
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
 def test_downloaded_notebook_runs_and_shows_the_page_output(site, example, kernel_name, tmp_path):
     notebook = nbformat.read(downloaded(site, example, ".ipynb"), as_version=4)
-    NotebookClient(notebook, kernel_name=kernel_name, timeout=300, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    # Generous limits: on a busy machine a kernel can take over a minute to start (nbclient waits 60 s by default).
+    client = NotebookClient(notebook, kernel_name=kernel_name, timeout=600, startup_timeout=600, resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()
     printed = "".join(
         output.get("text", "")
         for cell in notebook.cells

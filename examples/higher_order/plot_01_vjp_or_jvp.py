@@ -91,8 +91,8 @@ print(f"functional.vjp   v^T J: {tuple(vjp_result.shape)}")
 
 left = torch.dot(v, jvp_func)  # <v, J u>
 right = torch.dot(vjp_result, u)  # <J^T v, u>
-print(f"<v, J u> = {left.item():.15f}")
-print(f"<J^T v, u> = {right.item():.15f}")
+print(f"<v, J u> = {left.item():.12f}")
+print(f"<J^T v, u> = {right.item():.12f}")
 torch.testing.assert_close(left, right, rtol=1e-12, atol=1e-12)
 
 # %%
