@@ -65,8 +65,8 @@ def make_command(root: Path, target: str) -> list[str]:
     return ["make", "-C", str(root), target, f"VENV={sys.prefix}"]
 
 
-def make(root: Path, target: str = "html", timeout: float = 1200, *args: str) -> Build:
-    """Run `make TARGET [ARGS]` in ROOT and return what it did."""
+def make(root: Path, target: str = "html", *args: str, timeout: float = 1200) -> Build:
+    """Run `make TARGET [ARGS]` (e.g. "EXAMPLE=basics/plot_04") in ROOT and return what it did."""
     start = time.perf_counter()
     result = subprocess.run(
         make_command(root, target) + list(args),

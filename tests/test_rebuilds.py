@@ -129,7 +129,7 @@ def test_writer_fast_loop_noplot_then_one_example(copy):
     assert "A paragraph added by a writer." in (html / "contributing.html").read_text()
     assert shown_lines(html, other) == before[other], "html-noplot dropped an unchanged page's outputs"
 
-    one = make(root, "html", 1200, f"EXAMPLE={example.parent.name}/{example.stem}")
+    one = make(root, "html", f"EXAMPLE={example.parent.name}/{example.stem}")
     assert one.returncode == 0, one.log[-5000:]
     assert executed(one.log) == 1
     assert shown_lines(html, example) == before[example] + ["An edit: this line is new."]
