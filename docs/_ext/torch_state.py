@@ -36,7 +36,10 @@ def reset_torch_state(gallery_conf, fname, when):
     torch.set_num_threads(_FRESH["threads"])
     torch.set_grad_enabled(True)
     torch.set_default_device(None)
-    torch.use_deterministic_algorithms(False)
+    # Switching deterministic mode off imports torch._inductor (over a second):
+    # done only when an example switched it on.
+    if torch.are_deterministic_algorithms_enabled() or torch.is_deterministic_algorithms_warn_only_enabled():
+        torch.use_deterministic_algorithms(False)
     torch.autograd.set_detect_anomaly(False)
     torch.set_printoptions(profile="default")
     if "torch._dynamo" in sys.modules:  # only an example that compiled something loaded it
