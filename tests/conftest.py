@@ -30,6 +30,13 @@ from sitebuild import (  # noqa: F401 (re-exported for the tests)
 )
 
 
+def pytest_collection_modifyitems(items):
+    """The tests that need no built site run first: under pytest-xdist one
+    worker runs them while another builds the site (the order is otherwise
+    kept)."""
+    items.sort(key=lambda item: "site" in item.fixturenames)
+
+
 def tutorial_page(html: Path, example: Path) -> Path:
     return html / "auto_examples" / example.parent.name / (example.stem + ".html")
 
@@ -43,14 +50,23 @@ def page_outputs(page: BeautifulSoup) -> list[str]:
     return [block.get_text() for block in page.select("div.sphx-glr-script-out pre")]
 
 
-# Measured durations and speed ratios differ from run to run; everything else
-# a page prints must be the same on every run.
+# Measured durations and speed ratios differ from run to run, and the number
+# of threads torch uses from machine to machine; everything else a page prints
+# must be the same on every run.
 TIMING = re.compile(r"\s*(\d[\d,]*(\.\d+)?\s*(ms|s)\b|\d+(\.\d+)?x (faster|slower))")
+THREADS = re.compile(r"\b\d+ threads\b")
 
 
 def output_lines(text: str) -> list[str]:
-    """The non-blank lines of TEXT, with measured timings replaced by <timing>."""
-    return [TIMING.sub(" <timing>", line.rstrip()) for line in text.splitlines() if line.strip()]
+    """The non-blank lines of TEXT, with measured timings replaced by <timing>
+    and thread counts by <n> threads."""
+    return [THREADS.sub("<n> threads", TIMING.sub(" <timing>", line.rstrip())) for line in text.splitlines() if line.strip()]
+
+
+def shared_tmp(tmp_path_factory) -> Path:
+    """This test run's temporary folder, the same for every pytest-xdist worker."""
+    shared = tmp_path_factory.getbasetemp()
+    return shared.parent if os.environ.get("PYTEST_XDIST_WORKER") else shared
 
 
 @pytest.fixture(scope="session")
@@ -59,9 +75,7 @@ def site(tmp_path_factory) -> Build:
 
     Right after the clean build, `make html` runs once more in the same tree
     with nothing changed; its log is ``site.rebuild_log``."""
-    shared = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        shared = shared.parent  # this run's folder, the same for every xdist worker
+    shared = shared_tmp(tmp_path_factory)
     root, record = shared / "site" / "repo", shared / "site.json"
     with FileLock(str(shared / "site.lock")):
         if not record.exists():
@@ -74,3 +88,23 @@ def site(tmp_path_factory) -> Build:
     build.rebuild_log = saved["rebuild_log"]
     return build
 
+
+@pytest.fixture(scope="session")
+def built_copy(site, tmp_path_factory) -> Path:
+    """One copy of the session's built tree for the tests that break, interrupt,
+    edit and rebuild it: the broken build of test_failures.py, then the
+    scenarios of test_rebuilds.py. They run one after another on one
+    pytest-xdist worker (group "built-copy"), and each leaves the copy built
+    and whole for the next (the last one runs `make clean`), so only the first
+    build in the copy reads every page again."""
+    owner = shared_tmp(tmp_path_factory) / "built-copy-owner"
+    try:
+        with owner.open("x") as file:
+            file.write(os.environ.get("PYTEST_XDIST_WORKER", "main"))
+    except FileExistsError:
+        pytest.fail(
+            f"pytest-xdist ran the group built-copy on two workers ({owner.read_text()} and"
+            f" {os.environ.get('PYTEST_XDIST_WORKER')}): --dist loadgroup is not grouping (with pytest 9.2,"
+            " pytest-xdist#1386), and every worker would pay for a copy that reads every page again"
+        )
+    return copy_built(site.root, tmp_path_factory.mktemp("built-copy") / "repo")

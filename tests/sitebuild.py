@@ -127,3 +127,4 @@ def serve(html: Path, prefix: str):
         yield f"http://127.0.0.1:{server.server_port}{prefix}"
     finally:
         server.shutdown()
+        server.server_close()

@@ -1,9 +1,13 @@
 """The built site in a real browser (headless Chromium, driven by Playwright),
-served under the same path prefix as on its host: every page loads with no
-console error, no failed request and no request outside the local server;
-maths is typeset; search finds the tutorials; dark mode works; axe-core finds
-no serious or critical accessibility violation. Screenshots of the landing
-page and a tutorial are kept in build/test-artifacts/.
+served under the same path prefix as on its host. Each page is loaded once,
+in a tab that is reused from page to page, and every check runs on that load:
+no console error, no failed request and no request outside the local server;
+maths is typeset and its constructs drawn right; no raw TeX; axe-core finds
+no serious or critical accessibility violation; and at 1280 px and at 390 px
+nothing is clipped and no card title overflows. Search, dark mode, print and
+the maths construct page with JavaScript off have tests of their own.
+Screenshots of the landing page and a tutorial are kept in
+build/test-artifacts/.
 
 Without Chromium these tests skip (install Debian's ``chromium`` package;
 ``.ci/run`` does). With VJP_COOKBOOK_REQUIRE_BROWSER=1, as in CI, a missing
@@ -16,7 +20,7 @@ import re
 import shutil
 
 import pytest
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, SoupStrainer
 from docutils import nodes
 
 from conftest import EXAMPLES, REPO, tutorial_page
@@ -59,25 +63,46 @@ def all_pages(site):
     return sorted(p.relative_to(site.html).as_posix() for p in site.html.rglob("*.html"))
 
 
-def open_page(browser, base_url, path):
-    """Load PATH; return the page and what went wrong while loading it."""
-    page = browser.new_page()
-    problems = []
-    page.on("console", lambda message: message.type == "error" and problems.append(f"console: {message.text}"))
-    page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
-    page.on("requestfailed", lambda request: problems.append(f"failed: {request.url}"))
-    page.on("response", lambda response: response.status >= 400 and problems.append(f"{response.status}: {response.url}"))
+class Visitor:
+    """One browser tab that visits pages one after another and records, for
+    each visit, what went wrong while loading it: console errors, script
+    errors, failed requests, HTTP errors and any request outside the site
+    (which is blocked). Reusing the tab is several times faster than opening
+    a new one per page."""
 
-    def only_local(route):
-        if route.request.url.startswith(base_url):
+    def __init__(self, browser, base_url, **options):
+        self.base_url = base_url
+        self.page = browser.new_page(**options)
+        self.problems = []
+        page = self.page
+        page.on("console", lambda message: message.type == "error" and self.problems.append(f"console: {message.text}"))
+        page.on("pageerror", lambda error: self.problems.append(f"script error: {error}"))
+        page.on("requestfailed", lambda request: self.problems.append(f"failed: {request.url}"))
+        page.on("response", lambda response: response.status >= 400 and self.problems.append(f"{response.status}: {response.url}"))
+        page.route("**/*", self._only_local)
+
+    def _only_local(self, route):
+        if route.request.url.startswith(self.base_url):
             route.continue_()
         else:
-            problems.append(f"outside the site: {route.request.url}")
+            self.problems.append(f"outside the site: {route.request.url}")
             route.abort()
 
-    page.route("**/*", only_local)
-    page.goto(base_url + path, wait_until="networkidle")
-    return page, problems
+    def visit(self, path, width=1280):
+        """Load PATH at WIDTH px and wait for its fonts; a fresh list of problems starts."""
+        self.problems = []
+        self.page.set_viewport_size({"width": width, "height": 900})
+        self.page.goto(self.base_url + path, wait_until="load")
+        self.page.evaluate("document.fonts.ready.then(() => true)")
+        return self.page
+
+
+def open_page(browser, base_url, path):
+    """Load PATH in a tab of its own; return the page and what went wrong while loading it."""
+    visitor = Visitor(browser, base_url)
+    page = visitor.visit(path)
+    page.wait_for_load_state("networkidle")
+    return page, visitor.problems
 
 
 # The pages are checked in this many groups, which pytest-xdist runs side by side.
@@ -85,16 +110,21 @@ GROUPS = 4
 
 
 @pytest.mark.parametrize("group", range(GROUPS))
-def test_every_page_loads_cleanly_with_typeset_maths_and_no_serious_accessibility_violation(site, base_url, browser, group):
-    """One load per page, and every check on it: no console error, failed or
-    outside request; every <math> laid out; no raw TeX; axe-core finds no
-    serious or critical violation."""
+def test_every_page_loads_cleanly_is_accessible_and_fits_a_phone_and_a_laptop(site, base_url, browser, group):
+    """One load per page, and every check on it. At 1280 px: no console error,
+    failed or outside request; every formula drawn and its constructs right;
+    no raw TeX; axe-core finds no serious or critical violation. Then at
+    1280 px and, resized, at 390 px: no card title overflows its card, nothing
+    wide is clipped without a way to scroll to it, and every box that scrolls
+    sideways shows the cue."""
     pages = all_pages(site)
     assert len(pages) >= 25
     axe = Axe()
+    visitor = Visitor(browser, base_url)
     found = {}
     for path in pages[group::GROUPS]:
-        page, problems = open_page(browser, base_url, path)
+        page = visitor.visit(path, width=1280)
+        problems = []
         # KaTeX's visible boxes (the <math> inside is for screen readers).
         maths = page.locator("article .katex").count()
         drawn = page.evaluate("[...document.querySelectorAll('article .katex-html')].filter(m => m.getBoundingClientRect().width > 0).length")
@@ -110,9 +140,13 @@ def test_every_page_loads_cleanly_with_typeset_maths_and_no_serious_accessibilit
             problems.append(f"raw TeX on the page: {RAW_TEX.search(prose).group(0)}")
         violations = axe.run(page).response["violations"]
         problems += [f"axe {v['id']} ({v['impact']}): {v['nodes'][0]['html'][:120]}" for v in violations if v["impact"] in ("serious", "critical")]
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 900})
+            problems += [f"at {width} px: {p}" for p in layout_problems(page)]
+        problems += visitor.problems  # anything that failed to load, up to now
         if problems:
             found[path] = problems
-        page.close()
+    visitor.page.close()
     assert not found, found
 
 
@@ -187,15 +221,15 @@ def test_screenshots_of_landing_page_and_a_tutorial(site, base_url, browser):
 
 # -- Layout: phone and laptop widths, and print ---------------------------------------------
 
-WIDTHS = (390, 1280)
-LAYOUT_GROUPS = 2  # pages per width are checked in this many groups (pytest-xdist runs them side by side)
+WIDTHS = (1280, 390)  # a laptop, then a phone (the same tab, resized)
 
 # Whatever the main column holds must be visible or reachable by scrolling.
-# An element is clipped when part of it lies outside the window, or outside an
-# ancestor that cuts its overflow off (overflow-x hidden or clip), with no
-# scrolling box (overflow-x auto or scroll) in between; and an element that
-# cuts off its own wider content is clipped too. Only the outermost clipped
-# element of a subtree is reported. Visually hidden 1 px elements are skipped.
+# An element is clipped when part of it lies outside an ancestor that cuts its
+# overflow off (overflow-x hidden or clip) below the nearest scrolling box
+# (overflow-x auto or scroll), or outside the window when no box scrolls it;
+# and an element that cuts off its own wider content is clipped too. Only the
+# outermost clipped element of a subtree is reported. Visually hidden 1 px
+# elements are skipped.
 # On paper (PRINTED true) nothing scrolls: a scrolling box cuts as well.
 CLIPPED = """(printed) => {
   const main = document.querySelector("article[role=main]") || document.body;
@@ -213,19 +247,24 @@ CLIPPED = """(printed) => {
     if (el.ownerSVGElement) continue;  // inside an <svg>: its viewport clips it by design (KaTeX's long paths)
     const box = el.getBoundingClientRect();
     if (box.width <= 1 || box.height <= 1) continue;
-    let ancestor = el.parentElement, skip = false, left = 0, right = windowRight;
-    for (; ancestor && ancestor !== document.documentElement; ancestor = ancestor.parentElement) {
-      // A box that scrolls inside the main column lets the reader reach what it
-      // holds; outside it (furo's .content scrolls on phones) scrolling moves
-      // the whole column sideways, so it counts as a cut.
+    // Walking up: every box that cuts narrows what is visible, up to the first
+    // box that scrolls inside the main column, which lets the reader reach the
+    // rest; outside it (furo's .content scrolls on phones) scrolling moves
+    // the whole column sideways, so it counts as a cut. With no such scroll
+    // box, the window's edges cut too.
+    let skip = false, reachable = false, left = -Infinity, right = Infinity;
+    for (let ancestor = el.parentElement; ancestor && ancestor !== document.documentElement; ancestor = ancestor.parentElement) {
+      if (flagged.has(ancestor)) { skip = true; break; }  // reported already, with what it holds
+      if (reachable) continue;
       const inside = main.contains(ancestor);
-      if (flagged.has(ancestor) || (inside && scrolls(ancestor) && !printed)) { skip = true; break; }
+      if (inside && scrolls(ancestor) && !printed) { reachable = true; continue; }
       if (cuts(ancestor) || ((!inside || printed) && scrolls(ancestor))) {
         const a = ancestor.getBoundingClientRect();
         left = Math.max(left, a.left); right = Math.min(right, a.right);
       }
     }
     if (skip) continue;
+    if (!reachable) { left = Math.max(left, 0); right = Math.min(right, windowRight); }
     if (box.left < left - 1 || box.right > right + 1) {
       flagged.add(el);
       found.push(describe(el, `spans ${Math.round(box.left)}..${Math.round(box.right)}px, visible ${Math.round(left)}..${Math.round(right)}px`));
@@ -278,6 +317,13 @@ NOT_PRINTED = [
 ]
 
 
+def layout_problems(page):
+    """What does not fit on PAGE at its current width."""
+    problems = [f"card title overflows: {t}" for t in page.evaluate(CARD_OVERFLOW)]
+    problems += [f"clipped: {c}" for c in page.evaluate(CLIPPED, False)]
+    return problems + page.evaluate(NO_CUE)
+
+
 def load(browser, base_url, path, width, media="screen"):
     page = browser.new_page(viewport={"width": width, "height": 900})
     page.emulate_media(media=media)
@@ -285,30 +331,17 @@ def load(browser, base_url, path, width, media="screen"):
     return page
 
 
-@pytest.mark.parametrize("group", range(LAYOUT_GROUPS))
-@pytest.mark.parametrize("width", WIDTHS)
-def test_no_card_title_overflows_and_nothing_wide_is_clipped_or_scrolls_without_a_cue(site, base_url, browser, width, group):
-    pages = all_pages(site)
-    assert len(pages) >= 25
-    found = {}
-    for path in pages[group::LAYOUT_GROUPS]:
-        page = load(browser, base_url, path, width)
-        problems = [f"card title overflows: {t}" for t in page.evaluate(CARD_OVERFLOW)]
-        problems += [f"clipped: {c}" for c in page.evaluate(CLIPPED, False)]
-        problems += page.evaluate(NO_CUE)
-        if problems:
-            found[path] = problems
-        page.close()
-    assert not found, f"at {width} px: {found}"
-
-
 def test_cards_are_checked(site, base_url, browser):
     # The landing page, the tutorials index and the API index all show cards;
     # the check above must have had cards to look at.
+    visitor = Visitor(browser, base_url)
     for path in ("index.html", "auto_examples/index.html", "api.html"):
-        page = load(browser, base_url, path, 390)
+        page = visitor.visit(path, width=390)
         assert page.locator(".sphx-glr-thumbcontainer .sphx-glr-thumbnail-title").count() >= 5, path
-        page.close()
+    visitor.page.close()
+
+
+EDIT_AND_VIEW = SoupStrainer(class_=("edit-this-page", "view-this-page"))
 
 
 def test_edit_and_view_links_point_at_sources_not_generated_files(site):
@@ -318,7 +351,8 @@ def test_edit_and_view_links_point_at_sources_not_generated_files(site):
     found = {}
     tutorials = 0
     for path in all_pages(site):
-        page = BeautifulSoup((site.html / path).read_text(encoding="utf-8"), "html.parser")
+        # Only the edit and view links are parsed (a whole page takes ten times longer).
+        page = BeautifulSoup((site.html / path).read_text(encoding="utf-8"), "html.parser", parse_only=EDIT_AND_VIEW)
         links = [a["href"] for a in page.select(".edit-this-page a[href], .view-this-page a[href]")]
         bad = [href for href in links if generated.search(href)]
         match = re.fullmatch(r"auto_examples/(\w+)/(plot_\w+)\.html", path)

@@ -1,7 +1,13 @@
-"""The downloads work on their own: each tutorial's .py runs with python and
-its .ipynb runs in a Jupyter kernel, each in an empty folder, and both print
-what the page shows (so no example depends on the gallery having run another
-before it, nor on torch state left behind by one)."""
+"""The downloads work on their own: each tutorial's .py runs as a script and
+its .ipynb runs cell by cell in IPython, each in an empty folder, and both
+print what the page shows (so no example depends on the gallery having run
+another before it, nor on torch state left behind by one). One notebook also
+runs in a real Jupyter kernel, started the way Jupyter starts it.
+
+Each run is a fresh process forked from a server that has imported torch,
+matplotlib and IPython and nothing else (tests/standalone.py): the state of a
+new interpreter after those imports, without paying for them 54 times.
+"""
 
 import json
 import subprocess
@@ -12,7 +18,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from conftest import EXAMPLES, output_lines, page_outputs, soup, reader_env, tutorial_page
+from conftest import EXAMPLES, REPO, output_lines, page_outputs, reader_env, soup, tutorial_page
 
 
 def downloaded(site, example, suffix):
@@ -27,14 +33,48 @@ def page_lines(site, example):
     return output_lines("\n".join(page_outputs(soup(tutorial_page(site.html, example)))))
 
 
+class Standalone:
+    """tests/standalone.py, started once: run(kind, path, cwd) runs one download alone."""
+
+    def __init__(self):
+        self.server = subprocess.Popen(
+            [sys.executable, str(REPO / "tests" / "standalone.py")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=reader_env(),
+        )
+
+    def run(self, kind, path, cwd) -> dict:
+        self.server.stdin.write(json.dumps({"kind": kind, "path": str(path), "cwd": str(cwd)}) + "\n")
+        self.server.stdin.flush()
+        answer = self.server.stdout.readline()
+        assert answer, f"the standalone server stopped (exit code {self.server.poll()})"
+        return json.loads(answer)
+
+    def close(self):
+        self.server.stdin.close()  # the server ends when its input does
+        self.server.wait(timeout=60)
+        self.server.stdout.close()
+
+
+@pytest.fixture(scope="module")
+def standalone():
+    server = Standalone()
+    yield server
+    server.close()
+
+
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
-def test_downloaded_script_prints_what_the_page_shows(site, example, tmp_path):
-    script = downloaded(site, example, ".py")
-    result = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, env=reader_env(), timeout=300
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert output_lines(result.stdout) == page_lines(site, example)
+def test_downloaded_script_prints_what_the_page_shows(site, example, standalone, tmp_path):
+    result = standalone.run("script", downloaded(site, example, ".py"), tmp_path)
+    assert result["returncode"] == 0, result["stderr"][-3000:]
+    assert output_lines(result["stdout"]) == page_lines(site, example)
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+def test_downloaded_notebook_runs_and_shows_the_page_output(site, example, standalone, tmp_path):
+    result = standalone.run("notebook", downloaded(site, example, ".ipynb"), tmp_path)
+    assert result["returncode"] == 0, result["stdout"][-2000:] + result["stderr"][-3000:]
+    assert output_lines(result["stdout"]) == page_lines(site, example)
+    assert result["figures"] >= 1, "the notebook shows the figure"
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +91,10 @@ def kernel_name(tmp_path_factory):
         yield "cookbook-test"
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
-def test_downloaded_notebook_runs_and_shows_the_page_output(site, example, kernel_name, tmp_path):
+def test_a_downloaded_notebook_runs_in_a_jupyter_kernel(site, kernel_name, tmp_path):
+    """The same check through Jupyter itself: a kernel started by jupyter_client,
+    driven by nbclient as Jupyter and nbconvert drive it."""
+    example = EXAMPLES[0]
     notebook = nbformat.read(downloaded(site, example, ".ipynb"), as_version=4)
     # Generous limits: on a busy machine a kernel can take over a minute to start (nbclient waits 60 s by default).
     client = NotebookClient(notebook, kernel_name=kernel_name, timeout=600, startup_timeout=600, resources={"metadata": {"path": str(tmp_path)}})

@@ -2,8 +2,10 @@
 
 In the build: a wrong derivative, an exception or a syntax error in an
 example (or maths that cannot be typeset) makes `make html` exit non-zero,
-naming the example, the line and what failed. Shown once, on a copy of the
-session's built tree, with three broken examples and a broken page.
+naming the example, the line and what failed. Shown once, in the session's
+built copy, with three broken examples and a broken page; undoing the
+breakages and building again runs those examples again and gives their pages
+back as they were.
 
 In every tutorial: a wrong derivative (or a wrong claim) makes its checks
 fail at the line that checks it. Each broken copy is run the way the gallery
@@ -17,7 +19,7 @@ import traceback
 import matplotlib
 import pytest
 
-from conftest import EXAMPLES, REPO, copy_built, make
+from conftest import EXAMPLES, REPO, make, output_lines, page_outputs, soup, tutorial_page
 
 matplotlib.use("Agg")
 sys.path.insert(0, str(REPO / "docs" / "_ext"))
@@ -206,41 +208,71 @@ def broken(source: str, name: str, text: str, replacement: str, failing: str) ->
     return source, source[: source.index(failing)].count("\n") + 1
 
 
-@pytest.fixture(scope="module")
-def broken_build(site, tmp_path_factory):
-    """One build of a copy of the built site with each build breakage in its own example."""
+def shown_lines(html, example):
+    return output_lines("\n".join(page_outputs(soup(tutorial_page(html, example)))))
 
-    root = copy_built(site.root, tmp_path_factory.mktemp("broken") / "repo")
+
+@pytest.fixture(scope="session")  # made once, however pytest-xdist orders the tests around it
+def broken_build(site, built_copy):
+    """The built copy with each build breakage in its own example, built; then
+    with every breakage undone, built again. Returns both builds and the line
+    each breakage must be reported at."""
+    root = built_copy
+    originals = {}
     lines = {}
     for name, (example, text, replacement, failing) in BUILD_BREAKAGES.items():
         path = root / "examples" / example
-        source, lines[name] = broken(path.read_text(), name, text, replacement, failing)
+        originals[path] = path.read_text()
+        source, lines[name] = broken(originals[path], name, text, replacement, failing)
         path.write_text(source)
     index = root / "docs" / "index.md"
-    index.write_text(index.read_text() + "\n\n$\\notacommand{x}$\n")
-    return make(root), lines
+    originals[index] = index.read_text()
+    index.write_text(originals[index] + "\n\n$\\notacommand{x}$\n")
+    broken_run = make(root)
+    for path, text in originals.items():
+        path.write_text(text)
+    return broken_run, lines, make(root)
 
 
+# These tests share the built copy with tests/test_rebuilds.py (see conftest.built_copy).
+@pytest.mark.xdist_group("built-copy")
 @pytest.mark.parametrize("name", BUILD_BREAKAGES)
 def test_broken_example_fails_the_build_with_file_and_line(broken_build, name):
-    build, lines = broken_build
+    build, lines, _ = broken_build
     assert build.returncode != 0
     example = BUILD_BREAKAGES[name][0]
     assert f'{example}", line {lines[name]}' in build.log, build.log[-5000:]
     assert f"../examples/{example} failed leaving traceback" in build.log
 
 
+@pytest.mark.xdist_group("built-copy")
 def test_failure_messages_say_what_failed(broken_build):
-    build, _ = broken_build
+    build, _, _ = broken_build
     assert "AssertionError: Tensor-likes are not close!" in build.log
     assert "RuntimeError: deliberately broken" in build.log
     assert "SyntaxError" in build.log
     assert f"Unexpected failing examples ({len(BUILD_BREAKAGES)})" in build.log
 
 
+@pytest.mark.xdist_group("built-copy")
 def test_unsupported_maths_is_reported_where_it_is(broken_build):
-    build, _ = broken_build
+    build, _, _ = broken_build
     assert "index.md" in build.log and 'cannot typeset "\\notacommand"' in build.log
+
+
+@pytest.mark.xdist_group("built-copy")
+def test_undoing_a_breakage_runs_the_example_again_and_restores_its_page(site, broken_build, built_copy):
+    """sphinx-gallery keeps a failed example's last good .md5; without
+    docs/_ext/gallery_guard.py the undone example would not run again and its
+    page would keep showing the traceback from a build that passes."""
+    _, _, fixed = broken_build
+    assert fixed.returncode == 0, fixed.log[-5000:]
+    assert f"successfully executed {len(BUILD_BREAKAGES)} out of {len(BUILD_BREAKAGES)}" in fixed.log, fixed.log[-3000:]
+    html = built_copy / "build" / "html"
+    for example, *_ in BUILD_BREAKAGES.values():
+        example = REPO / "examples" / example
+        assert shown_lines(html, example) == shown_lines(site.html, example), example.name
+        assert "Traceback" not in tutorial_page(html, example).read_text()
 
 
 def test_every_tutorial_can_fail():

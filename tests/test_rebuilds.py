@@ -3,17 +3,18 @@ that one only; a build interrupted between an example's run and its page,
 then `make html` again, gives the complete site; `make clean` removes
 everything generated.
 
-The scenarios share one copy of the session's built tree and run one after
-another in it (on one pytest-xdist worker): the first build in the copy reads
-every page again (its folder moved), the later ones only what changed, and
-only the examples a scenario changes run again."""
+The scenarios share one copy of the session's built tree (conftest.built_copy,
+after the broken build of test_failures.py) and run one after another in it,
+on one pytest-xdist worker: the first build in the copy reads every page again
+(its folder moved), the later ones only what changed, and only the examples a
+scenario changes run again."""
 
 import signal
 import time
 
 import pytest
 
-from conftest import EXAMPLES, copy_built, copy_repo, interrupt, make, output_lines, page_outputs, soup, start_make, tutorial_page
+from conftest import EXAMPLES, copy_repo, interrupt, make, output_lines, page_outputs, soup, start_make, tutorial_page
 
 # Appended to conf.py of a copy: the build stops for good at the moment an
 # interruption is most harmful, right after sphinx-gallery has run an example
@@ -64,8 +65,8 @@ pytestmark = pytest.mark.xdist_group("built-copy")
 
 
 @pytest.fixture(scope="module")
-def copy(site, tmp_path_factory):
-    return copy_built(site.root, tmp_path_factory.mktemp("rebuilds") / "repo")
+def copy(built_copy):
+    return built_copy
 
 
 def pages_now(root):
@@ -77,8 +78,12 @@ def edit(root, example, text=AN_EDIT):
     path.write_text(path.read_text() + text)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["killed", "interrupted"])
-def test_build_stopped_between_an_example_and_its_page_then_make_html_gives_the_complete_site(copy, sig):
+def test_build_stopped_between_an_example_and_its_page_then_make_html_gives_the_complete_site(copy):
+    """Stopped with Ctrl-C (SIGINT) right after the edited example has run and
+    written its .md5, started again, and stopped again there with kill
+    (SIGKILL). The build can only pause there again by running the example
+    again, so reaching the pause shows that the first stop was repaired; the
+    last `make html` runs the example once more and gives the complete site."""
     root = copy
     before = pages_now(root)
     example = EXAMPLES[1]
@@ -88,18 +93,19 @@ def test_build_stopped_between_an_example_and_its_page_then_make_html_gives_the_
     conf.write_text(original_conf + PAUSE_AFTER_MD5)
     md5 = root / "docs" / "auto_examples" / example.parent.name / (example.name + ".md5")
     old_md5 = md5.read_text()
-
-    process = start_make(root)
     paused = root / "build" / "paused-after-md5"
-    deadline = time.monotonic() + 600
-    while not paused.exists():
-        assert process.poll() is None, "the build ended before the edited example ran:\n" + process.stdout.read()[-3000:]
-        assert time.monotonic() < deadline, "the edited example did not run within 600 s"
-        time.sleep(0.01)
-    assert md5.read_text() != old_md5, "the stop came before the new .md5"
-    interrupt(process, sig)
-    assert process.returncode != 0
-    paused.unlink()
+
+    for sig in (signal.SIGINT, signal.SIGKILL):
+        process = start_make(root)
+        deadline = time.monotonic() + 600
+        while not paused.exists():
+            assert process.poll() is None, f"the build ended before the edited example ran:\n{process.stdout.read()[-3000:]}"
+            assert time.monotonic() < deadline, "the edited example did not run within 600 s"
+            time.sleep(0.01)
+        assert md5.read_text() != old_md5, "the stop came before the new .md5"
+        interrupt(process, sig)
+        assert process.returncode != 0, signal.Signals(sig).name
+        paused.unlink()
 
     conf.write_text(original_conf)
     build = make(root)

@@ -1,4 +1,5 @@
-"""Re-run the examples that an interrupted build may have left half-written.
+"""Re-run the examples whose pages a build may have left wrong: half-written
+by an interrupted build, or showing the traceback of a failed run.
 
 sphinx-gallery decides whether to run an example again by the example's
 ``.md5`` file alone, and it writes that file right after the example has run,
@@ -9,16 +10,25 @@ outputs that no later build repairs.
 This extension marks each gallery run as in progress and clears the mark when
 the run ends. A build that finds the mark of a run that never ended deletes
 every ``.md5`` written since that run started, so those examples run again.
+
+A failed example keeps the ``.md5`` of its last good run, while its page now
+shows the traceback. A writer who fixes the example by undoing the change
+would get that page back unchanged from a build that passes. So the ``.md5``
+of every example that failed is deleted, and the next build runs it again.
 """
 
+import os
 from pathlib import Path
 
 MARK = ".gallery-run-in-progress"
 
 
+def _as_list(value):
+    return [value] if isinstance(value, str) else list(value)
+
+
 def _gallery_dirs(app):
-    dirs = app.config.sphinx_gallery_conf.get("gallery_dirs", "auto_examples")
-    return [Path(app.srcdir, d) for d in ([dirs] if isinstance(dirs, str) else dirs)]
+    return [Path(app.srcdir, d) for d in _as_list(app.config.sphinx_gallery_conf.get("gallery_dirs", "auto_examples"))]
 
 
 def begin_gallery_run(app):
@@ -34,6 +44,12 @@ def begin_gallery_run(app):
 
 
 def end_gallery_run(app):
+    conf = app.config.sphinx_gallery_conf
+    examples_dirs = [Path(os.path.normpath(Path(app.srcdir, d))) for d in _as_list(conf["examples_dirs"])]
+    for failed in conf.get("failing_examples", {}):
+        for examples, gallery in zip(examples_dirs, _gallery_dirs(app)):
+            if Path(failed).is_relative_to(examples):
+                Path(gallery, Path(failed).relative_to(examples)).with_suffix(".py.md5").unlink(missing_ok=True)
     for gallery in _gallery_dirs(app):
         (gallery / MARK).unlink(missing_ok=True)
 
