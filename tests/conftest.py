@@ -1,9 +1,10 @@
 """Shared fixtures: the site is built once per test session, the way a reader
 builds it (`make html`), in a copy of this repository, and then inspected.
 
-Building a copy keeps the tests away from your own build/. The tests that
-break, interrupt or edit examples work on copies of that one built tree, so
-only what they change runs again. With pytest-xdist (`make test` runs
+Building a copy keeps the tests away from your own build/. Most tests read a
+copy of the built tree (``site``); the tests that break, interrupt or edit
+examples work in the built tree itself (``built_tree``), one after another,
+so only what they change is built again. With pytest-xdist (`make test` runs
 `pytest -n auto`) the first worker builds the site under a file lock and the
 others wait for it and read the same build.
 """
@@ -74,14 +75,17 @@ def site(tmp_path_factory) -> Build:
     """The site, built once per test run from a fresh copy of the repository.
 
     Right after the clean build, `make html` runs once more in the same tree
-    with nothing changed; its log is ``site.rebuild_log``."""
+    with nothing changed; its log is ``site.rebuild_log``. The tests read a
+    copy of the built tree: the tree itself is for the tests that change and
+    rebuild it (``built_tree``)."""
     shared = shared_tmp(tmp_path_factory)
-    root, record = shared / "site" / "repo", shared / "site.json"
+    built, copy, record = shared / "built" / "repo", shared / "site" / "repo", shared / "site.json"
     with FileLock(str(shared / "site.lock")):
         if not record.exists():
-            build = make(copy_repo(root))
-            rebuild = make(root) if build.returncode == 0 else build
-            record.write_text(json.dumps({"build": vars(build) | {"root": str(root)}, "rebuild_log": rebuild.log}))
+            build = make(copy_repo(built))
+            rebuild = make(built) if build.returncode == 0 else build
+            copy_built(built, copy)
+            record.write_text(json.dumps({"build": vars(build) | {"root": str(copy)}, "rebuild_log": rebuild.log}))
     saved = json.loads(record.read_text())
     build = Build(**(saved["build"] | {"root": Path(saved["build"]["root"])}))
     assert build.returncode == 0, f"make html failed:\n{build.log[-5000:]}"
@@ -90,21 +94,22 @@ def site(tmp_path_factory) -> Build:
 
 
 @pytest.fixture(scope="session")
-def built_copy(site, tmp_path_factory) -> Path:
-    """One copy of the session's built tree for the tests that break, interrupt,
-    edit and rebuild it: the broken build of test_failures.py, then the
-    scenarios of test_rebuilds.py. They run one after another on one
-    pytest-xdist worker (group "built-copy"), and each leaves the copy built
-    and whole for the next (the last one runs `make clean`), so only the first
-    build in the copy reads every page again."""
-    owner = shared_tmp(tmp_path_factory) / "built-copy-owner"
+def built_tree(site, tmp_path_factory) -> Path:
+    """The tree the session's site was built in, for the tests that break,
+    interrupt, edit and rebuild it: the broken build of test_failures.py, then
+    the scenarios of test_rebuilds.py. The other tests read a copy (``site``),
+    so these builds start from an up-to-date tree in its own folder and
+    re-read only what they change. They run one after another on one
+    pytest-xdist worker (group "built-tree"), and each leaves the tree built
+    and whole for the next (the last one runs `make clean`)."""
+    owner = shared_tmp(tmp_path_factory) / "built-tree-owner"
     try:
         with owner.open("x") as file:
             file.write(os.environ.get("PYTEST_XDIST_WORKER", "main"))
     except FileExistsError:
         pytest.fail(
-            f"pytest-xdist ran the group built-copy on two workers ({owner.read_text()} and"
+            f"pytest-xdist ran the group built-tree on two workers ({owner.read_text()} and"
             f" {os.environ.get('PYTEST_XDIST_WORKER')}): --dist loadgroup is not grouping (with pytest 9.2,"
-            " pytest-xdist#1386), and every worker would pay for a copy that reads every page again"
+            " pytest-xdist#1386), and the two would change the same tree at once"
         )
-    return copy_built(site.root, tmp_path_factory.mktemp("built-copy") / "repo")
+    return shared_tmp(tmp_path_factory) / "built" / "repo"

@@ -2,8 +2,8 @@
 
 In the build: a wrong derivative, an exception or a syntax error in an
 example (or maths that cannot be typeset) makes `make html` exit non-zero,
-naming the example, the line and what failed. Shown once, in the session's
-built copy, with three broken examples and a broken page; undoing the
+naming the example, the line and what failed. Shown once, in the tree the
+session's site was built in, with three broken examples and a broken page; undoing the
 breakages and building again runs those examples again and gives their pages
 back as they were.
 
@@ -213,11 +213,11 @@ def shown_lines(html, example):
 
 
 @pytest.fixture(scope="session")  # made once, however pytest-xdist orders the tests around it
-def broken_build(site, built_copy):
-    """The built copy with each build breakage in its own example, built; then
+def broken_build(site, built_tree):
+    """The built tree with each build breakage in its own example, built; then
     with every breakage undone, built again. Returns both builds and the line
     each breakage must be reported at."""
-    root = built_copy
+    root = built_tree
     originals = {}
     lines = {}
     for name, (example, text, replacement, failing) in BUILD_BREAKAGES.items():
@@ -234,8 +234,8 @@ def broken_build(site, built_copy):
     return broken_run, lines, make(root)
 
 
-# These tests share the built copy with tests/test_rebuilds.py (see conftest.built_copy).
-@pytest.mark.xdist_group("built-copy")
+# These tests share the built tree with tests/test_rebuilds.py (see conftest.built_tree).
+@pytest.mark.xdist_group("built-tree")
 @pytest.mark.parametrize("name", BUILD_BREAKAGES)
 def test_broken_example_fails_the_build_with_file_and_line(broken_build, name):
     build, lines, _ = broken_build
@@ -245,7 +245,7 @@ def test_broken_example_fails_the_build_with_file_and_line(broken_build, name):
     assert f"../examples/{example} failed leaving traceback" in build.log
 
 
-@pytest.mark.xdist_group("built-copy")
+@pytest.mark.xdist_group("built-tree")
 def test_failure_messages_say_what_failed(broken_build):
     build, _, _ = broken_build
     assert "AssertionError: Tensor-likes are not close!" in build.log
@@ -254,21 +254,21 @@ def test_failure_messages_say_what_failed(broken_build):
     assert f"Unexpected failing examples ({len(BUILD_BREAKAGES)})" in build.log
 
 
-@pytest.mark.xdist_group("built-copy")
+@pytest.mark.xdist_group("built-tree")
 def test_unsupported_maths_is_reported_where_it_is(broken_build):
     build, _, _ = broken_build
     assert "index.md" in build.log and 'cannot typeset "\\notacommand"' in build.log
 
 
-@pytest.mark.xdist_group("built-copy")
-def test_undoing_a_breakage_runs_the_example_again_and_restores_its_page(site, broken_build, built_copy):
+@pytest.mark.xdist_group("built-tree")
+def test_undoing_a_breakage_runs_the_example_again_and_restores_its_page(site, broken_build, built_tree):
     """sphinx-gallery keeps a failed example's last good .md5; without
     docs/_ext/gallery_guard.py the undone example would not run again and its
     page would keep showing the traceback from a build that passes."""
     _, _, fixed = broken_build
     assert fixed.returncode == 0, fixed.log[-5000:]
     assert f"successfully executed {len(BUILD_BREAKAGES)} out of {len(BUILD_BREAKAGES)}" in fixed.log, fixed.log[-3000:]
-    html = built_copy / "build" / "html"
+    html = built_tree / "build" / "html"
     for example, *_ in BUILD_BREAKAGES.values():
         example = REPO / "examples" / example
         assert shown_lines(html, example) == shown_lines(site.html, example), example.name

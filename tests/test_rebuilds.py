@@ -3,11 +3,10 @@ that one only; a build interrupted between an example's run and its page,
 then `make html` again, gives the complete site; `make clean` removes
 everything generated.
 
-The scenarios share one copy of the session's built tree (conftest.built_copy,
-after the broken build of test_failures.py) and run one after another in it,
-on one pytest-xdist worker: the first build in the copy reads every page again
-(its folder moved), the later ones only what changed, and only the examples a
-scenario changes run again."""
+The scenarios run one after another, on one pytest-xdist worker, in the tree
+the session's site was built in (conftest.built_tree; the other tests read a
+copy), after the broken build of test_failures.py: each build reads only what
+changed, and only the examples a scenario changes run again."""
 
 import signal
 import time
@@ -16,7 +15,7 @@ import pytest
 
 from conftest import EXAMPLES, copy_repo, interrupt, make, output_lines, page_outputs, soup, start_make, tutorial_page
 
-# Appended to conf.py of a copy: the build stops for good at the moment an
+# Appended to conf.py of the tree: the build stops for good at the moment an
 # interruption is most harmful, right after sphinx-gallery has run an example
 # and written its .md5, before it writes the example's page and notebook.
 PAUSE_AFTER_MD5 = """
@@ -60,13 +59,13 @@ def test_unchanged_rebuild_runs_nothing(site):
     assert "maths: KaTeX typeset" in site.log
 
 
-# All tests of this module run on one xdist worker, in order, in one copy.
-pytestmark = pytest.mark.xdist_group("built-copy")
+# All tests of this module run on one xdist worker, in order, in the one built tree.
+pytestmark = pytest.mark.xdist_group("built-tree")
 
 
 @pytest.fixture(scope="module")
-def copy(built_copy):
-    return built_copy
+def tree(built_tree):
+    return built_tree
 
 
 def pages_now(root):
@@ -78,13 +77,13 @@ def edit(root, example, text=AN_EDIT):
     path.write_text(path.read_text() + text)
 
 
-def test_build_stopped_between_an_example_and_its_page_then_make_html_gives_the_complete_site(copy):
+def test_build_stopped_between_an_example_and_its_page_then_make_html_gives_the_complete_site(tree):
     """Stopped with Ctrl-C (SIGINT) right after the edited example has run and
     written its .md5, started again, and stopped again there with kill
     (SIGKILL). The build can only pause there again by running the example
     again, so reaching the pause shows that the first stop was repaired; the
     last `make html` runs the example once more and gives the complete site."""
-    root = copy
+    root = tree
     before = pages_now(root)
     example = EXAMPLES[1]
     edit(root, example)
@@ -116,10 +115,10 @@ def test_build_stopped_between_an_example_and_its_page_then_make_html_gives_the_
     assert {e: p for e, p in after.items() if e != example} == {e: p for e, p in before.items() if e != example}
 
 
-def test_writer_fast_loop_noplot_then_one_example(copy):
+def test_writer_fast_loop_noplot_then_one_example(tree):
     """`make html-noplot` builds an edited page without running anything;
     `make html EXAMPLE=...` then runs just that example."""
-    root = copy
+    root = tree
     before = pages_now(root)
     example, other = EXAMPLES[3], EXAMPLES[0]
     edited = root / "examples" / example.parent.name / example.name
@@ -142,8 +141,8 @@ def test_writer_fast_loop_noplot_then_one_example(copy):
     assert shown_lines(html, other) == before[other], "an example that did not run lost its page"
 
 
-def test_editing_one_example_runs_only_it_and_a_template_tutorial_builds_then_make_clean(site, copy):
-    root = copy
+def test_editing_one_example_runs_only_it_and_a_template_tutorial_builds_then_make_clean(site, tree):
+    root = tree
     sources = files_of(copy_repo(root.parent / "sources", source=root)) | {"examples/basics/plot_99_from_the_template.py"}
     before = pages_now(root)
     example = EXAMPLES[2]
