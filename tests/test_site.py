@@ -161,3 +161,23 @@ def test_404_page_and_sitemap_follow_the_host(monkeypatch):
     assert on_read_the_docs["html_baseurl"] == "https://vjp-cookbook.readthedocs.io/en/latest/"
     monkeypatch.delenv("READTHEDOCS_CANONICAL_URL")
     assert runpy.run_path(str(REPO / "conf.py"))["notfound_urls_prefix"] == SITE_PREFIX
+
+
+def test_every_image_has_the_width_and_height_of_its_file_and_thumbnails_fit_their_cards(site):
+    """So the browser reserves each image's space before it loads, and a
+    thumbnail is not much larger than the 160 x 112 px card shows."""
+    import image_sizes  # docs/_ext: reads a PNG's size from its header
+
+    found, thumbs = [], 0
+    for path in site.html.rglob("*.html"):
+        for img in soup(path).select("img[src$='.png']"):
+            file = (path.parent / img["src"]).resolve()
+            size = image_sizes.png_size(file)
+            if (img.get("width"), img.get("height")) != tuple(str(n) for n in size):
+                found.append(f"{path.relative_to(site.html)}: {img['src']} is {size}, says {img.get('width')} x {img.get('height')}")
+            if "_thumb" in img["src"]:
+                thumbs += 1
+                if size[0] > 2 * 160 or size[1] > 2 * 112:
+                    found.append(f"{img['src']} is {size}: more than twice its card's 160 x 112 px")
+    assert thumbs >= len(EXAMPLES)
+    assert not found, found[:20]

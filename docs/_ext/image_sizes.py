@@ -1,0 +1,75 @@
+"""Give every PNG image on a page its width and height.
+
+sphinx-gallery writes its figures and card thumbnails as ``<img>`` without
+``width`` and ``height``, so a browser cannot reserve their space before they
+load and the text below jumps when they arrive (Lighthouse's "Image elements
+do not have explicit width and height"). This extension adds both, in pixels
+of the PNG file, to every ``<img>`` in a page's body that has neither. The
+stylesheets scale the images down (``max-width``) and keep their proportions
+(``height: auto``), so the attributes fix the shape, not the size.
+
+An image whose file cannot be found is a warning, so a build with ``-W``
+fails and names the page.
+"""
+
+import os
+import re
+import struct
+from pathlib import Path
+
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
+
+# A whole tag: a quoted value may hold ">" (sphinx-gallery's alt texts do).
+IMG = re.compile(r"""<img\b(?:[^>"']|"[^"]*"|'[^']*')*>""")
+SRC = re.compile(r'\bsrc="([^"]+)"')
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    with open(path, "rb") as file:
+        head = file.read(24)
+    if head[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError(f"{path} is not a PNG file")
+    return struct.unpack(">II", head[16:24])
+
+
+def _sources(app) -> dict[str, Path]:
+    """Image files under the source folder by file name (where a page's
+    _images/ file comes from before Sphinx copies it)."""
+    found = {}
+    for path in Path(app.srcdir).rglob("*.png"):
+        found.setdefault(path.name, path)
+    return found
+
+
+def add_image_sizes(app, pagename, templatename, context, doctree):
+    body = context.get("body")
+    if not body or "<img" not in body:
+        return
+    page_dir = Path(app.outdir, pagename).parent
+    sources = None
+
+    def sized(match):
+        nonlocal sources
+        tag = match.group(0)
+        src = SRC.search(tag)
+        if " width=" in tag or " height=" in tag or not src or not src.group(1).endswith(".png"):
+            return tag
+        path = Path(os.path.normpath(page_dir / src.group(1)))
+        if not path.is_file():
+            sources = sources if sources is not None else _sources(app)
+            path = sources.get(path.name)
+        if path is None:
+            logger.warning(f"image_sizes: cannot find {src.group(1)} to size it", location=pagename)
+            return tag
+        width, height = png_size(path)
+        end = -2 if tag.endswith("/>") else -1
+        return f'{tag[:end].rstrip()} width="{width}" height="{height}"{tag[end:]}'
+
+    context["body"] = IMG.sub(sized, body)
+
+
+def setup(app):
+    app.connect("html-page-context", add_image_sizes)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
