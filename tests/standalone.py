@@ -2,9 +2,10 @@
 `import torch` on every run.
 
 Started once per test process (``python standalone.py``), this server imports
-torch, matplotlib and IPython, and runs nothing else. For each request it
-forks a child, so every run starts from the state of a new interpreter that
-has just imported them: no example can depend on another having run first.
+torch, matplotlib, IPython and what the examples load lazily (``PRELOAD``),
+and runs nothing else. For each request it forks a child, so every run starts
+from the state of a new interpreter that has just imported them: no example
+can depend on another having run first.
 
 A request is one JSON line on standard input,
 ``{"kind": "script" | "notebook", "path": ..., "cwd": ...}``, and its answer
@@ -20,6 +21,7 @@ one JSON line on standard output,
 A run that takes more than 10 minutes is killed (SIGALRM).
 """
 
+import importlib
 import json
 import os
 import runpy
@@ -27,8 +29,6 @@ import signal
 import sys
 import tempfile
 import traceback
-
-import importlib
 import warnings
 
 # What the examples import, directly or through torch's lazy imports
