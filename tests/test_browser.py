@@ -3,8 +3,9 @@ served under the same path prefix as on its host. Each page is loaded once,
 in a tab that is reused from page to page, and every check runs on that load:
 no console error, no failed request and no request outside the local server;
 maths is typeset and its constructs drawn right; no raw TeX; axe-core finds
-no serious or critical accessibility violation; and at 1280 px and at 390 px
-nothing is clipped and no card title overflows. Search, dark mode, print and
+no serious or critical accessibility violation (at 1440 px, with the page's
+table of contents shown); and at 1280 px and at 390 px nothing is clipped and
+no card title overflows. Search, dark mode, print and
 the maths construct page with JavaScript off have tests of their own.
 Screenshots of the landing page and a tutorial are kept in
 build/test-artifacts/.

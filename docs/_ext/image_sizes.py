@@ -12,6 +12,7 @@ An image whose file cannot be found is a warning, so a build with ``-W``
 fails and names the page.
 """
 
+import functools
 import os
 import re
 import struct
@@ -34,11 +35,13 @@ def png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", head[16:24])
 
 
-def _sources(app) -> dict[str, Path]:
+@functools.cache
+def _sources(srcdir: str) -> dict[str, Path]:
     """Image files under the source folder by file name (where a page's
-    _images/ file comes from before Sphinx copies it)."""
+    _images/ file comes from before Sphinx copies it). Read once per process:
+    the examples, which make the figures, have run before any page is written."""
     found = {}
-    for path in Path(app.srcdir).rglob("*.png"):
+    for path in Path(srcdir).rglob("*.png"):
         found.setdefault(path.name, path)
     return found
 
@@ -48,18 +51,15 @@ def add_image_sizes(app, pagename, templatename, context, doctree):
     if not body or "<img" not in body:
         return
     page_dir = Path(app.outdir, pagename).parent
-    sources = None
 
     def sized(match):
-        nonlocal sources
         tag = match.group(0)
         src = SRC.search(tag)
         if " width=" in tag or " height=" in tag or not src or not src.group(1).endswith(".png"):
             return tag
         path = Path(os.path.normpath(page_dir / src.group(1)))
         if not path.is_file():
-            sources = sources if sources is not None else _sources(app)
-            path = sources.get(path.name)
+            path = _sources(str(app.srcdir)).get(path.name)
         if path is None:
             logger.warning(f"image_sizes: cannot find {src.group(1)} to size it", location=pagename)
             return tag
