@@ -24,19 +24,19 @@ SPHINXOPTS ?= -W --keep-going -j auto
 # `make html EXAMPLE=basics/plot_04` runs only the examples whose path matches
 # (a regular expression); the others keep their last pages, or get pages
 # without outputs if they changed.
+# (conf.py's choose_examples applies it; html-noplot works the same way.)
 EXAMPLE ?=
-GALLERYOPTS := $(if $(EXAMPLE),-D "sphinx_gallery_conf.filename_pattern=$(EXAMPLE)")
 PORT ?= 8000
 
 .PHONY: html html-noplot test bench clean serve livehtml inventory lock
 
 ## html: build the site into build/html (runs every changed example)
 html: $(DEPS) $(MATHS)
-	$(BIN)/sphinx-build -b html -c . $(SPHINXOPTS) $(GALLERYOPTS) -d $(BUILD)/doctrees docs $(BUILD)/html
+	VJP_COOKBOOK_EXAMPLE="$(EXAMPLE)" $(BIN)/sphinx-build -b html -c . $(SPHINXOPTS) -d $(BUILD)/doctrees docs $(BUILD)/html
 
 ## html-noplot: build every page without running the examples (prose and layout edits)
 html-noplot: $(DEPS) $(MATHS)
-	$(BIN)/sphinx-build -b html -c . $(SPHINXOPTS) -D plot_gallery=0 -d $(BUILD)/doctrees docs $(BUILD)/html
+	VJP_COOKBOOK_NOPLOT=1 $(BIN)/sphinx-build -b html -c . $(SPHINXOPTS) -d $(BUILD)/doctrees docs $(BUILD)/html
 
 ## test: run the test suite in parallel (it builds its own copy of the site)
 test: $(TEST_DEPS) $(MATHS)

@@ -7,6 +7,7 @@ embeds its output, so every build also runs every example's checks.
 """
 
 import os
+import re
 import sys
 from pathlib import Path
 from urllib.parse import urlparse
@@ -57,7 +58,7 @@ nitpicky = True  # every cross-reference must resolve (warnings are errors)
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",
     "gallery_dirs": "auto_examples",
-    "filename_pattern": r"/plot_",  # run every example
+    "filename_pattern": r"/plot_",  # run every example (make html EXAMPLE=...: see setup below)
     "subsection_order": [
         "../examples/basics",
         "../examples/jacobians",
@@ -115,3 +116,25 @@ ogp_site_url = SITE_URL
 ogp_social_cards = {"enable": False}  # no images drawn per page at build time
 colab_repository = REPOSITORY
 colab_branch = "gh-pages"  # the branch the publishing workflow pushes build/html to
+
+
+# -- The writer's fast loop (Makefile) ------------------------------------------------
+def choose_examples(app):
+    """`make html-noplot` and `make html EXAMPLE=...` say which examples run
+    through VJP_COOKBOOK_NOPLOT and VJP_COOKBOOK_EXAMPLE, applied here, after
+    Sphinx has fingerprinted the configuration. The same choice made with
+    `-D plot_gallery=0` changes the fingerprint, and Sphinx then rewrites every
+    page, on that build and on the next."""
+    gallery = app.config.sphinx_gallery_conf
+    if os.environ.get("VJP_COOKBOOK_NOPLOT"):
+        gallery["plot_gallery"] = False
+    pattern = os.environ.get("VJP_COOKBOOK_EXAMPLE")
+    if pattern:
+        if not any(re.search(pattern, str(path)) for path in (ROOT / "examples").glob("*/plot_*.py")):
+            sys.exit(f"EXAMPLE={pattern} matches no example in examples/ (for example: EXAMPLE=basics/plot_04)")
+        gallery["filename_pattern"] = pattern
+
+
+def setup(app):
+    # After sphinx-gallery reads its options (priority 10), before it runs the examples (500).
+    app.connect("builder-inited", choose_examples, priority=20)

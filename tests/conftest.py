@@ -33,9 +33,11 @@ from sitebuild import (  # noqa: F401 (re-exported for the tests)
 
 def pytest_collection_modifyitems(items):
     """The tests that need no built site run first: under pytest-xdist one
-    worker runs them while another builds the site (the order is otherwise
-    kept)."""
-    items.sort(key=lambda item: "site" in item.fixturenames)
+    worker runs them while another builds the site. The scenarios of
+    test_rebuilds.py run last, whatever order the files were named in: they
+    edit the built tree and end with `make clean` (see built_tree). The order
+    is otherwise kept."""
+    items.sort(key=lambda item: ("site" in item.fixturenames, item.path.name == "test_rebuilds.py"))
 
 
 def tutorial_page(html: Path, example: Path) -> Path:

@@ -8,10 +8,12 @@ the session's site was built in (conftest.built_tree; the other tests read a
 copy), after the broken build of test_failures.py: each build reads only what
 changed, and only the examples a scenario changes run again."""
 
+import re
 import signal
 import time
 
 import pytest
+from bs4 import BeautifulSoup, SoupStrainer
 
 from conftest import EXAMPLES, copy_repo, interrupt, make, output_lines, page_outputs, soup, start_make, tutorial_page
 
@@ -41,8 +43,18 @@ def executed(log):
     return int(log.split(marker, 1)[1].split()[0])
 
 
+OUTPUT_BLOCKS = SoupStrainer("div", class_=re.compile(r"\bsphx-glr-script-out\b"))  # parse only these
+_SHOWN = {}  # (page, mtime, size) -> its output lines: most pages are not rewritten between scenarios
+
+
 def shown_lines(html, example):
-    return output_lines("\n".join(page_outputs(soup(tutorial_page(html, example)))))
+    page = tutorial_page(html, example)
+    stat = page.stat()
+    key = (page, stat.st_mtime_ns, stat.st_size)
+    if key not in _SHOWN:
+        outputs = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser", parse_only=OUTPUT_BLOCKS)
+        _SHOWN[key] = output_lines("\n".join(page_outputs(outputs)))
+    return _SHOWN[key]
 
 
 def files_of(root):
@@ -117,10 +129,12 @@ def test_build_stopped_between_an_example_and_its_page_then_make_html_gives_the_
 
 def test_writer_fast_loop_noplot_then_one_example(tree):
     """`make html-noplot` builds an edited page without running anything;
-    `make html EXAMPLE=...` then runs just that example."""
+    `make html EXAMPLE=...` then runs just that example. Neither rewrites the
+    pages it did not change, and an EXAMPLE that matches nothing is an error."""
     root = tree
     before = pages_now(root)
     example, other = EXAMPLES[3], EXAMPLES[0]
+    untouched = tutorial_page(root / "build" / "html", other).stat().st_mtime_ns
     edited = root / "examples" / example.parent.name / example.name
     edited.write_text(edited.read_text().replace('\n"""', '\n\nA sentence added by a writer.\n"""', 1) + AN_EDIT)
     guide = root / "docs" / "contributing.md"
@@ -139,6 +153,11 @@ def test_writer_fast_loop_noplot_then_one_example(tree):
     assert executed(one.log) == 1
     assert shown_lines(html, example) == before[example] + ["An edit: this line is new."]
     assert shown_lines(html, other) == before[other], "an example that did not run lost its page"
+    assert tutorial_page(html, other).stat().st_mtime_ns == untouched, "a page nothing changed was written again"
+
+    nothing = make(root, "html", "EXAMPLE=basics/plot_99")
+    assert nothing.returncode != 0
+    assert "EXAMPLE=basics/plot_99 matches no example in examples/" in nothing.log, nothing.log[-3000:]
 
 
 def test_editing_one_example_runs_only_it_and_a_template_tutorial_builds_then_make_clean(site, tree):
