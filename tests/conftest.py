@@ -14,8 +14,15 @@ import os
 import re
 from pathlib import Path
 
+# The tests run several torch processes at once (pytest-xdist workers, their
+# builds and standalone runs) on few cores. Waiting OpenMP threads that spin
+# take the cores the others need: two notebooks side by side took 10 s each
+# instead of 2. Passive waiting changes no result, only who gets the CPU. Set
+# before anything imports torch; every process the tests start inherits it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import pytest
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, SoupStrainer
 from filelock import FileLock
 
 from sitebuild import (  # noqa: F401 (re-exported for the tests)
@@ -44,8 +51,9 @@ def tutorial_page(html: Path, example: Path) -> Path:
     return html / "auto_examples" / example.parent.name / (example.stem + ".html")
 
 
-def soup(path: Path) -> BeautifulSoup:
-    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+def soup(path: Path, *tags: str) -> BeautifulSoup:
+    """The page at PATH, parsed; with TAGS, only those elements (several times faster)."""
+    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser", parse_only=SoupStrainer(list(tags)) if tags else None)
 
 
 def page_outputs(page: BeautifulSoup) -> list[str]:
@@ -61,6 +69,21 @@ TIMING = re.compile(r"\s*(\d[\d,]*(\.\d+)?\s*(ms|s)\b|\d+(\.\d+)?x (faster|slowe
 def output_lines(text: str) -> list[str]:
     """The non-blank lines of TEXT, with measured timings replaced by <timing>."""
     return [TIMING.sub(" <timing>", line.rstrip()) for line in text.splitlines() if line.strip()]
+
+
+OUTPUT_BLOCKS = SoupStrainer("div", class_=re.compile(r"\bsphx-glr-script-out\b"))
+_SHOWN = {}  # (page, mtime, size) -> output lines: each version of a page is parsed once
+
+
+def shown_lines(html: Path, example: Path) -> list[str]:
+    """output_lines of everything the tutorial page of EXAMPLE under HTML shows under its code cells."""
+    page = tutorial_page(html, example)
+    stat = page.stat()
+    key = (page, stat.st_mtime_ns, stat.st_size)
+    if key not in _SHOWN:
+        outputs = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser", parse_only=OUTPUT_BLOCKS)
+        _SHOWN[key] = output_lines("\n".join(page_outputs(outputs)))
+    return _SHOWN[key]
 
 
 def shared_tmp(tmp_path_factory) -> Path:

@@ -19,7 +19,9 @@ that KaTeX adds for screen readers is skipped):
   0.4 em tall and at least as wide as what it spans;
 - the construct page is drawn in KaTeX's own fonts, served by the site;
 - no TeX left unrendered (no ``<code>`` fallback, no KaTeX error), no font
-  that failed to load, no display that runs off the page without a scrollbar.
+  that failed to load, no display that runs off the page without a scrollbar;
+- the maths has the colour of the text around it and no background (axe,
+  which checks that text's contrast, skips KaTeX's boxes).
 """
 
 CONSTRUCT_PAGE = "maths_constructs.html"
@@ -214,6 +216,22 @@ GENERAL = r"""
       const wide = display.scrollWidth > display.clientWidth + 1 || display.scrollWidth > div.clientWidth + 1;
       if (wide && !scrolls(display) && !scrolls(div))
         problems.push(`display "${M.describe(div)}" is cut off: neither it nor its box scrolls`);
+    }
+  }
+  // axe leaves KaTeX's visible boxes out (tests/test_browser.py, AXE_CONTEXT):
+  // the maths is drawn in the colour of the text around it, on no background
+  // of its own, so the contrast axe measures for that text holds for it too.
+  const transparent = c => c === 'transparent' || /^rgba\(.*, 0\)$/.test(c);
+  for (const html of document.querySelectorAll('.katex-html')) {
+    const host = html.closest('.katex').parentElement.closest(':not(.math):not(.katex-display)');
+    const colour = getComputedStyle(host).color;
+    for (const el of [html, ...html.querySelectorAll('*')]) {
+      const style = getComputedStyle(el);
+      if (style.color !== colour || !transparent(style.backgroundColor) || style.opacity !== '1') {
+        problems.push(`maths "${M.describe(el)}" is not drawn like the text around it (colour ${style.color},` +
+                      ` background ${style.backgroundColor}, opacity ${style.opacity}; the text: ${colour})`);
+        break;
+      }
     }
   }
   return problems;

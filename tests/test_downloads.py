@@ -1,8 +1,10 @@
 """The downloads work on their own: each tutorial's .py runs as a script and
 its .ipynb runs cell by cell in IPython, each in an empty folder, and both
 print what the page shows (so no example depends on the gallery having run
-another before it, nor on torch state left behind by one). One notebook also
-runs in a real Jupyter kernel, started the way Jupyter starts it.
+another before it, nor on torch state left behind by one). The scripts run
+while the site builds and are compared with their downloads, byte for byte,
+once it is built. One notebook also runs in a real Jupyter kernel, started
+the way Jupyter starts it.
 
 Each run is a fresh process forked from a server that has imported torch,
 matplotlib and IPython and nothing else (tests/standalone.py): the state of a
@@ -18,19 +20,15 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from conftest import EXAMPLES, REPO, output_lines, page_outputs, reader_env, soup, tutorial_page
+from conftest import EXAMPLES, REPO, output_lines, reader_env, shared_tmp, shown_lines, soup, tutorial_page
 
 
 def downloaded(site, example, suffix):
     page = tutorial_page(site.html, example)
-    for a in soup(page).select("a[href]"):
+    for a in soup(page, "a").select("a[href]"):
         if "_downloads" in a["href"] and a["href"].endswith(example.stem + suffix):
             return (page.parent / a["href"]).resolve()
     raise AssertionError(f"{page.name} has no {suffix} download link")
-
-
-def page_lines(site, example):
-    return output_lines("\n".join(page_outputs(soup(tutorial_page(site.html, example)))))
 
 
 class Standalone:
@@ -62,18 +60,48 @@ def standalone():
     server.close()
 
 
+def printed_alone(tmp_path_factory, example):
+    """Where test_example_runs_alone_as_a_script keeps the script it ran and
+    what it printed (shared by the pytest-xdist workers)."""
+    return shared_tmp(tmp_path_factory) / "printed-alone" / f"{example.parent.name}-{example.stem}.json"
+
+
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
-def test_downloaded_script_prints_what_the_page_shows(site, example, standalone, tmp_path):
-    result = standalone.run("script", downloaded(site, example, ".py"), tmp_path)
+def test_example_runs_alone_as_a_script(example, standalone, tmp_path, tmp_path_factory):
+    """Each example, run as `python plot_....py` in an empty folder: it exits
+    cleanly. It needs no built site, so under pytest-xdist these runs fill the
+    time the site takes to build; the test below compares what they printed
+    with the page."""
+    result = standalone.run("script", example, tmp_path)
     assert result["returncode"] == 0, result["stderr"][-3000:]
-    assert output_lines(result["stdout"]) == page_lines(site, example)
+    record = printed_alone(tmp_path_factory, example)
+    record.parent.mkdir(exist_ok=True)
+    (tmp_path / "record.json").write_text(json.dumps({"script": example.read_text(encoding="utf-8"), "stdout": result["stdout"]}))
+    (tmp_path / "record.json").replace(record)  # whole, for a reader on another worker
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+def test_downloaded_script_prints_what_the_page_shows(site, example, standalone, tmp_path, tmp_path_factory):
+    """The download, run alone, prints what the page shows: the run of the
+    test above if it ran this very script, else a run now."""
+    script = downloaded(site, example, ".py")
+    assert script.read_bytes() == (site.root / "examples" / example.parent.name / example.name).read_bytes(), "the download is not the example"
+    record = printed_alone(tmp_path_factory, example)
+    ran = json.loads(record.read_text()) if record.exists() else {}
+    if ran.get("script") == script.read_text(encoding="utf-8"):
+        printed = ran["stdout"]
+    else:
+        result = standalone.run("script", script, tmp_path)
+        assert result["returncode"] == 0, result["stderr"][-3000:]
+        printed = result["stdout"]
+    assert output_lines(printed) == shown_lines(site.html, example)
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
 def test_downloaded_notebook_runs_and_shows_the_page_output(site, example, standalone, tmp_path):
     result = standalone.run("notebook", downloaded(site, example, ".ipynb"), tmp_path)
     assert result["returncode"] == 0, result["stdout"][-2000:] + result["stderr"][-3000:]
-    assert output_lines(result["stdout"]) == page_lines(site, example)
+    assert output_lines(result["stdout"]) == shown_lines(site.html, example)
     assert result["figures"] >= 1, "the notebook shows the figure"
 
 
@@ -106,7 +134,7 @@ def test_a_downloaded_notebook_runs_in_a_jupyter_kernel(site, kernel_name, tmp_p
         for output in cell.outputs
         if output.get("output_type") == "stream" and output.get("name") == "stdout"
     )
-    assert output_lines(printed) == page_lines(site, example)
+    assert output_lines(printed) == shown_lines(site.html, example)
     figures = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
     assert figures, "the notebook shows the figure"
 

@@ -19,7 +19,7 @@ import traceback
 import matplotlib
 import pytest
 
-from conftest import EXAMPLES, REPO, make, output_lines, page_outputs, soup, tutorial_page
+from conftest import EXAMPLES, REPO, make, shown_lines, tutorial_page
 
 matplotlib.use("Agg")
 sys.path.insert(0, str(REPO / "docs" / "_ext"))
@@ -206,10 +206,6 @@ def broken(source: str, name: str, text: str, replacement: str, failing: str) ->
     source = source.replace(text, replacement)
     assert source.count(failing) >= 1, f"{name}: the failing line is not in the broken example"
     return source, source[: source.index(failing)].count("\n") + 1
-
-
-def shown_lines(html, example):
-    return output_lines("\n".join(page_outputs(soup(tutorial_page(html, example)))))
 
 
 @pytest.fixture(scope="session")  # made once, however pytest-xdist orders the tests around it

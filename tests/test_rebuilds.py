@@ -8,14 +8,12 @@ the session's site was built in (conftest.built_tree; the other tests read a
 copy), after the broken build of test_failures.py: each build reads only what
 changed, and only the examples a scenario changes run again."""
 
-import re
 import signal
 import time
 
 import pytest
-from bs4 import BeautifulSoup, SoupStrainer
 
-from conftest import EXAMPLES, copy_repo, interrupt, make, output_lines, page_outputs, soup, start_make, tutorial_page
+from conftest import EXAMPLES, copy_repo, interrupt, make, page_outputs, shown_lines, soup, start_make, tutorial_page
 
 # Appended to conf.py of the tree: the build stops for good at the moment an
 # interruption is most harmful, right after sphinx-gallery has run an example
@@ -41,20 +39,6 @@ def executed(log):
     marker = "successfully executed "
     assert marker in log, log[-3000:]
     return int(log.split(marker, 1)[1].split()[0])
-
-
-OUTPUT_BLOCKS = SoupStrainer("div", class_=re.compile(r"\bsphx-glr-script-out\b"))  # parse only these
-_SHOWN = {}  # (page, mtime, size) -> its output lines: most pages are not rewritten between scenarios
-
-
-def shown_lines(html, example):
-    page = tutorial_page(html, example)
-    stat = page.stat()
-    key = (page, stat.st_mtime_ns, stat.st_size)
-    if key not in _SHOWN:
-        outputs = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser", parse_only=OUTPUT_BLOCKS)
-        _SHOWN[key] = output_lines("\n".join(page_outputs(outputs)))
-    return _SHOWN[key]
 
 
 def files_of(root):

@@ -107,7 +107,7 @@ def test_reader_conveniences(site):
 def test_every_tutorial_has_a_colab_link_to_its_published_notebook(site):
     owner_repo = CONF["REPOSITORY"].removeprefix("https://github.com/")
     for example in EXAMPLES:
-        page = soup(tutorial_page(site.html, example))
+        page = soup(tutorial_page(site.html, example), "a")
         notebook = next(a["href"] for a in page.select("a[href$='.ipynb']") if "_downloads" in a["href"])
         path = notebook[notebook.index("_downloads/") :]
         colab = [a["href"] for a in page.select("a[href*='colab.research.google.com']")]
@@ -170,7 +170,7 @@ def test_every_image_has_the_width_and_height_of_its_file_and_thumbnails_fit_the
 
     found, thumbs = [], 0
     for path in site.html.rglob("*.html"):
-        for img in soup(path).select("img[src$='.png']"):
+        for img in soup(path, "img").select("img[src$='.png']"):
             file = (path.parent / img["src"]).resolve()
             size = image_sizes.png_size(file)
             if (img.get("width"), img.get("height")) != tuple(str(n) for n in size):
