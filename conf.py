@@ -46,6 +46,7 @@ extensions = [
     "gallery_cards",  # card tooltips in plain text (no raw TeX) under data-tooltip; long titles wrap
     "source_links",  # "Edit/View this page" of gallery pages lead to examples/*.py and GALLERY_HEADER.rst
     "image_sizes",  # width and height on every <img>, so nothing jumps while images load
+    "page_loading",  # KaTeX fonts preloaded, unused stylesheets left out, thumbnails lazy
 ]
 
 # -- Sources -------------------------------------------------------------------

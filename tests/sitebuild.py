@@ -3,7 +3,9 @@ repository. Shared by the tests (conftest.py) and the benchmark (bench.py)."""
 
 import contextlib
 import functools
+import gzip
 import http.server
+import io
 import os
 import re
 import runpy
@@ -109,14 +111,32 @@ CHROMIUM_ARGS = [
 
 
 @contextlib.contextmanager
-def serve(html: Path, prefix: str):
-    """Serve HTML on localhost under the URL path PREFIX (as the host does); yield the base URL."""
+def serve(html: Path, prefix: str, compress: bool = False):
+    """Serve HTML on localhost under the URL path PREFIX (as the host does); yield the base URL.
+
+    With COMPRESS, text files (HTML, CSS, JavaScript, SVG) go out gzip-compressed
+    to a browser that accepts it, as GitHub Pages and Read the Docs send them."""
 
     class Handler(http.server.SimpleHTTPRequestHandler):
         def translate_path(self, path):
             if not path.startswith(prefix):
                 return str(html / "does-not-exist")
             return super().translate_path("/" + path[len(prefix) :])
+
+        def send_head(self):
+            path = Path(self.translate_path(self.path))
+            if path.is_dir():
+                path = path / "index.html"
+            wanted = compress and "gzip" in self.headers.get("Accept-Encoding", "")
+            if not (wanted and path.suffix in (".html", ".css", ".js", ".svg") and path.is_file()):
+                return super().send_head()
+            data = gzip.compress(path.read_bytes())
+            self.send_response(200)
+            self.send_header("Content-Type", self.guess_type(str(path)))
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            return io.BytesIO(data)
 
         def log_message(self, *args):
             pass

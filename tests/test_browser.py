@@ -118,13 +118,30 @@ AXE_OPTIONS = {"resultTypes": ["violations"], "rules": {"target-size": {"enabled
 # background are checked instead (maths_checks.GENERAL: those of the text
 # around them, whose contrast axe checks).
 AXE_CONTEXT = {"exclude": [[".katex-html"]]}
+# Every KaTeX font the page draws with was preloaded from its <head>
+# (docs/_ext/page_loading.py), so no maths is laid out again, moving the
+# lines below it, when a font arrives late; and no preloaded font goes unused.
+FONTS_PRELOADED = r"""(() => {
+  const problems = [];
+  const file = f => {
+    const face = (['700', 'bold'].includes(f.weight) ? 'Bold' : '') + (f.style === 'italic' ? 'Italic' : '');
+    return f.family.replace(/"/g, '') + '-' + (face || 'Regular');
+  };
+  const preloaded = new Set([...document.querySelectorAll('link[rel="preload"][as="font"]')]
+    .map(l => decodeURIComponent(l.href.split('/').pop().replace(/\.woff2$/, ''))));
+  const loaded = new Set([...document.fonts].filter(f => f.status === 'loaded' && f.family.includes('KaTeX')).map(file));
+  for (const font of loaded) if (!preloaded.has(font)) problems.push(`font ${font} is drawn with but not preloaded`);
+  for (const font of preloaded) if (!loaded.has(font)) problems.push(`font ${font} is preloaded but not drawn with`);
+  return problems;
+})()"""
 
 
 @pytest.mark.parametrize("group", range(GROUPS))
 def test_every_page_loads_cleanly_is_accessible_and_fits_a_phone_and_a_laptop(site, base_url, browser, group):
     """One load per page, and every check on it. At 1440 px, where furo also
     shows the page's table of contents: no console error, failed or outside
-    request; every formula drawn and its constructs right; no raw TeX;
+    request; every formula drawn and its constructs right, in fonts the page
+    preloaded; no raw TeX;
     axe-core finds no serious or critical violation (target size included).
     Then, resized, at 1280
     and at 390 px: no card title overflows its card, nothing wide is clipped
@@ -144,6 +161,7 @@ def test_every_page_loads_cleanly_is_accessible_and_fits_a_phone_and_a_laptop(si
         if drawn != maths:
             problems.append(f"{maths - drawn} of {maths} formulas not drawn")
         problems += maths_problems(page)[1]
+        problems += page.evaluate(FONTS_PRELOADED)
         prose = page.evaluate(
             "(() => { const body = document.body.cloneNode(true);"
             " body.querySelectorAll('pre, code, script, style').forEach(e => e.remove());"

@@ -181,3 +181,22 @@ def test_every_image_has_the_width_and_height_of_its_file_and_thumbnails_fit_the
                     found.append(f"{img['src']} is {size}: more than twice its card's 160 x 112 px")
     assert thumbs >= len(EXAMPLES)
     assert not found, found[:20]
+
+
+def test_pages_link_only_the_stylesheets_they_use_and_load_later_thumbnails_lazily(site):
+    """docs/_ext/page_loading.py: myst-nb's stylesheet only where there are
+    notebook cells, no sphinx-gallery sheet for Binder, data frames or HTML
+    output, and card thumbnails after the first four marked loading="lazy"."""
+    found = []
+    for path in site.html.rglob("*.html"):
+        page = soup(path, "link", "img", "div")
+        sheets = [link["href"].split("?")[0].rsplit("/", 1)[-1] for link in page.select("link[rel~=stylesheet]")]
+        cells = bool(page.select("div.cell"))
+        if cells != any(sheet.startswith("mystnb.") for sheet in sheets):
+            found.append(f"{path.name}: notebook cells {cells}, myst-nb's stylesheet {not cells}")
+        found += [f"{path.name}: links {sheet}" for sheet in sheets if sheet.startswith(("sg_gallery-binder", "sg_gallery-dataframe", "sg_gallery-rendered-html"))]
+        lazy = [img.get("loading") == "lazy" for img in page.select("img[src*='_thumb']")]
+        if lazy != [False] * min(4, len(lazy)) + [True] * max(0, len(lazy) - 4):
+            found.append(f"{path.name}: thumbnails lazy {lazy[:8]}...")
+    assert not found, found[:10]
+    assert sum(bool(soup(p, "div").select("div.cell")) for p in site.html.rglob("*.html")) >= 2
