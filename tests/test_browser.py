@@ -113,11 +113,15 @@ WIDE = 1440
 # axe's default rules, and target-size (WCAG 2.5.8), which axe leaves off by
 # default and Lighthouse runs: small, close links are hard to hit.
 AXE_OPTIONS = {"resultTypes": ["violations"], "rules": {"target-size": {"enabled": True}}}
-# KaTeX's visible boxes are hidden from assistive technology (its MathML is
-# what they read) and are a third of axe's time on a page; their colour and
-# background are checked instead (maths_checks.GENERAL: those of the text
-# around them, whose contrast axe checks).
-AXE_CONTEXT = {"exclude": [[".katex-html"]]}
+# Left out of axe, and checked otherwise (axe spends half its time on a page
+# on these thousands of spans):
+# - KaTeX's visible boxes, hidden from assistive technology (its MathML is
+#   what they read): their colour and background are those of the text
+#   around them, whose contrast axe checks (maths_checks.GENERAL);
+# - code and output text: the contrast of every Pygments token colour and of
+#   output text is checked once, in both themes, by
+#   test_code_and_output_text_contrast_in_both_themes.
+AXE_CONTEXT = {"exclude": [[".katex-html"], [".highlight pre"]]}
 # Every KaTeX font the page draws with was preloaded from its <head>
 # (docs/_ext/page_loading.py), so no maths is laid out again, moving the
 # lines below it, when a font arrives late; and no preloaded font goes unused.
@@ -236,6 +240,57 @@ def test_dark_mode_toggle(base_url, browser):
         return (red + green + blue) / 3
 
     assert brightness(backgrounds["dark"]) < 80 < 200 < brightness(backgrounds["light"]), backgrounds
+
+
+# WCAG 2 contrast (AA, normal text) of every Pygments token colour the site's
+# stylesheets define, and of output text, on their backgrounds, in THEME.
+CODE_CONTRAST = r"""(theme) => {
+  document.body.dataset.theme = theme;
+  const tokens = new Set();
+  const walk = rules => { for (const rule of rules) {
+    if (rule.cssRules) walk(rule.cssRules);
+    for (const m of (rule.selectorText || '').matchAll(/\.highlight \.([A-Za-z0-9]+)\b/g)) tokens.add(m[1]);
+  } };
+  for (const sheet of document.styleSheets) walk(sheet.cssRules);
+  tokens.delete('w');  // whitespace: nothing to see
+  tokens.delete('hll');  // a highlighted line's background, not a text colour
+  const code = document.createElement('div');
+  code.className = 'highlight-python notranslate';
+  code.innerHTML = '<div class="highlight"><pre>plain ' + [...tokens].map(t => `<span class="${t}">${t}</span>`).join(' ') + '</pre></div>';
+  document.querySelector('article').append(code);
+  const rgb = css => css.match(/[\d.]+/g).map(Number);
+  const luminance = c => {
+    const [r, g, b] = c.slice(0, 3).map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const background = el => {
+    for (; el; el = el.parentElement) { const c = rgb(getComputedStyle(el).backgroundColor); if (c.length < 4 || c[3] > 0) return c; }
+    return [255, 255, 255];
+  };
+  const contrast = el => {
+    const [a, b] = [luminance(rgb(getComputedStyle(el).color)), luminance(background(el))];
+    return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  };
+  const pre = code.querySelector('pre');
+  const texts = [['plain code', pre], ...[...pre.children].map(s => [`token .${s.className}`, s]),
+                 ['output', document.querySelector('.sphx-glr-script-out pre')]];
+  const low = texts.filter(([, el]) => contrast(el) < 4.5).map(([name, el]) => `${theme}: ${name} ${contrast(el).toFixed(2)}`);
+  code.remove();
+  return {checked: texts.length, low};
+}"""
+
+
+def test_code_and_output_text_contrast_in_both_themes(site, base_url, browser):
+    """Every colour Pygments gives a code token, plain code and output text
+    have a contrast of at least 4.5 (WCAG AA) on their background, in the
+    light theme and in the dark one (axe, which skips code, checks neither)."""
+    page, problems = open_page(browser, base_url, tutorial_page(site.html, EXAMPLES[0]).relative_to(site.html).as_posix())
+    for theme in ("light", "dark"):
+        result = page.evaluate(CODE_CONTRAST, theme)
+        assert result["checked"] > 50, result
+        problems += result["low"]
+    page.close()
+    assert not problems, problems
 
 
 def test_screenshots_of_landing_page_and_a_tutorial(site, base_url, browser):
