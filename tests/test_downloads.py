@@ -1,10 +1,10 @@
 """The downloads work on their own: each tutorial's .py runs as a script and
 its .ipynb runs cell by cell in IPython, each in an empty folder, and both
 print what the page shows (so no example depends on the gallery having run
-another before it, nor on torch state left behind by one). The scripts run
-while the site builds and are compared with their downloads, byte for byte,
-once it is built. One notebook also runs in a real Jupyter kernel, started
-the way Jupyter starts it.
+another before it, nor on torch state left behind by one). They run while the
+site builds, the notebooks made with sphinx-gallery's own parser; once it is
+built, a download whose code is not what ran is run again. One notebook also
+runs in a real Jupyter kernel, started the way Jupyter starts it.
 
 Each run is a fresh process forked from a server that has imported torch,
 matplotlib and IPython and nothing else (tests/standalone.py): the state of a
@@ -15,6 +15,7 @@ import json
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -60,49 +61,80 @@ def standalone():
     server.close()
 
 
-def printed_alone(tmp_path_factory, example):
-    """Where test_example_runs_alone_as_a_script keeps the script it ran and
-    what it printed (shared by the pytest-xdist workers)."""
-    return shared_tmp(tmp_path_factory) / "printed-alone" / f"{example.parent.name}-{example.stem}.json"
+def code_cells(notebook: dict) -> list[str]:
+    return [("".join(c["source"]) if isinstance(c["source"], list) else c["source"]).strip() for c in notebook["cells"] if c["cell_type"] == "code"]
 
 
+def gallery_notebook(example) -> dict:
+    """The code of the notebook sphinx-gallery makes from EXAMPLE, made with
+    sphinx-gallery's own parser: the example's code blocks, without their
+    sphinx-gallery configuration comments."""
+    from sphinx_gallery.py_source_parser import remove_config_comments, split_code_and_text_blocks
+
+    blocks = split_code_and_text_blocks(str(example))[1]
+    code = [remove_config_comments(b.content).strip() for b in blocks if b.type == "code"]
+    cells = [nbformat.v4.new_code_cell(text) for text in code if text]
+    return json.loads(nbformat.writes(nbformat.v4.new_notebook(cells=cells)))
+
+
+def ran_alone(tmp_path_factory, example, kind) -> Path:
+    """Where test_example_runs_alone keeps what it ran of EXAMPLE as KIND and
+    what that printed (shared by the pytest-xdist workers)."""
+    return shared_tmp(tmp_path_factory) / "ran-alone" / f"{example.parent.name}-{example.stem}.{kind}.json"
+
+
+@pytest.mark.parametrize("kind", ["script", "notebook"])
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
-def test_example_runs_alone_as_a_script(example, standalone, tmp_path, tmp_path_factory):
-    """Each example, run as `python plot_....py` in an empty folder: it exits
-    cleanly. It needs no built site, so under pytest-xdist these runs fill the
-    time the site takes to build; the test below compares what they printed
-    with the page."""
-    result = standalone.run("script", example, tmp_path)
-    assert result["returncode"] == 0, result["stderr"][-3000:]
-    record = printed_alone(tmp_path_factory, example)
+def test_example_runs_alone(example, kind, standalone, tmp_path, tmp_path_factory):
+    """Each example, run alone in an empty folder as a script and as the
+    notebook sphinx-gallery makes of it: it runs cleanly and the notebook
+    shows its figure. These runs need no built site, so under pytest-xdist
+    they fill the time the site takes to build; the tests below compare what
+    they printed with the page, once they have checked that the downloads
+    are what ran."""
+    if kind == "script":
+        ran, path = example.read_text(encoding="utf-8"), example
+    else:
+        notebook = gallery_notebook(example)
+        ran, path = code_cells(notebook), tmp_path / (example.stem + ".ipynb")
+        path.write_text(json.dumps(notebook))
+    result = standalone.run(kind, path, tmp_path)
+    assert result["returncode"] == 0, result["stdout"][-2000:] + result["stderr"][-3000:]
+    if kind == "notebook":
+        assert result["figures"] >= 1, "the notebook shows the figure"
+    record = ran_alone(tmp_path_factory, example, kind)
     record.parent.mkdir(exist_ok=True)
-    (tmp_path / "record.json").write_text(json.dumps({"script": example.read_text(encoding="utf-8"), "stdout": result["stdout"]}))
+    (tmp_path / "record.json").write_text(json.dumps({"ran": ran, "stdout": result["stdout"]}))
     (tmp_path / "record.json").replace(record)  # whole, for a reader on another worker
+
+
+def printed_alone(standalone, tmp_path_factory, example, kind, download, tmp_path) -> str:
+    """What DOWNLOAD printed run alone: test_example_runs_alone's run if it ran
+    this very code, else a run now."""
+    record = ran_alone(tmp_path_factory, example, kind)
+    recorded = json.loads(record.read_text()) if record.exists() else {}
+    code = download.read_text(encoding="utf-8") if kind == "script" else code_cells(json.loads(download.read_text(encoding="utf-8")))
+    if recorded.get("ran") == code:
+        return recorded["stdout"]
+    result = standalone.run(kind, download, tmp_path)
+    assert result["returncode"] == 0, result["stdout"][-2000:] + result["stderr"][-3000:]
+    if kind == "notebook":
+        assert result["figures"] >= 1, "the notebook shows the figure"
+    return result["stdout"]
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
 def test_downloaded_script_prints_what_the_page_shows(site, example, standalone, tmp_path, tmp_path_factory):
-    """The download, run alone, prints what the page shows: the run of the
-    test above if it ran this very script, else a run now."""
     script = downloaded(site, example, ".py")
     assert script.read_bytes() == (site.root / "examples" / example.parent.name / example.name).read_bytes(), "the download is not the example"
-    record = printed_alone(tmp_path_factory, example)
-    ran = json.loads(record.read_text()) if record.exists() else {}
-    if ran.get("script") == script.read_text(encoding="utf-8"):
-        printed = ran["stdout"]
-    else:
-        result = standalone.run("script", script, tmp_path)
-        assert result["returncode"] == 0, result["stderr"][-3000:]
-        printed = result["stdout"]
+    printed = printed_alone(standalone, tmp_path_factory, example, "script", script, tmp_path)
     assert output_lines(printed) == shown_lines(site.html, example)
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
-def test_downloaded_notebook_runs_and_shows_the_page_output(site, example, standalone, tmp_path):
-    result = standalone.run("notebook", downloaded(site, example, ".ipynb"), tmp_path)
-    assert result["returncode"] == 0, result["stdout"][-2000:] + result["stderr"][-3000:]
-    assert output_lines(result["stdout"]) == shown_lines(site.html, example)
-    assert result["figures"] >= 1, "the notebook shows the figure"
+def test_downloaded_notebook_runs_and_shows_the_page_output(site, example, standalone, tmp_path, tmp_path_factory):
+    printed = printed_alone(standalone, tmp_path_factory, example, "notebook", downloaded(site, example, ".ipynb"), tmp_path)
+    assert output_lines(printed) == shown_lines(site.html, example)
 
 
 @pytest.fixture(scope="module")
