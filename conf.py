@@ -47,6 +47,7 @@ extensions = [
     "source_links",  # "Edit/View this page" of gallery pages lead to examples/*.py and GALLERY_HEADER.rst
     "image_sizes",  # width and height on every <img>, so nothing jumps while images load
     "page_loading",  # KaTeX fonts preloaded, unused stylesheets left out, thumbnails lazy
+    "alt_text",  # figure alt texts: the maths of plot titles in characters, not TeX
 ]
 
 # -- Sources -------------------------------------------------------------------
@@ -71,6 +72,10 @@ sphinx_gallery_conf = {
     # Each example starts from a fresh torch and matplotlib state.
     "reset_modules": ("matplotlib", "torch_state.reset_torch_state"),
     "reset_modules_order": "both",
+    # A failing example is a warning here, and docs/_ext/gallery_guard.py
+    # fails the build for it: raised as an error, it would make Sphinx discard
+    # its environment and read every page again on the next build.
+    "only_warn_on_example_error": True,
     # The computation-times table loads jQuery and DataTables from CDNs; each
     # page shows its own run time instead.
     "write_computation_times": False,

@@ -263,12 +263,34 @@ def test_undoing_a_breakage_runs_the_example_again_and_restores_its_page(site, b
     page would keep showing the traceback from a build that passes."""
     _, _, fixed = broken_build
     assert fixed.returncode == 0, fixed.log[-5000:]
+    assert "updating environment: 0 added," in fixed.log, "the build after the failure read every page again: Sphinx had dropped its environment"
     assert f"successfully executed {len(BUILD_BREAKAGES)} out of {len(BUILD_BREAKAGES)}" in fixed.log, fixed.log[-3000:]
     html = built_tree / "build" / "html"
     for example, *_ in BUILD_BREAKAGES.values():
         example = REPO / "examples" / example
         assert shown_lines(html, example) == shown_lines(site.html, example), example.name
         assert "Traceback" not in tutorial_page(html, example).read_text()
+
+
+def test_a_failed_example_fails_the_build_without_w_too():
+    """sphinx-gallery only warns of failed examples (conf.py), so that Sphinx
+    keeps its environment; gallery_guard makes the build fail for them even
+    when warnings are not errors."""
+    import gallery_guard
+
+    class App:
+        statuscode = 0
+
+        class config:  # noqa: N801 (a stand-in for Sphinx's config)
+            sphinx_gallery_conf = {"failing_examples": {}}
+
+    app = App()
+    gallery_guard.fail_the_build(app, None)
+    assert app.statuscode == 0
+    app.config.sphinx_gallery_conf["failing_examples"]["examples/basics/plot_01.py"] = "Traceback ..."
+    gallery_guard.fail_the_build(app, None)
+    assert app.statuscode == 1
+    assert REPO.joinpath("conf.py").read_text().count('"only_warn_on_example_error": True') == 1
 
 
 def test_every_tutorial_can_fail():

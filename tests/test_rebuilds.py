@@ -73,44 +73,6 @@ def edit(root, example, text=AN_EDIT):
     path.write_text(path.read_text() + text)
 
 
-def test_build_stopped_between_an_example_and_its_page_then_make_html_gives_the_complete_site(tree):
-    """Stopped with Ctrl-C (SIGINT) right after the edited example has run and
-    written its .md5, started again, and stopped again there with kill
-    (SIGKILL). The build can only pause there again by running the example
-    again, so reaching the pause shows that the first stop was repaired; the
-    last `make html` runs the example once more and gives the complete site."""
-    root = tree
-    before = pages_now(root)
-    example = EXAMPLES[1]
-    edit(root, example)
-    conf = root / "conf.py"
-    original_conf = conf.read_text()
-    conf.write_text(original_conf + PAUSE_AFTER_MD5)
-    md5 = root / "docs" / "auto_examples" / example.parent.name / (example.name + ".md5")
-    old_md5 = md5.read_text()
-    paused = root / "build" / "paused-after-md5"
-
-    for sig in (signal.SIGINT, signal.SIGKILL):
-        process = start_make(root)
-        deadline = time.monotonic() + 600
-        while not paused.exists():
-            assert process.poll() is None, f"the build ended before the edited example ran:\n{process.stdout.read()[-3000:]}"
-            assert time.monotonic() < deadline, "the edited example did not run within 600 s"
-            time.sleep(0.01)
-        assert md5.read_text() != old_md5, "the stop came before the new .md5"
-        interrupt(process, sig)
-        assert process.returncode != 0, signal.Signals(sig).name
-        paused.unlink()
-
-    conf.write_text(original_conf)
-    build = make(root)
-    assert build.returncode == 0, build.log[-5000:]
-    assert executed(build.log) == 1, "the example stopped half-way ran again"
-    after = pages_now(root)
-    assert after[example] == before[example] + ["An edit: this line is new."]
-    assert {e: p for e, p in after.items() if e != example} == {e: p for e, p in before.items() if e != example}
-
-
 def test_writer_fast_loop_noplot_then_one_example(tree):
     """`make html-noplot` builds an edited page without running anything;
     `make html EXAMPLE=...` then runs just that example. Neither rewrites the
@@ -144,21 +106,52 @@ def test_writer_fast_loop_noplot_then_one_example(tree):
     assert "EXAMPLE=basics/plot_99 matches no example in examples/" in nothing.log, nothing.log[-3000:]
 
 
-def test_editing_one_example_runs_only_it_and_a_template_tutorial_builds_then_make_clean(site, tree):
+def test_a_stopped_build_and_edits_then_make_html_runs_exactly_what_changed_then_make_clean(tree):
+    """Stopped with Ctrl-C (SIGINT) right after the edited example has run and
+    written its .md5, started again, and stopped again there with kill
+    (SIGKILL). The build can only pause there again by running the example
+    again, so reaching the pause shows that the first stop was repaired.
+    Then, with another example edited and a new one made from the template,
+    `make html` runs those three and nothing else, and gives the complete
+    site. `make clean` then leaves exactly the sources."""
     root = tree
     sources = files_of(copy_repo(root.parent / "sources", source=root)) | {"examples/basics/plot_99_from_the_template.py"}
     before = pages_now(root)
-    example = EXAMPLES[2]
+    example = EXAMPLES[1]
     edit(root, example)
+    conf = root / "conf.py"
+    original_conf = conf.read_text()
+    conf.write_text(original_conf + PAUSE_AFTER_MD5)
+    md5 = root / "docs" / "auto_examples" / example.parent.name / (example.name + ".md5")
+    old_md5 = md5.read_text()
+    paused = root / "build" / "paused-after-md5"
+
+    for sig in (signal.SIGINT, signal.SIGKILL):
+        process = start_make(root)
+        deadline = time.monotonic() + 600
+        while not paused.exists():
+            assert process.poll() is None, f"the build ended before the edited example ran:\n{process.stdout.read()[-3000:]}"
+            assert time.monotonic() < deadline, "the edited example did not run within 600 s"
+            time.sleep(0.01)
+        assert md5.read_text() != old_md5, "the stop came before the new .md5"
+        interrupt(process, sig)
+        assert process.returncode != 0, signal.Signals(sig).name
+        paused.unlink()
+
+    conf.write_text(original_conf)
+    edited = EXAMPLES[2]
+    edit(root, edited)
     new = root / "examples" / "basics" / "plot_99_from_the_template.py"
     new.write_text((root / "docs" / "tutorial_template.py").read_text())
-
     build = make(root)
     assert build.returncode == 0, build.log[-5000:]
-    assert executed(build.log) == 2, "the edited example and the new one, nothing else"
-    assert f"after excluding {len(EXAMPLES) - 1} files" in build.log
+    assert executed(build.log) == 3, "the example stopped half-way, the edited one and the new one: nothing else"
+    assert f"after excluding {len(EXAMPLES) - 2} files" in build.log
+    after = pages_now(root)
+    for changed in (example, edited):
+        assert after[changed] == before[changed] + ["An edit: this line is new."], changed.name
+    assert {e: p for e, p in after.items() if e not in (example, edited)} == {e: p for e, p in before.items() if e not in (example, edited)}
     html = root / "build" / "html"
-    assert shown_lines(html, example) == before[example] + ["An edit: this line is new."]
     assert "max |v^T J - cos x|" in "\n".join(page_outputs(soup(tutorial_page(html, new))))
 
     # make clean leaves exactly the sources (the edits are sources too).

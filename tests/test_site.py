@@ -10,6 +10,7 @@ import sys
 import zlib
 from pathlib import Path
 
+import pytest
 import yaml
 from bs4 import BeautifulSoup, SoupStrainer
 
@@ -203,3 +204,22 @@ def test_pages_link_only_the_stylesheets_they_use_and_load_later_thumbnails_lazi
             found.append(f"{path.name}: thumbnails lazy {lazy[:8]}...")
     assert not found, found[:10]
     assert with_cells >= 2, "the concept notebooks have cells"
+
+
+def test_alt_texts_are_words_and_symbols_not_tex(site):
+    """docs/_ext/alt_text.py turns the maths in figure titles, which
+    sphinx-gallery makes alt texts, into characters a screen reader reads."""
+    alts = [img.get("alt", "") for path in site.html.rglob("*.html") for img in soup(path, "img").select("img")]
+    assert len(alts) > len(EXAMPLES)
+    assert not [alt for alt in alts if "$" in alt or "\\" in alt]
+    assert "f(x) = √x for x > 0, else 0" in alts
+
+
+def test_alt_text_conversion():
+    import alt_text  # docs/_ext
+
+    assert alt_text.readable(r"error of $v^\top \partial x^\star / \partial\theta$") == "error of vᵀ∂x⋆/∂θ"
+    assert alt_text.readable(r"$\Vert \hat d_k - \mathrm{diag}(J) \Vert$, $v = \mathbf{1}$") == "‖d̂ₖ - diag(J)‖, v = 𝟏"
+    assert alt_text.readable(r"$a e^{-bt} + c$, $\mathbb{R}^{N \times 2}$") == "ae⁻ᵇᵗ + c, ℝ^(N × 2)"
+    with pytest.raises(alt_text.UnknownCommand):
+        alt_text.readable(r"$\notacommand{x}$")

@@ -15,6 +15,12 @@ A failed example keeps the ``.md5`` of its last good run, while its page now
 shows the traceback. A writer who fixes the example by undoing the change
 would get that page back unchanged from a build that passes. So the ``.md5``
 of every example that failed is deleted, and the next build runs it again.
+
+A failed example fails the build (exit status 1), with or without ``-W``.
+sphinx-gallery reports the failures as a warning (conf.py sets
+``only_warn_on_example_error``) rather than by raising: when a build raises,
+Sphinx throws away its environment, and the build after the fix would read
+every page again instead of the few that changed.
 """
 
 import os
@@ -54,8 +60,14 @@ def end_gallery_run(app):
         (gallery / MARK).unlink(missing_ok=True)
 
 
+def fail_the_build(app, exception):
+    if exception is None and app.config.sphinx_gallery_conf.get("failing_examples"):
+        app.statuscode = 1
+
+
 def setup(app):
     # sphinx-gallery runs the examples at builder-inited, priority 500.
     app.connect("builder-inited", begin_gallery_run, priority=400)
     app.connect("builder-inited", end_gallery_run, priority=600)
+    app.connect("build-finished", fail_the_build)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
