@@ -10,6 +10,7 @@ import os
 import re
 import runpy
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -94,8 +95,14 @@ def start_make(root: Path, target: str = "html") -> subprocess.Popen:
 
 
 def interrupt(process: subprocess.Popen, sig: int) -> None:
+    """Send SIG to the build started by start_make and wait for it to end."""
     os.killpg(process.pid, sig)
-    process.communicate(timeout=120)
+    try:
+        process.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise AssertionError(f"the build did not stop within 120 s of {signal.Signals(sig).name}") from None
 
 
 def reader_env() -> dict:
