@@ -83,6 +83,16 @@ def ran_alone(tmp_path_factory, example, kind) -> Path:
     return shared_tmp(tmp_path_factory) / "ran-alone" / f"{example.parent.name}-{example.stem}.{kind}.json"
 
 
+def run_alone(standalone, kind, path, cwd) -> str:
+    """Run the script or notebook at PATH alone; check it ran cleanly (and a
+    notebook showed its figure); return what it printed."""
+    result = standalone.run(kind, path, cwd)
+    assert result["returncode"] == 0, result["stdout"][-2000:] + result["stderr"][-3000:]
+    if kind == "notebook":
+        assert result["figures"] >= 1, "the notebook shows the figure"
+    return result["stdout"]
+
+
 @pytest.mark.parametrize("kind", ["script", "notebook"])
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
 def test_example_runs_alone(example, kind, standalone, tmp_path, tmp_path_factory):
@@ -98,13 +108,10 @@ def test_example_runs_alone(example, kind, standalone, tmp_path, tmp_path_factor
         notebook = gallery_notebook(example)
         ran, path = code_cells(notebook), tmp_path / (example.stem + ".ipynb")
         path.write_text(json.dumps(notebook))
-    result = standalone.run(kind, path, tmp_path)
-    assert result["returncode"] == 0, result["stdout"][-2000:] + result["stderr"][-3000:]
-    if kind == "notebook":
-        assert result["figures"] >= 1, "the notebook shows the figure"
+    printed = run_alone(standalone, kind, path, tmp_path)
     record = ran_alone(tmp_path_factory, example, kind)
     record.parent.mkdir(exist_ok=True)
-    (tmp_path / "record.json").write_text(json.dumps({"ran": ran, "stdout": result["stdout"]}))
+    (tmp_path / "record.json").write_text(json.dumps({"ran": ran, "stdout": printed}))
     (tmp_path / "record.json").replace(record)  # whole, for a reader on another worker
 
 
@@ -116,11 +123,7 @@ def printed_alone(standalone, tmp_path_factory, example, kind, download, tmp_pat
     code = download.read_text(encoding="utf-8") if kind == "script" else code_cells(json.loads(download.read_text(encoding="utf-8")))
     if recorded.get("ran") == code:
         return recorded["stdout"]
-    result = standalone.run(kind, download, tmp_path)
-    assert result["returncode"] == 0, result["stdout"][-2000:] + result["stderr"][-3000:]
-    if kind == "notebook":
-        assert result["figures"] >= 1, "the notebook shows the figure"
-    return result["stdout"]
+    return run_alone(standalone, kind, download, tmp_path)
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)

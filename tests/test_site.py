@@ -223,3 +223,9 @@ def test_alt_text_conversion():
     assert alt_text.readable(r"$a e^{-bt} + c$, $\mathbb{R}^{N \times 2}$") == "ae⁻ᵇᵗ + c, ℝ^(N × 2)"
     with pytest.raises(alt_text.UnknownCommand):
         alt_text.readable(r"$\notacommand{x}$")
+
+
+def test_every_page_has_a_description(site):
+    """sphinxext-opengraph's for pages made from sources, conf.py's for the index, search and 404 pages."""
+    missing = [p.name for p in site.html.rglob("*.html") if not soup(p, "meta").select('meta[name="description"][content]')]
+    assert not missing, missing

@@ -5,9 +5,9 @@
   maths that needs it. The maths is laid out first in a fallback font, and
   again when each KaTeX font arrives, and the lines below move each time
   (Lighthouse measured a layout shift of 0.155 on basics/plot_01). Each page
-  now preloads, from its ``<head>``, the fonts its maths uses, which it reads
-  from the class names of KaTeX's HTML (``FONTS``), so they arrive with the
-  stylesheets.
+  now preloads, from its ``<head>``, the fonts its maths uses (in the page
+  and in the open part of the navigation), which it reads from the class
+  names of KaTeX's HTML (``FONTS``), so they arrive with the stylesheets.
 - **Stylesheets a page does not use are left out.** myst-nb's stylesheet
   (43 kB, for notebook cells) is linked only from pages that have cells.
   sphinx-gallery's sheets for Binder links, pandas tables and HTML output are
