@@ -221,6 +221,7 @@ def test_alt_text_conversion():
     assert alt_text.readable(r"error of $v^\top \partial x^\star / \partial\theta$") == "error of vᵀ∂x⋆/∂θ"
     assert alt_text.readable(r"$\Vert \hat d_k - \mathrm{diag}(J) \Vert$, $v = \mathbf{1}$") == "‖d̂ₖ - diag(J)‖, v = 𝟏"
     assert alt_text.readable(r"$a e^{-bt} + c$, $\mathbb{R}^{N \times 2}$") == "ae⁻ᵇᵗ + c, ℝ^(N × 2)"
+    assert alt_text.readable("costs $5") == "costs $5"
     with pytest.raises(alt_text.UnknownCommand):
         alt_text.readable(r"$\notacommand{x}$")
 

@@ -104,7 +104,10 @@ def _words(tokens):
 
 
 def readable(alt: str) -> str:
-    """ALT with each $...$ in words and symbols; raises UnknownCommand."""
+    """ALT with each $...$ in words and symbols; raises UnknownCommand. A
+    lone dollar (an odd number of them) is text, as in matplotlib."""
+    if alt.count("$") % 2:
+        return alt
     parts = alt.split("$")
     for i in range(1, len(parts), 2):
         words = re.sub(r"\s+", " ", _words(TOKEN.findall(parts[i]))).strip()
