@@ -148,6 +148,7 @@ def describe_generated_pages(app, pagename, templatename, context, doctree):
     Lighthouse's SEO audit asks for one)."""
     if 'name="description"' not in context.get("metatags", ""):
         title = re.sub(r"<[^>]+>", "", context.get("title") or "") or {"genindex": "Index", "search": "Search"}.get(pagename, pagename)
+        title = title.replace('"', "&quot;")  # already HTML text: only the attribute's quote needs escaping
         context["metatags"] = context.get("metatags", "") + (
             f'\n<meta name="description" content="{title}: VJP Cookbook, executable tutorials on vector-Jacobian products in PyTorch">'
         )

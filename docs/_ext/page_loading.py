@@ -18,6 +18,8 @@
 
 import re
 
+from image_sizes import IMG, SRC  # a whole <img> tag (its alt may hold ">"), and its src
+
 # KaTeX's font files, and the class in KaTeX's HTML that makes a formula use
 # each one (from the font-family rules of katex.min.css). Every formula uses
 # KaTeX_Main, and letters in maths use KaTeX_Math.
@@ -35,7 +37,6 @@ FONTS = {
 CLASSES = re.compile(r'class="([^"]*)"')
 UNUSED_ANYWHERE = ("sg_gallery-binder.css", "sg_gallery-dataframe.css", "sg_gallery-rendered-html.css")
 EAGER_THUMBNAILS = 4  # the ones a reader sees first: loaded at once
-THUMBNAIL = re.compile(r'<img\b(?=[^>]*src="[^"]*_thumb\.png")')
 
 
 def fonts_used(html: str) -> list[str]:
@@ -78,11 +79,14 @@ def lighten(app, pagename, templatename, context, doctree):
 
     def lazy(match):
         nonlocal count
+        tag, src = match.group(0), SRC.search(match.group(0))
+        if not (src and src.group(1).endswith("_thumb.png")):
+            return tag
         count += 1
-        return match.group(0) if count <= EAGER_THUMBNAILS else '<img loading="lazy"'
+        return tag if count <= EAGER_THUMBNAILS else tag.replace("<img", '<img loading="lazy"', 1)
 
     if body:
-        context["body"] = THUMBNAIL.sub(lazy, body)
+        context["body"] = IMG.sub(lazy, body)
 
 
 def setup(app):
