@@ -206,6 +206,58 @@ def test_pages_link_only_the_stylesheets_they_use_and_load_later_thumbnails_lazi
     assert with_cells >= 2, "the concept notebooks have cells"
 
 
+def pygments_rules(css, prefix):
+    """The declarations of pygments.css under PREFIX: the code block's own
+    (key "") and each token class's."""
+    rules = {}
+    for selector, body in re.findall(r"([^{}]+)\{([^{}]*)\}", re.sub(r"/\*.*?\*/", "", css)):
+        token = re.fullmatch(re.escape(prefix) + r"(?: \.(\w+))?", selector.strip())
+        if token:
+            rules[token.group(1) or ""] = body.strip()
+    return rules
+
+
+def test_code_looks_the_same_with_fewer_elements(site):
+    """docs/_ext/page_loading.py drops the spans of code tokens drawn like
+    plain code. Judged by pygments.css in both themes: on Sphinx's highlighting
+    of every example's code it drops every span of such a token and keeps
+    every other one (no coloured token loses its colour), and no tutorial page
+    has a span of such a token left."""
+    from collections import Counter
+
+    from sphinx.highlighting import PygmentsBridge
+
+    import page_loading
+
+    css = (site.html / "_static" / "pygments.css").read_text(encoding="utf-8")
+    themes = [pygments_rules(css, ".highlight"), pygments_rules(css, 'body[data-theme="dark"] .highlight')]
+    text_colours = [re.search(r"\bcolor: #\w+", theme[""]).group(0) for theme in themes]
+
+    def plain(token):
+        looks = [theme.get(token, "") for theme in themes]
+        if token == "w":  # whitespace has no ink: only a background or a line would show
+            return not any(re.search(r"background|text-decoration|border", rule) for rule in looks)
+        return all(rule in ("", colour) for rule, colour in zip(looks, text_colours))
+
+    light = PygmentsBridge("html", CONF.get("pygments_style", "a11y-light"))  # furo's default style
+    unwrap = page_loading.plain_spans(light.formatter_args["style"], CONF.get("pygments_dark_style", "native"))
+    spans = re.compile(r'<span class="(\w+)">')
+    before, after, left = Counter(), Counter(), []
+    for example in EXAMPLES:
+        highlighted = light.highlight_block(example.read_text(encoding="utf-8"), "python")
+        before.update(spans.findall(highlighted))
+        after.update(spans.findall(unwrap.sub(r"\1", highlighted)))
+        page = tutorial_page(site.html, example).read_text(encoding="utf-8")
+        code = "".join(re.findall(r'<div class="highlight"><pre>(.*?)</pre>', page, re.S))
+        left += [f"{example.name}: {token}" for token in spans.findall(code) if plain(token)]
+        assert code
+    assert {"n", "p", "w"} <= {token for token in before if plain(token)}, "names, brackets and spaces are plain"
+    assert sum(after.values()) > 1000
+    wrong = {token: (before[token], after[token]) for token in before if after[token] != (0 if plain(token) else before[token])}
+    assert not wrong, f"spans (before, after) of each token class wrongly kept or dropped: {wrong}"
+    assert not left, left[:10]
+
+
 def test_alt_texts_are_words_and_symbols_not_tex(site):
     """docs/_ext/alt_text.py turns the maths in figure titles, which
     sphinx-gallery makes alt texts, into characters a screen reader reads."""
