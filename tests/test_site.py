@@ -185,20 +185,23 @@ def test_every_image_has_the_width_and_height_of_its_file_and_thumbnails_fit_the
     assert not found, found[:20]
 
 
-def test_pages_link_only_the_stylesheets_they_use_and_load_later_thumbnails_lazily(site):
+def test_pages_link_only_the_stylesheets_and_scripts_they_use_and_load_later_thumbnails_lazily(site):
     """docs/_ext/page_loading.py: myst-nb's stylesheet only where there are
     notebook cells, no sphinx-gallery sheet for Binder, data frames or HTML
-    output, and card thumbnails after the first four marked loading="lazy"."""
+    output, its script that filters cards by tag only where a card has tags,
+    and card thumbnails after the first four marked loading="lazy"."""
     found, with_cells = [], 0
     for path in site.html.rglob("*.html"):
         text = path.read_text(encoding="utf-8")
-        page = BeautifulSoup(text, "html.parser", parse_only=SoupStrainer(["link", "img"]))
+        page = BeautifulSoup(text, "html.parser", parse_only=SoupStrainer(["link", "img", "script"]))
         sheets = [link["href"].split("?")[0].rsplit("/", 1)[-1] for link in page.select("link[rel~=stylesheet]")]
         cells = re.search(r'<div class="cell[ "]', text) is not None
         with_cells += cells
         if cells != any(sheet.startswith("mystnb.") for sheet in sheets):
             found.append(f"{path.name}: notebook cells {cells}, myst-nb's stylesheet {not cells}")
         found += [f"{path.name}: links {sheet}" for sheet in sheets if sheet.startswith(("sg_gallery-binder", "sg_gallery-dataframe", "sg_gallery-rendered-html"))]
+        if ("data-sgtags" in text) != bool(page.select("script[src*='sg-tags.js']")):
+            found.append(f"{path.name}: cards with tags {'data-sgtags' in text}, tag script {'data-sgtags' not in text}")
         lazy = [img.get("loading") == "lazy" for img in page.select("img[src*='_thumb']")]
         if lazy != [False] * min(4, len(lazy)) + [True] * max(0, len(lazy) - 4):
             found.append(f"{path.name}: thumbnails lazy {lazy[:8]}...")

@@ -11,7 +11,8 @@
 - **Stylesheets a page does not use are left out.** myst-nb's stylesheet
   (43 kB, for notebook cells) is linked only from pages that have cells.
   sphinx-gallery's sheets for Binder links, pandas tables and HTML output are
-  linked from no page, because the site has none of these.
+  linked from no page, because the site has none of these; nor is its script
+  that filters cards by tag, since no example has tags.
 - **Card thumbnails below the first few load lazily.** The API index shows
   168 of them.
 - **Code tokens drawn like plain code lose their ``<span>``.** Pygments wraps
@@ -107,6 +108,8 @@ def lighten(app, pagename, templatename, context, doctree):
         return not name.startswith(UNUSED_ANYWHERE) and ('class="cell' in body or not name.startswith("mystnb."))
 
     context["css_files"] = [css for css in context.get("css_files", []) if used(css)]
+    if "data-sgtags" not in body:  # sphinx-gallery's filter of cards by tag: no card has tags
+        context["script_files"] = [js for js in context.get("script_files", []) if not str(getattr(js, "filename", js)).endswith("sg-tags.js")]
 
     count = 0
 
