@@ -48,6 +48,7 @@ extensions = [
     "image_sizes",  # width and height on every <img>, so nothing jumps while images load
     "page_loading",  # KaTeX fonts preloaded, unused stylesheets left out, thumbnails lazy
     "alt_text",  # figure alt texts: the maths of plot titles in characters, not TeX
+    "code_spans",  # code blocks without the spans of tokens that look like plain code
 ]
 
 # -- Sources -------------------------------------------------------------------

@@ -221,7 +221,7 @@ def pygments_rules(css, prefix):
 
 
 def test_code_looks_the_same_with_fewer_elements(site):
-    """docs/_ext/page_loading.py drops the spans of code tokens drawn like
+    """docs/_ext/code_spans.py drops the spans of code tokens drawn like
     plain code. Judged by pygments.css in both themes: on Sphinx's highlighting
     of every example's code it drops every span of such a token and keeps
     every other one (no coloured token loses its colour), and no tutorial page
@@ -230,7 +230,7 @@ def test_code_looks_the_same_with_fewer_elements(site):
 
     from sphinx.highlighting import PygmentsBridge
 
-    import page_loading
+    import code_spans
 
     css = (site.html / "_static" / "pygments.css").read_text(encoding="utf-8")
     themes = [pygments_rules(css, ".highlight"), pygments_rules(css, 'body[data-theme="dark"] .highlight')]
@@ -243,7 +243,7 @@ def test_code_looks_the_same_with_fewer_elements(site):
         return all(rule in ("", colour) for rule, colour in zip(looks, text_colours))
 
     light = PygmentsBridge("html", CONF.get("pygments_style", "a11y-light"))  # furo's default style
-    unwrap = page_loading.plain_spans(light.formatter_args["style"], CONF.get("pygments_dark_style", "native"))
+    unwrap = code_spans.plain_spans(light.formatter_args["style"], CONF.get("pygments_dark_style", "native"))
     spans = re.compile(r'<span class="(\w+)">')
     before, after, left = Counter(), Counter(), []
     for example in EXAMPLES:

@@ -15,20 +15,9 @@
   that filters cards by tag, since no example has tags.
 - **Card thumbnails below the first few load lazily.** The API index shows
   168 of them.
-- **Code tokens drawn like plain code lose their ``<span>``.** Pygments wraps
-  every name, bracket and newline of a code block in a span of its own, most of
-  them coloured exactly like the text around them in both the light and the
-  dark style. Unwrapping those (``plain_token_classes``) leaves the page
-  looking the same and cuts a tutorial's elements by a fifth to a third
-  (jacobians/plot_04: 6,759 to 5,312; under_the_hood/plot_02: 5,054 to 3,173),
-  which is style and layout work a phone does before it can show the page.
 """
 
-import functools
 import re
-
-from pygments.token import STANDARD_TYPES, Text, Whitespace
-from sphinx.highlighting import PygmentsBridge
 
 from image_sizes import IMG, SRC  # a whole <img> tag (its alt may hold ">"), and its src
 
@@ -55,28 +44,6 @@ def fonts_used(html: str) -> list[str]:
     """The KaTeX fonts that the maths in HTML is drawn with."""
     classes = "\n".join(CLASSES.findall(html))
     return [font for font, pattern in FONTS.items() if re.search(pattern, classes)]
-
-
-def plain_token_classes(styles) -> set[str]:
-    """The Pygments classes that every one of STYLES draws exactly like plain
-    text (``Token.Text``), plus whitespace wherever it has no underline or
-    background (it has no ink, so its colour never shows)."""
-    plain = set()
-    for token, name in STANDARD_TYPES.items():
-        if name and all(style.style_for_token(token) == style.style_for_token(Text) for style in styles):
-            plain.add(name)
-    if not any(style.style_for_token(Whitespace)[key] for style in styles for key in ("underline", "bgcolor", "border")):
-        plain.add(STANDARD_TYPES[Whitespace])
-    return plain
-
-
-@functools.cache
-def plain_spans(light, dark: str) -> re.Pattern:
-    """The spans of code tokens that look like plain code in the LIGHT style
-    (a Pygments style) and the DARK one (by name): furo's two."""
-    styles = [light, PygmentsBridge("html", dark).formatter_args["style"]]
-    names = "|".join(sorted(map(re.escape, plain_token_classes(styles))))
-    return re.compile(rf'<span class="(?:{names})">([^<]*)</span>')
 
 
 def shown_navigation(tree: str) -> str:
@@ -122,8 +89,7 @@ def lighten(app, pagename, templatename, context, doctree):
         return tag if count <= EAGER_THUMBNAILS else tag.replace("<img", '<img loading="lazy"', 1)
 
     if body:
-        plain = plain_spans(app.builder.highlighter.formatter_args["style"], app.config.pygments_dark_style)
-        context["body"] = plain.sub(r"\1", IMG.sub(lazy, body))
+        context["body"] = IMG.sub(lazy, body)
 
 
 def setup(app):
