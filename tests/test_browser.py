@@ -293,6 +293,24 @@ def test_code_and_output_text_contrast_in_both_themes(site, base_url, browser):
     assert not problems, problems
 
 
+def test_names_linked_in_code_have_the_colour_of_the_code_around_them(site, base_url, browser):
+    """A name in code that links to PyTorch's reference (sphinx-gallery) is
+    drawn in the code's own colour, in both themes, and underlined, unless
+    sphinx-gallery marks it as an instance of the class it links to (it does
+    not underline those)."""
+    page, problems = open_page(browser, base_url, tutorial_page(site.html, EXAMPLES[0]).relative_to(site.html).as_posix())
+    for theme in ("light", "dark"):
+        page.evaluate("theme => { document.body.dataset.theme = theme; }", theme)
+        links = page.evaluate("""() => [...document.querySelectorAll('.highlight pre a')].map(a => [
+            a.textContent, getComputedStyle(a).color, getComputedStyle(a.closest('pre')).color,
+            a.matches('.sphx-glr-backref-instance') ? 'underline (instance)' : getComputedStyle(a).textDecorationLine])""")
+        assert len(links) >= 3, links
+        problems += [f"{theme}: {name} is {colour}, code {code}, underline {line}" for name, colour, code, line in links
+                     if colour != code or "underline" not in line]
+    page.close()
+    assert not problems, problems
+
+
 def test_screenshots_of_landing_page_and_a_tutorial(site, base_url, browser):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     tutorial = tutorial_page(site.html, EXAMPLES[0]).relative_to(site.html).as_posix()

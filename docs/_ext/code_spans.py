@@ -7,8 +7,9 @@ dropped from each page's body (``plain_token_classes`` decides which, from
 the two styles), so the code looks the same with fewer elements to style
 and lay out before a phone shows the page (the two tutorials with the most:
 jacobians/plot_04 went from 6,759 to 5,312, under_the_hood/plot_02 from
-5,054 to 3,173). sphinx-gallery links names to their
-reference in the doctree, before this runs, so the links stay.
+5,054 to 3,173). sphinx-gallery links names to their reference in the
+doctree, before this runs, so the links stay; a linked name took the code's
+colour from its span, and now takes it from cookbook.css (``.highlight pre a``).
 """
 
 import functools
