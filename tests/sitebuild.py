@@ -95,19 +95,27 @@ def start_make(root: Path, target: str = "html") -> subprocess.Popen:
 
 
 def interrupt(process: subprocess.Popen, sig: int) -> None:
-    """Send SIG to the build started by start_make and wait for it to end."""
+    """Send SIG to the build started by start_make and wait for it to end.
+    A build still running 120 s later is made to print where each of its
+    threads is (SIGABRT, with Python's fault handler on), then killed, and the
+    end of what it printed goes into the failure."""
     os.killpg(process.pid, sig)
     try:
         process.communicate(timeout=120)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        raise AssertionError(f"the build did not stop within 120 s of {signal.Signals(sig).name}") from None
+        os.killpg(process.pid, signal.SIGABRT)
+        try:
+            output, _ = process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            output, _ = process.communicate()
+        raise AssertionError(f"the build did not stop within 120 s of {signal.Signals(sig).name}:\n{output[-6000:]}") from None
 
 
 def reader_env() -> dict:
     env = dict(os.environ, MPLBACKEND="Agg")
     env.pop("VIRTUAL_ENV", None)  # VENV= on the command line names the environment
+    env["PYTHONFAULTHANDLER"] = "1"  # a build killed by a fatal signal prints where it was
     return env
 
 
