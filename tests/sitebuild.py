@@ -83,7 +83,10 @@ def make(root: Path, target: str = "html", *args: str, timeout: float = 1200) ->
 
 
 def start_make(root: Path, target: str = "html") -> subprocess.Popen:
-    """Start `make TARGET` in ROOT in a process group of its own (so it can be interrupted)."""
+    """Start `make TARGET` in ROOT in a process group of its own (so it can be
+    interrupted), with Ctrl-C's SIGINT doing what it does in a terminal: a
+    shell that starts a command in the background (`make test &`, `nohup`)
+    ignores SIGINT for it, and the build inherited that and never stopped."""
     return subprocess.Popen(
         make_command(root, target),
         stdout=subprocess.PIPE,
@@ -91,6 +94,7 @@ def start_make(root: Path, target: str = "html") -> subprocess.Popen:
         text=True,
         env=reader_env(),
         start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
