@@ -70,13 +70,14 @@ def lighten(app, pagename, templatename, context, doctree):
     )
     context["metatags"] = context.get("metatags", "") + preloads
 
-    def used(css):
-        name = str(getattr(css, "filename", css)).rsplit("/", 1)[-1]
+    def used(asset):  # a stylesheet or script
+        name = str(getattr(asset, "filename", asset)).rsplit("/", 1)[-1]
+        if name.startswith("sg-tags.js"):  # sphinx-gallery's filter of cards by tag
+            return "data-sgtags" in body  # no card has tags
         return not name.startswith(UNUSED_ANYWHERE) and ('class="cell' in body or not name.startswith("mystnb."))
 
     context["css_files"] = [css for css in context.get("css_files", []) if used(css)]
-    if "data-sgtags" not in body:  # sphinx-gallery's filter of cards by tag: no card has tags
-        context["script_files"] = [js for js in context.get("script_files", []) if not str(getattr(js, "filename", js)).endswith("sg-tags.js")]
+    context["script_files"] = [js for js in context.get("script_files", []) if used(js)]
 
     count = 0
 
