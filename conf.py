@@ -42,6 +42,7 @@ extensions = [
     "notebook_kernel",  # concept notebooks: this Python's kernel, a quiet log, no cache race
     "notebook_markdown",  # notebooks: Markdown cells in Markdown (links to PyTorch and the site, tables, $…$)
     "colab_links",  # "Run in Colab" on each tutorial
+    "torch_releases",  # "Checked with torch …" next to each tutorial's downloads (make compat)
     "accessibility",  # fixes for what axe-core reports on the built pages
     "gallery_cards",  # card tooltips in plain text (no raw TeX) under data-tooltip; long titles wrap
     "source_links",  # "Edit/View this page" of gallery pages lead to examples/*.py and GALLERY_HEADER.rst

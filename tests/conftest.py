@@ -12,6 +12,8 @@ others wait for it and read the same build.
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 # The tests run several torch processes at once (pytest-xdist workers, their
@@ -29,8 +31,10 @@ from sitebuild import (  # noqa: F401 (re-exported for the tests)
     EXAMPLES,
     REPO,
     Build,
+    code_cells,
     copy_built,
     copy_repo,
+    gallery_notebook,
     interrupt,
     make,
     reader_env,
@@ -45,6 +49,32 @@ def pytest_collection_modifyitems(items):
     edit the built tree and end with `make clean` (see built_tree). The order
     is otherwise kept."""
     items.sort(key=lambda item: ("site" in item.fixturenames, item.path.name == "test_rebuilds.py"))
+
+
+class Standalone:
+    """tests/standalone.py, started once (with ENV added to a reader's
+    environment, in PYTHON's environment): run(kind, path, cwd) runs one
+    download alone."""
+
+    def __init__(self, env: dict | None = None, python: Path | str = sys.executable):
+        self.server = subprocess.Popen(
+            [str(python), str(REPO / "tests" / "standalone.py")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=reader_env() | (env or {}),
+        )
+
+    def run(self, kind, path="", cwd="", **options) -> dict:
+        """OPTIONS: standalone.py's optional request keys (rounding, quick_timers)."""
+        request = {"kind": kind, "path": str(path), "cwd": str(cwd)} | options
+        self.server.stdin.write(json.dumps(request) + "\n")
+        self.server.stdin.flush()
+        answer = self.server.stdout.readline()
+        assert answer, f"the standalone server stopped (exit code {self.server.poll()})"
+        return json.loads(answer)
+
+    def close(self):
+        self.server.stdin.close()  # the server ends when its input does
+        self.server.wait(timeout=60)
+        self.server.stdout.close()
 
 
 def tutorial_page(html: Path, example: Path) -> Path:

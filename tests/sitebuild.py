@@ -6,6 +6,7 @@ import functools
 import gzip
 import http.server
 import io
+import json
 import os
 import re
 import runpy
@@ -167,3 +168,21 @@ def serve(html: Path, prefix: str, compress: bool = False):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def code_cells(notebook: dict) -> list[str]:
+    """The source of each code cell of NOTEBOOK (as JSON), stripped."""
+    return [("".join(c["source"]) if isinstance(c["source"], list) else c["source"]).strip() for c in notebook["cells"] if c["cell_type"] == "code"]
+
+
+def gallery_notebook(example) -> dict:
+    """The code of the notebook sphinx-gallery makes from EXAMPLE, made with
+    sphinx-gallery's own parser: the example's code blocks, without their
+    sphinx-gallery configuration comments."""
+    import nbformat
+    from sphinx_gallery.py_source_parser import remove_config_comments, split_code_and_text_blocks
+
+    blocks = split_code_and_text_blocks(str(example))[1]
+    code = [remove_config_comments(b.content).strip() for b in blocks if b.type == "code"]
+    cells = [nbformat.v4.new_code_cell(text) for text in code if text]
+    return json.loads(nbformat.writes(nbformat.v4.new_notebook(cells=cells)))

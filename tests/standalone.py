@@ -11,6 +11,11 @@ A request is one JSON line on standard input,
 ``{"kind": "script" | "notebook", "path": ..., "cwd": ...}``, and its answer
 one JSON line on standard output,
 ``{"returncode": ..., "stdout": ..., "stderr": ..., "figures": ...}``.
+Two optional keys model another machine (tests/test_other_machines.py):
+``"rounding": [k, seed]`` runs the example under ``rounding.OtherRounding(k,
+seed)``, and ``"quick_timers": true`` makes ``torch.utils.benchmark.Timer``
+measure one block (the pages show times and never assert them). The kind
+``"about"`` answers with the torch settings in force: CPU capability, threads.
 
 - A script runs as ``python script.py`` runs it: as ``__main__``, in CWD.
 - A notebook's code cells run in order in IPython (the shell inside Jupyter's
@@ -50,7 +55,12 @@ PRELOAD = [
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # torch 2.13's own deprecation of torch.jit.script, met while loading
     for module in PRELOAD:
-        importlib.import_module(module)
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            pass  # an older torch (make compat): the example that needs it fails as it would for a reader
+
+from rounding import OtherRounding  # noqa: E402 (beside this file; needs torch, loaded above)
 
 TIME_LIMIT = 600  # seconds
 
@@ -93,6 +103,20 @@ def run_notebook(path: str) -> tuple[int, int]:
     return 0, figures
 
 
+def quicken_timers() -> None:
+    """Timer.blocked_autorange measures one block, whatever min_run_time it is given."""
+    from torch.utils.benchmark import Timer
+
+    measure = Timer.blocked_autorange
+    Timer.blocked_autorange = lambda self, callback=None, min_run_time=0.2: measure(self, callback, min_run_time=0)
+
+
+def about() -> None:
+    import torch
+
+    print(json.dumps({"capability": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads()}))
+
+
 def child(request: dict, out: int, err: int, count: int) -> None:
     """In the forked child: run REQUEST, its output in the open files OUT and
     ERR, and a notebook's number of figures in COUNT."""
@@ -101,8 +125,16 @@ def child(request: dict, out: int, err: int, count: int) -> None:
     os.dup2(devnull, 0)
     os.dup2(out, 1)
     os.dup2(err, 2)
+    if request["kind"] == "about":
+        about()
+        sys.stdout.flush()
+        os._exit(0)
     os.chdir(request["cwd"])
     sys.path[0] = os.path.dirname(os.path.abspath(request["path"]))  # as `python script.py` sets it
+    if request.get("quick_timers"):
+        quicken_timers()
+    if request.get("rounding"):
+        OtherRounding(*request["rounding"]).__enter__()  # for the rest of this child's life
     if request["kind"] == "script":
         code = run_script(request["path"])
     else:

@@ -12,7 +12,6 @@ new interpreter after those imports, without paying for them 54 times.
 """
 
 import json
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -21,7 +20,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from conftest import EXAMPLES, REPO, output_lines, reader_env, shared_tmp, shown_lines, soup, tutorial_page
+from conftest import EXAMPLES, Standalone, code_cells, gallery_notebook, output_lines, shared_tmp, shown_lines, soup, tutorial_page
 
 
 def downloaded(site, example, suffix):
@@ -32,49 +31,11 @@ def downloaded(site, example, suffix):
     raise AssertionError(f"{page.name} has no {suffix} download link")
 
 
-class Standalone:
-    """tests/standalone.py, started once: run(kind, path, cwd) runs one download alone."""
-
-    def __init__(self):
-        self.server = subprocess.Popen(
-            [sys.executable, str(REPO / "tests" / "standalone.py")],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=reader_env(),
-        )
-
-    def run(self, kind, path, cwd) -> dict:
-        self.server.stdin.write(json.dumps({"kind": kind, "path": str(path), "cwd": str(cwd)}) + "\n")
-        self.server.stdin.flush()
-        answer = self.server.stdout.readline()
-        assert answer, f"the standalone server stopped (exit code {self.server.poll()})"
-        return json.loads(answer)
-
-    def close(self):
-        self.server.stdin.close()  # the server ends when its input does
-        self.server.wait(timeout=60)
-        self.server.stdout.close()
-
-
 @pytest.fixture(scope="module")
 def standalone():
     server = Standalone()
     yield server
     server.close()
-
-
-def code_cells(notebook: dict) -> list[str]:
-    return [("".join(c["source"]) if isinstance(c["source"], list) else c["source"]).strip() for c in notebook["cells"] if c["cell_type"] == "code"]
-
-
-def gallery_notebook(example) -> dict:
-    """The code of the notebook sphinx-gallery makes from EXAMPLE, made with
-    sphinx-gallery's own parser: the example's code blocks, without their
-    sphinx-gallery configuration comments."""
-    from sphinx_gallery.py_source_parser import remove_config_comments, split_code_and_text_blocks
-
-    blocks = split_code_and_text_blocks(str(example))[1]
-    code = [remove_config_comments(b.content).strip() for b in blocks if b.type == "code"]
-    cells = [nbformat.v4.new_code_cell(text) for text in code if text]
-    return json.loads(nbformat.writes(nbformat.v4.new_notebook(cells=cells)))
 
 
 def ran_alone(tmp_path_factory, example, kind) -> Path:

@@ -9,11 +9,15 @@ copy), after the broken build of test_failures.py: each build reads only what
 changed, and only the examples a scenario changes run again."""
 
 import signal
+import sys
 import time
 
 import pytest
 
-from conftest import EXAMPLES, copy_repo, interrupt, make, page_outputs, shown_lines, soup, start_make, tutorial_page
+from conftest import EXAMPLES, REPO, copy_repo, interrupt, make, page_outputs, shown_lines, soup, start_make, tutorial_page
+
+sys.path.insert(0, str(REPO / "docs" / "_ext"))
+import torch_releases  # noqa: E402
 
 # Appended to conf.py of the tree: the build stops for good at the moment an
 # interruption is most harmful, right after sphinx-gallery has run an example
@@ -100,6 +104,9 @@ def test_writer_fast_loop_noplot_then_one_example(tree):
     assert shown_lines(html, example) == before[example] + ["An edit: this line is new."]
     assert shown_lines(html, other) == before[other], "an example that did not run lost its page"
     assert tutorial_page(html, other).stat().st_mtime_ns == untouched, "a page nothing changed was written again"
+    # make compat's record ran the example before the edit: its page now names only this build's torch.
+    checked = soup(tutorial_page(html, example), "div").select_one("p.torch-releases").get_text()
+    assert checked == f"Checked with torch {torch_releases.build_release()} on {torch_releases.build_platform()}.", checked
 
     nothing = make(root, "html", "EXAMPLE=basics/plot_99")
     assert nothing.returncode != 0

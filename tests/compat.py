@@ -1,0 +1,115 @@
+"""Run every tutorial's downloads under other torch releases (`make compat`).
+
+For each release named on the command line (default: the oldest release the
+downloads support and the newest this machine's pip serves), this creates a
+virtual environment of its own under build/compat/, installs that torch with
+what the examples import (matplotlib, and IPython for the notebooks), runs
+every example alone as its script and as the notebook sphinx-gallery makes of
+it (tests/standalone.py, as test_downloads.py does), then deletes the
+environment: on Linux, PyPI's torch wheels other than a CPU one are CUDA
+builds of several GB.
+
+What passed is written to docs/_ext/torch_releases.json, per example with the
+SHA-256 of the source it ran: a tutorial page lists a release only while its
+example is still that source (docs/_ext/torch_releases.py). Entries of
+releases not run this time are kept.
+
+    python tests/compat.py [RELEASE ...]
+"""
+
+import hashlib
+import json
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import venv
+from pathlib import Path
+
+from conftest import Standalone
+from sitebuild import EXAMPLES, REPO, gallery_notebook
+
+RECORD = REPO / "docs" / "_ext" / "torch_releases.json"
+# The oldest torch the downloads support, and the newest this machine's pip
+# serves (its configuration caps torch at 2.14.1). Why this floor: see
+# docs/contributing.md, "torch releases".
+DEFAULT_RELEASES = ["2.1.2", "2.14.1"]
+
+
+def example_key(example: Path) -> str:
+    return f"{example.parent.name}/{example.name}"
+
+
+def requirements(release: str) -> list[str]:
+    """What a reader installs beside torch RELEASE to run the downloads."""
+    major, minor = (int(part) for part in release.split(".")[:2])
+    # Wheels of torch before 2.3 were built against NumPy 1 and fail with NumPy 2.
+    numpy = ["numpy<2"] if (major, minor) < (2, 3) else []
+    return [f"torch=={release}", "matplotlib", "ipython", *numpy]
+
+
+def environment(release: str) -> Path:
+    folder = REPO / "build" / "compat" / f"torch-{release}"
+    shutil.rmtree(folder, ignore_errors=True)
+    venv.create(folder, with_pip=True)
+    python = folder / "bin" / "python"
+    subprocess.run([python, "-m", "pip", "install", "-q", *requirements(release)], check=True)
+    return folder
+
+
+def run_release(release: str) -> dict:
+    """{example key: (SHA-256 of the source that ran, {"script": error or None,
+    "notebook": error or None})} under torch RELEASE."""
+    folder = environment(release)
+    results = {}
+    try:
+        server = Standalone(python=folder / "bin" / "python")
+        for example in EXAMPLES:
+            outcome = {}
+            with tempfile.TemporaryDirectory() as work:
+                script = Path(work) / example.name  # this very source is what runs and what is hashed
+                script.write_bytes(example.read_bytes())
+                notebook = script.with_suffix(".ipynb")
+                notebook.write_text(json.dumps(gallery_notebook(script)))
+                for kind, path in (("script", script), ("notebook", notebook)):
+                    result = server.run(kind, path, work)
+                    failed = result["returncode"] != 0 or (kind == "notebook" and result["figures"] < 1)
+                    outcome[kind] = (result["stderr"].strip() or result["stdout"].strip())[-1500:] if failed else None
+                results[example_key(example)] = (hashlib.sha256(script.read_bytes()).hexdigest(), outcome)
+            print(f"torch {release}: {example_key(example)}: " + ", ".join(f"{k} {'FAILED' if v else 'passed'}" for k, v in outcome.items()), flush=True)
+        server.close()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return results
+
+
+def main(releases: list[str]) -> int:
+    record = json.loads(RECORD.read_text()) if RECORD.exists() else {"examples": {}}
+    record["platform"] = f"{platform.system()} {platform.machine().replace('_', '-')}"
+    failures = 0
+    for release in releases:
+        for key, (sha256, outcome) in run_release(release).items():
+            entry = record["examples"].setdefault(key, {})
+            if entry.get("sha256") != sha256:
+                entry.clear()  # results for another source say nothing about this one
+                entry["sha256"] = sha256
+            entry.setdefault("passed", [])
+            entry.setdefault("failed", {})
+            entry["failed"].pop(release, None)
+            if release in entry["passed"]:
+                entry["passed"].remove(release)
+            if any(outcome.values()):
+                failures += 1
+                entry["failed"][release] = next(error for error in outcome.values() if error).strip().splitlines()[-1]
+            else:
+                entry["passed"].append(release)
+            entry["passed"].sort(key=lambda r: tuple(int(p) for p in r.split(".")))
+    record["examples"] = dict(sorted(record["examples"].items()))
+    RECORD.write_text(json.dumps(record, indent=1) + "\n")
+    print(f"{failures} example runs failed; results in {RECORD.relative_to(REPO)}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:] or DEFAULT_RELEASES))

@@ -1,0 +1,102 @@
+"""Every example passes on other machines, not only on this one.
+
+A reader's CPU, BLAS and thread count give other last bits to reductions,
+BLAS/LAPACK and transcendental functions: a check that holds only for this
+machine's rounding fails there. Each example runs alone as a script (as in
+test_downloads.py) in each of these settings and must pass:
+
+- each ATen kernel level below this CPU's own (``ATEN_CPU_CAPABILITY``; the
+  site's build runs at the CPU's own level);
+- MKL's conditional-numerical-reproducibility branches (``MKL_CBWR``), where
+  torch uses MKL (x86-64);
+- one thread;
+- the results of inexact operations perturbed by a few units of eps
+  (tests/rounding.py), with k = 4 and 8, each with two hashes.
+
+Timers measure one block in these runs (the pages show times and never
+assert them); nothing else differs from a reader's run.
+"""
+
+import json
+import platform
+from pathlib import Path
+
+import pytest
+
+from conftest import EXAMPLES, Standalone
+
+
+def cpu_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    return {flag for line in text.splitlines() if line.startswith("flags") for flag in line.split(":", 1)[1].split()}
+
+
+def aten_levels_below_this_cpu() -> list[str]:
+    """The ATEN_CPU_CAPABILITY levels this CPU runs, but the highest (torch's own choice)."""
+    flags = cpu_flags()
+    levels = ["default"]
+    if "avx2" in flags:
+        levels.append("avx2")
+    if {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= flags:
+        levels.append("avx512")
+    return levels[:-1] or ["default"]
+
+
+X86 = platform.machine().lower() in ("x86_64", "amd64")
+SETTINGS = {
+    **{f"aten-{level}": {"env": {"ATEN_CPU_CAPABILITY": level}} for level in aten_levels_below_this_cpu()},
+    **({f"mkl-{branch}": {"env": {"MKL_CBWR": branch}} for branch in ("COMPATIBLE", "AVX2")} if X86 else {}),
+    "one-thread": {"env": {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}},
+    **{f"rounding-k{k}-hash{seed}": {"rounding": [k, seed]} for k in (4, 8) for seed in (1, 2)},
+}
+# Dynamo compiles nothing while a Python dispatch mode is active (it runs the
+# frame eagerly), so a page whose point is torch.compile cannot run under the
+# rounding model; it still runs in every kernel and thread setting.
+COMPILES = "torch.compile("
+
+_SERVERS: dict[str, Standalone] = {}
+
+
+def server(setting: str) -> Standalone:
+    """One standalone server per setting and test process, started on first use."""
+    if setting not in _SERVERS:
+        _SERVERS[setting] = Standalone(SETTINGS[setting].get("env"))
+    return _SERVERS[setting]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def close_servers():
+    yield
+    for started in _SERVERS.values():
+        started.close()
+    _SERVERS.clear()
+
+
+# One pytest-xdist worker runs all the tests of a setting: one server each.
+SETTING = pytest.mark.parametrize("setting", [pytest.param(s, marks=pytest.mark.xdist_group(f"machine-{s}")) for s in SETTINGS])
+
+
+@SETTING
+def test_the_setting_takes_effect(setting):
+    """The kernel level and thread count asked for are what torch runs with."""
+    about = server(setting).run("about")
+    assert about["returncode"] == 0, about["stderr"]
+    state = json.loads(about["stdout"])
+    level = SETTINGS[setting].get("env", {}).get("ATEN_CPU_CAPABILITY")
+    if level:
+        assert state["capability"].lower() == level, (setting, state)
+    if setting == "one-thread":
+        assert state["threads"] == 1, state
+
+
+@SETTING
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_example_passes_on_another_machine(example, setting, tmp_path):
+    rounding = SETTINGS[setting].get("rounding")
+    if rounding and COMPILES in example.read_text(encoding="utf-8"):
+        pytest.skip("compiles with torch.compile, which compiles nothing under a Python dispatch mode")
+    result = server(setting).run("script", example, tmp_path, rounding=rounding, quick_timers=True)
+    assert result["returncode"] == 0, f"{example.name} fails with {setting}:\n" + result["stderr"][-3000:]
