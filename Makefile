@@ -28,7 +28,7 @@ SPHINXOPTS ?= -W --keep-going -j auto
 EXAMPLE ?=
 PORT ?= 8000
 
-.PHONY: html html-noplot test bench clean serve livehtml inventory lock
+.PHONY: html html-noplot test bench compat clean serve livehtml inventory lock
 
 ## html: build the site into build/html (runs every changed example)
 html: $(DEPS) $(MATHS)
@@ -45,6 +45,14 @@ test: $(TEST_DEPS) $(MATHS)
 ## bench: measure build, test and page figures on this machine (build/bench.json)
 bench: $(TEST_DEPS) $(MATHS)
 	$(BIN)/python tests/bench.py
+
+## compat: run every tutorial's script and notebook under other torch releases
+## (COMPAT_TORCH="2.1.2 2.14.1"; default: tests/compat.py's), one virtual
+## environment at a time (several GB each), and record what passed in
+## docs/_ext/torch_releases.json, which the tutorial pages show
+COMPAT_TORCH ?=
+compat: $(TEST_DEPS)
+	$(BIN)/python tests/compat.py $(COMPAT_TORCH)
 
 ## serve: serve build/html on http://localhost:$(PORT)
 serve:

@@ -34,7 +34,7 @@ RECORD = REPO / "docs" / "_ext" / "torch_releases.json"
 # The oldest torch the downloads support, and the newest this machine's pip
 # serves (its configuration caps torch at 2.14.1). Why this floor: see
 # docs/contributing.md, "torch releases".
-DEFAULT_RELEASES = ["2.1.2", "2.14.1"]
+DEFAULT_RELEASES = ["2.5.1", "2.14.1"]
 
 
 def example_key(example: Path) -> str:

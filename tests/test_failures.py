@@ -114,7 +114,7 @@ BREAKAGES = {
         "in_practice/plot_04_physics_informed_and_per_sample.py",
         "return (du_dx_one - torch.cos(x_one)) ** 2",
         "return (du_dx_one - torch.sin(x_one)) ** 2",
-        "torch.testing.assert_close(from_vmap[n], from_loop, rtol=1e-10, atol=1e-13)",
+        "torch.testing.assert_close(from_vmap[n], from_loop, rtol=1e-9, atol=1e-13)",
     ),
     "closure over the module": (
         "in_practice/plot_05_derivatives_with_respect_to_parameters.py",
@@ -180,7 +180,7 @@ BREAKAGES = {
         "under_the_hood/plot_02_memory_what_reverse_mode_keeps.py",
         "jacobian_by_hand = (1 - h**2)[:, None] * weight.T @ jacobian_by_hand",
         "jacobian_by_hand = (1 - h)[:, None] * weight.T @ jacobian_by_hand",
-        "torch.testing.assert_close(jacobian, jacobian_by_hand, rtol=1e-12, atol=1e-12)",
+        "torch.testing.assert_close(jacobian, jacobian_by_hand, rtol=1e-12, atol=1e-10)",
     ),
     "compiled VJP": (
         "under_the_hood/plot_03_vjps_under_torch_compile.py",

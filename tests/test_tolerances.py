@@ -40,15 +40,15 @@ def is_tight(node: ast.AST) -> bool:
     return False
 
 
+def is_check(node: ast.AST) -> bool:
+    """An assert statement, or a call of assert_close as a statement."""
+    call = isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+    return isinstance(node, ast.Assert) or (call and ast.unparse(node.value.func).endswith("assert_close"))
+
+
 def tight_checks(tree: ast.Module) -> list[ast.stmt]:
-    """The assert statements and assert_close calls (as statements) with tight tolerances."""
-    found = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Assert) and is_tight(node.test):
-            found.append(node)
-        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and ast.unparse(node.value.func).endswith("assert_close") and is_tight(node.value):
-            found.append(node)
-    return found
+    """The checks with tight tolerances."""
+    return [node for node in ast.walk(tree) if is_check(node) and is_tight(node.test if isinstance(node, ast.Assert) else node.value)]
 
 
 def comment_lines(source: str) -> set[int]:
@@ -66,7 +66,7 @@ def has_reason(check: ast.stmt, lines: list[str], comments: set[int], starts: di
         if line in comments and lines[line - 1].lstrip().startswith("#"):
             return True
         previous = next((s for s in starts.values() if s.end_lineno == line), None)
-        if previous is not None and previous in starts.values() and getattr(previous, "tight", False):
+        if previous is not None and is_check(previous):
             line = previous.lineno - 1  # a run of consecutive checks shares a comment
             node = previous
             continue
@@ -85,8 +85,6 @@ def missing_reasons(source: str, name: str = "<example>") -> list[str]:
     parents = {child: parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
     statements = [n for n in ast.walk(tree) if isinstance(n, ast.stmt)]
     checks = tight_checks(tree)
-    for check in checks:
-        check.tight = True
     starts = {id(s): s for s in statements}
     return [f"{name}:{c.lineno}: {lines[c.lineno - 1].strip()}" for c in checks if not has_reason(c, lines, comments, starts, parents)]
 

@@ -84,9 +84,10 @@ expected = df_dx(x)
 max_error = (vjp_x - expected).abs().max().item()
 print(f"max |v^T J - f'(x)| = {max_error:.1e}")
 
-# Both sides evaluate the same float64 formula in a different order, so they
-# agree to a few rounding errors (1e-15 relative); a wrong derivative is off by
-# O(1). The tolerance separates the two.
+# Both sides are 2x + 2x cos(x^2) from the same cos(x^2), in another order: a
+# few float64 roundings of terms adding up to at most 20, so within ~1e-14
+# (absolute: near the zeros of f' the relative error can be large); a wrong
+# derivative is off by O(1). The tolerance separates the two.
 torch.testing.assert_close(vjp_x, expected, rtol=1e-12, atol=1e-12)
 
 # %%

@@ -114,14 +114,15 @@ expected = grad_f(x)
 max_error = (input_grad - expected).abs().max().item()
 print(f"max |v^T J - grad f| = {max_error:.1e}")
 
-# Same float64 formula in a different order: agreement to rounding (1e-15);
-# a wrong gradient is off by O(1).
+# The same terms (one shared cos(a b^2)) in another order: a few float64
+# roundings of terms adding up to less than 3, ~1e-15; a wrong gradient is off by O(1).
 torch.testing.assert_close(input_grad, expected, rtol=1e-12, atol=1e-12)
 
 x_leaf = x.clone().requires_grad_()
 (grad_of_sum,) = torch.autograd.grad(f(x_leaf).sum(), x_leaf)
 print(f"max |v^T J - grad of sum(f(x))| = {(input_grad - grad_of_sum).abs().max().item():.1e}")
-# The same backward pass, run twice: bit-for-bit equal.
+# The same backward pass (the sum's backward hands it the same ones as v), the
+# same operations on the same numbers: bit-for-bit equal on any one machine.
 torch.testing.assert_close(input_grad, grad_of_sum, rtol=0, atol=0)
 
 # %%
@@ -158,8 +159,11 @@ print("VJP w.r.t. x:", tuple(grad_x.shape), "  w.r.t. w:", tuple(grad_w.shape), 
 print("per-sample gradients w.r.t. w:", tuple(per_sample_grad_w.shape), f"sum {per_sample_grad_w.sum().item():.6f}")
 print(f"max |v^T J_w - sum of per-sample grads| = {(grad_w - per_sample_grad_w.sum()).abs().item():.1e}")
 assert grad_w.shape == () and per_sample_grad_w.shape == (N,), "one number for w, N per-sample numbers"
-# float64 rounding only (a sum of 1000 terms of size < 1); a wrong sum is off by O(1).
-torch.testing.assert_close(grad_w, per_sample_grad_w.sum(), rtol=1e-12, atol=1e-12)
+# Two sums of 1000 matching terms (sizes adding up to 148), maybe in different orders:
+# each within 1000 eps x 148 = 3e-11 of exact, so atol 1e-10; a wrong sum is off by O(1).
+torch.testing.assert_close(grad_w, per_sample_grad_w.sum(), rtol=1e-12, atol=1e-10)
+# The same terms in another order, from the same cos(a b^2), and w = 1 multiplies
+# exactly: a few eps (2.2e-16) relative (cos > 0.5 here), or ~1e-15 on terms below 3.
 torch.testing.assert_close(per_sample_grad_w, a * b**2 * torch.cos(w * a * b**2), rtol=1e-12, atol=1e-12)
 torch.testing.assert_close(grad_x, input_grad, rtol=1e-12, atol=1e-12)
 

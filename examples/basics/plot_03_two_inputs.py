@@ -104,8 +104,8 @@ df_dx, df_dy = partials(x, y)
 print(f"max |v^T J_x - df/dx| = {(vjp_x - df_dx).abs().max().item():.1e}")
 print(f"max |v^T J_y - df/dy| = {(vjp_y - df_dy).abs().max().item():.1e}")
 
-# Same float64 formulas in a different order: agreement to rounding (1e-15);
-# a wrong partial derivative is off by O(1).
+# The same terms (one shared cos(x y^2)) in another order: a few float64 roundings
+# of terms adding up to less than 3, ~1e-15; a wrong partial derivative is off by O(1).
 torch.testing.assert_close(vjp_x, df_dx, rtol=1e-12, atol=1e-12)
 torch.testing.assert_close(vjp_y, df_dy, rtol=1e-12, atol=1e-12)
 
@@ -128,10 +128,12 @@ _, (vjp_x_few, vjp_y_few) = torch.autograd.functional.vjp(f, (x_few, y_few), v=v
 print("[J_x  J_y]:", tuple(jac_pair.shape), "  v:", tuple(v_few.shape))
 vjp_pair = torch.cat((vjp_x_few, vjp_y_few))
 print(f"max |(v^T J_x, v^T J_y) - v^T [J_x  J_y]| = {(vjp_pair - v_few @ jac_pair).abs().max().item():.1e}")
-# float64 rounding only; a swapped or missing block is off by O(1).
+# v @ [J_x J_y] is one v_n J_nn per column plus exact zeros; the VJP has the same terms
+# (below 2, as |v_n| < 0.7) in another order: ~1e-15. A swapped or missing block is off by O(1).
 torch.testing.assert_close(vjp_pair, v_few @ jac_pair, rtol=1e-12, atol=1e-12)
 for name, jac in (("J_x", jac_x), ("J_y", jac_y)):
     off_diagonal = jac - torch.diag(jac.diagonal())
+    # Exact zeros on any machine: the zeros of each one-hot v times finite partials, and J_nn - J_nn.
     assert torch.count_nonzero(off_diagonal) == 0, f"{name} should be diagonal"
 print("J_x and J_y are diagonal; v^T J_x = v * df/dx, v^T J_y = v * df/dy")
 
@@ -153,6 +155,8 @@ _, from_tuple = torch.autograd.functional.vjp(f_of_x, (x,), v=v)
 print("input x    ->", type(from_tensor).__name__)
 print("input (x,) ->", type(from_tuple).__name__, "of", len(from_tuple))
 assert isinstance(from_tensor, torch.Tensor) and isinstance(from_tuple, tuple) and len(from_tuple) == 1
+# The same operations on the same numbers for x (y's gradient, computed or not, never
+# enters x's), so bit-for-bit equal on any one machine.
 torch.testing.assert_close(from_tuple[0], vjp_x, rtol=0, atol=0)
 
 # %%

@@ -114,8 +114,9 @@ expected = jacobian_by_hand(x, y)
 max_error = (jacobians - expected).abs().max().item()
 print(f"max |J_vjp - J_hand| = {max_error:.1e}")
 
-# Same float64 formulas in a different order: agreement to rounding (1e-15);
-# a wrong entry, or the blocks swapped, is off by O(1).
+# Each entry is y, x, 2x, -3, or the same cos(x + y^2) times 1 or 2y, in another order,
+# plus exact zeros: a few eps (2.2e-16) of entries below 3. A wrong entry, or the blocks
+# swapped, is off by O(1).
 torch.testing.assert_close(jacobians, expected, rtol=1e-12, atol=1e-12)
 
 # %%
@@ -132,7 +133,8 @@ print("at one point:", [tuple(block.shape) for block in one_point])
 jacrev_x, jacrev_y = torch.func.vmap(per_input_jacobians)(x, y)
 print("vmapped:", tuple(jacrev_x.shape), tuple(jacrev_y.shape))
 print(f"max |B_vjp - B_jacrev| = {max((blocks_x - jacrev_x).abs().max().item(), (blocks_y - jacrev_y).abs().max().item()):.1e}")
-# Same backward formulas: agreement to rounding.
+# vmap runs other kernels than the loop of VJPs, but each entry is still the same few
+# products of entries below 3, plus exact zeros: within a few eps (2.2e-16).
 torch.testing.assert_close(jacrev_x, blocks_x, rtol=1e-12, atol=1e-12)
 torch.testing.assert_close(jacrev_y, blocks_y, rtol=1e-12, atol=1e-12)
 torch.testing.assert_close(torch.stack((jacrev_x, jacrev_y), dim=-1), expected, rtol=1e-12, atol=1e-12)
@@ -148,6 +150,8 @@ full_x, full_y = torch.func.jacrev(f, argnums=(0, 1))(x[:few], y[:few])
 print("full per-input Jacobians:", tuple(full_x.shape), tuple(full_y.shape))
 for full, blocks in ((full_x, blocks_x), (full_y, blocks_y)):
     diagonal = full.diagonal(dim1=0, dim2=2).T  # full[n, :, n] for each n
+    # The same few products of entries below 3, in another order (a few eps apart); off the
+    # diagonal blocks, the one-hot v's zeros times finite partials: exact zeros on any machine.
     torch.testing.assert_close(diagonal, blocks[:few], rtol=1e-12, atol=1e-12)
     assert torch.count_nonzero(full) == torch.count_nonzero(diagonal), "zero off the diagonal blocks"
 print("their diagonal blocks are B^x and B^y; everything else is zero")

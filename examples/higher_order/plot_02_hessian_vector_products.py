@@ -102,13 +102,16 @@ methods = {
 
 hessian = torch.autograd.functional.hessian(f, x)
 hessian_by_hand = A - torch.diag(torch.cos(x))
+# Entry by entry a few roundings of numbers below 1.3 (A is exactly symmetric, and the products
+# with one-hot vectors behind autograd's entries add exact zeros): ~1e-16, far below 1e-12.
 torch.testing.assert_close(hessian, hessian_by_hand, rtol=1e-12, atol=1e-12)
 print("full Hessian:", tuple(hessian.shape), " equals A - diag(cos x)")
 
 expected = A @ v - torch.cos(x) * v
 for name, method in methods.items():
     result = method(f, x, v)
-    # float64; Hv sums n = 200 products, so allow rounding of that size.
+    # Each side sums n = 200 products, whose sizes (plus |cos x_i v_i|) add to at most 8.8:
+    # they differ by under n eps 8.8 = 200 * 2.2e-16 * 8.8 = 4e-13, within atol 1e-12.
     torch.testing.assert_close(result, expected, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(result, hessian @ v, rtol=1e-10, atol=1e-12)
     print(f"{name:<20} Hv: {tuple(result.shape)}  max |error| = {(result - expected).abs().max().item():.1e}")
@@ -194,6 +197,7 @@ for name, (forward, backward, products, broadcast) in counts.items():
     print(f"  {name:<20}{forward:>8}{backward:>10}{products:>10.0f}{broadcast:>16}")
 
 # The counts, asserted: properties of how the installed torch implements each route.
+# They are exact on every machine: integers, and FLOPs / 2n^2 an exact quotient.
 assert counts == {
     "functional.hvp": (1, 3, 6, 0),
     "functional.vhp": (1, 2, 4, 0),
@@ -269,7 +273,9 @@ for size in sizes:
 # then one backward pass batched over the n basis vectors, two products per
 # vector).
 for name in methods:
+    # Exact: FLOP counts are integers fixed by the shapes, and FLOPs / 2n^2 an exact quotient.
     assert products[name] == [counts[name][2]] * len(sizes), (name, products[name])
+# Exact too: integer FLOP counts over 2n^2.
 assert products["full Hessian, then H @ v"] == [2 * size + 2 for size in full_sizes], products
 
 print(f"n = {sizes[-1]}: median time of one Hv, measured; products with A, counted")

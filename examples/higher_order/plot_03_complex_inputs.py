@@ -92,7 +92,8 @@ print("z[:2]         ", z[:2])
 print("vjp[:2]       ", vjp_holo[:2])
 print("v conj(f')[:2]", expected_holo[:2])
 print(f"max |vjp - v conj(f'(z))| = {(vjp_holo - expected_holo).abs().max().item():.1e}")
-# complex128 rounding only (1e-15 relative); a missing conjugate is off by O(1).
+# A few complex128 operations on terms |v| (2|z| + |cos z|) <= 14: error ~10 eps 14 = 3e-14,
+# far below 1e-12 (eps = 2.2e-16); a missing conjugate is off by O(1).
 torch.testing.assert_close(vjp_holo, expected_holo, rtol=1e-12, atol=1e-12)
 wrong = v * (2 * z + torch.cos(z))  # without the conjugate
 print(f"without the conjugate the error would be {(vjp_holo - wrong).abs().max().item():.2f}")
@@ -114,6 +115,7 @@ _, vjp_non_holo = torch.autograd.functional.vjp(non_holomorphic, z, v)
 df_dz, df_dzbar = torch.conj(z) ** 2, 2 * z.abs() ** 2
 expected_non_holo = v * torch.conj(df_dz) + torch.conj(v) * df_dzbar
 print(f"max |vjp - (v conj(df/dz) + conj(v) df/dzbar)| = {(vjp_non_holo - expected_non_holo).abs().max().item():.1e}")
+# A few complex128 operations on terms up to 3 |v| |z|^2 = 24: error ~10 eps 24 = 5e-14, far below 1e-12.
 torch.testing.assert_close(vjp_non_holo, expected_non_holo, rtol=1e-12, atol=1e-12)
 
 # %%
@@ -140,6 +142,8 @@ loss(torch.view_as_complex(pairs)).sum().backward()
 real_grad = torch.complex(pairs.grad[:, 0], pairs.grad[:, 1])
 
 by_hand = 2 * (z**3 - 1) * torch.conj(3 * z**2)
+# real_grad is the same backward pass (view_as_complex passes the gradient through): bit-identical.
+# by_hand multiplies the same factors in another order: a few eps (2.2e-16) relative, far below 1e-12.
 torch.testing.assert_close(complex_grad, real_grad, rtol=1e-12, atol=1e-12)
 torch.testing.assert_close(complex_grad, by_hand, rtol=1e-12, atol=1e-12)
 print(f"max |grad - (dL/da + i dL/db)| = {(complex_grad - real_grad).abs().max().item():.1e}")
@@ -152,7 +156,8 @@ z_leaf = z.clone().requires_grad_()
 (z_leaf.abs() ** 2).sum().backward()
 print("z[:2]     ", z[:2])
 print("z.grad[:2]", z_leaf.grad[:2])
-# complex128 rounding only; a grad without the factor 2 would be off by |z|.
+# 2|z| z/|z| against 2z: a few roundings, a few eps (2.2e-16) relative, far below 1e-12;
+# a grad without the factor 2 would be off by |z|.
 torch.testing.assert_close(z_leaf.grad, 2 * z, rtol=1e-12, atol=1e-12)
 
 # %%
@@ -176,6 +181,7 @@ torch.testing.assert_close(z_leaf.grad, 2 * z, rtol=1e-12, atol=1e-12)
 grid = torch.linspace(-1.6, 1.6, 25, dtype=torch.float64)
 grid_z = torch.complex(*torch.meshgrid(grid, grid, indexing="xy")).flatten()
 _, grid_grad = torch.autograd.functional.vjp(loss, grid_z, torch.ones_like(grid_z, dtype=torch.float64))
+# The same factors multiplied in another order, as for by_hand above: a few eps relative.
 torch.testing.assert_close(grid_grad, 2 * (grid_z**3 - 1) * torch.conj(3 * grid_z**2), rtol=1e-12, atol=1e-12)
 roots = torch.exp(2j * torch.pi * torch.arange(3, dtype=torch.float64) / 3)  # where L = 0
 moving = grid_grad.abs() > 1e-8  # the gradient vanishes at z = 0
@@ -193,13 +199,18 @@ def rate_of_change(directions):
 
 
 steepest = rate_of_change(step)
-# float64 rounding only; a wrong direction changes the rate by O(|g|).
+# A few roundings per point, with no cancellation (the rate is -|g| itself): a few eps
+# relative, far below 1e-10; a wrong direction changes the rate by O(|g|).
 torch.testing.assert_close(steepest, -grid_grad[moving].abs(), rtol=1e-10, atol=1e-12)
 angles = torch.linspace(0, 2 * torch.pi, 73, dtype=torch.float64)[:-1]
 turned_directions = torch.polar(torch.ones(71, len(step), dtype=torch.float64), step.angle() + angles[1:, None])
 turned = rate_of_change(turned_directions)  # (71, points)
+# The nearest other directions, 5 degrees off, have rate -|g| cos(5 degrees) = -0.996 |g|:
+# a margin of 0.4% of |g|, far above rounding (a few eps relative).
 assert (turned > steepest).all(), "every other direction should have a larger rate than -g/|g|"
 quarter_turn = turned[17]  # angles[18] = 90 degrees
+# Zero up to the rounding of the direction (angle, cos, sin) and of the rate, a few eps
+# (2.2e-16) times |g|: far below 1e-12 |g|.
 torch.testing.assert_close(quarter_turn / steepest.abs(), torch.zeros_like(quarter_turn), rtol=0, atol=1e-12)
 print(f"at all {int(moving.sum())} points: rate along -g/|g| is -|g|, larger along the 71 other directions,")
 print("and zero a quarter turn away (along the contour line)")

@@ -94,8 +94,8 @@ u, X, laplacian_by_hand = make_problem(d)
 reference = laplacian_by_hand(X)
 full_hessians = vmap(hessian(u))(X)  # (B, d, d): all d^2 entries at every point
 print("X:", tuple(X.shape), "  Hessians:", tuple(full_hessians.shape), "  Laplacian:", tuple(reference.shape))
-# Two independent routes in float64 (a formula and jacfwd(jacrev)); sums of
-# 64 terms of size ~1, so rounding of order 1e-15.
+# Two independent routes in float64 (a formula and jacfwd(jacrev)): 64 terms, sizes adding to at most 3,
+# each through tanh'' (slope <= 2) of z = W1 x + b1 (9 terms, sizes up to 8.8): 1.4e-13 apart at most.
 torch.testing.assert_close(full_hessians.diagonal(dim1=1, dim2=2).sum(dim=1), reference, rtol=1e-10, atol=1e-12)
 
 # %%
@@ -163,10 +163,11 @@ exact_methods = {
 }
 for name, method in exact_methods.items():
     laplacian = method(u, X)
-    # float64; each is a different order of the same sums: rounding only.
+    # The same sums in other orders: as above, under 1.4e-13 apart, within atol 1e-12.
     torch.testing.assert_close(laplacian, reference, rtol=1e-10, atol=1e-12)
     print(f"{name:<22} max |error| = {(laplacian - reference).abs().max().item():.1e}")
 hessian_diagonal = hessian_diagonal_forward_over_reverse(u, X)
+# Each diagonal entry is a sum of 64 terms whose sizes add to at most 0.55: by the same count, under 3e-14.
 torch.testing.assert_close(hessian_diagonal, full_hessians.diagonal(dim1=1, dim2=2), rtol=1e-10, atol=1e-12)
 print(f"Laplacian at {B} points in d = {d}: all three exact methods equal the hand formula")
 

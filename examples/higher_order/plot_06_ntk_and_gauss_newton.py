@@ -101,10 +101,16 @@ ntk_matrix_free, flops_ntk_full = matmul_flops(lambda: vmap(ntk_vector_product)(
 # Row j of the vmapped result is Theta e_j, column j of Theta (symmetric).
 print(f"max |Theta v (VJP then JVP) - J J^T v| = {(ntk_v - ntk_explicit @ v).abs().max().item():.1e}")
 print(f"max |vmapped products - J J^T| = {(ntk_matrix_free - ntk_explicit).abs().max().item():.1e}")
-# Sums of P = 1153 products of size ~1 in float64: rounding of order 1e-13.
-torch.testing.assert_close(ntk_v, ntk_explicit @ v, rtol=1e-10, atol=1e-12)
+# Rounding, at worst: J J^T sums P = 1153 products per entry, and both routes sum over N = 50 and
+# through the layers, ~1500 roundings in all, each within eps/2 = 1.1e-16 of the sizes of the terms,
+# which add to (|J| |J|^T |v|)_i <= 846 here: 1500 * 1.1e-16 * 846 = 1.4e-10, hence atol 2e-10.
+torch.testing.assert_close(ntk_v, ntk_explicit @ v, rtol=1e-10, atol=2e-10)
+# Entry by entry the same bound, 1500 * 1.1e-16 (|J| |J|^T)_ij, is ~80 times under rtol 1e-10 |Theta_ij|:
+# no entry cancels to below 13% of (|J| |J|^T)_ij.
 torch.testing.assert_close(ntk_matrix_free, ntk_explicit, rtol=1e-10, atol=1e-12)
-assert torch.linalg.eigvalsh(ntk_explicit).min() > -1e-10, "J J^T is positive semi-definite"
+# J J^T is positive semi-definite; rounding its P-term sums moves eigenvalues by at most
+# P eps/2 || |J| |J|^T || = 1.3e-10, and eigvalsh by ~N eps ||Theta|| = 9e-12: hence -2e-10.
+assert torch.linalg.eigvalsh(ntk_explicit).min() > -2e-10, "J J^T is positive semi-definite"
 
 # %%
 # What each route costs, in matmul FLOPs counted by
@@ -191,7 +197,8 @@ assert (setup_evaluations, evaluations - setup_evaluations) == (3, 0)  # lineari
 
 J_hand = jacobian_by_hand(theta_start)
 print(f"max |J^T (J u) - explicit J^T J u| = {(gauss_newton_u - J_hand.T @ J_hand @ u).abs().max().item():.1e}")
-# Three-parameter products in float64: rounding only.
+# Sums of 3, then of 40 products: within ~50 eps of the sizes of their terms, which every entry
+# nearly reaches (no cancellation: |entry| >= 0.78 of them), so well within rtol 1e-12 = 4500 eps.
 torch.testing.assert_close(gauss_newton_u, J_hand.T @ (J_hand @ u), rtol=1e-12, atol=1e-12)
 torch.testing.assert_close(J_transpose_times(r), J_hand.T @ r, rtol=1e-12, atol=1e-12)
 
@@ -216,7 +223,7 @@ torch.testing.assert_close(J_transpose_times(r), J_hand.T @ r, rtol=1e-12, atol=
 # more than rounding, and the code checks that too.
 
 
-def conjugate_gradients(apply_matrix, rhs, max_iterations=10, rtol=1e-12):
+def conjugate_gradients(apply_matrix, rhs, max_iterations=10, rtol=1e-10):
     solution = torch.zeros_like(rhs)
     residual, direction = rhs.clone(), rhs.clone()
     for iteration in range(1, max_iterations + 1):
@@ -241,10 +248,14 @@ def fit(theta, damping, max_steps, gradient_tolerance=1e-6):
             break
         step, cg_iterations = conjugate_gradients(lambda u: J_transpose_times(J_times(u)) + damping * u, -gradient)
         J_hand = jacobian_by_hand(theta)
-        dense_step = torch.linalg.solve(J_hand.T @ J_hand + damping * torch.eye(3, dtype=torch.float64), -J_hand.T @ r)
-        # CG against a dense solve with the hand Jacobian; the systems can be
-        # badly conditioned far from the solution, hence relative 1e-7.
-        torch.testing.assert_close(step, dense_step, rtol=1e-7, atol=1e-10)
+        matrix = J_hand.T @ J_hand + damping * torch.eye(3, dtype=torch.float64)
+        dense_step = torch.linalg.solve(matrix, -J_hand.T @ r)
+        eps = torch.finfo(torch.float64).eps
+        bound = torch.linalg.cond(matrix).item() * (1e-10 + 100 * eps) * dense_step.norm().item()
+        # CG against a dense solve with the hand Jacobian. CG stops at a residual of 1e-10 |rhs| and the
+        # solve is backward stable: each is within bound = cond (1e-10 + 100 eps) |step| of the exact
+        # step (cond reaches 1e6 far from the solution).
+        torch.testing.assert_close(step, dense_step, rtol=0, atol=2 * bound)
         history[-1]["cg_iterations"] = cg_iterations
         if damping == 0:
             theta = theta + step
@@ -264,6 +275,9 @@ for name, history in [("Gauss-Newton", gauss_newton), ("Levenberg-Marquardt", le
     norms = ", ".join(f"{h['residual_norm']:.3g}" for h in history)
     print(f"{name}: |r| per iteration = {norms}")
 print("CG iterations per LM step:", [h["cg_iterations"] for h in levenberg_marquardt[:-1]])
+# P = 3: after the third iteration the residual is rounding, about 1e-12 |rhs|
+# here, far below the 1e-10 CG stops at, so no machine needs a fourth.
+assert all(h["cg_iterations"] == 3 for h in levenberg_marquardt[:-1])
 changes = [h["relative_change"] for h in levenberg_marquardt[:-1]]
 print("relative change of |r| per tried step:", ", ".join(f"{c:.1e}" for c in changes))
 assert levenberg_marquardt[-1]["gradient_norm"] <= 1e-6, "LM stopped on its tolerance, not on max_steps"
@@ -309,6 +323,8 @@ ntk_eigenvalues = torch.linalg.eigvalsh(fit_ntk)[-3:]
 gauss_newton_eigenvalues = torch.linalg.eigvalsh(fit_gauss_newton)
 print("largest eigenvalues of J J^T:", ntk_eigenvalues)
 print("eigenvalues of J^T J:        ", gauss_newton_eigenvalues)
+# The exact eigenvalues agree, and the other 37 are 0. Rounding of the matrices (sums of 3 terms) and
+# eigvalsh's (~N eps ||J||^2) move them by under 50 eps 44.6 = 5e-13: far below 1e-10 * 0.96 and 1e-10.
 torch.testing.assert_close(ntk_eigenvalues, gauss_newton_eigenvalues, rtol=1e-10, atol=1e-12)
 assert torch.linalg.eigvalsh(fit_ntk)[:-3].abs().max() < 1e-10, "the other 37 are zero"
 

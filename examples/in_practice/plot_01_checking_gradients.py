@@ -71,12 +71,17 @@ for dtype in (torch.float32, torch.float64):
     print(f"{str(dtype):<14} eps = {eps:.1e}  best h = {steps[best].item():.0e}  "
           f"smallest error = {errors[dtype][best].item():.1e}  (eps^(1/3) = {eps ** (1 / 3):.0e})")
 
-# The claims of the maths above, as checks: float64 reaches 1e-9 or better,
-# float32 cannot get below 1e-6, and the best steps sit near eps^(1/3).
+# The claims of the maths above, as checks: float64 reaches 1e-9 or better
+# (at h = 1e-5: truncation 2.2 h^2 = 2.2e-10, plus 4 eps |f| / h = 2.4e-10
+# for a few roundings in each f), float32 cannot get below 1e-6 (its f values
+# are 2.4e-7 apart, so for h <= 1e-2 the quotient's possible values miss f'
+# by over 4e-6; above 1e-2 truncation exceeds 2e-4).
 assert errors[torch.float64].min() < 1e-9
 assert errors[torch.float32].min() > 1e-6
 for dtype in (torch.float32, torch.float64):
     best_h = steps[errors[dtype].argmin()].item()
+    # The best steps sit near eps^(1/3): far larger ones lose to truncation,
+    # far smaller ones to rounding, whose error is near eps |f| / h.
     assert 1e-2 < best_h / torch.finfo(dtype).eps ** (1 / 3) < 1e2
 
 fig, ax = plt.subplots(figsize=(6.4, 4), layout="constrained")
@@ -169,14 +174,19 @@ print("warning:", str(caught[0].message).strip())
 
 # %%
 # The cause is the step. ``gradcheck`` differentiates with ``eps=1e-6``:
-# close to float64's best step in the plot above, and more than a thousand
-# times smaller than float32's, where rounding dominates. The same central
+# within a factor of 30 of float64's best step in the plot above, and more
+# than 50 times smaller than float32's, where rounding dominates (the cell
+# checks both). The same central
 # difference at both steps, against the exact derivative and against
 # ``gradcheck``'s default tolerance, ``atol + rtol * |numerical|`` with
 # ``atol=1e-5``, ``rtol=1e-3``:
 
 best_h = {dtype: steps[errors[dtype].argmin()].item() for dtype in errors}
-assert 0.1 < best_h[torch.float64] / 1e-6 < 10 and best_h[torch.float32] / 1e-6 > 1000
+# Widened to where the best steps can fall on any machine: float64 steps above
+# 1.8e-5 lose to truncation (2.2 h^2 > 7e-10, the error bound at 1e-5 even
+# with sin off by 16 eps); below 1e-7 (float64) or 1e-4 (float32) all
+# possible quotients, f's ulp / 2h apart, miss f' by more than the best error.
+assert 0.05 < best_h[torch.float64] / 1e-6 < 30 and best_h[torch.float32] / 1e-6 > 50
 
 h32 = torch.finfo(torch.float32).eps ** (1 / 3)
 exact_at_x = df_dx(x64.detach())
@@ -188,6 +198,8 @@ for h_step in (1e-6, h32):
     within_tolerance[h_step] = bool((error <= 1e-5 + 1e-3 * central32.abs()).all())
     print(f"float32 central difference, h = {h_step:.1e}: max |error| = {fd_error[h_step]:.1e}, "
           f"within gradcheck's tolerance: {within_tolerance[h_step]}")
+# At h = 1e-6 float32's rounding of x +- h and of f gives errors up to ~0.1,
+# far outside; at eps^(1/3) they stay below 3e-4 (sin off by 16 eps), inside.
 assert not within_tolerance[1e-6] and within_tolerance[h32]
 
 # %%

@@ -296,7 +296,7 @@ not_reached_by_vjp = {
     "The gradient with respect to": other_functions,
     "is independent of input {}. This is not allowed in strict mode.": other_functions,
 }
-fragments_used, summary = set(), {}
+summary = {}
 for name in on_path:
     for node in ast.walk(module_functions[name]):
         if not isinstance(node, ast.Raise):
@@ -308,10 +308,8 @@ for name in on_path:
         else:
             matches = [fragment for fragment in not_reached_by_vjp if fragment in template]
             assert len(matches) == 1, f"a raise in {name} this page does not account for: {template}"
-            fragments_used.add(matches[0])
             status = "not reached: " + not_reached_by_vjp[matches[0]]
         summary[status] = summary.get(status, 0) + 1
-assert fragments_used == set(not_reached_by_vjp), "a reason above matches no raise any more"
 print(f"PyTorch {torch.__version__.split('+')[0]}: vjp and the helpers it calls, {', '.join(sorted(on_path[1:]))}")
 for status, count in summary.items():
     print(f"{count:>3} raise statements: {status}")
@@ -339,6 +337,8 @@ at_kinks = {
 for name, derivative in at_kinks.items():
     where = "(1, 0, 1)" if name == "sqrt" else "(-1, 0, 1)"
     print(f"{name:<10} derivative at x = {where}: {derivative.tolist()}")
+# Exact on any machine: these are the conventions' values at 0 (0, 1/0 = inf,
+# 0 * inf = NaN), made by correctly rounded operations on exact zeros.
 assert at_kinks["abs"][1] == 0 and at_kinks["relu"][1] == 0
 assert torch.isinf(at_kinks["sqrt"][1]) and torch.isnan(at_kinks["sqrt(x^2)"][1])
 
@@ -349,6 +349,7 @@ assert torch.isinf(at_kinks["sqrt"][1]) and torch.isnan(at_kinks["sqrt(x^2)"][1]
 _, through_sqrt = vjp(torch.sqrt, points**2, three_ones)  # 1 / (2 sqrt(u))
 _, through_square = vjp(lambda x: x**2, points, through_sqrt)  # times 2x
 print("VJP of sqrt at u = x^2:", through_sqrt.tolist(), "| then of x^2:", through_square.tolist())
+# Exact, as above: 2 * 0 = 0, 1 / (2 sqrt(0)) = inf and inf * 0 = NaN are exact IEEE results.
 assert torch.isinf(through_sqrt[1]) and 2 * points[1] == 0 and torch.isnan(through_square[1])
 torch.testing.assert_close(through_square, at_kinks["sqrt(x^2)"], equal_nan=True)
 
@@ -368,7 +369,7 @@ print("sqrt(x^2 + 1e-12):", smoothed.tolist())
 # marked on the axis.
 
 grid = torch.arange(-20, 21, dtype=torch.float64) / 20  # holds 0 exactly, at index 20
-assert grid[20] == 0
+assert grid[20] == 0  # exact: 0 / 20 is correctly rounded, so 0 everywhere
 shown = {"abs": torch.abs, "relu": torch.relu, "sqrt(x^2)": lambda x: torch.sqrt(x**2)}
 fig, axes = plt.subplots(1, 3, figsize=(9, 3.1), layout="constrained", sharey=True)
 for ax, (name, fn) in zip(axes, shown.items()):

@@ -61,7 +61,9 @@ du_dx = derivative_by_vjp(x)
 per_point_jacobians = vmap(jacrev(model))(x)  # (N, 1, 1): one 1x1 Jacobian per point
 print("u'(x) by one VJP:", tuple(du_dx.shape), "  by vmap(jacrev):", tuple(per_point_jacobians.shape))
 print(f"max |difference| = {(du_dx - per_point_jacobians.reshape(N, 1)).abs().max().item():.1e}")
-# Two different ways through the same float64 network: rounding only.
+# Two different ways through the same float64 network (products of size 32
+# and tanh): each is off by at most ~70 eps times the size of u' computed with
+# absolute values (below 7 here), about 1e-13, under atol = 1e-12.
 torch.testing.assert_close(du_dx, per_point_jacobians.reshape(N, 1), rtol=1e-10, atol=1e-12)
 
 # %%
@@ -90,6 +92,7 @@ assert losses[-1] < 1e-2 * losses[0], "training on the residual should reduce th
 # ``vmap(jacrev)`` again, and how close it is to :math:`\cos x`:
 
 du_dx = derivative_by_vjp(x)
+# As above: ~70 eps times at most 7, about 1e-13, under atol = 1e-12.
 torch.testing.assert_close(du_dx, vmap(jacrev(model))(x).reshape(N, 1), rtol=1e-10, atol=1e-12)
 print(f"max |u'(x) - cos x| after training = {(du_dx - torch.cos(x)).abs().max().item():.3f}")
 
@@ -133,8 +136,11 @@ for n in range(16):
     # gradient is zero (vmap(grad) returns those zeros too).
     loop_grads = torch.autograd.grad(loss_n, list(model.parameters()), allow_unused=True, materialize_grads=True)
     for (name, from_vmap), from_loop in zip(per_sample.items(), loop_grads):
-        torch.testing.assert_close(from_vmap[n], from_loop, rtol=1e-10, atol=1e-13)
-assert per_sample["4.bias"].abs().max() == 0
+        # Entries are 2 r du'/dtheta. Each way's u' is off by ~1e-13 (as above),
+        # up to 1e-10 of r, which is above 1.1e-3 at these points: rtol widened
+        # from 1e-10 to 1e-9. The rest is below atol.
+        torch.testing.assert_close(from_vmap[n], from_loop, rtol=1e-9, atol=1e-13)
+assert per_sample["4.bias"].abs().max() == 0  # exact: zeros, the loss never uses this bias
 print("vmap(grad) equals the loop at the first 16 points, for every parameter")
 
 # %%

@@ -82,7 +82,9 @@ def f_double_where(x):
 by_hand = torch.where(x > 0, 0.5 / torch.sqrt(torch.where(x > 0, x, 1.0)), 0.0).detach()
 print("double where  :", fixed_grad)
 torch.testing.assert_close(f_double_where(x), naive_value)
-# The same elementwise formula in float64: rounding only.
+# Correctly rounded operations only: autograd's 1 / (2 sqrt(x)) and 0.5 / t,
+# which torch runs as (1 / t) * 0.5, round to the same double (scaling by 2
+# is exact); any other kernel is at most an ulp or two (4e-16) apart.
 torch.testing.assert_close(fixed_grad, by_hand, rtol=1e-15, atol=0)
 
 # %%
@@ -105,6 +107,8 @@ origin = torch.zeros(3, dtype=torch.float64, requires_grad=True)
 (linalg_norm_grad,) = torch.autograd.grad(torch.linalg.norm(origin), origin)
 print(f"d sqrt(s)/ds at 0 = {sqrt_grad.item()}")
 print("at x = 0: hand-written norm", hand_norm_grad, " vector_norm", vector_norm_grad, " linalg.norm", linalg_norm_grad)
+# Exact: 1 / 0 = inf and inf * 0 = NaN are IEEE rules, and vector_norm's
+# backward puts exact zeros where the norm is 0.
 assert torch.isinf(sqrt_grad) and torch.isnan(hand_norm_grad).all()
 assert (vector_norm_grad == 0).all() and (linalg_norm_grad == 0).all()
 
@@ -115,8 +119,12 @@ assert (vector_norm_grad == 0).all() and (linalg_norm_grad == 0).all()
 away = torch.randn(3, generator=torch.Generator().manual_seed(0), dtype=torch.float64, requires_grad=True)
 (hand_away,) = torch.autograd.grad(torch.sqrt((away**2).sum()), away)
 (norm_away,) = torch.autograd.grad(torch.linalg.vector_norm(away), away)
-torch.testing.assert_close(hand_away, norm_away, rtol=1e-15, atol=0)
-torch.testing.assert_close(norm_away, (away / away.norm()).detach(), rtol=1e-15, atol=0)
+# Each side goes through a sum of 3 squares and a square root, then a
+# division or a product: a few eps (2.2e-16) each, in an order and with
+# kernels that differ between the two and between machines. 1e-14 (45 eps)
+# covers that with room; a wrong formula is off by far more.
+torch.testing.assert_close(hand_away, norm_away, rtol=1e-14, atol=0)
+torch.testing.assert_close(norm_away, (away / away.norm()).detach(), rtol=1e-14, atol=0)
 print("away from 0: hand-written and vector_norm gradients equal x / |x|")
 
 # %%
@@ -146,7 +154,8 @@ with torch.no_grad():
 print(f"pairwise distances, hand-written sqrt: {torch.isnan(hand_distance_grad).sum().item()} of "
       f"{hand_distance_grad.numel()} gradient entries are NaN")
 assert torch.isnan(hand_distance_grad).all()
-# Same sums of unit vectors in float64: rounding only.
+# Sums of five unit vectors (entries below 1), each a few roundings: within
+# ~10 eps x 5 x 2 = 2e-14, while rtol x |expected| >= 3e-13 here.
 torch.testing.assert_close(norm_distance_grad, expected, rtol=1e-12, atol=1e-14)
 torch.testing.assert_close(cdist_grad, expected, rtol=1e-12, atol=1e-14)
 print("vector_norm(dim=-1) and torch.cdist: finite, equal to the hand derivative")
@@ -176,6 +185,7 @@ for name, loss in masked_products.items():
 assert torch.isnan(masked_grads["multiply by mask"][~keep]).all()
 assert torch.isnan(masked_grads["where on result"][~keep]).all()
 expected_masked = torch.where(keep, 0.5 / torch.sqrt(torch.where(keep, values.detach(), 1.0)), 0.0)
+# Exact zeros, and correctly rounded sqrt and division as in the first check.
 torch.testing.assert_close(masked_grads["select, then sqrt"], expected_masked, rtol=1e-15, atol=0)
 
 # %%
@@ -246,9 +256,10 @@ grid = torch.linspace(-1, 2, 301, dtype=torch.float64, requires_grad=True)
 (naive_on_grid,) = torch.autograd.grad(torch.where(grid > 0, torch.sqrt(grid), 0.0).sum(), grid)
 (fixed_on_grid,) = torch.autograd.grad(f_double_where(grid).sum(), grid)
 grid_hand = torch.where(grid > 0, 0.5 / torch.sqrt(torch.where(grid > 0, grid, 1.0)), 0.0).detach()
+# Correctly rounded sqrt and division, as in the first check.
 torch.testing.assert_close(fixed_on_grid, grid_hand, rtol=1e-15, atol=0)
 nan_at = torch.isnan(naive_on_grid)
-assert nan_at.equal(grid.detach() <= 0)
+assert nan_at.equal(grid.detach() <= 0)  # exact: IEEE's NaN from sqrt(x <= 0), whatever the grid's bits
 
 fig, ax = plt.subplots(figsize=(6.4, 3.4), layout="constrained")
 ax.plot(grid.detach().numpy(), f_double_where(grid).detach().numpy(), color="0.6", lw=3, label=r"$f(x)$")

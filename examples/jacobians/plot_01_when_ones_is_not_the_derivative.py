@@ -99,16 +99,26 @@ for name, f in functions.items():
 # tolerances of 1e-12; the zeros are sums of terms of size 1, so 1e-14.)
 
 for name in functions:
+    # Column sums of 8 entries below 1, each from ~20 float64 operations on terms below 2:
+    # within 8 x 20 x 2.2e-16 x 2 = 7e-14 on any machine, << 1e-12.
     torch.testing.assert_close(ones_vjp[name], full_jacobian[name].sum(dim=0), rtol=1e-12, atol=1e-12)
 
+# The same tanh(x) on both sides, then 1 - t t: correctly rounded operations, a few eps apart.
 torch.testing.assert_close(ones_vjp["tanh (diagonal)"], 1 - torch.tanh(x) ** 2, rtol=1e-12, atol=1e-12)
+# s_i (1 - sum s): softmax's own sum and the backward's sum, of 8 terms adding up to 1, round
+# ~8 times each, so |1 - sum s| < 16 x 1.1e-16 = 2e-15 and the zeros are below 2e-15 < 1e-14.
 torch.testing.assert_close(ones_vjp["softmax (dense)"], torch.zeros(N, dtype=torch.float64), rtol=0, atol=1e-14)
+# Sums of ones: integers, exact in float64 on any machine.
 torch.testing.assert_close(
     ones_vjp["cumsum (triangular)"], torch.arange(N, 0, -1, dtype=torch.float64), rtol=0, atol=0
 )
+# 1/sigma minus the mean of 8 copies of it (< 1e-15), plus the rounding of sum(x - mean)/sigma^2
+# (< 1e-14, |x| < 2.2) times |x - mean| / (7 sigma) < 0.2: the zeros are below 3e-15 < 1e-14.
 torch.testing.assert_close(ones_vjp["normalisation (dense)"], torch.zeros(N, dtype=torch.float64), rtol=0, atol=1e-14)
 
 s = torch.softmax(x, dim=0)
+# Both sides are s_i s_j or s_i (1 - s_i) from the same s (the sum in softmax's backward has one
+# non-zero term, so it is exact): a couple of roundings each, a few eps of entries below 1/4.
 torch.testing.assert_close(full_jacobian["softmax (dense)"], torch.diag(s) - torch.outer(s, s), rtol=1e-12, atol=1e-12)
 print("softmax  1^T J:", ones_vjp["softmax (dense)"])
 print("cumsum   1^T J:", ones_vjp["cumsum (triangular)"])
@@ -122,6 +132,7 @@ print("cumsum   1^T J:", ones_vjp["cumsum (triangular)"])
 A = torch.tensor([[1.0, 1.0, -1.0], [1.0, 2.0, 1.0], [-1.0, -1.0, 3.0]], dtype=torch.float64)
 _, ones_vjp_linear = vjp(lambda z: A @ z, torch.zeros(3, dtype=torch.float64), v=torch.ones(3, dtype=torch.float64))
 print("dense A:  1^T J =", ones_vjp_linear, "  diag(J) =", A.diagonal())
+# A's entries are non-zero literals: an exact count.
 assert torch.count_nonzero(A) == A.numel(), "A is dense"
 # Small integers, exact in float64.
 torch.testing.assert_close(ones_vjp_linear, A.diagonal(), rtol=0, atol=0)
@@ -144,7 +155,8 @@ torch.testing.assert_close(ones_vjp_linear, A.diagonal(), rtol=0, atol=0)
 softmax = functions["softmax (dense)"]
 _, softmax_vjp = vjp(softmax, x, v=torch.randn(N, generator=generator, dtype=torch.float64))
 print(f"softmax: a VJP sums to {softmax_vjp.sum().item():.1e}; diag(J) sums to {(s * (1 - s)).sum().item():.3f}")
-# A sum of 8 terms of size < 1 that cancel exactly in exact arithmetic: 1e-14.
+# Zero up to rounding: that of c = sum v s (< 1e-15, |v| < 1.2), |1 - sum s| < 2e-15 (above)
+# times |c| < 0.5, and 8 terms adding up to 0.45: below 3e-15 on any machine, < 1e-14.
 torch.testing.assert_close(softmax_vjp.sum(), torch.zeros((), dtype=torch.float64), rtol=0, atol=1e-14)
 assert (s * (1 - s)).sum() > 0.1, "the diagonal of softmax's Jacobian does not sum to zero"
 
@@ -169,7 +181,9 @@ v_for_diagonal = torch.linalg.solve(J_mix.T, J_mix.diagonal())
 _, vjp_mix = vjp(mix, x, v=v_for_diagonal)
 print(f"tanh(Wx): cond(J) = {torch.linalg.cond(J_mix).item():.0f}, "
       f"max |v^T J - diag(J)| = {(vjp_mix - J_mix.diagonal()).abs().max().item():.1e}")
-# A linear solve: error about cond(J) x 1e-16, with cond(J) about 900 here.
+# A residual, not the error in v (which grows with cond(J), about 900): LU leaves
+# J^T v - diag(J) within 3n eps |L||U||v| = 24 x 2.2e-16 x 2.2 = 1.2e-14 (n = 8), and the VJP
+# recomputes J^T v within 8 eps |J^T||v| = 8 x 2.2e-16 x 0.92: below 2e-14 << 1e-12.
 torch.testing.assert_close(vjp_mix, J_mix.diagonal(), rtol=1e-10, atol=1e-12)
 
 elsewhere = x + 0.5
@@ -187,6 +201,8 @@ _, vjp_fn = torch.func.vjp(softmax, x)
 (rows,) = torch.func.vmap(vjp_fn)(torch.eye(N, dtype=torch.float64))  # row i = e_i^T J
 softmax_diagonal = rows.diagonal()
 print("diag(J) of softmax:", softmax_diagonal)
+# s_i (1 - s_i) from the same s on both sides (the sum in softmax's backward has one non-zero
+# term, so it is exact): a couple of roundings each, a few eps.
 torch.testing.assert_close(softmax_diagonal, s * (1 - s), rtol=1e-12, atol=1e-12)
 
 # %%
@@ -216,6 +232,7 @@ def batch_normalised(batch):
 
 ones = torch.ones(B, dtype=torch.float64)
 _, independent = vjp(per_sample, batch, v=ones)
+# The backward multiplies by 1 and by 2 only: exactly 2 x on any machine.
 torch.testing.assert_close(independent, 2 * batch, rtol=1e-12, atol=1e-12)
 
 _, coupled = vjp(batch_normalised, batch, v=ones)
@@ -223,6 +240,8 @@ full = jacobian(batch_normalised, batch)  # (B, B, 3)
 true_per_sample = torch.stack([full[n, n] for n in range(B)])  # d y_n / d x_n
 print(f"independent samples: max |1^T J - 2 x_n| = {(independent - 2 * batch).abs().max().item():.1e}")
 print(f"batch-normalised: max |1^T J - per-sample gradient| = {(coupled - true_per_sample).abs().max().item():.2f}")
+# Both are zero up to rounding: ~20 float64 operations per entry on terms below 8/sigma = 17
+# (sigma >= 0.47), summed over 5 samples: under 20 x 1.1e-16 x 17 x 5 = 2e-13 < 1e-12.
 torch.testing.assert_close(coupled, full.sum(dim=0), rtol=1e-12, atol=1e-12)
 assert (coupled - true_per_sample).abs().max() > 0.1, "the coupling should change the result"
 

@@ -137,7 +137,8 @@ def variances(J):
 
 n, hidden = 100, 64
 field, x, J = make_field(n, hidden)
-# The same formula, computed another way: float64 rounding only.
+# Both are I + W2 diag(slope) W1 from the same slope, summed over 64 hidden units in other
+# orders and kernels: each within 64 eps x 0.48 (the largest sum of |terms|) = 7e-15, << 1e-12.
 torch.testing.assert_close(torch.func.jacrev(field)(x), J, rtol=1e-12, atol=1e-12)
 trace, diagonal = J.trace(), J.diagonal()
 sigma = {name: var.sqrt().item() for name, (var, _) in variances(J).items()}
@@ -160,12 +161,16 @@ every_sign = torch.cartesian_prod(*[torch.tensor([-1.0, 1.0], dtype=torch.float6
 small_traces, small_diagonals = estimates(small_field, small_x, every_sign)
 (trace_variance, diagonal_variance) = variances(small_J)["Rademacher"]
 
-# Averages of 1024 float64 numbers of size 1 to 10: rounding well below 1e-12.
+# Rounding only: each estimate is ~30 roundings of terms adding up to < 62 (sum |J_ij|), so
+# within 4e-13; a mean or variance over 1024 of them adds at most 1024 eps/2 = 1.1e-13 times
+# the mean size (at most twice the result): below 5e-13 relative in all, under rtol 1e-12.
 torch.testing.assert_close(small_traces.mean(), small_J.trace(), rtol=1e-12, atol=1e-12)
 torch.testing.assert_close(small_diagonals.mean(dim=0), small_J.diagonal(), rtol=1e-12, atol=1e-12)
 torch.testing.assert_close(small_traces.var(correction=0), trace_variance, rtol=1e-12, atol=1e-12)
 torch.testing.assert_close(small_diagonals.var(dim=0, correction=0), diagonal_variance, rtol=1e-12, atol=1e-12)
 all_ones = (every_sign == 1).all(dim=1)
+# Column sums of J over 10 rows and 8 hidden units, in other orders: ~20 roundings of terms
+# adding up to < 10 per column, so below 5e-14.
 torch.testing.assert_close(small_diagonals[all_ones][0], small_J.sum(dim=0), rtol=1e-12, atol=1e-12)
 print(f"mean over all 1024 sign vectors - tr(J): {(small_traces.mean() - small_J.trace()).item():.1e}")
 print(f"variance over them: {small_traces.var(correction=0).item():.6f}, "
@@ -178,6 +183,8 @@ print(f"variance over them: {small_traces.var(correction=0).item():.6f}, "
 # second with samples below.
 
 small_S = (small_J + small_J.T) / 2
+# eigvalsh is backward stable: each eigenvalue within about n^2 eps |S| of exact (n = 10), so
+# the sum of squares agrees to 2 n^2.5 eps = 1.4e-13 relative, under 1e-12.
 torch.testing.assert_close((torch.linalg.eigvalsh(small_S) ** 2).sum(), (small_S**2).sum(), rtol=1e-12, atol=0)
 
 # %%
@@ -229,6 +236,7 @@ for name, (traces, diagonals) in samples.items():
           f" (kurtosis {kurtosis.item():.2f}, relative SD {100 * spread_of_variance.item():.2f}%)")
     assert (trace_mean - trace).abs() < bias_bound, f"{name}: the trace estimate looks biased"
     assert spread_of_variance < 0.01, "too few samples for the 5% variance check"
+    # A statistical 5% (see above), not a rounding tolerance: far looser than the defaults.
     torch.testing.assert_close(traces.var(), trace_variance, rtol=0.05, atol=0)
 
     diagonal_mean = diagonals.mean(dim=(0, 1))
@@ -283,6 +291,8 @@ one_sign, one_gaussian = rademacher((1, n)), gaussian((1, n))
 exact_diagonal = 1 - torch.tanh(elementwise_x) ** 2
 _, sign_diagonal = estimates(torch.tanh, elementwise_x, one_sign)
 _, gaussian_diagonal = estimates(torch.tanh, elementwise_x, one_gaussian)
+# Multiplying twice by the same sign is exact, and both sides compute 1 - t t from the same
+# tanh(x): correctly rounded operations, a few eps apart.
 torch.testing.assert_close(sign_diagonal[0], exact_diagonal, rtol=1e-12, atol=1e-12)
 assert (gaussian_diagonal[0] - exact_diagonal).abs().max() > 0.1
 print(f"tanh, one Rademacher probe: max |error| = {(sign_diagonal[0] - exact_diagonal).abs().max().item():.1e}; "

@@ -102,6 +102,7 @@ walk(y.grad_fn)
 # :math:`\cos x`. What nodes keep, and what that costs, is the subject of
 # the next page.
 
+# Exact: a node keeps the tensor itself (no arithmetic), so the values are the same bits.
 assert torch.equal(s.grad_fn._saved_self, x), "sin's node should keep its input"
 assert torch.equal(p.grad_fn._saved_self, s) and torch.equal(p.grad_fn._saved_other, w)
 print("SinBackward0 keeps x; MulBackward0 keeps s and w")
@@ -170,6 +171,9 @@ def f(x, w):
 
 
 _, reference = torch.autograd.functional.vjp(f, (x.detach(), w.detach()), v=torch.ones((), dtype=torch.float64))
+# The engine calls the same nodes, and the formulas are the same operations
+# (1 * w * cos x, 1 * sin x, with the same sin and cos kernels): the same bits
+# on any one machine; 1e-12 is only slack.
 torch.testing.assert_close(by_hand, reference, rtol=1e-12, atol=1e-12)
 torch.testing.assert_close(by_hand[0], w.detach() * torch.cos(x.detach()), rtol=1e-12, atol=1e-12)
 torch.testing.assert_close(by_hand[1], torch.sin(x.detach()), rtol=1e-12, atol=1e-12)
@@ -185,6 +189,7 @@ print(f"max |node-by-node - functional.vjp| = {error:.1e}")
 
 x.grad = None
 backward_by_hand((torch.sin(x) * x).sum())
+# The same two pieces, x cos x and sin x, added (+ is commutative): the same bits.
 torch.testing.assert_close(x.grad, x.detach() * torch.cos(x.detach()) + torch.sin(x.detach()), rtol=1e-12, atol=1e-12)
 print("two paths into x:", x.grad)
 
@@ -205,6 +210,7 @@ s.register_hook(lambda v: seen.__setitem__("s", v.clone()))
 y.backward()
 print("v arriving at p:", seen["p"])
 print("v arriving at s:", seen["s"])
+# Exact: the expanded 1 of the sum's VJP, and 1 * w = w.
 torch.testing.assert_close(seen["p"], torch.ones(n, dtype=torch.float64), rtol=0, atol=0)
 torch.testing.assert_close(seen["s"], w.detach(), rtol=0, atol=0)
 
@@ -223,6 +229,7 @@ s, p, y = forward(x, w)
 s.register_hook(lambda v: 3 * v)
 y.backward()
 print("x.grad with v_s scaled by 3:", x.grad)
+# The same operations on both sides, (3 * (1 * w)) * cos x and 1 * sin x: the same bits.
 torch.testing.assert_close(x.grad, 3 * w.detach() * torch.cos(x.detach()), rtol=1e-12, atol=1e-12)
 torch.testing.assert_close(w.grad, torch.sin(x.detach()), rtol=1e-12, atol=1e-12)
 assert not torch.allclose(x.grad, by_hand[0]), "the hook should have changed x.grad"
