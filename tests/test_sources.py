@@ -1,0 +1,77 @@
+"""The sources hold no control characters, and no TeX that Python ate.
+
+A Python string without ``r`` turns ``\\times`` into a TAB followed by
+``imes``, ``\\frac`` into a form feed and ``rac``, ``\\nabla`` into a newline
+and ``abla``; KaTeX then typesets "imes" as four italic letters, and
+matplotlib draws it in a figure. Checked three ways: in the text of every
+source file (a script that wrote a page through such a string leaves the
+TAB in the file), in every string an example's code evaluates, and in every
+non-raw string literal that holds maths."""
+
+import ast
+import io
+import re
+import tokenize
+from pathlib import Path
+
+import pytest
+
+from conftest import EXAMPLES, REPO
+
+GENERATED = ("auto_examples", "gen_modules", "_ext/katex")
+SOURCES = sorted(
+    p
+    for folder in ("examples", "docs")
+    for p in (REPO / folder).rglob("*")
+    if p.suffix in (".py", ".md", ".rst", ".txt") and not any(part in p.as_posix() for part in GENERATED)
+)
+CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")  # all but newline
+# In a string literal: a Python escape that starts a TeX command (\t in
+# \times, \f in \frac, \b in \beta, \v in \vec, \a in \alpha, \r in \rho;
+# \n only before what follows it in TeX's commands, since a title may break a line).
+EATEN_TEX = re.compile(r"(?<!\\)(\\[abfrtv][a-zA-Z]|\\n(abla|eq|u|ot|eg|i|exists)\b)")
+
+
+def control_characters(text: str, name: str) -> list[str]:
+    return [f"{name}:{text.count(chr(10), 0, m.start()) + 1}: {m.group()!r}" for m in CONTROL.finditer(text)]
+
+
+def eaten_maths(source: str, name: str) -> list[str]:
+    """Non-raw string literals of SOURCE that hold maths ($ or :math:) and an escape that ate a TeX command."""
+    found = []
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type != tokenize.STRING:
+            continue
+        prefix = re.match(r"[a-zA-Z]*", token.string).group().lower()
+        if "r" in prefix or not ("$" in token.string or ":math:" in token.string):
+            continue
+        for match in EATEN_TEX.finditer(token.string):
+            found.append(f"{name}:{token.start[0]}: {match.group()!r} in a string without r")
+    return found
+
+
+def evaluated_control_characters(source: str, name: str) -> list[str]:
+    """String constants of SOURCE whose value holds a control character (newline and TAB-free)."""
+    return [
+        f"{name}:{node.lineno}: {CONTROL.search(node.value).group()!r} in {node.value[:40]!r}"
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and CONTROL.search(node.value)
+    ]
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.relative_to(REPO).as_posix())
+def test_no_control_characters_in_sources(path):
+    name = path.relative_to(REPO).as_posix()
+    text = path.read_text(encoding="utf-8")
+    problems = control_characters(text, name)
+    if path.suffix == ".py":
+        problems += evaluated_control_characters(text, name) + eaten_maths(text, name)
+    assert not problems, "\n".join(problems)
+
+
+def test_the_checks_see_eaten_tex():
+    source = 'title = "$n \\times n$"\nlabel = r"$\\frac{1}{2}$"\ntext = """:math:`\\nabla f`"""\nplain = "a\\nb"\n'
+    assert [p.split(": ", 1)[1] for p in eaten_maths(source, "x")] == ["'\\\\ti' in a string without r", "'\\\\nabla' in a string without r"]
+    assert len(evaluated_control_characters(source, "x")) == 1  # the TAB of \times
+    assert control_characters("n \times n", "x") == ["x:1: '\\t'"]
+    assert EXAMPLES and all(p in SOURCES for p in EXAMPLES)
