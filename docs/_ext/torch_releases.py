@@ -62,8 +62,10 @@ def add_releases(app, doctree):
     source = example_source(app, app.env.docname)
     if source is None:
         return
-    app.env.note_dependency(str(RECORD))  # a new record re-reads the page
-    record = json.loads(RECORD.read_text()) if RECORD.exists() else {}
+    record = {}
+    if RECORD.exists():  # a missing dependency would make Sphinx read the page on every build
+        app.env.note_dependency(str(RECORD))  # a new record re-reads the page
+        record = json.loads(RECORD.read_text())
     key = f"{source.parent.name}/{source.name}"
     entry = record.get("examples", {}).get(key)
     releases, recorded_on = checked_with(source.read_bytes(), entry, record.get("platform", ""))
