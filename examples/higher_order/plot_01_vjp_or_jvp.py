@@ -3,12 +3,15 @@ Forward or reverse: JVPs, VJPs and what each costs
 ==================================================
 
 A VJP pulls an output-shaped vector back to the inputs; a Jacobian-vector
-product (JVP) pushes an input-shaped vector forward to the outputs. Both
-cost a small multiple of one evaluation of the function, so a full
-Jacobian costs one of them per column or one per row: which is cheaper
-depends on its shape. This page checks the two against each other and
-against the maths, then counts and times both modes on tall and wide
-Jacobians.
+product (JVP) pushes an input-shaped vector forward to the outputs. In
+arithmetic, each costs a small multiple of one evaluation of the function,
+so a full Jacobian costs one of them per column or one per row: which is
+cheaper depends on its shape. In memory they differ: reverse mode keeps
+intermediate results of the forward pass for its backward pass, so what it
+keeps grows with the depth of the function; forward mode keeps none. This
+page checks the two against each other and against the maths, counts the
+passes each route runs and what reverse mode keeps, then counts and times
+both modes on tall and wide Jacobians.
 """
 
 # %%
@@ -49,11 +52,14 @@ Jacobians.
 # :func:`torch.func.jvp` and the dual numbers of
 # :mod:`torch.autograd.forward_ad` run true forward mode;
 # :func:`torch.autograd.functional.jvp` computes the same product with two
-# reverse passes (the "double-backward trick").
+# reverse passes (the "double-backward trick", counted below).
+
+from unittest import mock
 
 import matplotlib.pyplot as plt
 import torch
 import torch.autograd.forward_ad as fwAD
+from torch.autograd.graph import saved_tensors_hooks
 from torch.utils import benchmark
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -98,6 +104,84 @@ print(f"<J^T v, u> = {right.item():.12f}")
 # Both sides sum the n m = 1500 terms v_i J_ij u_j, whose sizes add to 68, through n + m + 1
 # roundings: they differ by under 81 eps 68 = 1.2e-12, within the 4.5e-12 allowed (|left| = 3.46).
 torch.testing.assert_close(left, right, rtol=1e-12, atol=1e-12)
+
+# %%
+# Reverse passes, counted
+# -----------------------
+#
+# Every reverse pass of these routes goes through
+# :func:`torch.autograd.grad`, so a ``mock`` that wraps it counts the
+# passes. :func:`torch.autograd.functional.jvp` runs two: the first computes
+# :math:`g(w) = J^\top w` for a dummy :math:`w` (zeros that require grad)
+# and records that computation; :math:`g` is linear in :math:`w` with
+# Jacobian :math:`J^\top`, so the second, a VJP of :math:`g` with
+# :math:`u`, gives :math:`(J^\top)^\top u = J u`. The forward-mode routes
+# run none, and a VJP runs one.
+
+
+def reverse_passes(route):
+    with mock.patch.object(torch.autograd, "grad", wraps=torch.autograd.grad) as grad_calls:
+        route()
+    return grad_calls.call_count
+
+
+def dual_numbers_jvp():
+    with fwAD.dual_level():
+        return fwAD.unpack_dual(f(fwAD.make_dual(x, u))).tangent
+
+
+passes = {
+    "functional.jvp": reverse_passes(lambda: torch.autograd.functional.jvp(f, x, u)),
+    "func.jvp": reverse_passes(lambda: torch.func.jvp(f, (x,), (u,))),
+    "forward_ad dual": reverse_passes(dual_numbers_jvp),
+    "functional.vjp": reverse_passes(lambda: torch.autograd.functional.vjp(f, x, v)),
+}
+print("reverse passes (calls of torch.autograd.grad):", passes)
+assert passes == {"functional.jvp": 2, "func.jvp": 0, "forward_ad dual": 0, "functional.vjp": 1}, passes
+
+# %%
+# What reverse mode keeps
+# -----------------------
+#
+# A VJP runs backwards, after the forward pass has finished, and needs
+# intermediate results of it: :math:`\tanh` keeps its output, since its
+# derivative is :math:`1 - \tanh^2`. For a stack of :math:`L` layers
+# :math:`h \mapsto \tanh(W_s h)` reverse mode keeps every layer's output,
+# :math:`8nL` bytes in float64. A JVP runs alongside the forward pass and
+# each layer's tangent is used up by the next, so forward mode keeps
+# nothing for later. The count below uses
+# :class:`~torch.autograd.graph.saved_tensors_hooks`, which sees every
+# tensor a node keeps for its backward pass, and leaves out :math:`W_s`,
+# which exists anyway. :ref:`sphx_glr_auto_examples_under_the_hood_plot_02_memory_what_reverse_mode_keeps.py`
+# measures the peak memory of both modes, temporaries included.
+
+W_square = torch.randn(n, n, generator=generator, dtype=torch.float64) / n**0.5
+
+
+def layer_stack(h, depth):
+    for _ in range(depth):
+        h = torch.tanh(W_square @ h)
+    return h
+
+
+def kept_bytes(run):
+    """Bytes of the tensors the graph keeps for backward, leaving out W_square."""
+    kept = []
+    with saved_tensors_hooks(lambda tensor: kept.append(tensor) or tensor, lambda tensor: tensor):
+        result = run()  # kept alive until the count is made, with its graph
+    return sum(t.numel() * t.element_size() for t in kept if t.data_ptr() != W_square.data_ptr())
+
+
+def stack_jvp(depth):
+    with fwAD.dual_level():
+        return fwAD.unpack_dual(layer_stack(fwAD.make_dual(x, u), depth)).tangent
+
+
+for depth in (1, 2, 4, 8):
+    reverse_kept = kept_bytes(lambda: layer_stack(x.clone().requires_grad_(), depth))
+    forward_kept = kept_bytes(lambda: stack_jvp(depth))
+    print(f"depth {depth}: reverse mode keeps {reverse_kept:>4} bytes, forward mode {forward_kept}")
+    assert (reverse_kept, forward_kept) == (8 * n * depth, 0), "reverse keeps 8 n L bytes, forward nothing"
 
 # %%
 # Full Jacobians: columns or rows
@@ -204,10 +288,14 @@ plt.show()
 #   loss are the extreme wide case). Counted here: 16 products against 4096,
 #   on any machine; what that is worth in time, the build machine's figures
 #   above show.
-# * :func:`torch.autograd.functional.jvp` is reverse mode in disguise; for
-#   true forward mode use :func:`torch.func.jvp` or ``forward_ad``.
+# * The costs match in arithmetic, not in memory: reverse mode keeps
+#   intermediate results, growing with depth; forward mode keeps none.
+# * :func:`torch.autograd.functional.jvp` is reverse mode in disguise (two
+#   reverse passes, counted); for true forward mode use
+#   :func:`torch.func.jvp` or ``forward_ad``.
 #
 # Next: :ref:`sphx_glr_auto_examples_higher_order_plot_02_hessian_vector_products.py`.
 # Reference: :func:`torch.func.jvp`, :func:`torch.autograd.functional.jvp`,
 # :func:`torch.autograd.forward_ad.make_dual`, :func:`torch.func.jacfwd`,
-# :func:`torch.func.jacrev`, :class:`torch.utils.flop_counter.FlopCounterMode`.
+# :func:`torch.func.jacrev`, :class:`torch.utils.flop_counter.FlopCounterMode`,
+# :class:`torch.autograd.graph.saved_tensors_hooks`.

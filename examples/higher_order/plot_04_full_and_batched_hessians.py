@@ -6,8 +6,8 @@ Full Hessians, for one input and for a batch
 and :func:`torch.autograd.functional.hessian` all return the matrix of
 second derivatives. This page checks each against a Hessian derived by hand,
 computes one Hessian per sample of a batch with :func:`torch.func.vmap`,
-counts what the four ways of nesting forward and reverse mode cost, and
-shows what symmetry does and does not prove.
+counts what the four ways of nesting forward and reverse mode cost in
+arithmetic and in memory, and shows what symmetry does and does not prove.
 """
 
 # %%
@@ -59,9 +59,11 @@ import inspect
 
 import matplotlib.pyplot as plt
 import torch
-from torch.func import hessian, jacfwd, jacrev, vmap
+from torch.func import grad, hessian, jacfwd, jacrev, jvp, vjp, vmap
+from torch.multiprocessing.reductions import StorageWeakRef
 from torch.utils import benchmark
 from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
 from torch.utils.flop_counter import FlopCounterMode
 
 generator = torch.Generator().manual_seed(0)
@@ -180,13 +182,18 @@ assert relative_error > 0.1
 #
 # The deterministic measure is floating-point operations in matrix products,
 # counted by :class:`~torch.utils.flop_counter.FlopCounterMode` (it counts
-# ``mm``-like operations only; here every product of :math:`W` or
-# :math:`W^\top` with a batch of tangents or cotangents is one). One product
-# with :math:`W` costs :math:`2mn`; the inner-reverse nestings make two per
-# direction (one with :math:`W`, one with :math:`W^\top`) for :math:`n`
-# directions, about :math:`4mn^2`; the inner-forward nestings push
-# :math:`n^2` second-order directions through :math:`W`, about
-# :math:`2mn^3`: :math:`n/2` times more.
+# matrix-matrix products, convolutions and attention kernels, not
+# matrix-vector products or elementwise operations; here every product of
+# :math:`W` or :math:`W^\top` with a batch of tangents or cotangents is
+# one). One product with :math:`W` costs :math:`2mn`; the inner-reverse
+# nestings make two per direction (one with :math:`W`, one with
+# :math:`W^\top`) for :math:`n` directions, about :math:`4mn^2`; the
+# inner-forward nestings push :math:`n^2` second-order directions through
+# :math:`W`, about :math:`2mn^3`: :math:`n/2` times more. Counted exactly,
+# in products with :math:`W` (FLOPs over :math:`2mn`): :math:`2n + 2` for
+# ``jacfwd(jacrev(f))``, :math:`2n + 1` for ``jacrev(jacrev(f))``,
+# :math:`n^2 + 3n` for ``jacrev(jacfwd(f))`` and :math:`n^2 + 4n` for
+# ``jacfwd(jacfwd(f))``.
 
 sizes = [4, 8, 16, 32, 64]
 nestings = {
@@ -209,34 +216,43 @@ for size in sizes:
 
 for name, counts in flops.items():
     print(f"{name:<18} FLOPs at n = {sizes}: {counts}")
-for k, size in enumerate(sizes):
-    forward_inner = flops["jacfwd(jacfwd(f))"][k] / flops["jacfwd(jacrev(f))"][k]
-    outer_modes = flops["jacrev(jacrev(f))"][k] / flops["jacfwd(jacrev(f))"][k]
-    # The inner mode: about n/2 times more work when the inner Jacobian is taken forward.
-    assert forward_inner > size / 2, (size, forward_inner)
-    # The outer mode: n JVPs or n VJPs of the gradient, the same matrix products.
-    assert abs(outer_modes - 1) < 0.1, (size, outer_modes)
-print(f"n = {sizes[-1]}: jacfwd(jacfwd) / jacfwd(jacrev) = {forward_inner:.1f} (n/2 = {sizes[-1] // 2}),"
-      f" jacrev(jacrev) / jacfwd(jacrev) = {outer_modes:.3f}")
+products_with_W = {
+    "jacfwd(jacrev(f))": lambda n: 2 * n + 2,
+    "jacrev(jacrev(f))": lambda n: 2 * n + 1,
+    "jacrev(jacfwd(f))": lambda n: n**2 + 3 * n,
+    "jacfwd(jacfwd(f))": lambda n: n**2 + 4 * n,
+}
+for name, products in products_with_W.items():
+    # Exact: FLOP counts are integers fixed by the shapes (m = 32 rows of W).
+    assert flops[name] == [2 * 32 * size * products(size) for size in sizes], (name, flops[name])
+forward_inner = [fwd / rev for fwd, rev in zip(flops["jacfwd(jacfwd(f))"], flops["jacfwd(jacrev(f))"])]
+outer_modes = flops["jacrev(jacrev(f))"][-1] / flops["jacfwd(jacrev(f))"][-1]
+print(f"jacfwd(jacfwd) / jacfwd(jacrev) at n = {sizes}: {', '.join(f'{r:.1f}' for r in forward_inner)}"
+      f" (n/2 = {', '.join(str(size // 2) for size in sizes)})")
+print(f"n = {sizes[-1]}: jacrev(jacrev) / jacfwd(jacrev) = {outer_modes:.3f}")
 
 # %%
 # So why forward-over-reverse?
 # ----------------------------
 #
 # The inner choice is settled by the count: reverse mode gets the whole
-# gradient from one VJP. For the outer, square Jacobian both modes need
-# :math:`n` products and, counted above, the same matrix-product FLOPs to
-# within 10%. Forward mode carries the outer tangents along with the inner
-# computation instead of recording that computation for a second backward
-# pass. The :mod:`torch.func` documentation calls forward-over-reverse "a good
-# default for good performance", and the JAX Autodiff Cookbook makes the same
-# choice for ``jax.hessian``. Whether it is also faster depends on
-# the function and the machine: below, median times (after a warm-up, with
-# :class:`torch.utils.benchmark.Timer`, from the machine that built this
-# page) for one Hessian at :math:`n = 64` and for a batch of 64 Hessians at
-# :math:`n = 16`. Neither outer mode is asserted to win. When an operation
-# has no forward-mode formula, ``jacrev(jacrev(f))`` is the documented
-# fallback.
+# gradient from one VJP; an inner forward mode gives the same Hessian at
+# about :math:`n/2` times the matrix-product FLOPs. For the outer, square
+# Jacobian both modes need :math:`n` products and, counted above, the same
+# matrix-product FLOPs to within 10%. Forward mode carries the outer
+# tangents along with the inner computation instead of recording that
+# computation for a second backward pass. That does not make it use less
+# memory: the inner gradient's recording then keeps each value it saves
+# together with its tangents, :math:`n` of them for a full Hessian (counted
+# at the end of the page). The :mod:`torch.func` documentation calls
+# forward-over-reverse "a good default for good performance", and the JAX
+# Autodiff Cookbook makes the same choice for ``jax.hessian``. Whether it is
+# also faster depends on the function and the machine: below, median times
+# (after a warm-up, with :class:`torch.utils.benchmark.Timer`, from the
+# machine that built this page) for one Hessian at :math:`n = 64` and for a
+# batch of 64 Hessians at :math:`n = 16`. Neither outer mode is asserted to
+# win. When an operation has no forward-mode formula, ``jacrev(jacrev(f))``
+# is the documented fallback.
 
 
 def median_ms(fn, *args):
@@ -292,6 +308,70 @@ print(f"batch of {B} at n = {n}: vmap(jacfwd(jacrev)) {batch_times['jacfwd(jacre
       + (f"{ratio:.1f}x faster" if ratio >= 1 else f"{1 / ratio:.1f}x slower"))
 
 # %%
+# And memory?
+# -----------
+#
+# Counted as on
+# :ref:`sphx_glr_auto_examples_under_the_hood_plot_02_memory_what_reverse_mode_keeps.py`:
+# a ``TorchDispatchMode`` sees every ATen operation, notes each new storage
+# its outputs have, drops it once freed, and keeps the largest total: the
+# peak of tensor memory allocated inside the block (kernels' scratch space
+# left out), exact and the same on every run. Forward-over-reverse against
+# reverse-over-reverse, for one :math:`Hv` (``jvp`` or ``vjp`` of ``grad``),
+# one Hessian, and the batch of Hessians above:
+
+
+class PeakTensorBytes(TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.live, self.peak = {}, 0  # storage address -> (weak reference, bytes)
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+
+        def storages(tree):  # a ZeroTensor (forward mode's tangent of a constant) has no storage
+            tensors = [t for t in tree_leaves(tree) if isinstance(t, torch.Tensor) and not t._is_zerotensor()]
+            return {t.untyped_storage().data_ptr(): t.untyped_storage() for t in tensors}
+
+        self.live = {key: entry for key, entry in self.live.items() if not entry[0].expired()}
+        inputs = storages((args, kwargs))
+        for key, storage in storages(out).items():
+            if key not in inputs and key not in self.live:
+                self.live[key] = (StorageWeakRef(storage), storage.nbytes())
+        self.peak = max(self.peak, sum(size for _, size in self.live.values()))
+        return out
+
+
+def peak_kib(run):
+    with PeakTensorBytes() as mode:
+        run()
+    return mode.peak / 1024
+
+
+v = torch.randn(n, generator=generator, dtype=torch.float64)
+cases = {  # name: (forward over reverse, reverse over reverse)
+    f"one Hv, n = {n}": (lambda: jvp(grad(f), (x,), (v,)), lambda: vjp(grad(f), x)[1](v)),
+    f"one Hessian, n = {n}": (lambda: jacfwd(jacrev(f))(x), lambda: jacrev(jacrev(f))(x)),
+    "one Hessian, n = 64": (lambda: jacfwd(jacrev(f_64))(x_64), lambda: jacrev(jacrev(f_64))(x_64)),
+    f"{B} Hessians, n = {n}": (lambda: vmap(jacfwd(jacrev(f)))(X), lambda: vmap(jacrev(jacrev(f)))(X)),
+}
+print(f"{'peak KiB':<24}{'fwd over rev':>13}{'rev over rev':>13}")
+peaks = {}
+for name, (forward_over_reverse, reverse_over_reverse) in cases.items():
+    peaks[name] = (peak_kib(forward_over_reverse), peak_kib(reverse_over_reverse))
+    print(f"{name:<24}{peaks[name][0]:>13.1f}{peaks[name][1]:>13.1f}")
+# Byte counts of the tensors the same operations allocate: exact, and the same on every machine.
+assert all(1.3 <= fwd / rev <= 1.8 for fwd, rev in peaks.values()), "forward-over-reverse should peak higher here"
+
+# %%
+# For this function, forward-over-reverse peaks higher in every case, by
+# 1.3 to 1.8 times. Reverse-over-reverse records the inner forward and
+# backward passes once, with no tangents, and its :math:`n` cotangents
+# exist only during the final backward pass; forward-over-reverse keeps
+# tangents beside what the inner gradient saves. A saving in memory is not
+# a reason to choose forward-over-reverse here; measure it for your own
+# function, as above.
+#
 # The Hessian and the cost of each nesting, seen
 # ----------------------------------------------
 #
@@ -325,9 +405,11 @@ plt.show()
 # ----------------
 #
 # * :func:`torch.func.hessian` is ``jacfwd(jacrev(f))``. The inner transform
-#   must be reverse mode (one VJP per gradient); the outer one costs
-#   :math:`n` products either way, so ``jacrev(jacrev(f))`` is a fallback
-#   with the same count; timing on your own function decides between them.
+#   should be reverse mode (one VJP per gradient): a forward inner one gives
+#   the same Hessian at about :math:`n/2` times the FLOPs, growing as
+#   :math:`n^3`. The outer one costs :math:`n` products either way, so
+#   ``jacrev(jacrev(f))`` is a fallback with the same count, and here the
+#   lower peak memory; timing on your own function decides between them.
 # * ``vmap(hessian(f))`` gives one Hessian per sample; the Hessian of a
 #   summed batch is :math:`B` times larger and mostly zeros.
 # * Symmetry is necessary, not sufficient: compare with an independent

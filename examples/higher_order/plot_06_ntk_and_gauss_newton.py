@@ -114,8 +114,9 @@ assert torch.linalg.eigvalsh(ntk_explicit).min() > -2e-10, "J J^T is positive se
 
 # %%
 # What each route costs, in matmul FLOPs counted by
-# :class:`~torch.utils.flop_counter.FlopCounterMode` (matrix products only;
-# for this network they are the bulk of the work):
+# :class:`~torch.utils.flop_counter.FlopCounterMode` (of the operations it
+# counts, this network runs only matrix products; they are the bulk of its
+# work):
 
 _, flops_forward = matmul_flops(lambda: network(params, x))
 print(f"one forward pass:                  {flops_forward:>10,} FLOPs")
@@ -151,7 +152,13 @@ assert flops_ntk_full > flops_jacobian + flops_product, "for the full kernel, th
 # ``jvp_fn``, :math:`u \mapsto J u`, which replays a recorded graph instead of
 # calling the function again. :func:`torch.func.vjp` gives
 # :math:`w \mapsto J^\top w`. A counter shows how often the residual function
-# runs.
+# runs. ``linearize`` keeps what the replay needs for as long as ``jvp_fn``
+# lives, and its documentation warns that it therefore needs more memory
+# than :func:`torch.func.jvp`, and that when all the tangents are known at
+# once, ``vmap`` over ``jvp`` may be the better choice. It suits CG, whose
+# tangents arrive one at a time, each computed from the product before; the
+# last section, whose tangents are the columns of an identity matrix, uses
+# ``vmap`` over ``jvp`` instead.
 
 n_data = 40
 t = torch.linspace(0, 4, n_data, dtype=torch.float64)
@@ -185,6 +192,8 @@ def linearise(theta):
     _, vjp_fn = vjp(residuals, theta)
     return r, jvp_fn, lambda w: vjp_fn(w)[0]
 
+
+assert "higher memory requirements" in linearize.__doc__ and "vmap(jvp)" in linearize.__doc__
 
 theta_start = torch.tensor([1.0, 0.3, 0.0], dtype=torch.float64)
 evaluations = 0
@@ -314,11 +323,20 @@ torch.testing.assert_close(gradient_by_hand, torch.zeros(3, dtype=torch.float64)
 # At the solution, :math:`J J^\top` (:math:`40 \times 40`, rank 3) and
 # :math:`J^\top J` (:math:`3 \times 3`) have the same three non-zero
 # eigenvalues: the matrix-free NTK (VJP then JVP) against the Gauss–Newton
-# matrix built from three products (JVP then VJP).
+# matrix built from three products (JVP then VJP). Here every tangent is
+# known in advance (the columns of an identity matrix), so the JVPs are
+# ``vmap`` over :func:`torch.func.jvp`, as ``linearize``'s documentation
+# suggests for that case, not a replay of ``linearize``'s graph.
 
-r, J_times, J_transpose_times = linearise(theta_fit)
-fit_ntk = vmap(lambda w: J_times(J_transpose_times(w)))(torch.eye(n_data, dtype=torch.float64))
-fit_gauss_newton = vmap(lambda u: J_transpose_times(J_times(u)))(torch.eye(3, dtype=torch.float64))
+_, fit_vjp_fn = vjp(residuals, theta_fit)
+
+
+def J_times_at_fit(u):
+    return jvp(residuals, (theta_fit,), (u,))[1]
+
+
+fit_ntk = vmap(lambda w: J_times_at_fit(fit_vjp_fn(w)[0]))(torch.eye(n_data, dtype=torch.float64))
+fit_gauss_newton = vmap(lambda u: fit_vjp_fn(J_times_at_fit(u))[0])(torch.eye(3, dtype=torch.float64))
 ntk_eigenvalues = torch.linalg.eigvalsh(fit_ntk)[-3:]
 gauss_newton_eigenvalues = torch.linalg.eigvalsh(fit_gauss_newton)
 print("largest eigenvalues of J J^T:", ntk_eigenvalues)
@@ -363,7 +381,9 @@ plt.show()
 #   matrices share their non-zero eigenvalues.
 # * :func:`torch.func.linearize` evaluates the function twice up front;
 #   each JVP after that replays the recorded graph without calling the
-#   function, which suits the repeated products of CG.
+#   function, which suits the repeated products of CG. It keeps that graph,
+#   at a cost in memory: when all tangents are known at once, ``vmap`` over
+#   :func:`torch.func.jvp` is the documented alternative.
 # * One product costs a few forward passes; whether a full kernel is cheaper
 #   matrix-free or through :math:`J` depends on the sizes: count it.
 #

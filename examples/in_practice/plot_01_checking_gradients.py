@@ -43,6 +43,7 @@ catching a real bug.
 # For the seed's :math:`f(x) = x^2 + \sin(x^2)` at :math:`x = 1.3`, whose
 # derivative :math:`2x + 2x\cos(x^2)` is known exactly.
 
+import inspect
 import warnings
 
 import matplotlib.pyplot as plt
@@ -99,8 +100,11 @@ plt.show()
 # Checking a whole VJP with one difference
 # ----------------------------------------
 #
-# The basics' map :math:`\mathbb{R}^{N \times 2} \to \mathbb{R}^{N \times 3}`:
-# instead of :math:`6N` differences, one along a random :math:`u`, with
+# The basics' map :math:`\mathbb{R}^{N \times 2} \to \mathbb{R}^{N \times 3}`.
+# Its whole Jacobian by differences takes one difference per input
+# coordinate, :math:`2N`; because rows do not mix, two suffice here (move
+# every row's :math:`a` at once, then every row's :math:`b`; checked in the
+# next cell). The dot-product test takes one, along a random :math:`u`, with
 # :math:`h = 10^{-5}` (near :math:`\varepsilon^{1/3}` in float64).
 
 
@@ -122,6 +126,22 @@ print(f"<v^T J, u> = {left.item():.10f}")
 print(f"<v, FD>    = {right.item():.10f}")
 # The finite difference is good to about 1e-10 relative here (see the plot).
 torch.testing.assert_close(left, right, rtol=1e-8, atol=1e-8)
+
+# %%
+# The two differences that give every row's :math:`3 \times 2` Jacobian,
+# against :func:`torch.func.jacrev` of one row, mapped over the rows:
+
+by_two_differences = torch.stack(
+    [(batched_map(x + h * e) - batched_map(x - h * e)) / (2 * h)
+     for e in (torch.tensor([1.0, 0.0], dtype=torch.float64), torch.tensor([0.0, 1.0], dtype=torch.float64))],
+    dim=2)  # (N, 3, 2)
+per_row = torch.func.vmap(torch.func.jacrev(lambda row: batched_map(row[None])[0]))(x)
+print(f"2 differences for all {x.shape[0]} rows: shape {tuple(by_two_differences.shape)}, "
+      f"max |error| = {(by_two_differences - per_row).abs().max().item():.1e}")
+# Truncation: h^2 / 6 times a third derivative along a or b, at most 20 for
+# |a|, |b| <= 1 (the b-derivative of sin(a + b^2)): 3.3e-10. Rounding: a few
+# eps times |f| < 4, over 2h: 1e-10. So under 1e-9 on any machine.
+torch.testing.assert_close(by_two_differences, per_row, rtol=0, atol=1e-8)
 
 # %%
 # ``gradcheck`` and ``gradgradcheck``
@@ -220,6 +240,47 @@ with warnings.catch_warnings():
         print(f"eps = {h32:.1e}: on the bug, GradcheckError:", str(error).splitlines()[0])
 
 # %%
+# What ``gradcheck`` lets through: its tolerances, in any dtype
+# --------------------------------------------------------------
+#
+# ``gradcheck`` accepts an analytical derivative within
+# ``atol + rtol * |numerical|`` of the finite difference, so an error below
+# that is not seen, in float64 too. A function whose autograd derivative is
+# :math:`(1 + \delta) f'(x)` (its value is :math:`f`, the extra term is zero
+# in value) makes that visible: :math:`\delta = 10^{-3}` passes the
+# defaults. To see smaller errors, tighten ``rtol`` and ``atol`` as well,
+# down to what the finite difference allows. In float64 with ``eps=1e-6``
+# it is good to :math:`10^{-9}` here, so ``rtol = atol = 1e-8`` catches
+# :math:`\delta = 10^{-5}` and still passes the correct function. In
+# float32 the floor is the difference's own error, printed above for
+# :math:`h = \varepsilon^{1/3}`.
+
+defaults = inspect.signature(torch.autograd.gradcheck).parameters
+print("gradcheck's defaults:", {name: defaults[name].default for name in ("eps", "atol", "rtol")})
+assert (defaults["atol"].default, defaults["rtol"].default) == (1e-5, 1e-3)
+
+
+def with_relative_error(delta):
+    """f, whose autograd derivative is (1 + delta) f'."""
+    return lambda x: f(x) + delta * (f(x) - f(x).detach())
+
+
+def gradcheck_passes(delta, **tolerances):
+    return torch.autograd.gradcheck(with_relative_error(delta), (x64,), raise_exception=False, **tolerances)
+
+
+tight = {"rtol": 1e-8, "atol": 1e-8}
+for delta in (1e-3, 1e-5, 0.0):
+    print(f"relative error {delta:.0e}: with the defaults", "passes" if gradcheck_passes(delta) else "caught",
+          "| with rtol = atol = 1e-8:", "passes" if gradcheck_passes(delta, **tight) else "caught")
+# delta = 1e-3: the error is 1e-3 |f'| plus the float64 difference's ~1e-10,
+# inside rtol |f'| + atol = 1e-3 |f'| + 1e-5. At 1e-8: the difference's error
+# stays below 1e-9 (truncation 1e-12 |f'''| / 6, rounding a few eps |f| / 1e-6),
+# while 1e-5 |f'| exceeds 1e-8 (1 + |f'|) at all these x (|f'| > 0.3).
+assert gradcheck_passes(1e-3) and gradcheck_passes(1e-5)
+assert not gradcheck_passes(1e-5, **tight) and gradcheck_passes(0.0, **tight)
+
+# %%
 # What to remember
 # ----------------
 #
@@ -227,12 +288,16 @@ with warnings.catch_warnings():
 #   best, with :math:`h \approx \varepsilon^{1/3}`: :math:`10^{-11}` in
 #   float64, :math:`10^{-5}` in float32. Check gradients in float64.
 # * ``gradcheck``'s default ``eps=1e-6`` suits float64 only. In float32 pass
-#   ``eps`` near :math:`\varepsilon^{1/3}`; errors below about
-#   :math:`10^{-4}` then go unseen.
+#   ``eps`` near :math:`\varepsilon^{1/3}`.
+# * What ``gradcheck`` lets through is set by ``atol`` and ``rtol``
+#   (``1e-5`` and ``1e-3``), not by the dtype: a relative error of
+#   :math:`10^{-3}` passes in float64. Tighten them too, as far as the
+#   finite difference's own error allows (``1e-8`` in float64 here).
 # * One difference along a random direction checks a whole VJP through
 #   :math:`\langle v^\top J, u\rangle = \langle v, Ju\rangle`.
 # * ``gradcheck`` finds bugs that leave the forward values right.
 #
 # Next: :ref:`sphx_glr_auto_examples_in_practice_plot_02_vjp_arguments_and_errors.py`.
 # Reference: :func:`torch.autograd.gradcheck.gradcheck`,
-# :func:`torch.autograd.gradcheck.gradgradcheck`.
+# :func:`torch.autograd.gradcheck.gradgradcheck`, :func:`torch.func.jacrev`,
+# :func:`torch.func.vmap`.

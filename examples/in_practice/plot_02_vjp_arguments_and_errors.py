@@ -318,72 +318,62 @@ for status, count in summary.items():
 # Non-differentiable points
 # -------------------------
 #
-# No error either: at a kink PyTorch returns a chosen value.
-# :math:`|x|` and ReLU get 0 at 0; :math:`\sqrt{x}` gets :math:`+\infty`;
-# :math:`\sqrt{x^2}`, mathematically :math:`|x|`, gets NaN, because autograd
-# differentiates the formula, not the function: by the chain rule, the
-# derivative of :math:`\sqrt{u}` at :math:`u = x^2 = 0`, which is
-# :math:`\frac{1}{2\sqrt{u}} = \infty`, times that of :math:`u = x^2`,
-# which is :math:`2x = 0`, and :math:`0 \cdot \infty` is NaN.
+# No error either. At a kink, where the function has no derivative,
+# autograd returns whatever the operation's backward formula gives there,
+# so the value depends on how the function is written, not on the function.
+# :math:`\max(x, 0)` written three ways gets three values at 0: ``relu``
+# gives 0, ``torch.maximum(x, 0)`` gives 0.5 (a tie splits the gradient in
+# half) and ``clamp(x, min=0)`` gives 1. :math:`|x|` gets 0, because its
+# formula uses :math:`\operatorname{sign}(0) = 0`. Ties in a reduction
+# follow the same kind of rule: ``torch.max(t)`` splits the gradient evenly
+# among tied maxima, ``t.max(dim=0)`` sends all of it to the one index it
+# returns. The formulas are in PyTorch's `derivatives.yaml
+# <https://github.com/pytorch/pytorch/blob/main/tools/autograd/derivatives.yaml>`_;
+# the cell checks each value.
 
 points = torch.tensor([-1.0, 0.0, 1.0], dtype=torch.float64)
 three_ones = torch.ones(3, dtype=torch.float64)
-at_kinks = {
-    "abs": vjp(torch.abs, points, three_ones)[1],
-    "relu": vjp(torch.relu, points, three_ones)[1],
-    "sqrt": vjp(torch.sqrt, points.abs(), three_ones)[1],
-    "sqrt(x^2)": vjp(lambda x: torch.sqrt(x**2), points, three_ones)[1],
+kinks = {
+    "abs(x)": torch.abs,
+    "relu(x)": torch.relu,
+    "maximum(x, 0)": lambda x: torch.maximum(x, torch.zeros_like(x)),
+    "clamp(x, min=0)": lambda x: torch.clamp(x, min=0),
 }
+at_kinks = {name: vjp(fn, points, three_ones)[1] for name, fn in kinks.items()}
 for name, derivative in at_kinks.items():
-    where = "(1, 0, 1)" if name == "sqrt" else "(-1, 0, 1)"
-    print(f"{name:<10} derivative at x = {where}: {derivative.tolist()}")
-# Exact on any machine: these are the conventions' values at 0 (0, 1/0 = inf,
-# 0 * inf = NaN), made by correctly rounded operations on exact zeros.
-assert at_kinks["abs"][1] == 0 and at_kinks["relu"][1] == 0
-assert torch.isinf(at_kinks["sqrt"][1]) and torch.isnan(at_kinks["sqrt(x^2)"][1])
+    print(f"{name:<16} derivative at x = (-1, 0, 1): {derivative.tolist()}")
+tied = torch.tensor([2.0, 2.0, 1.0], dtype=torch.float64)
+_, max_all = vjp(torch.max, tied)
+_, max_dim = vjp(lambda t: t.max(dim=0).values, tied)
+print("gradient of the max of (2, 2, 1): torch.max(t)", max_all.tolist(), "| t.max(dim=0)", max_dim.tolist())
+# Exact on any machine: the values at 0 are 0, 1 or 1 / 2, chosen by
+# comparisons and scaled by a halving; the max's by an equality test.
+assert [at_kinks[name][1].item() for name in kinks] == [0.0, 0.0, 0.5, 1.0]
+assert max_all.tolist() == [0.5, 0.5, 0.0] and sorted(max_dim.tolist()) == [0.0, 0.0, 1.0]
 
 # %%
-# The same NaN as a chain of two VJPs, the way autograd computes it: the
-# VJP of the square root, then that of the square.
-
-_, through_sqrt = vjp(torch.sqrt, points**2, three_ones)  # 1 / (2 sqrt(u))
-_, through_square = vjp(lambda x: x**2, points, through_sqrt)  # times 2x
-print("VJP of sqrt at u = x^2:", through_sqrt.tolist(), "| then of x^2:", through_square.tolist())
-# Exact, as above: 2 * 0 = 0, 1 / (2 sqrt(0)) = inf and inf * 0 = NaN are exact IEEE results.
-assert torch.isinf(through_sqrt[1]) and 2 * points[1] == 0 and torch.isnan(through_square[1])
-torch.testing.assert_close(through_square, at_kinks["sqrt(x^2)"], equal_nan=True)
-
-# %%
-# Fix for the NaN: write the function so its formula is differentiable
-# where you evaluate it (``torch.abs(x)``), or keep the argument of a square
-# root away from 0 (``torch.sqrt(x**2 + eps)``).
-
-eps = 1e-12
-_, smoothed = vjp(lambda x: torch.sqrt(x**2 + eps), points, three_ones)
-assert torch.isfinite(smoothed).all()
-print("sqrt(x^2 + 1e-12):", smoothed.tolist())
-
-# %%
-# The kinks, seen: each function (line) and what autograd returns for its
-# derivative (dots), with the value at 0 ringed. NaN cannot be drawn: it is
-# marked on the axis.
+# Infinite and NaN derivatives are a different matter: :math:`\sqrt{x}` at
+# 0, the end of its domain, has slope :math:`+\infty`, and
+# :math:`\sqrt{x^2}`, which is :math:`|x|`, gets NaN at 0 from
+# :math:`\infty \cdot 0` in the chain rule; where such values come from and
+# how to keep them out is
+# :ref:`sphx_glr_auto_examples_in_practice_plot_08_nan_and_inf_gradients.py`.
+#
+# The kinks, seen: the same function :math:`\max(x, 0)` written three ways,
+# and :math:`|x|` (lines), with what autograd returns for the derivative
+# (dots) and its value at 0 ringed.
 
 grid = torch.arange(-20, 21, dtype=torch.float64) / 20  # holds 0 exactly, at index 20
 assert grid[20] == 0  # exact: 0 / 20 is correctly rounded, so 0 everywhere
-shown = {"abs": torch.abs, "relu": torch.relu, "sqrt(x^2)": lambda x: torch.sqrt(x**2)}
-fig, axes = plt.subplots(1, 3, figsize=(9, 3.1), layout="constrained", sharey=True)
-for ax, (name, fn) in zip(axes, shown.items()):
+fig, axes = plt.subplots(1, 4, figsize=(10, 2.9), layout="constrained", sharey=True)
+for ax, (name, fn) in zip(axes, kinks.items()):
     _, derivative = vjp(fn, grid, torch.ones_like(grid))
     ax.plot(grid.numpy(), fn(grid).numpy(), color="0.6", label="function")
     ax.plot(grid.numpy(), derivative.numpy(), "o", ms=3, label="autograd derivative")
-    at_zero = derivative[20].item()
-    if at_zero == at_zero:  # not NaN
-        ax.plot(0, at_zero, "o", ms=10, mfc="none", color="C3")
-    else:
-        ax.annotate("NaN at 0", (0, 0.3), ha="center", color="C3")
-    ax.set_title(name)
+    ax.plot(0, derivative[20].item(), "o", ms=10, mfc="none", color="C3", label="value at 0")
+    ax.set_title(f"{name}: {derivative[20].item():g} at 0", fontsize=9)
     ax.set_ylim(-1.3, 1.3)
-fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize=8)
+fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=3, fontsize=8)
 plt.show()
 
 # %%
@@ -397,8 +387,10 @@ plt.show()
 #   make ``x`` require grad before the call.
 # * Unused inputs and closures give zeros silently; ``strict=True`` makes
 #   them errors.
-# * At kinks autograd returns a convention (0, :math:`\infty`, or NaN from
-#   :math:`0 \cdot \infty` in the chain rule): check such points explicitly.
+# * At a kink autograd returns its formula's value, which depends on how the
+#   function is written (``relu``, ``maximum(x, 0)`` and ``clamp(x, min=0)``
+#   give 0, 0.5 and 1 at 0): check such points explicitly.
 #
 # Next: :ref:`sphx_glr_auto_examples_in_practice_plot_03_custom_vjp_rule.py`.
-# Reference: :func:`torch.autograd.functional.vjp`, :func:`torch.autograd.grad`.
+# Reference: :func:`torch.autograd.functional.vjp`, :func:`torch.autograd.grad`,
+# :func:`torch.relu`, :func:`torch.maximum`, :func:`torch.clamp`, :func:`torch.max`.

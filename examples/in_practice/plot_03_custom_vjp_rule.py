@@ -7,9 +7,10 @@ you can supply the VJP yourself: the ``backward`` of a
 :class:`torch.autograd.Function` *is* a VJP rule. This page writes one for
 the seed's :math:`f(x) = x^2 + \sin(x^2)`, verifies it with
 :func:`~torch.autograd.gradcheck`, shows a bug that a check with
-:math:`v = \mathbf{1}` cannot see, and differentiates through the rule a
-second time, and runs it under every :mod:`torch.func` transform to show
-which ones it supports.
+:math:`v = \mathbf{1}` cannot see, differentiates through the rule a
+second time, and runs it under the seven differentiation and batching
+transforms of :mod:`torch.func` (``vmap``, ``grad``, ``vjp``, ``jacrev``,
+``jvp``, ``jacfwd``, ``hessian``) to show which ones it supports.
 """
 
 # %%
@@ -45,7 +46,10 @@ which ones it supports.
 # is enough for the reverse-mode transforms; the forward-mode ones need a
 # ``jvp`` rule as well (the last section runs them all).
 
+import inspect
+
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 from torch.autograd.gradcheck import GradcheckError
 
@@ -222,13 +226,16 @@ print("vmap(grad(SeedF.apply)) matches the VJP at all", grid.numel(), "points")
 # :func:`torch.func.jacfwd`, and :func:`torch.func.hessian`, which is
 # ``jacfwd(jacrev(f))``) pushes a tangent *through* ``forward`` and needs a
 # ``jvp`` staticmethod: :math:`\dot x \mapsto f'(x) \odot \dot x`, its
-# inputs saved with ``ctx.save_for_forward``. Below, every transform is run
+# inputs saved with ``ctx.save_for_forward``. Below, the seven transforms
+# (``grad`` inside ``vmap``, and ``jacrev`` also nested in itself) are run
 # on the rule above, on the same rule with a ``jvp`` added, and, to show
 # what ``setup_context`` is for, on a version that takes ``ctx`` in
 # ``forward``. Each result is compared with the transform of the plain
 # ``f``. :func:`torch.autograd.functional.jvp` is not a ``torch.func``
 # transform: it computes a JVP with two reverse passes (the double-backward
-# trick), so it needs no ``jvp`` rule.
+# trick), so it needs no ``jvp`` rule, as long as ``backward`` is itself
+# made of differentiable torch operations (the next cell shows what happens
+# when it is not).
 
 
 class SeedFWithJvp(SeedF):
@@ -289,11 +296,60 @@ assert all(outcome[t, "SeedF + jvp"] == "works" for t in transforms)
 assert {t for t in transforms if outcome[t, "ctx in forward"] == "works"} == {"functional.jvp"}
 
 # %%
+# ``hessian`` is literally ``jacfwd(jacrev(f))``: its source ends with
+# ``return jacfwd(jacrev(func, argnums), argnums)`` (`torch/_functorch/eager_transforms.py
+# <https://github.com/pytorch/pytorch/blob/main/torch/_functorch/eager_transforms.py>`_),
+# and the two give the same bits:
+
+
+def seed_sum(x):
+    return SeedFWithJvp.apply(x).sum()
+
+
+assert inspect.getsource(torch.func.hessian).rstrip().endswith("return jacfwd(jacrev(func, argnums), argnums)")
+# Exact: the same operations on the same operands.
+assert torch.func.hessian(seed_sum)(points).equal(torch.func.jacfwd(torch.func.jacrev(seed_sum))(points))
+print("hessian(f) equals jacfwd(jacrev(f)) bit for bit")
+
+# %%
+# :func:`torch.autograd.functional.jvp` differentiates ``backward``
+# itself, with respect to its ``grad_output`` (`torch/autograd/functional.py
+# <https://github.com/pytorch/pytorch/blob/main/torch/autograd/functional.py>`_).
+# A ``backward`` computed
+# outside torch, in NumPy say (the kind of rule this page is for), leaves
+# nothing to differentiate: the reverse-mode results are right, and the JVP
+# comes back as zeros, with no error. ``strict=True`` turns that into an
+# error.
+
+
+class SeedFNumPyBackward(SeedFCtxInForward):
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        x_np, v_np = x.detach().numpy(), grad_output.detach().numpy()
+        return torch.from_numpy(v_np * (2 * x_np + 2 * x_np * np.cos(x_np**2)))
+
+
+_, numpy_vjp = torch.autograd.functional.vjp(SeedFNumPyBackward.apply, points, tangent)
+_, numpy_jvp = torch.autograd.functional.jvp(SeedFNumPyBackward.apply, points, tangent)
+print("NumPy backward, functional.vjp:", numpy_vjp.tolist())
+print("NumPy backward, functional.jvp:", numpy_jvp.tolist())
+torch.testing.assert_close(numpy_vjp, transforms["vjp"](f))  # right
+assert (numpy_jvp == 0).all()  # exact zeros: nothing was differentiated
+try:
+    torch.autograd.functional.jvp(SeedFNumPyBackward.apply, points, tangent, strict=True)
+    raise AssertionError("strict=True should refuse a backward it cannot differentiate")
+except RuntimeError as error:
+    print("strict=True -> RuntimeError:", error)
+    assert "independent of the inputs" in str(error)
+
+# %%
 # Without a ``jvp`` rule the second derivative is still available in
 # reverse mode, ``jacrev(jacrev(f))``; ``hessian`` needs the rule. A Function
 # that takes ``ctx`` in ``forward`` works with plain autograd, which is all
 # :func:`torch.autograd.functional.jvp` uses, but under no :mod:`torch.func`
-# transform.
+# transform; and ``functional.jvp`` is right only if ``backward`` is
+# differentiable.
 
 # %%
 # What to remember
@@ -306,9 +362,12 @@ assert {t for t in transforms if outcome[t, "ctx in forward"] == "works"} == {"f
 # * ``setup_context`` and ``generate_vmap_rule = True`` make the function
 #   usable under the reverse-mode :mod:`torch.func` transforms and
 #   ``vmap``; ``jvp``, ``jacfwd`` and ``hessian`` also need a ``jvp``
-#   staticmethod.
+#   staticmethod. :func:`torch.autograd.functional.jvp` needs none, but
+#   gives zeros silently if ``backward`` leaves torch (``strict=True``
+#   raises instead).
 #
 # Next: :ref:`sphx_glr_auto_examples_in_practice_plot_04_physics_informed_and_per_sample.py`.
 # Reference: :class:`torch.autograd.Function`,
 # :func:`torch.autograd.gradcheck.gradcheck`, :func:`torch.func.grad`,
-# :func:`torch.func.jvp`.
+# :func:`torch.func.jvp`, :func:`torch.func.hessian`,
+# :func:`torch.autograd.functional.jvp`.

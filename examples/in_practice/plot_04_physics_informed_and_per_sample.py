@@ -19,15 +19,18 @@ checked against an independent computation.
 # :math:`u \in \mathbb{R}^{N \times 1}` whose Jacobian is block-diagonal
 # (diagonal here): :math:`u_n` depends on :math:`x_n` only. So one VJP with
 # :math:`v = \mathbf{1}` returns :math:`u'_\theta(x_n)` at every point,
-# provided nothing in the network mixes samples (no batch normalisation in
-# training mode). The residual and the loss are
+# provided each row has one scalar output and nothing in the network mixes
+# samples (no batch normalisation in training mode); a cell below shows
+# what each broken condition gives. The residual and the loss are
 #
 # .. math::
 #
 #    r_n(\theta) = u'_\theta(x_n) - \cos x_n, \qquad
-#    L(\theta) = \frac{1}{N} \sum_{n=1}^{N} \ell_n(\theta), \quad
-#    \ell_n = r_n^2.
+#    L(\theta) = \frac{1}{N} \sum_{n=1}^{N} \ell_n(\theta)
+#    + u_\theta(0)^2, \quad \ell_n = r_n^2.
 #
+# :math:`u' = \cos` fixes :math:`u` only up to a constant; the term
+# :math:`u_\theta(0)^2` pins :math:`u(0) = 0`, so :math:`u \to \sin x`.
 # Training differentiates :math:`L` with respect to :math:`\theta` through
 # :math:`u'`, so the first VJP needs ``create_graph=True``. Per-sample
 # gradients :math:`\nabla_\theta \ell_n \in \mathbb{R}^{N \times P}` (for
@@ -67,13 +70,58 @@ print(f"max |difference| = {(du_dx - per_point_jacobians.reshape(N, 1)).abs().ma
 torch.testing.assert_close(du_dx, per_point_jacobians.reshape(N, 1), rtol=1e-10, atol=1e-12)
 
 # %%
+# When one VJP with :math:`v = \mathbf{1}` is not :math:`u'`
+# -----------------------------------------------------------
+#
+# It needs both conditions of the maths section. With two outputs per row,
+# :math:`v = \mathbf{1}` returns the sum of their derivatives. In training
+# mode, batch normalisation mixes the rows (each feature is normalised with
+# the batch's mean and variance): :math:`J` is then full, and
+# :math:`v = \mathbf{1}` returns its column sums
+# :math:`\sum_m \partial u_m / \partial x_n`, not its diagonal. Here on 8
+# points, with a :class:`~torch.nn.BatchNorm1d` after the first layer, and
+# the full :math:`8 \times 8` Jacobian as the reference (in eval mode, with
+# fixed statistics, the rows no longer mix). Why :math:`v = \mathbf{1}`
+# works, and when it does not, in general:
+# :ref:`sphx_glr_auto_examples_jacobians_plot_01_when_ones_is_not_the_derivative.py`.
+
+few = x[::32]  # 8 points
+ones_8 = torch.ones(8, 1, dtype=torch.float64)
+
+
+def u_and_its_square(x):
+    return torch.cat((model(x), model(x) ** 2), dim=1)  # two outputs per row
+
+
+_, from_two_outputs = torch.autograd.functional.vjp(u_and_its_square, few, torch.ones(8, 2, dtype=torch.float64))
+_, u_prime = torch.autograd.functional.vjp(model, few, ones_8)
+print(f"two outputs per row: max |v = 1 VJP - u'| = {(from_two_outputs - u_prime).abs().max().item():.3f}",
+      "(it is (u + u^2)' = u' (1 + 2u))")
+torch.testing.assert_close(from_two_outputs, u_prime * (1 + 2 * model(few)))
+
+with_batch_norm = nn.Sequential(model[0], nn.BatchNorm1d(32, dtype=torch.float64), *model[1:])
+for mode in ("train", "eval"):
+    with_batch_norm.train(mode == "train")
+    full = torch.autograd.functional.jacobian(with_batch_norm, few).reshape(8, 8)  # full[m, n] = du_m/dx_n
+    _, by_vjp = torch.autograd.functional.vjp(with_batch_norm, few, ones_8)
+    off_diagonal = full - torch.diag(full.diagonal())
+    gap = (by_vjp.squeeze(1) - full.diagonal()).abs().max().item()
+    print(f"batch norm, {mode} mode: max |off-diagonal of J| = {off_diagonal.abs().max().item():.3f},",
+          f"max |v = 1 VJP - diagonal| = {gap:.3f}")
+    torch.testing.assert_close(by_vjp.squeeze(1), full.sum(dim=0))  # v = 1 gives the column sums
+    if mode == "train":
+        assert gap > 0.01, "in training mode the column sums are not u'"
+    else:
+        torch.testing.assert_close(by_vjp.squeeze(1), full.diagonal())  # in eval mode they are
+
+# %%
 # Training on the residual
 # ------------------------
 #
 # The loss is built from :math:`u'`, so the VJP runs with
-# ``create_graph=True`` and ``loss.backward()`` reaches the parameters.
-# :math:`u'(x) = \cos x` fixes :math:`u` only up to a constant; the extra
-# term :math:`u(0)^2` pins :math:`u(0) = 0`, so :math:`u \to \sin x`.
+# ``create_graph=True`` and ``loss.backward()`` reaches the parameters; the
+# loss is :math:`L(\theta)` of the maths section, with its term
+# :math:`u_\theta(0)^2`.
 
 optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
 losses = []
@@ -165,13 +213,16 @@ plt.show()
 # ----------------
 #
 # * The input derivative of a network over a batch is one VJP with
-#   :math:`v = \mathbf{1}`, because each output row depends on its own input
-#   row; check it against ``vmap(jacrev(model))``.
+#   :math:`v = \mathbf{1}`, because each row has one scalar output that
+#   depends on its own input row only; check it against
+#   ``vmap(jacrev(model))``. Batch normalisation in training mode breaks
+#   this, and so do several outputs per row.
 # * To train on it, pass ``create_graph=True``.
 # * Per-sample parameter gradients: ``vmap(grad(loss_one_point))`` with
 #   :func:`torch.func.functional_call`; check a few against a loop.
 #
 # Next: :ref:`sphx_glr_auto_examples_in_practice_plot_05_derivatives_with_respect_to_parameters.py`.
-# Reference: :func:`torch.autograd.functional.vjp`, :func:`torch.func.vmap`,
+# Reference: :func:`torch.autograd.functional.vjp`,
+# :func:`torch.autograd.functional.jacobian`, :class:`torch.nn.BatchNorm1d`, :func:`torch.func.vmap`,
 # :func:`torch.func.grad`, :func:`torch.func.jacrev`,
 # :func:`torch.func.functional_call`.

@@ -39,9 +39,11 @@ as in differentially private SGD (DP-SGD), checked against a Python loop.
 # is left out here). :math:`\bar g` is still a :math:`v^\top J`, with
 # :math:`v_i = \min(1, C / \lVert g_i \rVert) / B`, but that :math:`v`
 # needs the norm of every row, which the backward pass of the mean loss never
-# forms: the rows must be computed. ``vmap`` of ``grad`` computes all
-# :math:`B` rows in one batched pass, provided the parameters are an
-# *argument* of the function being differentiated.
+# forms. This page computes the rows: ``vmap`` of ``grad`` gives all
+# :math:`B` of them in one batched pass, provided the parameters are an
+# *argument* of the function being differentiated. (For some layers the
+# norms can be had without the rows; the section on ghost clipping below
+# shows how.)
 
 # %%
 # The trap: a closure over the module
@@ -91,12 +93,26 @@ assert loss_closure(moved) == loss_closure(params)
 
 # %%
 # :func:`torch.autograd.functional.jacobian` has the same trap: it calls the
-# function with detached copies of the inputs, so a lambda that ignores them
-# gets a zero Jacobian (``strict=True`` turns this into an error). This is the
-# behaviour reported in pytorch/pytorch#49830.
+# function with detached aliases of the inputs (new tensors that share their
+# memory, as ``detach`` returns; ``_grad_preprocess`` in
+# `torch/autograd/functional.py
+# <https://github.com/pytorch/pytorch/blob/main/torch/autograd/functional.py>`_),
+# so a function that ignores them and reads
+# the module's parameters gets a zero Jacobian (``strict=True`` turns this
+# into an error). This is the behaviour reported in pytorch/pytorch#49830.
 
-zero_jacobian = torch.autograd.functional.jacobian(lambda *ps: mlp(x_small), tuple(mlp.parameters()))
+received = []
+
+
+def ignores_its_arguments(*ps):
+    received.extend(ps)
+    return mlp(x_small)
+
+
+zero_jacobian = torch.autograd.functional.jacobian(ignores_its_arguments, tuple(mlp.parameters()))
 assert all((j == 0).all() for j in zero_jacobian)  # exact zeros, as above
+assert all(r is not p and r.data_ptr() == p.data_ptr() for r, p in zip(received, mlp.parameters()))
+print("functional.jacobian passed new tensors sharing the parameters' memory; Jacobian: all zeros")
 try:
     torch.autograd.functional.jacobian(lambda *ps: mlp(x_small), tuple(mlp.parameters()), strict=True)
     raise AssertionError("strict=True should refuse a function that ignores its inputs")
@@ -288,6 +304,55 @@ for name, p in cnn.named_parameters():
 print("clipped mean equals one weighted backward pass, v_i = min(1, C/|g_i|) / B")
 
 # %%
+# The norms without the rows: ghost clipping
+# ------------------------------------------
+#
+# For a :class:`~torch.nn.Linear` layer applied once per sample, the
+# per-sample norms need no per-sample gradients. With :math:`a_i` the
+# layer's input for sample :math:`i` and :math:`\delta_i = \partial \ell_i
+# / \partial z_i` the gradient at its output :math:`z_i = W a_i + b`,
+# sample :math:`i`'s gradient is :math:`\delta_i a_i^\top` for :math:`W`
+# and :math:`\delta_i` for :math:`b`, so
+#
+# .. math::
+#
+#    \lVert \nabla_W \ell_i \rVert_F^2 + \lVert \nabla_b \ell_i \rVert^2
+#    = \lVert \delta_i \rVert^2 \bigl(\lVert a_i \rVert^2 + 1\bigr),
+#
+# and every :math:`a_i` and :math:`\delta_i` comes out of one ordinary
+# batched forward and backward pass of the summed loss (samples do not mix,
+# so row :math:`i` of the output gradient is :math:`\delta_i`). Ghost
+# clipping (Goodfellow, `arXiv:1510.01799 <https://arxiv.org/abs/1510.01799>`_;
+# Li et al., `arXiv:2110.05679 <https://arxiv.org/abs/2110.05679>`_, which
+# extends it to a linear layer applied at every position of a sequence)
+# computes the norms this way and then runs the weighted backward pass
+# above; `Opacus
+# <https://github.com/pytorch/opacus/blob/main/opacus/grad_sample/grad_sample_module_fast_gradient_clipping.py>`_
+# implements it. Checked here for the two linear layers:
+
+layer_inputs, layer_outputs = {}, {}
+
+
+def keep_input_and_output(layer, args, output):
+    layer_inputs[layer], layer_outputs[layer] = args[0].detach(), output
+
+
+linear_layers = {"fc1": cnn.fc1, "fc2": cnn.fc2}
+hooks = [layer.register_forward_hook(keep_input_and_output) for layer in linear_layers.values()]
+summed_loss = F.cross_entropy(cnn(images), labels, reduction="sum")
+output_grads = torch.autograd.grad(summed_loss, [layer_outputs[layer] for layer in linear_layers.values()])
+for hook in hooks:
+    hook.remove()
+for (name, layer), delta in zip(linear_layers.items(), output_grads):
+    a = layer_inputs[layer]
+    ghost_norms_squared = (delta**2).sum(dim=1) * ((a**2).sum(dim=1) + 1)
+    weight_rows, bias_rows = per_sample_grads[f"{name}.weight"], per_sample_grads[f"{name}.bias"]
+    from_rows = (weight_rows**2).sum(dim=(1, 2)) + (bias_rows**2).sum(dim=1)
+    print(f"{name}: squared per-sample norms from a and delta, max |difference from the rows| = "
+          f"{(ghost_norms_squared - from_rows).abs().max().item():.1e}")
+    torch.testing.assert_close(ghost_norms_squared, from_rows)
+
+# %%
 # Clipping the *batch* gradient instead (one backward, one
 # ``clip_grad_norm_``) is a different, and for DP-SGD wrong, update: it bounds
 # the norm of the average, not each sample's influence on it.
@@ -328,10 +393,13 @@ plt.show()
 # * DP-SGD clips each row :math:`g_i` before averaging: a :math:`v^\top J`
 #   whose :math:`v` needs every row's norm. Clipping the batch gradient is a
 #   different update.
+# * A linear layer's per-sample norms need no per-sample gradients:
+#   :math:`\lVert \delta_i \rVert^2 (\lVert a_i \rVert^2 + 1)` from one
+#   batched backward (ghost clipping), then the same weighted backward.
 #
 # Next: :ref:`sphx_glr_auto_examples_in_practice_plot_06_forward_mode_custom_rules.py`.
 # Reference: :func:`torch.func.functional_call`, :func:`torch.func.grad`,
 # :func:`torch.func.vmap`, :func:`torch.autograd.functional.jacobian`,
 # :func:`torch.autograd.grad`, :func:`torch.nn.utils.clip_grad_norm_`,
-# ``nn.Module.register_forward_pre_hook``,
+# ``nn.Module.register_forward_pre_hook``, ``nn.Module.register_forward_hook``,
 # :class:`torch.utils.benchmark.Timer`.

@@ -150,8 +150,9 @@ except GradcheckError as error:
 # -------------------------------------
 #
 # A Function with only ``backward`` still works with reverse-mode transforms
-# such as :func:`torch.func.jacrev`. ``jvp``, ``jacfwd`` and ``hessian``
-# (whose outer transform is forward mode) raise ``NotImplementedError``.
+# such as :func:`torch.func.jacrev`. The forward-mode ones raise
+# ``NotImplementedError``: ``jvp``, ``jacfwd``, ``hessian`` (whose outer
+# transform is forward mode) and dual numbers.
 
 
 class LogSumExpBackwardOnly(LogSumExp):
@@ -162,22 +163,32 @@ backward_only = LogSumExpBackwardOnly.apply
 # exp(x - f) against the softmax kernel: a few eps of values below 1.
 torch.testing.assert_close(jacrev(backward_only)(x), s, rtol=1e-12, atol=1e-12)
 print("jacrev without a jvp rule: works")
+
+
+def dual_numbers(f):
+    with fwAD.dual_level():
+        return fwAD.unpack_dual(f(fwAD.make_dual(x, x_tangent))).tangent
+
+
 for name, transform in [("jvp", lambda f: jvp(f, (x,), (x_tangent,))), ("jacfwd", lambda f: jacfwd(f)(x)),
-                        ("hessian", lambda f: hessian(f)(x))]:
+                        ("hessian", lambda f: hessian(f)(x)), ("dual numbers", dual_numbers)]:
     try:
         transform(backward_only)
         raise AssertionError(f"{name} should need the jvp rule")
     except NotImplementedError as error:
-        print(f"{name:<8} without a jvp rule -> NotImplementedError: {error}")
+        print(f"{name:<12} without a jvp rule -> NotImplementedError: {error}")
 
 # %%
 # With the rule: ``jacfwd`` and ``hessian``
 # ------------------------------------------
 #
 # ``jacfwd`` pushes the :math:`n` basis vectors through ``jvp``;
-# ``hessian`` is ``jacfwd(jacrev(f))``, so its outer forward pass runs the
-# JVP rule (to get the tangent of :math:`f(x)`) and then differentiates the
-# operations of ``backward``. Both agree with the hand formulas, and with
+# ``hessian`` is ``jacfwd(jacrev(f))`` (the last line of its source in
+# `torch/_functorch/eager_transforms.py
+# <https://github.com/pytorch/pytorch/blob/main/torch/_functorch/eager_transforms.py>`_;
+# the cell checks that they give the same bits), so its outer forward pass
+# runs the JVP rule (to get the tangent of :math:`f(x)`) and then
+# differentiates the operations of ``backward``. Both agree with the hand formulas, and with
 # ``jacrev(jacrev(f))``, which never calls ``jvp``. The buggy rule gives a
 # wrong Hessian, although its ``backward`` is right.
 
@@ -190,6 +201,8 @@ torch.testing.assert_close(forward_over_reverse, hessian_by_hand, rtol=1e-12, at
 torch.testing.assert_close(jacrev(jacrev(logsumexp))(x), hessian_by_hand, rtol=1e-12, atol=1e-12)
 print(f"hessian: {tuple(forward_over_reverse.shape)}, max |error| = "
       f"{(forward_over_reverse - hessian_by_hand).abs().max().item():.1e}")
+# hessian is jacfwd(jacrev(f)): exact, the same operations on the same operands.
+assert forward_over_reverse.equal(jacfwd(jacrev(logsumexp))(x))
 buggy_hessian_error = (hessian(buggy)(x) - hessian_by_hand).abs().max().item()
 print(f"hessian through the buggy jvp: max |error| = {buggy_hessian_error:.2f}")
 assert buggy_hessian_error > 0.05
@@ -200,11 +213,15 @@ assert buggy_hessian_error > 0.05
 #
 # Nesting forward mode, ``jacfwd(jacfwd(f))``, gives a zero matrix here with
 # no error or warning (torch 2.13), while the same nesting over
-# :func:`torch.logsumexp` gives the Hessian. Nested ``jacfwd`` through an
-# ``autograd.Function`` returning zero second derivatives is reported as
-# pytorch/pytorch#197867. Use forward over reverse (``hessian``) or reverse
-# over reverse, both checked above. (If a later torch fixes it, the
-# assertion below fails and this section should go.)
+# :func:`torch.logsumexp` gives the Hessian. It is not this rule's fault:
+# any Function with a ``jvp`` rule returns zero second derivatives this way
+# (the cube below does too). This is `pytorch/pytorch#197867
+# <https://github.com/pytorch/pytorch/issues/197867>`_, whose reproducer
+# is another small Function and which notes that reverse over forward is
+# right. Use any nesting with a reverse-mode transform: forward over reverse
+# (``hessian``), reverse over forward (``jacrev(jacfwd(f))``) or reverse over
+# reverse, all checked here. (If a later torch fixes it, the assertions on
+# the zeros fail and this section should go.)
 
 forward_over_forward = jacfwd(jacfwd(logsumexp))(x)
 print(f"jacfwd(jacfwd(f)): max |entry| = {forward_over_forward.abs().max().item():.1e},"
@@ -212,9 +229,43 @@ print(f"jacfwd(jacfwd(f)): max |entry| = {forward_over_forward.abs().max().item(
 # Exact: the zeros are a dropped tangent, not computed.
 assert forward_over_forward.abs().max() == 0, "forward-over-forward through the Function"
 plain_forward_over_forward = jacfwd(jacfwd(lambda x: torch.logsumexp(x, dim=0)))(x)
+reverse_over_forward = jacrev(jacfwd(logsumexp))(x)
 # As above: within ~20 eps (4e-15) of entries below 1.
 torch.testing.assert_close(plain_forward_over_forward, hessian_by_hand, rtol=1e-12, atol=1e-12)
-print("jacfwd(jacfwd(torch.logsumexp)): equals the hand Hessian")
+torch.testing.assert_close(reverse_over_forward, hessian_by_hand, rtol=1e-12, atol=1e-12)
+print("jacfwd(jacfwd(torch.logsumexp)) and jacrev(jacfwd(f)): equal the hand Hessian")
+
+
+class Cube(torch.autograd.Function):  # x -> x^3, elementwise, with both rules
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(x):
+        return x**3
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(*inputs)
+        ctx.save_for_forward(*inputs)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return 3 * x**2 * grad_output
+
+    @staticmethod
+    def jvp(ctx, x_tangent):
+        (x,) = ctx.saved_tensors
+        return 3 * x**2 * x_tangent
+
+
+two = torch.tensor(2.0, dtype=torch.float64)
+cube_second = {"jacfwd(jacfwd)": jacfwd(jacfwd(Cube.apply))(two).item(),
+               "jacrev(jacfwd)": jacrev(jacfwd(Cube.apply))(two).item(),
+               "hessian": hessian(Cube.apply)(two).item()}
+print("second derivative of x^3 at 2 (exactly 12) through Cube:", cube_second)
+# Exact: 6 * 2 = 12 by correctly rounded products of small integers; 0 is a dropped tangent.
+assert cube_second == {"jacfwd(jacfwd)": 0.0, "jacrev(jacfwd)": 12.0, "hessian": 12.0}
 
 # %%
 # Batching needs ``generate_vmap_rule``
@@ -292,10 +343,11 @@ plt.show()
 #   Check it with ``gradcheck(..., check_forward_ad=True)``: the default
 #   check does not test it.
 # * ``jacfwd`` needs ``generate_vmap_rule = True`` (or a ``vmap`` rule) as
-#   well; without a ``jvp`` every forward-mode transform raises
-#   ``NotImplementedError``.
-# * Forward over forward through the Function returns zeros without an error
-#   in torch 2.13; use ``hessian`` (forward over reverse) and check it.
+#   well; without a ``jvp``, ``jvp``, ``jacfwd``, ``hessian`` and dual
+#   numbers raise ``NotImplementedError``.
+# * Forward over forward through any Function with a ``jvp`` rule returns
+#   zeros without an error in torch 2.13; use ``hessian`` (forward over
+#   reverse) or ``jacrev(jacfwd(f))``, and check it.
 #
 # The reverse-mode rule of a Function: :ref:`sphx_glr_auto_examples_in_practice_plot_03_custom_vjp_rule.py`.
 #

@@ -146,11 +146,17 @@ differences = points[:, None, :] - points[None, :, :]  # (n, n, d)
 (norm_distance_grad,) = torch.autograd.grad(torch.linalg.vector_norm(differences, dim=-1).sum(), points)
 (cdist_grad,) = torch.autograd.grad(torch.cdist(points, points).sum(), points)
 
-with torch.no_grad():
-    distances = torch.linalg.vector_norm(differences, dim=-1)
-    off_diagonal = ~torch.eye(6, dtype=torch.bool)
-    unit = differences / torch.where(off_diagonal, distances, 1.0)[..., None]
-    expected = 2 * (unit * off_diagonal[..., None]).sum(dim=1)
+
+def distance_sum_gradient_by_hand(points):
+    """2 sum_{j != i} (X_i - X_j) / D_ij, for every row i."""
+    with torch.no_grad():
+        differences = points[:, None, :] - points[None, :, :]
+        off_diagonal = ~torch.eye(len(points), dtype=torch.bool)
+        distances = torch.where(off_diagonal, torch.linalg.vector_norm(differences, dim=-1), 1.0)
+        return 2 * (differences / distances[..., None] * off_diagonal[..., None]).sum(dim=1)
+
+
+expected = distance_sum_gradient_by_hand(points)
 print(f"pairwise distances, hand-written sqrt: {torch.isnan(hand_distance_grad).sum().item()} of "
       f"{hand_distance_grad.numel()} gradient entries are NaN")
 assert torch.isnan(hand_distance_grad).all()
@@ -159,6 +165,74 @@ assert torch.isnan(hand_distance_grad).all()
 torch.testing.assert_close(norm_distance_grad, expected, rtol=1e-12, atol=1e-14)
 torch.testing.assert_close(cdist_grad, expected, rtol=1e-12, atol=1e-14)
 print("vector_norm(dim=-1) and torch.cdist: finite, equal to the hand derivative")
+
+# %%
+# ``torch.cdist`` has two ways to compute Euclidean distances. With its
+# default ``compute_mode``, inputs of more than 25 rows take a matrix
+# product, :math:`\lVert a \rVert^2 + \lVert b \rVert^2 - 2 a^\top b`
+# (the ``r1 > 25 || r2 > 25`` test in `Distance.cpp
+# <https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/native/Distance.cpp>`_),
+# which is faster and less accurate: rounding leaves some distances on the
+# diagonal near :math:`10^{-8}` instead of 0, and the gradient is off by
+# up to about :math:`10^{-7}`, against :math:`10^{-13}` for the direct
+# formula (the sizes depend on the machine's last bits, so they are
+# printed, not asserted). ``compute_mode="donot_use_mm_for_euclid_dist"``
+# keeps the direct formula. With 30 points:
+
+many = torch.randn(30, 2, generator=torch.Generator().manual_seed(2), dtype=torch.float64, requires_grad=True)
+many_by_hand = distance_sum_gradient_by_hand(many)
+gradients = {}
+for mode in ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist", "donot_use_mm_for_euclid_dist"):
+    distances = torch.cdist(many, many, compute_mode=mode)
+    (gradients[mode],) = torch.autograd.grad(distances.sum(), many)
+    print(f"{mode:<36} largest diagonal distance {distances.diagonal().max().item():.1e},",
+          f"max |gradient - by hand| = {(gradients[mode] - many_by_hand).abs().max().item():.1e}")
+# Exact: the default runs the same operations as the matrix-product mode above
+# 25 rows, and as the direct mode at 6 rows.
+assert gradients["use_mm_for_euclid_dist_if_necessary"].equal(gradients["use_mm_for_euclid_dist"])
+assert torch.cdist(points, points).equal(torch.cdist(points, points, compute_mode="donot_use_mm_for_euclid_dist"))
+# The direct formula: sums of 29 unit vectors, times 2, each entry a few
+# roundings: within ~10 eps x 29 x 2 = 1.3e-13.
+torch.testing.assert_close(gradients["donot_use_mm_for_euclid_dist"], many_by_hand, rtol=1e-12, atol=1e-12)
+
+# %%
+# All of this fixes first derivatives only. A second derivative at a zero
+# norm, by double backward (reverse over reverse, as in a gradient penalty
+# or a physics-informed loss that differentiates a gradient), is NaN again
+# through ``vector_norm``: its backward divides by the norm (``norm_backward``
+# in `FunctionsManual.cpp
+# <https://github.com/pytorch/pytorch/blob/main/torch/csrc/autograd/FunctionsManual.cpp>`_).
+# :func:`torch.func.hessian` (forward over reverse) returns 0 there, and
+# ``cdist``'s direct formula (up to 25 rows) has no second derivative at
+# all. The double ``where`` of the first section keeps both derivatives
+# finite, and away from 0 it has the norm's Hessian:
+
+
+def norm_double_where(t):
+    squares = (t**2).sum()
+    return torch.where(squares > 0, torch.sqrt(torch.where(squares > 0, squares, 1.0)), 0.0)
+
+
+at_zero = torch.zeros(3, dtype=torch.float64)
+reverse_over_reverse = torch.func.jacrev(torch.func.jacrev(torch.linalg.vector_norm))(at_zero)
+forward_over_reverse = torch.func.hessian(torch.linalg.vector_norm)(at_zero)
+double_where_hessian = torch.func.jacrev(torch.func.jacrev(norm_double_where))(at_zero)
+print("first row of the second derivative at x = 0:")
+print("  vector_norm, reverse over reverse:", reverse_over_reverse[0].tolist())
+print("  vector_norm, torch.func.hessian:  ", forward_over_reverse[0].tolist())
+print("  double where, reverse over reverse:", double_where_hessian[0].tolist())
+# Exact: NaN from dividing by the zero norm, and zeros that the backward
+# formulas put in (masks and the unselected branch), not computed values.
+assert torch.isnan(reverse_over_reverse).all() and (forward_over_reverse == 0).all()
+assert (double_where_hessian == 0).all()
+torch.testing.assert_close(torch.func.hessian(norm_double_where)(away.detach()),
+                           torch.func.hessian(torch.linalg.vector_norm)(away.detach()))
+try:
+    (first,) = torch.autograd.grad(torch.cdist(points, points).sum(), points, create_graph=True)
+    torch.autograd.grad(first.sum(), points)
+    raise AssertionError("cdist should have no second derivative")
+except NotImplementedError as error:
+    print("cdist, second derivative -> NotImplementedError:", error)
 
 # %%
 # Masking by multiplication
@@ -233,13 +307,33 @@ assert "SqrtBackward0" in message and "returned nan values" in message
 # %%
 # Anomaly mode names the first backward function whose output is NaN, which
 # is not always the one that produced the infinity. In the hand-written norm
-# at zero, ``SqrtBackward0`` returns :math:`\infty` (not NaN), and the NaN
-# appears one step later, in the VJP of :math:`x^2`
-# (:math:`\infty \cdot 2x` at :math:`x = 0`):
+# at zero, backward runs ``SqrtBackward0``, which returns :math:`\infty`
+# (not NaN), then ``SumBackward0``, which copies it to every entry, then
+# ``PowBackward0``, the VJP of :math:`x^2`, where :math:`\infty \cdot 2x`
+# at :math:`x = 0` is the NaN: two backward functions after the infinity
+# (and, in the forward pass, two operations before the square root). The
+# gradients arriving at each intermediate tensor show it:
+
 
 def hand_written_norm(t):
     return torch.sqrt((t**2).sum())
 
+
+t = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+squares = t**2
+total = squares.sum()
+norm = torch.sqrt(total)
+backward_order, node = [], norm.grad_fn
+while node.next_functions:  # stops at AccumulateGrad, which writes t.grad
+    backward_order.append(node.name())
+    node = node.next_functions[0][0]
+squares.retain_grad()
+total.retain_grad()
+norm.backward()
+print("backward order:", " -> ".join(backward_order))
+print(f"gradient arriving at sum(t**2): {total.grad.item()}, at t**2: {squares.grad.tolist()}, at t: {t.grad.tolist()}")
+assert backward_order == ["SqrtBackward0", "SumBackward0", "PowBackward0"]
+assert torch.isinf(total.grad) and torch.isinf(squares.grad).all() and torch.isnan(t.grad).all()
 
 message, first_lines, forward_line = backward_with_anomaly_mode(
     hand_written_norm, torch.zeros(3, dtype=torch.float64, requires_grad=True))
@@ -282,10 +376,14 @@ plt.show()
 #   or a mask on the *result* does not help: keep bad inputs away from the
 #   operation (the double ``where``, or select before computing).
 # * Use :func:`torch.linalg.vector_norm` or :func:`torch.cdist` rather than
-#   ``sqrt`` of a sum of squares where a norm can be zero.
+#   ``sqrt`` of a sum of squares where a norm can be zero. That fixes first
+#   derivatives only: for second derivatives (gradient penalties,
+#   physics-informed losses) use the double ``where``. Above 25 rows,
+#   ``cdist``'s default takes a less accurate matrix-product path.
 # * ``with torch.autograd.detect_anomaly():`` names the first backward
 #   function that returns NaN and shows its forward line; the infinity may
-#   come from the operation just before it.
+#   come from a backward function that ran earlier, for an operation later
+#   in the forward pass.
 #
 # Next: :ref:`sphx_glr_auto_examples_under_the_hood_plot_01_inside_the_vjp_chain.py`.
 # Reference: :func:`torch.where`, :func:`torch.sqrt`,

@@ -56,8 +56,12 @@ get the derivative you wanted.
 #    \textstyle\sum_i y_i = 0 \text{ for every } x,
 #    \text{ so } \mathbf{1}^\top J = 0.
 #
-# Softmax and normalisation give exactly zero: a plot of "the derivative"
-# from :math:`v = \mathbf{1}` would be a flat line, and nothing would warn you.
+# Softmax and this normalisation give zero because their outputs sum to a
+# constant (1 and 0) at every :math:`x`: :math:`\mathbf{1}^\top J` is the
+# gradient of that constant. A plot of "the derivative" from
+# :math:`v = \mathbf{1}` would be a flat line, and nothing would warn you.
+# Normalisations whose outputs do not sum to a constant give column sums that
+# are neither zero nor the diagonal (checked below).
 
 # %%
 # Four functions, their full Jacobians, and :math:`v = \mathbf{1}`
@@ -124,6 +128,23 @@ print("softmax  1^T J:", ones_vjp["softmax (dense)"])
 print("cumsum   1^T J:", ones_vjp["cumsum (triangular)"])
 
 # %%
+# The zero comes from the constant sum, not from normalising: scaling by the
+# norm, min-max scaling and a layer norm with a weight per entry (here
+# ``scale``) all normalise, but their outputs' sum changes with :math:`x`.
+
+scale, shift = torch.linspace(0.5, 2.0, N, dtype=torch.float64), torch.zeros(N, dtype=torch.float64)
+other_normalisations = {
+    "x / |x|": lambda x: x / x.norm(),
+    "min-max": lambda x: (x - x.min()) / (x.max() - x.min()),
+    "layer_norm with weight": lambda x: torch.nn.functional.layer_norm(x, (N,), weight=scale, bias=shift),
+}
+for name, f in other_normalisations.items():
+    _, column_sums = vjp(f, x, v=torch.ones(N, dtype=torch.float64))
+    gap = (column_sums - jacobian(f, x).diagonal()).abs().max()
+    print(f"{name:<22} max |1^T J| = {column_sums.abs().max().item():.2f}, max |1^T J - diag(J)| = {gap.item():.2f}")
+    assert column_sums.abs().max() > 0.1 and gap > 0.1, f"{name}: 1^T J should be neither zero nor diag(J)"
+
+# %%
 # The condition is about the numbers in :math:`J`, not its structure: the
 # dense linear map :math:`f(x) = Ax` below has :math:`J = A`, and in every
 # column of :math:`A` the off-diagonal entries cancel. So
@@ -147,8 +168,9 @@ torch.testing.assert_close(ones_vjp_linear, A.diagonal(), rtol=0, atol=0)
 #
 #    J^\top v = \operatorname{diag}(J),
 #
-# a linear system whose matrix is :math:`J` itself. For softmax it has no
-# solution: :math:`J \mathbf{1} = s - s\,(\mathbf{1}^\top s) = 0`, so every
+# a linear system whose matrix is :math:`J^\top` (the same as :math:`J` only
+# when :math:`J` is symmetric, as softmax's :math:`\operatorname{diag}(s) - s s^\top`
+# is). For softmax it has no solution: :math:`J \mathbf{1} = s - s\,(\mathbf{1}^\top s) = 0`, so every
 # VJP :math:`v^\top J` sums to zero, while the diagonal
 # :math:`s_i (1 - s_i)` sums to :math:`1 - \sum_i s_i^2 > 0`.
 
@@ -213,9 +235,15 @@ torch.testing.assert_close(softmax_diagonal, s * (1 - s), rtol=1e-12, atol=1e-12
 # :math:`x \in \mathbb{R}^{B \times 3}` have a block-diagonal Jacobian with
 # one output per sample, and :math:`v = \mathbf{1}` gives each sample's
 # gradient with respect to its own input, :math:`2 x_n`. Put a
-# batch normalisation in front (each feature normalised over the batch, as
-# ``BatchNorm`` does in training) and every output depends on every sample:
-# the same call now returns a sum over samples.
+# batch normalisation in front (each feature standardised over the batch,
+# :math:`\hat x_n = (x_n - \bar x) / \sigma` with ``torch.std``'s
+# :math:`\sigma`, which divides by :math:`B - 1`; ``BatchNorm`` in training
+# divides by :math:`B`), then a per-sample output :math:`y_n = w^\top \tanh(\hat x_n)`,
+# and every output depends on every sample. Block :math:`m` of
+# :math:`\mathbf{1}^\top J` is now
+# :math:`\sum_n \partial y_n / \partial x_m`: sample :math:`m`'s own
+# gradient plus what :math:`x_m` does to every other sample's output through
+# the batch mean and standard deviation.
 
 B = 5
 batch = torch.randn(B, 3, generator=generator, dtype=torch.float64)
@@ -225,9 +253,15 @@ def per_sample(batch):
     return (batch**2).sum(dim=1)
 
 
+weights = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+
+
+def standardised(batch):
+    return (batch - batch.mean(dim=0)) / batch.std(dim=0)  # mean and std over the batch
+
+
 def batch_normalised(batch):
-    normalised = (batch - batch.mean(dim=0)) / batch.std(dim=0)
-    return (normalised**2).sum(dim=1)
+    return torch.tanh(standardised(batch)) @ weights  # y_n = w^T tanh(x_hat_n)
 
 
 ones = torch.ones(B, dtype=torch.float64)
@@ -239,11 +273,24 @@ _, coupled = vjp(batch_normalised, batch, v=ones)
 full = jacobian(batch_normalised, batch)  # (B, B, 3)
 true_per_sample = torch.stack([full[n, n] for n in range(B)])  # d y_n / d x_n
 print(f"independent samples: max |1^T J - 2 x_n| = {(independent - 2 * batch).abs().max().item():.1e}")
-print(f"batch-normalised: max |1^T J - per-sample gradient| = {(coupled - true_per_sample).abs().max().item():.2f}")
-# Both are zero up to rounding: ~20 float64 operations per entry on terms below 8/sigma = 17
-# (sigma >= 0.47), summed over 5 samples: under 20 x 1.1e-16 x 17 x 5 = 2e-13 < 1e-12.
+print(f"batch-normalised: max |1^T J - per-sample gradient| = {(coupled - true_per_sample).abs().max().item():.2f},"
+      f" max |1^T J| = {coupled.abs().max().item():.2f}")
+# Both add the same partial derivatives over the 5 samples, in other orders; each is ~20
+# operations on terms below |w| / sigma = 2 / 0.47 = 4.3: within 20 x 1.1e-16 x 4.3 x 5 = 5e-14.
 torch.testing.assert_close(coupled, full.sum(dim=0), rtol=1e-12, atol=1e-12)
 assert (coupled - true_per_sample).abs().max() > 0.1, "the coupling should change the result"
+assert coupled.abs().max() > 0.1, "a sum over the batch, not the zero of a constant sum"
+
+# %%
+# Had the output been :math:`y_n = \lVert \hat x_n \rVert^2`, the sum
+# :math:`\sum_n y_n = 3(B - 1)` would be the same for every batch (each
+# standardised feature has :math:`\sum_n \hat x_{nf}^2 = B - 1`), and
+# :math:`\mathbf{1}^\top J` would be zero: the constant-sum case above, not a
+# sum over the batch.
+
+_, constant_sum = vjp(lambda batch: (standardised(batch) ** 2).sum(dim=1), batch, v=ones)
+print(f"y_n = |x_hat_n|^2: max |1^T J| = {constant_sum.abs().max().item():.1e}")
+torch.testing.assert_close(constant_sum, torch.zeros(B, 3, dtype=torch.float64))
 
 # %%
 # The three structures, seen
@@ -280,8 +327,10 @@ plt.show()
 #   :math:`J_{jj}` exactly when column :math:`j`'s off-diagonal entries sum
 #   to zero; a diagonal Jacobian (or a batch's block-diagonal one, with one
 #   output per sample) guarantees it.
-# * Softmax and normalisations give exactly zero; batch statistics turn
-#   per-sample gradients into sums over the batch. No error is raised.
+# * Softmax and normalisations whose outputs sum to a constant give zero;
+#   other normalisations give column sums that are neither zero nor the
+#   diagonal, and batch statistics add to each sample's gradient the
+#   derivatives of the other samples' outputs. No error is raised.
 # * A :math:`v` that returns the diagonal of a dense Jacobian would have to
 #   be computed from :math:`J`; take one VJP per row instead (batched with
 #   :func:`torch.func.vmap`).

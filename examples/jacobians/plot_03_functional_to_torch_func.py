@@ -5,9 +5,9 @@ The same VJP, six spellings: torch.autograd and torch.func
 :func:`torch.autograd.functional.vjp` is one of several ways to compute
 :math:`v^\top J` in PyTorch. This page computes one product with six of
 them and asserts they agree, counts what differs when several products are
-needed (whether the forward pass runs again for each one), times it, shows
-one trap (gradients that accumulate), and ends with a table of equivalent
-calls.
+needed (whether the forward pass runs again for each one), shows one trap
+(gradients that accumulate), and ends with a table of equivalent calls, each
+run and checked.
 """
 
 # %%
@@ -39,7 +39,6 @@ calls.
 
 import matplotlib.pyplot as plt
 import torch
-from torch.utils import benchmark
 
 forward_calls = 0
 
@@ -219,81 +218,40 @@ print("after two backward calls, x.grad / (v^T J) =", (x_leaf.grad / reference).
 x_leaf.grad = None  # reset before the next product
 
 # %%
-# Cost of three VJPs, three ways
-# ------------------------------
+# What reuse saves
+# ----------------
 #
-# Median times for the three one-hot VJPs at :math:`N = 10^5`, each starting
-# from ``x`` (so each includes its forward passes), measured with
-# :class:`torch.utils.benchmark.Timer` after a warm-up on the machine that
-# built this page (one size only, to keep the page within a few seconds).
-# The times are shown, not asserted: the counts above are the check.
-
-x_big = 2 * torch.rand(100_000, 2, generator=generator, dtype=torch.float64) - 1
-basis_big = torch.zeros(3, 100_000, 3, dtype=torch.float64)
-for k in range(3):
-    basis_big[k, :, k] = 1.0
-
-
-def three_functional_vjps(x):
-    return [torch.autograd.functional.vjp(f, x, v=basis_big[k])[1] for k in range(3)]
-
-
-def func_vjp_reused(x):
-    _, vjp_fn = torch.func.vjp(f, x)
-    return [vjp_fn(basis_big[k])[0] for k in range(3)]
-
-
-def func_vjp_vmapped(x):
-    _, vjp_fn = torch.func.vjp(f, x)
-    return torch.func.vmap(vjp_fn)(basis_big)[0]
-
-
-def grad_retained(x):
-    x = x.detach().requires_grad_()
-    out = f(x)
-    return [torch.autograd.grad(out, x, grad_outputs=basis_big[k], retain_graph=True)[0] for k in range(3)]
-
-
-ways = {
-    "functional.vjp x3": three_functional_vjps,
-    "func.vjp once, vjp_fn x3": func_vjp_reused,
-    "func.vjp once, vmap(vjp_fn)": func_vjp_vmapped,
-    "f once, grad x3 (retain_graph)": grad_retained,
-}
-median_ms = {}
-for name, way in ways.items():
-    way(x_big)  # warm-up
-    timer = benchmark.Timer(stmt="way(x)", globals={"way": way, "x": x_big})
-    median_ms[name] = timer.blocked_autorange(min_run_time=0.1).median * 1e3
-    torch.testing.assert_close(torch.stack(list(way(x_big))), torch.stack(three_functional_vjps(x_big)))
-
-baseline = median_ms["functional.vjp x3"]
-for name, ms in median_ms.items():
-    ratio = baseline / ms
-    speed = "(the baseline)" if name == "functional.vjp x3" else (
-        f"{ratio:.1f}x faster" if ratio >= 1 else f"{1 / ratio:.1f}x slower"
-    )
-    print(f"{name:<31} {ms:7.2f} ms  {speed}")
-
-fig, ax = plt.subplots(figsize=(6.4, 3.0), layout="constrained")
-ax.barh(list(median_ms), list(median_ms.values()), color=["0.6", "C0", "C1", "C2"])
-ax.invert_yaxis()
-ax.set_xlabel("median time for 3 VJPs at N = 100,000 (ms)")
-ax.set_title("three one-hot VJPs, N = 100,000")
-plt.show()
-
-# %%
 # Reusing the graph saves two of the three forward passes and none of the
-# three backward passes (``vmap(vjp_fn)`` also runs the three backward
-# passes as one batched pass). What that saves in time depends on what a
-# forward pass costs next to a backward pass, and on each API's own overhead
-# per call: the ratios above show what it came to for this ``f`` on the
-# machine that built this page. The pass counts are the same on every
+# three backward passes (``vmap(vjp_fn)`` runs the three as one batched
+# backward pass). What that saves in time depends on what a forward pass
+# costs next to a backward pass, and on each API's own overhead per call:
+# :ref:`sphx_glr_auto_examples_jacobians_plot_02_batched_jacobian_methods.py`
+# times the loop of three ``functional.vjp`` calls against the batched forms
+# from :math:`N = 10` to :math:`10^5`. The pass counts are the same on every
 # machine.
+
+names = list(passes)
+positions = torch.arange(len(names), dtype=torch.float64)
+fig, ax = plt.subplots(figsize=(6.4, 2.8), layout="constrained")
+ax.barh(positions - 0.2, [passes[name][0] for name in names], height=0.4, color="C0", label="forward passes (calls of f)")
+ax.barh(positions + 0.2, [passes[name][1] for name in names], height=0.4, color="C1", label="backward passes reaching x")
+ax.set_yticks(positions.tolist(), names)
+ax.invert_yaxis()
+ax.set_xticks(range(4))
+ax.set_xlabel("passes for three one-hot VJPs (counted)")
+ax.legend(fontsize=8, loc="lower right")
+plt.show()
 
 # %%
 # Equivalent calls
 # ----------------
+#
+# With ``from torch import autograd, func``, ``f`` and ``x`` as above, ``v``
+# of the shape of ``f(x)``, ``V`` a stack of :math:`K` such cotangents, and
+# ``x_leaf = x.detach().requires_grad_()``: ``torch.autograd`` differentiates
+# with respect to tensors that require grad, and ``backward`` writes ``.grad``
+# of leaves (of other tensors only after ``retain_grad()``), adding to what is
+# there.
 #
 # .. list-table::
 #    :header-rows: 1
@@ -301,22 +259,87 @@ plt.show()
 #    * - to compute
 #      - ``torch.autograd``
 #      - ``torch.func``
-#    * - :math:`v^\top J` (one :math:`v`)
-#      - ``functional.vjp(f, x, v)[1]``, ``grad(f(x), x, v)``,
-#        ``f(x).backward(gradient=v)`` then ``x.grad``
-#      - ``vjp(f, x)[1](v)[0]``, ``grad(lambda x: (v * f(x)).sum())(x)``
-#    * - :math:`v^\top J` for many :math:`v`
-#      - ``grad(f(x), x, V, is_grads_batched=True)``; or ``y = f(x)`` once,
-#        then ``grad(y, x, v, retain_graph=True)`` for each :math:`v`
-#      - ``vmap(vjp(f, x)[1])(V)``
-#    * - full :math:`J`
-#      - ``functional.jacobian(f, x)``
-#      - ``jacrev(f)(x)``, ``jacfwd(f)(x)``
-#    * - per-sample :math:`J_n`
-#      - ``functional.jacobian(lambda x: f(x).sum(0), x, vectorize=True)``
-#        (block-diagonal :math:`J` only)
-#      - ``vmap(jacrev(f_one_point))(x)``
+#    * - :math:`v^\top J`, shaped like ``x``
+#      - ``autograd.functional.vjp(f, x, v)[1]``,
+#        ``autograd.grad(f(x_leaf), x_leaf, v)[0]``,
+#        ``f(x_leaf).backward(gradient=v)`` then ``x_leaf.grad``
+#      - ``func.vjp(f, x)[1](v)[0]``,
+#        ``func.grad(lambda x: (v * f(x)).sum())(x)``
+#    * - :math:`v^\top J` for each of :math:`K` cotangents, :math:`(K, N, 2)`
+#      - ``autograd.grad(f(x_leaf), x_leaf, V, is_grads_batched=True)[0]``;
+#        or ``y = f(x_leaf)`` once, then
+#        ``autograd.grad(y, x_leaf, V[k], retain_graph=True)[0]`` for each
+#        :math:`k`
+#      - ``func.vmap(func.vjp(f, x)[1])(V)[0]``
+#    * - full :math:`J`, :math:`(N, 3, N, 2)`
+#      - ``autograd.functional.jacobian(f, x)``
+#      - ``func.jacrev(f)(x)``, ``func.jacfwd(f)(x)``
+#    * - per-sample :math:`J_n`, :math:`(N, 3, 2)`
+#      - ``autograd.functional.jacobian(lambda x: f(x).sum(0), x, vectorize=True).transpose(0, 1)``
+#        (block-diagonal :math:`J` only; without the transpose it is
+#        :math:`(3, N, 2)`)
+#      - ``func.vmap(func.jacrev(f_one_point))(x)``, with ``f_one_point``
+#        the map for one point, :math:`(2,) \to (3,)`
 #
+# Every call in the table runs below, as written, on the first 5 points, and
+# is checked against the Jacobian by hand,
+# :math:`J_n = \begin{pmatrix} b & a \\ c & 2bc \\ 2a & -3 \end{pmatrix}` with
+# :math:`c = \cos(a + b^2)`.
+
+from torch import autograd, func
+
+
+def f_one_point(point):
+    """(2,) -> (3,): f for one point."""
+    return f(point.unsqueeze(0)).squeeze(0)
+
+
+def jacobian_by_hand(x):
+    """(N, 2) -> (N, 3, 2): the blocks J_n."""
+    a, b = x[:, 0], x[:, 1]
+    c = torch.cos(a + b**2)
+    rows = (torch.stack((b, a), 1), torch.stack((c, 2 * b * c), 1), torch.stack((2 * a, torch.full_like(a, -3.0)), 1))
+    return torch.stack(rows, dim=1)
+
+
+x, v = x[:5], v[:5]
+V = torch.randn(4, 5, 3, generator=generator, dtype=torch.float64)  # K = 4 cotangents
+J_n = jacobian_by_hand(x)
+one_v = torch.einsum("ni,nij->nj", v, J_n)  # v^T J, (N, 2)
+each_v = torch.einsum("kni,nij->knj", V, J_n)  # (K, N, 2)
+full_J = torch.einsum("nij,nm->nimj", J_n, torch.eye(5, dtype=torch.float64))  # J_n on the diagonal blocks
+
+# %%
+# The calls, as written in the table, each with the value it must equal:
+
+x_leaf = x.detach().requires_grad_()
+f(x_leaf).backward(gradient=v)
+y = f(x_leaf)
+table = {  # each call as written in the table: (result, what it must equal)
+    "autograd.functional.vjp(f, x, v)[1]": (autograd.functional.vjp(f, x, v)[1], one_v),
+    "autograd.grad(f(x_leaf), x_leaf, v)[0]": (autograd.grad(f(x_leaf), x_leaf, v)[0], one_v),
+    "f(x_leaf).backward(gradient=v); x_leaf.grad": (x_leaf.grad, one_v),
+    "func.vjp(f, x)[1](v)[0]": (func.vjp(f, x)[1](v)[0], one_v),
+    "func.grad(lambda x: (v * f(x)).sum())(x)": (func.grad(lambda x: (v * f(x)).sum())(x), one_v),
+    "autograd.grad(..., V, is_grads_batched=True)[0]": (
+        autograd.grad(f(x_leaf), x_leaf, V, is_grads_batched=True)[0], each_v),
+    "autograd.grad(y, ..., V[k], retain_graph=True)[0]": (
+        torch.stack([autograd.grad(y, x_leaf, V[k], retain_graph=True)[0] for k in range(len(V))]), each_v),
+    "func.vmap(func.vjp(f, x)[1])(V)[0]": (func.vmap(func.vjp(f, x)[1])(V)[0], each_v),
+    "autograd.functional.jacobian(f, x)": (autograd.functional.jacobian(f, x), full_J),
+    "func.jacrev(f)(x)": (func.jacrev(f)(x), full_J),
+    "func.jacfwd(f)(x)": (func.jacfwd(f)(x), full_J),
+    "autograd.functional.jacobian(... sum(0) ...).transpose(0, 1)": (
+        autograd.functional.jacobian(lambda x: f(x).sum(0), x, vectorize=True).transpose(0, 1), J_n),
+    "func.vmap(func.jacrev(f_one_point))(x)": (func.vmap(func.jacrev(f_one_point))(x), J_n),
+}
+for call, (result, expected) in table.items():
+    # Each entry is one partial (b, a, 2a, -3, or c times 1 or 2b, below 3) or a sum of three
+    # products of one with v (|v| < 4), plus exact zeros; the calls and einsum sum in other
+    # orders: within 3 x 12 x 2.2e-16 = 8e-15, << 1e-12.
+    torch.testing.assert_close(result, expected, rtol=1e-12, atol=1e-12)
+    print(f"{call:<62} {str(tuple(result.shape)):<14} max |error| = {(result - expected).abs().max().item():.1e}")
+
 # What to remember
 # ----------------
 #

@@ -8,8 +8,10 @@ computing it exactly costs one VJP per input dimension. With a *random*
 :math:`v` (random signs or Gaussian entries), one VJP gives an unbiased
 estimate of the trace and of the whole diagonal, and the error of an average
 over :math:`k` probes falls as :math:`1/\sqrt{k}`. This page derives the
-estimators and their variances, checks both exactly on a small case, and
-checks the statistics on a larger one.
+estimators and their variances, checks both exactly on a small case, checks
+the statistics on a larger one, and works out when :math:`k` random probes
+beat the :math:`n` VJPs of the exact trace, which for the field below they do
+not.
 """
 
 # %%
@@ -73,15 +75,23 @@ checks the statistics on a larger one.
 # A vector field and its exact divergence
 # ---------------------------------------
 #
-# A residual block, the kind of field a continuous normalising flow
-# integrates: :math:`f(x) = x + W_2 \tanh(W_1 x + b)` with
+# A residual block :math:`f(x) = x + g(x)` with
+# :math:`g(x) = W_2 \tanh(W_1 x + b)`,
 # :math:`W_1 \in \mathbb{R}^{h \times n}`, :math:`W_2 \in \mathbb{R}^{n \times h}`,
 # so that
 #
 # .. math::
 #
-#    J = I + W_2 \operatorname{diag}\bigl(1 - \tanh^2(W_1 x + b)\bigr) W_1
+#    J = I + J_g, \qquad
+#    J_g = W_2 \operatorname{diag}\bigl(1 - \tanh^2(W_1 x + b)\bigr) W_1
 #    \in \mathbb{R}^{n \times n}.
+#
+# A continuous normalising flow integrates a field like :math:`g` itself,
+# :math:`dx/dt = g(x)`, and needs its divergence
+# :math:`\operatorname{tr}(J_g)`; :math:`f` is one Euler step of that flow
+# (step 1). Its divergence :math:`\operatorname{tr}(J) = n + \operatorname{tr}(J_g)`
+# contains a part known exactly, the identity's :math:`n`: keep that in mind
+# when the probe counts come.
 #
 # The exact trace and diagonal need all :math:`n` rows of :math:`J`, that is
 # :math:`n` VJPs (here with :func:`torch.func.jacrev`); the hand formula is the
@@ -142,7 +152,10 @@ field, x, J = make_field(n, hidden)
 torch.testing.assert_close(torch.func.jacrev(field)(x), J, rtol=1e-12, atol=1e-12)
 trace, diagonal = J.trace(), J.diagonal()
 sigma = {name: var.sqrt().item() for name, (var, _) in variances(J).items()}
+identity = torch.eye(n, dtype=torch.float64)
+residual_trace = (J - identity).trace()  # tr(J_g), the part not known in advance
 print(f"n = {n}: divergence tr(J) = {trace.item():.4f}")
+print(f"of which {n} is the identity's: tr(J - I) = tr(J_g) = {residual_trace.item():.4f}")
 print(f"standard deviation of one probe: Rademacher {sigma['Rademacher']:.3f}, Gaussian {sigma['Gaussian']:.3f}")
 
 # %%
@@ -198,11 +211,13 @@ torch.testing.assert_close((torch.linalg.eigvalsh(small_S) ** 2).sum(), (small_S
 
 runs, probes_per_run = 200, 256
 probe_counts = torch.arange(1, probes_per_run + 1, dtype=torch.float64)
-samples = {}
+samples, residual_samples = {}, {}
 for name, draw in {"Rademacher": rademacher, "Gaussian": gaussian}.items():
     probes = draw((runs * probes_per_run, n))
     traces, diagonals = estimates(field, x, probes)
     samples[name] = (traces.reshape(runs, probes_per_run), diagonals.reshape(runs, probes_per_run, n))
+    # v^T J v - v^T v = v^T (J - I) v estimates tr(J - I), used in the last sections
+    residual_samples[name] = (traces - (probes**2).sum(dim=1)).reshape(runs, probes_per_run)
 
 # %%
 # What the statistical checks bound
@@ -274,9 +289,106 @@ for name, (traces, diagonals) in samples.items():
         assert 0.8 < trace_ratio[k - 1] < 1.2, f"{name}, k = {k}: trace error off the 1/sqrt(k) line"
         assert 0.8 < diagonal_ratio[k - 1] < 1.2, f"{name}, k = {k}: diagonal error off the 1/sqrt(k) line"
 
-relative = {name: sigma[name] / trace.abs().item() for name in sigma}
-for name, value in relative.items():
-    print(f"{name:<10} probes for 1% relative RMS error: {(value / 0.01) ** 2:.0f}  (exact trace: {n} VJPs)")
+# %%
+# The number of probes for a 1% error on :math:`\operatorname{tr}(J)` follows:
+# :math:`k = (\sigma / (0.01\,|\operatorname{tr} J|))^2`. The check reads the
+# RMS error at that :math:`k` from the 200 runs (within 20%, as above).
+
+for name, (trace_rms, _) in rms_error.items():
+    k_one_percent = round((sigma[name] / (0.01 * trace.abs().item())) ** 2)
+    measured = (trace_rms[k_one_percent - 1] / trace.abs()).item()
+    print(f"{name:<10} probes for 1% relative RMS error on tr(J): {k_one_percent}"
+          f" (measured at that k: {100 * measured:.2f}%; exact trace: {n} VJPs)")
+    assert 0.008 < measured < 0.012, f"{name}: {k_one_percent} probes do not give 1%"
+
+# %%
+# What the identity hides: estimate only the unknown part
+# -------------------------------------------------------
+#
+# Those counts look cheap, but 100 of the 100.13 is the identity's and was
+# known before any probe. The error of the estimate is absolute,
+# :math:`\sigma/\sqrt{k}`, and is the same whatever known constant is added
+# to the trace; measured against the part that needed estimating,
+# :math:`\operatorname{tr}(J - I) = 0.126`, the 39 Rademacher probes are off by
+# several times that part:
+
+k_rademacher = round((sigma["Rademacher"] / (0.01 * trace.abs().item())) ** 2)
+rms_rademacher = rms_error["Rademacher"][0][k_rademacher - 1]
+print(f"{k_rademacher} Rademacher probes: RMS error {rms_rademacher.item():.3f}"
+      f" = {(rms_rademacher / residual_trace.abs()).item():.1f} x |tr(J - I)|")
+assert rms_rademacher > 5 * residual_trace.abs()
+
+# %%
+# Subtract what is known *inside* the estimator (a control variate):
+# :math:`v^\top (J - I) v = v^\top J v - v^\top v` is unbiased for
+# :math:`\operatorname{tr}(J - I)`, since :math:`\mathbb{E}[v^\top v] = n`, and
+# uses the same VJPs. Its variance is the formula above with :math:`S - I` in
+# place of :math:`S`:
+#
+# * Rademacher: :math:`v^\top v = n` exactly, so nothing changes; the identity
+#   is diagonal and never added variance (:math:`\sigma^2 = 2\sum_{i \neq j} S_{ij}^2`).
+# * Gaussian: :math:`\sigma^2` falls from :math:`2\lVert S \rVert_F^2` to
+#   :math:`2\lVert S - I \rVert_F^2`; subtracting :math:`n` *after*
+#   estimating (:math:`v^\top J v - n`) would keep the larger variance.
+#
+# The same statistical checks as above, on the sampled :math:`v^\top J v - v^\top v`:
+
+residual_sigma = {}
+for name, residual_traces in residual_samples.items():
+    residual_variance, _ = variances(J - identity)[name]
+    residual_sigma[name] = residual_variance.sqrt().item()
+    count = residual_traces.numel()
+    kurtosis = ((residual_traces - residual_trace) ** 4).mean() / residual_variance**2
+    print(f"{name:<10} sigma of v^T J v - v^T v: {residual_sigma[name]:.3f} (of v^T J v: {sigma[name]:.3f});"
+          f" sampled variance / formula = {(residual_traces.var() / residual_variance).item():.3f}")
+    assert (residual_traces.mean() - residual_trace).abs() < 4 * (residual_variance / count).sqrt()
+    assert ((kurtosis - 1) / count).sqrt() < 0.01, "too few samples for the 5% variance check"
+    # A statistical 5% (as above), not a rounding tolerance.
+    torch.testing.assert_close(residual_traces.var(), residual_variance, rtol=0.05, atol=0)
+
+# %%
+# The honest count: :math:`k = (\sigma / (0.01\,|\operatorname{tr}(J - I)|))^2`
+# probes for a 1% error on :math:`\operatorname{tr}(J - I)`, about
+# :math:`2.5 \times 10^7` for either probe type, against :math:`n = 100` VJPs
+# for the exact value. Too many to sample here; the check measures the RMS
+# error of the 256-probe means over the 200 runs and extrapolates it along the
+# :math:`1/\sqrt{k}` line checked above, which must land within the same 20%
+# (a factor 0.64 to 1.44 in :math:`k`).
+
+for name, residual_traces in residual_samples.items():
+    k_formula = (residual_sigma[name] / (0.01 * residual_trace.abs().item())) ** 2
+    rms_at_256 = (residual_traces.mean(dim=1) - residual_trace).pow(2).mean().sqrt()
+    k_measured = (probes_per_run * (rms_at_256 / (0.01 * residual_trace.abs())) ** 2).item()
+    print(f"{name:<10} probes for 1% relative RMS error on tr(J - I): {k_formula:.2e}"
+          f" (from the runs' RMS error at k = 256: {k_measured:.2e}; exact: {n} VJPs)")
+    assert 0.64 < k_measured / k_formula < 1.44, f"{name}: the probe count for tr(J - I) is off"
+
+# %%
+# When random probes pay
+# ----------------------
+#
+# An RMS error :math:`\delta` takes :math:`k = \sigma^2/\delta^2` probes, the
+# exact trace :math:`n` VJPs (batched with :func:`torch.func.vmap` as here).
+# Probes cost less only for :math:`\delta > \sigma/\sqrt{n}`. For this field
+# that threshold (for Rademacher probes, the smaller :math:`\sigma`) is larger than :math:`|\operatorname{tr}(J - I)|` itself
+# (checked below): at any accuracy that tells the sign of the divergence, the
+# exact trace is cheaper. Probes pay when
+#
+# * :math:`n` is large and an unbiased estimate is all that is needed, as in
+#   training: :math:`v` does not depend on the parameters, so the gradient of
+#   :math:`v^\top J_g v` is an unbiased estimate of the gradient of
+#   :math:`\operatorname{tr}(J_g)`, and its noise joins that of the
+#   mini-batch. FFJORD (Grathwohl et al., 2019) uses Hutchinson's estimator
+#   this way, with one probe per ODE solve, and sliced score matching (Song et
+#   al., 2019) rests on the same random projections;
+# * :math:`\sigma` is small against the accuracy needed: with Rademacher probes
+#   only the off-diagonal part of :math:`S` adds variance, so a Jacobian
+#   dominated by its diagonal is cheap to estimate, and a diagonal one is
+#   exact with one probe (next section).
+
+break_even = residual_sigma["Rademacher"] / n**0.5
+print(f"break-even RMS error sigma / sqrt(n) = {break_even:.3f}; |tr(J - I)| = {residual_trace.abs().item():.3f}")
+assert break_even > residual_trace.abs(), "here probes would pay at some useful accuracy"
 
 # %%
 # Diagonal Jacobians: one Rademacher probe is exact
@@ -312,12 +424,13 @@ for name, colour in (("Rademacher", "C0"), ("Gaussian", "C1")):
     axes[0].loglog(ks, (trace_variance / probe_counts).sqrt().numpy(), "k--", lw=0.9, label=predicted)
     axes[1].loglog(ks, diagonal_rms.numpy(), color=colour, lw=2.5, label=f"{name} probes")
     axes[1].loglog(ks, (diagonal_variance.sum() / probe_counts).sqrt().numpy(), "k--", lw=0.9, label=predicted)
+axes[0].axhline(residual_trace.abs().item(), color="0.4", ls=":", label=r"$|\mathrm{tr}(J - I)|$")
 axes[0].set_title(r"trace: RMS error of the $k$-probe mean", fontsize=10)
 axes[1].set_title(r"diagonal: RMS of $\Vert \hat d_k - \mathrm{diag}(J) \Vert$", fontsize=10)
 for ax in axes:
     ax.set_xlabel("number of probes $k$ (one VJP each)")
 axes[0].set_ylabel(f"error over {runs} runs, n = {n}")
-axes[1].legend(fontsize=8)
+axes[0].legend(fontsize=8)
 plt.show()
 
 # %%
@@ -335,6 +448,12 @@ plt.show()
 # * :math:`v = \mathbf{1}` is a single sign vector: it is exact for diagonal
 #   :math:`J` and gives column sums otherwise; random signs average the
 #   off-diagonal terms away.
+# * The error is absolute: subtract what is known inside the estimator
+#   (:math:`v^\top J v - v^\top v` for :math:`\operatorname{tr}(J - I)`) and
+#   count probes against the unknown part. :math:`k = \sigma^2/\delta^2`
+#   probes beat :math:`n` exact VJPs only for errors above
+#   :math:`\sigma/\sqrt{n}`: in training with large :math:`n`, or for nearly
+#   diagonal :math:`J`.
 #
 # Next: :ref:`sphx_glr_auto_examples_jacobians_plot_05_structured_jacobians_by_colouring.py`.
 # Reference: :func:`torch.func.vjp`, :func:`torch.func.vmap`,

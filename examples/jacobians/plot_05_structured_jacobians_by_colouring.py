@@ -269,28 +269,50 @@ print("2 JVPs give all", N, "Jacobians of shape (3, 2)")
 #
 # At :math:`n = 500`, the dense :func:`torch.func.jacfwd` pushes :math:`n`
 # seeds through the stencil, the coloured version 3. The deterministic
-# measure is the number of tensor elements written by ATen operations (a
-# ``TorchDispatchMode`` sees every one):
-# every operation writes the :math:`n`-element value plus one
-# :math:`n`-element tangent per seed, so the ratio should be close to
-# :math:`(n + 1)/(C + 1)`. The memory of the result is :math:`n^2` entries
+# measure is the number of tensor elements written by ATen operations, counted
+# as in :ref:`sphx_glr_auto_examples_jacobians_plot_02_batched_jacobian_methods.py`:
+# the number of elements of every tensor an ATen operation returns (a
+# ``TorchDispatchMode`` sees every one), except views, which share their
+# input's memory, and the uninitialised tensors of :func:`torch.empty` and its
+# variants, which are allocated but not written.
+#
+# Under :func:`torch.func.vmap`, an operation on the value writes :math:`n`
+# elements once, and an operation on the tangents :math:`n` elements per
+# seed. So for :math:`B` seeds ``compressed_by_jvps`` writes
+# :math:`a + bB` elements, checked below by predicting the count for
+# :math:`B = n` seeds (one colour per column, a dense Jacobian) exactly from
+# the counts for 2 and 3. The dense-to-coloured ratio is therefore
+# :math:`(a + bn)/(a + 3b)`, below :math:`n/3` because both pay the fixed
+# part :math:`a` (the value, and setting up the seeds). The count for
+# :func:`torch.func.jacfwd`, which runs its own code for the same :math:`n`
+# seeds, is printed beside. The memory of the result is :math:`n^2` entries
 # against :math:`3n - 2`.
 
 
 class ElementsWritten(TorchDispatchMode):
-    """Counts ATen operations and the elements of the tensors they return."""
+    """Counts the elements of the tensors ATen operations return, except views
+    and uninitialised allocations."""
+
+    aten = torch.ops.aten
+    writes_nothing = {aten.empty, aten.empty_like, aten.empty_strided, aten.new_empty, aten.new_empty_strided}
 
     def __init__(self):
         super().__init__()
-        self.operations, self.elements = 0, 0
+        self.elements = 0
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
-        self.operations += 1
-        for tensor in out if isinstance(out, (tuple, list)) else (out,):
-            if isinstance(tensor, torch.Tensor):
-                self.elements += tensor.numel()
+        if not func.is_view and func.overloadpacket not in self.writes_nothing:
+            for tensor in out if isinstance(out, (tuple, list)) else (out,):
+                if isinstance(tensor, torch.Tensor):
+                    self.elements += tensor.numel()
         return out
+
+
+def elements_written(fn):
+    with ElementsWritten() as work:
+        result = fn()
+    return work.elements, result
 
 
 n_large = 500
@@ -299,10 +321,8 @@ u_large = torch.randn(n_large, generator=generator, dtype=torch.float64)
 pattern_large = band_pattern(n_large, 1)
 colours_large = greedy_column_colouring(pattern_large)
 
-with ElementsWritten() as coloured_work:
-    compressed_large = compressed_by_jvps(residual_large, u_large, colours_large)
-with ElementsWritten() as dense_work:
-    dense_large = torch.func.jacfwd(residual_large)(u_large)
+coloured_elements, compressed_large = elements_written(lambda: compressed_by_jvps(residual_large, u_large, colours_large))
+jacfwd_elements, dense_large = elements_written(lambda: torch.func.jacfwd(residual_large)(u_large))
 recovered_large = unpack_columns(compressed_large, pattern_large, colours_large).to_dense()
 # In row i the colour seed and jacfwd's one-hot seed put the same single 1 in the stencil: the
 # same operations on the same numbers, plus exact zeros; the hand formula is a few eps
@@ -311,13 +331,23 @@ torch.testing.assert_close(recovered_large, dense_large, rtol=1e-12, atol=1e-12)
 torch.testing.assert_close(recovered_large, jacobian_by_hand_large(u_large), rtol=1e-12, atol=1e-6)
 
 n_colours = int(colours_large.max()) + 1
-ratio = dense_work.elements / coloured_work.elements
-print(f"n = {n_large}: {n_colours} JVPs instead of {n_large}")
-print(f"elements written: jacfwd {dense_work.elements:,}, coloured {coloured_work.elements:,}"
-      f" -> ratio {ratio:.1f} (predicted (n + 1)/(C + 1) = {(n_large + 1) / (n_colours + 1):.1f})")
 assert n_colours == 3 and n_colours < n_large
-# The tangents dominate; the remaining gap is a few small index tensors.
-assert abs(ratio / ((n_large + 1) / (n_colours + 1)) - 1) < 0.05
+with_seeds = {}
+for seeds in (2, 3, n_large):
+    seed_colours = torch.arange(n_large) % seeds  # B = n: one colour per column
+    with_seeds[seeds], _ = elements_written(lambda: compressed_by_jvps(residual_large, u_large, seed_colours))
+per_seed = with_seeds[3] - with_seeds[2]  # b
+fixed = with_seeds[2] - 2 * per_seed  # a
+print(f"n = {n_large}: {n_colours} JVPs instead of {n_large}")
+print(f"elements written by compressed_by_jvps with B seeds: {fixed:,} + {per_seed:,} B"
+      f" -> B = {n_large}: {with_seeds[n_large]:,}")
+print(f"elements written: {n_large} seeds {with_seeds[n_large]:,}, jacfwd {jacfwd_elements:,},"
+      f" {n_colours} colours {coloured_elements:,} -> ratios {with_seeds[n_large] / coloured_elements:.1f}"
+      f" and {jacfwd_elements / coloured_elements:.1f} (n / C = {n_large / n_colours:.1f})")
+# Integer counts: exact. The colouring j mod 3 is the same seeds as B = 3.
+assert coloured_elements == with_seeds[3]
+assert with_seeds[n_large] == fixed + per_seed * n_large, "not one fixed part plus one part per seed"
+assert jacfwd_elements > 100 * coloured_elements
 
 
 def median_ms(fn):
@@ -391,4 +421,4 @@ plt.show()
 # :func:`torch.func.vmap`, :func:`torch.func.jacfwd`,
 # :func:`torch.nn.functional.one_hot`, :func:`torch.cat`,
 # :func:`torch.sparse_coo_tensor`, :func:`torch.block_diag`,
-# :class:`torch.utils.benchmark.Timer`.
+# :func:`torch.empty`, :class:`torch.utils.benchmark.Timer`.

@@ -50,8 +50,9 @@ intermediate result.
 # The graph the forward pass records
 # ----------------------------------
 #
-# Every result computed from a tensor that requires grad has a ``grad_fn``:
-# the node that will run its VJP, named by
+# A floating-point (or complex) result of an operation on a tensor that
+# requires grad, computed while gradients are being recorded, has a
+# ``grad_fn``: the node that will run its VJP, named by
 # :func:`~torch.autograd.graph.Node.name`. ``next_functions`` lists, for
 # each input of the operation, the node that receives that input's share of
 # :math:`v` (``None`` where the input needs no gradient). A leaf that
@@ -95,6 +96,22 @@ def walk(node, depth=0):
 
 print("\nthe graph, from the output to the leaves:")
 walk(y.grad_fn)
+
+# %%
+# Not every result gets one. Integer and boolean results (``argmax``, a
+# comparison) have no gradient, ``detach()`` returns a tensor cut from the
+# graph, and under :func:`torch.no_grad` nothing is recorded:
+
+no_node = {
+    "torch.argmax(x)": torch.argmax(x),
+    "x > 0": x > 0,
+    "x.detach()": x.detach(),
+}
+with torch.no_grad():
+    no_node["torch.sin(x) under no_grad"] = torch.sin(x)
+for name, result in no_node.items():
+    print(f"{name:<28} grad_fn = {result.grad_fn}, requires_grad = {result.requires_grad}")
+    assert result.grad_fn is None and not result.requires_grad, name
 
 # %%
 # What a node keeps: ``SinBackward0`` saved :math:`x` (the autograd notes

@@ -2,8 +2,9 @@ r"""
 What reverse mode keeps in memory, counted in bytes
 ===================================================
 
-A VJP needs, at every node, tensors from the forward pass: reverse mode has
-to keep them from the moment the forward pass computes them until the
+Most VJPs need tensors from the forward pass (a product needs its factors,
+``tanh`` its output; a sum, an addition or a view needs none): reverse mode
+has to keep them from the moment the forward pass computes them until the
 backward pass uses them. How many bytes is that, how does it grow with
 depth, and what do forward mode, ``jacrev``'s ``chunk_size`` and
 activation checkpointing change? This page counts the bytes exactly, with
@@ -59,12 +60,13 @@ from torch.multiprocessing.reductions import StorageWeakRef
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 from torch.utils.checkpoint import checkpoint
-from torch.utils.flop_counter import FlopCounterMode
+from torch.utils.flop_counter import FlopCounterMode, flop_registry
 
 B, n = 32, 64
 activation_bytes = B * n * 8  # one h_l in float64
 generator = torch.Generator().manual_seed(0)
 x = torch.randn(B, n, generator=generator, dtype=torch.float64)
+x_leaf = x.clone().requires_grad_()
 weights = [torch.randn(n, n, generator=generator, dtype=torch.float64) / n**0.5 for _ in range(16)]
 layer_calls = 0
 
@@ -100,7 +102,22 @@ def saved_bytes(run, existing):
     return len(packed), naive, sum(storages.values())
 
 
-x_leaf = x.clone().requires_grad_()
+# Not every node keeps something: a sum, an addition, an expand or a view has a
+# VJP that needs only shapes, while tanh keeps its output and a product both factors.
+saved_counts = {
+    name: saved_bytes(run, existing=[x_leaf])[0]
+    for name, run in {
+        "sum": lambda: x_leaf.sum(),
+        "add": lambda: x_leaf + x_leaf,
+        "expand": lambda: x_leaf[None].expand(3, B, n),
+        "view": lambda: x_leaf.view(-1),
+        "tanh": lambda: torch.tanh(x_leaf),
+        "mul": lambda: x_leaf * x_leaf,
+    }.items()
+}
+print("tensors saved by one operation:", saved_counts)
+assert saved_counts == {"sum": 0, "add": 0, "expand": 0, "view": 0, "tanh": 1, "mul": 2}, saved_counts
+
 count, naive, kept = saved_bytes(lambda: network(x_leaf, 4).sum(), existing=[x_leaf, *weights])
 print(f"fixed weights:     {count:>2} saved tensors, {naive} bytes added up naively, {kept} bytes of new storages")
 assert count == 2 * 4, "each layer saves its weight and tanh's output"
@@ -110,7 +127,8 @@ assert kept == 4 * activation_bytes, "reverse mode keeps the L layer outputs, 8 
 trainable = [weight.clone().requires_grad_() for weight in weights[:4]]
 count, naive, kept = saved_bytes(lambda: network(x, 4, trainable).sum(), existing=[x, *trainable])
 print(f"trainable weights: {count:>2} saved tensors, {naive} bytes added up naively, {kept} bytes of new storages")
-assert naive == 2 * 4 * activation_bytes + 3 * n * n * 8, "x, each h_l twice, three weights"
+assert count == 11, "x; h_1, h_2, h_3 twice each; h_4; three weights"
+assert naive == (1 + 2 * 3 + 1) * activation_bytes + 3 * n * n * 8, "x and h_4 once, h_1 to h_3 twice, three weights"
 assert kept == 4 * activation_bytes, "the same L layer outputs"
 
 # %%
@@ -144,15 +162,18 @@ class LiveTensorBytes(TorchDispatchMode):
         super().__init__()
         self.live = {}  # storage key -> (weak reference, bytes)
         self.peak = 0
+        self.zero_products = 0  # matrix products with a broadcast (stride-0) matrix of zeros
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
+        if func is torch.ops.aten.mm.default:
+            self.zero_products += any(0 in a.stride() and not a.any() for a in args)
         for key in [key for key, (ref, _) in self.live.items() if ref.expired()]:
             del self.live[key]
         inputs = {storage_key(t) for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)}
         for tensor in tree_leaves(out):
             if not isinstance(tensor, torch.Tensor) or tensor._is_zerotensor():
-                continue  # forward mode's zero tangents of constants allocate nothing
+                continue  # a ZeroTensor (forward mode's tangent of a constant) has no storage
             if storage_key(tensor) not in inputs | self.live.keys():
                 storage = tensor.untyped_storage()
                 self.live[storage_key(tensor)] = (StorageWeakRef(storage), storage.nbytes())
@@ -174,14 +195,25 @@ def peak_bytes(run):
 # Reverse mode: one gradient :math:`\nabla_x y \in \mathbb{R}^{B \times n}`
 # with :func:`torch.autograd.grad`. Forward mode: one directional derivative
 # :math:`\nabla_x y \cdot u` with :func:`torch.func.jvp`, which records no
-# backward graph, so no pack hook is ever called. That is not the same
-# work: forward mode needs :math:`Bn` JVPs for the whole gradient. The dot
-# product test checks the two against each other,
+# backward graph, so no pack hook is ever called; and the same directional
+# derivative written by hand, one tangent formula per layer,
+# :math:`\dot h_{l+1} = (1 - h_{l+1}^2) \odot (\dot h_l W_l)`. That is not
+# the same work as the gradient: forward mode needs :math:`Bn` JVPs for the
+# whole gradient. The dot product test checks them against each other,
 # :math:`\langle \nabla_x y, u \rangle = J u`.
 
 depths = [1, 2, 4, 8, 16]
 u = torch.randn(B, n, generator=generator, dtype=torch.float64)
-reverse_saved, reverse_peak, forward_peak = [], [], []
+
+
+def network_jvp_by_hand(h, tangent, depth):
+    for weight in weights[:depth]:
+        h = layer(h, weight)
+        tangent = (1 - h**2) * (tangent @ weight)
+    return h.sum(), tangent.sum()
+
+
+reverse_saved, reverse_peak, forward_peak, hand_peak, zero_products = [], [], [], [], []
 for depth in depths:
     _, _, kept = saved_bytes(lambda: network(x_leaf, depth).sum(), existing=[x_leaf, *weights])
     reverse_saved.append(kept)
@@ -190,35 +222,63 @@ for depth in depths:
 
     peak, (gradient,) = peak_bytes(lambda: torch.autograd.grad(network(x_leaf, depth).sum(), x_leaf))
     reverse_peak.append(peak)
-    peak, (_, directional) = peak_bytes(lambda: torch.func.jvp(lambda h: network(h, depth).sum(), (x,), (u,)))
-    forward_peak.append(peak)
+    with LiveTensorBytes() as forward_mode:
+        _, directional = torch.func.jvp(lambda h: network(h, depth).sum(), (x,), (u,))
+    forward_peak.append(forward_mode.peak)
+    zero_products.append(forward_mode.zero_products)
+    with LiveTensorBytes() as hand_mode:
+        _, directional_by_hand = network_jvp_by_hand(x, u, depth)
+    hand_peak.append(hand_mode.peak)
+    assert hand_mode.zero_products == 0
     # Each side's 64-term products are within 64 eps of their absolute-value
     # sums, which the result weighs by absolute weights totalling < 27000 here
     # (4e-10), and its final sum of 2048 terms (absolute sum < 800) within
     # 2048 eps x 800 (4e-10): so both tolerances widened from 1e-12 to 1e-9.
     torch.testing.assert_close((gradient * u).sum(), directional, rtol=1e-9, atol=1e-9)
+    torch.testing.assert_close(directional_by_hand, directional, rtol=1e-9, atol=1e-9)  # the same bound
 
-print(f"{'depth':>5} {'reverse saved':>14} {'reverse peak':>13} {'forward saved':>14} {'forward peak':>13}")
-for depth, saved, peak, fpeak in zip(depths, reverse_saved, reverse_peak, forward_peak):
-    print(f"{depth:>5} {saved:>14} {peak:>13} {0:>14} {fpeak:>13}")
+print(f"{'depth':>5} {'reverse saved':>14} {'reverse peak':>13} {'forward saved':>14} {'func.jvp peak':>14}"
+      f" {'by hand peak':>13}")
+for depth, saved, peak, fpeak, hpeak in zip(depths, reverse_saved, reverse_peak, forward_peak, hand_peak):
+    print(f"{depth:>5} {saved:>14} {peak:>13} {0:>14} {fpeak:>14} {hpeak:>13}")
 
 assert reverse_saved == [depth * activation_bytes for depth in depths], "8 L B n bytes"
 assert all(a < b for a, b in zip(reverse_peak, reverse_peak[1:])), "reverse mode's peak grows with depth"
 assert len(set(forward_peak[1:])) == 1, "forward mode's peak does not depend on the depth"
+assert len(set(hand_peak[1:])) == 1, "nor does the hand-written JVP's"
 
 # %%
 # Reverse mode's peak is what it saved plus one activation-sized temporary
 # of the backward pass and two scalars (:math:`y` and its :math:`v = 1`).
 # Forward mode keeps nothing, but carries a tangent beside every value and
-# needs temporaries for the tangent formulas: six activation-sized buffers
-# here, whatever the depth. So at depth 4 forward mode's peak is the higher
-# one, and from depth 8 on reverse mode's is.
+# needs temporaries for the tangent formulas, whatever the depth: five
+# activation-sized buffers for the hand-written JVP, six for
+# :func:`torch.func.jvp`. The sixth is waste. ``torch.func.jvp`` gives each
+# weight, a constant, a zero tangent :math:`\dot W_l = 0`, and the tangent
+# formula of a matrix product, :math:`\dot h_l W_l + h_l \dot W_l`
+# (``at::mm(self_t, mat2_p) + at::mm(self_p, mat2_t)`` in
+# `tools/autograd/derivatives.yaml
+# <https://github.com/pytorch/pytorch/blob/main/tools/autograd/derivatives.yaml>`__),
+# does not skip it: the zero becomes a broadcast zero matrix (one 8-byte scalar,
+# expanded), and :math:`h_l \dot W_l` an activation-sized buffer of zeros,
+# one product per layer (counted: the products with a stride-0 zero matrix;
+# :ref:`sphx_glr_auto_examples_higher_order_plot_02_hessian_vector_products.py`
+# finds the same products). Where the peaks cross therefore depends on the
+# implementation as much as on the mode. Reverse mode's peak,
+# :math:`(L + 1) \cdot 8Bn` bytes and the two scalars, passes
+# ``torch.func.jvp``'s between depth 4 and 8; it reaches the hand-written
+# JVP's at depth 4 (above it by the two scalars only) and grows past it
+# from there on.
 
 print("reverse peak - saved, in bytes:", sorted({peak - saved for peak, saved in zip(reverse_peak, reverse_saved)}))
-print("forward peak in activations:", forward_peak[-1] / activation_bytes)
+print("forward peak in activations: func.jvp", forward_peak[-1] / activation_bytes,
+      " by hand", hand_peak[-1] / activation_bytes)
+print("products with a broadcast zero matrix in func.jvp, by depth:", zero_products)
 assert all(peak - saved == activation_bytes + 2 * 8 for peak, saved in zip(reverse_peak, reverse_saved))
-assert forward_peak[-1] == 6 * activation_bytes
-assert forward_peak[2] > reverse_peak[2] and forward_peak[3] < reverse_peak[3], "the crossing between depth 4 and 8"
+assert (forward_peak[-1], hand_peak[-1]) == (6 * activation_bytes, 5 * activation_bytes)
+assert zero_products == depths, "one product with a zero tangent per layer"
+assert forward_peak[2] > reverse_peak[2] and forward_peak[3] < reverse_peak[3], "func.jvp: crossing between 4 and 8"
+assert hand_peak[1] > reverse_peak[1] and hand_peak[2] == reverse_peak[2] - 2 * 8, "by hand: equal at depth 4"
 
 # %%
 # Checkpointing: recompute instead of keeping
@@ -312,9 +372,14 @@ except RuntimeError as error:
 # :func:`torch.func.jacfwd` (no ``chunk_size`` argument) carries :math:`n`
 # tangents through every layer instead, with their temporaries.
 # A ``FlopCounterMode`` (from ``torch.utils.flop_counter``) counts the
-# FLOPs of the matrix products (two per multiply-add; it counts no other
-# operations): every chunk size does the same :math:`m` VJPs, each with the
-# matrix-product FLOPs of one forward pass.
+# FLOPs (two per multiply-add) of the operations in its ``flop_registry``
+# (`torch/utils/flop_counter.py
+# <https://github.com/pytorch/pytorch/blob/main/torch/utils/flop_counter.py>`__):
+# matrix products (``mm``, ``addmm``, ``bmm``, ``baddbmm``, ``_scaled_mm``),
+# convolutions and their backward, and attention kernels. Of this network's
+# operations only the matrix products are among them; ``tanh`` and the
+# other elementwise operations are not. Every chunk size does the same
+# :math:`m` VJPs, each with the matrix-product FLOPs of one forward pass.
 #
 # The reference is the Jacobian multiplied out by hand, layer by layer:
 # :math:`J = J_{L-1} \cdots J_0` with
@@ -337,6 +402,10 @@ h = sample
 for weight in wide_weights:
     h = torch.tanh(h @ weight)
     jacobian_by_hand = (1 - h**2)[:, None] * weight.T @ jacobian_by_hand
+
+aten = torch.ops.aten
+assert {aten.mm, aten.addmm, aten.bmm, aten.baddbmm, aten.convolution} <= flop_registry.keys()
+assert not {aten.tanh, aten.tanh_backward, aten.mul} & flop_registry.keys(), "elementwise operations are not counted"
 
 chunk_sizes = [16, 8, 4, 2, 1]
 jacrev_peak = []
@@ -384,7 +453,8 @@ def bars(ax, ticks, series, xlabel, title):
 fig, axes = plt.subplots(1, 3, figsize=(10, 3.6), layout="constrained")
 bars(axes[0], depths, [("reverse: saved", reverse_saved), ("reverse: peak", reverse_peak)], "depth $L$",
      "gradient (reverse) vs one JVP (forward)")
-axes[0].plot(range(len(depths)), kib(forward_peak), "o-", color="C2", label="forward: peak (saved 0)")
+axes[0].plot(range(len(depths)), kib(forward_peak), "o-", color="C2", label="func.jvp: peak (saved 0)")
+axes[0].plot(range(len(depths)), kib(hand_peak), "s--", color="C4", label="JVP by hand: peak (saved 0)")
 axes[0].set_ylabel("KiB of tensors")
 bars(axes[1], segment_lengths, [("saved", checkpoint_saved), ("peak", checkpoint_peak)],
      "checkpoint segment length $k$", "checkpointing, $L = 16$")
@@ -406,7 +476,8 @@ plt.show()
 #   :math:`8LBn` bytes, growing with depth. Count it per storage, not per
 #   saved tensor, and leave out the weights and inputs that exist anyway.
 # * Forward mode keeps nothing, but carries tangents and their temporaries,
-#   and gives one direction per pass. ``jacrev``'s ``chunk_size`` and
+#   and gives one direction per pass; ``torch.func.jvp`` also multiplies by
+#   the zero tangents of constants. ``jacrev``'s ``chunk_size`` and
 #   checkpointing lower the peak by doing the same work in pieces or twice.
 # * On a CPU, measure memory deterministically: saved-tensor hooks for what
 #   the graph keeps, a dispatch mode for live tensor bytes.

@@ -9,8 +9,9 @@ ATen operations, cuts it into a forward graph and a backward graph, and
 hands both to a compiler. Which operations end up in the backward graph,
 which tensors cross from one graph to the other, and are the gradients
 those of eager mode? This page captures both graphs with the ``aot_eager``
-recipe, which runs them without generating code, so no C++ compiler is
-needed.
+recipe and with ``aot_eager_decomp_partition``, which adds inductor's
+decompositions and partitioner settings. Both run the graphs without
+generating code, so no C++ compiler is needed.
 """
 
 # %%
@@ -42,27 +43,61 @@ needed.
 #
 # A backend built with ``aot_autograd`` receives the joint graph in its
 # *partition function*, and the two halves in its forward and backward
-# compilers. ``backend="aot_eager"`` is such a backend: in torch 2.13's
-# source it is ``aot_autograd`` with ``min_cut_rematerialization_partition``,
-# ``keep_inference_input_mutations=True`` and compilers that return the
-# graphs unchanged. The backend below is the same recipe with compilers and
-# a partition function that also keep what they are given;
-# ``default_partition`` is the other partitioner, for comparison.
+# compilers. Two such backends are registered in torch 2.13's
+# `torch/_dynamo/backends/debugging.py
+# <https://github.com/pytorch/pytorch/blob/main/torch/_dynamo/backends/debugging.py>`__,
+# both with compilers that return the graphs unchanged:
+#
+# * ``backend="aot_eager"``: ``min_cut_rematerialization_partition`` and
+#   ``keep_inference_input_mutations=True``;
+# * ``backend="aot_eager_decomp_partition"``: inductor's decomposition
+#   table, ``select_decomp_table()``, which rewrites some ATen operations
+#   into simpler ones before the cut, and the same min-cut partitioner told
+#   that inductor will compile (``compiler="inductor"``). It is inductor's
+#   recipe without inductor's code generation.
+#
+# The backend below takes the same recipes, with compilers and a partition
+# function that also keep what they are given; ``default_partition`` is the
+# other partitioner, for comparison.
 
 import collections
+import functools
+import inspect
 
 import matplotlib.pyplot as plt
 import torch
 from functorch.compile import make_boxed_func
+from torch._dynamo.backends import debugging
 from torch._dynamo.backends.common import aot_autograd
 from torch._functorch.partitioners import default_partition, min_cut_rematerialization_partition
+from torch._inductor.compile_fx import select_decomp_table
 from torch.autograd.graph import saved_tensors_hooks
+
+# The recipes, as the installed torch's source writes them.
+recipe_source = {
+    name: inspect.getsource(getattr(debugging, name)) for name in ("aot_eager", "aot_eager_decomp_partition")
+}
+assert "partition_fn=min_cut_rematerialization_partition" in recipe_source["aot_eager"]
+assert "keep_inference_input_mutations=True" in recipe_source["aot_eager"]
+assert "select_decomp_table()" in recipe_source["aot_eager_decomp_partition"]
+assert 'min_cut_rematerialization_partition, compiler="inductor"' in recipe_source["aot_eager_decomp_partition"]
 
 # Start from a clean compilation cache.
 torch._dynamo.reset()
 
+RECIPES = {  # name: (partition function, further aot_autograd options)
+    "min-cut (aot_eager)": (min_cut_rematerialization_partition, {"keep_inference_input_mutations": True}),
+    "default": (default_partition, {"keep_inference_input_mutations": True}),
+    "decomposed (aot_eager_decomp_partition)": (
+        functools.partial(min_cut_rematerialization_partition, compiler="inductor"),
+        {"decompositions": select_decomp_table()},
+    ),
+}
 
-def capturing_backend(partition, graphs):
+
+def capturing_backend(recipe, graphs):
+    partition, options = RECIPES[recipe]
+
     def keep(name):
         def compiler(graph_module, example_inputs):
             graphs[name] = graph_module
@@ -74,12 +109,7 @@ def capturing_backend(partition, graphs):
         graphs["joint"] = joint_module
         return partition(joint_module, joint_inputs, **kwargs)
 
-    return aot_autograd(
-        fw_compiler=keep("forward"),
-        bw_compiler=keep("backward"),
-        partition_fn=partition_fn,
-        keep_inference_input_mutations=True,
-    )
+    return aot_autograd(fw_compiler=keep("forward"), bw_compiler=keep("backward"), partition_fn=partition_fn, **options)
 
 
 def f(x, w):
@@ -91,12 +121,25 @@ generator = torch.Generator().manual_seed(0)
 x = torch.randn(n, generator=generator, dtype=torch.float64, requires_grad=True)
 w = torch.randn(n, generator=generator, dtype=torch.float64, requires_grad=True)
 
+
+def op_counts(graph_module):
+    return collections.Counter(
+        node.target.overloadpacket.__name__ for node in graph_module.graph.nodes if node.op == "call_function"
+    )
+
+
+def capture(function, recipe, *inputs):
+    """Compile FUNCTION with RECIPE, run it forward and backward once: (compiled function, its graphs)."""
+    graphs = {}
+    compiled = torch.compile(function, backend=capturing_backend(recipe, graphs), fullgraph=True)
+    output = compiled(*inputs)  # the first call compiles the forward graph ...
+    torch.autograd.grad(output, [t for t in inputs if t.requires_grad])  # ... the backward pass the backward one
+    return compiled, graphs
+
+
 graphs, compiled = {}, {}
-for name, partition in (("min-cut (aot_eager)", min_cut_rematerialization_partition), ("default", default_partition)):
-    graphs[name] = {}
-    compiled[name] = torch.compile(f, backend=capturing_backend(partition, graphs[name]), fullgraph=True)
-    compiled[name](x, w).backward()  # the first call compiles the forward graph, backward() the backward one
-    x.grad, w.grad = None, None
+for name in RECIPES:
+    compiled[name], graphs[name] = capture(f, name, x, w)
 
 
 def show(graph_module):
@@ -127,29 +170,52 @@ show(graphs["min-cut (aot_eager)"]["joint"])
 # :math:`y` followed by the tensors the backward graph needs; those are the
 # backward graph's first inputs.
 
-backward_ops = {}
-for name, captured in graphs.items():
+for name in ("min-cut (aot_eager)", "default"):
     print(f"--- {name} partition")
     print("  forward graph:")
-    show(captured["forward"])
+    show(graphs[name]["forward"])
     print("  backward graph:")
-    show(captured["backward"])
-    backward_ops[name] = collections.Counter(
-        node.target.overloadpacket.__name__ for node in captured["backward"].graph.nodes if node.op == "call_function"
-    )
+    show(graphs[name]["backward"])
+backward_ops = {name: op_counts(captured["backward"]) for name, captured in graphs.items()}
 
 # %%
 # The VJP operations are in both backward graphs; the min-cut partitioner
-# of ``aot_eager`` (which inductor, the default backend, also uses, after
-# graph passes of its own) also moves ``sin`` there: it computes :math:`\sin x` a second time rather than keep it, the
-# trade of activation checkpointing on the previous page, made
-# automatically for an operation that is cheap to redo.
+# of ``aot_eager`` also moves ``sin`` there: it computes :math:`\sin x` a
+# second time rather than keep it, the trade of activation checkpointing on
+# the previous page, made automatically. It gains here because :math:`x`
+# crosses to the backward graph anyway (the VJP of :math:`\sin` needs
+# :math:`\cos x`): recomputing :math:`\sin x` hands over one tensor fewer.
+# For this function inductor's decompositions change nothing: the
+# ``aot_eager_decomp_partition`` recipe gives the same backward graph.
 
 vjp_ops = collections.Counter({"expand": 1, "mul": 3, "cos": 1})
 assert backward_ops["default"] == vjp_ops, backward_ops["default"]
 assert backward_ops["min-cut (aot_eager)"] == vjp_ops + collections.Counter({"sin": 1})
-print("backward ops, default:", dict(backward_ops["default"]))
-print("backward ops, min-cut:", dict(backward_ops["min-cut (aot_eager)"]))
+assert backward_ops["decomposed (aot_eager_decomp_partition)"] == backward_ops["min-cut (aot_eager)"]
+for name, counts in backward_ops.items():
+    print(f"backward ops, {name}: {dict(counts)}")
+
+# %%
+# Where recomputing hands over no fewer tensors, the two min-cut recipes
+# differ. The VJP of :math:`\exp` needs :math:`e^x` itself, not :math:`x`,
+# so for :math:`\sum_i e^{x_i} w_i` one tensor of :math:`n` numbers besides
+# :math:`w` crosses either way: :math:`e^x`, or :math:`x` to compute
+# :math:`e^x` again from. ``aot_eager``'s partitioner keeps :math:`e^x` and
+# recomputes nothing; inductor's recipe hands over :math:`x` and computes
+# :math:`e^x` a second time in the backward graph.
+
+
+def f_exp(x, w):
+    return (torch.exp(x) * w).sum()
+
+
+exp_graphs = {
+    name: capture(f_exp, name, x, w)[1] for name in ("min-cut (aot_eager)", "decomposed (aot_eager_decomp_partition)")
+}
+for name, captured in exp_graphs.items():
+    print(f"exp, backward ops, {name}: {dict(op_counts(captured['backward']))}")
+assert op_counts(exp_graphs["min-cut (aot_eager)"]["backward"])["exp"] == 0, "aot_eager recomputes nothing"
+assert op_counts(exp_graphs["decomposed (aot_eager_decomp_partition)"]["backward"])["exp"] == 1
 
 # %%
 # What crosses from forward to backward
@@ -159,7 +225,10 @@ print("backward ops, min-cut:", dict(backward_ops["min-cut (aot_eager)"]))
 # function, so the saved-tensor count of the previous page applies:
 # distinct storages, leaving out the inputs :math:`x` and :math:`w`. Eager
 # autograd and the default partition keep :math:`\sin x`, :math:`8n` bytes;
-# ``aot_eager`` keeps nothing new.
+# ``aot_eager`` and ``aot_eager_decomp_partition`` keep nothing new. For
+# :math:`\sum_i e^{x_i} w_i`, eager and ``aot_eager`` keep :math:`e^x`;
+# ``aot_eager_decomp_partition``, which hands over the input :math:`x`,
+# keeps nothing new.
 
 
 def new_saved_bytes(run, existing):
@@ -175,6 +244,7 @@ runs = {
     "eager": f,
     "default partition": compiled["default"],
     'backend="aot_eager"': torch.compile(f, backend="aot_eager", fullgraph=True),
+    'backend="aot_eager_decomp_partition"': torch.compile(f, backend="aot_eager_decomp_partition", fullgraph=True),
 }
 saved, gradients = {}, {}
 for name, run in runs.items():
@@ -182,17 +252,32 @@ for name, run in runs.items():
     gradients[name] = torch.autograd.grad(y, (x, w))
     print(f"{name:<20} saves {saved[name]:>5} new bytes for backward")
 
-assert saved == {"eager": 8 * n, "default partition": 8 * n, 'backend="aot_eager"': 0}
+assert saved == {
+    "eager": 8 * n,
+    "default partition": 8 * n,
+    'backend="aot_eager"': 0,
+    'backend="aot_eager_decomp_partition"': 0,
+}
+
+exp_saved = {}
+for name, backend in (("eager", None), ('backend="aot_eager"', "aot_eager"),
+                      ('backend="aot_eager_decomp_partition"', "aot_eager_decomp_partition")):
+    run = f_exp if backend is None else torch.compile(f_exp, backend=backend, fullgraph=True)
+    y, exp_saved[name] = new_saved_bytes(lambda: run(x, w), existing=[x, w])
+    torch.autograd.grad(y, (x, w))  # run the backward pass too, as above
+    print(f"exp: {name:<20} saves {exp_saved[name]:>5} new bytes for backward")
+assert exp_saved == {"eager": 8 * n, 'backend="aot_eager"': 8 * n, 'backend="aot_eager_decomp_partition"': 0}
 
 # %%
 # The check against eager and against the formulas
 # --------------------------------------------------
 #
-# The compiled graphs run the same ATen operations as eager mode, in float64,
-# so the gradients agree to rounding (1e-12); the hand formulas are the
-# independent reference.
+# For this function every recipe's graphs run the same ATen operations as
+# eager mode (the op counts above), in float64, so the gradients agree to
+# rounding (1e-12); the hand formulas are the independent reference.
 
 aot_eager_grads = gradients['backend="aot_eager"']
+decomposed_f_grads = gradients['backend="aot_eager_decomp_partition"']
 # These backends generate no code: the graphs call the same ATen kernels as
 # eager on the same operands (a product's factors at most swapped, which is
 # exact), so the gradients are bit-identical. A code-generating backend such
@@ -200,6 +285,7 @@ aot_eager_grads = gradients['backend="aot_eager"']
 # few eps of values below 10, still far under 1e-12.
 torch.testing.assert_close(gradients["default partition"], gradients["eager"], rtol=1e-12, atol=1e-12)
 torch.testing.assert_close(aot_eager_grads, gradients["eager"], rtol=1e-12, atol=1e-12)
+torch.testing.assert_close(decomposed_f_grads, gradients["eager"], rtol=1e-12, atol=1e-12)
 x_value, w_value = x.detach(), w.detach()
 # The same kernels again: (1 * w) * cos x and 1 * sin x, with 1 * w = w exactly.
 torch.testing.assert_close(aot_eager_grads[0], w_value * torch.cos(x_value), rtol=1e-12, atol=1e-12)
@@ -218,7 +304,12 @@ print(f"max |aot_eager - eager| = {error:.1e}")
 # :math:`z` to :math:`h^\top \bar z` for the weight and
 # :math:`\bar z W^\top` for :math:`h`: one matrix product per input that
 # needs a gradient. :math:`x` needs none, so the backward graph
-# should hold three ``mm`` for the forward graph's two.
+# should hold three ``mm`` for the forward graph's two. Here inductor's
+# decompositions do change the backward graph: ``tanh_backward``, the one
+# ATen operation that is the VJP of ``tanh`` in eager autograd and under
+# ``aot_eager``, becomes :math:`\bar z \odot (1 - y^2)` in ``mul`` and
+# ``sub``; ``t`` (transpose) becomes ``permute``, ``detach`` becomes
+# ``alias``. The matrix products stay.
 
 data = torch.randn(8, 16, generator=generator, dtype=torch.float64)
 W1 = torch.randn(16, 32, generator=generator, dtype=torch.float64, requires_grad=True)
@@ -229,27 +320,31 @@ def loss(data, W1, W2):
     return (torch.tanh(data @ W1) @ W2).pow(2).sum()
 
 
-layer_graphs = {}
-compiled_loss = torch.compile(
-    loss, backend=capturing_backend(min_cut_rematerialization_partition, layer_graphs), fullgraph=True
-)
+compiled_loss, layer_graphs = capture(loss, "min-cut (aot_eager)", data, W1, W2)
+decomposed_loss, decomposed_graphs = capture(loss, "decomposed (aot_eager_decomp_partition)", data, W1, W2)
 compiled_grads = torch.autograd.grad(compiled_loss(data, W1, W2), (W1, W2))
+decomposed_grads = torch.autograd.grad(decomposed_loss(data, W1, W2), (W1, W2))
 eager_grads = torch.autograd.grad(loss(data, W1, W2), (W1, W2))
-op_counts = {
-    part: collections.Counter(
-        node.target.overloadpacket.__name__ for node in layer_graphs[part].graph.nodes if node.op == "call_function"
-    )
-    for part in ("forward", "backward")
-}
-for part, counts in op_counts.items():
-    print(f"{part:>8} graph: {dict(sorted(counts.items()))}")
-assert (op_counts["forward"]["mm"], op_counts["backward"]["mm"]) == (2, 3)
-assert op_counts["backward"]["tanh_backward"] == 1, "tanh's VJP is one fused ATen op"
+layer_ops = {part: op_counts(layer_graphs[part]) for part in ("forward", "backward")}
+decomposed_ops = {part: op_counts(decomposed_graphs[part]) for part in ("forward", "backward")}
+for part in ("forward", "backward"):
+    print(f"aot_eager, {part:>8} graph: {dict(sorted(layer_ops[part].items()))}")
+    print(f"decomposed, {part:>7} graph: {dict(sorted(decomposed_ops[part].items()))}")
+for counts in (layer_ops, decomposed_ops):
+    assert (counts["forward"]["mm"], counts["backward"]["mm"]) == (2, 3)
+assert layer_ops["backward"]["tanh_backward"] == 1, "under aot_eager, tanh's VJP is one ATen op"
+eager_vjp_ops = collections.Counter({"tanh_backward": 1, "mul": 2, "t": 1, "detach": 2})
+decomposed_vjp_ops = collections.Counter({"mul": 4, "sub": 1, "permute": 1, "alias": 2})
+assert decomposed_ops["backward"] == layer_ops["backward"] - eager_vjp_ops + decomposed_vjp_ops, decomposed_ops
 # The capturing backend runs the traced graphs unchanged on ATen's kernels: the
 # same products, tanh and sums as eager, on the same operands, so bit-identical
 # results. (Generated kernels, as inductor's, could reorder the 32-term sums;
 # then the bound, ~60 eps x absolute-value sums up to 850 = 1e-11, exceeds 1e-12.)
 torch.testing.assert_close(compiled_grads, eager_grads, rtol=1e-12, atol=1e-12)
+# The decomposed tanh VJP rounds v (1 - y^2) in its own order: a few eps (say 4) relative per entry,
+# and each 8-term product over the batch rounds on its own, 8 eps either side: in all under
+# 20 eps x the absolute-value sums (below 361 here) = 1.6e-12, within atol 1e-11.
+torch.testing.assert_close(decomposed_grads, eager_grads, rtol=0, atol=1e-11)
 
 # %%
 # The figure: both partitions of the same joint graph
@@ -307,21 +402,26 @@ torch._dynamo.reset()  # leave no compiled code behind for later examples
 
 # %%
 # Inductor, the default backend of :func:`torch.compile`, generates kernels
-# from the same two graphs (its partitioner is the min-cut one); it needs a
-# C++ compiler on a CPU, and its first compilation takes longer than this
-# whole page is allowed to run, so the page shows no inductor timings.
+# from the graphs of the ``aot_eager_decomp_partition`` recipe: decomposed
+# by its table, cut by its min-cut partitioner. It needs a C++ compiler on a
+# CPU, and its first compilation takes longer than this whole page is
+# allowed to run, so the page shows no inductor timings.
 #
 # What to remember
 # ----------------
 #
 # * Under :func:`torch.compile`, AOTAutograd traces the VJPs ahead of time
-#   into a joint graph and splits it: the backward graph holds the same VJP
-#   operations eager autograd would run.
+#   into a joint graph and splits it. With ``aot_eager`` the backward graph
+#   holds the VJP operations eager autograd would run; inductor's
+#   decompositions rewrite some of them into simpler ATen operations.
 # * What the forward graph hands the backward graph is the partitioner's
-#   choice: the min-cut partitioner (``aot_eager``, inductor) recomputes
-#   cheap operations instead of saving them.
-# * A custom ``aot_autograd`` backend, or ``aot_eager``, shows both graphs
-#   without a C++ compiler; check compiled gradients against eager ones.
+#   choice: the min-cut partitioner recomputes cheap operations whose
+#   inputs cross anyway (``sin`` here); with inductor's settings it also
+#   recomputed ``exp``, handing over the input :math:`x` instead of a new
+#   tensor.
+# * A custom ``aot_autograd`` backend, ``aot_eager`` or
+#   ``aot_eager_decomp_partition`` shows both graphs without a C++
+#   compiler; check compiled gradients against eager ones.
 #
 # Next: back to the overview, :doc:`/concepts/choosing_a_method`.
 # Reference: :func:`torch.compile`, :class:`torch.autograd.graph.saved_tensors_hooks`,
