@@ -100,7 +100,7 @@ walk(y.grad_fn)
 # %%
 # Not every result gets one. Integer and boolean results (``argmax``, a
 # comparison) have no gradient, ``detach()`` returns a tensor cut from the
-# graph, and under :func:`torch.no_grad` nothing is recorded:
+# graph, and under :class:`torch.no_grad` nothing is recorded:
 
 no_node = {
     "torch.argmax(x)": torch.argmax(x),

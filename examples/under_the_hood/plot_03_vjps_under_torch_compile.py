@@ -45,7 +45,7 @@ generating code, so no C++ compiler is needed.
 # *partition function*, and the two halves in its forward and backward
 # compilers. Two such backends are registered in torch 2.13's
 # `torch/_dynamo/backends/debugging.py
-# <https://github.com/pytorch/pytorch/blob/main/torch/_dynamo/backends/debugging.py>`__,
+# <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/_dynamo/backends/debugging.py>`__,
 # both with compilers that return the graphs unchanged:
 #
 # * ``backend="aot_eager"``: ``min_cut_rematerialization_partition`` and
@@ -62,25 +62,14 @@ generating code, so no C++ compiler is needed.
 
 import collections
 import functools
-import inspect
 
 import matplotlib.pyplot as plt
 import torch
 from functorch.compile import make_boxed_func
-from torch._dynamo.backends import debugging
 from torch._dynamo.backends.common import aot_autograd
 from torch._functorch.partitioners import default_partition, min_cut_rematerialization_partition
 from torch._inductor.compile_fx import select_decomp_table
 from torch.autograd.graph import saved_tensors_hooks
-
-# The recipes, as the installed torch's source writes them.
-recipe_source = {
-    name: inspect.getsource(getattr(debugging, name)) for name in ("aot_eager", "aot_eager_decomp_partition")
-}
-assert "partition_fn=min_cut_rematerialization_partition" in recipe_source["aot_eager"]
-assert "keep_inference_input_mutations=True" in recipe_source["aot_eager"]
-assert "select_decomp_table()" in recipe_source["aot_eager_decomp_partition"]
-assert 'min_cut_rematerialization_partition, compiler="inductor"' in recipe_source["aot_eager_decomp_partition"]
 
 # Start from a clean compilation cache.
 torch._dynamo.reset()
@@ -333,9 +322,9 @@ for part in ("forward", "backward"):
 for counts in (layer_ops, decomposed_ops):
     assert (counts["forward"]["mm"], counts["backward"]["mm"]) == (2, 3)
 assert layer_ops["backward"]["tanh_backward"] == 1, "under aot_eager, tanh's VJP is one ATen op"
-eager_vjp_ops = collections.Counter({"tanh_backward": 1, "mul": 2, "t": 1, "detach": 2})
-decomposed_vjp_ops = collections.Counter({"mul": 4, "sub": 1, "permute": 1, "alias": 2})
-assert decomposed_ops["backward"] == layer_ops["backward"] - eager_vjp_ops + decomposed_vjp_ops, decomposed_ops
+for eager_op, decomposed_into in (("tanh_backward", ("mul", "sub")), ("t", ("permute",)), ("detach", ("alias",))):
+    assert layer_ops["backward"][eager_op] >= 1 and decomposed_ops["backward"][eager_op] == 0, eager_op
+    assert all(decomposed_ops["backward"][op] >= 1 for op in decomposed_into), (eager_op, decomposed_ops)
 # The capturing backend runs the traced graphs unchanged on ATen's kernels: the
 # same products, tanh and sums as eager, on the same operands, so bit-identical
 # results. (Generated kernels, as inductor's, could reorder the 32-term sums;
