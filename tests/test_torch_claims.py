@@ -19,3 +19,13 @@ def test_the_compile_page_states_torchs_own_aot_eager_recipes():
         'min_cut_rematerialization_partition, compiler="inductor"',
     ):
         assert text in aot_eager, text
+
+
+def test_the_compile_page_states_that_inductor_runs_joint_graph_passes_before_the_cut():
+    """under_the_hood/plot_03, "What inductor adds": inductor's partition
+    function runs _recursive_joint_graph_passes, then the min-cut partitioner."""
+    from torch._inductor import compile_fx
+
+    source = inspect.getsource(compile_fx.partition_fn)
+    passes = source.index("gm = _recursive_joint_graph_passes(")
+    assert passes < source.index("min_cut_rematerialization_partition(", passes)

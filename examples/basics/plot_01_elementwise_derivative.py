@@ -32,11 +32,14 @@ ones give derivatives, and when would it not?
 #    (v^\top J)_j = \sum_{i=1}^{N} v_i J_{ij} = v_j \, f'(x_j).
 #
 # The sum has one non-zero term because :math:`J` is diagonal, so with
-# :math:`v = \mathbf{1}` the VJP is exactly the vector of derivatives. If some
-# :math:`y_i` also depended on another :math:`x_j` (a cumulative sum, a
+# :math:`v = \mathbf{1}` the VJP is exactly the vector of derivatives. For
+# any :math:`J`, :math:`\mathbf{1}^\top J` is the vector of column sums. If
+# some :math:`y_i` also depended on another :math:`x_j` (a cumulative sum, a
 # softmax, a normalisation over the grid), :math:`J` would have off-diagonal
-# entries and :math:`\mathbf{1}^\top J` would be the column sums of
-# :math:`J`, which are not derivatives of anything you asked for.
+# entries, and column :math:`j`'s sum would add them to
+# :math:`\partial y_j / \partial x_j`: not the derivative you asked for,
+# unless they happen to cancel. Both cases are shown in
+# :ref:`sphx_glr_auto_examples_jacobians_plot_01_when_ones_is_not_the_derivative.py`.
 
 # %%
 # The function and its hand-derived derivative
@@ -64,8 +67,12 @@ print("x:", tuple(x.shape), x.dtype)
 # -------
 #
 # ``v`` holds one weight per output :math:`y_i`, so it has the shape of
-# ``f(x)``. ``x`` needs no ``requires_grad``: ``vjp`` differentiates
-# ``x.detach()``, an alias that shares ``x``'s memory but not its history.
+# ``f(x)``. ``x`` needs no ``requires_grad``: unless you pass
+# ``create_graph=True`` with an ``x`` that requires grad, ``vjp`` calls ``f``
+# on ``x.detach().requires_grad_()``, a new tensor that shares ``x``'s memory
+# but not its history (``_grad_preprocess`` in
+# `torch/autograd/functional.py <https://github.com/pytorch/pytorch/blob/main/torch/autograd/functional.py>`__;
+# checked below), and leaves ``x`` as it was.
 # It returns the output and :math:`v^\top J`, shaped like ``x``.
 
 v = torch.ones_like(x)
@@ -75,6 +82,24 @@ print("f(x):", tuple(y.shape), "  v^T J:", tuple(vjp_x.shape))
 print("x[:4]     ", x[:4])
 print("v^T J[:4] ", vjp_x[:4])
 print("f'(x)[:4] ", df_dx(x)[:4])
+
+# %%
+# What ``f`` receives inside ``vjp``: a version of ``f`` that records its argument.
+
+received = []
+
+
+def f_recording(x_in: torch.Tensor) -> torch.Tensor:
+    received.append(x_in)
+    return f(x_in)
+
+
+torch.autograd.functional.vjp(f_recording, x, v=v)
+(x_in,) = received
+print(f"f received a new tensor: {x_in is not x}, on x's memory: {x_in.data_ptr() == x.data_ptr()},"
+      f" requiring grad: {x_in.requires_grad}; x requires grad: {x.requires_grad}")
+assert x_in is not x and x_in.data_ptr() == x.data_ptr() and x_in.requires_grad
+assert not x.requires_grad and x.grad is None, "x is left as it was"
 
 # %%
 # The check

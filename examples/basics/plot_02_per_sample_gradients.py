@@ -44,7 +44,11 @@ is this not what machine learning calls "per-sample gradients"?
 # is the gradient of :math:`\sum_n y_n`, and since the terms of that sum share
 # no inputs, its gradient splits into one gradient per sample. A batch
 # statistic inside :math:`f` (a mean over the batch, a normalisation) couples
-# the samples and breaks this.
+# the samples and breaks this: row :math:`m` then also holds the derivatives
+# of the other samples' outputs with respect to :math:`x_m`, as the batch
+# normalisation section of
+# :ref:`sphx_glr_auto_examples_jacobians_plot_01_when_ones_is_not_the_derivative.py`
+# shows and checks.
 #
 # These are gradients with respect to the **inputs**. In machine learning,
 # "per-sample gradients" usually means gradients of each sample's loss with
@@ -199,8 +203,10 @@ plt.show()
 # * :math:`v = \mathbf{1}` computes the gradient of the sum of the outputs;
 #   it splits into one input gradient per sample because the Jacobian is
 #   block-diagonal across the batch, with one output per sample.
-# * Anything in :math:`f` that mixes samples (batch statistics) makes the
-#   result a sum over samples instead, silently.
+# * Anything in :math:`f` that mixes samples (batch statistics) makes row
+#   :math:`m` a sum over all samples' outputs of their derivatives with
+#   respect to :math:`x_m`, silently (shown in
+#   :ref:`sphx_glr_auto_examples_jacobians_plot_01_when_ones_is_not_the_derivative.py`).
 # * For a parameter that all samples share, the same VJP returns the batch
 #   sum; per-sample parameter gradients need one gradient per sample
 #   (:func:`torch.func.vmap` of :func:`torch.func.grad`).

@@ -8,10 +8,11 @@ arithmetic, each costs a small multiple of one evaluation of the function,
 so a full Jacobian costs one of them per column or one per row: which is
 cheaper depends on its shape. In memory they differ: reverse mode keeps
 intermediate results of the forward pass for its backward pass, so what it
-keeps grows with the depth of the function; forward mode keeps none. This
-page checks the two against each other and against the maths, counts the
-passes each route runs and what reverse mode keeps, then counts and times
-both modes on tall and wide Jacobians.
+keeps grows with the depth of the function; forward mode keeps none for
+later. This page checks the two against each other and against the maths,
+counts the passes each route runs, measures the tensor memory each mode
+holds as a stack of layers gets deeper, then counts and times both modes on
+tall and wide Jacobians.
 """
 
 # %%
@@ -59,8 +60,10 @@ from unittest import mock
 import matplotlib.pyplot as plt
 import torch
 import torch.autograd.forward_ad as fwAD
-from torch.autograd.graph import saved_tensors_hooks
+from torch.multiprocessing.reductions import StorageWeakRef
 from torch.utils import benchmark
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
 from torch.utils.flop_counter import FlopCounterMode
 
 generator = torch.Generator().manual_seed(0)
@@ -109,9 +112,13 @@ torch.testing.assert_close(left, right, rtol=1e-12, atol=1e-12)
 # Reverse passes, counted
 # -----------------------
 #
-# Every reverse pass of these routes goes through
-# :func:`torch.autograd.grad`, so a ``mock`` that wraps it counts the
-# passes. :func:`torch.autograd.functional.jvp` runs two: the first computes
+# A reverse pass started from Python, by :func:`torch.autograd.grad` or by
+# :func:`torch.autograd.backward` (which ``Tensor.backward`` calls), enters
+# autograd's C++ engine through one function, ``_engine_run_backward`` of
+# ``torch.autograd.graph`` (see both in `torch/autograd/__init__.py
+# <https://github.com/pytorch/pytorch/blob/v2.5.1/torch/autograd/__init__.py>`__),
+# so a ``mock`` that wraps it counts the passes, whichever of the two a
+# route calls. :func:`torch.autograd.functional.jvp` runs two: the first computes
 # :math:`g(w) = J^\top w` for a dummy :math:`w` (zeros that require grad)
 # and records that computation; :math:`g` is linear in :math:`w` with
 # Jacobian :math:`J^\top`, so the second, a VJP of :math:`g` with
@@ -120,9 +127,16 @@ torch.testing.assert_close(left, right, rtol=1e-12, atol=1e-12)
 
 
 def reverse_passes(route):
-    with mock.patch.object(torch.autograd, "grad", wraps=torch.autograd.grad) as grad_calls:
+    engine_entry = torch.autograd.graph._engine_run_backward
+    with mock.patch.object(torch.autograd, "_engine_run_backward", wraps=engine_entry) as engine_calls:
         route()
-    return grad_calls.call_count
+    return engine_calls.call_count
+
+
+# The mock sees a pass by either entry point: one each.
+x_leaf = x.clone().requires_grad_()
+assert reverse_passes(lambda: torch.autograd.grad(f(x_leaf).sum(), x_leaf)) == 1
+assert reverse_passes(lambda: f(x_leaf).sum().backward()) == 1
 
 
 def dual_numbers_jvp():
@@ -136,40 +150,68 @@ passes = {
     "forward_ad dual": reverse_passes(dual_numbers_jvp),
     "functional.vjp": reverse_passes(lambda: torch.autograd.functional.vjp(f, x, v)),
 }
-print("reverse passes (calls of torch.autograd.grad):", passes)
+print("reverse passes (entries into autograd's engine):", passes)
 assert passes == {"functional.jvp": 2, "func.jvp": 0, "forward_ad dual": 0, "functional.vjp": 1}, passes
 
 # %%
-# What reverse mode keeps
-# -----------------------
+# What each mode keeps
+# --------------------
 #
 # A VJP runs backwards, after the forward pass has finished, and needs
 # intermediate results of it: :math:`\tanh` keeps its output, since its
 # derivative is :math:`1 - \tanh^2`. For a stack of :math:`L` layers
-# :math:`h \mapsto \tanh(W_s h)` reverse mode keeps every layer's output,
-# :math:`8nL` bytes in float64. A JVP runs alongside the forward pass and
-# each layer's tangent is used up by the next, so forward mode keeps
-# nothing for later. The count below uses
-# :class:`~torch.autograd.graph.saved_tensors_hooks`, which sees every
-# tensor a node keeps for its backward pass, and leaves out :math:`W_s`,
-# which exists anyway. :ref:`sphx_glr_auto_examples_under_the_hood_plot_02_memory_what_reverse_mode_keeps.py`
-# measures the peak memory of both modes, temporaries included.
+# :math:`h \mapsto \tanh(W_s h)`, differentiated with respect to its input
+# :math:`x` only, reverse mode keeps every layer's output, the last one
+# (the result) included: :math:`8nL` bytes in float64. Were :math:`W_s`
+# trainable too, each product would also keep its input :math:`h` for
+# :math:`W_s`'s gradient; but that input is :math:`x` or the previous
+# layer's output, kept already, so the bytes stay the same (checked below).
+# A JVP runs alongside the forward pass and each layer's tangent is used up
+# by the next, so forward mode keeps nothing for later: what it holds at any
+# time does not grow with the depth.
+#
+# The measure: a ``TorchDispatchMode`` (from
+# ``torch.utils._python_dispatch``) sees every ATen operation, notes each
+# new tensor storage an operation makes, and drops it once freed. It gives
+# the bytes still allocated when the forward pass returns (what the graph
+# keeps, and the result) and the peak while it runs; tensors made before,
+# such as :math:`x`, :math:`u` and :math:`W_s`, are not counted.
+# :ref:`sphx_glr_auto_examples_under_the_hood_plot_02_memory_what_reverse_mode_keeps.py`
+# does the same for deeper networks and both passes.
 
 W_square = torch.randn(n, n, generator=generator, dtype=torch.float64) / n**0.5
 
 
-def layer_stack(h, depth):
+class TensorBytes(TorchDispatchMode):
+    """Bytes of the tensor storages made inside the block: still allocated, and the peak."""
+
+    def __init__(self):
+        super().__init__()
+        self.live, self.peak = {}, 0  # storage address -> (weak reference, bytes)
+
+    def allocated(self):
+        return sum(size for reference, size in self.live.values() if not reference.expired())
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+
+        def storages(tree):  # a ZeroTensor (forward mode's tangent of a constant) has no storage
+            tensors = [t for t in tree_leaves(tree) if isinstance(t, torch.Tensor) and not t._is_zerotensor()]
+            return {t.untyped_storage().data_ptr(): t.untyped_storage() for t in tensors}
+
+        self.live = {key: entry for key, entry in self.live.items() if not entry[0].expired()}
+        inputs = storages((args, kwargs))
+        for key, storage in storages(out).items():
+            if key not in inputs and key not in self.live:
+                self.live[key] = (StorageWeakRef(storage), storage.nbytes())
+        self.peak = max(self.peak, self.allocated())
+        return out
+
+
+def layer_stack(h, depth, weight=W_square):
     for _ in range(depth):
-        h = torch.tanh(W_square @ h)
+        h = torch.tanh(weight @ h)
     return h
-
-
-def kept_bytes(run):
-    """Bytes of the tensors the graph keeps for backward, leaving out W_square."""
-    kept = []
-    with saved_tensors_hooks(lambda tensor: kept.append(tensor) or tensor, lambda tensor: tensor):
-        result = run()  # kept alive until the count is made, with its graph
-    return sum(t.numel() * t.element_size() for t in kept if t.data_ptr() != W_square.data_ptr())
 
 
 def stack_jvp(depth):
@@ -177,11 +219,27 @@ def stack_jvp(depth):
         return fwAD.unpack_dual(layer_stack(fwAD.make_dual(x, u), depth)).tangent
 
 
-for depth in (1, 2, 4, 8):
-    reverse_kept = kept_bytes(lambda: layer_stack(x.clone().requires_grad_(), depth))
-    forward_kept = kept_bytes(lambda: stack_jvp(depth))
-    print(f"depth {depth}: reverse mode keeps {reverse_kept:>4} bytes, forward mode {forward_kept}")
-    assert (reverse_kept, forward_kept) == (8 * n * depth, 0), "reverse keeps 8 n L bytes, forward nothing"
+depths = (1, 2, 4, 8)
+forward_peak = []
+for depth in depths:
+    x_leaf = x.clone().requires_grad_()
+    trainable_weight = W_square.clone().requires_grad_()
+    with TensorBytes() as reverse:
+        result = layer_stack(x_leaf, depth)  # result and its graph stay alive
+    with TensorBytes() as reverse_trainable:
+        result_trainable = layer_stack(x_leaf, depth, trainable_weight)
+    with TensorBytes() as forward:
+        tangent = stack_jvp(depth)
+    forward_peak.append(forward.peak)
+    print(f"depth {depth}: reverse mode holds {reverse.allocated():>4} bytes after the forward pass"
+          f" ({reverse_trainable.allocated():>4} with W_s trainable);"
+          f" forward mode peaks at {forward.peak} and ends holding {forward.allocated()}")
+    # Exact byte counts of the tensors the operations allocate.
+    assert reverse.allocated() == reverse_trainable.allocated() == 8 * n * depth, "every layer's output"
+    assert forward.allocated() == 8 * n, "forward mode keeps only the tangent it returns"
+# From depth 2 on, each layer frees the previous layer's values as it makes
+# its own (at depth 1, the layer's inputs x and u were made before the block).
+assert len(set(forward_peak[1:])) == 1, "forward mode's peak does not grow with depth"
 
 # %%
 # Full Jacobians: columns or rows
@@ -289,7 +347,9 @@ plt.show()
 #   on any machine; what that is worth in time, the build machine's figures
 #   above show.
 # * The costs match in arithmetic, not in memory: reverse mode keeps
-#   intermediate results, growing with depth; forward mode keeps none.
+#   intermediate results for its backward pass (here every layer's output,
+#   :math:`8nL` bytes, whether or not :math:`W_s` is trainable), growing
+#   with depth; forward mode keeps none for later, and its peak stays flat.
 # * :func:`torch.autograd.functional.jvp` is reverse mode in disguise (two
 #   reverse passes, counted); for true forward mode use
 #   :func:`torch.func.jvp` or ``forward_ad``.
@@ -297,5 +357,4 @@ plt.show()
 # Next: :ref:`sphx_glr_auto_examples_higher_order_plot_02_hessian_vector_products.py`.
 # Reference: :func:`torch.func.jvp`, :func:`torch.autograd.functional.jvp`,
 # :func:`torch.autograd.forward_ad.make_dual`, :func:`torch.func.jacfwd`,
-# :func:`torch.func.jacrev`, :class:`torch.utils.flop_counter.FlopCounterMode`,
-# :class:`torch.autograd.graph.saved_tensors_hooks`.
+# :func:`torch.func.jacrev`, :class:`torch.utils.flop_counter.FlopCounterMode`.

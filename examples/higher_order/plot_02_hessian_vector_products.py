@@ -151,21 +151,35 @@ assert "does not require grad" in message
 #   operand holds only zeros and is a broadcast view (a zero stride: its
 #   entries share memory instead of having their own), seen by a
 #   ``TorchDispatchMode`` (from ``torch.utils._python_dispatch``) that
-#   inspects every matrix product.
+#   inspects the second operand of every ``aten::mm``. That is every product
+#   with an :math:`n \times n` matrix here: the mode counts the ``mm`` calls
+#   with such a second operand, and their number equals the products
+#   FlopCounterMode counts, asserted below. It also counts the
+#   ``aten::_efficientzerotensor`` calls that make a ``ZeroTensor`` (a zero
+#   that stores nothing) of the shape of :math:`A`: one for each broadcast
+#   zero product, asserted below. ``mm`` has no ``ZeroTensor`` kernel, so
+#   torch's fallback hands it ``zeros({}).expand(sizes)``, one stored zero
+#   seen through stride 0 (`aten/src/ATen/ZeroTensorFallback.cpp
+#   <https://github.com/pytorch/pytorch/blob/v2.5.1/aten/src/ATen/ZeroTensorFallback.cpp>`__).
 
 
 class BroadcastZeroProducts(TorchDispatchMode):
-    """Counts matrix products whose second operand is an all-zero broadcast (stride-0) matrix."""
+    """Counts mm calls with an n x n second operand, those whose operand is an all-zero broadcast
+    (stride-0) matrix, and the ZeroTensors of that shape made (zero tangents of constants)."""
 
-    def __init__(self):
+    def __init__(self, n):
         super().__init__()
-        self.count = 0
+        self.n, self.products, self.count, self.zero_tangents = n, 0, 0, 0
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        if func.name() == "aten::mm":  # a matrix product
-            matrix = args[1]
-            self.count += 0 in matrix.stride() and not matrix.any()
-        return func(*args, **(kwargs or {}))
+        out = func(*args, **(kwargs or {}))
+        square = (self.n, self.n)
+        if func.name() == "aten::mm" and tuple(args[1].shape) == square:  # a product with an n x n matrix
+            self.products += 1
+            self.count += 0 in args[1].stride() and not args[1].any()
+        if func.name() == "aten::_efficientzerotensor" and tuple(out.shape) == square:
+            self.zero_tangents += 1
+        return out
 
 
 forward_passes = 0
@@ -184,10 +198,14 @@ def count(method, f, x, v):
     """Forward passes, backward passes, products with the n x n matrix, and broadcast ones, for one call."""
     global forward_passes
     forward_passes = 0
-    flops, broadcast = FlopCounterMode(display=False), BroadcastZeroProducts()
+    flops, broadcast = FlopCounterMode(display=False), BroadcastZeroProducts(x.numel())
     with mock.patch.object(torch.autograd, "grad", wraps=torch.autograd.grad) as grad_calls, flops, broadcast:
         method(counting_calls(f), x, v)
-    return forward_passes, grad_calls.call_count, flops.get_total_flops() / (2 * x.numel() ** 2), broadcast.count
+    products = flops.get_total_flops() / (2 * x.numel() ** 2)
+    # Exact integers: every product FlopCounterMode counts is an mm the mode inspected, and each
+    # broadcast zero matrix came from a ZeroTensor of A's shape.
+    assert broadcast.products == products and broadcast.zero_tangents == broadcast.count, method
+    return forward_passes, grad_calls.call_count, products, broadcast.count
 
 
 counts = {name: count(method, f, x, v) for name, method in methods.items()}
@@ -226,8 +244,9 @@ assert counts == {
 # * **jvp of grad** (forward-over-reverse) runs one forward and one backward
 #   pass, carrying a tangent through every operation of both: the two
 #   products of the gradient, two for their tangents, and two more that
-#   multiply by an :math:`n \times n` matrix of zeros, the tangent forward
-#   mode gives the constant :math:`A`, stored as a broadcast view (stride 0).
+#   multiply by an :math:`n \times n` matrix of zeros: the tangent of the
+#   constant :math:`A`, which has none of its own, so forward mode uses a
+#   ``ZeroTensor`` of its shape, materialised as a broadcast view (stride 0).
 
 # %%
 # Cost as :math:`n` grows
@@ -309,12 +328,15 @@ print(f"one product with A: {product_ms['with A']:.2f} ms;"
 # Left, the times measured on the machine that built this page; right, the
 # products with :math:`A`, counted. For large :math:`n` the products with
 # :math:`A` are most of the work of every route (each goes through all
-# :math:`n^2` entries of a matrix), so the counts are the guide to the
-# times: the three routes with four products should measure close together,
-# and functional.hvp, with six, above them. jvp of grad also runs six, but
-# two of them are with the broadcast zero matrix, whose cost the line above
-# measured beside a product with :math:`A`: that, not the count alone,
-# decides where jvp of grad lands among the times. The full Hessian's
+# :math:`n^2` entries of a matrix), so the counts are a guide to the times,
+# not a prediction: by them the three routes with four products would take
+# similar times and functional.hvp, with six, half as long again. The times
+# follow that only roughly: each route also has its own per-call overhead
+# and elementwise work, which the count leaves out, and on a shared machine
+# routes with the same count can differ by a third or more. jvp of grad also
+# runs six, but two of them are with the broadcast zero matrix, whose cost
+# the line above measured beside a product with :math:`A`: that, not the
+# count alone, decides where jvp of grad lands among the times. The full Hessian's
 # :math:`2n + 2` products grow with :math:`n` and leave the count of every
 # :math:`Hv` route far behind. The times are this build's measurements, and
 # a busy machine scatters them; the counts are asserted.

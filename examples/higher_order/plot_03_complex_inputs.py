@@ -23,7 +23,9 @@ of steepest descent.
 #    \frac{\partial f}{\partial \bar z} = \frac12 \Bigl(\frac{\partial f}{\partial a}
 #    + i \frac{\partial f}{\partial b}\Bigr).
 #
-# :math:`f` is holomorphic exactly when :math:`\partial f / \partial \bar z = 0`;
+# A real-differentiable :math:`f` (one whose real and imaginary parts are
+# differentiable functions of :math:`(a, b)`) is holomorphic exactly when
+# :math:`\partial f / \partial \bar z = 0`, the Cauchy–Riemann equations;
 # then :math:`\partial f / \partial z = f'(z)`. For an elementwise
 # :math:`f` and an output-shaped :math:`v`, PyTorch's VJP returns
 #
@@ -55,15 +57,21 @@ of steepest descent.
 # :math:`\partial L / \partial \bar z = z` and ``z.grad`` is :math:`2z`
 # (checked below).
 #
-# JAX chose the other convention. For a real :math:`L`, ``jax.grad`` returns
+# JAX chose the other convention. Its `Autodiff Cookbook
+# <https://docs.jax.dev/en/latest/notebooks/autodiff_cookbook.html#complex-numbers-and-differentiation>`_
+# defines the VJP of :math:`f = u + iw` with a cotangent :math:`c + di` as
+# :math:`[c, -d]\, J\, [1, -i]^\top`, with :math:`J` the real
+# :math:`2 \times 2` Jacobian of :math:`(u, w)` over :math:`(a, b)`, and
+# ``grad`` as that VJP with the cotangent 1. For a real :math:`L`
+# (:math:`u = L`, :math:`w = 0`) that is
 # :math:`\partial L / \partial a - i\,\partial L / \partial b
-# = 2\,\partial L / \partial z`, the complex conjugate of PyTorch's:
-# PyTorch's note says that JAX computes :math:`\partial L / \partial z`,
-# and JAX's `Autodiff Cookbook
-# <https://docs.jax.dev/en/latest/notebooks/autodiff_cookbook.html>`_ says to
-# optimise such functions with steps along the conjugate of ``grad``. Code
-# ported between the two libraries needs a conjugate wherever it uses such a
-# gradient. (This page does not run JAX.)
+# = 2\,\partial L / \partial z`, the complex conjugate of PyTorch's
+# (checked below from the real derivatives, without running JAX). PyTorch's
+# note says likewise that JAX computes :math:`\partial L / \partial z` (up
+# to the same factor 2 as its own :math:`\partial L / \partial z^*`), and
+# the Cookbook says to optimise such functions with steps along the
+# conjugate of ``grad``. Code ported between the two libraries needs a
+# conjugate wherever it uses such a gradient.
 
 # %%
 # A holomorphic function: :math:`f(z) = z^2 + \sin z`
@@ -92,7 +100,8 @@ print("z[:2]         ", z[:2])
 print("vjp[:2]       ", vjp_holo[:2])
 print("v conj(f')[:2]", expected_holo[:2])
 print(f"max |vjp - v conj(f'(z))| = {(vjp_holo - expected_holo).abs().max().item():.1e}")
-# A few complex128 operations on terms |v| (2|z| + |cos z|) <= 14: error ~10 eps 14 = 3e-14,
+assert (v.abs() * (2 * z.abs() + torch.cos(z).abs())).max() < 15  # the size of the terms below
+# A few complex128 operations on terms |v| (2|z| + |cos z|) < 15: error ~10 eps 15 = 3e-14,
 # far below 1e-12 (eps = 2.2e-16); a missing conjugate is off by O(1).
 torch.testing.assert_close(vjp_holo, expected_holo, rtol=1e-12, atol=1e-12)
 wrong = v * (2 * z + torch.cos(z))  # without the conjugate
@@ -115,7 +124,8 @@ _, vjp_non_holo = torch.autograd.functional.vjp(non_holomorphic, z, v)
 df_dz, df_dzbar = torch.conj(z) ** 2, 2 * z.abs() ** 2
 expected_non_holo = v * torch.conj(df_dz) + torch.conj(v) * df_dzbar
 print(f"max |vjp - (v conj(df/dz) + conj(v) df/dzbar)| = {(vjp_non_holo - expected_non_holo).abs().max().item():.1e}")
-# A few complex128 operations on terms up to 3 |v| |z|^2 = 24: error ~10 eps 24 = 5e-14, far below 1e-12.
+assert (3 * v.abs() * z.abs() ** 2).max() < 25  # the size of the terms below
+# A few complex128 operations on terms up to 3 |v| |z|^2 < 25: error ~10 eps 25 = 6e-14, far below 1e-12.
 torch.testing.assert_close(vjp_non_holo, expected_non_holo, rtol=1e-12, atol=1e-12)
 
 # %%
@@ -123,10 +133,13 @@ torch.testing.assert_close(vjp_non_holo, expected_non_holo, rtol=1e-12, atol=1e-
 # --------------------------------------------------
 #
 # :math:`L(z) = |z^3 - 1|^2` for each point, summed. PyTorch's gradient
-# should equal :math:`\partial L/\partial a + i\,\partial L/\partial b`,
-# computed here by viewing each :math:`z` as the real pair :math:`(a, b)`,
-# and :math:`2\,\partial L/\partial \bar z = 2 (z^3 - 1)\, \overline{3 z^2}`
-# by hand.
+# should equal :math:`\partial L/\partial a + i\,\partial L/\partial b`.
+# That reference is computed here in real arithmetic only: with
+# :math:`z^3 - 1 = (a^3 - 3ab^2 - 1) + i\,(3a^2 b - b^3)`,
+# :math:`L = (a^3 - 3ab^2 - 1)^2 + (3a^2 b - b^3)^2` is a function of two
+# real tensors, which autograd differentiates with no complex number in
+# sight. The hand formula :math:`2\,\partial L/\partial \bar z = 2 (z^3 - 1)\,
+# \overline{3 z^2}` is a third route.
 
 
 def loss(z):
@@ -137,16 +150,37 @@ z_leaf = z.clone().requires_grad_()
 loss(z_leaf).sum().backward()
 complex_grad = z_leaf.grad
 
-pairs = torch.view_as_real(z).clone().requires_grad_()  # (N, 2): a, b
-loss(torch.view_as_complex(pairs)).sum().backward()
-real_grad = torch.complex(pairs.grad[:, 0], pairs.grad[:, 1])
+a, b = z.real.clone().requires_grad_(), z.imag.clone().requires_grad_()
+((a**3 - 3 * a * b**2 - 1) ** 2 + (3 * a**2 * b - b**3) ** 2).sum().backward()
+real_grad = torch.complex(a.grad, b.grad)  # dL/da + i dL/db
 
 by_hand = 2 * (z**3 - 1) * torch.conj(3 * z**2)
-# real_grad is the same backward pass (view_as_complex passes the gradient through): bit-identical.
-# by_hand multiplies the same factors in another order: a few eps (2.2e-16) relative, far below 1e-12.
-torch.testing.assert_close(complex_grad, real_grad, rtol=1e-12, atol=1e-12)
-torch.testing.assert_close(complex_grad, by_hand, rtol=1e-12, atol=1e-12)
 print(f"max |grad - (dL/da + i dL/db)| = {(complex_grad - real_grad).abs().max().item():.1e}")
+# The sizes of the terms the real route adds up, per point: |re|, |im| and the factors
+# 3a^2 - 3b^2 and 6ab with absolute values. The other two routes add terms no larger
+# (2 |z^3 - 1| |3 z^2| <= term_size).
+a_, b_ = a.detach().abs(), b.detach().abs()
+re_size, im_size = a_**3 + 3 * a_ * b_**2 + 1, 3 * a_**2 * b_ + b_**3
+term_size = 2 * (re_size + im_size) * (3 * a_**2 + 3 * b_**2 + 6 * a_ * b_)
+eps = torch.finfo(torch.float64).eps
+# Each route takes about 20 roundings (pow, abs, + - *, each within a few eps = 2.2e-16 of
+# its result), so the routes differ by under 100 eps term_size per point. Near a root
+# z^3 - 1 cancels: the difference is small in absolute terms, not relative ones, hence a
+# per-point bound rather than rtol.
+assert ((complex_grad - real_grad).abs() <= 100 * eps * term_size).all(), "z.grad is not dL/da + i dL/db"
+assert ((complex_grad - by_hand).abs() <= 100 * eps * term_size).all(), "z.grad is not 2 dL/dzbar"
+print(f"largest difference / (eps term_size): {((complex_grad - real_grad).abs() / (eps * term_size)).max().item():.2f}")
+print(f"z.grad = dL/da + i dL/db (computed in real arithmetic) at all {N} points, to rounding")
+
+# %%
+# JAX's ``grad`` by the Cookbook's formula, from the same real derivatives:
+# :math:`[1, 0]\, J\, [1, -i]^\top = \partial L/\partial a - i\,\partial L/\partial b`.
+
+jax_grad = torch.complex(a.grad, -b.grad)
+print("JAX's grad (Cookbook formula), z[:2]:", jax_grad[:2])
+print("PyTorch's z.grad,              z[:2]:", complex_grad[:2])
+# The same bound as above: the conjugate of PyTorch's z.grad at every point.
+assert ((jax_grad - torch.conj(complex_grad)).abs() <= 100 * eps * term_size).all()
 
 # %%
 # The factor 2, on :math:`L = |z|^2`, whose conjugate Wirtinger derivative

@@ -7,7 +7,8 @@ and :func:`torch.autograd.functional.hessian` all return the matrix of
 second derivatives. This page checks each against a Hessian derived by hand,
 computes one Hessian per sample of a batch with :func:`torch.func.vmap`,
 counts what the four ways of nesting forward and reverse mode cost in
-arithmetic and in memory, and shows what symmetry does and does not prove.
+arithmetic, measures the peak memory of the two with an inner reverse mode,
+and shows what symmetry does and does not prove.
 """
 
 # %%
@@ -242,9 +243,10 @@ print(f"n = {sizes[-1]}: jacrev(jacrev) / jacfwd(jacrev) = {outer_modes:.3f}")
 # matrix-product FLOPs to within 10%. Forward mode carries the outer
 # tangents along with the inner computation instead of recording that
 # computation for a second backward pass. That does not make it use less
-# memory: the inner gradient's recording then keeps each value it saves
-# together with its tangents, :math:`n` of them for a full Hessian (counted
-# at the end of the page). The :mod:`torch.func` documentation calls
+# memory: every value of the inner computation then has tangents beside it,
+# :math:`n` of them for a full Hessian, and the peak of tensor memory,
+# measured at the end of the page, is higher than reverse-over-reverse's in
+# every case measured there. The :mod:`torch.func` documentation calls
 # forward-over-reverse "a good default for good performance", and the JAX
 # Autodiff Cookbook makes the same choice for ``jax.hessian``. Whether it is
 # also faster depends on the function and the machine: below, median times
@@ -355,22 +357,21 @@ cases = {  # name: (forward over reverse, reverse over reverse)
     "one Hessian, n = 64": (lambda: jacfwd(jacrev(f_64))(x_64), lambda: jacrev(jacrev(f_64))(x_64)),
     f"{B} Hessians, n = {n}": (lambda: vmap(jacfwd(jacrev(f)))(X), lambda: vmap(jacrev(jacrev(f)))(X)),
 }
-print(f"{'peak KiB':<24}{'fwd over rev':>13}{'rev over rev':>13}")
+print(f"{'peak KiB':<24}{'fwd over rev':>13}{'rev over rev':>13}{'ratio':>7}")
 peaks = {}
 for name, (forward_over_reverse, reverse_over_reverse) in cases.items():
     peaks[name] = (peak_kib(forward_over_reverse), peak_kib(reverse_over_reverse))
-    print(f"{name:<24}{peaks[name][0]:>13.1f}{peaks[name][1]:>13.1f}")
-# Byte counts of the tensors the same operations allocate: exact, and the same on every machine.
-assert all(1.3 <= fwd / rev <= 1.8 for fwd, rev in peaks.values()), "forward-over-reverse should peak higher here"
+    print(f"{name:<24}{peaks[name][0]:>13.1f}{peaks[name][1]:>13.1f}{peaks[name][0] / peaks[name][1]:>7.2f}")
+# Byte counts of the tensors the operations allocate: exact, and the same on every machine.
+# Which tensors they are depends on the torch release, so only the order is asserted.
+assert all(fwd > rev for fwd, rev in peaks.values()), "forward-over-reverse should peak higher here"
 
 # %%
-# For this function, forward-over-reverse peaks higher in every case, by
-# 1.3 to 1.8 times. Reverse-over-reverse records the inner forward and
-# backward passes once, with no tangents, and its :math:`n` cotangents
-# exist only during the final backward pass; forward-over-reverse keeps
-# tangents beside what the inner gradient saves. A saving in memory is not
-# a reason to choose forward-over-reverse here; measure it for your own
-# function, as above.
+# For this function, forward-over-reverse peaks higher in every case. By
+# how much (the ratio column) depends on which tensors the installed torch
+# allocates and keeps, and differs between releases: the page asserts only
+# that it is higher. A saving in memory is not a reason to choose
+# forward-over-reverse here; measure it for your own function, as above.
 #
 # The Hessian and the cost of each nesting, seen
 # ----------------------------------------------

@@ -181,9 +181,11 @@ print(f"Laplacian at {B} points in d = {d}: all three exact methods equal the ha
 # ---------------------
 #
 # :math:`k = 16` Rademacher probes per point, each one Hessian-vector product
-# (a JVP of the gradient). For Rademacher :math:`v` the variance of
-# :math:`v^\top H v` is :math:`2 \sum_{i \ne j} H_{ij}^2`, so the estimate's
-# standard deviation at each point is
+# (a JVP of the gradient). For Rademacher :math:`v` and a symmetric
+# :math:`H` the variance of :math:`v^\top H v` is
+# :math:`2 \sum_{i \ne j} H_{ij}^2` (derived and checked exactly on
+# :ref:`sphx_glr_auto_examples_jacobians_plot_04_random_v_trace_and_diagonal.py`),
+# so the estimate's standard deviation at each point is
 # :math:`\sigma = \sqrt{2 \sum_{i \ne j} H_{ij}^2 / k}`.
 
 K_PROBES = 16
@@ -240,12 +242,17 @@ assert 0.75 < standardised_error.pow(2).mean().sqrt() < 1.25, "errors not the pr
 #
 # Hutchinson's probes differ from point to point, so both products of each
 # probe are per point: two units per probe, four that do not depend on
-# :math:`k` (among them the forward pass and the gradient), and the
-# quadratic forms :math:`v^\top (Hv)` (a batched product, :math:`k/W`
-# units): :math:`2k + 4 + k/W` units, whatever :math:`d` is. With
-# :math:`k = 16` that is 36.25, so Hutchinson becomes cheaper in FLOPs than
-# the exact vmapped VJPs once :math:`d + 2 + d/B > 36.25`, from
-# :math:`d = 34` on. Cheaper is not exact: the estimate keeps the standard
+# :math:`k` (among them the forward pass and the gradient, computed once per
+# point), and the quadratic forms :math:`v^\top (Hv)` (a batched product,
+# :math:`k/W` units): :math:`2k + 4 + k/W` units, whatever :math:`d` is
+# (counted below for :math:`k = 1` and :math:`k = 16`). With :math:`k = 16`
+# that is 36.25. The exact methods grow with :math:`d`: nested VJPs cost
+# :math:`2(d + 1)` units, forward-over-reverse :math:`d + 4 + d/B` and the
+# vmapped VJPs :math:`d + 2 + d/B` (the table below). So Hutchinson with
+# :math:`k = 16` takes fewer FLOPs than nested VJPs from :math:`d = 18` on,
+# than forward-over-reverse from :math:`d = 33` (at :math:`d = 32` the two
+# are equal), and than the vmapped VJPs from :math:`d = 34`; each crossover
+# is counted below. Cheaper is not exact: the estimate keeps the standard
 # deviation given by the formula of the previous section.
 
 
@@ -280,7 +287,8 @@ for name in methods:
     print(f"  {name:<22}" + "".join(f"{units:8.1f}" for units in forward_units[name]))
 
 # The claims: each exact method costs between d and 2(d + 1) + 4 forward
-# passes; the vmapped VJPs d + 2 + d/B, Hutchinson 2k + 4 + k/W whatever d is.
+# passes; the vmapped VJPs d + 2 + d/B, forward-over-reverse d + 4 + d/B,
+# Hutchinson 2k + 4 + k/W whatever d is.
 for name in exact_methods:
     for d_n, units in zip(dims, forward_units[name]):
         assert d_n < units <= 2 * (d_n + 1) + 4, f"{name}: {units} forward passes at d = {d_n}"
@@ -291,18 +299,25 @@ print("units saved by vmapping the VJPs:", saved_units)
 # Exact: integer FLOP counts fixed by the shapes, and quotients of them that binary
 # floating point holds exactly (B = 128 and W = 64 are powers of two, so d/B and k/W are too).
 assert forward_units["VJPs vmapped over d"] == [d_n + 2 + d_n / B for d_n in dims]
+assert forward_units["forward-over-reverse"] == [d_n + 4 + d_n / B for d_n in dims]
 assert forward_units[hutchinson] == [2 * K_PROBES + 4 + K_PROBES / WIDTH] * len(dims)
 assert saved_units == [d_n * (1 - 1 / B) for d_n in dims], "about one unit per dimension"
+# The four units that do not depend on k: one probe costs 2 + 4 + 1/W units (exact, as above).
+u_8, X_8, _ = make_problem(8)
+one_probe = matmul_flops(lambda u, X: laplacian_hutchinson(u, X, k=1), u_8, X_8) / (2 * B * WIDTH * 8)
+assert one_probe == 2 * 1 + 4 + 1 / WIDTH, one_probe
 
-# The crossover, counted at d = 33 and 34 (exact integer FLOP counts): d + 2 + d/B against 36.25.
-crossover = {}
-for d_n in (33, 34):
-    u_n, X_n, _ = make_problem(d_n)
-    crossover[d_n] = {name: matmul_flops(methods[name], u_n, X_n) for name in ("VJPs vmapped over d", hutchinson)}
-    print(f"d = {d_n}: FLOPs, vmapped VJPs {crossover[d_n]['VJPs vmapped over d']:,},"
-          f" Hutchinson {crossover[d_n][hutchinson]:,}")
-assert crossover[33]["VJPs vmapped over d"] < crossover[33][hutchinson]
-assert crossover[34]["VJPs vmapped over d"] > crossover[34][hutchinson]
+# The crossovers, counted on both sides (exact integer FLOP counts): Hutchinson with k = 16 is
+# not cheaper than the exact method at the first dimension, and cheaper at the second.
+crossovers = {"nested VJPs (loop)": (17, 18), "forward-over-reverse": (32, 33), "VJPs vmapped over d": (33, 34)}
+for name, (before, from_on) in crossovers.items():
+    counted = {}
+    for d_n in (before, from_on):
+        u_n, X_n, _ = make_problem(d_n)
+        counted[d_n] = (matmul_flops(methods[name], u_n, X_n), matmul_flops(methods[hutchinson], u_n, X_n))
+    print(f"{name:<22} FLOPs against Hutchinson: d = {before}: {counted[before][0]:,} vs {counted[before][1]:,};"
+          f" d = {from_on}: {counted[from_on][0]:,} vs {counted[from_on][1]:,}")
+    assert counted[before][0] <= counted[before][1] and counted[from_on][0] > counted[from_on][1], name
 
 print(f"d = {dims[-1]}: median time")
 for name in methods:
@@ -346,9 +361,12 @@ plt.show()
 #   pass per dimension.
 # * Hutchinson's estimate costs :math:`k` products whatever :math:`d` is,
 #   with a standard deviation of :math:`\sqrt{2 \sum_{i \ne j} H_{ij}^2 / k}`
-#   for Rademacher probes. Its probes cost twice what a one-hot direction
-#   costs here, so with :math:`k = 16` it is cheaper in FLOPs than the exact
-#   Laplacian only from :math:`d = 34` on.
+#   for Rademacher probes. Each probe costs two forward passes per point,
+#   against one per one-hot direction in the vmapped routes (two in the
+#   nested loop), so with :math:`k = 16` it takes fewer FLOPs than nested
+#   VJPs from :math:`d = 18` on, than forward-over-reverse from
+#   :math:`d = 33`, and than the vmapped VJPs, the cheapest exact method
+#   here, only from :math:`d = 34`.
 #
 # Next: :ref:`sphx_glr_auto_examples_higher_order_plot_06_ntk_and_gauss_newton.py`.
 # Reference: :func:`torch.autograd.grad`, :func:`torch.func.grad`,

@@ -202,10 +202,15 @@ print("warning:", str(caught[0].message).strip())
 # ``atol=1e-5``, ``rtol=1e-3``:
 
 best_h = {dtype: steps[errors[dtype].argmin()].item() for dtype in errors}
-# Widened to where the best steps can fall on any machine: float64 steps above
-# 1.8e-5 lose to truncation (2.2 h^2 > 7e-10, the error bound at 1e-5 even
-# with sin off by 16 eps); below 1e-7 (float64) or 1e-4 (float32) all
-# possible quotients, f's ulp / 2h apart, miss f' by more than the best error.
+# Widened to where the best steps can fall on any machine. The grid has four
+# steps a decade; at h = 1e-5 the float64 error is below 7e-10 (truncation
+# 2.2e-10, rounding 4.1e-10 even with sin off by 16 eps). From the next step
+# but one, 3.16e-5, up, every error here is above 1.5e-9 (asserted below);
+# only sin's last bits differ between machines, moving each error by at most
+# 2 x 1.3e-10 there, so it stays above 7e-10 and the best step is at most
+# 1.78e-5 (< 30e-6). Below 1e-7 (float64) or 1e-4 (float32) all possible
+# quotients, f's ulp / 2h apart, miss f' by more than the best error.
+assert errors[torch.float64][steps > 3e-5].min() > 1.5e-9
 assert 0.05 < best_h[torch.float64] / 1e-6 < 30 and best_h[torch.float32] / 1e-6 > 50
 
 h32 = torch.finfo(torch.float32).eps ** (1 / 3)

@@ -51,8 +51,8 @@ rule, and one composition that is silently wrong even with it.
 # ``setup_context`` saves what each rule needs: ``ctx.save_for_backward`` for
 # ``backward``, ``ctx.save_for_forward`` for ``jvp`` (which reads them from
 # ``ctx.saved_tensors`` too). ``generate_vmap_rule = True`` lets
-# :mod:`torch.func` batch the function; the last section shows why
-# ``jacfwd`` needs that.
+# :mod:`torch.func` batch the function; the section `Batching needs
+# generate_vmap_rule`_ below shows why ``jacfwd`` needs that.
 
 import matplotlib.pyplot as plt
 import torch
@@ -211,14 +211,15 @@ assert buggy_hessian_error > 0.05
 # A composition that is silently wrong: forward over forward
 # -----------------------------------------------------------
 #
-# Nesting forward mode, ``jacfwd(jacfwd(f))``, gives a zero matrix here with
-# no error or warning (torch 2.13), while the same nesting over
-# :func:`torch.logsumexp` gives the Hessian. It is not this rule's fault:
-# any Function with a ``jvp`` rule returns zero second derivatives this way
-# (the cube below does too). This is `pytorch/pytorch#197867
-# <https://github.com/pytorch/pytorch/issues/197867>`_, whose reproducer
-# is another small Function and which notes that reverse over forward is
-# right. Use any nesting with a reverse-mode transform: forward over reverse
+# Nesting forward mode, ``jacfwd(jacfwd(f))``, gives a zero matrix here
+# with no error and nothing that warns of it (in torch 2.13, and in 2.5.1),
+# while the same nesting over :func:`torch.logsumexp` gives the Hessian. It
+# is not a slip in this rule: the cube below, whose ``jvp`` is one line,
+# gets 0 for its second derivative the same way, and
+# `pytorch/pytorch#197867 <https://github.com/pytorch/pytorch/issues/197867>`_
+# reports it for another small Function, noting that reverse over forward is
+# right. So do not nest forward mode through a custom Function; use any
+# nesting with a reverse-mode transform: forward over reverse
 # (``hessian``), reverse over forward (``jacrev(jacfwd(f))``) or reverse over
 # reverse, all checked here. (If a later torch fixes it, the assertions on
 # the zeros fail and this section should go.)
@@ -345,9 +346,10 @@ plt.show()
 # * ``jacfwd`` needs ``generate_vmap_rule = True`` (or a ``vmap`` rule) as
 #   well; without a ``jvp``, ``jvp``, ``jacfwd``, ``hessian`` and dual
 #   numbers raise ``NotImplementedError``.
-# * Forward over forward through any Function with a ``jvp`` rule returns
-#   zeros without an error in torch 2.13; use ``hessian`` (forward over
-#   reverse) or ``jacrev(jacfwd(f))``, and check it.
+# * Forward over forward through a custom Function returned zeros without
+#   an error for both Functions here (pytorch/pytorch#197867); use
+#   ``hessian`` (forward over reverse) or ``jacrev(jacfwd(f))``, and check
+#   it.
 #
 # The reverse-mode rule of a Function: :ref:`sphx_glr_auto_examples_in_practice_plot_03_custom_vjp_rule.py`.
 #

@@ -245,7 +245,8 @@ print("gradcheck of the implicit VJP: passed")
 # with equal steps the implicit VJP is closer by about :math:`1/\rho`, for
 # one VJP more. With equal VJPs (the implicit one given :math:`K - 1`
 # adjoint steps) the two sums would be equal for a linear :math:`T`; here,
-# where :math:`T_x` changes along the iterates, they are within 20%.
+# where :math:`T_x` changes along the iterates, their errors are within 20%
+# of each other (a ratio between 1 / 1.2 and 1.2).
 
 steps_grid = list(range(5, 101, 5))
 variants = {"unrolled": unrolled, "implicit": implicit,
@@ -273,7 +274,7 @@ print(f"rho = {rho:.3f}: the unrolled error shrinks by {rate:.3f} per step from 
 # Rounding errors are at most ~3e-14 (see above), so above 1e-12 all three
 # errors are truncation, which the maths compares, to within 3% on any machine.
 assert all(equal_steps[k] > 1 for k in above_rounding), "with equal steps the implicit VJP is closer"
-assert all(0.8 < equal_vjps[k] < 1.25 for k in above_rounding), "with equal VJPs the two are close"
+assert all(1 / 1.2 < equal_vjps[k] < 1.2 for k in above_rounding), "with equal VJPs the two are close"
 assert abs(rate / rho - 1) < 0.02, "near x* the error shrinks by rho per step"
 assert abs(equal_steps[last] * rho - 1) < 0.1, "the gain at equal steps tends to 1 / rho"
 
@@ -288,7 +289,11 @@ assert abs(equal_steps[last] * rho - 1) < 0.1, "the gain at equal steps tends to
 # differs is what the forward pass leaves for backward: the bytes of the
 # distinct tensors saved for backward, counted by a
 # :class:`torch.autograd.graph.saved_tensors_hooks` pack hook (each storage
-# counted once, so :math:`A`, saved at every step, counts once).
+# counted once). :math:`A` is left out of the count: both backward passes
+# need it, the unrolled one as a saved tensor, the implicit one through
+# ``ctx.T``, a Python function that refers to it, which no hook sees (the
+# cell checks which one saves it). So the count is what each forward pass
+# adds for backward, and it is the part that grows with :math:`K`.
 
 
 class CountTanhBackward(TorchDispatchMode):
@@ -302,6 +307,7 @@ class CountTanhBackward(TorchDispatchMode):
 
 
 def saved_bytes_and_backward_calls(method, steps):
+    """Bytes saved for backward other than A's, whether A was saved, tanh_backward calls."""
     storages = {}
 
     def pack(tensor):
@@ -314,22 +320,25 @@ def saved_bytes_and_backward_calls(method, steps):
         x_K = method(theta_leaf, steps)
     with CountTanhBackward() as counter:
         torch.autograd.grad(x_K, theta_leaf, v)
-    return sum(storages.values()), counter.calls
+    saved_A = storages.pop(A.untyped_storage().data_ptr(), None) is not None
+    return sum(storages.values()), saved_A, counter.calls
 
 
 memory_grid = [10, 50, 100, 150]
 saved = {name: [] for name in ("unrolled", "implicit")}
 for steps in memory_grid:
     for name, method in {"unrolled": unrolled, "implicit": implicit}.items():
-        nbytes, calls = saved_bytes_and_backward_calls(method, steps)
+        nbytes, saved_A, calls = saved_bytes_and_backward_calls(method, steps)
         saved[name].append(nbytes)
+        assert saved_A == (name == "unrolled"), f"{name}: A saved for backward: {saved_A}"
         assert calls == steps - (name == "unrolled"), f"{name}: {calls} tanh_backward calls for K = {steps}"
-    print(f"K = {steps:3d}: saved for backward: unrolled {saved['unrolled'][-1]:6,d} bytes,",
+    print(f"K = {steps:3d}: saved for backward: unrolled {saved['unrolled'][-1]:5,d} bytes,",
           f"implicit {saved['implicit'][-1]:3d} bytes; tanh_backward calls: {steps - 1} and {steps}")
-# Implicit: x* and theta, n float64 each. Unrolled: A once, and tanh's output
-# (n float64) at every step after the first (x_0 = 0 needs no gradient).
+print(f"left out of both counts: A, {n * n * 8} bytes (saved by the unrolled loop; the implicit one reaches it via T)")
+# Implicit: x* and theta, n float64 each. Unrolled: tanh's output (n float64)
+# at every step after the first (x_0 = 0 needs no gradient).
 assert saved["implicit"] == [2 * n * 8] * len(memory_grid)
-assert saved["unrolled"] == [n * n * 8 + (steps - 1) * n * 8 for steps in memory_grid]
+assert saved["unrolled"] == [(steps - 1) * n * 8 for steps in memory_grid]
 
 # %%
 # The picture
@@ -346,7 +355,7 @@ axes[0].legend(fontsize=8)
 axes[1].plot(memory_grid, saved["unrolled"], "o-", label="unrolled backprop")
 axes[1].plot(memory_grid, saved["implicit"], "s-", label="implicit")
 axes[1].set_xlabel("steps $K$")
-axes[1].set_ylabel("bytes saved for backward")
+axes[1].set_ylabel("bytes saved for backward, A left out")
 axes[1].set_title("what the forward pass keeps")
 axes[1].legend(fontsize=8)
 plt.show()
@@ -362,12 +371,13 @@ plt.show()
 #   :math:`\bar\theta = T_\theta^\top u`.
 # * As a custom Function, the forward pass keeps :math:`x^\star` and
 #   :math:`\theta` only, whatever the number of steps; the unrolled loop keeps
-#   every step.
+#   every step. (Both also need :math:`A`, the same for any number of steps.)
 # * With the same number of steps the implicit VJP was closer here, by
 #   about :math:`1/\rho(T_x)`, because it makes one VJP more: one more term
-#   of the same series. With as many VJPs the two are within 20%; what the
-#   implicit VJP saves is memory. It is exact only at a solution, so
-#   converge the forward pass (and check with ``gradcheck``).
+#   of the same series. With as many VJPs their errors are within 20% of
+#   each other; what the implicit VJP saves is memory. It is exact only at
+#   a solution, so converge the forward pass (and check with
+#   ``gradcheck``).
 #
 # Next: :ref:`sphx_glr_auto_examples_in_practice_plot_08_nan_and_inf_gradients.py`.
 # Reference: :func:`torch.linalg.solve`, :class:`torch.autograd.Function`,

@@ -5,10 +5,12 @@ Where NaN and inf gradients come from, and how to find them
 A loss that is finite everywhere can still have a gradient full of NaN.
 Three causes are shown here: a branch that :func:`torch.where` did not
 select, a square root or a hand-written norm at zero, and a mask that
-multiplies instead of selecting. Each is a VJP multiplying a zero by an
-infinite or NaN local derivative. This page reproduces each one, fixes it, checks the fixed
-gradient against a hand derivation, and uses anomaly mode to name the
-backward function where the NaN first appears.
+multiplies instead of selecting. In each, the chain rule meets a zero
+together with an infinite or NaN factor, and IEEE arithmetic turns
+:math:`0 \cdot \infty`, :math:`0 / 0` or :math:`0 \cdot \mathrm{NaN}` into
+NaN. This page reproduces each one, fixes it, checks the fixed gradient
+against a hand derivation, and uses anomaly mode to name the backward
+function where the NaN first appears.
 """
 
 # %%
@@ -26,28 +28,37 @@ backward function where the NaN first appears.
 #
 # where :math:`y = g(x)` and :math:`J_g = \operatorname{diag}(g'(x)) \in
 # \mathbb{R}^{N \times N}`. Where :math:`m_i` is false, :math:`\bar y_i = 0`,
-# and the VJP of :math:`g` multiplies that zero by :math:`g'(x_i)` anyway. If
-# :math:`g'(x_i)` is infinite or NaN, IEEE 754 arithmetic gives
+# and the VJP of :math:`g` still combines that zero with :math:`g'(x_i)`. If
+# :math:`g'(x_i)` is infinite or NaN, IEEE 754 arithmetic gives NaN however
+# the formula combines them:
 #
 # .. math::
 #
-#    0 \cdot \infty = \mathrm{NaN}, \qquad 0 \cdot \mathrm{NaN} = \mathrm{NaN},
+#    0 \cdot \infty = \mathrm{NaN}, \qquad 0 / 0 = \mathrm{NaN}, \qquad
+#    0 \cdot \mathrm{NaN} = 0 / \mathrm{NaN} = \mathrm{NaN},
 #
 # and NaN then spreads through every later sum. For :math:`g = \sqrt{\cdot}`,
 # :math:`g'(0) = \tfrac{1}{2\sqrt{0}} = \infty` and :math:`g'(x) =
-# \mathrm{NaN}` for :math:`x < 0`. The zero in :math:`\bar y` cannot
-# protect :math:`\bar x`; only keeping bad values away from :math:`g` can.
+# \mathrm{NaN}` for :math:`x < 0`. PyTorch's VJP of ``sqrt`` divides,
+# :math:`\bar x = \bar y / (2\sqrt{x})`, so an unselected 0 gives
+# :math:`0 / 0` and an unselected negative :math:`x` gives
+# :math:`0 / \mathrm{NaN}` (checked in the first section). The zero in
+# :math:`\bar y` cannot protect :math:`\bar x`; only keeping bad values
+# away from :math:`g` can.
 
 import os
 import warnings
 
 import matplotlib.pyplot as plt
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 zero = torch.tensor(0.0, dtype=torch.float64)
 inf, nan = torch.tensor(float("inf"), dtype=torch.float64), torch.tensor(float("nan"), dtype=torch.float64)
-print(f"0 * inf = {(zero * inf).item()}, 0 * nan = {(zero * nan).item()}, 0 + nan = {(zero + nan).item()}")
-assert torch.isnan(zero * inf) and torch.isnan(zero * nan) and torch.isnan(zero + nan)
+print(f"0 * inf = {(zero * inf).item()}, 0 / 0 = {(zero / zero).item()}, 0 * nan = {(zero * nan).item()},",
+      f"0 / nan = {(zero / nan).item()}, 0 + nan = {(zero + nan).item()}")
+assert torch.isnan(zero * inf) and torch.isnan(zero / zero) and torch.isnan(zero * nan)
+assert torch.isnan(zero / nan) and torch.isnan(zero + nan)
 
 # %%
 # The branch that ``where`` did not select
@@ -63,6 +74,40 @@ naive_value = torch.where(x > 0, torch.sqrt(x), 0.0)
 print("f(x)          :", naive_value.detach())
 print("naive gradient:", naive_grad)
 assert torch.isnan(naive_grad[:2]).all() and torch.isfinite(naive_value).all()
+
+# %%
+# Where the NaN is made: PyTorch's VJP of ``sqrt`` is ``grad / (2 * result)``
+# (`derivatives.yaml
+# <https://github.com/pytorch/pytorch/blob/v2.13.0/tools/autograd/derivatives.yaml>`_).
+# A ``TorchDispatchMode`` (from ``torch.utils._python_dispatch``) that records
+# each ATen operation of the backward pass, with its output, shows it: the
+# incoming zeros at :math:`x = -1` and :math:`0` are divided by
+# :math:`2\sqrt{x}`, which is NaN and 0 there. No infinity is formed.
+
+
+class RecordOutputs(TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.outputs = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        output = func(*args, **(kwargs or {}))
+        self.outputs.append((func.overloadpacket.__name__, output))
+        return output
+
+
+naive_loss = torch.where(x > 0, torch.sqrt(x), 0.0).sum()
+with RecordOutputs() as recorded:  # the backward pass only
+    torch.autograd.grad(naive_loss, x)
+for name, output in recorded.outputs[-4:]:
+    print(f"backward, aten.{name:<7} -> {output.tolist()}")
+(incoming,) = [output for name, output in recorded.outputs if name == "where"]
+(doubled,) = [output for name, output in recorded.outputs if name == "mul"]
+(quotient,) = [output for name, output in recorded.outputs if name == "div"]
+# Exact: IEEE rules on zeros and NaN, no rounding involved.
+assert (incoming[:2] == 0).all() and torch.isnan(doubled[0]) and doubled[1] == 0
+assert torch.isnan(quotient[:2]).all()
+assert not any(torch.isinf(output).any() for _, output in recorded.outputs if isinstance(output, torch.Tensor))
 
 # %%
 # The fix is a second ``where`` *before* the square root: replace the
@@ -201,10 +246,11 @@ torch.testing.assert_close(gradients["donot_use_mm_for_euclid_dist"], many_by_ha
 # or a physics-informed loss that differentiates a gradient), is NaN again
 # through ``vector_norm``: its backward divides by the norm (``norm_backward``
 # in `FunctionsManual.cpp
-# <https://github.com/pytorch/pytorch/blob/main/torch/csrc/autograd/FunctionsManual.cpp>`_).
+# <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/csrc/autograd/FunctionsManual.cpp>`_).
 # :func:`torch.func.hessian` (forward over reverse) returns 0 there, and
 # ``cdist``'s direct formula (up to 25 rows) has no second derivative at
-# all. The double ``where`` of the first section keeps both derivatives
+# all in torch 2.13 and earlier (torch 2.14 adds one). The double ``where``
+# of the first section keeps both derivatives
 # finite, and away from 0 it has the norm's Hessian:
 
 
@@ -227,20 +273,24 @@ assert torch.isnan(reverse_over_reverse).all() and (forward_over_reverse == 0).a
 assert (double_where_hessian == 0).all()
 torch.testing.assert_close(torch.func.hessian(norm_double_where)(away.detach()),
                            torch.func.hessian(torch.linalg.vector_norm)(away.detach()))
+release = tuple(int(part) for part in torch.__version__.split("+")[0].split(".")[:2])
 try:
     (first,) = torch.autograd.grad(torch.cdist(points, points).sum(), points, create_graph=True)
     torch.autograd.grad(first.sum(), points)
-    raise AssertionError("cdist should have no second derivative")
+    cdist_second = "computed"
 except NotImplementedError as error:
-    print("cdist, second derivative -> NotImplementedError:", error)
+    cdist_second = f"NotImplementedError: {error}"
+print(f"cdist, second derivative with torch {release[0]}.{release[1]} -> {cdist_second}")
+assert cdist_second.startswith("NotImplementedError") == (release <= (2, 13)), "cdist's double backward is new in 2.14"
 
 # %%
 # Masking by multiplication
 # -------------------------
 #
 # Multiplying by a 0/1 mask, or ``where`` on the result, keeps the *value*
-# finite but not the gradient, for the reason above: the mask's zero meets
-# :math:`g'(0) = \infty` in the VJP. Selecting the entries *before* the
+# finite but not the gradient, for the reason above: the mask's zero reaches
+# the VJP of ``sqrt``, :math:`\bar y / (2\sqrt{x})`, which at a masked
+# :math:`x = 0` is :math:`0 / 0`. Selecting the entries *before* the
 # operation, with a boolean index, never sends the masked ones through
 # :math:`g`; the VJP of indexing puts exact zeros at the unselected entries.
 
@@ -371,10 +421,11 @@ plt.show()
 # What to remember
 # ----------------
 #
-# * A VJP multiplies the incoming :math:`v` by the local derivative even
-#   where :math:`v` is zero, and :math:`0 \cdot \infty` is NaN. So ``where``
-#   or a mask on the *result* does not help: keep bad inputs away from the
-#   operation (the double ``where``, or select before computing).
+# * A VJP combines the incoming :math:`v` with the local derivative even
+#   where :math:`v` is zero, and :math:`0 \cdot \infty`, :math:`0 / 0` and
+#   :math:`0 \cdot \mathrm{NaN}` are NaN. So ``where`` or a mask on the
+#   *result* does not help: keep bad inputs away from the operation (the
+#   double ``where``, or select before computing).
 # * Use :func:`torch.linalg.vector_norm` or :func:`torch.cdist` rather than
 #   ``sqrt`` of a sum of squares where a norm can be zero. That fixes first
 #   derivatives only: for second derivatives (gradient penalties,

@@ -42,7 +42,9 @@ get the derivative you wanted.
 #   contributions of all outputs, and equal the diagonal only if the
 #   off-diagonal entries happen to cancel (an example follows the checks).
 #
-# Three dense examples, each with a column sum worth knowing:
+# Three examples with off-diagonal entries (softmax's and the
+# normalisation's :math:`J` are dense, cumsum's lower-triangular), each with a
+# column sum worth knowing:
 #
 # .. math::
 #
@@ -60,8 +62,10 @@ get the derivative you wanted.
 # constant (1 and 0) at every :math:`x`: :math:`\mathbf{1}^\top J` is the
 # gradient of that constant. A plot of "the derivative" from
 # :math:`v = \mathbf{1}` would be a flat line, and nothing would warn you.
-# Normalisations whose outputs do not sum to a constant give column sums that
-# are neither zero nor the diagonal (checked below).
+# Normalisations whose outputs do not sum to a constant give, in general,
+# column sums that are neither zero nor the diagonal (checked below at this
+# :math:`x`); at special points they can still vanish, as for :math:`x / \lVert x \rVert`
+# at :math:`x \propto \mathbf{1}`, where :math:`\sum_i y_i` is at its maximum.
 
 # %%
 # Four functions, their full Jacobians, and :math:`v = \mathbf{1}`
@@ -99,8 +103,9 @@ for name, f in functions.items():
 #
 # In every case the VJP with :math:`v = \mathbf{1}` is the column sum of the
 # Jacobian; only for the diagonal one is it the derivative. The predicted
-# column sums hold exactly. (float64 throughout: agreement to rounding, so
-# tolerances of 1e-12; the zeros are sums of terms of size 1, so 1e-14.)
+# column sums hold to rounding, and exactly for cumsum, whose column sums are
+# integers. (float64 throughout: agreement to rounding, so tolerances of
+# 1e-12; the zeros are sums of terms of size 1, so 1e-14.)
 
 for name in functions:
     # Column sums of 8 entries below 1, each from ~20 float64 operations on terms below 2:
@@ -143,6 +148,16 @@ for name, f in other_normalisations.items():
     gap = (column_sums - jacobian(f, x).diagonal()).abs().max()
     print(f"{name:<22} max |1^T J| = {column_sums.abs().max().item():.2f}, max |1^T J - diag(J)| = {gap.item():.2f}")
     assert column_sums.abs().max() > 0.1 and gap > 0.1, f"{name}: 1^T J should be neither zero nor diag(J)"
+
+# At x proportional to 1, sum_i x_i / |x| is at its maximum (Cauchy-Schwarz): its gradient,
+# the column sums of x / |x|'s Jacobian, is zero there.
+all_ones = torch.ones(N, dtype=torch.float64)
+_, at_ones = vjp(other_normalisations["x / |x|"], all_ones, v=all_ones)
+print(f"x / |x| at x = 1: max |1^T J| = {at_ones.abs().max().item():.1e}")
+# 1/|x| - x_j (sum_i x_i) / |x|^3 at x = 1: two terms of 1/sqrt(8) = 0.35, each from a few
+# operations and sums of 8 terms of at most 8 (within ~20 eps relative on any machine), so the
+# zeros are below 20 x 2.2e-16 x 0.35 x 2 = 3e-15 < 1e-14.
+torch.testing.assert_close(at_ones, torch.zeros(N, dtype=torch.float64), rtol=0, atol=1e-14)
 
 # %%
 # The condition is about the numbers in :math:`J`, not its structure: the
@@ -237,8 +252,10 @@ torch.testing.assert_close(softmax_diagonal, s * (1 - s), rtol=1e-12, atol=1e-12
 # gradient with respect to its own input, :math:`2 x_n`. Put a
 # batch normalisation in front (each feature standardised over the batch,
 # :math:`\hat x_n = (x_n - \bar x) / \sigma` with ``torch.std``'s
-# :math:`\sigma`, which divides by :math:`B - 1`; ``BatchNorm`` in training
-# divides by :math:`B`), then a per-sample output :math:`y_n = w^\top \tanh(\hat x_n)`,
+# :math:`\sigma`, which divides by :math:`B - 1`; :class:`torch.nn.BatchNorm1d`
+# in training divides by :math:`B` and adds a small ``eps`` to the variance,
+# checked below), then a per-sample output
+# :math:`y_n = w^\top \tanh(\hat x_n)`,
 # and every output depends on every sample. Block :math:`m` of
 # :math:`\mathbf{1}^\top J` is now
 # :math:`\sum_n \partial y_n / \partial x_m`: sample :math:`m`'s own
@@ -263,6 +280,15 @@ def standardised(batch):
 def batch_normalised(batch):
     return torch.tanh(standardised(batch)) @ weights  # y_n = w^T tanh(x_hat_n)
 
+
+# BatchNorm1d in training (no affine part) against the variance that divides by B, plus its eps.
+batch_norm = torch.nn.BatchNorm1d(3, affine=False, dtype=torch.float64)
+by_batch_norm = batch_norm(batch)
+divided_by_B = (batch - batch.mean(dim=0)) / (batch.var(dim=0, correction=0) + batch_norm.eps).sqrt()
+print(f"BatchNorm1d: max |difference| from dividing by B = {(by_batch_norm - divided_by_B).abs().max().item():.1e},"
+      f" by B - 1 = {(by_batch_norm - standardised(batch)).abs().max().item():.2f}")
+torch.testing.assert_close(by_batch_norm, divided_by_B)
+assert (by_batch_norm - standardised(batch)).abs().max() > 0.01, "BatchNorm1d does not divide by B - 1"
 
 ones = torch.ones(B, dtype=torch.float64)
 _, independent = vjp(per_sample, batch, v=ones)
@@ -328,8 +354,8 @@ plt.show()
 #   to zero; a diagonal Jacobian (or a batch's block-diagonal one, with one
 #   output per sample) guarantees it.
 # * Softmax and normalisations whose outputs sum to a constant give zero;
-#   other normalisations give column sums that are neither zero nor the
-#   diagonal, and batch statistics add to each sample's gradient the
+#   other normalisations give, in general, column sums that are neither zero
+#   nor the diagonal, and batch statistics add to each sample's gradient the
 #   derivatives of the other samples' outputs. No error is raised.
 # * A :math:`v` that returns the diagonal of a dense Jacobian would have to
 #   be computed from :math:`J`; take one VJP per row instead (batched with

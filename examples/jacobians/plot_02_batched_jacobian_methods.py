@@ -41,6 +41,7 @@ the naive full Jacobian would cost.
 # The function, the seven methods
 # -------------------------------
 
+import contextlib
 import platform
 
 import matplotlib.pyplot as plt
@@ -75,7 +76,7 @@ def one_hot_rows(n: int, dtype: torch.dtype) -> torch.Tensor:
     return basis
 
 
-def seed_loop(x):
+def loop_of_vjps(x):
     jacobians = torch.empty(x.shape[0], 3, 2, dtype=x.dtype)
     for k in range(3):
         v = torch.zeros(x.shape[0], 3, dtype=x.dtype)
@@ -117,7 +118,7 @@ def by_hand(x):
 
 
 methods = {
-    "seed loop of 3 functional.vjp": seed_loop,
+    "loop of 3 functional.vjp": loop_of_vjps,
     "autograd.grad, is_grads_batched": grad_is_grads_batched,
     "functional.jacobian of batch sum": jacobian_of_batch_sum,
     "vmap of func.vjp": vmap_of_vjp,
@@ -150,24 +151,33 @@ for name, method in methods.items():
 # Work and time
 # -------------
 #
-# Three deterministic measures of the work, the same on every machine:
+# Three deterministic measures of the work, the same on every machine with
+# the same torch release (they follow torch's derivative formulas and
+# batching rules, which can change between releases):
 #
 # * **forward passes**: calls of ``f`` (or of ``f_one_point``, which
 #   :func:`torch.func.vmap` calls once for the whole batch);
-# * **ATen operations**: the operations that reach PyTorch's kernels, after
-#   autograd and ``vmap`` have done their bookkeeping, counted by a
-#   ``TorchDispatchMode`` (from ``torch.utils._python_dispatch``), which sees
-#   every one of them;
+# * **ATen operations**: the operator calls that reach a
+#   ``TorchDispatchMode`` (from ``torch.utils._python_dispatch``), below
+#   autograd and ``vmap``: the calls made by the code, by autograd's backward
+#   formulas and by ``vmap``'s batching rules. Each call counts once; the
+#   operations a kernel runs inside itself are not seen (checked below);
 # * **elements written**: the number of elements of the tensors those
-#   operations return, except views, which share their input's memory, and
-#   the uninitialised tensors of :func:`torch.empty` and its variants, which
-#   are allocated but not written (the seed loop's result is one; its three
-#   row copies into it are counted).
+#   calls return, except views, which share their input's memory, the
+#   uninitialised tensors of :func:`torch.empty` and its variants, which
+#   are allocated but not written (the loop's result is one; its three
+#   row copies into it are counted), and tensors with no memory behind them
+#   (a data pointer of 0): forward-mode AD's ZeroTensors, tangents known to be
+#   zero (``_efficientzerotensor`` in
+#   `TensorFactories.cpp <https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/native/TensorFactories.cpp>`__),
+#   and tensors on the `meta device <https://docs.pytorch.org/docs/stable/meta.html>`__,
+#   which hold shapes only.
 #
 # Then each method is timed with :class:`torch.utils.benchmark.Timer` on the
 # same input: the counted call doubles as the warm-up, then the median over
 # repeated blocks (``blocked_autorange``). Every method starts from ``x`` and
-# includes its own forward pass, so each side does the whole job. The times
+# does the whole job: the autodiff methods include their own forward pass
+# (the hand-written derivative needs none). The times
 # come from the machine that built this page; each timing is kept short
 # (``min_run_time=0.04``: repeated calls for at least 0.04 s).
 
@@ -188,8 +198,45 @@ class CountWork(TorchDispatchMode):
         self.operations += 1
         if not func.is_view and func.overloadpacket not in self.writes_nothing:
             outputs = result if isinstance(result, (tuple, list)) else (result,)
-            self.elements += sum(t.numel() for t in outputs if isinstance(t, torch.Tensor))
+            for tensor in outputs:
+                if not isinstance(tensor, torch.Tensor):
+                    continue
+                if tensor.is_meta or tensor._is_zerotensor():
+                    assert tensor.data_ptr() == 0, "no memory behind it, so nothing written"
+                else:
+                    self.elements += tensor.numel()
         return result
+
+
+# %%
+# What the mode sees, next to :mod:`torch.profiler`, which records every ATen
+# call, nested ones included: ``torch.stack`` is one call for the mode,
+# while the profiler also records the ``unsqueeze`` and ``cat`` its kernel
+# runs. The counts are those of the run under the mode, which can differ a
+# little from a run without it: with a mode active, autograd's backward adds
+# gradients out of place (``add``, never ``add_``; checked below), while
+# without one it adds in place where it can. ``can_accumulate_inplace`` in
+# `input_buffer.cpp <https://github.com/pytorch/pytorch/blob/main/torch/csrc/autograd/input_buffer.cpp>`__
+# refuses tensors that are "subclass-like", which every tensor is while a mode
+# is active (`TensorSubclassLikeUtils.h <https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/TensorSubclassLikeUtils.h>`__).
+
+pair = (torch.ones(4, dtype=torch.float64), torch.ones(4, dtype=torch.float64))
+with torch.profiler.profile() as profiled, CountWork() as work:
+    torch.stack(pair, dim=1)
+inside = [event.name for event in profiled.events() if event.name.startswith("aten::")]
+print(f"torch.stack: {work.operations} operation for the mode; the profiler records {sorted(set(inside))}")
+assert work.operations == 1 and {"aten::unsqueeze", "aten::cat"} <= set(inside)
+
+
+def additions(watched: bool) -> dict:
+    with torch.profiler.profile() as profiled, (CountWork() if watched else contextlib.nullcontext()):
+        loop_of_vjps(x[:10])
+    names = [event.name for event in profiled.events()]
+    return {"add": names.count("aten::add"), "add_": names.count("aten::add_")}
+
+
+print(f"additions in the loop of VJPs: {additions(False)} without the mode, {additions(True)} under it")
+assert additions(True)["add_"] == 0 and additions(True)["add"] > 0
 
 
 def count_and_time(method, x):
@@ -221,30 +268,30 @@ def relative(seconds: float, baseline: float) -> str:
 
 n_last = sizes[-1]
 print(f"\nN = {n_last:,}{'forward':>32}{'ATen':>6}{'elements':>10}{'median':>11}   speed against")
-print(f"{'passes':>43}{'ops':>6}{'per point':>10}{'time':>11}   the seed loop")
-baseline = measured["seed loop of 3 functional.vjp"][-1]["ms"]
+print(f"{'passes':>43}{'ops':>6}{'per point':>10}{'time':>11}   the loop of VJPs")
+baseline = measured["loop of 3 functional.vjp"][-1]["ms"]
 for name in methods:
     work = measured[name][-1]
     print(f"  {name:<34}{work['forward passes']:>7}{work['operations']:>6}{work['elements'] / n_last:>10.1f}"
           f"{work['ms']:>8.2f} ms   {relative(work['ms'], baseline)}")
 
-# The counts, at every N: the seed loop runs f three times, the batched
+# The counts, at every N: the loop of VJPs runs f three times, the batched
 # methods once, the hand-written derivative never; the hand-written
 # derivative runs the fewest operations and writes the fewest elements; the
-# seed loop writes the most. The operation counts do not depend on N.
+# loop of VJPs writes the most. The operation counts do not depend on N.
 for name in methods:
     operations = {counts["operations"] for counts in measured[name]}
     assert len(operations) == 1, f"{name}: {operations} operations"
 for i, n in enumerate(sizes):
     work = {name: measured[name][i] for name in methods}
     passes = {name: counts["forward passes"] for name, counts in work.items()}
-    expected_passes = {name: 1 for name in methods} | {"seed loop of 3 functional.vjp": 3, "hand-written derivative": 0}
+    expected_passes = {name: 1 for name in methods} | {"loop of 3 functional.vjp": 3, "hand-written derivative": 0}
     assert passes == expected_passes, f"N = {n}: forward passes {passes}"
     hand = work.pop("hand-written derivative")
     for measure in ("operations", "elements"):
         assert all(counts[measure] > hand[measure] for counts in work.values()), f"N = {n}: {measure}"
-    seed = work.pop("seed loop of 3 functional.vjp")
-    assert all(counts["elements"] < seed["elements"] for counts in work.values()), f"N = {n}: elements"
+    loop = work.pop("loop of 3 functional.vjp")
+    assert all(counts["elements"] < loop["elements"] for counts in work.values()), f"N = {n}: elements"
 
 # %%
 # How the counts relate to the times: each method runs the same number of
@@ -256,27 +303,10 @@ for i, n in enumerate(sizes):
 # both costs differ between operations (a ``sin`` and an ``add`` on the same
 # elements do different work) and between machines, so neither count need
 # order the times.
-# The lines below show, for this build only and not asserted, how well each
-# count orders the seven methods' times (Spearman's rank correlation: 1 is
-# the same order, 0 none); the figure at the end puts the times next to the
-# elements. On a busy machine every time scatters, which is why the page
+# The figure at the end puts this build's times next to the elements
+# written. On a busy machine every time scatters, which is why the page
 # asserts the counts and only shows the times.
 
-
-def rank_correlation(first, second):
-    """Spearman's rank correlation (ties share their mean rank)."""
-    def ranks(values):
-        values = torch.tensor(values, dtype=torch.float64)
-        return torch.stack([(values < v).sum() + ((values == v).sum() - 1) / 2 for v in values])
-    return torch.corrcoef(torch.stack((ranks(first), ranks(second))))[0, 1].item()
-
-
-for i in (0, -1):  # the smallest and the largest N
-    times = [measured[name][i]["ms"] for name in methods]
-    for label in ("operations", "elements"):
-        counts = [measured[name][i][label] for name in methods]
-        print(f"N = {sizes[i]:>7,}, this build: rank correlation of time with {label:<10}"
-              f" {rank_correlation(times, counts):+.2f}")
 
 # %%
 # The naive full Jacobian
@@ -345,7 +375,7 @@ ax_work.set_xlabel("batch size $N$")
 ax_time.set_ylabel("median time (ms)")
 ax_work.set_ylabel("elements written (counted)")
 ax_time.set_title(f"measured: torch {torch.__version__}, {torch.get_num_threads()} threads", fontsize=10)
-ax_work.set_title("counted: ATen outputs, views and empty excluded", fontsize=10)
+ax_work.set_title("counted: ATen outputs, views, empty and no-memory excluded", fontsize=10)
 fig.legend(fontsize=8, loc="outside lower center", ncol=4)
 plt.show()
 
@@ -358,12 +388,13 @@ plt.show()
 #   linearly in :math:`N`; the naive full Jacobian writes a number that grows
 #   as :math:`N^2` (and needs :math:`6N^2` elements for its result alone), so
 #   it is out of reach long before :math:`N = 10^5`.
-# * Among the structured methods the seed's loop does the most work: it runs
-#   the forward pass once per VJP, the batched forms run it once. How much
-#   that shows in the time depends on :math:`N` and on the machine: the table
-#   above gives this build's figures, and some batched forms may measure
-#   close to the loop. The hand-written derivative does the least work of
-#   all: no autodiff.
+# * Among the structured methods the loop of three ``functional.vjp`` calls
+#   writes the most elements, and it runs the forward pass once per VJP where
+#   the batched forms run it once (both asserted above). How much that shows
+#   in the time depends on :math:`N` and on the machine: the table above gives
+#   this build's figures at :math:`N = 10^5`, where some batched forms can
+#   measure slower than the loop. The hand-written derivative does the least
+#   work of all: no autodiff.
 # * All methods agree to rounding: pick for clarity first.
 #
 # Next: :ref:`sphx_glr_auto_examples_jacobians_plot_03_functional_to_torch_func.py`.

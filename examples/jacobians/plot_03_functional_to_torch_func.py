@@ -340,6 +340,7 @@ for call, (result, expected) in table.items():
     torch.testing.assert_close(result, expected, rtol=1e-12, atol=1e-12)
     print(f"{call:<62} {str(tuple(result.shape)):<14} max |error| = {(result - expected).abs().max().item():.1e}")
 
+# %%
 # What to remember
 # ----------------
 #

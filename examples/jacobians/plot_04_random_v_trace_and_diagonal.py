@@ -8,10 +8,10 @@ computing it exactly costs one VJP per input dimension. With a *random*
 :math:`v` (random signs or Gaussian entries), one VJP gives an unbiased
 estimate of the trace and of the whole diagonal, and the error of an average
 over :math:`k` probes falls as :math:`1/\sqrt{k}`. This page derives the
-estimators and their variances, checks both exactly on a small case, checks
-the statistics on a larger one, and works out when :math:`k` random probes
-beat the :math:`n` VJPs of the exact trace, which for the field below they do
-not.
+estimators and their variances, checks both exactly (without sampling) on a
+small case, checks the statistics on a larger one, and works out when
+:math:`k` random probes beat the :math:`n` VJPs of the exact trace, which
+for the field below they do not.
 """
 
 # %%
@@ -190,15 +190,41 @@ print(f"variance over them: {small_traces.var(correction=0).item():.6f}, "
       f"2 sum_(i!=j) S_ij^2 = {trace_variance.item():.6f}")
 
 # %%
-# The Gaussian variance formula rests on
-# :math:`\sum_i \lambda_i^2 = \lVert S \rVert_F^2` and on the rotation
-# invariance of :math:`\mathcal{N}(0, I)`; the first is checked here, the
-# second with samples below.
+# Gaussian probes cannot be enumerated, but the estimates are quadratic in
+# :math:`v`, so their means and variances involve the moments of the
+# :math:`v_i` up to order four only: :math:`\mathbb{E}[v_i^2] = 1`,
+# :math:`\mathbb{E}[v_i^4] = 3`, odd moments zero. (In general the trace
+# variance is :math:`2\lVert S \rVert_F^2 + (\mathbb{E}[v_i^4] - 3)\sum_i S_{ii}^2`:
+# signs have :math:`\mathbb{E}[v_i^4] = 1`.) A probe with entries
+# :math:`\pm\sqrt{3}` (probability 1/6 each) and 0 (probability 2/3) has the
+# same moments as :math:`\mathcal{N}(0, 1)` up to order five, so over its
+# :math:`3^{10} = 59\,049` probe vectors, weighted by their probabilities, the
+# means and variances must be the Gaussian formulas above, the trace's and
+# each diagonal entry's, again without sampling.
 
-small_S = (small_J + small_J.T) / 2
-# eigvalsh is backward stable: each eigenvalue within about n^2 eps |S| of exact (n = 10), so
-# the sum of squares agrees to 2 n^2.5 eps = 1.4e-13 relative, under 1e-12.
-torch.testing.assert_close((torch.linalg.eigvalsh(small_S) ** 2).sum(), (small_S**2).sum(), rtol=1e-12, atol=0)
+three_values = torch.tensor([-(3**0.5), 0.0, 3**0.5], dtype=torch.float64)
+three_probabilities = torch.tensor([1 / 6, 2 / 3, 1 / 6], dtype=torch.float64)
+# Moments of sqrt(3)^2 = 3 and 9 with weights 1/3: a few roundings of numbers below 3.
+torch.testing.assert_close((three_probabilities * three_values**2).sum(), torch.tensor(1.0, dtype=torch.float64))
+torch.testing.assert_close((three_probabilities * three_values**4).sum(), torch.tensor(3.0, dtype=torch.float64))
+every_point = torch.cartesian_prod(*[three_values] * 10)  # (59049, 10)
+weight = torch.cartesian_prod(*[three_probabilities] * 10).prod(dim=1)  # each vector's probability
+point_traces, point_diagonals = estimates(small_field, small_x, every_point)
+point_trace_mean = weight @ point_traces
+point_diagonal_mean = weight @ point_diagonals
+gaussian_trace_variance, gaussian_diagonal_variance = variances(small_J)["Gaussian"]
+print(f"three-point probes: trace variance {(weight @ (point_traces - point_trace_mean) ** 2).item():.6f},"
+      f" 2 |S|_F^2 = {gaussian_trace_variance.item():.6f}")
+# Each estimate is ~30 roundings of terms adding up to < 3 x 33 (|v_i| <= sqrt 3, sum |J_ij| < 33):
+# within 4e-13. A weighted sum of 3^10 terms, in any order, is within 3^10 x 1.1e-16 = 6.5e-12
+# times the weighted sum of |terms| (below 12 for the traces, 2 for the diagonals; the variances'
+# terms are positive): under 1e-10 relative, or 1e-10 absolute for the diagonal means.
+torch.testing.assert_close(point_trace_mean, small_J.trace(), rtol=1e-10, atol=0)
+torch.testing.assert_close(point_diagonal_mean, small_J.diagonal(), rtol=1e-10, atol=1e-10)
+torch.testing.assert_close(weight @ (point_traces - point_trace_mean) ** 2, gaussian_trace_variance, rtol=1e-10, atol=0)
+torch.testing.assert_close(
+    weight @ (point_diagonals - point_diagonal_mean) ** 2, gaussian_diagonal_variance, rtol=1e-10, atol=0
+)
 
 # %%
 # Sampled: many probes on the :math:`n = 100` field
@@ -457,5 +483,5 @@ plt.show()
 #
 # Next: :ref:`sphx_glr_auto_examples_jacobians_plot_05_structured_jacobians_by_colouring.py`.
 # Reference: :func:`torch.func.vjp`, :func:`torch.func.vmap`,
-# :func:`torch.func.jacrev`, :func:`torch.linalg.eigvalsh`,
-# :func:`torch.cartesian_prod`, :func:`torch.randint`.
+# :func:`torch.func.jacrev`, :func:`torch.cartesian_prod`,
+# :func:`torch.randint`.

@@ -8,7 +8,8 @@ never have a non-zero in the same row, one JVP can compute both at once.
 This page groups the columns of a banded Jacobian (a 1-D stencil, the
 Jacobian Newton's method needs for a discretised differential equation) into
 3 such groups, recovers all :math:`n` columns from 3 JVPs, and shows that
-the seed's one-hot trick for a batch of Jacobians is the same idea.
+the one-hot :math:`v` of the basics pages, for a batch of Jacobians, is the
+same idea.
 """
 
 # %%
@@ -219,10 +220,10 @@ for half_width in (1, 2, 3):
     print(f"band half-width {half_width}: {2 * half_width + 1} colours for n = 50 and n = 1000")
 
 # %%
-# The seed's one-hot trick is a colouring
-# ---------------------------------------
+# The basics' one-hot :math:`v` is a colouring
+# ------------------------------------------
 #
-# The seed's batch of :math:`N` maps :math:`\mathbb{R}^2 \to \mathbb{R}^3`
+# The basics' batch of :math:`N` maps :math:`\mathbb{R}^2 \to \mathbb{R}^3`
 # (:ref:`sphx_glr_auto_examples_basics_plot_04_batched_jacobian.py`) has,
 # flattened, a block-diagonal :math:`J \in \mathbb{R}^{3N \times 2N}`. Greedy
 # colouring of its pattern gives 2 column colours (the input component
@@ -231,7 +232,7 @@ for half_width in (1, 2, 3):
 # VJPs are a row colouring. Two JVPs would do as well.
 
 
-def seed_function(x):
+def batch_function(x):
     a, b = x[:, 0], x[:, 1]
     return torch.stack((a * b, torch.sin(a + b**2), a**2 - 3 * b), dim=1)  # (N, 3)
 
@@ -247,11 +248,11 @@ print(f"block-diagonal ({3 * N} x {2 * N}): {int(block_columns.max()) + 1} colum
       f" {int(block_rows.max()) + 1} row colours")
 
 
-def flat_seed_function(flat_x):
-    return seed_function(flat_x.reshape(N, 2)).flatten()
+def flat_batch_function(flat_x):
+    return batch_function(flat_x.reshape(N, 2)).flatten()
 
 
-columns = compressed_by_jvps(flat_seed_function, points.flatten(), block_columns)  # (2, 3N)
+columns = compressed_by_jvps(flat_batch_function, points.flatten(), block_columns)  # (2, 3N)
 per_point = columns.reshape(2, N, 3).permute(1, 2, 0)  # (N, 3, 2): column j of every J_n from JVP j
 a, b = points[:, 0], points[:, 1]
 cosine = torch.cos(a + b**2)
@@ -269,29 +270,46 @@ print("2 JVPs give all", N, "Jacobians of shape (3, 2)")
 #
 # At :math:`n = 500`, the dense :func:`torch.func.jacfwd` pushes :math:`n`
 # seeds through the stencil, the coloured version 3. The deterministic
-# measure is the number of tensor elements written by ATen operations, counted
-# as in :ref:`sphx_glr_auto_examples_jacobians_plot_02_batched_jacobian_methods.py`:
-# the number of elements of every tensor an ATen operation returns (a
-# ``TorchDispatchMode`` sees every one), except views, which share their
-# input's memory, and the uninitialised tensors of :func:`torch.empty` and its
-# variants, which are allocated but not written.
+# measure is the number of tensor elements written, counted as in
+# :ref:`sphx_glr_auto_examples_jacobians_plot_02_batched_jacobian_methods.py`:
+# the elements of every tensor returned by an operator call that reaches a
+# ``TorchDispatchMode`` (the calls made by the code, by forward-mode AD and by
+# ``vmap``, not those a kernel makes inside itself), except views, which
+# share their input's memory, the uninitialised tensors of
+# :func:`torch.empty` and its variants, which are allocated but not written,
+# and tensors with no memory behind them (a data pointer of 0). Forward-mode
+# AD makes many of those here: ZeroTensors for tangents known to be zero
+# (such as that of the boundary zeros padded onto :math:`u`;
+# ``_efficientzerotensor`` in
+# `TensorFactories.cpp <https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/native/TensorFactories.cpp>`__),
+# and tensors on the `meta device <https://docs.pytorch.org/docs/stable/meta.html>`__,
+# shapes only, on which torch works out the shape of arithmetic with a
+# ZeroTensor (``mul_zerotensor`` in
+# `BinaryOps.cpp <https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/native/BinaryOps.cpp>`__).
+# Counting them would add elements that are
+# never written: over a tenth of all the elements returned here (printed and
+# asserted below).
 #
-# Under :func:`torch.func.vmap`, an operation on the value writes :math:`n`
-# elements once, and an operation on the tangents :math:`n` elements per
-# seed. So for :math:`B` seeds ``compressed_by_jvps`` writes
-# :math:`a + bB` elements, checked below by predicting the count for
-# :math:`B = n` seeds (one colour per column, a dense Jacobian) exactly from
-# the counts for 2 and 3. The dense-to-coloured ratio is therefore
-# :math:`(a + bn)/(a + 3b)`, below :math:`n/3` because both pay the fixed
-# part :math:`a` (the value, and setting up the seeds). The count for
-# :func:`torch.func.jacfwd`, which runs its own code for the same :math:`n`
-# seeds, is printed beside. The memory of the result is :math:`n^2` entries
-# against :math:`3n - 2`.
+# Under :func:`torch.func.vmap`, :math:`u` carries no batch dimension, so
+# the operations on the value :math:`f(u)` (and on what does not depend on
+# the seed, such as :math:`\cos u` for the derivative of :math:`\sin u`)
+# run once, whatever the number of seeds; the seeds and the tangents carry
+# the batch, so those operations write their elements once per seed. So for
+# :math:`B` seeds ``compressed_by_jvps`` writes :math:`a + bB` elements,
+# checked below by predicting the count for :math:`B = n` seeds (one colour
+# per column, a dense Jacobian) exactly from the counts for 2 and 3, and the
+# fixed part :math:`a` is about one evaluation of :math:`f` (checked against
+# the count for ``f(u)`` alone). The dense-to-coloured ratio is therefore
+# :math:`(a + bn)/(a + 3b)`, below :math:`n/3` because both pay :math:`a`.
+# The count for :func:`torch.func.jacfwd`, which runs its own code for the
+# same :math:`n` seeds, is printed beside (over 50 times the coloured count,
+# asserted). The memory of the result is :math:`n^2` entries against
+# :math:`3n - 2`.
 
 
 class ElementsWritten(TorchDispatchMode):
-    """Counts the elements of the tensors ATen operations return, except views
-    and uninitialised allocations."""
+    """Counts the elements of the tensors the operator calls it sees return, except
+    views, uninitialised allocations and tensors with no memory (counted apart)."""
 
     aten = torch.ops.aten
     writes_nothing = {aten.empty, aten.empty_like, aten.empty_strided, aten.new_empty, aten.new_empty_strided}
@@ -299,12 +317,18 @@ class ElementsWritten(TorchDispatchMode):
     def __init__(self):
         super().__init__()
         self.elements = 0
+        self.without_memory = 0  # ZeroTensors and meta tensors: nothing written
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
         if not func.is_view and func.overloadpacket not in self.writes_nothing:
             for tensor in out if isinstance(out, (tuple, list)) else (out,):
-                if isinstance(tensor, torch.Tensor):
+                if not isinstance(tensor, torch.Tensor):
+                    continue
+                if tensor.is_meta or tensor._is_zerotensor():
+                    assert tensor.data_ptr() == 0, "no memory behind it"
+                    self.without_memory += tensor.numel()
+                else:
                     self.elements += tensor.numel()
         return out
 
@@ -321,7 +345,10 @@ u_large = torch.randn(n_large, generator=generator, dtype=torch.float64)
 pattern_large = band_pattern(n_large, 1)
 colours_large = greedy_column_colouring(pattern_large)
 
-coloured_elements, compressed_large = elements_written(lambda: compressed_by_jvps(residual_large, u_large, colours_large))
+with ElementsWritten() as coloured_work:
+    compressed_large = compressed_by_jvps(residual_large, u_large, colours_large)
+coloured_elements = coloured_work.elements
+value_elements, _ = elements_written(lambda: residual_large(u_large))  # f(u) alone
 jacfwd_elements, dense_large = elements_written(lambda: torch.func.jacfwd(residual_large)(u_large))
 recovered_large = unpack_columns(compressed_large, pattern_large, colours_large).to_dense()
 # In row i the colour seed and jacfwd's one-hot seed put the same single 1 in the stencil: the
@@ -341,13 +368,19 @@ fixed = with_seeds[2] - 2 * per_seed  # a
 print(f"n = {n_large}: {n_colours} JVPs instead of {n_large}")
 print(f"elements written by compressed_by_jvps with B seeds: {fixed:,} + {per_seed:,} B"
       f" -> B = {n_large}: {with_seeds[n_large]:,}")
+print(f"fixed part {fixed:,}; f(u) alone writes {value_elements:,}")
 print(f"elements written: {n_large} seeds {with_seeds[n_large]:,}, jacfwd {jacfwd_elements:,},"
       f" {n_colours} colours {coloured_elements:,} -> ratios {with_seeds[n_large] / coloured_elements:.1f}"
       f" and {jacfwd_elements / coloured_elements:.1f} (n / C = {n_large / n_colours:.1f})")
+print(f"not counted for {n_colours} colours: {coloured_work.without_memory:,} elements of tensors with no memory"
+      f" ({coloured_work.without_memory / (coloured_elements + coloured_work.without_memory):.0%} of all returned)")
 # Integer counts: exact. The colouring j mod 3 is the same seeds as B = 3.
 assert coloured_elements == with_seeds[3]
 assert with_seeds[n_large] == fixed + per_seed * n_large, "not one fixed part plus one part per seed"
-assert jacfwd_elements > 100 * coloured_elements
+assert value_elements <= fixed < 2 * value_elements, "the fixed part should be about one evaluation of f"
+assert with_seeds[n_large] / coloured_elements < n_large / n_colours
+assert jacfwd_elements > 50 * coloured_elements
+assert coloured_work.without_memory > 0.1 * (coloured_elements + coloured_work.without_memory)
 
 
 def median_ms(fn):

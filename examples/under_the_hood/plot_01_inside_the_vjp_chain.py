@@ -50,8 +50,8 @@ intermediate result.
 # The graph the forward pass records
 # ----------------------------------
 #
-# A floating-point (or complex) result of an operation on a tensor that
-# requires grad, computed while gradients are being recorded, has a
+# Most floating-point (or complex) results of an operation on a tensor that
+# requires grad, computed while gradients are being recorded, have a
 # ``grad_fn``: the node that will run its VJP, named by
 # :func:`~torch.autograd.graph.Node.name`. ``next_functions`` lists, for
 # each input of the operation, the node that receives that input's share of
@@ -99,12 +99,18 @@ walk(y.grad_fn)
 
 # %%
 # Not every result gets one. Integer and boolean results (``argmax``, a
-# comparison) have no gradient, ``detach()`` returns a tensor cut from the
-# graph, and under :class:`torch.no_grad` nothing is recorded:
+# comparison) have no gradient; some floating-point results do not depend
+# differentiably on the input's values at all (``zeros_like`` and
+# ``new_ones`` take only its shape and dtype, ``histc`` counts entries);
+# ``detach()`` returns a tensor cut from the graph, and under
+# :class:`torch.no_grad` nothing is recorded:
 
 no_node = {
     "torch.argmax(x)": torch.argmax(x),
     "x > 0": x > 0,
+    "torch.zeros_like(x)": torch.zeros_like(x),
+    "x.new_ones(3)": x.new_ones(3),
+    "torch.histc(x, bins=4)": torch.histc(x, bins=4),
     "x.detach()": x.detach(),
 }
 with torch.no_grad():

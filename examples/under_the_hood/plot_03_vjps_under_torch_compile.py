@@ -53,8 +53,9 @@ generating code, so no C++ compiler is needed.
 # * ``backend="aot_eager_decomp_partition"``: inductor's decomposition
 #   table, ``select_decomp_table()``, which rewrites some ATen operations
 #   into simpler ones before the cut, and the same min-cut partitioner told
-#   that inductor will compile (``compiler="inductor"``). It is inductor's
-#   recipe without inductor's code generation.
+#   that inductor will compile (``compiler="inductor"``). These are
+#   inductor's decompositions and partitioner, without inductor's own graph
+#   passes (section "What inductor adds" below) and its code generation.
 #
 # The backend below takes the same recipes, with compilers and a partition
 # function that also keep what they are given; ``default_partition`` is the
@@ -330,9 +331,25 @@ for eager_op, decomposed_into in (("tanh_backward", ("mul", "sub")), ("t", ("per
 # results. (Generated kernels, as inductor's, could reorder the 32-term sums;
 # then the bound, ~60 eps x absolute-value sums up to 850 = 1e-11, exceeds 1e-12.)
 torch.testing.assert_close(compiled_grads, eager_grads, rtol=1e-12, atol=1e-12)
-# The decomposed tanh VJP rounds v (1 - y^2) in its own order: a few eps (say 4) relative per entry,
-# and each 8-term product over the batch rounds on its own, 8 eps either side: in all under
-# 20 eps x the absolute-value sums (below 361 here) = 1.6e-12, within atol 1e-11.
+
+# Apart from the VJP of tanh, the decomposed graphs run eager's kernels on the same
+# operands (permute gives the same strides as t; the products by 2 and by 1 are
+# exact). That VJP is v (1 - y^2), with v the cotangent arriving at y = tanh(data W1).
+with torch.no_grad():
+    y = torch.tanh(data @ W1)
+    v = 2 * (y @ W2) @ W2.T
+eps = torch.finfo(torch.float64).eps
+rounding_bound = 20 * eps * (data.abs().T @ v.abs()).max().item()
+print(f"smallest 1 - y^2: {(1 - y**2).min().item():.1e}; largest |data|^T |v|: {(data.abs().T @ v.abs()).max().item():.0f}")
+print(f"decomposed - eager: {max((d - e).abs().max().item() for d, e in zip(decomposed_grads, eager_grads)):.1e}"
+      f" (bound {rounding_bound:.1e})")
+# Where tanh saturates, 1 - y^2 is tiny and the two ways of rounding v (1 - y^2)
+# (tanh_backward's kernel; mul and sub) can differ by far more than a few eps
+# relative. But |y| <= 1, so 1 - y^2 is within eps absolutely, and each side's
+# v (1 - y^2) is within 2 eps |v|; the 8-term products over the batch that give
+# the gradient of W1 round within 8 eps a side. In all, within
+# (2 x 2 + 2 x 8) eps x max(|data|^T |v|): the bound printed, inside atol 1e-11.
+assert rounding_bound < 1e-11
 torch.testing.assert_close(decomposed_grads, eager_grads, rtol=0, atol=1e-11)
 
 # %%
@@ -387,15 +404,54 @@ aot_eager_saved = saved['backend="aot_eager"']
 draw(axes[1], graphs["min-cut (aot_eager)"], f"min-cut (aot_eager): recomputes sin(x), {aot_eager_saved} new bytes")
 plt.show()
 
+# %%
+# What inductor adds
+# ------------------
+#
+# Inductor, the default backend of :func:`torch.compile`, starts from the
+# same decomposed joint graph and the same partitioner, but also runs its
+# own passes over the graphs before it generates code, among them
+# ``_recursive_joint_graph_passes`` on the joint graph before the cut (in
+# `torch/_inductor/compile_fx.py
+# <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/_inductor/compile_fx.py>`__).
+# Those joint-graph passes need no compiler, so the cell below runs them
+# before the cut on this page's three functions: they remove the ``alias``
+# operations (the decomposed ``detach``) and change nothing else, the same
+# other operations in both graphs and the same tensors handed over. Code
+# generation needs a C++ compiler on a CPU, which this page does not assume,
+# so it shows no inductor graphs or timings.
+
+from torch._inductor.compile_fx import _recursive_joint_graph_passes
+
+
+def joint_graph_passes_then_cut(joint_module, joint_inputs, **kwargs):
+    joint_module = _recursive_joint_graph_passes(joint_module) or joint_module  # torch 2.5: in place, returns None
+    return min_cut_rematerialization_partition(joint_module, joint_inputs, compiler="inductor", **kwargs)
+
+
+def handed_over(captured):
+    """The names of the tensors the forward graph hands the backward graph."""
+    (output,) = [node for node in captured["forward"].graph.nodes if node.op == "output"]
+    return [str(a) for a in output.args[0][1:]]
+
+
+RECIPES["joint-graph passes"] = (joint_graph_passes_then_cut, {"decompositions": select_decomp_table()})
+DECOMPOSED = "decomposed (aot_eager_decomp_partition)"
+removed = 0
+for function, inputs, decomposed in ((f, (x, w), graphs[DECOMPOSED]), (f_exp, (x, w), exp_graphs[DECOMPOSED]),
+                                     (loss, (data, W1, W2), decomposed_graphs)):
+    _, after_passes = capture(function, "joint-graph passes", *inputs)
+    for part in ("forward", "backward"):
+        before, after = op_counts(decomposed[part]), op_counts(after_passes[part])
+        print(f"{function.__name__:>5}, {part:>8} graph: {before['alias']} alias before the passes, {after['alias']} after")
+        assert after == before - collections.Counter(alias=before["alias"]), (function.__name__, part, before, after)
+        removed += before["alias"]
+    assert handed_over(after_passes) == handed_over(decomposed), function.__name__
+assert removed > 0, "the joint-graph passes removed no alias"
+
 torch._dynamo.reset()  # leave no compiled code behind for later examples
 
 # %%
-# Inductor, the default backend of :func:`torch.compile`, generates kernels
-# from the graphs of the ``aot_eager_decomp_partition`` recipe: decomposed
-# by its table, cut by its min-cut partitioner. It needs a C++ compiler on a
-# CPU, and its first compilation takes longer than this whole page is
-# allowed to run, so the page shows no inductor timings.
-#
 # What to remember
 # ----------------
 #
