@@ -209,7 +209,7 @@ class CountWork(TorchDispatchMode):
 
 
 # %%
-# What the mode sees, next to :mod:`torch.profiler`, which records every ATen
+# What the mode sees, next to :class:`torch.profiler.profile`, which records every ATen
 # call, nested ones included: ``torch.stack`` is one call for the mode,
 # while the profiler also records the ``unsqueeze`` and ``cat`` its kernel
 # runs. The counts are those of the run under the mode, which can differ a

@@ -221,7 +221,7 @@ for half_width in (1, 2, 3):
 
 # %%
 # The basics' one-hot :math:`v` is a colouring
-# ------------------------------------------
+# --------------------------------------------
 #
 # The basics' batch of :math:`N` maps :math:`\mathbb{R}^2 \to \mathbb{R}^3`
 # (:ref:`sphx_glr_auto_examples_basics_plot_04_batched_jacobian.py`) has,
