@@ -29,3 +29,28 @@ def test_the_compile_page_states_that_inductor_runs_joint_graph_passes_before_th
     source = inspect.getsource(compile_fx.partition_fn)
     passes = source.index("gm = _recursive_joint_graph_passes(")
     assert passes < source.index("min_cut_rematerialization_partition(", passes)
+
+
+def test_the_errors_page_lists_the_raise_statements_on_vjps_path():
+    """in_practice/plot_02 names the nine raise statements torch 2.13's
+    autograd.functional.vjp can reach, among all those in the helpers it
+    calls. A release that adds or removes one on this path fails here, and
+    the page's list is to be read again."""
+    import ast
+
+    import torch.autograd.functional as functional
+
+    tree = ast.parse(inspect.getsource(functional))
+    functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+    on_path, to_visit = set(), ["vjp"]
+    while to_visit:
+        name = to_visit.pop()
+        if name not in on_path:
+            on_path.add(name)
+            calls = (n.func.id for n in ast.walk(functions[name]) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name))
+            to_visit += [callee for callee in calls if callee in functions]
+    raises = {name: sum(isinstance(n, ast.Raise) for n in ast.walk(functions[name])) for name in on_path}
+    assert {name: count for name, count in raises.items() if count} == {
+        "vjp": 1, "_as_tuple": 2, "_validate_v": 3, "_check_requires_grad": 6, "_fill_in_zeros": 7,
+        "_autograd_grad": 3, "_tuple_postprocess": 1,
+    }
