@@ -54,3 +54,11 @@ def test_the_errors_page_lists_the_raise_statements_on_vjps_path():
         "vjp": 1, "_as_tuple": 2, "_validate_v": 3, "_check_requires_grad": 6, "_fill_in_zeros": 7,
         "_autograd_grad": 3, "_tuple_postprocess": 1,
     }
+
+
+def test_the_compile_page_states_that_inductor_runs_pre_grad_passes_first():
+    """under_the_hood/plot_03: inductor runs pre-grad passes on Dynamo's graph
+    before AOTAutograd traces it, so its joint graph can differ."""
+    from torch._inductor import compile_fx
+
+    assert "pre_grad_passes=run_pre_grad_passes" in inspect.getsource(compile_fx)

@@ -142,11 +142,11 @@ assert "does not require grad" in message
 # * **backward passes**: calls of :func:`torch.autograd.grad`, which every
 #   route here goes through (:mod:`torch.autograd.functional` and
 #   :mod:`torch.func` call it too), counted with a ``mock`` that wraps it;
-# * **products with** :math:`A`: the FLOPs that
+# * **products with an** :math:`n \times n` **matrix**: the FLOPs that
 #   :class:`~torch.utils.flop_counter.FlopCounterMode` counts (it counts
 #   matrix-matrix products; here each is a :math:`1 \times n` row times an
-#   :math:`n \times n` matrix), divided by :math:`2n^2`, the FLOPs of one
-#   row times :math:`A`;
+#   :math:`n \times n` matrix, :math:`A` or a matrix of zeros, next item),
+#   divided by :math:`2n^2`, the FLOPs of one such product;
 # * **of which with broadcast zeros**: products whose :math:`n \times n`
 #   operand holds only zeros and is a broadcast view (a zero stride: its
 #   entries share memory instead of having their own), seen by a
@@ -209,10 +209,10 @@ def count(method, f, x, v):
 
 
 counts = {name: count(method, f, x, v) for name, method in methods.items()}
-print(f"{f'n = {n}':<22}{'forward':>8}{'backward':>10}{'products':>10}{'with broadcast':>16}")
-print(f"{'passes':>30}{'passes':>10}{'with A':>10}{'zeros':>16}")
+print(f"{f'n = {n}':<22}{'forward':>8}{'backward':>10}{'products':>13}{'with broadcast':>16}")
+print(f"{'passes':>30}{'passes':>10}{'with n x n':>13}{'zeros':>16}")
 for name, (forward, backward, products, broadcast) in counts.items():
-    print(f"  {name:<20}{forward:>8}{backward:>10}{products:>10.0f}{broadcast:>16}")
+    print(f"  {name:<20}{forward:>8}{backward:>10}{products:>13.0f}{broadcast:>16}")
 
 # The counts, asserted: properties of how the installed torch implements each route.
 # They are exact on every machine: integers, and FLOPs / 2n^2 an exact quotient.
@@ -257,9 +257,9 @@ assert counts == {
 # the full Hessian (build :math:`H`, then multiply). All start from the same
 # ``f``, ``x`` and ``v``. Figures from the machine that built this page; the
 # full Hessian is timed up to :math:`n = 1000` only, to keep the page within
-# a few seconds. The products with :math:`A` are counted in the warm-up call,
-# as above (``H @ v`` at the end of the full-Hessian route is a
-# matrix-vector product, which FlopCounterMode does not count).
+# a few seconds. The products with :math:`n \times n` matrices are counted
+# in the warm-up call, as above (``H @ v`` at the end of the full-Hessian
+# route is a matrix-vector product, which FlopCounterMode does not count).
 
 
 def through_full_hessian(f, x, v):
@@ -297,7 +297,7 @@ for name in methods:
 # Exact too: integer FLOP counts over 2n^2.
 assert products["full Hessian, then H @ v"] == [2 * size + 2 for size in full_sizes], products
 
-print(f"n = {sizes[-1]}: median time of one Hv, measured; products with A, counted")
+print(f"n = {sizes[-1]}: median time of one Hv, measured; products with an n x n matrix, counted")
 for name in methods:
     print(f"  {name:<20} {median_ms[name][-1]:8.3f} ms   {products[name][-1]:.0f}")
 print(f"n = {full_sizes[-1]}: full Hessian then H @ v {median_ms['full Hessian, then H @ v'][-1]:8.2f} ms"
@@ -326,8 +326,8 @@ print(f"one product with A: {product_ms['with A']:.2f} ms;"
 # ------------------
 #
 # Left, the times measured on the machine that built this page; right, the
-# products with :math:`A`, counted. For large :math:`n` the products with
-# :math:`A` are most of the work of every route (each goes through all
+# products with an :math:`n \times n` matrix, counted. For large :math:`n`
+# these products are most of the work of every route (each goes through all
 # :math:`n^2` entries of a matrix), so the counts are a guide to the times,
 # not a prediction: by them the three routes with four products would take
 # similar times and functional.hvp, with six, half as long again. The times
@@ -352,7 +352,7 @@ for value in sorted({counts[name][2] for name in methods}):
 ax_time.set_xlabel("$n$")
 ax_count.set_xlabel("$n$")
 ax_time.set_ylabel("median time of one $Hv$ (ms), measured")
-ax_count.set_ylabel("products with $A$, counted")
+ax_count.set_ylabel("products with an $n \\times n$ matrix, counted")
 ax_count.legend(fontsize=8, loc="center right")
 ax_time.set_title("measured on the build machine", fontsize=10)
 ax_count.set_title("counted (FlopCounterMode FLOPs / $2n^2$)", fontsize=10)

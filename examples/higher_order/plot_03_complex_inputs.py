@@ -5,8 +5,8 @@ VJPs of complex functions: PyTorch's convention
 For complex inputs, "the derivative" is ambiguous: a function of
 :math:`z = a + ib` has two Wirtinger derivatives, and only holomorphic
 functions have one complex derivative. This page states the formula
-PyTorch's VJP follows, checks it on a holomorphic and a non-holomorphic
-function, and shows that minus the gradient of a real loss is the direction
+PyTorch's VJP follows, checks it on a holomorphic and two non-holomorphic
+functions, and shows that minus the gradient of a real loss is the direction
 of steepest descent.
 """
 
@@ -24,9 +24,12 @@ of steepest descent.
 #    + i \frac{\partial f}{\partial b}\Bigr).
 #
 # A real-differentiable :math:`f` (one whose real and imaginary parts are
-# differentiable functions of :math:`(a, b)`) is holomorphic exactly when
-# :math:`\partial f / \partial \bar z = 0`, the Cauchy–Riemann equations;
-# then :math:`\partial f / \partial z = f'(z)`. For an elementwise
+# differentiable functions of :math:`(a, b)`) is holomorphic on an open set
+# exactly when :math:`\partial f / \partial \bar z = 0` at every point of
+# it, the Cauchy–Riemann equations; then
+# :math:`\partial f / \partial z = f'(z)`. A zero at isolated points is not
+# enough: :math:`|z|^2` has :math:`\partial f / \partial \bar z = z`, zero
+# only at 0, and is holomorphic nowhere. For an elementwise
 # :math:`f` and an output-shaped :math:`v`, PyTorch's VJP returns
 #
 # .. math::
@@ -127,6 +130,28 @@ print(f"max |vjp - (v conj(df/dz) + conj(v) df/dzbar)| = {(vjp_non_holo - expect
 assert (3 * v.abs() * z.abs() ** 2).max() < 25  # the size of the terms below
 # A few complex128 operations on terms up to 3 |v| |z|^2 < 25: error ~10 eps 25 = 6e-14, far below 1e-12.
 torch.testing.assert_close(vjp_non_holo, expected_non_holo, rtol=1e-12, atol=1e-12)
+
+# %%
+# Here :math:`\partial f/\partial \bar z = 2|z|^2` is real, so this check
+# cannot tell :math:`\bar v\, \partial f/\partial \bar z` from
+# :math:`\bar v\, \overline{\partial f/\partial \bar z}`. With
+# :math:`f(z) = \bar z^3`, :math:`\partial f/\partial z = 0` and
+# :math:`\partial f/\partial \bar z = 3 \bar z^2` is complex: the VJP is
+# :math:`3 \bar v \bar z^2`, the second term alone, unconjugated.
+
+
+def conjugate_cubed(z):
+    return torch.conj(z) ** 3
+
+
+_, vjp_conj_cubed = torch.autograd.functional.vjp(conjugate_cubed, z, v)
+expected_conj_cubed = torch.conj(v) * 3 * torch.conj(z) ** 2  # v conj(0) + conj(v) df/dzbar
+print(f"f = conj(z)^3: max |vjp - conj(v) df/dzbar| = {(vjp_conj_cubed - expected_conj_cubed).abs().max().item():.1e}")
+assert (3 * v.abs() * z.abs() ** 2).max() < 25  # the size of the terms below
+# A few complex128 operations on terms up to 3 |v| |z|^2 < 25: error ~10 eps 25 = 6e-14, far below 1e-12.
+torch.testing.assert_close(vjp_conj_cubed, expected_conj_cubed, rtol=1e-12, atol=1e-12)
+conjugated = torch.conj(v) * torch.conj(3 * torch.conj(z) ** 2)  # with df/dzbar conjugated
+print(f"with df/dzbar conjugated the error would be {(vjp_conj_cubed - conjugated).abs().max().item():.2f}")
 
 # %%
 # A real loss: the complex gradient is the real one

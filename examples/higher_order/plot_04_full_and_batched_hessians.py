@@ -191,10 +191,18 @@ assert relative_error > 0.1
 # :math:`W^\top`) for :math:`n` directions, about :math:`4mn^2`; the
 # inner-forward nestings push :math:`n^2` second-order directions through
 # :math:`W`, about :math:`2mn^3`: :math:`n/2` times more. Counted exactly,
-# in products with :math:`W` (FLOPs over :math:`2mn`): :math:`2n + 2` for
-# ``jacfwd(jacrev(f))``, :math:`2n + 1` for ``jacrev(jacrev(f))``,
-# :math:`n^2 + 3n` for ``jacrev(jacfwd(f))`` and :math:`n^2 + 4n` for
-# ``jacfwd(jacfwd(f))``.
+# in products with :math:`W` (FLOPs over :math:`2mn`): :math:`2n + 1` for
+# both ``jacfwd(jacrev(f))`` and ``jacrev(jacrev(f))``, :math:`n^2 + 2n`
+# for both ``jacrev(jacfwd(f))`` and ``jacfwd(jacfwd(f))``. The nestings
+# with forward mode also multiply by :math:`W`'s tangent: :math:`W` is a
+# constant, so its tangent is zero, and forward mode hands ``mm`` an
+# :math:`m \times n` matrix of zeros, a broadcast view with stride 0 (as on
+# :ref:`sphx_glr_auto_examples_higher_order_plot_02_hessian_vector_products.py`).
+# A ``TorchDispatchMode`` that inspects each ``aten::mm`` counts these
+# products apart: 1 for ``jacfwd(jacrev(f))``, :math:`n` for
+# ``jacrev(jacfwd(f))`` and :math:`2n` for ``jacfwd(jacfwd(f))``, which
+# FlopCounterMode adds to the totals (:math:`2n + 2`, :math:`2n + 1`,
+# :math:`n^2 + 3n`, :math:`n^2 + 4n`).
 
 sizes = [4, 8, 16, 32, 64]
 nestings = {
@@ -203,29 +211,49 @@ nestings = {
     "jacrev(jacfwd(f))": lambda f: jacrev(jacfwd(f)),
     "jacfwd(jacfwd(f))": lambda f: jacfwd(jacfwd(f)),
 }
+
+
+class ZeroTangentProducts(TorchDispatchMode):
+    """FLOPs of the mm calls with an all-zero broadcast (stride-0) operand: W's zero tangent."""
+
+    def __init__(self):
+        super().__init__()
+        self.flops = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        if func.name() == "aten::mm" and any(0 in a.stride() and not a.any() for a in args[:2]):
+            self.flops += 2 * args[0].shape[0] * args[0].shape[1] * args[1].shape[1]
+        return out
+
+
 flops = {name: [] for name in nestings}
+zero_flops = {name: [] for name in nestings}
 for size in sizes:
     f_n, by_hand_n = make_problem(size)
     x_n = torch.randn(size, generator=generator, dtype=torch.float64)
     for name, nest in nestings.items():
-        with FlopCounterMode(display=False) as counter:
+        with FlopCounterMode(display=False) as counter, ZeroTangentProducts() as zeros:
             result = nest(f_n)(x_n)
         # As at n = 16: at most 2m + n = 128 roundings of terms whose sizes add to at most 0.46
         # per entry: error below ~150 eps 0.46 = 1.5e-14, under atol 1e-13.
         torch.testing.assert_close(result, by_hand_n(x_n), rtol=1e-12, atol=1e-13)
         flops[name].append(counter.get_total_flops())
+        zero_flops[name].append(zeros.flops)
 
 for name, counts in flops.items():
-    print(f"{name:<18} FLOPs at n = {sizes}: {counts}")
-products_with_W = {
-    "jacfwd(jacrev(f))": lambda n: 2 * n + 2,
-    "jacrev(jacrev(f))": lambda n: 2 * n + 1,
-    "jacrev(jacfwd(f))": lambda n: n**2 + 3 * n,
-    "jacfwd(jacfwd(f))": lambda n: n**2 + 4 * n,
+    print(f"{name:<18} FLOPs at n = {sizes}: {counts}, of which with W's zero tangent {zero_flops[name]}")
+products = {  # name: (products with W, products with its zero tangent), each of 2mn FLOPs
+    "jacfwd(jacrev(f))": lambda n: (2 * n + 1, 1),
+    "jacrev(jacrev(f))": lambda n: (2 * n + 1, 0),
+    "jacrev(jacfwd(f))": lambda n: (n**2 + 2 * n, n),
+    "jacfwd(jacfwd(f))": lambda n: (n**2 + 2 * n, 2 * n),
 }
-for name, products in products_with_W.items():
+for name, count in products.items():
     # Exact: FLOP counts are integers fixed by the shapes (m = 32 rows of W).
-    assert flops[name] == [2 * 32 * size * products(size) for size in sizes], (name, flops[name])
+    with_W = [flops[name][i] - zero_flops[name][i] for i in range(len(sizes))]
+    assert with_W == [2 * 32 * size * count(size)[0] for size in sizes], (name, with_W)
+    assert zero_flops[name] == [2 * 32 * size * count(size)[1] for size in sizes], (name, zero_flops[name])
 forward_inner = [fwd / rev for fwd, rev in zip(flops["jacfwd(jacfwd(f))"], flops["jacfwd(jacrev(f))"])]
 outer_modes = flops["jacrev(jacrev(f))"][-1] / flops["jacfwd(jacrev(f))"][-1]
 print(f"jacfwd(jacfwd) / jacfwd(jacrev) at n = {sizes}: {', '.join(f'{r:.1f}' for r in forward_inner)}"
@@ -240,7 +268,8 @@ print(f"n = {sizes[-1]}: jacrev(jacrev) / jacfwd(jacrev) = {outer_modes:.3f}")
 # gradient from one VJP; an inner forward mode gives the same Hessian at
 # about :math:`n/2` times the matrix-product FLOPs. For the outer, square
 # Jacobian both modes need :math:`n` products and, counted above, the same
-# matrix-product FLOPs to within 10%. Forward mode carries the outer
+# :math:`2n + 1` products with :math:`W`; forward mode adds one with
+# :math:`W`'s zero tangent. Forward mode carries the outer
 # tangents along with the inner computation instead of recording that
 # computation for a second backward pass. That does not make it use less
 # memory: every value of the inner computation then has tangents beside it,
@@ -409,8 +438,10 @@ plt.show()
 #   should be reverse mode (one VJP per gradient): a forward inner one gives
 #   the same Hessian at about :math:`n/2` times the FLOPs, growing as
 #   :math:`n^3`. The outer one costs :math:`n` products either way, so
-#   ``jacrev(jacrev(f))`` is a fallback with the same count, and here the
-#   lower peak memory; timing on your own function decides between them.
+#   ``jacrev(jacrev(f))`` is a fallback with the same :math:`2n + 1`
+#   products with :math:`W` (``jacfwd(jacrev(f))`` adds one with
+#   :math:`W`'s zero tangent), and here the lower peak memory; timing on
+#   your own function decides between them.
 # * ``vmap(hessian(f))`` gives one Hessian per sample; the Hessian of a
 #   summed batch is :math:`B` times larger and mostly zeros.
 # * Symmetry is necessary, not sufficient: compare with an independent

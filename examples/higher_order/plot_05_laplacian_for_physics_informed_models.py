@@ -71,6 +71,7 @@ import torch
 from matplotlib.ticker import NullFormatter
 from torch.func import grad, hessian, jvp, vjp, vmap
 from torch.utils import benchmark
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode, flop_registry
 
 B, WIDTH = 128, 64  # points in the batch, hidden units
@@ -99,7 +100,7 @@ u, X, laplacian_by_hand = make_problem(d)
 reference = laplacian_by_hand(X)
 full_hessians = vmap(hessian(u))(X)  # (B, d, d): all d^2 entries at every point
 print("X:", tuple(X.shape), "  Hessians:", tuple(full_hessians.shape), "  Laplacian:", tuple(reference.shape))
-# Two independent routes in float64 (a formula and jacfwd(jacrev)): 64 terms, sizes adding to at most 3,
+# Two independent routes in float64 (a formula and jacfwd(jacrev)): 64 terms, sizes adding to at most 3.1,
 # each through tanh'' (slope <= 2) of z = W1 x + b1 (9 terms, sizes up to 8.8): 1.4e-13 apart at most.
 torch.testing.assert_close(full_hessians.diagonal(dim1=1, dim2=2).sum(dim=1), reference, rtol=1e-10, atol=1e-12)
 
@@ -240,20 +241,33 @@ assert 0.75 < standardised_error.pow(2).mean().sqrt() < 1.25, "errors not the pr
 # :math:`d/B` units) instead of once per point: :math:`d + 2 + d/B` units,
 # which saves :math:`d(1 - 1/B)`, about one unit per dimension.
 #
+# Forward-over-reverse runs the same products as the vmapped VJPs,
+# :math:`d + 2 + d/B` units, and two more that do no arithmetic the
+# Laplacian needs: forward mode carries a tangent for :math:`W_1` as well,
+# zero because :math:`W_1` is a constant, and multiplies by it once in the
+# forward pass and once in the gradient. ``mm`` receives it as an all-zero
+# matrix of :math:`W_1^\top`'s shape, a broadcast view with stride 0 (as on
+# :ref:`sphx_glr_auto_examples_higher_order_plot_02_hessian_vector_products.py`).
+# A ``TorchDispatchMode`` that inspects each ``aten::mm`` counts these
+# products apart ("of which with zeros" below). They are the whole gap
+# between forward-over-reverse, :math:`d + 4 + d/B` units in all, and the
+# vmapped VJPs.
+#
 # Hutchinson's probes differ from point to point, so both products of each
-# probe are per point: two units per probe, four that do not depend on
-# :math:`k` (among them the forward pass and the gradient, computed once per
-# point), and the quadratic forms :math:`v^\top (Hv)` (a batched product,
-# :math:`k/W` units): :math:`2k + 4 + k/W` units, whatever :math:`d` is
-# (counted below for :math:`k = 1` and :math:`k = 16`). With :math:`k = 16`
-# that is 36.25. The exact methods grow with :math:`d`: nested VJPs cost
-# :math:`2(d + 1)` units, forward-over-reverse :math:`d + 4 + d/B` and the
-# vmapped VJPs :math:`d + 2 + d/B` (the table below). So Hutchinson with
-# :math:`k = 16` takes fewer FLOPs than nested VJPs from :math:`d = 18` on,
-# than forward-over-reverse from :math:`d = 33` (at :math:`d = 32` the two
-# are equal), and than the vmapped VJPs from :math:`d = 34`; each crossover
-# is counted below. Cheaper is not exact: the estimate keeps the standard
-# deviation given by the formula of the previous section.
+# probe are per point: two units per probe, one each for the forward pass
+# and the gradient (computed once per point), and the quadratic forms
+# :math:`v^\top (Hv)` (a batched product, :math:`k/W` units):
+# :math:`2k + 2 + k/W` units, whatever :math:`d` is; its JVPs run the same
+# two products with the zero tangent, :math:`2k + 4 + k/W` in all (counted
+# below for :math:`k = 1` and :math:`k = 16`). Leaving out the products with
+# zeros, :math:`k = 16` costs 34.25 units, and the exact methods grow with
+# :math:`d`: nested VJPs :math:`2(d + 1)`, the vmapped VJPs and
+# forward-over-reverse both :math:`d + 2 + d/B` (the table below). So
+# Hutchinson with :math:`k = 16` takes fewer of these FLOPs than nested VJPs
+# from :math:`d = 17` on, and than the other two from :math:`d = 33` (at
+# :math:`d = 32` they are equal); each crossover is counted below. Cheaper is
+# not exact: the estimate keeps the standard deviation given by the formula
+# of the previous section.
 
 
 aten = torch.ops.aten
@@ -261,30 +275,48 @@ assert {aten.mm, aten.addmm, aten.bmm, aten.baddbmm, aten.convolution} <= flop_r
 assert not {aten.mv, aten.dot, aten.tanh, aten.mul} & flop_registry.keys(), "not counted"
 
 
+class ZeroTangentProducts(TorchDispatchMode):
+    """FLOPs of the mm calls with an all-zero broadcast (stride-0) operand: W1's zero tangent."""
+
+    def __init__(self):
+        super().__init__()
+        self.flops = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        if func.name() == "aten::mm" and any(0 in a.stride() and not a.any() for a in args[:2]):
+            self.flops += 2 * args[0].shape[0] * args[0].shape[1] * args[1].shape[1]
+        return out
+
+
 def matmul_flops(method, u, X):
-    with FlopCounterMode(display=False) as counter:
+    """The matmul FLOPs FlopCounterMode counts, and how many of them are products with zeros."""
+    with FlopCounterMode(display=False) as counter, ZeroTangentProducts() as zeros:
         method(u, X)
-    return counter.get_total_flops()
+    return counter.get_total_flops(), zeros.flops
 
 
 methods = {**exact_methods, f"Hutchinson, k = {K_PROBES}": laplacian_hutchinson}
 dims = [2, 4, 8, 16, 32, 64]
 forward_units = {name: [] for name in methods}
+zero_units = {name: [] for name in methods}
 median_ms = {name: [] for name in methods}
 for d_n in dims:
     u_n, X_n, _ = make_problem(d_n)
     for name, method in methods.items():
-        flops = matmul_flops(method, u_n, X_n)
+        flops, zero_flops = matmul_flops(method, u_n, X_n)
         if name.startswith("nested"):
             assert flops == 4 * B * WIDTH * d_n * (d_n + 1), "the hand count of nested VJPs"
         forward_units[name].append(flops / (2 * B * WIDTH * d_n))  # that run is also the warm-up
+        zero_units[name].append(zero_flops / (2 * B * WIDTH * d_n))
         timer = benchmark.Timer(stmt="method(u, X)", globals={"method": method, "u": u_n, "X": X_n})
         median_ms[name].append(timer.blocked_autorange(min_run_time=0.02).median * 1e3)
 
 print("cost in forward passes (matmul FLOPs / 2BWd):")
-print("  " + " " * 22 + "".join(f"{f'd={d_n}':>8}" for d_n in dims))
+print("  " + " " * 22 + "".join(f"{f'd={d_n}':>8}" for d_n in dims) + "  of which with zeros")
 for name in methods:
-    print(f"  {name:<22}" + "".join(f"{units:8.1f}" for units in forward_units[name]))
+    print(f"  {name:<22}" + "".join(f"{units:8.1f}" for units in forward_units[name])
+          + f"  {', '.join(f'{units:.0f}' for units in sorted(set(zero_units[name])))}")
 
 # The claims: each exact method costs between d and 2(d + 1) + 4 forward
 # passes; the vmapped VJPs d + 2 + d/B, forward-over-reverse d + 4 + d/B,
@@ -302,21 +334,28 @@ assert forward_units["VJPs vmapped over d"] == [d_n + 2 + d_n / B for d_n in dim
 assert forward_units["forward-over-reverse"] == [d_n + 4 + d_n / B for d_n in dims]
 assert forward_units[hutchinson] == [2 * K_PROBES + 4 + K_PROBES / WIDTH] * len(dims)
 assert saved_units == [d_n * (1 - 1 / B) for d_n in dims], "about one unit per dimension"
-# The four units that do not depend on k: one probe costs 2 + 4 + 1/W units (exact, as above).
+# Of those, products with the zero tangent of W1: two units in the JVP routes at every d, none in the VJP routes.
+assert {name: set(units) for name, units in zero_units.items()} == {
+    "nested VJPs (loop)": {0}, "VJPs vmapped over d": {0}, "forward-over-reverse": {2}, hutchinson: {2}}
+# The four units that do not depend on k: one probe costs 2 + 4 + 1/W units, 2 of them with zeros (exact, as above).
 u_8, X_8, _ = make_problem(8)
-one_probe = matmul_flops(lambda u, X: laplacian_hutchinson(u, X, k=1), u_8, X_8) / (2 * B * WIDTH * 8)
-assert one_probe == 2 * 1 + 4 + 1 / WIDTH, one_probe
+one_probe_flops = matmul_flops(lambda u, X: laplacian_hutchinson(u, X, k=1), u_8, X_8)
+one_probe = [flops / (2 * B * WIDTH * 8) for flops in one_probe_flops]  # all, and with zeros
+assert one_probe == [2 * 1 + 4 + 1 / WIDTH, 2], one_probe
 
-# The crossovers, counted on both sides (exact integer FLOP counts): Hutchinson with k = 16 is
-# not cheaper than the exact method at the first dimension, and cheaper at the second.
-crossovers = {"nested VJPs (loop)": (17, 18), "forward-over-reverse": (32, 33), "VJPs vmapped over d": (33, 34)}
+# The crossovers, counted on both sides, leaving out the products with zeros (exact integer FLOP
+# counts): Hutchinson with k = 16 is not cheaper than the exact method at the first dimension,
+# and cheaper at the second.
+crossovers = {"nested VJPs (loop)": (16, 17), "VJPs vmapped over d": (32, 33), "forward-over-reverse": (32, 33)}
 for name, (before, from_on) in crossovers.items():
     counted = {}
     for d_n in (before, from_on):
         u_n, X_n, _ = make_problem(d_n)
-        counted[d_n] = (matmul_flops(methods[name], u_n, X_n), matmul_flops(methods[hutchinson], u_n, X_n))
-    print(f"{name:<22} FLOPs against Hutchinson: d = {before}: {counted[before][0]:,} vs {counted[before][1]:,};"
-          f" d = {from_on}: {counted[from_on][0]:,} vs {counted[from_on][1]:,}")
+        (exact, exact_zeros), (estimate, estimate_zeros) = (matmul_flops(methods[name], u_n, X_n),
+                                                            matmul_flops(methods[hutchinson], u_n, X_n))
+        counted[d_n] = (exact - exact_zeros, estimate - estimate_zeros)
+    print(f"{name:<22} FLOPs without zeros against Hutchinson: d = {before}: {counted[before][0]:,} vs"
+          f" {counted[before][1]:,}; d = {from_on}: {counted[from_on][0]:,} vs {counted[from_on][1]:,}")
     assert counted[before][0] <= counted[before][1] and counted[from_on][0] > counted[from_on][1], name
 
 print(f"d = {dims[-1]}: median time")
@@ -363,10 +402,10 @@ plt.show()
 #   with a standard deviation of :math:`\sqrt{2 \sum_{i \ne j} H_{ij}^2 / k}`
 #   for Rademacher probes. Each probe costs two forward passes per point,
 #   against one per one-hot direction in the vmapped routes (two in the
-#   nested loop), so with :math:`k = 16` it takes fewer FLOPs than nested
-#   VJPs from :math:`d = 18` on, than forward-over-reverse from
-#   :math:`d = 33`, and than the vmapped VJPs, the cheapest exact method
-#   here, only from :math:`d = 34`.
+#   nested loop), so with :math:`k = 16`, leaving out the products with the
+#   zero tangent of :math:`W_1`, it takes fewer FLOPs than nested VJPs from
+#   :math:`d = 17` on, and than the vmapped VJPs and forward-over-reverse,
+#   the cheapest exact methods here, only from :math:`d = 33`.
 #
 # Next: :ref:`sphx_glr_auto_examples_higher_order_plot_06_ntk_and_gauss_newton.py`.
 # Reference: :func:`torch.autograd.grad`, :func:`torch.func.grad`,

@@ -311,11 +311,17 @@ print(f"LM's CG: |residual| / |rhs| after the 2nd iteration >= {after_second:.1e
 assert max(h["cond"] for h in lm_steps) < 100 and after_second > 1e-8 and after_third < 1e-11
 assert all(h["cg_iterations"] == 3 for h in lm_steps)
 fourth = [h for h in gauss_newton if h["cg_iterations"] == 4]
+# A fourth iteration is needed only where the rounding left after the third, up to ~100 eps
+# cond(G) |rhs| (as for LM above), can exceed the 1e-10 stop: cond(G) > 1e-10 / (100 eps) = 4.5e3.
+# The GN steps with a better-conditioned G end after three on any machine (their residuals after
+# three are 3e-12 |rhs| at most here, 30 times below the stop); and some GN solve needs a fourth on
+# any machine: its residual after the third iteration is far above the stop (8e-7 here).
+rounding_can_reach_stop = 1e-10 / (100 * torch.finfo(torch.float64).eps)
 print("GN steps with a fourth CG iteration: cond(G) =", ", ".join(f"{h['cond']:.0e}" for h in fourth),
-      " |residual| / |rhs| after the 3rd:", ", ".join(f"{h['cg_residuals'][2]:.0e}" for h in fourth))
-# Badly conditioned where GN needs a fourth; and some GN solve needs one on any machine: its
-# residual after the third iteration is far above the 1e-10 stop (8e-7 here).
-assert all(h["cond"] > 1e4 for h in fourth) and any(h["cg_residuals"][2] > 1e-8 for h in gauss_newton)
+      f"(rounding can reach the stop above {rounding_can_reach_stop:.1e});",
+      "|residual| / |rhs| after the 3rd:", ", ".join(f"{h['cg_residuals'][2]:.0e}" for h in fourth))
+assert all(h["cond"] > rounding_can_reach_stop for h in fourth)
+assert any(h["cg_residuals"][2] > 1e-8 for h in gauss_newton)
 changes = [h["relative_change"] for h in lm_steps]
 print("relative change of |r| per tried step:", ", ".join(f"{c:.1e}" for c in changes))
 assert levenberg_marquardt[-1]["gradient_norm"] <= 1e-6, "LM stopped on its tolerance, not on max_steps"

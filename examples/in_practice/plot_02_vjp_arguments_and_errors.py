@@ -90,9 +90,11 @@ torch.testing.assert_close(fixed, 2 * x)
 # ``v`` and a tuple of outputs
 # ----------------------------
 #
-# A function returning a tuple needs a tuple of ``v``, one per output, each
-# shaped like its output; a function returning one tensor needs one ``v``
-# (a tuple holding one tensor also works).
+# A function returning a tuple of outputs needs one ``v`` per output, each
+# shaped like its output, as a tuple of the same length; a single tensor
+# counts as a tuple of one, so it is enough for a tuple of one output. A
+# function returning one tensor needs one ``v`` (a tuple holding one tensor
+# also works).
 
 two_outputs = lambda x: (x**2, x.sum())  # noqa: E731
 raised(lambda: vjp(two_outputs, x, v=ones), RuntimeError, "v is a tuple of invalid length")
@@ -107,6 +109,8 @@ v_square, v_sum = ones, torch.tensor(2.0, dtype=torch.float64)
 _, fixed = vjp(two_outputs, x, v=(v_square, v_sum))
 torch.testing.assert_close(fixed, 2 * x * v_square + v_sum)
 print("fixed:", fixed)
+_, one_output = vjp(lambda x: (x**2,), x, v=ones)  # a tuple of one output, a plain tensor v
+torch.testing.assert_close(one_output, 2 * x)
 
 # %%
 # Lists, and numbers where tensors belong
@@ -141,10 +145,13 @@ raised(lambda: vjp(lambda x: x**2, torch.arange(4), v=torch.ones(4)), RuntimeErr
 
 # %%
 # Fix: convert the input, not inside the function: ``vjp`` needs a
-# floating-point tensor to differentiate with respect to.
+# floating-point or complex tensor to differentiate with respect to
+# (complex works too, although the message names floating point only).
 
 _, fixed = vjp(lambda x: x**2, torch.arange(4).to(torch.float64), v=ones)
 torch.testing.assert_close(fixed, 2 * torch.arange(4, dtype=torch.float64))
+_, for_complex = vjp(lambda x: x**2, torch.arange(4).to(torch.complex128), v=ones.to(torch.complex128))
+torch.testing.assert_close(for_complex, 2 * torch.arange(4).to(torch.complex128))
 
 # %%
 # Inputs that do, or do not, require grad
@@ -288,9 +295,10 @@ torch.testing.assert_close(wrt_v, 3 * ones)
 # * ``_as_tuple``, two: something other than a tensor or a tuple (a list,
 #   a number) as ``inputs``, ``v`` or the function's output, and something
 #   other than a tensor inside such a tuple;
-# * ``_validate_v``, three: a tuple ``v`` of the wrong length for a tuple
-#   of outputs, a tuple ``v`` of other than one tensor for a single output,
-#   and a ``v`` (or an entry of it) of the wrong size;
+# * ``_validate_v``, three: a ``v`` whose length does not match a tuple of
+#   outputs (a single tensor counts as one), a tuple ``v`` of other than
+#   one tensor for a single output, and a ``v`` (or an entry of it) of the
+#   wrong size;
 # * ``_check_requires_grad``, one, with ``strict``: an output that does not
 #   require grad;
 # * ``_fill_in_zeros``, two, with ``strict``: an input the outputs do not
@@ -313,7 +321,7 @@ torch.testing.assert_close(wrt_v, 3 * ones)
 # :math:`\max(x, 0)` written three ways gets three values at 0: ``relu``
 # gives 0, ``torch.maximum(x, torch.zeros_like(x))`` gives 0.5 (a tie
 # splits the gradient in half; ``maximum`` takes two tensors, not a
-# number) and ``clamp(x, min=0)`` gives 1 with torch 2.13 and 0 with torch
+# number) and ``clamp(x, min=0)`` gives 1 up to torch 2.13 and 0 from torch
 # 2.14, whose formula changed. :math:`|x|` gets 0, because its
 # formula uses :math:`\operatorname{sign}(0) = 0`. Ties in a reduction
 # follow the same kind of rule: ``torch.max(t)`` splits the gradient evenly
@@ -337,12 +345,13 @@ tied = torch.tensor([2.0, 2.0, 1.0], dtype=torch.float64)
 _, max_all = vjp(torch.max, tied)
 _, max_dim = vjp(lambda t: t.max(dim=0).values, tied)
 returned_index = tied.max(dim=0).indices.item()
+release = tuple(int(part) for part in torch.__version__.split("+")[0].split(".")[:2])
 print("gradient of the max of (2, 2, 1): torch.max(t)", max_all.tolist(), "| t.max(dim=0)", max_dim.tolist(),
       "| index t.max(dim=0) returns:", returned_index)
 # Exact on any machine: the values at 0 are 0, 1 or 1 / 2, chosen by
 # comparisons and scaled by a halving; the max's by an equality test.
 assert [at_kinks[name][1].item() for name in kinks][:3] == [0.0, 0.0, 0.5]
-assert at_kinks["clamp(x, min=0)"][1].item() in (0.0, 1.0)  # 1 with torch 2.13, 0 with 2.14
+assert at_kinks["clamp(x, min=0)"][1].item() == (1.0 if release <= (2, 13) else 0.0), "clamp's formula changed in 2.14"
 assert max_all.tolist() == [0.5, 0.5, 0.0]
 assert max_dim.tolist() == [1.0 if i == returned_index else 0.0 for i in range(3)]
 
@@ -375,8 +384,9 @@ plt.show()
 # What to remember
 # ----------------
 #
-# * ``v`` must have exactly the output's shape (a tuple for a tuple of
-#   outputs); only a one-element output may omit it.
+# * ``v`` must have exactly the output's shape (for a tuple of outputs, a
+#   tuple of that length; a plain tensor counts as a tuple of one); only a
+#   one-element output may omit it.
 # * ``vjp`` works on a detached alias of ``x``, unless ``create_graph=True``
 #   and ``x`` requires grad. For a second derivative with respect to ``x``,
 #   make ``x`` require grad before the call.

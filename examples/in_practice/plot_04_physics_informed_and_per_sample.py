@@ -165,7 +165,9 @@ print(f"max |u'(x) - cos x| after training = {(du_dx - torch.cos(x)).abs().max()
 # :func:`torch.func.functional_call` so the parameters are an argument:
 # :math:`u'` by :func:`torch.func.grad` with respect to :math:`x`, then
 # ``grad`` with respect to the parameters, mapped over the points with
-# ``vmap``.
+# ``vmap``. Why ``functional_call`` is needed, and the zeros that a closure
+# over the module gives instead, are the subject of
+# :ref:`sphx_glr_auto_examples_in_practice_plot_05_derivatives_with_respect_to_parameters.py`.
 
 params = {name: p.detach() for name, p in model.named_parameters()}
 

@@ -5,9 +5,11 @@ VJPs through a linear solve and a fixed point, without unrolling
 Some outputs are defined by an equation rather than by a sequence of
 operations: :math:`x` with :math:`Ax = b`, or :math:`x^\star` with
 :math:`x^\star = T(x^\star, \theta)` reached by iterating :math:`T`.
-Backpropagating through every iteration works, but keeps every iterate in
-memory and differentiates the iterates rather than the solution. The
-implicit function theorem gives the VJP from the equation alone. This page
+Backpropagating through every iteration works, but what it saves for
+backward grows with the number of iterations (here one tensor per
+iteration after the first), and it differentiates the iterates rather than
+the solution. The implicit function theorem gives the VJP from the
+equation alone. This page
 writes that VJP for a linear solve and, as a custom
 :class:`torch.autograd.Function`, for a fixed point, and compares it with
 backpropagation through the unrolled loop on accuracy and on the bytes
@@ -57,6 +59,8 @@ A_leaf, b_leaf = A.clone().requires_grad_(), b.clone().requires_grad_()
 grad_A_autograd, grad_b_autograd = torch.autograd.grad(torch.linalg.solve(A_leaf, b_leaf), (A_leaf, b_leaf), v)
 print(f"max |A-bar by hand - autograd| = {(grad_A_by_hand - grad_A_autograd).abs().max().item():.1e}")
 print(f"max |b-bar by hand - autograd| = {(grad_b_by_hand - grad_b_autograd).abs().max().item():.1e}")
+print(f"smallest |entry| of w: {w.abs().min().item():.3f}")
+assert w.abs().min() > 0.16  # the premise of the tolerance below
 # x is the same solve on both sides; w comes from two different solves with
 # A^T (cond(A) = 3.7, n = 5), each within ~3 n cond eps = 1.2e-14 relative of
 # the exact w, whose entries all exceed 0.16 here: inside rtol = 1e-12.
@@ -370,8 +374,10 @@ plt.show()
 #   \theta)`, solve :math:`u = v + T_x^\top u`, then
 #   :math:`\bar\theta = T_\theta^\top u`.
 # * As a custom Function, the forward pass keeps :math:`x^\star` and
-#   :math:`\theta` only, whatever the number of steps; the unrolled loop keeps
-#   every step. (Both also need :math:`A`, the same for any number of steps.)
+#   :math:`\theta` only, whatever the number of steps; the unrolled loop
+#   keeps a tensor at every step after the first (here :math:`\tanh x_k`,
+#   :math:`n` numbers). (Both also need :math:`A`, the same for any number
+#   of steps.)
 # * With the same number of steps the implicit VJP was closer here, by
 #   about :math:`1/\rho(T_x)`, because it makes one VJP more: one more term
 #   of the same series. With as many VJPs their errors are within 20% of

@@ -5,9 +5,9 @@ Where NaN and inf gradients come from, and how to find them
 A loss that is finite everywhere can still have a gradient full of NaN.
 Three causes are shown here: a branch that :func:`torch.where` did not
 select, a square root or a hand-written norm at zero, and a mask that
-multiplies instead of selecting. In each, the chain rule meets a zero
-together with an infinite or NaN factor, and IEEE arithmetic turns
-:math:`0 \cdot \infty`, :math:`0 / 0` or :math:`0 \cdot \mathrm{NaN}` into
+multiplies instead of selecting. In each, the chain rule combines a zero
+with another zero, an infinity or a NaN, and IEEE arithmetic turns
+:math:`0 / 0`, :math:`0 \cdot \infty` or :math:`0 / \mathrm{NaN}` into
 NaN. This page reproduces each one, fixes it, checks the fixed gradient
 against a hand derivation, and uses anomaly mode to name the backward
 function where the NaN first appears.
@@ -205,6 +205,8 @@ expected = distance_sum_gradient_by_hand(points)
 print(f"pairwise distances, hand-written sqrt: {torch.isnan(hand_distance_grad).sum().item()} of "
       f"{hand_distance_grad.numel()} gradient entries are NaN")
 assert torch.isnan(hand_distance_grad).all()
+print(f"smallest |entry| of the hand derivative: {expected.abs().min().item():.2f}")
+assert expected.abs().min() >= 0.3  # the premise of the tolerance below
 # Sums of five unit vectors (entries below 1), each a few roundings: within
 # ~10 eps x 5 x 2 = 2e-14, while rtol x |expected| >= 3e-13 here.
 torch.testing.assert_close(norm_distance_grad, expected, rtol=1e-12, atol=1e-14)
@@ -241,21 +243,22 @@ assert torch.cdist(points, points).equal(torch.cdist(points, points, compute_mod
 torch.testing.assert_close(gradients["donot_use_mm_for_euclid_dist"], many_by_hand, rtol=1e-12, atol=1e-12)
 
 # %%
-# All of this fixes first derivatives only. A second derivative at a zero
-# norm, by double backward (reverse over reverse, as in a gradient penalty
-# or a physics-informed loss that differentiates a gradient), is NaN again
-# through ``vector_norm``: its backward divides by the norm (``norm_backward``
-# in `FunctionsManual.cpp
+# Second derivatives at a zero norm depend on the route too. By double
+# backward (reverse over reverse, as in a gradient penalty or a
+# physics-informed loss that differentiates a gradient), ``vector_norm``
+# gives NaN again: its backward divides by the norm (``norm_backward`` in
+# `FunctionsManual.cpp
 # <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/csrc/autograd/FunctionsManual.cpp>`_).
-# :func:`torch.func.hessian` (forward over reverse) returns 0 there, and
-# ``cdist``'s direct formula (up to 25 rows) has no second derivative at
-# all in torch 2.13 and earlier (torch 2.14 adds one). The double ``where``
-# of the first section keeps both derivatives
-# finite, and away from 0 it has the norm's Hessian:
+# :func:`torch.func.hessian` (forward over reverse) returns 0 there.
+# ``cdist``'s direct formula (up to 25 rows) has no double backward in
+# torch 2.13 and earlier; torch 2.14 adds one, finite despite the zero
+# diagonal (the cell compares it with the double ``where``'s).
+# The double ``where`` of the first section keeps both derivatives finite
+# by double backward, and away from 0 it has the norm's Hessian:
 
 
-def norm_double_where(t):
-    squares = (t**2).sum()
+def norm_double_where(t, dim=None):
+    squares = (t**2).sum(dim=dim)
     return torch.where(squares > 0, torch.sqrt(torch.where(squares > 0, squares, 1.0)), 0.0)
 
 
@@ -274,14 +277,20 @@ assert (double_where_hessian == 0).all()
 torch.testing.assert_close(torch.func.hessian(norm_double_where)(away.detach()),
                            torch.func.hessian(torch.linalg.vector_norm)(away.detach()))
 release = tuple(int(part) for part in torch.__version__.split("+")[0].split(".")[:2])
-try:
+direction = torch.randn(6, 2, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+try:  # a Hessian-vector product of the sum of distances, by double backward
     (first,) = torch.autograd.grad(torch.cdist(points, points).sum(), points, create_graph=True)
-    torch.autograd.grad(first.sum(), points)
-    cdist_second = "computed"
+    (cdist_second,) = torch.autograd.grad((first * direction).sum(), points)
+    outcome = f"computed, finite: {torch.isfinite(cdist_second).all().item()}"
 except NotImplementedError as error:
-    cdist_second = f"NotImplementedError: {error}"
-print(f"cdist, second derivative with torch {release[0]}.{release[1]} -> {cdist_second}")
-assert cdist_second.startswith("NotImplementedError") == (release <= (2, 13)), "cdist's double backward is new in 2.14"
+    cdist_second, outcome = None, f"NotImplementedError: {error}"
+print(f"cdist, second derivative with torch {release[0]}.{release[1]} -> {outcome}")
+assert (cdist_second is None) == (release <= (2, 13)), "cdist's double backward is new in 2.14"
+if cdist_second is not None:  # the same product through the double where, on each pair of points
+    pairs = points[:, None, :] - points[None, :, :]
+    (first,) = torch.autograd.grad(norm_double_where(pairs, dim=-1).sum(), points, create_graph=True)
+    (double_where_second,) = torch.autograd.grad((first * direction).sum(), points)
+    torch.testing.assert_close(cdist_second, double_where_second)
 
 # %%
 # Masking by multiplication
@@ -428,8 +437,10 @@ plt.show()
 #   double ``where``, or select before computing).
 # * Use :func:`torch.linalg.vector_norm` or :func:`torch.cdist` rather than
 #   ``sqrt`` of a sum of squares where a norm can be zero. That fixes first
-#   derivatives only: for second derivatives (gradient penalties,
-#   physics-informed losses) use the double ``where``. Above 25 rows,
+#   derivatives. For second derivatives by double backward (gradient
+#   penalties, physics-informed losses), ``vector_norm`` gives NaN at a
+#   zero norm and ``cdist`` has none before torch 2.14: use the double
+#   ``where``. Above 25 rows,
 #   ``cdist``'s default takes a less accurate matrix-product path.
 # * ``with torch.autograd.detect_anomaly():`` names the first backward
 #   function that returns NaN and shows its forward line; the infinity may

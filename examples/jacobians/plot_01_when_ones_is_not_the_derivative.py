@@ -65,7 +65,7 @@ get the derivative you wanted.
 # Normalisations whose outputs do not sum to a constant give, in general,
 # column sums that are neither zero nor the diagonal (checked below at this
 # :math:`x`); at special points they can still vanish, as for :math:`x / \lVert x \rVert`
-# at :math:`x \propto \mathbf{1}`, where :math:`\sum_i y_i` is at its maximum.
+# at :math:`x \propto \mathbf{1}`, where :math:`\sum_i y_i` is at its maximum or minimum.
 
 # %%
 # Four functions, their full Jacobians, and :math:`v = \mathbf{1}`
@@ -122,7 +122,7 @@ torch.testing.assert_close(
     ones_vjp["cumsum (triangular)"], torch.arange(N, 0, -1, dtype=torch.float64), rtol=0, atol=0
 )
 # 1/sigma minus the mean of 8 copies of it (< 1e-15), plus the rounding of sum(x - mean)/sigma^2
-# (< 1e-14, |x| < 2.2) times |x - mean| / (7 sigma) < 0.2: the zeros are below 3e-15 < 1e-14.
+# (< 1e-14, |x| < 2.2) times |x - mean| / (7 sigma) < 0.23: the zeros are below 3.3e-15 < 1e-14.
 torch.testing.assert_close(ones_vjp["normalisation (dense)"], torch.zeros(N, dtype=torch.float64), rtol=0, atol=1e-14)
 
 s = torch.softmax(x, dim=0)
@@ -149,15 +149,18 @@ for name, f in other_normalisations.items():
     print(f"{name:<22} max |1^T J| = {column_sums.abs().max().item():.2f}, max |1^T J - diag(J)| = {gap.item():.2f}")
     assert column_sums.abs().max() > 0.1 and gap > 0.1, f"{name}: 1^T J should be neither zero nor diag(J)"
 
-# At x proportional to 1, sum_i x_i / |x| is at its maximum (Cauchy-Schwarz): its gradient,
-# the column sums of x / |x|'s Jacobian, is zero there.
+# At x proportional to 1, sum_i x_i / |x| is at its maximum or minimum (Cauchy-Schwarz): its gradient,
+# the column sums of x / |x|'s Jacobian, is zero there (checked at x = 1 and x = -1).
 all_ones = torch.ones(N, dtype=torch.float64)
 _, at_ones = vjp(other_normalisations["x / |x|"], all_ones, v=all_ones)
+_, at_minus_ones = vjp(other_normalisations["x / |x|"], -all_ones, v=all_ones)
 print(f"x / |x| at x = 1: max |1^T J| = {at_ones.abs().max().item():.1e}")
-# 1/|x| - x_j (sum_i x_i) / |x|^3 at x = 1: two terms of 1/sqrt(8) = 0.35, each from a few
+print(f"x / |x| at x = -1: max |1^T J| = {at_minus_ones.abs().max().item():.1e}")
+# 1/|x| - x_j (sum_i x_i) / |x|^3 at x = +-1: two terms of 1/sqrt(8) = 0.35, each from a few
 # operations and sums of 8 terms of at most 8 (within ~20 eps relative on any machine), so the
 # zeros are below 20 x 2.2e-16 x 0.35 x 2 = 3e-15 < 1e-14.
 torch.testing.assert_close(at_ones, torch.zeros(N, dtype=torch.float64), rtol=0, atol=1e-14)
+torch.testing.assert_close(at_minus_ones, torch.zeros(N, dtype=torch.float64), rtol=0, atol=1e-14)
 
 # %%
 # The condition is about the numbers in :math:`J`, not its structure: the

@@ -41,7 +41,7 @@ the naive full Jacobian would cost.
 # The function, the seven methods
 # -------------------------------
 
-import contextlib
+import collections
 import platform
 
 import matplotlib.pyplot as plt
@@ -158,10 +158,17 @@ for name, method in methods.items():
 # * **forward passes**: calls of ``f`` (or of ``f_one_point``, which
 #   :func:`torch.func.vmap` calls once for the whole batch);
 # * **ATen operations**: the operator calls that reach a
-#   ``TorchDispatchMode`` (from ``torch.utils._python_dispatch``), below
-#   autograd and ``vmap``: the calls made by the code, by autograd's backward
-#   formulas and by ``vmap``'s batching rules. Each call counts once; the
-#   operations a kernel runs inside itself are not seen (checked below);
+#   ``TorchDispatchMode`` (from ``torch.utils._python_dispatch``) at the
+#   Python dispatch key, below autograd and ``vmap``: the calls made by the
+#   code, by autograd's backward formulas and by ``vmap``'s batching rules.
+#   An operation decomposed before that key is seen as its parts
+#   (``reshape`` as a ``view``); a kernel that runs after it is one call,
+#   whatever it calls inside itself (``stack``); and the kernels for
+#   forward-mode AD's ZeroTensors (below) run before it, so the mode sees
+#   the calls they make instead (a ``stack`` with a ZeroTensor among its
+#   inputs is seen as ``zeros``, ``expand`` and ``stack``: the fallback in
+#   `ZeroTensorFallback.cpp <https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/ZeroTensorFallback.cpp>`__
+#   materialises the zeros). All three checked below;
 # * **elements written**: the number of elements of the tensors those
 #   calls return, except views, which share their input's memory, the
 #   uninitialised tensors of :func:`torch.empty` and its variants, which
@@ -183,7 +190,7 @@ for name, method in methods.items():
 
 
 class CountWork(TorchDispatchMode):
-    """Counts the ATen operations that run, and the tensor elements they write."""
+    """Counts the ATen operations that reach it (by name too), and the tensor elements they write."""
 
     aten = torch.ops.aten
     writes_nothing = {aten.empty, aten.empty_like, aten.empty_strided, aten.new_empty, aten.new_empty_strided}
@@ -191,11 +198,13 @@ class CountWork(TorchDispatchMode):
     def __init__(self):
         super().__init__()
         self.operations = 0
+        self.names = collections.Counter()
         self.elements = 0
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         result = func(*args, **(kwargs or {}))
         self.operations += 1
+        self.names[func.overloadpacket.__name__] += 1
         if not func.is_view and func.overloadpacket not in self.writes_nothing:
             outputs = result if isinstance(result, (tuple, list)) else (result,)
             for tensor in outputs:
@@ -212,13 +221,8 @@ class CountWork(TorchDispatchMode):
 # What the mode sees, next to :class:`torch.profiler.profile`, which records every ATen
 # call, nested ones included: ``torch.stack`` is one call for the mode,
 # while the profiler also records the ``unsqueeze`` and ``cat`` its kernel
-# runs. The counts are those of the run under the mode, which can differ a
-# little from a run without it: with a mode active, autograd's backward adds
-# gradients out of place (``add``, never ``add_``; checked below), while
-# without one it adds in place where it can. ``can_accumulate_inplace`` in
-# `input_buffer.cpp <https://github.com/pytorch/pytorch/blob/main/torch/csrc/autograd/input_buffer.cpp>`__
-# refuses tensors that are "subclass-like", which every tensor is while a mode
-# is active (`TensorSubclassLikeUtils.h <https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/TensorSubclassLikeUtils.h>`__).
+# runs; ``reshape`` is seen as its ``view``; a ``stack`` with a ZeroTensor
+# among its inputs, as the fallback's calls.
 
 pair = (torch.ones(4, dtype=torch.float64), torch.ones(4, dtype=torch.float64))
 with torch.profiler.profile() as profiled, CountWork() as work:
@@ -226,17 +230,40 @@ with torch.profiler.profile() as profiled, CountWork() as work:
 inside = [event.name for event in profiled.events() if event.name.startswith("aten::")]
 print(f"torch.stack: {work.operations} operation for the mode; the profiler records {sorted(set(inside))}")
 assert work.operations == 1 and {"aten::unsqueeze", "aten::cat"} <= set(inside)
+with CountWork() as work:
+    pair[0].reshape(2, 2)
+print(f"reshape: the mode sees {dict(work.names)}")
+assert work.names == {"view": 1}
+zero_tangent = torch._efficientzerotensor(4, dtype=torch.float64)  # a ZeroTensor, as forward-mode AD makes them
+with CountWork() as work:
+    torch.stack((zero_tangent, pair[1]))
+print(f"stack of a ZeroTensor and a tensor: the mode sees {dict(work.names)}")
+assert work.names == {"zeros": 1, "expand": 1, "stack": 1}
+
+# %%
+# The counts are those of the run under the mode, which can differ a
+# little from a run without it: with a mode active, autograd's backward adds
+# gradients out of place (``add``, never ``add_``; counted by the mode and
+# checked below). ``can_accumulate_inplace`` in
+# `input_buffer.cpp <https://github.com/pytorch/pytorch/blob/main/torch/csrc/autograd/input_buffer.cpp>`__
+# refuses tensors that are "subclass-like", which every tensor is while a mode
+# is active (`TensorSubclassLikeUtils.h <https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/TensorSubclassLikeUtils.h>`__).
+# Without a mode it adds in place where it can: the ``add_`` in the first
+# count printed below, made by the profiler on a run without the mode.
 
 
-def additions(watched: bool) -> dict:
-    with torch.profiler.profile() as profiled, (CountWork() if watched else contextlib.nullcontext()):
+def additions_without_mode() -> dict:
+    with torch.profiler.profile() as profiled:
         loop_of_vjps(x[:10])
     names = [event.name for event in profiled.events()]
     return {"add": names.count("aten::add"), "add_": names.count("aten::add_")}
 
 
-print(f"additions in the loop of VJPs: {additions(False)} without the mode, {additions(True)} under it")
-assert additions(True)["add_"] == 0 and additions(True)["add"] > 0
+with CountWork() as work:
+    loop_of_vjps(x[:10])
+under_mode = {"add": work.names["add"], "add_": work.names["add_"]}
+print(f"additions in the loop of VJPs: {additions_without_mode()} without the mode, {under_mode} under it")
+assert under_mode["add_"] == 0 and under_mode["add"] > 0
 
 
 def count_and_time(method, x):
@@ -361,7 +388,8 @@ print(f"N = 1000, measured: naive {naive_ms[-1]:.1f} ms, slowest structured meth
 # -----------------------
 #
 # Left, the median times measured on the machine that built this page; right,
-# the elements written, counted (the same on every machine).
+# the elements written, counted (the same on every machine with the same
+# torch release).
 
 fig, (ax_time, ax_work) = plt.subplots(1, 2, figsize=(10, 5), layout="constrained", sharex=True)
 for name in methods:

@@ -174,7 +174,8 @@ every_sign = torch.cartesian_prod(*[torch.tensor([-1.0, 1.0], dtype=torch.float6
 small_traces, small_diagonals = estimates(small_field, small_x, every_sign)
 (trace_variance, diagonal_variance) = variances(small_J)["Rademacher"]
 
-# Rounding only: each estimate is ~30 roundings of terms adding up to < 62 (sum |J_ij|), so
+# Rounding only: each estimate is ~30 roundings of terms adding up to < 62 (the sum of the
+# entries of I + |W2| diag(slope) |W1|, which the VJP adds up; sum |J_ij| is only < 33), so
 # within 4e-13; a mean or variance over 1024 of them adds at most 1024 eps/2 = 1.1e-13 times
 # the mean size (at most twice the result): below 5e-13 relative in all, under rtol 1e-12.
 torch.testing.assert_close(small_traces.mean(), small_J.trace(), rtol=1e-12, atol=1e-12)
@@ -215,10 +216,11 @@ point_diagonal_mean = weight @ point_diagonals
 gaussian_trace_variance, gaussian_diagonal_variance = variances(small_J)["Gaussian"]
 print(f"three-point probes: trace variance {(weight @ (point_traces - point_trace_mean) ** 2).item():.6f},"
       f" 2 |S|_F^2 = {gaussian_trace_variance.item():.6f}")
-# Each estimate is ~30 roundings of terms adding up to < 3 x 33 (|v_i| <= sqrt 3, sum |J_ij| < 33):
-# within 4e-13. A weighted sum of 3^10 terms, in any order, is within 3^10 x 1.1e-16 = 6.5e-12
-# times the weighted sum of |terms| (below 12 for the traces, 2 for the diagonals; the variances'
-# terms are positive): under 1e-10 relative, or 1e-10 absolute for the diagonal means.
+# Each estimate is ~30 roundings of terms adding up to < 3 x 62 (|v_i| <= sqrt 3; 62 as above):
+# within 30 x 186 x 1.1e-16 < 7e-13. A weighted sum of 3^10 terms, in any order, is within
+# 3^10 x 1.1e-16 = 6.5e-12 times the weighted sum of |terms| (below 12 for the traces, 2 for
+# the diagonals; the variances' terms are positive): under 1e-10 relative, or 1e-10 absolute
+# for the diagonal means.
 torch.testing.assert_close(point_trace_mean, small_J.trace(), rtol=1e-10, atol=0)
 torch.testing.assert_close(point_diagonal_mean, small_J.diagonal(), rtol=1e-10, atol=1e-10)
 torch.testing.assert_close(weight @ (point_traces - point_trace_mean) ** 2, gaussian_trace_variance, rtol=1e-10, atol=0)
@@ -331,7 +333,8 @@ for name, (trace_rms, _) in rms_error.items():
 # What the identity hides: estimate only the unknown part
 # -------------------------------------------------------
 #
-# Those counts look cheap, but 100 of the 100.13 is the identity's and was
+# The Rademacher count looks cheap (the Gaussian one is already above the
+# 100 VJPs of the exact trace), but 100 of the 100.13 is the identity's and was
 # known before any probe. The error of the estimate is absolute,
 # :math:`\sigma/\sqrt{k}`, and is the same whatever known constant is added
 # to the trace; measured against the part that needed estimating,
@@ -339,6 +342,8 @@ for name, (trace_rms, _) in rms_error.items():
 # several times that part:
 
 k_rademacher = round((sigma["Rademacher"] / (0.01 * trace.abs().item())) ** 2)
+k_gaussian = round((sigma["Gaussian"] / (0.01 * trace.abs().item())) ** 2)
+assert k_rademacher < n < k_gaussian, (k_rademacher, k_gaussian)
 rms_rademacher = rms_error["Rademacher"][0][k_rademacher - 1]
 print(f"{k_rademacher} Rademacher probes: RMS error {rms_rademacher.item():.3f}"
       f" = {(rms_rademacher / residual_trace.abs()).item():.1f} x |tr(J - I)|")
@@ -397,8 +402,9 @@ for name, residual_traces in residual_samples.items():
 # exact trace :math:`n` VJPs (batched with :func:`torch.func.vmap` as here).
 # Probes cost less only for :math:`\delta > \sigma/\sqrt{n}`. For this field
 # that threshold (for Rademacher probes, the smaller :math:`\sigma`) is larger than :math:`|\operatorname{tr}(J - I)|` itself
-# (checked below): at any accuracy that tells the sign of the divergence, the
-# exact trace is cheaper. Probes pay when
+# (checked below): at any accuracy that tells the sign of
+# :math:`\operatorname{tr}(J - I) = \operatorname{tr}(J_g)`, the divergence of
+# :math:`g`, the exact trace is cheaper. Probes pay when
 #
 # * :math:`n` is large and an unbiased estimate is all that is needed, as in
 #   training: :math:`v` does not depend on the parameters, so the gradient of

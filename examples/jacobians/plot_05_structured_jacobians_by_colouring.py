@@ -273,9 +273,12 @@ print("2 JVPs give all", N, "Jacobians of shape (3, 2)")
 # measure is the number of tensor elements written, counted as in
 # :ref:`sphx_glr_auto_examples_jacobians_plot_02_batched_jacobian_methods.py`:
 # the elements of every tensor returned by an operator call that reaches a
-# ``TorchDispatchMode`` (the calls made by the code, by forward-mode AD and by
-# ``vmap``, not those a kernel makes inside itself), except views, which
-# share their input's memory, the uninitialised tensors of
+# ``TorchDispatchMode`` at the Python dispatch key (as checked there: the
+# calls made by the code, by forward-mode AD and by ``vmap``; an operation decomposed before
+# that key appears as its parts; and the kernels for ZeroTensors run before
+# it, so the mode sees the calls they make inside instead of the call
+# itself, among them PrimTorch's ``prims`` operations on the meta device),
+# except views, which share their input's memory, the uninitialised tensors of
 # :func:`torch.empty` and its variants, which are allocated but not written,
 # and tensors with no memory behind them (a data pointer of 0). Forward-mode
 # AD makes many of those here: ZeroTensors for tangents known to be zero
@@ -283,9 +286,11 @@ print("2 JVPs give all", N, "Jacobians of shape (3, 2)")
 # ``_efficientzerotensor`` in
 # `TensorFactories.cpp <https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/native/TensorFactories.cpp>`__),
 # and tensors on the `meta device <https://docs.pytorch.org/docs/stable/meta.html>`__,
-# shapes only, on which torch works out the shape of arithmetic with a
-# ZeroTensor (``mul_zerotensor`` in
-# `BinaryOps.cpp <https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/native/BinaryOps.cpp>`__).
+# shapes only, returned by those inner calls of the ZeroTensor kernels, which
+# work out on them the shape of arithmetic with a ZeroTensor
+# (``mul_zerotensor`` in
+# `BinaryOps.cpp <https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/native/BinaryOps.cpp>`__;
+# the operations that return them are printed and checked below).
 # Counting them would add elements that are
 # never written: over a tenth of all the elements returned here (printed and
 # asserted below).
@@ -295,12 +300,12 @@ print("2 JVPs give all", N, "Jacobians of shape (3, 2)")
 # the seed, such as :math:`\cos u` for the derivative of :math:`\sin u`)
 # run once, whatever the number of seeds; the seeds and the tangents carry
 # the batch, so those operations write their elements once per seed. So for
-# :math:`B` seeds ``compressed_by_jvps`` writes :math:`a + bB` elements,
-# checked below by predicting the count for :math:`B = n` seeds (one colour
+# :math:`k` seeds ``compressed_by_jvps`` writes :math:`e_0 + e_1 k` elements,
+# checked below by predicting the count for :math:`k = n` seeds (one colour
 # per column, a dense Jacobian) exactly from the counts for 2 and 3, and the
-# fixed part :math:`a` is about one evaluation of :math:`f` (checked against
+# fixed part :math:`e_0` is about one evaluation of :math:`f` (checked against
 # the count for ``f(u)`` alone). The dense-to-coloured ratio is therefore
-# :math:`(a + bn)/(a + 3b)`, below :math:`n/3` because both pay :math:`a`.
+# :math:`(e_0 + e_1 n)/(e_0 + 3 e_1)`, below :math:`n/3` because both pay :math:`e_0`.
 # The count for :func:`torch.func.jacfwd`, which runs its own code for the
 # same :math:`n` seeds, is printed beside (over 50 times the coloured count,
 # asserted). The memory of the result is :math:`n^2` entries against
@@ -308,8 +313,9 @@ print("2 JVPs give all", N, "Jacobians of shape (3, 2)")
 
 
 class ElementsWritten(TorchDispatchMode):
-    """Counts the elements of the tensors the operator calls it sees return, except
-    views, uninitialised allocations and tensors with no memory (counted apart)."""
+    """Counts the elements of the tensors returned by the operator calls that reach it, except
+    views, uninitialised allocations and tensors with no memory (counted apart, with the
+    operations that return them)."""
 
     aten = torch.ops.aten
     writes_nothing = {aten.empty, aten.empty_like, aten.empty_strided, aten.new_empty, aten.new_empty_strided}
@@ -318,6 +324,7 @@ class ElementsWritten(TorchDispatchMode):
         super().__init__()
         self.elements = 0
         self.without_memory = 0  # ZeroTensors and meta tensors: nothing written
+        self.without_memory_from = set()  # the operations that return them
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
@@ -328,6 +335,7 @@ class ElementsWritten(TorchDispatchMode):
                 if tensor.is_meta or tensor._is_zerotensor():
                     assert tensor.data_ptr() == 0, "no memory behind it"
                     self.without_memory += tensor.numel()
+                    self.without_memory_from.add(f"{func.namespace}.{func.overloadpacket.__name__}")
                 else:
                     self.elements += tensor.numel()
         return out
@@ -361,26 +369,28 @@ n_colours = int(colours_large.max()) + 1
 assert n_colours == 3 and n_colours < n_large
 with_seeds = {}
 for seeds in (2, 3, n_large):
-    seed_colours = torch.arange(n_large) % seeds  # B = n: one colour per column
+    seed_colours = torch.arange(n_large) % seeds  # k = n: one colour per column
     with_seeds[seeds], _ = elements_written(lambda: compressed_by_jvps(residual_large, u_large, seed_colours))
-per_seed = with_seeds[3] - with_seeds[2]  # b
-fixed = with_seeds[2] - 2 * per_seed  # a
+per_seed = with_seeds[3] - with_seeds[2]  # e_1
+fixed = with_seeds[2] - 2 * per_seed  # e_0
 print(f"n = {n_large}: {n_colours} JVPs instead of {n_large}")
-print(f"elements written by compressed_by_jvps with B seeds: {fixed:,} + {per_seed:,} B"
-      f" -> B = {n_large}: {with_seeds[n_large]:,}")
+print(f"elements written by compressed_by_jvps with k seeds: {fixed:,} + {per_seed:,} k"
+      f" -> k = {n_large}: {with_seeds[n_large]:,}")
 print(f"fixed part {fixed:,}; f(u) alone writes {value_elements:,}")
 print(f"elements written: {n_large} seeds {with_seeds[n_large]:,}, jacfwd {jacfwd_elements:,},"
       f" {n_colours} colours {coloured_elements:,} -> ratios {with_seeds[n_large] / coloured_elements:.1f}"
       f" and {jacfwd_elements / coloured_elements:.1f} (n / C = {n_large / n_colours:.1f})")
 print(f"not counted for {n_colours} colours: {coloured_work.without_memory:,} elements of tensors with no memory"
-      f" ({coloured_work.without_memory / (coloured_elements + coloured_work.without_memory):.0%} of all returned)")
-# Integer counts: exact. The colouring j mod 3 is the same seeds as B = 3.
+      f" ({coloured_work.without_memory / (coloured_elements + coloured_work.without_memory):.0%} of all returned),"
+      f" returned by {sorted(coloured_work.without_memory_from)}")
+# Integer counts: exact. The colouring j mod 3 is the same seeds as k = 3.
 assert coloured_elements == with_seeds[3]
 assert with_seeds[n_large] == fixed + per_seed * n_large, "not one fixed part plus one part per seed"
 assert value_elements <= fixed < 2 * value_elements, "the fixed part should be about one evaluation of f"
 assert with_seeds[n_large] / coloured_elements < n_large / n_colours
 assert jacfwd_elements > 50 * coloured_elements
 assert coloured_work.without_memory > 0.1 * (coloured_elements + coloured_work.without_memory)
+assert {"aten._efficientzerotensor", "prims.mul"} <= coloured_work.without_memory_from
 
 
 def median_ms(fn):

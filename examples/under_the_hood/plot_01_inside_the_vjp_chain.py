@@ -241,9 +241,12 @@ torch.testing.assert_close(seen["s"], w.detach(), rtol=0, atol=0)
 # Hooks can change it
 # -------------------
 #
-# A hook that returns a tensor replaces :math:`v` for everything below it.
-# Scaling :math:`v_s` by 3 scales ``x.grad`` by 3 and leaves ``w.grad``
-# alone: :math:`w` gets its share from ``MulBackward0``, above :math:`s`.
+# A hook that returns a tensor replaces :math:`v` at that tensor: the VJPs
+# from there on receive the new :math:`v`, so only the gradients whose path
+# from the output passes through the tensor can change. Scaling
+# :math:`v_s` by 3 scales ``x.grad`` by 3 and leaves ``w.grad`` alone:
+# :math:`w` gets its share from ``MulBackward0``, on a path that does not
+# pass through :math:`s`.
 # (Per-tensor gradient clipping and gradient reversal can be written as
 # hooks of this kind.)
 
@@ -319,8 +322,8 @@ plt.show()
 # * Each node needs only the :math:`v` that arrives and what it saved in the
 #   forward pass; no Jacobian matrix is ever formed.
 # * :meth:`torch.Tensor.register_hook` sees the summed :math:`v` at a tensor
-#   and can replace it, which changes every gradient below that tensor and
-#   nothing above it.
+#   and can replace it, which can change only the gradients whose path from the
+#   output passes through that tensor.
 #
 # Next: :ref:`sphx_glr_auto_examples_under_the_hood_plot_02_memory_what_reverse_mode_keeps.py`.
 # Reference: :meth:`torch.Tensor.register_hook`, :meth:`torch.Tensor.backward`,

@@ -403,7 +403,8 @@ except RuntimeError as error:
 #
 # The reference is the Jacobian multiplied out by hand, layer by layer:
 # :math:`J = J_{L-1} \cdots J_0` with
-# :math:`J_l = \operatorname{diag}(1 - h_{l+1}^2)\, W_l^\top`.
+# :math:`J_l = \operatorname{diag}(1 - h_{l+1}^2)\, W_l^\top`; from the
+# same matrices the cell computes the rounding bound the comparison allows.
 
 width, narrow = 256, 16
 shapes = [(narrow, width), (width, width), (width, width), (width, narrow)]
@@ -418,10 +419,38 @@ def wide_network(h):
 
 
 jacobian_by_hand = torch.eye(narrow, dtype=torch.float64)
+abs_layer_jacobians = []  # |J_l|, for the rounding bound below
 h = sample
 for weight in wide_weights:
     h = torch.tanh(h @ weight)
     jacobian_by_hand = (1 - h**2)[:, None] * weight.T @ jacobian_by_hand
+    abs_layer_jacobians.append(((1 - h**2)[:, None] * weight.T).abs())
+
+
+def largest_entry_of_product(matrices):
+    """max entry of matrices[-1] @ ... @ matrices[0]."""
+    product = matrices[0]
+    for matrix in matrices[1:]:
+        product = matrix @ product
+    return product.max().item()
+
+
+# The rounding bound for comparing a computed Jacobian with the hand one. Each
+# side multiplies the layer Jacobians J_l = diag(1 - h_{l+1}^2) W_l^T (or pushes
+# vectors through them) with sums of 16, 256, 256 and 256 terms: to first order
+# within (16 + 3 x 256 + 4) eps x the entries of |J_3||J_2||J_1||J_0|, plus, for
+# each l, eps x that product with |W_l^T| for |J_l| (1 - h^2 is rounded to within eps).
+eps = torch.finfo(torch.float64).eps
+chain = largest_entry_of_product(abs_layer_jacobians)  # |J_3||J_2||J_1||J_0|
+with_abs_weights = [
+    largest_entry_of_product(abs_layer_jacobians[:layer] + [weight.T.abs()] + abs_layer_jacobians[layer + 1 :])
+    for layer, weight in enumerate(wide_weights)
+]
+bound_one_side = (narrow + 3 * width + 4) * eps * chain + eps * sum(with_abs_weights)
+print(f"largest entry of |J_3||J_2||J_1||J_0|: {chain:.0f}; with |W_l^T| for |J_l|: {max(with_abs_weights):.0f};"
+      f" bound for both sides {2 * bound_one_side:.1e}")
+# The bound from the maths just above, for both sides: inside the atol of 1e-10 used below.
+assert 2 * bound_one_side < 1e-10
 
 aten = torch.ops.aten
 assert {aten.mm, aten.addmm, aten.bmm, aten.baddbmm, aten.convolution} <= flop_registry.keys()
@@ -435,12 +464,8 @@ for chunk_size in chunk_sizes:
         peak, jacobian = peak_bytes(lambda: torch.func.jacrev(wide_network, chunk_size=chunk_size)(sample))
     jacrev_peak.append(peak)
     assert flops.get_total_flops() == (1 + narrow) * forward_flops, "one forward pass and m VJPs, whatever c"
-    # Each side multiplies the layer Jacobians J_l = diag(1 - h_{l+1}^2) W_l^T (or
-    # pushes vectors through them) with sums of 16, 256, 256 and 256 terms: to
-    # first order within (16 + 3 x 256 + 4) eps x the entries of |J_3||J_2||J_1||J_0|
-    # (at most 177 here), plus, for each l, eps x that product with |W_l^T| for
-    # |J_l| (1 - h^2 is rounded to within eps; at most 310 here): 3.1e-11 a side,
-    # 6.2e-11 for both, so atol widened from 1e-12 to 1e-10.
+    # Within the rounding bound computed above (2 x bound_one_side, asserted below
+    # 1e-10), so atol widened from 1e-12 to 1e-10.
     torch.testing.assert_close(jacobian, jacobian_by_hand, rtol=1e-12, atol=1e-10)
 jacfwd_peak, jacobian = peak_bytes(lambda: torch.func.jacfwd(wide_network)(sample))
 torch.testing.assert_close(jacobian, jacobian_by_hand, rtol=1e-12, atol=1e-10)  # the same bound

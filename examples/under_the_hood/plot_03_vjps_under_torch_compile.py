@@ -10,8 +10,8 @@ hands both to a compiler. Which operations end up in the backward graph,
 which tensors cross from one graph to the other, and are the gradients
 those of eager mode? This page captures both graphs with the ``aot_eager``
 recipe and with ``aot_eager_decomp_partition``, which adds inductor's
-decompositions and partitioner settings. Both run the graphs without
-generating code, so no C++ compiler is needed.
+decomposition table. Both run the graphs without generating code, so no
+C++ compiler is needed.
 """
 
 # %%
@@ -43,32 +43,34 @@ generating code, so no C++ compiler is needed.
 #
 # A backend built with ``aot_autograd`` receives the joint graph in its
 # *partition function*, and the two halves in its forward and backward
-# compilers. Two such backends are registered in torch 2.13's
+# compilers. Among the backends registered in torch 2.13's
 # `torch/_dynamo/backends/debugging.py
-# <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/_dynamo/backends/debugging.py>`__,
-# both with compilers that return the graphs unchanged:
+# <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/_dynamo/backends/debugging.py>`__
+# are two whose compilers return the graphs unchanged:
 #
 # * ``backend="aot_eager"``: ``min_cut_rematerialization_partition`` and
 #   ``keep_inference_input_mutations=True``;
-# * ``backend="aot_eager_decomp_partition"``: inductor's decomposition
-#   table, ``select_decomp_table()``, which rewrites some ATen operations
-#   into simpler ones before the cut, and the same min-cut partitioner told
-#   that inductor will compile (``compiler="inductor"``). These are
-#   inductor's decompositions and partitioner, without inductor's own graph
-#   passes (section "What inductor adds" below) and its code generation.
+# * ``backend="aot_eager_decomp_partition"``: the same min-cut partitioner,
+#   with inductor's decomposition table, ``select_decomp_table()``, which
+#   rewrites some ATen operations into simpler ones before the cut. Torch
+#   passes this partitioner ``compiler="inductor"``, which changes nothing:
+#   it is the argument's default (checked below), so ``aot_eager`` gets it
+#   too. These are inductor's decompositions and partitioner, without
+#   inductor's own graph passes (section "What inductor adds" below) and
+#   its code generation.
 #
 # The backend below takes the same recipes, with compilers and a partition
 # function that also keep what they are given; ``default_partition`` is the
 # other partitioner, for comparison.
 
 import collections
-import functools
+import inspect
 
 import matplotlib.pyplot as plt
 import torch
 from functorch.compile import make_boxed_func
 from torch._dynamo.backends.common import aot_autograd
-from torch._functorch.partitioners import default_partition, min_cut_rematerialization_partition
+from torch._functorch.partitioners import default_partition, get_default_op_list, min_cut_rematerialization_partition
 from torch._inductor.compile_fx import select_decomp_table
 from torch.autograd.graph import saved_tensors_hooks
 
@@ -79,10 +81,13 @@ RECIPES = {  # name: (partition function, further aot_autograd options)
     "min-cut (aot_eager)": (min_cut_rematerialization_partition, {"keep_inference_input_mutations": True}),
     "default": (default_partition, {"keep_inference_input_mutations": True}),
     "decomposed (aot_eager_decomp_partition)": (
-        functools.partial(min_cut_rematerialization_partition, compiler="inductor"),
+        min_cut_rematerialization_partition,
         {"decompositions": select_decomp_table()},
     ),
 }
+compiler_default = inspect.signature(min_cut_rematerialization_partition).parameters["compiler"].default
+print("min_cut_rematerialization_partition's compiler argument defaults to", repr(compiler_default))
+assert compiler_default == "inductor"
 
 
 def capturing_backend(recipe, graphs):
@@ -186,13 +191,13 @@ for name, counts in backward_ops.items():
     print(f"backward ops, {name}: {dict(counts)}")
 
 # %%
-# Where recomputing hands over no fewer tensors, the two min-cut recipes
-# differ. The VJP of :math:`\exp` needs :math:`e^x` itself, not :math:`x`,
-# so for :math:`\sum_i e^{x_i} w_i` one tensor of :math:`n` numbers besides
-# :math:`w` crosses either way: :math:`e^x`, or :math:`x` to compute
-# :math:`e^x` again from. ``aot_eager``'s partitioner keeps :math:`e^x` and
-# recomputes nothing; inductor's recipe hands over :math:`x` and computes
-# :math:`e^x` a second time in the backward graph.
+# For :math:`\sum_i e^{x_i} w_i` the two recipes differ. The VJP of
+# :math:`\exp` needs :math:`e^x` itself, not :math:`x`, so one tensor of
+# :math:`n` numbers besides :math:`w` crosses either way: :math:`e^x`, or
+# :math:`x` to compute :math:`e^x` again from. ``aot_eager`` keeps
+# :math:`e^x` and recomputes nothing; ``aot_eager_decomp_partition`` hands
+# over :math:`x` and computes :math:`e^x` a second time in the backward
+# graph.
 
 
 def f_exp(x, w):
@@ -206,6 +211,41 @@ for name, captured in exp_graphs.items():
     print(f"exp, backward ops, {name}: {dict(op_counts(captured['backward']))}")
 assert op_counts(exp_graphs["min-cut (aot_eager)"]["backward"])["exp"] == 0, "aot_eager recomputes nothing"
 assert op_counts(exp_graphs["decomposed (aot_eager_decomp_partition)"]["backward"])["exp"] == 1
+
+# %%
+# One decomposition makes the difference. In the joint graph the VJP of
+# :math:`\exp` reads :math:`e^x` through ``detach`` operations (printed
+# below), and inductor's table rewrites ``detach`` into ``alias``. The
+# min-cut partitioner does not recompute a tensor the backward graph has
+# to hold anyway; to decide, it follows the tensor's uses, looking through
+# views, and counts a use it cannot fuse as holding the tensor. Its list of
+# views (``recomputable_view_ops`` in
+# `torch/_functorch/partitioners.py
+# <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/_functorch/partitioners.py>`__)
+# holds ``alias`` but not ``detach``, and ``detach`` is not among the
+# operations it can fuse. The cell checks both lists, and the cause both
+# ways: ``aot_eager``'s recipe with the table's ``detach`` entry alone
+# recomputes :math:`e^x`; the table without that entry keeps :math:`e^x`.
+
+print("joint graph of sum(exp(x) * w) under aot_eager:")
+show(exp_graphs["min-cut (aot_eager)"]["joint"])
+aten = torch.ops.aten
+op_types = get_default_op_list()
+assert aten.alias in op_types.view_ops and aten.detach not in op_types.view_ops, "alias is a view, detach is not"
+assert aten.detach not in op_types.fusible_ops, "detach is not fusible"
+table = select_decomp_table()
+RECIPES["aot_eager + detach -> alias"] = (
+    min_cut_rematerialization_partition,
+    {"keep_inference_input_mutations": True, "decompositions": {aten.detach.default: table[aten.detach.default]}},
+)
+RECIPES["inductor's table without detach"] = (
+    min_cut_rematerialization_partition,
+    {"decompositions": {op: rule for op, rule in table.items() if op != aten.detach.default}},
+)
+for name, exps in (("aot_eager + detach -> alias", 1), ("inductor's table without detach", 0)):
+    backward = op_counts(capture(f_exp, name, x, w)[1]["backward"])
+    print(f"exp, backward ops, {name}: {dict(backward)}")
+    assert backward["exp"] == exps, (name, backward)
 
 # %%
 # What crosses from forward to backward
@@ -262,9 +302,11 @@ assert exp_saved == {"eager": 8 * n, 'backend="aot_eager"': 8 * n, 'backend="aot
 # The check against eager and against the formulas
 # --------------------------------------------------
 #
-# For this function every recipe's graphs run the same ATen operations as
-# eager mode (the op counts above), in float64, so the gradients agree to
-# rounding (1e-12); the hand formulas are the independent reference.
+# For this function every recipe's graphs compute each value with the same
+# ATen operation as eager mode, in float64 (the op counts above; the min-cut
+# backward graphs also run ``sin`` again, which gives the same values), so
+# the gradients agree to rounding (1e-12); the hand formulas are the
+# independent reference.
 
 aot_eager_grads = gradients['backend="aot_eager"']
 decomposed_f_grads = gradients['backend="aot_eager_decomp_partition"']
@@ -287,18 +329,19 @@ print(f"max |aot_eager - eager| = {error:.1e}")
 # A layer's backward: a matrix product per input that needs a gradient
 # ---------------------------------------------------------------------
 #
-# For :math:`\ell = \lVert \tanh(x W_1) W_2 \rVert^2` with data
+# For :math:`\ell = \lVert h W_2 \rVert^2`, :math:`h = \tanh(x W_1)`, with data
 # :math:`x \in \mathbb{R}^{8 \times 16}` and weights
 # :math:`W_1 \in \mathbb{R}^{16 \times 32}`, :math:`W_2 \in \mathbb{R}^{32 \times 4}`,
-# the VJP of a product :math:`z = h W` maps the :math:`\bar z` arriving at
-# :math:`z` to :math:`h^\top \bar z` for the weight and
-# :math:`\bar z W^\top` for :math:`h`: one matrix product per input that
-# needs a gradient. :math:`x` needs none, so the backward graph
-# should hold three ``mm`` for the forward graph's two. Here inductor's
+# the VJP of a product :math:`z = a W` (:math:`a` is :math:`x` or :math:`h`)
+# maps the :math:`\bar z` arriving at :math:`z` to :math:`a^\top \bar z`
+# for the weight and :math:`\bar z W^\top` for :math:`a`: one matrix
+# product per input that needs a gradient. :math:`x` needs none, so the
+# backward graph should hold three ``mm`` for the forward graph's two. Here inductor's
 # decompositions do change the backward graph: ``tanh_backward``, the one
 # ATen operation that is the VJP of ``tanh`` in eager autograd and under
-# ``aot_eager``, becomes :math:`\bar z \odot (1 - y^2)` in ``mul`` and
-# ``sub``; ``t`` (transpose) becomes ``permute``, ``detach`` becomes
+# ``aot_eager``, becomes :math:`\bar h \odot (1 - h^2)` in ``mul`` and
+# ``sub``, with :math:`\bar h` the cotangent arriving at :math:`h`; ``t``
+# (transpose) becomes ``permute``, ``detach`` becomes
 # ``alias``. The matrix products stay.
 
 data = torch.randn(8, 16, generator=generator, dtype=torch.float64)
@@ -408,12 +451,14 @@ plt.show()
 # What inductor adds
 # ------------------
 #
-# Inductor, the default backend of :func:`torch.compile`, starts from the
-# same decomposed joint graph and the same partitioner, but also runs its
-# own passes over the graphs before it generates code, among them
-# ``_recursive_joint_graph_passes`` on the joint graph before the cut (in
+# Inductor, the default backend of :func:`torch.compile`, uses the same
+# decomposition table and the same min-cut partitioner, but also runs its
+# own passes over the graphs before it generates code (in
 # `torch/_inductor/compile_fx.py
-# <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/_inductor/compile_fx.py>`__).
+# <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/_inductor/compile_fx.py>`__):
+# pre-grad passes (``run_pre_grad_passes``) on Dynamo's graph before
+# AOTAutograd traces it, so its joint graph can differ from the one above,
+# and ``_recursive_joint_graph_passes`` on the joint graph before the cut.
 # Those joint-graph passes need no compiler, so the cell below runs them
 # before the cut on this page's three functions: they remove the ``alias``
 # operations (the decomposed ``detach``) and change nothing else, the same
@@ -426,7 +471,7 @@ from torch._inductor.compile_fx import _recursive_joint_graph_passes
 
 def joint_graph_passes_then_cut(joint_module, joint_inputs, **kwargs):
     joint_module = _recursive_joint_graph_passes(joint_module) or joint_module  # torch 2.5: in place, returns None
-    return min_cut_rematerialization_partition(joint_module, joint_inputs, compiler="inductor", **kwargs)
+    return min_cut_rematerialization_partition(joint_module, joint_inputs, **kwargs)
 
 
 def handed_over(captured):
@@ -461,9 +506,9 @@ torch._dynamo.reset()  # leave no compiled code behind for later examples
 #   decompositions rewrite some of them into simpler ATen operations.
 # * What the forward graph hands the backward graph is the partitioner's
 #   choice: the min-cut partitioner recomputes cheap operations whose
-#   inputs cross anyway (``sin`` here); with inductor's settings it also
-#   recomputed ``exp``, handing over the input :math:`x` instead of a new
-#   tensor.
+#   inputs cross anyway (``sin`` here); with inductor's decompositions,
+#   which turn ``detach`` into ``alias``, it also recomputed ``exp``,
+#   handing over the input :math:`x` instead of a new tensor.
 # * A custom ``aot_autograd`` backend, ``aot_eager`` or
 #   ``aot_eager_decomp_partition`` shows both graphs without a C++
 #   compiler; check compiled gradients against eager ones.
