@@ -187,15 +187,19 @@ print(f"per-sample gradients: {N} points x {n_params} parameters,",
       {name: tuple(g.shape) for name, g in list(per_sample.items())[:2]}, "...")
 
 # %%
-# The check: a plain loop over the first 16 points, each with
+# The check: a plain loop over 16 points, each with
 # ``torch.autograd.grad`` twice (input derivative with ``create_graph``, then
-# parameters).
+# parameters). The 16 are those with the largest residuals :math:`|r_n|`,
+# which the tolerance below divides by; where the training left a residual
+# near zero, its relative error would say little.
 
-residual_at_16 = (du_dx - torch.cos(x))[:16]
-print(f"smallest |r_n| at these 16 points: {residual_at_16.abs().min().item():.1e}")
-# The tolerance below needs |r_n| > 1e-3; a comparison, far from rounding.
-assert residual_at_16.abs().min() > 1e-3
-for n in range(16):
+residual = (du_dx - torch.cos(x)).squeeze(1)
+checked_points = residual.abs().argsort(descending=True)[:16].tolist()
+print(f"smallest |r_n| at the 16 points checked: {residual[checked_points].abs().min().item():.1e}")
+# The tolerance below needs |r_n| > 1e-3. A comparison far from rounding
+# (the 16th largest |r_n| is ~1e-2 whatever the machine's last bits).
+assert residual[checked_points].abs().min() > 1e-3
+for n in checked_points:
     x_n = x[n : n + 1].clone().requires_grad_()
     (du_dx_n,) = torch.autograd.grad(model(x_n).sum(), x_n, create_graph=True)
     loss_n = ((du_dx_n - torch.cos(x_n)) ** 2).sum()
@@ -208,7 +212,7 @@ for n in range(16):
         # widened from 1e-10 to 1e-9. The rest is below atol.
         torch.testing.assert_close(from_vmap[n], from_loop, rtol=1e-9, atol=1e-13)
 assert per_sample["4.bias"].abs().max() == 0  # exact: zeros, the loss never uses this bias
-print("vmap(grad) equals the loop at the first 16 points, for every parameter")
+print("vmap(grad) equals the loop at the 16 points, for every parameter")
 
 # %%
 # The picture
