@@ -87,7 +87,7 @@ class OtherRounding(TorchDispatchMode):
 
     def __init__(self, k: float = 4, seed: int = 1):
         super().__init__()
-        self.k, self.seed, self.perturbed = k, seed, 0
+        self.k, self.seed = k, seed
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         result = func(*args, **(kwargs or {}))
@@ -96,7 +96,6 @@ class OtherRounding(TorchDispatchMode):
             return result
         if name == "pow" and len(args) > 1 and isinstance(args[1], (int, float)) and args[1] in EXACT_POWERS:
             return result
-        self.perturbed += 1
         if isinstance(result, torch.Tensor):
             return self._apply(func, result)
         if isinstance(result, (tuple, list)):

@@ -100,3 +100,20 @@ def test_example_passes_on_another_machine(example, setting, tmp_path):
         pytest.skip("compiles with torch.compile, which compiles nothing under a Python dispatch mode")
     result = server(setting).run("script", example, tmp_path, rounding=rounding, quick_timers=True)
     assert result["returncode"] == 0, f"{example.name} fails with {setting}:\n" + result["stderr"][-3000:]
+
+
+def test_the_rounding_model_perturbs_only_inexact_results_and_always_alike():
+    import torch
+
+    from rounding import OtherRounding
+
+    x = torch.linspace(0.1, 3, 1000, dtype=torch.float64)
+    plain_exp, plain_product = x.exp(), x * x
+    with OtherRounding(k=8, seed=1):
+        first, second, product = x.exp(), x.exp(), x * x
+        count = torch.ones(1000, dtype=torch.float64).sum()
+    assert first.equal(second), "the same computation gives the same answer"
+    assert not first.equal(plain_exp) and product.equal(plain_product), "exp is perturbed, x * x is not"
+    # Up to k eps relative, plus the rounding of the product y (1 + k eps u): half an ulp.
+    assert ((first - plain_exp).abs() <= (8 + 1) * torch.finfo(torch.float64).eps * plain_exp.abs()).all()
+    assert count.item() == 1000, "an integer-valued sum is exact everywhere"
