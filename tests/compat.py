@@ -20,7 +20,6 @@ record already holds for a release is not run with it again.
 
 import hashlib
 import json
-import platform
 import shutil
 import subprocess
 import sys
@@ -31,7 +30,8 @@ from pathlib import Path
 from conftest import Standalone
 from sitebuild import EXAMPLES, REPO, gallery_notebook
 
-RECORD = REPO / "docs" / "_ext" / "torch_releases.json"
+sys.path.insert(0, str(REPO / "docs" / "_ext"))
+from torch_releases import RECORD, build_platform, release_key  # noqa: E402 (the page side of the record)
 # The oldest torch the downloads support, and the newest this machine's pip
 # serves (its configuration caps torch at 2.14.1). Why this floor: see
 # docs/contributing.md, "torch releases".
@@ -93,7 +93,7 @@ def run_release(release: str, examples: list[Path]) -> dict:
 
 def main(releases: list[str]) -> int:
     record = json.loads(RECORD.read_text()) if RECORD.exists() else {"examples": {}}
-    record["platform"] = f"{platform.system()} {platform.machine().replace('_', '-')}"
+    record["platform"] = build_platform()
     failures = 0
     for release in releases:
         # An example whose record already says how this very source did with RELEASE is not run again.
@@ -116,7 +116,7 @@ def main(releases: list[str]) -> int:
                 entry["failed"][release] = next(error for error in outcome.values() if error).strip().splitlines()[-1]
             else:
                 entry["passed"].append(release)
-            entry["passed"].sort(key=lambda r: tuple(int(p) for p in r.split(".")))
+            entry["passed"].sort(key=release_key)
     record["examples"] = dict(sorted(record["examples"].items()))
     RECORD.write_text(json.dumps(record, indent=1) + "\n")
     print(f"{failures} example runs failed; results in {RECORD.relative_to(REPO)}")
