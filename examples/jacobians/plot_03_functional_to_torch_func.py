@@ -218,6 +218,20 @@ print("after two backward calls, x.grad / (v^T J) =", (x_leaf.grad / reference).
 x_leaf.grad = None  # reset before the next product
 
 # %%
+# For a scalar loss, ``backward()`` needs no ``gradient``: it is the VJP with
+# :math:`v = 1`, the derivative of the loss with respect to itself. A loss
+# :math:`\sum_i v_i f_i(x)` therefore gives the same :math:`v^\top J` as
+# ``backward(gradient=v)`` on :math:`f(x)`:
+
+loss = (v * f(x_leaf)).sum()
+loss.backward()
+# The backward of sum hands 1 to mul, whose backward gives v * 1 = v exactly; from there the
+# same operations on the same operands as functional.vjp's backward: a few eps at most.
+torch.testing.assert_close(x_leaf.grad, reference, rtol=1e-12, atol=1e-12)
+print("loss.backward() for loss = (v * f(x)).sum() gives v^T J")
+x_leaf.grad = None
+
+# %%
 # What reuse saves
 # ----------------
 #
