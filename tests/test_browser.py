@@ -226,6 +226,33 @@ def test_search_for_vjp_lists_the_tutorials(base_url, browser):
     assert not problems, problems
 
 
+def test_search_snippets_quote_each_formula_once_and_not_the_download_note(base_url, browser):
+    """Sphinx quotes a found page's text: without cookbook.js's filter, KaTeX's
+    MathML would quote every formula twice and each tutorial's quote would
+    start with "Go to the end to download the full example code"."""
+    page, problems = open_page(browser, base_url, "search.html?q=hessian")
+    page.wait_for_selector("ul.search li p.context", timeout=15_000)
+    snippets = page.eval_on_selector_all("ul.search li p.context", "ps => ps.map(p => p.textContent)")
+    assert snippets and not [s for s in snippets if "Go to the end" in s], snippets
+    tutorial = "auto_examples/basics/plot_01_elementwise_derivative.html"
+    quoted, mathml, visible = page.evaluate(
+        """async (path) => {
+            const html = await (await fetch(path)).text();
+            const parsed = new DOMParser().parseFromString(html, "text/html");
+            const text = (selector) => [...parsed.querySelectorAll(selector)].map((e) => e.textContent).join("");
+            return [Search.htmlToText(html), text(".katex-mathml"), text(".katex-html")];
+        }""",
+        tutorial,
+    )
+    # MathML writes "sin x" with U+2061 (function application) between the two; KaTeX's visible
+    # copy does not, so the character shows which copy is quoted.
+    assert "\u2061" in mathml and "\u2061" not in visible, "the tutorial has typeset maths with sin"
+    assert "Go to the end" not in quoted
+    assert "\u2061" not in quoted, "the MathML copy of the maths is quoted"
+    assert "sin(x2)" in quoted, "the visible copy of the maths is quoted"
+    assert not problems, problems
+
+
 def test_dark_mode_toggle(base_url, browser):
     page, _ = open_page(browser, base_url, "index.html")
     backgrounds = {}

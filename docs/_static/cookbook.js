@@ -40,3 +40,21 @@ window.addEventListener("afterprint", () => {
     for (const part of box.children) part.style.fontSize = "";
   }
 });
+
+// Search results quote each page's text (Sphinx's searchtools.js takes the
+// textContent of the page it fetched). Two parts of a page would read wrong
+// there: KaTeX's MathML, which sits beside the visible maths for screen
+// readers, so every formula would be quoted twice ("Hv=v⊤HHv=v⊤H"), and
+// sphinx-gallery's "Go to the end to download the full example code" note at
+// the top of every tutorial. Both are removed from the fetched copy before
+// Sphinx quotes it.
+const NOT_QUOTED = ".katex-mathml, .sphx-glr-download-link-note";
+document.addEventListener("DOMContentLoaded", () => {
+  if (typeof Search === "undefined" || !Search.htmlToText) return; // not the search page
+  const quote = Search.htmlToText;
+  Search.htmlToText = (htmlString, anchor) => {
+    const page = new DOMParser().parseFromString(htmlString, "text/html");
+    page.querySelectorAll(NOT_QUOTED).forEach((element) => element.remove());
+    return quote(page.documentElement.outerHTML, anchor);
+  };
+});
