@@ -92,6 +92,12 @@ sphinx_gallery_conf = {
     # Cards show thumbnails at 160 x 112 CSS pixels: twice that is sharp on
     # high-density screens (the default, 400 x 280, sends 1.6 times the pixels).
     "thumbnail_size": (320, 224),
+    # Figures are saved twice, the second at twice the resolution for
+    # high-density screens; docs/_ext/figure_text.py checks that each one's
+    # text is readable at the width the page shows it (and fails the example
+    # when not), then hands it to sphinx-gallery's matplotlib scraper.
+    "image_srcset": ["2x"],
+    "image_scrapers": ("figure_text",),
 }
 
 # -- Markdown pages (myst-nb) ---------------------------------------------------

@@ -177,7 +177,7 @@ def test_every_page_loads_cleanly_is_accessible_and_fits_a_phone_and_a_laptop(si
         problems += [f"axe {v['id']} ({v['impact']}): {v['nodes'][0]['html'][:120]}" for v in violations if v["impact"] in ("serious", "critical")]
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 900})
-            problems += [f"at {width} px: {p}" for p in layout_problems(page)]
+            problems += [f"at {width} px: {p}" for p in layout_problems(page) + readability_problems(page, path, width)]
         problems += visitor.problems  # anything that failed to load, up to now
         if problems:
             found[path] = problems
@@ -446,6 +446,63 @@ NOT_PRINTED = [
     ".sphx-glr-footer",
     ".sphx-glr-download-link-note",
 ]
+
+
+# Boxes that scroll sideways, each named by its longest line (code, output)
+# or its text (display maths), and figures with their smallest text as shown,
+# in CSS px (docs/_ext/figure_text.py puts its size at full size in a class).
+SCROLLING = """(selector) => [...document.querySelectorAll(selector)]
+  .filter((box) => box.scrollWidth > box.clientWidth + 1)
+  .map((box) => box.matches(".katex-display") ? box.querySelector(".katex-mathml").textContent.slice(0, 60)
+    : box.textContent.split("\\n").reduce((a, b) => (b.length > a.length ? b : a), "").trim().slice(0, 60))"""
+FIGURE_TEXT = """() => [...document.querySelectorAll("article img[class*=smallest-text-]")].map((img) => {
+  const full = Number([...img.classList].find((c) => c.startsWith("smallest-text-")).split("-").pop()) / 10;
+  return [img.getAttribute("src").split("/").pop(), full * img.clientWidth / img.naturalWidth,
+          img.closest("a.full-size-figure")?.getAttribute("href") || null];
+})"""
+# Where a display of maths breaks its line (docs/_static/cookbook.css lets it
+# break between KaTeX's boxes), not inside a pair of brackets: the text before
+# each break, and after it.
+BROKEN_INSIDE_BRACKETS = """() => {
+  const found = [];
+  for (const box of document.querySelectorAll("article .katex-display")) {
+    let depth = 0, bottom = null, before = "";
+    for (const piece of box.querySelectorAll(":scope > .katex > .katex-html > .katex-base")) {
+      const shape = piece.getBoundingClientRect();
+      if (bottom !== null && shape.top >= bottom - 1 && depth > 0) found.push(`${before.slice(-30)} | ${piece.textContent.slice(0, 12)}`);
+      bottom = shape.bottom;
+      for (const c of piece.textContent) depth += "(⟨".includes(c) ? 1 : ")⟩".includes(c) ? -1 : 0;
+      before += piece.textContent;
+    }
+  }
+  return found;
+}"""
+CODE = "article div[class*='highlight-']:not(.sphx-glr-script-out) > .highlight > pre"  # code cells, not outputs
+OUTPUT = "article div.sphx-glr-script-out pre, article div.cell_output pre"
+DISPLAYS = "article .katex-display"
+# Shown wider than furo's column on purpose, by page: (what, why).
+WIDE_ON_PURPOSE = {}
+SMALLEST_TEXT_PX = 11
+
+
+def readability_problems(page, path, width):
+    """At 1280 px no code cell, output block or figure text needs the reader to
+    scroll or squint; at 390 px code may scroll (nothing else fits it) but only
+    a listed few displays of maths do."""
+    allowed = [what for what, _ in WIDE_ON_PURPOSE.get(path, [])]
+    problems = []
+    if width >= 1280:
+        for kind, selector in (("code", CODE), ("output", OUTPUT)):
+            problems += [f"{kind} scrolls: {line!r}" for line in page.evaluate(SCROLLING, selector) if line not in allowed]
+        for image, shown, link in page.evaluate(FIGURE_TEXT):
+            if shown < SMALLEST_TEXT_PX:
+                problems.append(f"figure {image}: smallest text shown at {shown:.1f} px")
+            if not (link or "").endswith("_2_00x.png"):
+                problems.append(f"figure {image} does not open its full-size file: {link}")
+    else:
+        problems += [f"maths scrolls: {t!r}" for t in page.evaluate(SCROLLING, DISPLAYS) if t not in allowed]
+        problems += [f"maths breaks inside brackets: {t!r}" for t in page.evaluate(BROKEN_INSIDE_BRACKETS)]
+    return problems
 
 
 def layout_problems(page):

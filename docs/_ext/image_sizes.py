@@ -8,6 +8,10 @@ of the PNG file, to every ``<img>`` in a page's body that has neither. The
 stylesheets scale the images down (``max-width``) and keep their proportions
 (``height: auto``), so the attributes fix the shape, not the size.
 
+A tutorial's figure also becomes a link to its largest version (the 2x
+file of its ``srcset``), so a click or tap opens it at full size: on a
+phone a figure is shown at half its width or less.
+
 An image whose file cannot be found is a warning, so a build with ``-W``
 fails and names the page.
 """
@@ -25,6 +29,8 @@ logger = logging.getLogger(__name__)
 # A whole tag: a quoted value may hold ">" (sphinx-gallery's alt texts do).
 IMG = re.compile(r"""<img\b(?:[^>"']|"[^"]*"|'[^']*')*>""")
 SRC = re.compile(r'\bsrc="([^"]+)"')
+SRCSET = re.compile(r'\bsrcset="([^"]+)"')
+FIGURE = re.compile(r'\bclass\s*=\s*"[^"]*\bsphx-glr-(single|multi)-img\b')
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -65,9 +71,18 @@ def add_image_sizes(app, pagename, templatename, context, doctree):
             return tag
         width, height = png_size(path)
         end = -2 if tag.endswith("/>") else -1
-        return f'{tag[:end].rstrip()} width="{width}" height="{height}"{tag[end:]}'
+        return linked(f'{tag[:end].rstrip()} width="{width}" height="{height}"{tag[end:]}')
 
     context["body"] = IMG.sub(sized, body)
+
+
+def linked(tag: str) -> str:
+    """A figure's <img> inside a link to its largest file; other images as they are."""
+    srcset = SRCSET.search(tag)
+    if not FIGURE.search(tag) or not srcset:
+        return tag
+    largest = srcset.group(1).split(",")[-1].split()[0]
+    return f'<a class="full-size-figure" href="{largest}">{tag}</a>'
 
 
 def setup(app):
