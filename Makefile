@@ -28,7 +28,7 @@ SPHINXOPTS ?= -W --keep-going -j auto
 EXAMPLE ?=
 PORT ?= 8000
 
-.PHONY: html html-noplot test bench compat clean serve livehtml inventory lock
+.PHONY: html html-noplot test lint bench compat clean serve livehtml inventory lock
 
 ## html: build the site into build/html (runs every changed example)
 html: $(DEPS) $(MATHS)
@@ -41,6 +41,13 @@ html-noplot: $(DEPS) $(MATHS)
 ## test: run the test suite in parallel (it builds its own copy of the site)
 test: $(TEST_DEPS) $(MATHS)
 	$(BIN)/python -m pytest -n auto --dist loadgroup --durations=12
+
+## lint: check that the examples are formatted (ruff format) and lint-free (ruff check);
+## `make lint FIX=1` formats them and applies ruff's safe fixes
+FIX ?=
+lint: $(TEST_DEPS)
+	$(BIN)/ruff format $(if $(FIX),,--check --diff)
+	$(BIN)/ruff check $(if $(FIX),--fix,)
 
 ## bench: measure build, test and page figures on this machine (build/bench.json)
 bench: $(TEST_DEPS) $(MATHS)

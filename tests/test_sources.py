@@ -11,9 +11,13 @@ non-raw string literal that holds maths."""
 import ast
 import io
 import re
+import subprocess
+import sys
 import tokenize
+from pathlib import Path
 
 import pytest
+from sphinx_gallery.py_source_parser import split_code_and_text_blocks
 
 from conftest import EXAMPLES, REPO
 
@@ -74,3 +78,51 @@ def test_the_checks_see_eaten_tex():
     assert len(evaluated_control_characters(source, "x")) == 1  # the TAB of \times
     assert control_characters("n \times n", "x") == ["x:1: '\\t'"]
     assert EXAMPLES and all(p in SOURCES for p in EXAMPLES)
+
+
+# -- Code that fits a code cell ------------------------------------------------------
+# furo's content column shows 90 characters of code at 1280 px and wider
+# (pyproject.toml's [tool.ruff] says how that was measured); tests/test_browser.py
+# checks on the built pages that no code cell scrolls.
+CODE_WIDTH = 88
+RUFF = Path(sys.executable).parent / "ruff"
+
+
+def code_lines(path) -> list[tuple[int, str]]:
+    """(line number, line) of every line a page shows as code: an example's code
+    cells, or a Markdown page's code-cell blocks."""
+    if path.suffix == ".py":
+        _, blocks = split_code_and_text_blocks(str(path))
+        return [(start + i, line) for kind, text, start in blocks if kind == "code" for i, line in enumerate(text.split("\n"))]
+    lines, inside = [], False
+    for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
+        if line.startswith("```"):
+            inside = line.startswith("```{code-cell}")
+        elif inside:
+            lines.append((number, line))
+    return lines
+
+
+NOTEBOOK_PAGES = sorted(p for p in SOURCES if p.suffix == ".md" and "{code-cell}" in p.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES + NOTEBOOK_PAGES, ids=lambda p: p.relative_to(REPO).as_posix())
+def test_code_lines_fit_a_code_cell(path):
+    long = [f"{path.name}:{n}: {len(line)} characters" for n, line in code_lines(path) if len(line) > CODE_WIDTH]
+    assert not long, "\n".join(long)
+
+
+def test_the_width_check_reads_code_not_prose(tmp_path):
+    example = tmp_path / "plot_x.py"
+    example.write_text('"""\nT\n=\n\nx\n"""\n\n# %%\n# ' + "p" * 100 + "\n\nx = 1  # " + "c" * 90 + "\n")
+    assert [len(line) for _, line in code_lines(example) if len(line) > CODE_WIDTH] == [99]
+    page = tmp_path / "p.md"
+    page.write_text("text " * 30 + "\n```{code-cell} ipython3\n" + "y" * 89 + "\n```\n```text\n" + "z" * 99 + "\n```\n")
+    assert [len(line) for _, line in code_lines(page)] == [89]
+
+
+def test_examples_are_formatted_and_lint_free():
+    """`make lint`: ruff format and ruff check, configured in pyproject.toml."""
+    for command in ([RUFF, "format", "--check", "--diff"], [RUFF, "check", "--no-fix"]):
+        run = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+        assert run.returncode == 0, f"{' '.join(map(str, command[1:]))} (make lint FIX=1 fixes most):\n{run.stdout}{run.stderr}"
