@@ -102,19 +102,22 @@ methods = {
 
 hessian = torch.autograd.functional.hessian(f, x)
 hessian_by_hand = A - torch.diag(torch.cos(x))
-# Entry by entry a few roundings of numbers below 1.3 (A is exactly symmetric, and the products
-# with one-hot vectors behind autograd's entries add exact zeros): ~1e-16, far below 1e-12.
+# Entry by entry a few roundings of numbers below 1.3 (A is exactly symmetric, and
+# the products with one-hot vectors behind autograd's entries add exact zeros):
+# ~1e-16, far below 1e-12.
 torch.testing.assert_close(hessian, hessian_by_hand, rtol=1e-12, atol=1e-12)
 print("full Hessian:", tuple(hessian.shape), " equals A - diag(cos x)")
 
 expected = A @ v - torch.cos(x) * v
 for name, method in methods.items():
     result = method(f, x, v)
-    # Each side sums n = 200 products, whose sizes (plus |cos x_i v_i|) add to at most 8.8:
-    # they differ by under n eps 8.8 = 200 * 2.2e-16 * 8.8 = 4e-13, within atol 1e-12.
+    # Each side sums n = 200 products, whose sizes (plus |cos x_i v_i|) add to at
+    # most 8.8: they differ by under n eps 8.8 = 200 * 2.2e-16 * 8.8 = 4e-13, within
+    # atol 1e-12.
     torch.testing.assert_close(result, expected, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(result, hessian @ v, rtol=1e-10, atol=1e-12)
-    print(f"{name:<20} Hv: {tuple(result.shape)}  max |error| = {(result - expected).abs().max().item():.1e}")
+    error = (result - expected).abs().max().item()
+    print(f"{name:<20} Hv: {tuple(result.shape)}  max |error| = {error:.1e}")
 
 # %%
 # ``create_graph``: why double backward needs it
@@ -164,8 +167,9 @@ assert "does not require grad" in message
 
 
 class BroadcastZeroProducts(TorchDispatchMode):
-    """Counts mm calls with an n x n second operand, those whose operand is an all-zero broadcast
-    (stride-0) matrix, and the ZeroTensors of that shape made (zero tangents of constants)."""
+    """Counts mm calls with an n x n second operand, those whose operand is an
+    all-zero broadcast (stride-0) matrix, and the ZeroTensors of that shape made
+    (zero tangents of constants)."""
 
     def __init__(self, n):
         super().__init__()
@@ -174,7 +178,8 @@ class BroadcastZeroProducts(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
         square = (self.n, self.n)
-        if func.name() == "aten::mm" and tuple(args[1].shape) == square:  # a product with an n x n matrix
+        # a product with an n x n matrix
+        if func.name() == "aten::mm" and tuple(args[1].shape) == square:
             self.products += 1
             self.count += 0 in args[1].stride() and not args[1].any()
         if func.name() == "aten::_efficientzerotensor" and tuple(out.shape) == square:
@@ -195,21 +200,25 @@ def counting_calls(f):
 
 
 def count(method, f, x, v):
-    """Forward passes, backward passes, products with the n x n matrix, and broadcast ones, for one call."""
+    """Forward passes, backward passes, products with the n x n matrix, and
+    broadcast ones, for one call."""
     global forward_passes
     forward_passes = 0
     flops, broadcast = FlopCounterMode(display=False), BroadcastZeroProducts(x.numel())
-    with mock.patch.object(torch.autograd, "grad", wraps=torch.autograd.grad) as grad_calls, flops, broadcast:
+    wrapped_grad = mock.patch.object(torch.autograd, "grad", wraps=torch.autograd.grad)
+    with wrapped_grad as grad_calls, flops, broadcast:
         method(counting_calls(f), x, v)
     products = flops.get_total_flops() / (2 * x.numel() ** 2)
-    # Exact integers: every product FlopCounterMode counts is an mm the mode inspected, and each
-    # broadcast zero matrix came from a ZeroTensor of A's shape.
-    assert broadcast.products == products and broadcast.zero_tangents == broadcast.count, method
+    # Exact integers: every product FlopCounterMode counts is an mm the mode
+    # inspected, and each broadcast zero matrix came from a ZeroTensor of A's shape.
+    assert broadcast.products == products, method
+    assert broadcast.zero_tangents == broadcast.count, method
     return forward_passes, grad_calls.call_count, products, broadcast.count
 
 
 counts = {name: count(method, f, x, v) for name, method in methods.items()}
-print(f"{f'n = {n}':<22}{'forward':>8}{'backward':>10}{'products':>13}{'with broadcast':>16}")
+header = f"{f'n = {n}':<22}{'forward':>8}{'backward':>10}{'products':>13}"
+print(f"{header}{'with broadcast':>16}")
 print(f"{'passes':>30}{'passes':>10}{'with n x n':>13}{'zeros':>16}")
 for name, (forward, backward, products, broadcast) in counts.items():
     print(f"  {name:<20}{forward:>8}{backward:>10}{products:>13.0f}{broadcast:>16}")
@@ -223,6 +232,10 @@ assert counts == {
     "func: jvp of grad": (1, 1, 6, 2),
     "func: vjp of grad": (1, 2, 4, 0),
 }, counts
+# Without its products with broadcast zeros, jvp of grad runs exactly the products
+# of vjp of grad.
+_, _, jvp_products, jvp_zero_products = counts["func: jvp of grad"]
+assert jvp_products - jvp_zero_products == counts["func: vjp of grad"][2]
 
 # %%
 # What the counts say:
@@ -247,6 +260,19 @@ assert counts == {
 #   multiply by an :math:`n \times n` matrix of zeros: the tangent of the
 #   constant :math:`A`, which has none of its own, so forward mode uses a
 #   ``ZeroTensor`` of its shape, materialised as a broadcast view (stride 0).
+#   Without those two it runs the four products of the routes above.
+#
+# So, for one :math:`Hv` and counted in products with :math:`A`, the
+# reverse-over-reverse routes (``vhp``, double backward, ``vjp`` of
+# ``grad``) do the least work; forward-over-reverse does the same work plus
+# two products with zeros.
+# :ref:`The full-Hessian page <sphx_glr_auto_examples_higher_order_plot_04_full_and_batched_hessians.py>`
+# agrees: a Hessian is :math:`n` of these products sharing one gradient, the
+# two zero-tangent products come once per point (a third of one
+# :math:`Hv`'s six, two of a Hessian's :math:`2n + 4` there),
+# reverse-over-reverse also peaks lower in memory there, and so
+# :func:`torch.func.hessian`'s forward-over-reverse default is left to a
+# timing.
 
 # %%
 # Cost as :math:`n` grows
@@ -284,25 +310,36 @@ for size in sizes:
         with flops:
             method(f_n, x_n, v_n)  # counted, and the warm-up
         products[name].append(flops.get_total_flops() / (2 * size**2))
-        timer = benchmark.Timer(stmt="method(f, x, v)", globals={"method": method, "f": f_n, "x": x_n, "v": v_n})
+        timer = benchmark.Timer(
+            stmt="method(f, x, v)",
+            globals={"method": method, "f": f_n, "x": x_n, "v": v_n},
+        )
         median_ms[name].append(timer.blocked_autorange(min_run_time=0.04).median * 1e3)
 
 # Counted at every n: each Hv route runs the same number of products as at
-# n = 200; the full Hessian runs 2n + 2 (one forward pass, one backward pass,
-# then one backward pass batched over the n basis vectors, two products per
-# vector).
+# n = 200; the full Hessian runs 2n + 2, n products Hv sharing one gradient
+# (counted nesting by nesting on the full-Hessian page).
 for name in methods:
-    # Exact: FLOP counts are integers fixed by the shapes, and FLOPs / 2n^2 an exact quotient.
+    # Exact: FLOP counts are integers fixed by the shapes, and FLOPs / 2n^2 an exact
+    # quotient.
     assert products[name] == [counts[name][2]] * len(sizes), (name, products[name])
 # Exact too: integer FLOP counts over 2n^2.
-assert products["full Hessian, then H @ v"] == [2 * size + 2 for size in full_sizes], products
+full_hessian_products = [2 * size + 2 for size in full_sizes]
+assert products["full Hessian, then H @ v"] == full_hessian_products, products
 
-print(f"n = {sizes[-1]}: median time of one Hv, measured; products with an n x n matrix, counted")
+print(
+    f"n = {sizes[-1]}: median time of one Hv, measured;"
+    " products with an n x n matrix, counted"
+)
 for name in methods:
     print(f"  {name:<20} {median_ms[name][-1]:8.3f} ms   {products[name][-1]:.0f}")
-print(f"n = {full_sizes[-1]}: full Hessian then H @ v {median_ms['full Hessian, then H @ v'][-1]:8.2f} ms"
-      f" ({products['full Hessian, then H @ v'][-1]:.0f} products),"
-      f" one Hv by double backward {median_ms['double backward'][sizes.index(full_sizes[-1])]:.3f} ms")
+full_ms = median_ms["full Hessian, then H @ v"][-1]
+full_products = products["full Hessian, then H @ v"][-1]
+one_hv_ms = median_ms["double backward"][sizes.index(full_sizes[-1])]
+print(
+    f"n = {full_sizes[-1]}: full Hessian then H @ v {full_ms:8.2f} ms"
+    f" ({full_products:.0f} products), one Hv by double backward {one_hv_ms:.3f} ms"
+)
 
 # %%
 # One product with the broadcast zero matrix, next to one with :math:`A`, at
@@ -312,14 +349,22 @@ row = x_n[None, :]  # (1, n), the shape of the products above
 broadcast_zeros = torch.zeros((), dtype=torch.float64).expand(sizes[-1], sizes[-1])
 assert 0 in broadcast_zeros.stride() and not broadcast_zeros.any()
 product_ms = {}
-for name, matrix in {"with A": A_n, "with the broadcast zeros": broadcast_zeros}.items():
+for name, matrix in {
+    "with A": A_n,
+    "with the broadcast zeros": broadcast_zeros,
+}.items():
     row.mm(matrix)  # warm-up
-    timer = benchmark.Timer(stmt="row.mm(matrix)", globals={"row": row, "matrix": matrix})
+    timer = benchmark.Timer(
+        stmt="row.mm(matrix)", globals={"row": row, "matrix": matrix}
+    )
     product_ms[name] = timer.blocked_autorange(min_run_time=0.04).median * 1e3
 ratio = product_ms["with the broadcast zeros"] / product_ms["with A"]
 speed = f"{ratio:.1f}x slower" if ratio >= 1 else f"{1 / ratio:.1f}x faster"
-print(f"one product with A: {product_ms['with A']:.2f} ms;"
-      f" with the broadcast zeros: {product_ms['with the broadcast zeros']:.2f} ms ({speed})")
+zeros_ms = product_ms["with the broadcast zeros"]
+print(
+    f"one product with A: {product_ms['with A']:.2f} ms;"
+    f" with the broadcast zeros: {zeros_ms:.2f} ms ({speed})"
+)
 
 # %%
 # Reading the figure
@@ -341,14 +386,22 @@ print(f"one product with A: {product_ms['with A']:.2f} ms;"
 # :math:`Hv` route far behind. The times are this build's measurements, and
 # a busy machine scatters them; the counts are asserted.
 
-fig, (ax_time, ax_count) = plt.subplots(1, 2, figsize=(10, 4.2), layout="constrained", sharex=True)
+fig, (ax_time, ax_count) = plt.subplots(
+    1, 2, figsize=(10, 4.2), layout="constrained", sharex=True
+)
 for name, values in median_ms.items():
     style = "s:" if name.startswith("full") else "o-"
     ax_time.loglog(sizes[: len(values)], values, style)
     ax_count.loglog(sizes[: len(products[name])], products[name], style, label=name)
 for value in sorted({counts[name][2] for name in methods}):
     sharing = ", ".join(name for name in methods if counts[name][2] == value)
-    ax_count.annotate(f"{value:.0f}: {sharing}", (sizes[0], value), xytext=(0, 4), textcoords="offset points", fontsize=7)
+    ax_count.annotate(
+        f"{value:.0f}: {sharing}",
+        (sizes[0], value),
+        xytext=(0, 4),
+        textcoords="offset points",
+        fontsize=7,
+    )
 ax_time.set_xlabel("$n$")
 ax_count.set_xlabel("$n$")
 ax_time.set_ylabel("median time of one $Hv$ (ms), measured")
@@ -367,11 +420,14 @@ plt.show()
 #   :math:`n`.
 # * Double backward needs ``create_graph=True`` on the first pass;
 #   :mod:`torch.func` composes ``jvp``/``vjp`` with ``grad`` instead.
-# * For a twice continuously differentiable :math:`f`, :math:`v^\top H = Hv`:
+# * For one :math:`Hv` of a twice continuously differentiable :math:`f`
+#   (:math:`v^\top H = Hv`), counted in products with :math:`A`:
 #   :func:`~torch.autograd.functional.vhp`, ``vjp(grad(f))`` or double
-#   backward do the least work here; :func:`~torch.autograd.functional.hvp`
+#   backward do the least work; :func:`~torch.autograd.functional.hvp`
 #   spends a third backward pass on transposing, and ``jvp(grad(f))``
-#   multiplies zero tangents of constants.
+#   multiplies zero tangents of constants, once per point: a third of its
+#   work here, a fixed few products in a full Hessian
+#   (:ref:`sphx_glr_auto_examples_higher_order_plot_04_full_and_batched_hessians.py`).
 # * Building the Hessian to multiply it once costs :math:`2n + 2` products
 #   here, against four for one :math:`Hv`.
 #

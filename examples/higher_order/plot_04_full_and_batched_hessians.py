@@ -7,8 +7,9 @@ and :func:`torch.autograd.functional.hessian` all return the matrix of
 second derivatives. This page checks each against a Hessian derived by hand,
 computes one Hessian per sample of a batch with :func:`torch.func.vmap`,
 counts what the four ways of nesting forward and reverse mode cost in
-arithmetic, measures the peak memory of the two with an inner reverse mode,
-and shows what symmetry does and does not prove.
+arithmetic (a full Hessian is :math:`n` Hessian-vector products), measures
+the peak memory of the two with an inner reverse mode, says which nesting
+to use and when, and shows what symmetry does and does not prove.
 """
 
 # %%
@@ -102,10 +103,12 @@ hessians = {
     ),
 }
 for name, result in hessians.items():
-    # Each entry takes about 2m + n = 80 roundings (m = 32) of terms whose sizes add to at most
-    # 0.21: error below ~100 eps 0.21 = 5e-15 (eps = 2.2e-16), far under atol 1e-13.
+    # Each entry takes about 2m + n = 80 roundings (m = 32) of terms whose sizes add
+    # to at most 0.21: error below ~100 eps 0.21 = 5e-15 (eps = 2.2e-16), far under
+    # atol 1e-13.
     torch.testing.assert_close(result, expected, rtol=1e-12, atol=1e-13)
-    print(f"{name:<34} {tuple(result.shape)}  max |H - H by hand| = {(result - expected).abs().max().item():.1e}")
+    error = (result - expected).abs().max().item()
+    print(f"{name:<34} {tuple(result.shape)}  max |H - H by hand| = {error:.1e}")
 
 # %%
 # Which nesting is which
@@ -114,8 +117,8 @@ for name, result in hessians.items():
 # :func:`torch.func.hessian` is defined as ``jacfwd(jacrev(f))``:
 # forward-over-reverse. Recording the ATen operations each one runs (a
 # ``TorchDispatchMode`` sees every one) shows the same sequence.
-# :func:`torch.autograd.functional.hessian` instead defaults to reverse over
-# reverse, with a Python loop over the :math:`n` rows unless
+# :func:`torch.autograd.functional.hessian` instead defaults to
+# reverse-over-reverse, with a Python loop over the :math:`n` rows unless
 # ``vectorize=True`` (which batches them into matrix-matrix products).
 
 
@@ -134,11 +137,14 @@ with OperationLog() as by_hessian:
 with OperationLog() as by_nesting:
     jacfwd(jacrev(f))(x)
 assert by_hessian.operations == by_nesting.operations
-print(f"func.hessian and jacfwd(jacrev(f)) run the same {len(by_hessian.operations)} ATen operations")
+operations = len(by_hessian.operations)
+print(f"func.hessian and jacfwd(jacrev(f)) run the same {operations} ATen operations")
 
 defaults = inspect.signature(torch.autograd.functional.hessian).parameters
-assert defaults["outer_jacobian_strategy"].default == "reverse-mode" and defaults["vectorize"].default is False
-print("functional.hessian defaults: outer_jacobian_strategy='reverse-mode', vectorize=False")
+assert defaults["outer_jacobian_strategy"].default == "reverse-mode"
+assert defaults["vectorize"].default is False
+print("functional.hessian defaults:")
+print("  outer_jacobian_strategy='reverse-mode', vectorize=False")
 
 # The loop, seen in the matrix-vector products with W: 2 for the gradient,
 # then 2 in each of the n backward passes, one per row of H.
@@ -146,8 +152,11 @@ matrix_vector = {}
 for vectorize in (False, True):
     with OperationLog() as log:
         torch.autograd.functional.hessian(f, x, vectorize=vectorize)
-    matrix_vector[vectorize] = sum(name.startswith("aten.mv") for name in log.operations)
-print(f"matrix-vector products: {matrix_vector[False]} (loop over rows), {matrix_vector[True]} (vectorize=True)")
+    matrix_vector[vectorize] = sum(op.startswith("aten.mv") for op in log.operations)
+print(
+    f"matrix-vector products: {matrix_vector[False]} (loop over rows),"
+    f" {matrix_vector[True]} (vectorize=True)"
+)
 assert matrix_vector[False] == 2 + 2 * n and matrix_vector[True] == 2
 
 # %%
@@ -170,39 +179,50 @@ for name, result in hessians.items():
 
 gradient = torch.func.grad(f)(x)  # s * q, so the dropped term is diag(-2 t * gradient)
 symmetric_but_wrong = expected - torch.diag(-2 * torch.tanh(x) * gradient)
+wrong_asymmetry = (symmetric_but_wrong - symmetric_but_wrong.T).abs().max()
 # Entries (i, j) and (j, i) are the same sums in another order: they differ by under
 # ~100 eps 0.21 = 5e-15, below 1e-12 times the largest entry (7.5e-14).
-assert (symmetric_but_wrong - symmetric_but_wrong.T).abs().max() <= 1e-12 * symmetric_but_wrong.abs().max()
+assert wrong_asymmetry <= 1e-12 * symmetric_but_wrong.abs().max()
 relative_error = (symmetric_but_wrong - expected).abs().max() / expected.abs().max()
-print(f"without the diagonal term: symmetric, and off by {100 * relative_error.item():.0f}% of the largest entry of H")
+print(
+    f"without the diagonal term: symmetric, and off by"
+    f" {100 * relative_error.item():.0f}% of the largest entry of H"
+)
 assert relative_error > 0.1
 
 # %%
 # What each nesting costs
 # -----------------------
 #
-# The deterministic measure is floating-point operations in matrix products,
-# counted by :class:`~torch.utils.flop_counter.FlopCounterMode` (it counts
-# matrix-matrix products, convolutions and attention kernels, not
-# matrix-vector products or elementwise operations; here every product of
-# :math:`W` or :math:`W^\top` with a batch of tangents or cotangents is
-# one). One product with :math:`W` costs :math:`2mn`; the inner-reverse
-# nestings make two per direction (one with :math:`W`, one with
-# :math:`W^\top`) for :math:`n` directions, about :math:`4mn^2`; the
-# inner-forward nestings push :math:`n^2` second-order directions through
-# :math:`W`, about :math:`2mn^3`: :math:`n/2` times more. Counted exactly,
-# in products with :math:`W` (FLOPs over :math:`2mn`): :math:`2n + 1` for
-# both ``jacfwd(jacrev(f))`` and ``jacrev(jacrev(f))``, :math:`n^2 + 2n`
-# for both ``jacrev(jacfwd(f))`` and ``jacfwd(jacfwd(f))``. The nestings
-# with forward mode also multiply by :math:`W`'s tangent: :math:`W` is a
-# constant, so its tangent is zero, and forward mode hands ``mm`` an
-# :math:`m \times n` matrix of zeros, a broadcast view with stride 0 (as on
-# :ref:`sphx_glr_auto_examples_higher_order_plot_02_hessian_vector_products.py`).
-# A ``TorchDispatchMode`` that inspects each ``aten::mm`` counts these
-# products apart: 1 for ``jacfwd(jacrev(f))``, :math:`n` for
-# ``jacrev(jacfwd(f))`` and :math:`2n` for ``jacfwd(jacfwd(f))``, which
-# FlopCounterMode adds to the totals (:math:`2n + 2`, :math:`2n + 1`,
-# :math:`n^2 + 3n`, :math:`n^2 + 4n`).
+# A full Hessian is :math:`n` Hessian-vector products, one per column
+# :math:`He_j`; how to compute one product without the matrix is the subject
+# of :ref:`sphx_glr_auto_examples_higher_order_plot_02_hessian_vector_products.py`.
+# The deterministic measure here is the arithmetic in matrix products, in
+# units of one product with :math:`W` (:math:`2mn` FLOPs). A
+# ``TorchDispatchMode`` sees every ``aten::mm``, ``aten::mv`` and
+# ``aten::bmm``, checks that one operand has the shape of :math:`W` or
+# :math:`W^\top` (in its last two dimensions) and adds up their FLOPs; its
+# ``mm`` and ``bmm`` part must equal what
+# :class:`~torch.utils.flop_counter.FlopCounterMode` counts (which leaves
+# out matrix-vector products). Products with an operand that is all zeros
+# and a broadcast view (stride 0) are counted apart: they multiply
+# :math:`W`'s tangent, which forward mode carries although :math:`W` is a
+# constant (as on the Hessian-vector product page). Counted, at every
+# :math:`n` below:
+#
+# * one :math:`Hv` by reverse-over-reverse (``vjp`` of ``grad``): 4
+#   products, 2 for the forward pass and the gradient (what ``grad(f)``
+#   alone runs) and 2 for the direction; by forward-over-reverse (``jvp``
+#   of ``grad``): the same 4, and 2 with the zero tangent;
+# * ``jacrev(jacrev(f))`` and ``jacfwd(jacrev(f))``: :math:`2 + 2n`, that is
+#   :math:`n` products :math:`Hv` sharing one forward pass and gradient, 2
+#   per direction; ``jacfwd(jacrev(f))`` adds the same 2 with the zero
+#   tangent as one :math:`Hv`: once per point, not once per direction;
+# * ``jacrev(jacfwd(f))`` and ``jacfwd(jacfwd(f))``: :math:`(n + 1)^2`, an
+#   inner forward mode pushing :math:`n` tangents through :math:`W` for
+#   each of the :math:`n` outer directions, :math:`(n + 1)/2` times the
+#   inner-reverse count; and :math:`n + 1` and :math:`2n + 3` with the zero
+#   tangent.
 
 sizes = [4, 8, 16, 32, 64]
 nestings = {
@@ -211,79 +231,127 @@ nestings = {
     "jacrev(jacfwd(f))": lambda f: jacrev(jacfwd(f)),
     "jacfwd(jacfwd(f))": lambda f: jacfwd(jacfwd(f)),
 }
+gradient_and_hv = {
+    "grad(f) alone": lambda f, x, v: grad(f)(x),
+    "one Hv: vjp of grad": lambda f, x, v: vjp(grad(f), x)[1](v)[0],
+    "one Hv: jvp of grad": lambda f, x, v: jvp(grad(f), (x,), (v,))[1],
+}
 
 
-class ZeroTangentProducts(TorchDispatchMode):
-    """FLOPs of the mm calls with an all-zero broadcast (stride-0) operand: W's zero tangent."""
+class ProductsWithW(TorchDispatchMode):
+    """FLOPs of the matrix products (mm, mv, bmm), all with W; those with an all-zero
+    broadcast (stride-0) operand, W's zero tangent, apart; and the mm and bmm part,
+    which FlopCounterMode counts too."""
 
-    def __init__(self):
+    def __init__(self, m, n):
         super().__init__()
-        self.flops = 0
+        self.shapes = {(m, n), (n, m)}
+        self.with_W, self.with_zero_tangent, self.mm_and_bmm = 0, 0, 0
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
-        if func.name() == "aten::mm" and any(0 in a.stride() and not a.any() for a in args[:2]):
-            self.flops += 2 * args[0].shape[0] * args[0].shape[1] * args[1].shape[1]
+        name = func.name()
+        assert name not in ("aten::addmm", "aten::addmv", "aten::baddbmm", "aten::dot")
+        if name in ("aten::mm", "aten::mv", "aten::bmm"):
+            left, right = args[:2]
+            assert any(tuple(a.shape[-2:]) in self.shapes for a in (left, right)), name
+            flops = 2 * left.numel() * (right.shape[-1] if right.dim() > 1 else 1)
+            if any(0 in a.stride() and not a.any() for a in (left, right)):
+                self.with_zero_tangent += flops
+            else:
+                self.with_W += flops
+            self.mm_and_bmm += 0 if name == "aten::mv" else flops
         return out
 
 
-flops = {name: [] for name in nestings}
-zero_flops = {name: [] for name in nestings}
+def count_products(run, n, m=32):
+    """run()'s result, and its products with W and with W's zero tangent, in units
+    of 2mn FLOPs."""
+    with FlopCounterMode(display=False) as counter, ProductsWithW(m, n) as products:
+        result = run()
+    # Exact integers: every product FlopCounterMode counts is an mm or bmm the mode
+    # inspected.
+    assert counter.get_total_flops() == products.mm_and_bmm
+    unit = 2 * m * n
+    return result, (products.with_W / unit, products.with_zero_tangent / unit)
+
+
+counts = {name: [] for name in [*gradient_and_hv, *nestings]}
 for size in sizes:
     f_n, by_hand_n = make_problem(size)
     x_n = torch.randn(size, generator=generator, dtype=torch.float64)
+    v_n = torch.ones(size, dtype=torch.float64)  # any direction: counts follow shapes
+    for name, method in gradient_and_hv.items():
+        result, count = count_products(lambda: method(f_n, x_n, v_n), size)
+        counts[name].append(count)
+        if name.startswith("one Hv"):
+            torch.testing.assert_close(result, by_hand_n(x_n) @ v_n)  # float64 defaults
     for name, nest in nestings.items():
-        with FlopCounterMode(display=False) as counter, ZeroTangentProducts() as zeros:
-            result = nest(f_n)(x_n)
-        # As at n = 16: at most 2m + n = 128 roundings of terms whose sizes add to at most 0.46
-        # per entry: error below ~150 eps 0.46 = 1.5e-14, under atol 1e-13.
+        result, count = count_products(lambda: nest(f_n)(x_n), size)
+        counts[name].append(count)
+        # As at n = 16: at most 2m + n = 128 roundings of terms whose sizes add to at
+        # most 0.46 per entry: error below ~150 eps 0.46 = 1.5e-14, under atol 1e-13.
         torch.testing.assert_close(result, by_hand_n(x_n), rtol=1e-12, atol=1e-13)
-        flops[name].append(counter.get_total_flops())
-        zero_flops[name].append(zeros.flops)
 
-for name, counts in flops.items():
-    print(f"{name:<18} FLOPs at n = {sizes}: {counts}, of which with W's zero tangent {zero_flops[name]}")
-products = {  # name: (products with W, products with its zero tangent), each of 2mn FLOPs
-    "jacfwd(jacrev(f))": lambda n: (2 * n + 1, 1),
-    "jacrev(jacrev(f))": lambda n: (2 * n + 1, 0),
-    "jacrev(jacfwd(f))": lambda n: (n**2 + 2 * n, n),
-    "jacfwd(jacfwd(f))": lambda n: (n**2 + 2 * n, 2 * n),
+print("products with W (+ with its zero tangent)")
+print(f"{'':<22}" + "".join(f"{f'n = {size}':>13}" for size in sizes))
+for name, values in counts.items():
+    cells = (f"{w:.0f}" + (f" (+{z:.0f})" if z else "") for w, z in values)
+    print(f"{name:<22}" + "".join(f"{cell:>13}" for cell in cells))
+products = {  # name: (products with W, products with its zero tangent) at size n
+    "grad(f) alone": lambda n: (2, 0),
+    "one Hv: vjp of grad": lambda n: (4, 0),
+    "one Hv: jvp of grad": lambda n: (4, 2),
+    "jacfwd(jacrev(f))": lambda n: (2 + 2 * n, 2),
+    "jacrev(jacrev(f))": lambda n: (2 + 2 * n, 0),
+    "jacrev(jacfwd(f))": lambda n: ((n + 1) ** 2, n + 1),
+    "jacfwd(jacfwd(f))": lambda n: ((n + 1) ** 2, 2 * n + 3),
 }
-for name, count in products.items():
-    # Exact: FLOP counts are integers fixed by the shapes (m = 32 rows of W).
-    with_W = [flops[name][i] - zero_flops[name][i] for i in range(len(sizes))]
-    assert with_W == [2 * 32 * size * count(size)[0] for size in sizes], (name, with_W)
-    assert zero_flops[name] == [2 * 32 * size * count(size)[1] for size in sizes], (name, zero_flops[name])
-forward_inner = [fwd / rev for fwd, rev in zip(flops["jacfwd(jacfwd(f))"], flops["jacfwd(jacrev(f))"])]
-outer_modes = flops["jacrev(jacrev(f))"][-1] / flops["jacfwd(jacrev(f))"][-1]
-print(f"jacfwd(jacfwd) / jacfwd(jacrev) at n = {sizes}: {', '.join(f'{r:.1f}' for r in forward_inner)}"
-      f" (n/2 = {', '.join(str(size // 2) for size in sizes)})")
-print(f"n = {sizes[-1]}: jacrev(jacrev) / jacfwd(jacrev) = {outer_modes:.3f}")
+expected_counts = {name: [count(n) for n in sizes] for name, count in products.items()}
+# Exact: FLOP counts are integers fixed by the shapes, and FLOPs / 2mn an exact
+# quotient.
+assert counts == expected_counts, counts
+# So a Hessian is n products Hv sharing one gradient, and the zero-tangent products
+# come once per point.
+for i, size in enumerate(sizes):
+    gradient = counts["grad(f) alone"][i][0]
+    per_direction = counts["one Hv: vjp of grad"][i][0] - gradient
+    assert counts["jacrev(jacrev(f))"][i][0] == gradient + size * per_direction
+    assert counts["jacfwd(jacrev(f))"][i][1] == counts["one Hv: jvp of grad"][i][1]
 
 # %%
-# So why forward-over-reverse?
-# ----------------------------
+# Which outer mode?
+# -----------------
 #
-# The inner choice is settled by the count: reverse mode gets the whole
-# gradient from one VJP; an inner forward mode gives the same Hessian at
-# about :math:`n/2` times the matrix-product FLOPs. For the outer, square
-# Jacobian both modes need :math:`n` products and, counted above, the same
-# :math:`2n + 1` products with :math:`W`; forward mode adds one with
-# :math:`W`'s zero tangent. Forward mode carries the outer
-# tangents along with the inner computation instead of recording that
-# computation for a second backward pass. That does not make it use less
-# memory: every value of the inner computation then has tangents beside it,
-# :math:`n` of them for a full Hessian, and the peak of tensor memory,
-# measured at the end of the page, is higher than reverse-over-reverse's in
-# every case measured there. The :mod:`torch.func` documentation calls
-# forward-over-reverse "a good default for good performance", and the JAX
-# Autodiff Cookbook makes the same choice for ``jax.hessian``. Whether it is
-# also faster depends on the function and the machine: below, median times
-# (after a warm-up, with :class:`torch.utils.benchmark.Timer`, from the
-# machine that built this page) for one Hessian at :math:`n = 64` and for a
-# batch of 64 Hessians at :math:`n = 16`. Neither outer mode is asserted to
-# win. When an operation has no forward-mode formula, ``jacrev(jacrev(f))``
-# is the documented fallback.
+# The inner mode is settled by the count: reverse mode gets the whole
+# gradient from one VJP, and an inner forward mode gives the same Hessian
+# with :math:`(n + 1)/2` times the products with :math:`W`. For the outer
+# mode the count is a tie per direction, two products with :math:`W` either
+# way. What forward-over-reverse adds is fixed per point, the two products
+# with :math:`W`'s zero tangent, and memory: every value of the inner
+# computation has tangents beside it, and the peak of tensor memory,
+# measured at the end of this page, is higher than reverse-over-reverse's in
+# every case measured there. By these measures ``jacrev(jacrev(f))`` is
+# never the worse choice here. :func:`torch.func.hessian` uses
+# forward-over-reverse all the same: its docstring calls it "a good default
+# for good performance", and names ``jacrev(jacrev(func))`` as the
+# alternative with "better operator coverage"
+# (`torch/_functorch/eager_transforms.py
+# <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/_functorch/eager_transforms.py>`__);
+# the JAX Autodiff Cookbook makes the same choice for ``jax.hessian``. This
+# page checks that default only by timing, which depends on the function,
+# the machine and the implementation: below, median times (after a warm-up,
+# with :class:`torch.utils.benchmark.Timer`, from the machine that built
+# this page) for one Hessian at :math:`n = 64` and for a batch of 64
+# Hessians at :math:`n = 16`. Neither outer mode is asserted to win.
+#
+# :ref:`The page on one product <sphx_glr_auto_examples_higher_order_plot_02_hessian_vector_products.py>`
+# gives the same advice for one :math:`Hv`, and the counts above show why
+# the two agree: the two zero-tangent products are a third of
+# forward-over-reverse's six for one :math:`Hv`, and the same two beside
+# :math:`2 + 2n` for a full Hessian, so that difference matters for one
+# product and fades over :math:`n`; the higher memory peak holds in every
+# case measured below, one :math:`Hv` included.
 
 
 def median_ms(fn, *args):
@@ -292,12 +360,23 @@ def median_ms(fn, *args):
     return timer.blocked_autorange(min_run_time=0.1).median * 1e3
 
 
+def forward_over_reverse_is(times):
+    """How much faster or slower forward-over-reverse ran than reverse-over-reverse."""
+    ratio = times["jacrev(jacrev(f))"] / times["jacfwd(jacrev(f))"]
+    return f"{ratio:.1f}x faster" if ratio >= 1 else f"{1 / ratio:.1f}x slower"
+
+
 f_64, _ = make_problem(64)
 x_64 = torch.randn(64, generator=generator, dtype=torch.float64)
-times = {name: median_ms(nestings[name](f_64), x_64) for name in ("jacfwd(jacrev(f))", "jacrev(jacrev(f))")}
-ratio = times["jacrev(jacrev(f))"] / times["jacfwd(jacrev(f))"]
-print(f"n = 64: jacfwd(jacrev) {times['jacfwd(jacrev(f))']:.2f} ms, jacrev(jacrev) {times['jacrev(jacrev(f))']:.2f} ms"
-      " -> forward-over-reverse " + (f"{ratio:.1f}x faster" if ratio >= 1 else f"{1 / ratio:.1f}x slower"))
+times = {
+    name: median_ms(nestings[name](f_64), x_64)
+    for name in ("jacfwd(jacrev(f))", "jacrev(jacrev(f))")
+}
+print(
+    f"n = 64: jacfwd(jacrev) {times['jacfwd(jacrev(f))']:.2f} ms,"
+    f" jacrev(jacrev) {times['jacrev(jacrev(f))']:.2f} ms"
+    f" -> forward-over-reverse {forward_over_reverse_is(times)}"
+)
 
 # %%
 # A batch of Hessians with ``vmap``
@@ -307,36 +386,55 @@ print(f"n = 64: jacfwd(jacrev) {times['jacfwd(jacrev(f))']:.2f} ms, jacrev(jacre
 # :math:`X \in \mathbb{R}^{B \times n}`: :math:`B` Hessians, each checked
 # against the hand formula. The tempting alternative, the Hessian of the
 # summed batch, computes a :math:`(B, n, B, n)` tensor whose off-diagonal
-# blocks are zero (the samples do not interact) and costs about :math:`B`
-# times the FLOPs.
+# blocks are zero (the samples do not interact): each of its :math:`Bn`
+# directions runs its two products with :math:`W` over the whole batch.
+# Counted as above, :math:`B(2 + 2n)` products with :math:`W` against
+# :math:`2B + 2B^2 n`, :math:`(1 + Bn)/(n + 1)` times as many, nearly
+# :math:`B` (both add :math:`2B` with the zero tangent, two per point).
 
 B = 64
 X = torch.randn(B, n, generator=generator, dtype=torch.float64)
-with FlopCounterMode(display=False) as per_sample_counter:
-    per_sample = vmap(hessian(f))(X)
-# As above, with terms whose sizes add to at most 0.36 here: error below 1e-14, under atol 1e-13.
+per_sample, per_sample_count = count_products(lambda: vmap(hessian(f))(X), n)
+# As above, with terms whose sizes add to at most 0.36 here: error below 1e-14,
+# under atol 1e-13.
 torch.testing.assert_close(per_sample, vmap(hessian_by_hand)(X), rtol=1e-12, atol=1e-13)
 print(f"vmap(hessian(f))(X): {tuple(per_sample.shape)}")
 
-with FlopCounterMode(display=False) as summed_counter:
-    of_the_sum = hessian(lambda X: vmap(f)(X).sum())(X)  # (B, n, B, n)
-blocks = of_the_sum.diagonal(dim1=0, dim2=2).permute(2, 0, 1)  # (B, n, n): block b is d2 f / dX_b dX_b
-# Both within 1e-14 of the exact Hessians (as above), so within 2e-14 of each other: under atol 1e-13.
+
+def f_of_the_sum(X):
+    return vmap(f)(X).sum()
+
+
+of_the_sum, summed_count = count_products(lambda: hessian(f_of_the_sum)(X), n)
+# of_the_sum is (B, n, B, n); its diagonal blocks, (B, n, n), are d2 f / dX_b dX_b
+blocks = of_the_sum.diagonal(dim1=0, dim2=2).permute(2, 0, 1)
+# Both within 1e-14 of the exact Hessians (as above), so within 2e-14 of each other:
+# under atol 1e-13.
 torch.testing.assert_close(blocks, per_sample, rtol=1e-12, atol=1e-13)
 off_diagonal = of_the_sum.clone()
 off_diagonal[torch.arange(B), :, torch.arange(B), :] = 0
-# Exact: these entries are products with exact zeros (no inf or NaN here) and sums of such zeros.
+# Exact: these entries are products with exact zeros (no inf or NaN here) and sums
+# of such zeros.
 assert off_diagonal.abs().max() == 0, "samples should not interact"
-flop_ratio = summed_counter.get_total_flops() / per_sample_counter.get_total_flops()
-print(f"Hessian of the sum: {tuple(of_the_sum.shape)}, {of_the_sum.numel():,} entries against {per_sample.numel():,},"
-      f" {flop_ratio:.0f}x the FLOPs")
-assert flop_ratio > B / 2
+product_ratio = summed_count[0] / per_sample_count[0]
+print(
+    f"Hessian of the sum: {tuple(of_the_sum.shape)}, {of_the_sum.numel():,} entries"
+    f" against {per_sample.numel():,}, {product_ratio:.1f}x the products with W"
+)
+# Exact: integer FLOP counts over 2mn.
+assert per_sample_count == (B * (2 + 2 * n), 2 * B)
+assert summed_count == (2 * B + 2 * B**2 * n, 2 * B)
 
-batch_times = {name: median_ms(vmap(nestings[name](f)), X) for name in ("jacfwd(jacrev(f))", "jacrev(jacrev(f))")}
-ratio = batch_times["jacrev(jacrev(f))"] / batch_times["jacfwd(jacrev(f))"]
-print(f"batch of {B} at n = {n}: vmap(jacfwd(jacrev)) {batch_times['jacfwd(jacrev(f))']:.2f} ms,"
-      f" vmap(jacrev(jacrev)) {batch_times['jacrev(jacrev(f))']:.2f} ms -> forward-over-reverse "
-      + (f"{ratio:.1f}x faster" if ratio >= 1 else f"{1 / ratio:.1f}x slower"))
+batch_times = {
+    name: median_ms(vmap(nestings[name](f)), X)
+    for name in ("jacfwd(jacrev(f))", "jacrev(jacrev(f))")
+}
+print(
+    f"batch of {B} at n = {n}:"
+    f" vmap(jacfwd(jacrev)) {batch_times['jacfwd(jacrev(f))']:.2f} ms,"
+    f" vmap(jacrev(jacrev)) {batch_times['jacrev(jacrev(f))']:.2f} ms"
+    f" -> forward-over-reverse {forward_over_reverse_is(batch_times)}"
+)
 
 # %%
 # And memory?
@@ -360,11 +458,21 @@ class PeakTensorBytes(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
 
-        def storages(tree):  # a ZeroTensor (forward mode's tangent of a constant) has no storage
-            tensors = [t for t in tree_leaves(tree) if isinstance(t, torch.Tensor) and not t._is_zerotensor()]
-            return {t.untyped_storage().data_ptr(): t.untyped_storage() for t in tensors}
+        def storages(
+            tree,
+        ):  # a ZeroTensor (forward mode's tangent of a constant) has no storage
+            tensors = [
+                t
+                for t in tree_leaves(tree)
+                if isinstance(t, torch.Tensor) and not t._is_zerotensor()
+            ]
+            return {
+                t.untyped_storage().data_ptr(): t.untyped_storage() for t in tensors
+            }
 
-        self.live = {key: entry for key, entry in self.live.items() if not entry[0].expired()}
+        self.live = {
+            key: entry for key, entry in self.live.items() if not entry[0].expired()
+        }
         inputs = storages((args, kwargs))
         for key, storage in storages(out).items():
             if key not in inputs and key not in self.live:
@@ -380,35 +488,50 @@ def peak_kib(run):
 
 
 v = torch.randn(n, generator=generator, dtype=torch.float64)
-cases = {  # name: (forward over reverse, reverse over reverse)
-    f"one Hv, n = {n}": (lambda: jvp(grad(f), (x,), (v,)), lambda: vjp(grad(f), x)[1](v)),
-    f"one Hessian, n = {n}": (lambda: jacfwd(jacrev(f))(x), lambda: jacrev(jacrev(f))(x)),
-    "one Hessian, n = 64": (lambda: jacfwd(jacrev(f_64))(x_64), lambda: jacrev(jacrev(f_64))(x_64)),
-    f"{B} Hessians, n = {n}": (lambda: vmap(jacfwd(jacrev(f)))(X), lambda: vmap(jacrev(jacrev(f)))(X)),
+cases = {  # name: (forward-over-reverse, reverse-over-reverse)
+    f"one Hv, n = {n}": (
+        lambda: jvp(grad(f), (x,), (v,)),
+        lambda: vjp(grad(f), x)[1](v),
+    ),
+    f"one Hessian, n = {n}": (
+        lambda: jacfwd(jacrev(f))(x),
+        lambda: jacrev(jacrev(f))(x),
+    ),
+    "one Hessian, n = 64": (
+        lambda: jacfwd(jacrev(f_64))(x_64),
+        lambda: jacrev(jacrev(f_64))(x_64),
+    ),
+    f"{B} Hessians, n = {n}": (
+        lambda: vmap(jacfwd(jacrev(f)))(X),
+        lambda: vmap(jacrev(jacrev(f)))(X),
+    ),
 }
 print(f"{'peak KiB':<24}{'fwd over rev':>13}{'rev over rev':>13}{'ratio':>7}")
 peaks = {}
 for name, (forward_over_reverse, reverse_over_reverse) in cases.items():
     peaks[name] = (peak_kib(forward_over_reverse), peak_kib(reverse_over_reverse))
-    print(f"{name:<24}{peaks[name][0]:>13.1f}{peaks[name][1]:>13.1f}{peaks[name][0] / peaks[name][1]:>7.2f}")
-# Byte counts of the tensors the operations allocate: exact, and the same on every machine.
-# Which tensors they are depends on the torch release, so only the order is asserted.
-assert all(fwd > rev for fwd, rev in peaks.values()), "forward-over-reverse should peak higher here"
+    forward, reverse = peaks[name]
+    print(f"{name:<24}{forward:>13.1f}{reverse:>13.1f}{forward / reverse:>7.2f}")
+# Byte counts of the tensors the operations allocate: exact, and the same on every
+# machine. Which tensors they are depends on the torch release, so only the order is
+# asserted.
+higher = all(forward > reverse for forward, reverse in peaks.values())
+assert higher, "forward-over-reverse should peak higher here"
 
 # %%
-# For this function, forward-over-reverse peaks higher in every case. By
-# how much (the ratio column) depends on which tensors the installed torch
-# allocates and keeps, and differs between releases: the page asserts only
-# that it is higher. A saving in memory is not a reason to choose
-# forward-over-reverse here; measure it for your own function, as above.
+# For this function, forward-over-reverse peaks higher in every case, one
+# :math:`Hv` included. By how much (the ratio column) depends on which
+# tensors the installed torch allocates and keeps, and differs between
+# releases: the page asserts only that it is higher. Measure memory for
+# your own function, as above.
 #
 # The Hessian and the cost of each nesting, seen
 # ----------------------------------------------
 #
 # Left: :math:`H` at one point (:math:`n = 16`), symmetric about its
-# diagonal. Right: the counted FLOPs against :math:`n`; the two
-# inner-reverse nestings overlap and grow as :math:`n^2`, the two
-# inner-forward ones as :math:`n^3`.
+# diagonal. Right: the counted FLOPs of matrix products (with :math:`W` and
+# with its zero tangent) against :math:`n`; the two inner-reverse nestings
+# overlap and grow as :math:`n^2`, the two inner-forward ones as :math:`n^3`.
 
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), layout="constrained")
 limit = expected.abs().max().item()
@@ -419,9 +542,15 @@ axes[0].set_xticks(range(0, n, 4))
 axes[0].set_yticks(range(0, n, 4))
 axes[0].set_xlabel("$j$")
 axes[0].set_ylabel("$i$")
-styles = {"jacfwd(jacrev(f))": "o-", "jacrev(jacrev(f))": "x--", "jacrev(jacfwd(f))": "s-", "jacfwd(jacfwd(f))": "+--"}
-for name, counts in flops.items():
-    axes[1].loglog(sizes, counts, styles[name], label=name)
+styles = {
+    "jacfwd(jacrev(f))": "o-",
+    "jacrev(jacrev(f))": "x--",
+    "jacrev(jacfwd(f))": "s-",
+    "jacfwd(jacfwd(f))": "+--",
+}
+for name in nestings:
+    flops = [2 * 32 * size * sum(count) for size, count in zip(sizes, counts[name])]
+    axes[1].loglog(sizes, flops, styles[name], label=name)
 axes[1].set_xticks(sizes, labels=[str(size) for size in sizes])
 axes[1].tick_params(axis="x", which="minor", bottom=False, labelbottom=False)
 axes[1].set_xlabel("$n$")
@@ -434,14 +563,17 @@ plt.show()
 # What to remember
 # ----------------
 #
-# * :func:`torch.func.hessian` is ``jacfwd(jacrev(f))``. The inner transform
-#   should be reverse mode (one VJP per gradient): a forward inner one gives
-#   the same Hessian at about :math:`n/2` times the FLOPs, growing as
-#   :math:`n^3`. The outer one costs :math:`n` products either way, so
-#   ``jacrev(jacrev(f))`` is a fallback with the same :math:`2n + 1`
-#   products with :math:`W` (``jacfwd(jacrev(f))`` adds one with
-#   :math:`W`'s zero tangent), and here the lower peak memory; timing on
-#   your own function decides between them.
+# * A full Hessian is :math:`n` Hessian-vector products sharing one
+#   gradient: :math:`2 + 2n` products with :math:`W`, against 4 for one
+#   :math:`Hv`. The inner transform must be reverse mode: a forward inner
+#   one runs :math:`(n + 1)/2` times as many, growing as :math:`n^3` FLOPs.
+# * The outer mode ties per direction. Forward-over-reverse
+#   (:func:`torch.func.hessian`) adds two zero-tangent products per point
+#   and, here, a higher memory peak, so ``jacrev(jacrev(f))`` is never
+#   worse by these measures; ``hessian``'s default, "good performance" in
+#   its docstring, is for a timing on your own function to confirm. One
+#   :math:`Hv` gets the same advice
+#   (:ref:`sphx_glr_auto_examples_higher_order_plot_02_hessian_vector_products.py`).
 # * ``vmap(hessian(f))`` gives one Hessian per sample; the Hessian of a
 #   summed batch is :math:`B` times larger and mostly zeros.
 # * Symmetry is necessary, not sufficient: compare with an independent
