@@ -18,10 +18,10 @@ of steepest descent.
 #
 # .. math::
 #
-#    \frac{\partial f}{\partial z} = \frac12 \Bigl(\frac{\partial f}{\partial a}
-#    - i \frac{\partial f}{\partial b}\Bigr), \qquad
-#    \frac{\partial f}{\partial \bar z} = \frac12 \Bigl(\frac{\partial f}{\partial a}
-#    + i \frac{\partial f}{\partial b}\Bigr).
+#    \frac{\partial f}{\partial z} = {\frac12 \Bigl(\frac{\partial f}{\partial a}
+#    - i \frac{\partial f}{\partial b}\Bigr)}, \qquad
+#    \frac{\partial f}{\partial \bar z} = {\frac12 \Bigl(\frac{\partial f}{\partial a}
+#    + i \frac{\partial f}{\partial b}\Bigr)}.
 #
 # A real-differentiable :math:`f` (one whose real and imaginary parts are
 # differentiable functions of :math:`(a, b)`) is holomorphic on an open set

@@ -31,8 +31,9 @@ to use and when, and shows what symmetry does and does not prove.
 # .. math::
 #
 #    \nabla f(x) = s \odot q, \qquad
-#    H = \operatorname{diag}(-2\, t \odot s \odot q)
-#    + \operatorname{diag}(s)\, W^\top \bigl(\operatorname{diag}(p) - p p^\top\bigr) W \operatorname{diag}(s),
+#    H = {\operatorname{diag}(-2\, t \odot s \odot q)}
+#    + \operatorname{diag}(s)\, W^\top {\bigl(\operatorname{diag}(p) - p p^\top\bigr)}
+#    W \operatorname{diag}(s),
 #
 # using :math:`\mathrm{d}s = -2t \odot s \odot \mathrm{d}x` and
 # :math:`\mathrm{d}p = (\operatorname{diag}(p) - p p^\top)\, \mathrm{d}z`;
