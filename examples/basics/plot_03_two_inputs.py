@@ -180,7 +180,9 @@ for (row, col), values in drawn.items():
     image = ax.imshow(values.numpy(), **colours)
     for (i, j), value in zip(torch.cartesian_prod(*map(torch.arange, values.shape)).tolist(), values.flatten()):
         if value != 0:
-            ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7)
+            colour = "white" if abs(value) > 0.6 * limit else "black"
+            label = f"{value:.2f}"
+            ax.text(j, i, label, ha="center", va="center", fontsize=8.5, color=colour)
     ax.set_xticks([])
     ax.set_yticks([])
 for ax in (axes[0, 1], axes[1, 1]):

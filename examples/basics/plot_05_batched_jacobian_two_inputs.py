@@ -160,32 +160,38 @@ print("their diagonal blocks are B^x and B^y; everything else is zero")
 # The picture
 # -----------
 #
-# The assembly for the first four points. Left and middle: the blocks, one
-# column per point (column :math:`n` is :math:`B^x_{n,:}` or
-# :math:`B^y_{n,:}`; row :math:`k` came from the one-hot :math:`v^{(k)}`).
-# Right: the assembled :math:`J_n`, each a :math:`3 \times 2` block whose
-# left column is taken from :math:`B^x` and right column from :math:`B^y`.
+# The assembly for the first four points. Top: the blocks, one column per
+# point (column :math:`n` is :math:`B^x_{n,:}` or :math:`B^y_{n,:}`; row
+# :math:`k` came from the one-hot :math:`v^{(k)}`). Bottom: the assembled
+# :math:`J_n`, each a :math:`3 \times 2` block whose left column is taken
+# from :math:`B^x` and right column from :math:`B^y`.
 
 shown = {
     r"$B^x$: $\partial f_n / \partial x_n$": blocks_x[:few].T,  # (3, 4)
     r"$B^y$: $\partial f_n / \partial y_n$": blocks_y[:few].T,
     r"$J_n = (B^x_n \;\; B^y_n)$": jacobians[:few].permute(1, 0, 2).reshape(3, 2 * few),  # (3, 8)
 }
-fig, axes = plt.subplots(
-    1, 3, figsize=(9, 2.9), layout="constrained", gridspec_kw={"width_ratios": [few, few, 2 * few]}
+fig, axes = plt.subplot_mosaic(
+    [["bx", "by"], ["j", "j"]], figsize=(7.2, 5.4), layout="constrained"
 )
+axes = [axes["bx"], axes["by"], axes["j"]]
 for ax, (title, values) in zip(axes, shown.items()):
     image = ax.imshow(values.numpy(), cmap="RdBu_r", vmin=-3.2, vmax=3.2)
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
             value = values[i, j].item()
             colour = "white" if abs(value) > 2 else "black"
-            ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7, color=colour)
+            label = f"{value:.2f}"
+            ax.text(j, i, label, ha="center", va="center", fontsize=8.5, color=colour)
     ax.set_title(title, fontsize=10)
     ax.set_yticks(range(3), [f"$f_{i + 1}$" for i in range(3)])
 axes[0].set_xticks(range(few), [f"n={n}" for n in range(few)])
 axes[1].set_xticks(range(few), [f"n={n}" for n in range(few)])
-axes[2].set_xticks(range(2 * few), [f"n={n}\n{'xy'[j]}" for n in range(few) for j in range(2)], fontsize=8)
+axes[2].set_xticks(
+    range(2 * few),
+    [f"n={n}\n{'xy'[j]}" for n in range(few) for j in range(2)],
+    fontsize=9,
+)
 for edge in range(1, few):
     axes[2].axvline(2 * edge - 0.5, color="black", lw=1.5)
 fig.colorbar(image, ax=axes, shrink=0.8)

@@ -407,11 +407,18 @@ assert torch.linalg.eigvalsh(fit_ntk)[:-3].abs().max() < 1e-10, "the other 37 ar
 # The picture
 # -----------
 
-fig, axes = plt.subplots(1, 3, figsize=(11, 3.5), layout="constrained")
+fig, axes = plt.subplot_mosaic(
+    [["ntk", "fit"], ["convergence", "convergence"]],
+    figsize=(7.2, 6.0),
+    layout="constrained",
+)
+axes = [axes["ntk"], axes["fit"], axes["convergence"]]
 image = axes[0].imshow(ntk_explicit.numpy(), cmap="viridis", extent=(-2, 2, 2, -2))
 axes[0].set_title("empirical NTK $\\Theta(x, x')$", fontsize=10)
 axes[0].set_xlabel("$x'$")
 axes[0].set_ylabel("$x$")
+axes[0].set_xticks(range(-2, 3))
+axes[0].set_yticks(range(-2, 3))
 fig.colorbar(image, ax=axes[0], shrink=0.8)
 fine_t = torch.linspace(0, 4, 200, dtype=torch.float64)
 axes[1].plot(t.numpy(), y.numpy(), "o", ms=3, color="0.5", label="data")
@@ -420,13 +427,13 @@ axes[1].plot(fine_t.numpy(), (theta_start[0] * torch.exp(-theta_start[1] * fine_
              label="start")
 axes[1].set_xlabel("$t$")
 axes[1].set_title("$a e^{-bt} + c$", fontsize=10)
-axes[1].legend(fontsize=8)
+axes[1].legend(fontsize=9)
 for name, history, style in [("Gauss-Newton", gauss_newton, "s--"), ("Levenberg-Marquardt", levenberg_marquardt, "o-")]:
     axes[2].semilogy([h["residual_norm"] for h in history], style, label=f"{name}: $\\|r\\|$")
 axes[2].semilogy([h["gradient_norm"] for h in levenberg_marquardt], "^:", label="LM: $\\|J^\\top r\\|$")
 axes[2].set_xlabel("iteration")
 axes[2].set_title("convergence", fontsize=10)
-axes[2].legend(fontsize=8)
+axes[2].legend(fontsize=9, loc="lower left")
 plt.show()
 
 # %%

@@ -369,15 +369,23 @@ assert max_dim.tolist() == [1.0 if i == returned_index else 0.0 for i in range(3
 
 grid = torch.arange(-20, 21, dtype=torch.float64) / 20  # holds 0 exactly, at index 20
 assert grid[20] == 0  # exact: 0 / 20 is correctly rounded, so 0 everywhere
-fig, axes = plt.subplots(1, 4, figsize=(10, 2.9), layout="constrained", sharey=True)
-for ax, (name, fn) in zip(axes, kinks.items()):
+fig, axes = plt.subplots(
+    2, 2, figsize=(7.2, 5.2), layout="constrained", sharex=True, sharey=True
+)
+for ax, (name, fn) in zip(axes.flat, kinks.items()):
     _, derivative = vjp(fn, grid, torch.ones_like(grid))
     ax.plot(grid.numpy(), fn(grid).numpy(), color="0.6", label="function")
     ax.plot(grid.numpy(), derivative.numpy(), "o", ms=3, label="autograd derivative")
     ax.plot(0, derivative[20].item(), "o", ms=10, mfc="none", color="C3", label="value at 0")
-    ax.set_title(f"{name}\n{derivative[20].item():g} at 0", fontsize=9)
+    ax.set_title(f"{name}: {derivative[20].item():g} at 0", fontsize=10)
     ax.set_ylim(-1.3, 1.3)
-fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=3, fontsize=8)
+    ax.set_xticks([-1, -0.5, 0, 0.5, 1])
+fig.legend(
+    *axes[0, 0].get_legend_handles_labels(),
+    loc="outside lower center",
+    ncols=3,
+    fontsize=9,
+)
 plt.show()
 
 # %%

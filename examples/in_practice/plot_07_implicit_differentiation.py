@@ -348,20 +348,25 @@ assert saved["unrolled"] == [(steps - 1) * n * 8 for steps in memory_grid]
 # The picture
 # -----------
 
-fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), layout="constrained")
+fig, axes = plt.subplots(
+    1, 2, figsize=(7.2, 3.8), layout="constrained", width_ratios=(3, 2)
+)
 axes[0].semilogy(steps_grid, errors["unrolled"], "o-", ms=3, label="unrolled backprop")
 axes[0].semilogy(steps_grid, errors["implicit"], "s-", ms=3, label="implicit, K adjoint steps")
 axes[0].semilogy(steps_grid, errors["implicit, K - 1 VJPs"], "^:", ms=3, label="implicit, K - 1 (as many VJPs)")
 axes[0].semilogy(steps_grid, errors["x_K"], "--", color="0.5", label=r"$\|x_K - x^\star\|$")
 axes[0].set_xlabel("steps $K$ (forward, and adjoint)")
-axes[0].set_title("error of $v^\\top \\partial x^\\star / \\partial\\theta$")
-axes[0].legend(fontsize=8)
+axes[0].set_title(
+    "error of $v^\\top \\partial x^\\star / \\partial\\theta$", fontsize=11
+)
+axes[0].set_yticks([10.0**k for k in range(-16, 1, 4)])
+axes[0].legend(fontsize=8.5)
 axes[1].plot(memory_grid, saved["unrolled"], "o-", label="unrolled backprop")
 axes[1].plot(memory_grid, saved["implicit"], "s-", label="implicit")
 axes[1].set_xlabel("steps $K$")
 axes[1].set_ylabel("bytes saved for backward, A left out")
-axes[1].set_title("what the forward pass keeps")
-axes[1].legend(fontsize=8)
+axes[1].set_title("what the forward pass keeps", fontsize=11)
+axes[1].legend(fontsize=8.5)
 plt.show()
 
 # %%

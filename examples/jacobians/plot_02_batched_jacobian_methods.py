@@ -391,7 +391,9 @@ print(f"N = 1000, measured: naive {naive_ms[-1]:.1f} ms, slowest structured meth
 # the elements written, counted (the same on every machine with the same
 # torch release).
 
-fig, (ax_time, ax_work) = plt.subplots(1, 2, figsize=(10, 5), layout="constrained", sharex=True)
+fig, (ax_time, ax_work) = plt.subplots(
+    1, 2, figsize=(7.2, 5.6), layout="constrained", sharex=True
+)
 for name in methods:
     style = "k--" if name == "hand-written derivative" else "o-"
     ax_time.loglog(sizes, [counts["ms"] for counts in measured[name]], style, ms=4)
@@ -402,9 +404,14 @@ ax_time.set_xlabel("batch size $N$")
 ax_work.set_xlabel("batch size $N$")
 ax_time.set_ylabel("median time (ms)")
 ax_work.set_ylabel("elements written (counted)")
-ax_time.set_title(f"measured: torch {torch.__version__}, {torch.get_num_threads()} threads", fontsize=10)
-ax_work.set_title("counted: ATen outputs, views, empty and no-memory excluded", fontsize=10)
-fig.legend(fontsize=8, loc="outside lower center", ncol=4)
+ax_time.set_title(
+    f"measured:\ntorch {torch.__version__}, {torch.get_num_threads()} threads",
+    fontsize=10,
+)
+ax_work.set_title(
+    "counted: ATen outputs,\nviews, empty and no-memory excluded", fontsize=10
+)
+fig.legend(fontsize=9, loc="outside lower center", ncol=2)
 plt.show()
 
 # %%

@@ -446,7 +446,7 @@ print(f"tanh, one Rademacher probe: max |error| = {(sign_diagonal[0] - exact_dia
 # The :math:`1/\sqrt{k}` line, seen
 # ---------------------------------
 
-fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), layout="constrained", sharex=True)
+fig, axes = plt.subplots(1, 2, figsize=(7.2, 4.4), layout="constrained", sharex=True)
 ks = probe_counts.numpy()
 for name, colour in (("Rademacher", "C0"), ("Gaussian", "C1")):
     trace_variance, diagonal_variance = variances(J)[name]
@@ -462,7 +462,12 @@ axes[1].set_title(r"diagonal: RMS of $\Vert \hat d_k - \mathrm{diag}(J) \Vert$",
 for ax in axes:
     ax.set_xlabel("number of probes $k$ (one VJP each)")
 axes[0].set_ylabel(f"error over {runs} runs, n = {n}")
-axes[0].legend(fontsize=8)
+fig.legend(
+    *axes[0].get_legend_handles_labels(),
+    loc="outside lower center",
+    ncols=2,
+    fontsize=9,
+)
 plt.show()
 
 # %%

@@ -424,7 +424,9 @@ source_column = torch.full((n_small, 3), -1)
 source_column[rows, colours[cols]] = cols
 compressed_image[source_column >= 0] = palette[torch.arange(3).expand(n_small, 3)[source_column >= 0]]
 
-fig, axes = plt.subplots(1, 2, figsize=(6.4, 4.4), layout="constrained", width_ratios=(n_small, 3))
+fig, axes = plt.subplots(
+    1, 2, figsize=(7.2, 5.2), layout="constrained", width_ratios=(n_small, 3)
+)
 axes[0].imshow(pattern_image.numpy())
 axes[0].set_title(f"pattern of J ({n_small} x {n_small}), colour c(j)", fontsize=10)
 axes[0].set_xlabel("column j")
@@ -433,7 +435,8 @@ axes[1].imshow(compressed_image.numpy())
 for i in range(n_small):
     for c in range(3):
         if source_column[i, c] >= 0:
-            axes[1].text(c, i, f"j={int(source_column[i, c])}", ha="center", va="center", fontsize=7)
+            label = f"j={int(source_column[i, c])}"
+            axes[1].text(c, i, label, ha="center", va="center", fontsize=8.5)
 axes[1].set_title("B = J S", fontsize=10)
 axes[1].set_xlabel("colour c (one JVP)")
 axes[1].set_xticks(range(3))

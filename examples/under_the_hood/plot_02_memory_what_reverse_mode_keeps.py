@@ -498,12 +498,18 @@ def bars(ax, ticks, series, xlabel, title):
     ax.set_title(title, fontsize=10)
 
 
-fig, axes = plt.subplots(1, 3, figsize=(10, 3.6), layout="constrained")
+fig, axes = plt.subplot_mosaic(
+    [["depth", "depth"], ["checkpoint", "chunk"]],
+    figsize=(7.2, 6.8),
+    layout="constrained",
+)
+axes = [axes["depth"], axes["checkpoint"], axes["chunk"]]
 bars(axes[0], depths, [("reverse: saved", reverse_saved), ("reverse: peak", reverse_peak)], "depth $L$",
      "gradient (reverse) vs one JVP (forward)")
 axes[0].plot(range(len(depths)), kib(forward_peak), "o-", color="C2", label="func.jvp: peak (saved 0)")
 axes[0].plot(range(len(depths)), kib(hand_peak), "s--", color="C4", label="JVP by hand: peak (saved 0)")
-axes[0].set_ylabel("KiB of tensors")
+for ax in axes[:2]:
+    ax.set_ylabel("KiB of tensors")
 bars(axes[1], segment_lengths, [("saved", checkpoint_saved), ("peak", checkpoint_peak)],
      "checkpoint segment length $k$", "checkpointing, $L = 16$")
 axes[1].axhline(reverse_peak[-1] / 1024, color="0.4", ls="--", lw=1, label="peak, no checkpoint")
@@ -513,7 +519,7 @@ bars(axes[2], chunk_sizes, [("jacrev: peak", jacrev_peak)], "jacrev chunk_size $
 axes[2].axhline(jacfwd_peak / 1024, color="C3", ls="--", lw=1, label="jacfwd: peak")
 axes[2].set_ylim(0, 1.3 * jacfwd_peak / 1024)
 for ax, corner in zip(axes, ["upper left", "upper center", "upper center"]):
-    ax.legend(fontsize=8, loc=corner)
+    ax.legend(fontsize=9, loc=corner)
 plt.show()
 
 # %%

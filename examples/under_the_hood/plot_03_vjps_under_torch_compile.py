@@ -426,22 +426,22 @@ def draw(ax, captured, title):
         for index, node in enumerate(nodes):
             recomputed = column == 1 and node.name in forward_names
             colour = "#fff2b3" if recomputed else ("#e8eef7" if column == 0 else "#fbe9dc")
-            box[column, node.name] = ax.text(column, -index, describe(node), ha="center", va="center", fontsize=8,
+            box[column, node.name] = ax.text(column, -index, describe(node), ha="center", va="center", fontsize=8.5,
                                              family="monospace", bbox={"boxstyle": "round", "fc": colour, "ec": "0.5"})
     for node in backward:
         for argument in node.all_input_nodes:
             if argument.name in saved_names:  # from the right edge of the producer to the left edge of the user
                 ax.annotate("", xy=(0, 0.5), xycoords=box[1, node.name], xytext=(1, 0.5),
                             textcoords=box[0, argument.name], arrowprops={"arrowstyle": "->", "color": "C3", "lw": 1.2})
-    ax.text(0, 1, "forward graph", ha="center", fontsize=9, weight="bold")
-    ax.text(1, 1, "backward graph", ha="center", fontsize=9, weight="bold")
-    ax.set_title(title, fontsize=10)
+    ax.text(0, 1, "forward graph", ha="center", fontsize=9.5, weight="bold")
+    ax.text(1, 1, "backward graph", ha="center", fontsize=9.5, weight="bold")
+    ax.set_title(title, fontsize=10.5)
     ax.set_xlim(-0.45, 1.45)
     ax.set_ylim(-max(len(forward), len(backward)) + 0.4, 1.5)
     ax.axis("off")
 
 
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
+fig, axes = plt.subplots(2, 1, figsize=(7.2, 6.6), layout="constrained")
 draw(axes[0], graphs["default"], f"default partition: saves sin(x), {saved['default partition']} new bytes")
 aot_eager_saved = saved['backend="aot_eager"']
 draw(axes[1], graphs["min-cut (aot_eager)"], f"min-cut (aot_eager): recomputes sin(x), {aot_eager_saved} new bytes")
