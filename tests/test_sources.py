@@ -126,3 +126,30 @@ def test_examples_are_formatted_and_lint_free():
     for command in ([RUFF, "format", "--check", "--diff"], [RUFF, "check", "--no-fix"]):
         run = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
         assert run.returncode == 0, f"{' '.join(map(str, command[1:]))} (make lint FIX=1 fixes most):\n{run.stdout}{run.stderr}"
+
+
+# -- Each page's lesson, in one line on the gallery index ----------------------------------
+LESSON = re.compile(r"^- :ref:`(?P<name>[^<`]+) <sphx_glr_auto_examples_(?P<section>\w+?)_(?P<stem>plot_\w+)\.py>`: (?P<lesson>.+)$")
+LESSON_CHARACTERS = 100  # the lesson after the page's short name, TeX included
+
+
+def lessons(header) -> list[re.Match]:
+    return [m for m in map(LESSON.match, header.read_text(encoding="utf-8").splitlines()) if m]
+
+
+@pytest.mark.parametrize("section", sorted({e.parent for e in EXAMPLES}), ids=lambda p: p.name)
+def test_the_index_says_each_pages_lesson_in_one_line(section):
+    """Each section's header (the gallery index shows it above the cards) lists
+    every page of the section once, in order, linked, with its lesson in one
+    line; no two pages teach the same lesson."""
+    found = lessons(section / "GALLERY_HEADER.rst")
+    assert [(m["section"], m["stem"]) for m in found] == [(section.name, e.stem) for e in EXAMPLES if e.parent == section]
+    too_long = [m["lesson"] for m in found if len(m["lesson"]) > LESSON_CHARACTERS]
+    assert not too_long, too_long
+    assert len({m["lesson"] for m in found}) == len(found)
+
+
+def test_the_lesson_lines_are_read(tmp_path):
+    header = tmp_path / "GALLERY_HEADER.rst"
+    header.write_text("T\n-\n\n- :ref:`Name <sphx_glr_auto_examples_basics_plot_01_x.py>`: a lesson.\n- not one\n")
+    assert [(m["stem"], m["lesson"]) for m in lessons(header)] == [("plot_01_x", "a lesson.")]
