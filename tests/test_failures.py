@@ -60,7 +60,7 @@ BREAKAGES = {
         "jacobians/plot_01_when_ones_is_not_the_derivative.py",
         '"tanh (diagonal)"], 1 - torch.tanh(x) ** 2,',
         '"tanh (diagonal)"], 1 - torch.tanh(x) ** 3,',
-        '"tanh (diagonal)"], 1 - torch.tanh(x) ** 3,',
+        'torch.testing.assert_close(\n    ones_vjp["tanh (diagonal)"], 1 - torch.tanh(x) ** 3,',
     ),
     "batched Jacobian by hand": (
         "jacobians/plot_02_batched_jacobian_methods.py",
@@ -154,9 +154,9 @@ BREAKAGES = {
     ),
     "Laplacian": (
         "higher_order/plot_05_laplacian_for_physics_informed_models.py",
-        "laplacian = laplacian + row_i[:, i]",
-        "laplacian = laplacian + row_i[:, 0]",
-        "torch.testing.assert_close(laplacian, reference, rtol=1e-10, atol=1e-12)",
+        "lap = d1 * lap_z + d2 * (tangents**2).sum(dim=-2)",
+        "lap = d1 * lap_z + d2 * tangents.sum(dim=-2) ** 2",
+        "torch.testing.assert_close(laplacian_forward, reference)",
     ),
     "Gauss-Newton product": (
         "higher_order/plot_06_ntk_and_gauss_newton.py",

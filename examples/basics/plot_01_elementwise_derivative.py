@@ -5,7 +5,7 @@ The derivative of an elementwise function on a grid
 For :math:`f(x) = x^2 + \sin(x^2)` applied to each of :math:`N` grid points,
 one vector-Jacobian product (VJP) with :math:`v = \mathbf{1}` returns
 :math:`f'(x_i)` at every point at once. Why does a product with a vector of
-ones give derivatives, and when would it not?
+ones give derivatives here?
 """
 
 # %%
@@ -32,14 +32,11 @@ ones give derivatives, and when would it not?
 #    (v^\top J)_j = \sum_{i=1}^{N} v_i J_{ij} = v_j \, f'(x_j).
 #
 # The sum has one non-zero term because :math:`J` is diagonal, so with
-# :math:`v = \mathbf{1}` the VJP is exactly the vector of derivatives. For
-# any :math:`J`, :math:`\mathbf{1}^\top J` is the vector of column sums. If
-# some :math:`y_i` also depended on another :math:`x_j` (a cumulative sum, a
-# softmax, a normalisation over the grid), :math:`J` would have off-diagonal
-# entries, and column :math:`j`'s sum would add them to
-# :math:`\partial y_j / \partial x_j`: not the derivative you asked for,
-# unless they happen to cancel. Both cases are shown in
-# :ref:`sphx_glr_auto_examples_jacobians_plot_01_when_ones_is_not_the_derivative.py`.
+# :math:`v = \mathbf{1}` the VJP is exactly the vector of derivatives. When
+# some :math:`y_i` also depends on another :math:`x_j`, the same call adds
+# :math:`\partial y_i / \partial x_j` into entry :math:`j`, without an error:
+# :ref:`sphx_glr_auto_examples_jacobians_plot_01_when_ones_is_not_the_derivative.py`
+# shows what that returns, and how to get the derivative instead.
 
 # %%
 # The function and its hand-derived derivative
@@ -96,8 +93,11 @@ def f_recording(x_in: torch.Tensor) -> torch.Tensor:
 
 torch.autograd.functional.vjp(f_recording, x, v=v)
 (x_in,) = received
-print(f"f received a new tensor: {x_in is not x}, on x's memory: {x_in.data_ptr() == x.data_ptr()},"
-      f" requiring grad: {x_in.requires_grad}; x requires grad: {x.requires_grad}")
+print(
+    f"f received a new tensor: {x_in is not x}, on x's memory: "
+    f"{x_in.data_ptr() == x.data_ptr()},"
+    f" requiring grad: {x_in.requires_grad}; x requires grad: {x.requires_grad}"
+)
 assert x_in is not x and x_in.data_ptr() == x.data_ptr() and x_in.requires_grad
 assert not x.requires_grad and x.grad is None, "x is left as it was"
 
@@ -124,7 +124,13 @@ torch.testing.assert_close(vjp_x, expected, rtol=1e-12, atol=1e-12)
 fig, ax = plt.subplots(figsize=(6.4, 3.6), layout="constrained")
 ax.plot(x.numpy(), y.numpy(), label=r"$f(x) = x^2 + \sin(x^2)$")
 ax.plot(x.numpy(), expected.numpy(), color="0.7", lw=4, label=r"$f'(x)$ by hand")
-ax.plot(x[::20].numpy(), vjp_x[::20].numpy(), "o", ms=3, label=r"$v^\top J$, $v = \mathbf{1}$")
+ax.plot(
+    x[::20].numpy(),
+    vjp_x[::20].numpy(),
+    "o",
+    ms=3,
+    label=r"$v^\top J$, $v = \mathbf{1}$",
+)
 ax.set_xlabel("$x$")
 ax.legend(loc="upper left")
 plt.show()

@@ -5,8 +5,7 @@ Input gradients of every sample in one VJP
 A function maps each of :math:`N` points :math:`(a_n, b_n)` to one number. One
 VJP with :math:`v = \mathbf{1}` returns the gradient of every point's output
 with respect to that point alone: an :math:`(N, 2)` array, one input gradient
-per sample. Why does one product give :math:`N` separate gradients, and why
-is this not what machine learning calls "per-sample gradients"?
+per sample. Why does one product give :math:`N` separate gradients?
 """
 
 # %%
@@ -42,28 +41,18 @@ is this not what machine learning calls "per-sample gradients"?
 # so :math:`v = \mathbf{1}` gives row :math:`m` the gradient of
 # :math:`y_m` alone. Another reading of the same fact: :math:`\mathbf{1}^\top J`
 # is the gradient of :math:`\sum_n y_n`, and since the terms of that sum share
-# no inputs, its gradient splits into one gradient per sample. A batch
-# statistic inside :math:`f` (a mean over the batch, a normalisation) couples
-# the samples and breaks this: row :math:`m` then also holds the derivatives
-# of the other samples' outputs with respect to :math:`x_m`, as the batch
-# normalisation section of
+# no inputs, its gradient splits into one gradient per sample. Anything in
+# :math:`f` that couples the samples (a mean over the batch, a
+# normalisation) adds to row :math:`m` the derivatives of the other samples'
+# outputs with respect to :math:`x_m`:
 # :ref:`sphx_glr_auto_examples_jacobians_plot_01_when_ones_is_not_the_derivative.py`
-# shows and checks.
+# shows it.
 #
 # These are gradients with respect to the **inputs**. In machine learning,
 # "per-sample gradients" usually means gradients of each sample's loss with
-# respect to the **parameters** of a model, which all samples share. A shared
-# parameter :math:`w` is read by every output, so its Jacobian
-# :math:`\partial y / \partial w \in \mathbb{R}^{N}` has no zeros by
-# structure, and :math:`\mathbf{1}^\top J` adds the samples up:
-#
-# .. math::
-#
-#    \bigl(\mathbf{1}^\top J\bigr)_w = \sum_{n=1}^{N}
-#    \frac{\partial y_n}{\partial w},
-#
-# one number, the gradient of the batch sum, not :math:`N` of them. The
-# section "Inputs, not parameters" below shows both on the same function.
+# respect to the **parameters** of a model, which all samples share: another
+# computation, the subject of
+# :ref:`sphx_glr_auto_examples_in_practice_plot_05_derivatives_with_respect_to_parameters.py`.
 
 # %%
 # The function, its gradient by hand, a seeded batch
@@ -124,52 +113,13 @@ torch.testing.assert_close(input_grad, expected, rtol=1e-12, atol=1e-12)
 
 x_leaf = x.clone().requires_grad_()
 (grad_of_sum,) = torch.autograd.grad(f(x_leaf).sum(), x_leaf)
-print(f"max |v^T J - grad of sum(f(x))| = {(input_grad - grad_of_sum).abs().max().item():.1e}")
+print(
+    "max |v^T J - grad of sum(f(x))| = "
+    f"{(input_grad - grad_of_sum).abs().max().item():.1e}"
+)
 # The same backward pass (the sum's backward hands it the same ones as v), the
 # same operations on the same numbers: bit-for-bit equal on any one machine.
 torch.testing.assert_close(input_grad, grad_of_sum, rtol=0, atol=0)
-
-# %%
-# Inputs, not parameters
-# ----------------------
-#
-# Give :math:`f` a parameter :math:`w` that every sample reads,
-# :math:`y_n = a_n b_n + \sin(w\, a_n b_n^2)` (at :math:`w = 1` this is
-# :math:`f`), and pass ``(x, w)`` to the VJP. It returns one result per
-# input (the next page is about that tuple): for ``x`` the same
-# :math:`(N, 2)` input gradients as above, for ``w`` a single number. That
-# number is the sum over the batch of the per-sample parameter gradients
-# :math:`\partial y_n / \partial w = a_n b_n^2 \cos(w\, a_n b_n^2)`, which
-# need one gradient per sample: here :func:`torch.func.vmap` of
-# :func:`torch.func.grad`, the method of
-# :ref:`sphx_glr_auto_examples_in_practice_plot_04_physics_informed_and_per_sample.py`.
-
-
-def f_with_parameter(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    a, b = x[:, 0], x[:, 1]
-    return a * b + torch.sin(w * a * b**2)
-
-
-def one_sample(x_n: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    return f_with_parameter(x_n.unsqueeze(0), w)[0]
-
-
-w = torch.tensor(1.0, dtype=torch.float64)
-_, (grad_x, grad_w) = torch.autograd.functional.vjp(f_with_parameter, (x, w), v=v)
-per_sample_grad_w = torch.func.vmap(torch.func.grad(one_sample, argnums=1), in_dims=(0, None))(x, w)
-a, b = x[:, 0], x[:, 1]
-
-print("VJP w.r.t. x:", tuple(grad_x.shape), "  w.r.t. w:", tuple(grad_w.shape), f"{grad_w.item():.6f}")
-print("per-sample gradients w.r.t. w:", tuple(per_sample_grad_w.shape), f"sum {per_sample_grad_w.sum().item():.6f}")
-print(f"max |v^T J_w - sum of per-sample grads| = {(grad_w - per_sample_grad_w.sum()).abs().item():.1e}")
-assert grad_w.shape == () and per_sample_grad_w.shape == (N,), "one number for w, N per-sample numbers"
-# Two sums of 1000 matching terms (sizes adding up to 148), maybe in different orders:
-# each within 1000 eps x 148 = 3e-11 of exact, so atol 1e-10; a wrong sum is off by O(1).
-torch.testing.assert_close(grad_w, per_sample_grad_w.sum(), rtol=1e-12, atol=1e-10)
-# The same terms in another order, from the same cos(a b^2), and w = 1 multiplies
-# exactly: a few eps (2.2e-16) relative (cos > 0.5 here), or ~1e-15 on terms below 3.
-torch.testing.assert_close(per_sample_grad_w, a * b**2 * torch.cos(w * a * b**2), rtol=1e-12, atol=1e-12)
-torch.testing.assert_close(grad_x, input_grad, rtol=1e-12, atol=1e-12)
 
 # %%
 # The picture
@@ -180,20 +130,30 @@ torch.testing.assert_close(grad_x, input_grad, rtol=1e-12, atol=1e-12)
 
 grid = torch.linspace(-1, 1, 201, dtype=torch.float64)
 grid_a, grid_b = torch.meshgrid(grid, grid, indexing="xy")
-f_on_grid = f(torch.stack((grid_a.flatten(), grid_b.flatten()), dim=1)).reshape(grid_a.shape)
+f_on_grid = f(torch.stack((grid_a.flatten(), grid_b.flatten()), dim=1)).reshape(
+    grid_a.shape
+)
 
 fig, ax = plt.subplots(figsize=(5.2, 4.4), layout="constrained")
-contours = ax.contourf(grid_a.numpy(), grid_b.numpy(), f_on_grid.numpy(), levels=20, cmap="viridis")
+contours = ax.contourf(
+    grid_a.numpy(), grid_b.numpy(), f_on_grid.numpy(), levels=20, cmap="viridis"
+)
 fig.colorbar(contours, ax=ax, label="$f(a, b)$")
 shown = slice(0, 150)
 ax.quiver(
-    x[shown, 0].numpy(), x[shown, 1].numpy(),
-    input_grad[shown, 0].numpy(), input_grad[shown, 1].numpy(),
-    color="white", scale=30, width=0.004,
+    x[shown, 0].numpy(),
+    x[shown, 1].numpy(),
+    input_grad[shown, 0].numpy(),
+    input_grad[shown, 1].numpy(),
+    color="white",
+    scale=30,
+    width=0.004,
 )
 ax.set_xlabel("$a$")
 ax.set_ylabel("$b$")
-ax.set_title(r"input gradients of 150 samples from one VJP, $v = \mathbf{1}$", fontsize=10)
+ax.set_title(
+    r"input gradients of 150 samples from one VJP, $v = \mathbf{1}$", fontsize=10
+)
 plt.show()
 
 # %%
@@ -203,14 +163,12 @@ plt.show()
 # * :math:`v = \mathbf{1}` computes the gradient of the sum of the outputs;
 #   it splits into one input gradient per sample because the Jacobian is
 #   block-diagonal across the batch, with one output per sample.
-# * Anything in :math:`f` that mixes samples (batch statistics) makes row
-#   :math:`m` a sum over all samples' outputs of their derivatives with
-#   respect to :math:`x_m`, silently (shown in
-#   :ref:`sphx_glr_auto_examples_jacobians_plot_01_when_ones_is_not_the_derivative.py`).
-# * For a parameter that all samples share, the same VJP returns the batch
-#   sum; per-sample parameter gradients need one gradient per sample
-#   (:func:`torch.func.vmap` of :func:`torch.func.grad`).
+# * Anything in :math:`f` that mixes samples adds the other samples'
+#   derivatives to each row:
+#   :ref:`sphx_glr_auto_examples_jacobians_plot_01_when_ones_is_not_the_derivative.py`.
+# * Per-sample gradients with respect to shared parameters are another
+#   computation:
+#   :ref:`sphx_glr_auto_examples_in_practice_plot_05_derivatives_with_respect_to_parameters.py`.
 #
 # Next: :ref:`sphx_glr_auto_examples_basics_plot_03_two_inputs.py`. Reference:
-# :func:`torch.autograd.functional.vjp`, :func:`torch.autograd.grad`,
-# :func:`torch.func.grad`, :func:`torch.func.vmap`.
+# :func:`torch.autograd.functional.vjp`, :func:`torch.autograd.grad`.

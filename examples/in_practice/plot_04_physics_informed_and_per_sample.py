@@ -1,14 +1,15 @@
 r"""
-A physics-informed residual and per-sample gradients
-====================================================
+A physics-informed residual, and where to sample its points
+===========================================================
 
 Physics-informed training fits a network :math:`u_\theta(x)` so that an
 equation holds at many points, here :math:`u'(x) = \cos x`. That needs the
 derivative of the network with respect to its *input* at every point of a
-batch, which is the basics' :math:`v = \mathbf{1}` pattern, and for some
-methods the gradient of each point's loss with respect to the *parameters*,
-which is :func:`torch.func.vmap` of :func:`torch.func.grad`. Both are
-checked against an independent computation.
+batch, which is the basics' :math:`v = \mathbf{1}` pattern. Which points to
+train on is a question for the gradient of each point's loss with respect to
+the *parameters*: drawing points in proportion to its norm gives the
+unbiased mini-batch gradient of least variance. Both are checked against an
+independent computation.
 """
 
 # %%
@@ -20,8 +21,10 @@ checked against an independent computation.
 # (diagonal here): :math:`u_n` depends on :math:`x_n` only. So one VJP with
 # :math:`v = \mathbf{1}` returns :math:`u'_\theta(x_n)` at every point,
 # provided each row has one scalar output and nothing in the network mixes
-# samples (no batch normalisation in training mode); a cell below shows
-# what each broken condition gives. The residual and the loss are
+# samples (no batch normalisation in training mode); what each broken
+# condition gives instead is in
+# :ref:`sphx_glr_auto_examples_jacobians_plot_01_when_ones_is_not_the_derivative.py`.
+# The residual and the loss are
 #
 # .. math::
 #
@@ -32,23 +35,55 @@ checked against an independent computation.
 # :math:`u' = \cos` fixes :math:`u` only up to a constant; the term
 # :math:`u_\theta(0)^2` pins :math:`u(0) = 0`, so :math:`u \to \sin x`.
 # Training differentiates :math:`L` with respect to :math:`\theta` through
-# :math:`u'`, so the first VJP needs ``create_graph=True``. Per-sample
-# gradients :math:`\nabla_\theta \ell_n \in \mathbb{R}^{N \times P}` (for
-# :math:`P` parameters) are what methods such as gradient clipping per sample
-# or influence estimates need; ``vmap(grad(...))`` computes them without a
-# Python loop.
+# :math:`u'`, so the first VJP needs ``create_graph=True``.
+#
+# A mini-batch drawn from the :math:`N` points would estimate the gradient of the
+# residual term, :math:`\bar g = \frac{1}{N} \sum_n g_n` with
+# :math:`g_n = \nabla_\theta \ell_n \in \mathbb{R}^P` (for :math:`P`
+# parameters). Drawing point :math:`n` with probability :math:`p_n > 0` and
+# taking :math:`\hat g = g_n / (N p_n)` gives :math:`\mathbb{E}[\hat g] = \bar g`
+# for every :math:`p`, with variance (the trace of its covariance)
+#
+# .. math::
+#
+#    V(p) = \sum_{n=1}^{N} p_n \Bigl\lVert \frac{g_n}{N p_n} - \bar g
+#    \Bigr\rVert^2 = \frac{1}{N^2} \sum_{n=1}^{N}
+#    \frac{\lVert g_n \rVert^2}{p_n} - \lVert \bar g \rVert^2
+#    \;\ge\; \frac{1}{N^2} \Bigl(\sum_{n=1}^{N} \lVert g_n \rVert\Bigr)^2
+#    - \lVert \bar g \rVert^2,
+#
+# by Cauchy–Schwarz, with equality at :math:`p_n \propto \lVert g_n \rVert`
+# (the optimal proposal of importance sampling for SGD; Katharopoulos and
+# Fleuret, `arXiv:1803.00942 <https://arxiv.org/abs/1803.00942>`_). That
+# proposal needs every row :math:`g_n`, one per point. Nabian, Gladstone and
+# Meidani (`arXiv:2104.12325 <https://arxiv.org/abs/2104.12325>`_) sample
+# collocation points in proportion to the loss :math:`\ell_n` instead, which
+# needs no gradient. Here :math:`g_n = 2 r_n \nabla_\theta u'_\theta(x_n)`: a
+# derivative with respect to :math:`\theta` of a derivative with respect to
+# :math:`x`.
 
 # %%
 # The network, and :math:`u'` at every point with one VJP
 # --------------------------------------------------------
+#
+# The weights and biases are drawn from a local generator, each uniform on
+# :math:`\pm 1 / \sqrt{\text{fan-in}}` (the range of :class:`torch.nn.Linear`'s
+# own initialisation).
 
 import matplotlib.pyplot as plt
 import torch
 from torch import nn
 from torch.func import functional_call, grad, jacrev, vmap
 
-torch.manual_seed(0)  # the network's initial weights
-model = nn.Sequential(nn.Linear(1, 32), nn.Tanh(), nn.Linear(32, 32), nn.Tanh(), nn.Linear(32, 1)).to(torch.float64)
+generator = torch.Generator().manual_seed(0)
+model = nn.Sequential(
+    nn.Linear(1, 32), nn.Tanh(), nn.Linear(32, 32), nn.Tanh(), nn.Linear(32, 1)
+).to(torch.float64)
+with torch.no_grad():
+    for layer in model[::2]:
+        bound = layer.in_features**-0.5
+        layer.weight.uniform_(-bound, bound, generator=generator)
+        layer.bias.uniform_(-bound, bound, generator=generator)
 
 N = 256
 x = torch.linspace(0, 2 * torch.pi, N, dtype=torch.float64).reshape(N, 1)
@@ -56,7 +91,9 @@ x = torch.linspace(0, 2 * torch.pi, N, dtype=torch.float64).reshape(N, 1)
 
 def derivative_by_vjp(x, create_graph=False):
     """u'(x_n) for every row, from one VJP with v = 1."""
-    _, du_dx = torch.autograd.functional.vjp(model, x, v=torch.ones(N, 1, dtype=torch.float64), create_graph=create_graph)
+    _, du_dx = torch.autograd.functional.vjp(
+        model, x, v=torch.ones(N, 1, dtype=torch.float64), create_graph=create_graph
+    )
     return du_dx
 
 
@@ -64,65 +101,33 @@ def derivative_with_absolute_values(x):
     """u'(x) with every weight and tanh slope replaced by its absolute value."""
     with torch.no_grad():
         hidden = torch.tanh(model[0](x))
-        slope1, slope2 = 1 - hidden**2, 1 - torch.tanh(model[2](hidden)) ** 2  # (N, 32) each
-        return ((slope1 * model[0].weight.abs().T) @ model[2].weight.abs().T * slope2) @ model[4].weight.abs().T
+        slope1 = 1 - hidden**2  # (N, 32)
+        slope2 = 1 - torch.tanh(model[2](hidden)) ** 2  # (N, 32)
+        w0, w2, w4 = (model[i].weight.abs().T for i in (0, 2, 4))
+        return ((slope1 * w0) @ w2 * slope2) @ w4
 
 
 du_dx = derivative_by_vjp(x)
 per_point_jacobians = vmap(jacrev(model))(x)  # (N, 1, 1): one 1x1 Jacobian per point
-print("u'(x) by one VJP:", tuple(du_dx.shape), "  by vmap(jacrev):", tuple(per_point_jacobians.shape))
-print(f"max |difference| = {(du_dx - per_point_jacobians.reshape(N, 1)).abs().max().item():.1e}",
-      f"| u' with absolute values: at most {derivative_with_absolute_values(x).max().item():.2f}")
+print(
+    "u'(x) by one VJP:",
+    tuple(du_dx.shape),
+    "  by vmap(jacrev):",
+    tuple(per_point_jacobians.shape),
+)
+print(
+    "max |difference| = "
+    f"{(du_dx - per_point_jacobians.reshape(N, 1)).abs().max().item():.1e}",
+    "| u' with absolute values: at most "
+    f"{derivative_with_absolute_values(x).max().item():.2f}",
+)
 # Two different ways through the same float64 network (products of size 32
 # and tanh): each is off by at most ~70 eps times the size of u' computed with
 # absolute values (below 7, asserted), about 1e-13, under atol = 1e-12.
 assert derivative_with_absolute_values(x).max() < 7
-torch.testing.assert_close(du_dx, per_point_jacobians.reshape(N, 1), rtol=1e-10, atol=1e-12)
-
-# %%
-# When one VJP with :math:`v = \mathbf{1}` is not :math:`u'`
-# -----------------------------------------------------------
-#
-# It needs both conditions of the maths section. With two outputs per row,
-# :math:`v = \mathbf{1}` returns the sum of their derivatives. In training
-# mode, batch normalisation mixes the rows (each feature is normalised with
-# the batch's mean and variance): :math:`J` is then full, and
-# :math:`v = \mathbf{1}` returns its column sums
-# :math:`\sum_m \partial u_m / \partial x_n`, not its diagonal. Here on 8
-# points, with a :class:`~torch.nn.BatchNorm1d` after the first layer, and
-# the full :math:`8 \times 8` Jacobian as the reference (in eval mode, with
-# fixed statistics, the rows no longer mix). Why :math:`v = \mathbf{1}`
-# works, and when it does not, in general:
-# :ref:`sphx_glr_auto_examples_jacobians_plot_01_when_ones_is_not_the_derivative.py`.
-
-few = x[::32]  # 8 points
-ones_8 = torch.ones(8, 1, dtype=torch.float64)
-
-
-def u_and_its_square(x):
-    return torch.cat((model(x), model(x) ** 2), dim=1)  # two outputs per row
-
-
-_, from_two_outputs = torch.autograd.functional.vjp(u_and_its_square, few, torch.ones(8, 2, dtype=torch.float64))
-_, u_prime = torch.autograd.functional.vjp(model, few, ones_8)
-print(f"two outputs per row: max |v = 1 VJP - u'| = {(from_two_outputs - u_prime).abs().max().item():.3f}",
-      "(it is (u + u^2)' = u' (1 + 2u))")
-torch.testing.assert_close(from_two_outputs, u_prime * (1 + 2 * model(few)))
-
-with_batch_norm = nn.Sequential(model[0], nn.BatchNorm1d(32, dtype=torch.float64), *model[1:])
-for mode in ("train", "eval"):
-    with_batch_norm.train(mode == "train")
-    full = torch.autograd.functional.jacobian(with_batch_norm, few).reshape(8, 8)  # full[m, n] = du_m/dx_n
-    _, by_vjp = torch.autograd.functional.vjp(with_batch_norm, few, ones_8)
-    off_diagonal = full - torch.diag(full.diagonal())
-    gap = (by_vjp.squeeze(1) - full.diagonal()).abs().max().item()
-    print(f"batch norm, {mode} mode: max |off-diagonal of J| = {off_diagonal.abs().max().item():.3f},",
-          f"max |v = 1 VJP - diagonal| = {gap:.3f}")
-    torch.testing.assert_close(by_vjp.squeeze(1), full.sum(dim=0))  # v = 1 gives the column sums
-    if mode == "train":
-        assert gap > 0.01, "in training mode the column sums are not u'"
-    else:
-        torch.testing.assert_close(by_vjp.squeeze(1), full.diagonal())  # in eval mode they are
+torch.testing.assert_close(
+    du_dx, per_point_jacobians.reshape(N, 1), rtol=1e-10, atol=1e-12
+)
 
 # %%
 # Training on the residual
@@ -131,14 +136,16 @@ for mode in ("train", "eval"):
 # The loss is built from :math:`u'`, so the VJP runs with
 # ``create_graph=True`` and ``loss.backward()`` reaches the parameters; the
 # loss is :math:`L(\theta)` of the maths section, with its term
-# :math:`u_\theta(0)^2`.
+# :math:`u_\theta(0)^2`, on all :math:`N` points at every step.
 
 optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
 losses = []
 for step in range(300):
     optimizer.zero_grad()
     residual = derivative_by_vjp(x, create_graph=True) - torch.cos(x)
-    loss = (residual**2).mean() + model(torch.zeros(1, 1, dtype=torch.float64)).squeeze() ** 2
+    loss = (residual**2).mean() + model(
+        torch.zeros(1, 1, dtype=torch.float64)
+    ).squeeze() ** 2
     loss.backward()
     optimizer.step()
     losses.append(loss.item())
@@ -150,24 +157,34 @@ assert losses[-1] < 1e-2 * losses[0], "training on the residual should reduce th
 # ``vmap(jacrev)`` again, and how close it is to :math:`\cos x`:
 
 du_dx = derivative_by_vjp(x)
-print(f"u' with absolute values after training: at most {derivative_with_absolute_values(x).max().item():.2f}")
+print(
+    "u' with absolute values after training: at most "
+    f"{derivative_with_absolute_values(x).max().item():.2f}"
+)
 # As above: ~70 eps times at most 7 (asserted again: training moved the
 # weights), about 1e-13, under atol = 1e-12.
 assert derivative_with_absolute_values(x).max() < 7
-torch.testing.assert_close(du_dx, vmap(jacrev(model))(x).reshape(N, 1), rtol=1e-10, atol=1e-12)
-print(f"max |u'(x) - cos x| after training = {(du_dx - torch.cos(x)).abs().max().item():.3f}")
+torch.testing.assert_close(
+    du_dx, vmap(jacrev(model))(x).reshape(N, 1), rtol=1e-10, atol=1e-12
+)
+print(
+    "max |u'(x) - cos x| after training = "
+    f"{(du_dx - torch.cos(x)).abs().max().item():.3f}"
+)
 
 # %%
-# Per-sample gradients of the residual loss
-# -----------------------------------------
+# Per-point gradients of the residual loss
+# ----------------------------------------
 #
-# :math:`\ell_n(\theta)` for one point, written with
-# :func:`torch.func.functional_call` so the parameters are an argument:
-# :math:`u'` by :func:`torch.func.grad` with respect to :math:`x`, then
-# ``grad`` with respect to the parameters, mapped over the points with
-# ``vmap``. Why ``functional_call`` is needed, and the zeros that a closure
-# over the module gives instead, are the subject of
+# :math:`\ell_n(\theta)` for one point, with the parameters as an argument
+# (:func:`torch.func.functional_call`), differentiated by
+# :func:`torch.func.grad` and mapped over the points by
+# :func:`torch.func.vmap`: the mechanics, and the zeros that a closure over
+# the module gives instead, are those of
 # :ref:`sphx_glr_auto_examples_in_practice_plot_05_derivatives_with_respect_to_parameters.py`.
+# What the residual adds is the inner ``grad`` with respect to :math:`x`:
+# :math:`\ell_n` contains :math:`u'`, and ``grad`` of a function that calls
+# ``grad`` differentiates through it, with no ``create_graph``.
 
 params = {name: p.detach() for name, p in model.named_parameters()}
 
@@ -183,8 +200,11 @@ def loss_one_point(params, x_one):
 
 per_sample = vmap(grad(loss_one_point), in_dims=(None, 0))(params, x.squeeze(1))
 n_params = sum(p.numel() for p in params.values())
-print(f"per-sample gradients: {N} points x {n_params} parameters,",
-      {name: tuple(g.shape) for name, g in list(per_sample.items())[:2]}, "...")
+print(
+    f"per-sample gradients: {N} points x {n_params} parameters,",
+    {name: tuple(g.shape) for name, g in list(per_sample.items())[:2]},
+    "...",
+)
 
 # %%
 # The check: a plain loop over 16 points, each with
@@ -195,9 +215,12 @@ print(f"per-sample gradients: {N} points x {n_params} parameters,",
 
 residual = (du_dx - torch.cos(x)).squeeze(1)
 checked_points = residual.abs().argsort(descending=True)[:16].tolist()
-print(f"smallest |r_n| at the 16 points checked: {residual[checked_points].abs().min().item():.1e}")
+print(
+    "smallest |r_n| at the 16 points checked: "
+    f"{residual[checked_points].abs().min().item():.1e}"
+)
 # The tolerance below needs |r_n| > 1e-3. A comparison far from rounding
-# (the 16th largest |r_n| is ~1e-2 whatever the machine's last bits).
+# (the 16th largest |r_n| is ~6e-3 whatever the machine's last bits).
 assert residual[checked_points].abs().min() > 1e-3
 for n in checked_points:
     x_n = x[n : n + 1].clone().requires_grad_()
@@ -205,30 +228,141 @@ for n in checked_points:
     loss_n = ((du_dx_n - torch.cos(x_n)) ** 2).sum()
     # The last bias shifts u but not u', so the loss does not use it: its
     # gradient is zero (vmap(grad) returns those zeros too).
-    loop_grads = torch.autograd.grad(loss_n, list(model.parameters()), allow_unused=True, materialize_grads=True)
+    loop_grads = torch.autograd.grad(
+        loss_n, list(model.parameters()), allow_unused=True, materialize_grads=True
+    )
     for (name, from_vmap), from_loop in zip(per_sample.items(), loop_grads):
         # Entries are 2 r du'/dtheta. Each way's u' is off by ~1e-13 (as above),
         # at most about 1e-10 of r, which is above 1e-3 here (asserted): rtol
         # widened from 1e-10 to 1e-9. The rest is below atol.
         torch.testing.assert_close(from_vmap[n], from_loop, rtol=1e-9, atol=1e-13)
-assert per_sample["4.bias"].abs().max() == 0  # exact: zeros, the loss never uses this bias
+# Exact: zeros, the loss never uses this bias.
+assert per_sample["4.bias"].abs().max() == 0
 print("vmap(grad) equals the loop at the 16 points, for every parameter")
+
+# %%
+# Which points to sample
+# ----------------------
+#
+# The rows :math:`g_n` average to :math:`\bar g`, the gradient of the
+# residual term that a training step on all :math:`N` points uses; checked
+# against one backward of that term.
+
+# (N, P): row n is g_n
+rows = torch.cat([g.reshape(N, -1) for g in per_sample.values()], dim=1)
+mean_row = rows.mean(dim=0)
+residual_term = (derivative_by_vjp(x, create_graph=True) - torch.cos(x)).pow(2).mean()
+batch_gradient = torch.autograd.grad(
+    residual_term, list(model.parameters()), allow_unused=True, materialize_grads=True
+)
+batch_gradient = torch.cat([g.reshape(-1) for g in batch_gradient])
+print(
+    "max |mean of the rows - gradient of the residual term| = "
+    f"{(mean_row - batch_gradient).abs().max().item():.1e}"
+)
+torch.testing.assert_close(mean_row, batch_gradient)
+
+# %%
+# :math:`V(p)`, computed as defined in the maths section, for four ways of
+# drawing a point. Rules built on the residual alone draw point :math:`n`
+# with probability proportional to a power :math:`|r_n|^k` (Wu et al.,
+# `arXiv:2207.10289 <https://arxiv.org/abs/2207.10289>`_, add a constant):
+# :math:`k = 2` is the loss :math:`\ell_n` of Nabian et al., :math:`k = 1` is
+# :math:`|r_n|`. A mini-batch of :math:`m` points drawn independently has
+# variance :math:`V(p) / m`, so :math:`V(\text{uniform}) / V(p)` is how many
+# times more points uniform sampling needs for the same variance.
+
+row_norms = rows.norm(dim=1)
+proposals = {
+    "uniform": torch.full((N,), 1 / N, dtype=torch.float64),
+    "loss l_n = r_n^2": residual**2 / (residual**2).sum(),
+    "|r_n|": residual.abs() / residual.abs().sum(),
+    "|g_n|": row_norms / row_norms.sum(),
+}
+variance = {
+    name: (p * ((rows / (N * p[:, None]) - mean_row) ** 2).sum(dim=1)).sum()
+    for name, p in proposals.items()
+}
+for name in proposals:
+    print(
+        f"p proportional to {name:<17} V = {variance[name].item():.3e},",
+        f"V(uniform) / V = {(variance['uniform'] / variance[name]).item():.2f}",
+    )
+least = (row_norms.sum() / N) ** 2 - (mean_row**2).sum()  # the maths section's bound
+torch.testing.assert_close(variance["|g_n|"], least)
+assert all(
+    variance["|g_n|"] < variance[name]
+    for name in ("uniform", "loss l_n = r_n^2", "|r_n|")
+)
+
+# %%
+# Here :math:`|r_n|` gets more than three quarters of the possible
+# reduction and :math:`\ell_n` less than a tenth. The rows say why:
+# :math:`\lVert g_n \rVert = 2 |r_n|\, \lVert \nabla_\theta u'_\theta(x_n)
+# \rVert`, and the second factor varies less than 4-fold across the points,
+# so :math:`|r_n|` carries most of the variation of the best :math:`p`, while
+# :math:`\ell_n = r_n^2` counts the residual twice. At another
+# :math:`\theta`, or for another equation, the gradients tell whether that
+# still holds.
+
+share = {
+    name: (variance["uniform"] - variance[name])
+    / (variance["uniform"] - variance["|g_n|"])
+    for name in proposals
+}
+input_derivative_grads = row_norms / (2 * residual.abs())  # |grad_theta u'(x_n)|
+print(
+    f"share of the reduction: |r_n| {share['|r_n|'].item():.2f}, l_n "
+    f"{share['loss l_n = r_n^2'].item():.2f};",
+    f"|grad_theta u'(x_n)| from {input_derivative_grads.min().item():.2f} to "
+    f"{input_derivative_grads.max().item():.2f}",
+)
+assert share["|r_n|"] > 0.75 and share["loss l_n = r_n^2"] < 0.1
+assert input_derivative_grads.max() < 4 * input_derivative_grads.min()
 
 # %%
 # The picture
 # -----------
 
-grad_norms = torch.sqrt(sum((g.reshape(N, -1) ** 2).sum(dim=1) for g in per_sample.values()))
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), layout="constrained")
-axes[0].plot(x.squeeze().numpy(), torch.cos(x).squeeze().numpy(), color="0.75", lw=5, label=r"$\cos x$")
-axes[0].plot(x.squeeze().numpy(), du_dx.squeeze().numpy(), label=r"$u'_\theta(x)$, one VJP")
-axes[0].plot(x.squeeze().numpy(), model(x).detach().squeeze().numpy(), "--", label=r"$u_\theta(x)$")
+axes[0].plot(
+    x.squeeze().numpy(),
+    torch.cos(x).squeeze().numpy(),
+    color="0.75",
+    lw=5,
+    label=r"$\cos x$",
+)
+axes[0].plot(
+    x.squeeze().numpy(), du_dx.squeeze().numpy(), label=r"$u'_\theta(x)$, one VJP"
+)
+axes[0].plot(
+    x.squeeze().numpy(),
+    model(x).detach().squeeze().numpy(),
+    "--",
+    label=r"$u_\theta(x)$",
+)
 axes[0].set_xlabel("$x$")
 axes[0].legend(fontsize=8)
 axes[0].set_title("after training on the residual")
-axes[1].semilogy(x.squeeze().numpy(), grad_norms.numpy())
+labels = {
+    "uniform": "uniform",
+    "loss l_n = r_n^2": r"$\propto \ell_n$",
+    "|r_n|": r"$\propto |r_n|$",
+    "|g_n|": r"$\propto \|\nabla_\theta \ell_n\|$ (least variance)",
+}
+for name, p in proposals.items():
+    best = name == "|g_n|"
+    axes[1].semilogy(
+        x.squeeze().numpy(),
+        p.numpy(),
+        label=labels[name],
+        lw=3 if best else 1,
+        zorder=1 if best else 2,
+    )
 axes[1].set_xlabel("$x_n$")
-axes[1].set_title(r"$\|\nabla_\theta \ell_n\|$ per point, from vmap(grad)")
+axes[1].set_ylabel("$p_n$")
+axes[1].legend(fontsize=8)
+axes[1].set_title("probability of drawing point $n$")
 plt.show()
 
 # %%
@@ -238,14 +372,13 @@ plt.show()
 # * The input derivative of a network over a batch is one VJP with
 #   :math:`v = \mathbf{1}`, because each row has one scalar output that
 #   depends on its own input row only; check it against
-#   ``vmap(jacrev(model))``. Batch normalisation in training mode breaks
-#   this, and so do several outputs per row.
-# * To train on it, pass ``create_graph=True``.
-# * Per-sample parameter gradients: ``vmap(grad(loss_one_point))`` with
-#   :func:`torch.func.functional_call`; check a few against a loop.
+#   ``vmap(jacrev(model))``. To train on it, pass ``create_graph=True``.
+# * The per-point gradients of a residual loss nest ``grad`` in :math:`x`
+#   inside ``grad`` in :math:`\theta`; their norms give the sampling of
+#   points with the least variance, and show which cheap rule comes close.
 #
-# Next: :ref:`sphx_glr_auto_examples_in_practice_plot_05_derivatives_with_respect_to_parameters.py`.
-# Reference: :func:`torch.autograd.functional.vjp`,
-# :func:`torch.autograd.functional.jacobian`, :class:`torch.nn.BatchNorm1d`, :func:`torch.func.vmap`,
-# :func:`torch.func.grad`, :func:`torch.func.jacrev`,
-# :func:`torch.func.functional_call`.
+# Next: :ref:`sphx_glr_auto_examples_in_practice_plot_05_derivatives_with_respect_to_parameters.py`,
+# the page for gradients with respect to parameters and per-sample
+# gradients in general. Reference: :func:`torch.autograd.functional.vjp`,
+# :func:`torch.autograd.grad`, :func:`torch.func.vmap`, :func:`torch.func.grad`,
+# :func:`torch.func.jacrev`, :func:`torch.func.functional_call`.

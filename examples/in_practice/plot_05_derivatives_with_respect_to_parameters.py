@@ -59,9 +59,26 @@ from torch import nn
 from torch.func import functional_call, grad, vmap
 from torch.utils import benchmark
 
-torch.manual_seed(0)  # the networks' initial weights
-mlp = nn.Sequential(nn.Linear(3, 16), nn.Tanh(), nn.Linear(16, 1)).to(torch.float64)
 generator = torch.Generator().manual_seed(0)
+
+
+def initialise(network):
+    """Each weight and bias of NETWORK's linear and convolution layers uniform on
+    +-1/sqrt(fan-in), the range of their own initialisation, from the local
+    generator."""
+    with torch.no_grad():
+        for layer in network.modules():
+            if isinstance(layer, (nn.Linear, nn.Conv2d)):
+                # fan-in: the inputs of one output unit
+                bound = layer.weight[0].numel() ** -0.5
+                layer.weight.uniform_(-bound, bound, generator=generator)
+                layer.bias.uniform_(-bound, bound, generator=generator)
+    return network
+
+
+mlp = initialise(
+    nn.Sequential(nn.Linear(3, 16), nn.Tanh(), nn.Linear(16, 1)).to(torch.float64)
+)
 x_small = torch.randn(8, 3, generator=generator, dtype=torch.float64)
 y_small = torch.randn(8, 1, generator=generator, dtype=torch.float64)
 params = {name: p.detach() for name, p in mlp.named_parameters()}
@@ -73,9 +90,15 @@ def loss_closure(params):
 
 naive = grad(loss_closure)(params)
 for name, g in naive.items():
-    print(f"closure: grad wrt {name:<9} {tuple(g.shape)!s:<8} max |entry| = {g.abs().max().item():.1f}")
-# Exact: grad returns zeros, computed by no arithmetic, for inputs the loss does not use.
-assert all((g == 0).all() for g in naive.values()), "the closure's gradient should be all zeros"
+    print(
+        f"closure: grad wrt {name:<9} {tuple(g.shape)!s:<8} max |entry| = "
+        f"{g.abs().max().item():.1f}"
+    )
+# Exact: grad returns zeros, computed by no arithmetic, for inputs the loss does not
+# use.
+assert all((g == 0).all() for g in naive.values()), (
+    "the closure's gradient should be all zeros"
+)
 
 # %%
 # Every entry is exactly zero, and nothing warns. The zeros are the right
@@ -86,7 +109,10 @@ assert all((g == 0).all() for g in naive.values()), "the closure's gradient shou
 # moving the parameters by 1 does not change the loss.
 
 moved = {name: p + 1 for name, p in params.items()}
-print(f"loss at params {loss_closure(params).item():.6f}, at params + 1 {loss_closure(moved).item():.6f}")
+print(
+    f"loss at params {loss_closure(params).item():.6f}, at params + 1 "
+    f"{loss_closure(moved).item():.6f}"
+)
 # Exact: both calls run the same operations on the same tensors (the argument
 # is ignored), so the results are bit-identical on any one machine.
 assert loss_closure(moved) == loss_closure(params)
@@ -100,7 +126,9 @@ assert loss_closure(moved) == loss_closure(params)
 # pytorch/pytorch#49830. With a function that runs ``mlp`` and ignores its
 # arguments:
 
-zero_jacobian = torch.autograd.functional.jacobian(lambda *ps: mlp(x_small), tuple(mlp.parameters()))
+zero_jacobian = torch.autograd.functional.jacobian(
+    lambda *ps: mlp(x_small), tuple(mlp.parameters())
+)
 print("functional.jacobian of a function that ignores the parameters: all zeros")
 assert all((j == 0).all() for j in zero_jacobian)  # exact zeros, as above
 
@@ -123,7 +151,10 @@ for name, p in mlp.named_parameters():
     # operations on the same tensors: bit-identical on any one machine.
     torch.testing.assert_close(fixed[name], p.grad, rtol=1e-12, atol=1e-14)
 print("functional_call: grad wrt every parameter equals loss.backward()'s .grad")
-print(f"and the loss now moves with params: {loss_of_params(params).item():.6f} -> {loss_of_params(moved).item():.6f}")
+print(
+    f"and the loss now moves with params: {loss_of_params(params).item():.6f} -> "
+    f"{loss_of_params(moved).item():.6f}"
+)
 
 # %%
 # Per-sample gradients of a small CNN
@@ -152,7 +183,7 @@ class SmallCNN(nn.Module):
 
 
 B = 32
-cnn = SmallCNN().to(torch.float64)
+cnn = initialise(SmallCNN().to(torch.float64))
 images = torch.randn(B, 1, 12, 12, generator=generator, dtype=torch.float64)
 labels = torch.randint(0, 10, (B,), generator=generator)
 cnn_params = {name: p.detach() for name, p in cnn.named_parameters()}
@@ -163,10 +194,17 @@ def loss_one_sample(params, image, label):
     return F.cross_entropy(logits, label.unsqueeze(0))
 
 
-per_sample_grads = vmap(grad(loss_one_sample), in_dims=(None, 0, 0))(cnn_params, images, labels)
+per_sample_grads = vmap(grad(loss_one_sample), in_dims=(None, 0, 0))(
+    cnn_params, images, labels
+)
 P = sum(p.numel() for p in cnn_params.values())
-print(f"per-sample gradients: {B} samples x {P} parameters;",
-      ", ".join(f"{name} {tuple(g.shape)}" for name, g in list(per_sample_grads.items())[:2]), "...")
+print(
+    f"per-sample gradients: {B} samples x {P} parameters;",
+    ", ".join(
+        f"{name} {tuple(g.shape)}" for name, g in list(per_sample_grads.items())[:2]
+    ),
+    "...",
+)
 
 # %%
 # The check is the loop that ``vmap`` replaces: for each sample, a forward
@@ -174,7 +212,9 @@ print(f"per-sample gradients: {B} samples x {P} parameters;",
 # parameters. A forward pre-hook counts how many times the module runs.
 
 forward_calls = []
-cnn.register_forward_pre_hook(lambda module, args: forward_calls.append(args[0].shape[0]))
+cnn.register_forward_pre_hook(
+    lambda module, args: forward_calls.append(args[0].shape[0])
+)
 
 
 def per_sample_loop(images, labels):
@@ -213,24 +253,37 @@ def absolute_value_sums(params, image):
     h2 = F.relu(F.conv2d(F.relu(z1), params["conv2.weight"], params["conv2.bias"]))
     pooled = F.max_pool2d(h2, 2)
     z3 = F.linear(pooled.flatten(1), params["fc1.weight"], params["fc1.bias"])
-    kept_by_pool = h2 == pooled.repeat_interleave(2, dim=-1).repeat_interleave(2, dim=-2)
+    kept_by_pool = h2 == pooled.repeat_interleave(2, dim=-1).repeat_interleave(
+        2, dim=-2
+    )
     gates = (z1 > 0, (h2 > 0) & kept_by_pool, z3 > 0)  # which terms the real pass keeps
 
     def logits_from_absolute_values(abs_params):
-        hidden = gates[0] * F.conv2d(image.abs(), abs_params["conv1.weight"], abs_params["conv1.bias"])
-        hidden = gates[1] * F.conv2d(hidden, abs_params["conv2.weight"], abs_params["conv2.bias"])
+        hidden = gates[0] * F.conv2d(
+            image.abs(), abs_params["conv1.weight"], abs_params["conv1.bias"]
+        )
+        hidden = gates[1] * F.conv2d(
+            hidden, abs_params["conv2.weight"], abs_params["conv2.bias"]
+        )
         hidden = 4 * F.avg_pool2d(hidden, 2)  # the one kept entry of each window
-        hidden = gates[2] * F.linear(hidden.flatten(1), abs_params["fc1.weight"], abs_params["fc1.bias"])
+        hidden = gates[2] * F.linear(
+            hidden.flatten(1), abs_params["fc1.weight"], abs_params["fc1.bias"]
+        )
         return F.linear(hidden, abs_params["fc2.weight"], abs_params["fc2.bias"])
 
     abs_params = {name: p.abs() for name, p in params.items()}
-    entry_sums = grad(lambda abs_params: logits_from_absolute_values(abs_params).sum())(abs_params)
+    entry_sums = grad(lambda abs_params: logits_from_absolute_values(abs_params).sum())(
+        abs_params
+    )
     return entry_sums, logits_from_absolute_values(abs_params).max()
 
 
 sums, logit_sums = vmap(absolute_value_sums, in_dims=(None, 0))(cnn_params, images)
 largest_sum = max(entry_sums.max().item() for entry_sums in sums.values())
-print(f"largest absolute-value sum: of a gradient entry {largest_sum:.1f}, of a logit {logit_sums.max().item():.1f}")
+print(
+    f"largest absolute-value sum: of a gradient entry {largest_sum:.1f}, of a logit "
+    f"{logit_sums.max().item():.1f}"
+)
 # To first order in eps = 2.2e-16, each way is off from the exact entry by
 # ~700 roundings (sums of 9, 72, 256, 32 and 10 terms forward, of 10, 32, 144
 # and 100 backward), each < eps times the entry's sum S; plus the logits'
@@ -239,8 +292,13 @@ print(f"largest absolute-value sum: of a gradient entry {largest_sum:.1f}, of a 
 # 60 eps (700 + 800 x 60) = 6.4e-10 each way, so atol widened to 2e-9.
 assert largest_sum < 60 and logit_sums.max() < 60
 for name in cnn_params:
-    torch.testing.assert_close(per_sample_grads[name], loop_grads[name], rtol=1e-10, atol=2e-9)
-print(f"vmap(grad) equals the loop for all {B} samples and {len(cnn_params)} parameter tensors")
+    torch.testing.assert_close(
+        per_sample_grads[name], loop_grads[name], rtol=1e-10, atol=2e-9
+    )
+print(
+    f"vmap(grad) equals the loop for all {B} samples and {len(cnn_params)} parameter "
+    "tensors"
+)
 
 # %%
 # The rows average to the ordinary gradient of the mean loss, one backward
@@ -251,7 +309,9 @@ F.cross_entropy(cnn(images), labels).backward()
 for name, p in cnn.named_parameters():
     # As above, each sample's part is within 6.4e-10 each way; the two means add
     # sums of 32 such parts (< 32 eps x 60 = 4e-13 more): atol 2e-9.
-    torch.testing.assert_close(per_sample_grads[name].mean(dim=0), p.grad, rtol=1e-10, atol=2e-9)
+    torch.testing.assert_close(
+        per_sample_grads[name].mean(dim=0), p.grad, rtol=1e-10, atol=2e-9
+    )
 print("mean of the per-sample gradients equals the batch gradient")
 
 # %%
@@ -261,14 +321,22 @@ print("mean of the per-sample gradients equals the batch gradient")
 # against 1 batched call.
 
 median_ms = {}
-for name, stmt in {"loop": "per_sample_loop(images, labels)",
-                   "vmap(grad)": "vmap(grad(loss_one_sample), in_dims=(None, 0, 0))(cnn_params, images, labels)"}.items():
+statements = {
+    "loop": "per_sample_loop(images, labels)",
+    "vmap(grad)": "vmap(grad(loss_one_sample), in_dims=(None, 0, 0))"
+    "(cnn_params, images, labels)",
+}
+for name, stmt in statements.items():
     timer = benchmark.Timer(stmt=stmt, globals=globals())
     timer.timeit(1)  # warm-up
     median_ms[name] = sorted(timer.timeit(1).mean for _ in range(5))[2] * 1e3
 ratio = median_ms["loop"] / median_ms["vmap(grad)"]
-print(f"loop {median_ms['loop']:.2f} ms, vmap(grad) {median_ms['vmap(grad)']:.2f} ms:",
-      f"vmap is {ratio:.1f}x faster" if ratio >= 1 else f"vmap is {1 / ratio:.1f}x slower")
+print(
+    f"loop {median_ms['loop']:.2f} ms, vmap(grad) {median_ms['vmap(grad)']:.2f} ms:",
+    f"vmap is {ratio:.1f}x faster"
+    if ratio >= 1
+    else f"vmap is {1 / ratio:.1f}x slower",
+)
 
 # %%
 # Clipping each sample's gradient, as in DP-SGD
@@ -278,14 +346,24 @@ print(f"loop {median_ms['loop']:.2f} ms, vmap(grad) {median_ms['vmap(grad)']:.2f
 # :math:`C` set to the median norm, half of the samples are scaled down to
 # norm :math:`C` and the others are left alone.
 
-per_sample_norms = torch.sqrt(sum((g.reshape(B, -1) ** 2).sum(dim=1) for g in per_sample_grads.values()))
+per_sample_norms = torch.sqrt(
+    sum((g.reshape(B, -1) ** 2).sum(dim=1) for g in per_sample_grads.values())
+)
 C = per_sample_norms.median().item()
 scale = torch.clamp(C / per_sample_norms, max=1.0)  # min(1, C / ||g_i||), shape (B,)
-clipped = {name: g * scale.reshape(B, *[1] * (g.dim() - 1)) for name, g in per_sample_grads.items()}
+clipped = {
+    name: g * scale.reshape(B, *[1] * (g.dim() - 1))
+    for name, g in per_sample_grads.items()
+}
 clipped_mean = {name: g.mean(dim=0) for name, g in clipped.items()}
-clipped_norms = torch.sqrt(sum((g.reshape(B, -1) ** 2).sum(dim=1) for g in clipped.values()))
-print(f"C = {C:.4f}; samples scaled down: {(scale < 1).sum().item()} of {B};",
-      f"largest norm before {per_sample_norms.max().item():.4f}, after {clipped_norms.max().item():.4f}")
+clipped_norms = torch.sqrt(
+    sum((g.reshape(B, -1) ** 2).sum(dim=1) for g in clipped.values())
+)
+print(
+    f"C = {C:.4f}; samples scaled down: {(scale < 1).sum().item()} of {B};",
+    f"largest norm before {per_sample_norms.max().item():.4f}, after "
+    f"{clipped_norms.max().item():.4f}",
+)
 # A count, exact: for an even B, median returns the lower of the two middle
 # norms, so the B / 2 norms above it (all distinct) are scaled down, and the
 # median's own sample gets clamp(C / C) = 1 exactly.
@@ -308,8 +386,13 @@ for image, label in zip(images, labels):
     loop_norms.append(torch.nn.utils.clip_grad_norm_(cnn.parameters(), max_norm=C))
     for name, p in cnn.named_parameters():
         loop_sum[name] += p.grad
-sums_norms = torch.sqrt(sum((entry_sums.reshape(B, -1) ** 2).sum(dim=1) for entry_sums in sums.values()))
-print(f"norm of the absolute-value sums / norm of g_i: at most {(sums_norms / per_sample_norms).max().item():.0f}")
+sums_norms = torch.sqrt(
+    sum((entry_sums.reshape(B, -1) ** 2).sum(dim=1) for entry_sums in sums.values())
+)
+print(
+    "norm of the absolute-value sums / norm of g_i: at most "
+    f"{(sums_norms / per_sample_norms).max().item():.0f}"
+)
 # By the bound above, the vmap and loop rows differ by a vector of norm
 # < 2 eps (700 + 800 x 60) = 2.1e-11 times that of the sums S_i, which is
 # < 300 |g_i| (asserted): 6.4e-9 relative; each norm adds < 1.1e-12 (see
@@ -321,7 +404,9 @@ for name in cnn_params:
     # min(1, C / norm), which moves a sample's g_i by a vector of norm
     # < norm * 1e-6 / (norm + 1e-6) < 1e-6; rounding adds < 2e-9 (above). An
     # entry of the mean moves by no more than the largest move: atol 2e-6.
-    torch.testing.assert_close(clipped_mean[name], loop_sum[name] / B, rtol=0, atol=2e-6)
+    torch.testing.assert_close(
+        clipped_mean[name], loop_sum[name] / B, rtol=0, atol=2e-6
+    )
 print("clipped mean from vmap(grad) equals the loop with clip_grad_norm_ per sample")
 
 # %%
@@ -374,18 +459,29 @@ def keep_input_and_output(layer, args, output):
 
 
 linear_layers = {"fc1": cnn.fc1, "fc2": cnn.fc2}
-hooks = [layer.register_forward_hook(keep_input_and_output) for layer in linear_layers.values()]
+hooks = [
+    layer.register_forward_hook(keep_input_and_output)
+    for layer in linear_layers.values()
+]
 summed_loss = F.cross_entropy(cnn(images), labels, reduction="sum")
-output_grads = torch.autograd.grad(summed_loss, [layer_outputs[layer] for layer in linear_layers.values()])
+output_grads = torch.autograd.grad(
+    summed_loss, [layer_outputs[layer] for layer in linear_layers.values()]
+)
 for hook in hooks:
     hook.remove()
 for (name, layer), delta in zip(linear_layers.items(), output_grads):
     a = layer_inputs[layer]
     ghost_norms_squared = (delta**2).sum(dim=1) * ((a**2).sum(dim=1) + 1)
-    weight_rows, bias_rows = per_sample_grads[f"{name}.weight"], per_sample_grads[f"{name}.bias"]
+    weight_rows, bias_rows = (
+        per_sample_grads[f"{name}.weight"],
+        per_sample_grads[f"{name}.bias"],
+    )
     from_rows = (weight_rows**2).sum(dim=(1, 2)) + (bias_rows**2).sum(dim=1)
-    print(f"{name}: squared per-sample norms from a and delta, max |difference from the rows| = "
-          f"{(ghost_norms_squared - from_rows).abs().max().item():.1e}")
+    print(
+        f"{name}: squared per-sample norms from a and delta, max |difference from the "
+        "rows| = "
+        f"{(ghost_norms_squared - from_rows).abs().max().item():.1e}"
+    )
     torch.testing.assert_close(ghost_norms_squared, from_rows)
 
 # %%
@@ -396,7 +492,10 @@ for (name, layer), delta in zip(linear_layers.items(), output_grads):
 cnn.zero_grad()
 F.cross_entropy(cnn(images), labels).backward()
 torch.nn.utils.clip_grad_norm_(cnn.parameters(), max_norm=C)
-gap = max((clipped_mean[name] - p.grad).abs().max().item() for name, p in cnn.named_parameters())
+gap = max(
+    (clipped_mean[name] - p.grad).abs().max().item()
+    for name, p in cnn.named_parameters()
+)
 print(f"max |per-sample clipped mean - clipped batch gradient| = {gap:.4f}")
 assert gap > 1e-3, "the two updates should differ"
 
@@ -406,8 +505,19 @@ assert gap > 1e-3, "the two updates should differ"
 
 order = torch.argsort(per_sample_norms, descending=True)
 fig, ax = plt.subplots(figsize=(6.4, 3.4), layout="constrained")
-ax.bar(range(B), per_sample_norms[order].numpy(), color="0.8", label=r"$\|g_i\|$ before clipping")
-ax.bar(range(B), clipped_norms[order].numpy(), width=0.5, color="C0", label=r"$\|g_i\|$ after clipping")
+ax.bar(
+    range(B),
+    per_sample_norms[order].numpy(),
+    color="0.8",
+    label=r"$\|g_i\|$ before clipping",
+)
+ax.bar(
+    range(B),
+    clipped_norms[order].numpy(),
+    width=0.5,
+    color="C0",
+    label=r"$\|g_i\|$ after clipping",
+)
 ax.axhline(C, color="C3", lw=1, label=f"$C$ = median norm = {C:.3f}")
 ax.set_xlabel("sample (sorted by gradient norm)")
 ax.set_ylabel("per-sample gradient norm")

@@ -4,7 +4,8 @@ When v = 1 does not give the derivative
 
 :math:`v = \mathbf{1}` turns a VJP into "the derivative at every point" for
 functions whose Jacobian is diagonal (or block-diagonal across a batch, with
-one output per sample). For a softmax, a cumulative sum or a normalisation, the same call returns
+one output per sample). For a softmax, a cumulative sum, a normalisation,
+several outputs per sample or a batch statistic, the same call returns
 something else, without any error: here is what it returns, why, and how to
 get the derivative you wanted.
 """
@@ -108,27 +109,50 @@ for name, f in functions.items():
 # 1e-12; the zeros are sums of terms of size 1, so 1e-14.)
 
 for name in functions:
-    # Column sums of 8 entries below 1, each from ~20 float64 operations on terms below 2:
-    # within 8 x 20 x 2.2e-16 x 2 = 7e-14 on any machine, << 1e-12.
-    torch.testing.assert_close(ones_vjp[name], full_jacobian[name].sum(dim=0), rtol=1e-12, atol=1e-12)
+    # Column sums of 8 entries below 1, each from ~20 float64 operations on terms below
+    # 2: within 8 x 20 x 2.2e-16 x 2 = 7e-14 on any machine, << 1e-12.
+    torch.testing.assert_close(
+        ones_vjp[name], full_jacobian[name].sum(dim=0), rtol=1e-12, atol=1e-12
+    )
 
-# The same tanh(x) on both sides, then 1 - t t: correctly rounded operations, a few eps apart.
-torch.testing.assert_close(ones_vjp["tanh (diagonal)"], 1 - torch.tanh(x) ** 2, rtol=1e-12, atol=1e-12)
-# s_i (1 - sum s): softmax's own sum and the backward's sum, of 8 terms adding up to 1, round
-# ~8 times each, so |1 - sum s| < 16 x 1.1e-16 = 2e-15 and the zeros are below 2e-15 < 1e-14.
-torch.testing.assert_close(ones_vjp["softmax (dense)"], torch.zeros(N, dtype=torch.float64), rtol=0, atol=1e-14)
+# The same tanh(x) on both sides, then 1 - t t: correctly rounded operations, a few eps
+# apart.
+torch.testing.assert_close(
+    ones_vjp["tanh (diagonal)"], 1 - torch.tanh(x) ** 2, rtol=1e-12, atol=1e-12
+)
+# s_i (1 - sum s): softmax's own sum and the backward's sum, of 8 terms adding up to 1,
+# round ~8 times each, so |1 - sum s| < 16 x 1.1e-16 = 2e-15 and the zeros are below
+# 2e-15 < 1e-14.
+torch.testing.assert_close(
+    ones_vjp["softmax (dense)"], torch.zeros(N, dtype=torch.float64), rtol=0, atol=1e-14
+)
 # Sums of ones: integers, exact in float64 on any machine.
 torch.testing.assert_close(
-    ones_vjp["cumsum (triangular)"], torch.arange(N, 0, -1, dtype=torch.float64), rtol=0, atol=0
+    ones_vjp["cumsum (triangular)"],
+    torch.arange(N, 0, -1, dtype=torch.float64),
+    rtol=0,
+    atol=0,
 )
-# 1/sigma minus the mean of 8 copies of it (< 1e-15), plus the rounding of sum(x - mean)/sigma^2
-# (< 1e-14, |x| < 2.2) times |x - mean| / (7 sigma) < 0.23: the zeros are below 3.3e-15 < 1e-14.
-torch.testing.assert_close(ones_vjp["normalisation (dense)"], torch.zeros(N, dtype=torch.float64), rtol=0, atol=1e-14)
+# 1/sigma minus the mean of 8 copies of it (< 1e-15), plus the rounding of
+# sum(x - mean)/sigma^2 (< 1e-14, |x| < 2.2) times |x - mean| / (7 sigma) < 0.23: the
+# zeros are below 3.3e-15 < 1e-14.
+torch.testing.assert_close(
+    ones_vjp["normalisation (dense)"],
+    torch.zeros(N, dtype=torch.float64),
+    rtol=0,
+    atol=1e-14,
+)
 
 s = torch.softmax(x, dim=0)
-# Both sides are s_i s_j or s_i (1 - s_i) from the same s (the sum in softmax's backward has one
-# non-zero term, so it is exact): a couple of roundings each, a few eps of entries below 1/4.
-torch.testing.assert_close(full_jacobian["softmax (dense)"], torch.diag(s) - torch.outer(s, s), rtol=1e-12, atol=1e-12)
+# Both sides are s_i s_j or s_i (1 - s_i) from the same s (the sum in softmax's backward
+# has one non-zero term, so it is exact): a couple of roundings each, a few eps of
+# entries below 1/4.
+torch.testing.assert_close(
+    full_jacobian["softmax (dense)"],
+    torch.diag(s) - torch.outer(s, s),
+    rtol=1e-12,
+    atol=1e-12,
+)
 print("softmax  1^T J:", ones_vjp["softmax (dense)"])
 print("cumsum   1^T J:", ones_vjp["cumsum (triangular)"])
 
@@ -137,30 +161,45 @@ print("cumsum   1^T J:", ones_vjp["cumsum (triangular)"])
 # norm, min-max scaling and a layer norm with a weight per entry (here
 # ``scale``) all normalise, but their outputs' sum changes with :math:`x`.
 
-scale, shift = torch.linspace(0.5, 2.0, N, dtype=torch.float64), torch.zeros(N, dtype=torch.float64)
+scale, shift = (
+    torch.linspace(0.5, 2.0, N, dtype=torch.float64),
+    torch.zeros(N, dtype=torch.float64),
+)
 other_normalisations = {
     "x / |x|": lambda x: x / x.norm(),
     "min-max": lambda x: (x - x.min()) / (x.max() - x.min()),
-    "layer_norm with weight": lambda x: torch.nn.functional.layer_norm(x, (N,), weight=scale, bias=shift),
+    "layer_norm with weight": lambda x: torch.nn.functional.layer_norm(
+        x, (N,), weight=scale, bias=shift
+    ),
 }
 for name, f in other_normalisations.items():
     _, column_sums = vjp(f, x, v=torch.ones(N, dtype=torch.float64))
     gap = (column_sums - jacobian(f, x).diagonal()).abs().max()
-    print(f"{name:<22} max |1^T J| = {column_sums.abs().max().item():.2f}, max |1^T J - diag(J)| = {gap.item():.2f}")
-    assert column_sums.abs().max() > 0.1 and gap > 0.1, f"{name}: 1^T J should be neither zero nor diag(J)"
+    print(
+        f"{name:<22} max |1^T J| = {column_sums.abs().max().item():.2f}, max |1^T J - "
+        f"diag(J)| = {gap.item():.2f}"
+    )
+    assert column_sums.abs().max() > 0.1 and gap > 0.1, (
+        f"{name}: 1^T J should be neither zero nor diag(J)"
+    )
 
-# At x proportional to 1, sum_i x_i / |x| is at its maximum or minimum (Cauchy-Schwarz): its gradient,
-# the column sums of x / |x|'s Jacobian, is zero there (checked at x = 1 and x = -1).
+# At x proportional to 1, sum_i x_i / |x| is at its maximum or minimum (Cauchy-Schwarz):
+# its gradient, the column sums of x / |x|'s Jacobian, is zero there (checked at x = 1
+# and x = -1).
 all_ones = torch.ones(N, dtype=torch.float64)
 _, at_ones = vjp(other_normalisations["x / |x|"], all_ones, v=all_ones)
 _, at_minus_ones = vjp(other_normalisations["x / |x|"], -all_ones, v=all_ones)
 print(f"x / |x| at x = 1: max |1^T J| = {at_ones.abs().max().item():.1e}")
 print(f"x / |x| at x = -1: max |1^T J| = {at_minus_ones.abs().max().item():.1e}")
-# 1/|x| - x_j (sum_i x_i) / |x|^3 at x = +-1: two terms of 1/sqrt(8) = 0.35, each from a few
-# operations and sums of 8 terms of at most 8 (within ~20 eps relative on any machine), so the
-# zeros are below 20 x 2.2e-16 x 0.35 x 2 = 3e-15 < 1e-14.
-torch.testing.assert_close(at_ones, torch.zeros(N, dtype=torch.float64), rtol=0, atol=1e-14)
-torch.testing.assert_close(at_minus_ones, torch.zeros(N, dtype=torch.float64), rtol=0, atol=1e-14)
+# 1/|x| - x_j (sum_i x_i) / |x|^3 at x = +-1: two terms of 1/sqrt(8) = 0.35, each from a
+# few operations and sums of 8 terms of at most 8 (within ~20 eps relative on any
+# machine), so the zeros are below 20 x 2.2e-16 x 0.35 x 2 = 3e-15 < 1e-14.
+torch.testing.assert_close(
+    at_ones, torch.zeros(N, dtype=torch.float64), rtol=0, atol=1e-14
+)
+torch.testing.assert_close(
+    at_minus_ones, torch.zeros(N, dtype=torch.float64), rtol=0, atol=1e-14
+)
 
 # %%
 # The condition is about the numbers in :math:`J`, not its structure: the
@@ -168,8 +207,14 @@ torch.testing.assert_close(at_minus_ones, torch.zeros(N, dtype=torch.float64), r
 # column of :math:`A` the off-diagonal entries cancel. So
 # :math:`\mathbf{1}^\top J` is its diagonal, although no entry is zero.
 
-A = torch.tensor([[1.0, 1.0, -1.0], [1.0, 2.0, 1.0], [-1.0, -1.0, 3.0]], dtype=torch.float64)
-_, ones_vjp_linear = vjp(lambda z: A @ z, torch.zeros(3, dtype=torch.float64), v=torch.ones(3, dtype=torch.float64))
+A = torch.tensor(
+    [[1.0, 1.0, -1.0], [1.0, 2.0, 1.0], [-1.0, -1.0, 3.0]], dtype=torch.float64
+)
+_, ones_vjp_linear = vjp(
+    lambda z: A @ z,
+    torch.zeros(3, dtype=torch.float64),
+    v=torch.ones(3, dtype=torch.float64),
+)
 print("dense A:  1^T J =", ones_vjp_linear, "  diag(J) =", A.diagonal())
 # A's entries are non-zero literals: an exact count.
 assert torch.count_nonzero(A) == A.numel(), "A is dense"
@@ -193,12 +238,22 @@ torch.testing.assert_close(ones_vjp_linear, A.diagonal(), rtol=0, atol=0)
 # :math:`s_i (1 - s_i)` sums to :math:`1 - \sum_i s_i^2 > 0`.
 
 softmax = functions["softmax (dense)"]
-_, softmax_vjp = vjp(softmax, x, v=torch.randn(N, generator=generator, dtype=torch.float64))
-print(f"softmax: a VJP sums to {softmax_vjp.sum().item():.1e}; diag(J) sums to {(s * (1 - s)).sum().item():.3f}")
-# Zero up to rounding: that of c = sum v s (< 1e-15, |v| < 1.2), |1 - sum s| < 2e-15 (above)
-# times |c| < 0.5, and 8 terms adding up to 0.45: below 3e-15 on any machine, < 1e-14.
-torch.testing.assert_close(softmax_vjp.sum(), torch.zeros((), dtype=torch.float64), rtol=0, atol=1e-14)
-assert (s * (1 - s)).sum() > 0.1, "the diagonal of softmax's Jacobian does not sum to zero"
+_, softmax_vjp = vjp(
+    softmax, x, v=torch.randn(N, generator=generator, dtype=torch.float64)
+)
+print(
+    f"softmax: a VJP sums to {softmax_vjp.sum().item():.1e}; diag(J) sums to "
+    f"{(s * (1 - s)).sum().item():.3f}"
+)
+# Zero up to rounding: that of c = sum v s (< 1e-15, |v| < 1.2), |1 - sum s| < 2e-15
+# (above) times |c| < 0.5, and 8 terms adding up to 0.45: below 3e-15 on any
+# machine, < 1e-14.
+torch.testing.assert_close(
+    softmax_vjp.sum(), torch.zeros((), dtype=torch.float64), rtol=0, atol=1e-14
+)
+assert (s * (1 - s)).sum() > 0.1, (
+    "the diagonal of softmax's Jacobian does not sum to zero"
+)
 
 # %%
 # For an invertible :math:`J`, such as that of :math:`\tanh(Wx)` with a
@@ -219,18 +274,23 @@ def mix(z):
 J_mix = jacobian(mix, x)
 v_for_diagonal = torch.linalg.solve(J_mix.T, J_mix.diagonal())
 _, vjp_mix = vjp(mix, x, v=v_for_diagonal)
-print(f"tanh(Wx): cond(J) = {torch.linalg.cond(J_mix).item():.0f}, "
-      f"max |v^T J - diag(J)| = {(vjp_mix - J_mix.diagonal()).abs().max().item():.1e}")
+print(
+    f"tanh(Wx): cond(J) = {torch.linalg.cond(J_mix).item():.0f}, "
+    f"max |v^T J - diag(J)| = {(vjp_mix - J_mix.diagonal()).abs().max().item():.1e}"
+)
 # A residual, not the error in v (which grows with cond(J), about 900): LU leaves
-# J^T v - diag(J) within 3n eps |L||U||v| = 24 x 2.2e-16 x 2.2 = 1.2e-14 (n = 8), and the VJP
-# recomputes J^T v within 8 eps |J^T||v| = 8 x 2.2e-16 x 0.92: below 2e-14 << 1e-12.
+# J^T v - diag(J) within 3n eps |L||U||v| = 24 x 2.2e-16 x 2.2 = 1.2e-14 (n = 8), and
+# the VJP recomputes J^T v within 8 eps |J^T||v| = 8 x 2.2e-16 x 0.92: below 2e-14
+# << 1e-12.
 torch.testing.assert_close(vjp_mix, J_mix.diagonal(), rtol=1e-10, atol=1e-12)
 
 elsewhere = x + 0.5
 _, vjp_elsewhere = vjp(mix, elsewhere, v=v_for_diagonal)
 gap_elsewhere = (vjp_elsewhere - jacobian(mix, elsewhere).diagonal()).abs().max().item()
 print(f"the same v at x + 0.5: max |v^T J - diag(J)| = {gap_elsewhere:.2f}")
-assert gap_elsewhere > 0.01, "v was computed from J at x; at another point it should miss"
+assert gap_elsewhere > 0.01, (
+    "v was computed from J at x; at another point it should miss"
+)
 
 # %%
 # What works instead: compute the rows (one VJP each, here all at once with
@@ -241,8 +301,8 @@ _, vjp_fn = torch.func.vjp(softmax, x)
 (rows,) = torch.func.vmap(vjp_fn)(torch.eye(N, dtype=torch.float64))  # row i = e_i^T J
 softmax_diagonal = rows.diagonal()
 print("diag(J) of softmax:", softmax_diagonal)
-# s_i (1 - s_i) from the same s on both sides (the sum in softmax's backward has one non-zero
-# term, so it is exact): a couple of roundings each, a few eps.
+# s_i (1 - s_i) from the same s on both sides (the sum in softmax's backward has one
+# non-zero term, so it is exact): a couple of roundings each, a few eps.
 torch.testing.assert_close(softmax_diagonal, s * (1 - s), rtol=1e-12, atol=1e-12)
 
 # %%
@@ -284,14 +344,22 @@ def batch_normalised(batch):
     return torch.tanh(standardised(batch)) @ weights  # y_n = w^T tanh(x_hat_n)
 
 
-# BatchNorm1d in training (no affine part) against the variance that divides by B, plus its eps.
+# BatchNorm1d in training (no affine part) against the variance that divides by B, plus
+# its eps.
 batch_norm = torch.nn.BatchNorm1d(3, affine=False, dtype=torch.float64)
 by_batch_norm = batch_norm(batch)
-divided_by_B = (batch - batch.mean(dim=0)) / (batch.var(dim=0, correction=0) + batch_norm.eps).sqrt()
-print(f"BatchNorm1d: max |difference| from dividing by B = {(by_batch_norm - divided_by_B).abs().max().item():.1e},"
-      f" by B - 1 = {(by_batch_norm - standardised(batch)).abs().max().item():.2f}")
+divided_by_B = (batch - batch.mean(dim=0)) / (
+    batch.var(dim=0, correction=0) + batch_norm.eps
+).sqrt()
+print(
+    "BatchNorm1d: max |difference| from dividing by B = "
+    f"{(by_batch_norm - divided_by_B).abs().max().item():.1e},"
+    f" by B - 1 = {(by_batch_norm - standardised(batch)).abs().max().item():.2f}"
+)
 torch.testing.assert_close(by_batch_norm, divided_by_B)
-assert (by_batch_norm - standardised(batch)).abs().max() > 0.01, "BatchNorm1d does not divide by B - 1"
+assert (by_batch_norm - standardised(batch)).abs().max() > 0.01, (
+    "BatchNorm1d does not divide by B - 1"
+)
 
 ones = torch.ones(B, dtype=torch.float64)
 _, independent = vjp(per_sample, batch, v=ones)
@@ -301,13 +369,22 @@ torch.testing.assert_close(independent, 2 * batch, rtol=1e-12, atol=1e-12)
 _, coupled = vjp(batch_normalised, batch, v=ones)
 full = jacobian(batch_normalised, batch)  # (B, B, 3)
 true_per_sample = torch.stack([full[n, n] for n in range(B)])  # d y_n / d x_n
-print(f"independent samples: max |1^T J - 2 x_n| = {(independent - 2 * batch).abs().max().item():.1e}")
-print(f"batch-normalised: max |1^T J - per-sample gradient| = {(coupled - true_per_sample).abs().max().item():.2f},"
-      f" max |1^T J| = {coupled.abs().max().item():.2f}")
-# Both add the same partial derivatives over the 5 samples, in other orders; each is ~20
-# operations on terms below |w| / sigma = 2 / 0.47 = 4.3: within 20 x 1.1e-16 x 4.3 x 5 = 5e-14.
+print(
+    "independent samples: max |1^T J - 2 x_n| = "
+    f"{(independent - 2 * batch).abs().max().item():.1e}"
+)
+print(
+    "batch-normalised: max |1^T J - per-sample gradient| = "
+    f"{(coupled - true_per_sample).abs().max().item():.2f},"
+    f" max |1^T J| = {coupled.abs().max().item():.2f}"
+)
+# Both add the same partial derivatives over the 5 samples, in other orders; each is
+# ~20 operations on terms below |w| / sigma = 2 / 0.47 = 4.3: within
+# 20 x 1.1e-16 x 4.3 x 5 = 5e-14.
 torch.testing.assert_close(coupled, full.sum(dim=0), rtol=1e-12, atol=1e-12)
-assert (coupled - true_per_sample).abs().max() > 0.1, "the coupling should change the result"
+assert (coupled - true_per_sample).abs().max() > 0.1, (
+    "the coupling should change the result"
+)
 assert coupled.abs().max() > 0.1, "a sum over the batch, not the zero of a constant sum"
 
 # %%
@@ -317,9 +394,61 @@ assert coupled.abs().max() > 0.1, "a sum over the batch, not the zero of a const
 # :math:`\mathbf{1}^\top J` would be zero: the constant-sum case above, not a
 # sum over the batch.
 
-_, constant_sum = vjp(lambda batch: (standardised(batch) ** 2).sum(dim=1), batch, v=ones)
+_, constant_sum = vjp(
+    lambda batch: (standardised(batch) ** 2).sum(dim=1), batch, v=ones
+)
 print(f"y_n = |x_hat_n|^2: max |1^T J| = {constant_sum.abs().max().item():.1e}")
 torch.testing.assert_close(constant_sum, torch.zeros(B, 3, dtype=torch.float64))
+
+# %%
+# Block-diagonal is not enough when a sample has several outputs: each
+# block then has several rows, and :math:`v = \mathbf{1}` adds them. With
+# the two outputs :math:`(\lVert x_n \rVert^2,\ w^\top x_n)` per sample, block
+# :math:`n` of :math:`\mathbf{1}^\top J` is :math:`2 x_n + w`, the gradient
+# of their sum and of neither output.
+
+
+def two_per_sample(batch):
+    return torch.stack(((batch**2).sum(dim=1), batch @ weights), dim=1)  # (B, 2)
+
+
+_, two_outputs = vjp(two_per_sample, batch, v=torch.ones(B, 2, dtype=torch.float64))
+print(
+    "two outputs per sample: max |1^T J - (2 x_n + w)| = "
+    f"{(two_outputs - (2 * batch + weights)).abs().max().item():.1e}"
+)
+# 2 x_n (products by 1 and 2) plus w (products by 1), one addition: a few eps relative
+# on any machine, inside rtol = 1e-12; the gradient of one output alone is off by
+# |w| >= 0.5 or by 2 |x_n|.
+torch.testing.assert_close(two_outputs, 2 * batch + weights, rtol=1e-12, atol=1e-12)
+
+# %%
+# In evaluation mode, :class:`torch.nn.BatchNorm1d` normalises with its
+# running mean and variance, numbers fixed before the call, so the samples
+# no longer mix: the off-diagonal blocks of :math:`J` are zero, and
+# :math:`v = \mathbf{1}` gives each sample's own gradient again.
+
+batch_norm.eval()
+
+
+def batch_normalised_in_eval_mode(batch):
+    return torch.tanh(batch_norm(batch)) @ weights
+
+
+_, in_eval_mode = vjp(batch_normalised_in_eval_mode, batch, v=ones)
+full_in_eval_mode = jacobian(batch_normalised_in_eval_mode, batch)  # (B, B, 3)
+own_blocks = torch.stack([full_in_eval_mode[n, n] for n in range(B)])
+other_blocks = full_in_eval_mode[~torch.eye(B, dtype=torch.bool)]
+print(
+    "BatchNorm1d in eval mode: max |off-diagonal block| = "
+    f"{other_blocks.abs().max().item():.1e},",
+    "max |1^T J - per-sample gradient| = "
+    f"{(in_eval_mode - own_blocks).abs().max().item():.1e}",
+)
+# Exact: the off-diagonal blocks are zero cotangents carried back through products,
+# zeros on any machine.
+assert (other_blocks == 0).all()
+torch.testing.assert_close(in_eval_mode, own_blocks)
 
 # %%
 # The three structures, seen
@@ -333,7 +462,9 @@ torch.testing.assert_close(constant_sum, torch.zeros(B, 3, dtype=torch.float64))
 x9 = torch.randn(9, generator=generator, dtype=torch.float64)
 panels = {
     "diagonal: tanh": jacobian(torch.tanh, x9),
-    "block-diagonal: softmax per row": jacobian(lambda z: torch.softmax(z.reshape(3, 3), dim=1).flatten(), x9),
+    "block-diagonal: softmax per row": jacobian(
+        lambda z: torch.softmax(z.reshape(3, 3), dim=1).flatten(), x9
+    ),
     "dense: softmax of all": jacobian(lambda z: torch.softmax(z, dim=0), x9),
 }
 fig, axes = plt.subplots(1, 3, figsize=(9, 3.4), layout="constrained")
@@ -358,8 +489,10 @@ plt.show()
 #   output per sample) guarantees it.
 # * Softmax and normalisations whose outputs sum to a constant give zero;
 #   other normalisations give, in general, column sums that are neither zero
-#   nor the diagonal, and batch statistics add to each sample's gradient the
-#   derivatives of the other samples' outputs. No error is raised.
+#   nor the diagonal; several outputs per sample give the gradient of their
+#   sum; batch statistics (batch normalisation in training mode, not in eval
+#   mode) add to each sample's gradient the derivatives of the other
+#   samples' outputs. No error is raised.
 # * A :math:`v` that returns the diagonal of a dense Jacobian would have to
 #   be computed from :math:`J`; take one VJP per row instead (batched with
 #   :func:`torch.func.vmap`).
