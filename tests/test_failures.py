@@ -162,7 +162,7 @@ BREAKAGES = {
         "higher_order/plot_06_ntk_and_gauss_newton.py",
         "return r, jvp_fn, lambda w: vjp_fn(w)[0]",
         "return r, jvp_fn, lambda w: vjp_fn(w.flip(0))[0]",
-        "torch.testing.assert_close(gauss_newton_u, J_hand.T @ (J_hand @ u), rtol=1e-12, atol=1e-12)",
+        "torch.testing.assert_close(\n    gauss_newton_u, J_hand.T @ (J_hand @ u),",
     ),
     "forward-mode rule": (
         "in_practice/plot_06_forward_mode_custom_rules.py",
@@ -172,9 +172,9 @@ BREAKAGES = {
     ),
     "hand-run engine": (
         "under_the_hood/plot_01_inside_the_vjp_chain.py",
-        "arriving[child] = arriving[child] + piece if child in arriving else piece",
-        "arriving[child] = piece",
-        "torch.testing.assert_close(x.grad, x.detach() * torch.cos(x.detach()) + torch.sin(x.detach())",
+        "arriving[child] + piece if child in arriving else piece",
+        "piece",
+        "torch.testing.assert_close(\n    x.grad,\n    x.detach() * torch.cos(x.detach()) + torch.sin(x.detach()),",
     ),
     "memory page tanh derivative": (
         "under_the_hood/plot_02_memory_what_reverse_mode_keeps.py",
@@ -184,9 +184,9 @@ BREAKAGES = {
     ),
     "compiled VJP": (
         "under_the_hood/plot_03_vjps_under_torch_compile.py",
-        "torch.testing.assert_close(aot_eager_grads[0], w_value * torch.cos(x_value)",
-        "torch.testing.assert_close(aot_eager_grads[0], w_value * torch.sin(x_value)",
-        "torch.testing.assert_close(aot_eager_grads[0], w_value * torch.sin(x_value)",
+        "aot_eager_grads[0], w_value * torch.cos(x_value)",
+        "aot_eager_grads[0], w_value * torch.sin(x_value)",
+        "torch.testing.assert_close(\n    aot_eager_grads[0], w_value * torch.sin(x_value)",
     ),
 }
 

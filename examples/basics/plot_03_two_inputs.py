@@ -91,8 +91,17 @@ out, vjps = torch.autograd.functional.vjp(f, (x, y), v=v)
 print("vjps:", type(vjps).__name__, "of", len(vjps))
 assert isinstance(vjps, tuple) and len(vjps) == 2, "one VJP per input"
 vjp_x, vjp_y = vjps
-assert vjp_x.shape == x.shape and vjp_y.shape == y.shape, "each VJP is shaped like its input"
-print("f(x, y):", tuple(out.shape), "  v^T J_x:", tuple(vjp_x.shape), "  v^T J_y:", tuple(vjp_y.shape))
+assert vjp_x.shape == x.shape and vjp_y.shape == y.shape, (
+    "each VJP is shaped like its input"
+)
+print(
+    "f(x, y):",
+    tuple(out.shape),
+    "  v^T J_x:",
+    tuple(vjp_x.shape),
+    "  v^T J_y:",
+    tuple(vjp_y.shape),
+)
 print("v^T J_x[:4]:", vjp_x[:4])
 print("v^T J_y[:4]:", vjp_y[:4])
 
@@ -127,13 +136,17 @@ _, (vjp_x_few, vjp_y_few) = torch.autograd.functional.vjp(f, (x_few, y_few), v=v
 
 print("[J_x  J_y]:", tuple(jac_pair.shape), "  v:", tuple(v_few.shape))
 vjp_pair = torch.cat((vjp_x_few, vjp_y_few))
-print(f"max |(v^T J_x, v^T J_y) - v^T [J_x  J_y]| = {(vjp_pair - v_few @ jac_pair).abs().max().item():.1e}")
+print(
+    f"max |(v^T J_x, v^T J_y) - v^T [J_x  J_y]| = {(vjp_pair - v_few @ jac_pair).abs().max().item():.1e}"
+)
 # v @ [J_x J_y] is one v_n J_nn per column plus exact zeros; the VJP has the same terms
-# (below 2, as |v_n| < 0.7) in another order: ~1e-15. A swapped or missing block is off by O(1).
+# (below 2, as |v_n| < 0.7) in another order: ~1e-15. A swapped or missing block is off
+# by O(1).
 torch.testing.assert_close(vjp_pair, v_few @ jac_pair, rtol=1e-12, atol=1e-12)
 for name, jac in (("J_x", jac_x), ("J_y", jac_y)):
     off_diagonal = jac - torch.diag(jac.diagonal())
-    # Exact zeros on any machine: the zeros of each one-hot v times finite partials, and J_nn - J_nn.
+    # Exact zeros on any machine: the zeros of each one-hot v times finite partials, and
+    # J_nn - J_nn.
     assert torch.count_nonzero(off_diagonal) == 0, f"{name} should be diagonal"
 print("J_x and J_y are diagonal; v^T J_x = v * df/dx, v^T J_y = v * df/dy")
 
@@ -154,7 +167,11 @@ _, from_tensor = torch.autograd.functional.vjp(f_of_x, x, v=v)
 _, from_tuple = torch.autograd.functional.vjp(f_of_x, (x,), v=v)
 print("input x    ->", type(from_tensor).__name__)
 print("input (x,) ->", type(from_tuple).__name__, "of", len(from_tuple))
-assert isinstance(from_tensor, torch.Tensor) and isinstance(from_tuple, tuple) and len(from_tuple) == 1
+assert (
+    isinstance(from_tensor, torch.Tensor)
+    and isinstance(from_tuple, tuple)
+    and len(from_tuple) == 1
+)
 # The same operations on the same numbers for x (y's gradient, computed or not, never
 # enters x's), so bit-for-bit equal on any one machine.
 torch.testing.assert_close(from_tuple[0], vjp_x, rtol=0, atol=0)
@@ -168,17 +185,25 @@ torch.testing.assert_close(from_tuple[0], vjp_x, rtol=0, atol=0)
 # line that separates the two inputs' blocks also separates the two results
 # of the tuple.
 
-limit = max(jac_pair.abs().max().item(), vjp_pair.abs().max().item(), v_few.abs().max().item())
+limit = max(
+    jac_pair.abs().max().item(), vjp_pair.abs().max().item(), v_few.abs().max().item()
+)
 colours = {"cmap": "RdBu_r", "vmin": -limit, "vmax": limit}
 fig, axes = plt.subplots(
-    2, 2, figsize=(7.2, 4.4), layout="constrained",
+    2,
+    2,
+    figsize=(7.2, 4.4),
+    layout="constrained",
     gridspec_kw={"width_ratios": [1, 2 * few], "height_ratios": [few, 1]},
 )
 drawn = {(0, 0): v_few[:, None], (0, 1): jac_pair, (1, 1): vjp_pair[None, :]}
 for (row, col), values in drawn.items():
     ax = axes[row, col]
     image = ax.imshow(values.numpy(), **colours)
-    for (i, j), value in zip(torch.cartesian_prod(*map(torch.arange, values.shape)).tolist(), values.flatten()):
+    for (i, j), value in zip(
+        torch.cartesian_prod(*map(torch.arange, values.shape)).tolist(),
+        values.flatten(),
+    ):
         if value != 0:
             colour = "white" if abs(value) > 0.6 * limit else "black"
             label = f"{value:.2f}"
@@ -189,9 +214,22 @@ for ax in (axes[0, 1], axes[1, 1]):
     ax.axvline(few - 0.5, color="black", lw=2)
 axes[0, 0].set_title("$v$", fontsize=10)
 top, bottom = axes[0, 1].get_xaxis_transform(), axes[1, 1].get_xaxis_transform()
-for centre, block, result in ((few / 2 - 0.5, "J_x", r"v^\top J_x"), (1.5 * few - 0.5, "J_y", r"v^\top J_y")):
-    axes[0, 1].text(centre, 1.03, f"${block}$", transform=top, ha="center", va="bottom", fontsize=10)
-    axes[1, 1].text(centre, -0.15, f"${result}$", transform=bottom, ha="center", va="top", fontsize=10)
+for centre, block, result in (
+    (few / 2 - 0.5, "J_x", r"v^\top J_x"),
+    (1.5 * few - 0.5, "J_y", r"v^\top J_y"),
+):
+    axes[0, 1].text(
+        centre, 1.03, f"${block}$", transform=top, ha="center", va="bottom", fontsize=10
+    )
+    axes[1, 1].text(
+        centre,
+        -0.15,
+        f"${result}$",
+        transform=bottom,
+        ha="center",
+        va="top",
+        fontsize=10,
+    )
 axes[1, 0].axis("off")
 fig.colorbar(image, ax=axes[:, 1], shrink=0.8)
 fig.suptitle(r"$v^\top (J_x \; J_y)$: one product, returned as a pair", fontsize=11)

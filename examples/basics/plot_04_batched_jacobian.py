@@ -102,15 +102,19 @@ max_error = (jacobians - expected).abs().max().item()
 print(f"max |J_vjp - J_hand| = {max_error:.1e}")
 
 # Each entry is b, a, 2a, -3, or the same cos(a + b^2) times 1 or 2b, in another order,
-# plus exact zeros: a few eps (2.2e-16) of entries below 3. A wrong entry is off by O(1).
+# plus exact zeros: a few eps (2.2e-16) of entries below 3. A wrong entry is off by
+# O(1).
 torch.testing.assert_close(jacobians, expected, rtol=1e-12, atol=1e-12)
 
 # %%
 # And what :math:`v = \mathbf{1}` returns: the column sums of every
 # :math:`J_n`, shape ``(N, 2)``, not the Jacobian.
 
-_, with_ones = torch.autograd.functional.vjp(f, x, v=torch.ones(N, 3, dtype=torch.float64))
-# Sums of three matching entries (a few eps apart, sizes adding up to < 6) in any order: ~1e-15.
+_, with_ones = torch.autograd.functional.vjp(
+    f, x, v=torch.ones(N, 3, dtype=torch.float64)
+)
+# Sums of three matching entries (a few eps apart, sizes adding up to < 6) in any order:
+# ~1e-15.
 torch.testing.assert_close(with_ones, expected.sum(dim=1), rtol=1e-12, atol=1e-12)
 print("v = 1 gives the column sums of J[n]:", tuple(with_ones.shape), with_ones[0])
 
@@ -131,10 +135,12 @@ for n in range(4):
     for m in range(4):
         block = full[n, :, m, :]
         if n == m:
-            # The same few products of entries below 3, in another order: within a few eps (2.2e-16).
+            # The same few products of entries below 3, in another order: within a few
+            # eps (2.2e-16).
             torch.testing.assert_close(block, expected[n], rtol=1e-12, atol=1e-12)
         else:
-            # Exact zeros on any machine: the zeros of each one-hot v times finite partials.
+            # Exact zeros on any machine: the zeros of each one-hot v times finite
+            # partials.
             assert torch.count_nonzero(block) == 0, f"block ({n}, {m}) is not zero"
 print("off-diagonal blocks: all zero; diagonal blocks: equal to J[n]")
 
@@ -143,7 +149,9 @@ image = ax.imshow(full.reshape(12, 8).numpy(), cmap="RdBu_r", vmin=-3.2, vmax=3.
 for edge in range(1, 4):
     ax.axhline(3 * edge - 0.5, color="0.5", lw=0.8)
     ax.axvline(2 * edge - 0.5, color="0.5", lw=0.8)
-ax.set_xticks(range(8), [f"x{m},{'ab'[j]}" for m in range(4) for j in range(2)], rotation=90)
+ax.set_xticks(
+    range(8), [f"x{m},{'ab'[j]}" for m in range(4) for j in range(2)], rotation=90
+)
 ax.set_yticks(range(12), [f"y{n},{i + 1}" for n in range(4) for i in range(3)])
 ax.set_title("full Jacobian of 4 points:\nblock-diagonal")
 fig.colorbar(image, ax=ax, shrink=0.7)

@@ -100,7 +100,8 @@ for k in range(3):
     v[:, k] = 1.0
     _, (blocks_x[:, k], blocks_y[:, k]) = torch.autograd.functional.vjp(f, (x, y), v=v)
 
-jacobians = torch.stack((blocks_x, blocks_y), dim=-1)  # J[n, i, 0] = B^x[n, i], J[n, i, 1] = B^y[n, i]
+# J[n, i, 0] = B^x[n, i], J[n, i, 1] = B^y[n, i]
+jacobians = torch.stack((blocks_x, blocks_y), dim=-1)
 print("B^x:", tuple(blocks_x.shape), "  B^y:", tuple(blocks_y.shape))
 print("Jacobians:", tuple(jacobians.shape))
 print("J[0] assembled =\n", jacobians[0])
@@ -132,12 +133,16 @@ one_point = per_input_jacobians(x[0], y[0])
 print("at one point:", [tuple(block.shape) for block in one_point])
 jacrev_x, jacrev_y = torch.func.vmap(per_input_jacobians)(x, y)
 print("vmapped:", tuple(jacrev_x.shape), tuple(jacrev_y.shape))
-print(f"max |B_vjp - B_jacrev| = {max((blocks_x - jacrev_x).abs().max().item(), (blocks_y - jacrev_y).abs().max().item()):.1e}")
+print(
+    f"max |B_vjp - B_jacrev| = {max((blocks_x - jacrev_x).abs().max().item(), (blocks_y - jacrev_y).abs().max().item()):.1e}"
+)
 # vmap runs other kernels than the loop of VJPs, but each entry is still the same few
 # products of entries below 3, plus exact zeros: within a few eps (2.2e-16).
 torch.testing.assert_close(jacrev_x, blocks_x, rtol=1e-12, atol=1e-12)
 torch.testing.assert_close(jacrev_y, blocks_y, rtol=1e-12, atol=1e-12)
-torch.testing.assert_close(torch.stack((jacrev_x, jacrev_y), dim=-1), expected, rtol=1e-12, atol=1e-12)
+torch.testing.assert_close(
+    torch.stack((jacrev_x, jacrev_y), dim=-1), expected, rtol=1e-12, atol=1e-12
+)
 
 # %%
 # Without ``vmap``, ``jacrev`` of the batched function returns the two full
@@ -150,10 +155,13 @@ full_x, full_y = torch.func.jacrev(f, argnums=(0, 1))(x[:few], y[:few])
 print("full per-input Jacobians:", tuple(full_x.shape), tuple(full_y.shape))
 for full, blocks in ((full_x, blocks_x), (full_y, blocks_y)):
     diagonal = full.diagonal(dim1=0, dim2=2).T  # full[n, :, n] for each n
-    # The same few products of entries below 3, in another order (a few eps apart); off the
-    # diagonal blocks, the one-hot v's zeros times finite partials: exact zeros on any machine.
+    # The same few products of entries below 3, in another order (a few eps apart); off
+    # the diagonal blocks, the one-hot v's zeros times finite partials: exact zeros on
+    # any machine.
     torch.testing.assert_close(diagonal, blocks[:few], rtol=1e-12, atol=1e-12)
-    assert torch.count_nonzero(full) == torch.count_nonzero(diagonal), "zero off the diagonal blocks"
+    assert torch.count_nonzero(full) == torch.count_nonzero(diagonal), (
+        "zero off the diagonal blocks"
+    )
 print("their diagonal blocks are B^x and B^y; everything else is zero")
 
 # %%
@@ -169,7 +177,8 @@ print("their diagonal blocks are B^x and B^y; everything else is zero")
 shown = {
     r"$B^x$: $\partial f_n / \partial x_n$": blocks_x[:few].T,  # (3, 4)
     r"$B^y$: $\partial f_n / \partial y_n$": blocks_y[:few].T,
-    r"$J_n = (B^x_n \;\; B^y_n)$": jacobians[:few].permute(1, 0, 2).reshape(3, 2 * few),  # (3, 8)
+    # (3, 8)
+    r"$J_n = (B^x_n \;\; B^y_n)$": jacobians[:few].permute(1, 0, 2).reshape(3, 2 * few),
 }
 fig, axes = plt.subplot_mosaic(
     [["bx", "by"], ["j", "j"]], figsize=(7.2, 5.4), layout="constrained"
@@ -195,7 +204,9 @@ axes[2].set_xticks(
 for edge in range(1, few):
     axes[2].axvline(2 * edge - 0.5, color="black", lw=1.5)
 fig.colorbar(image, ax=axes, shrink=0.8)
-fig.suptitle("each $J_n$: its $x$ column from $B^x$, its $y$ column from $B^y$", fontsize=11)
+fig.suptitle(
+    "each $J_n$: its $x$ column from $B^x$, its $y$ column from $B^y$", fontsize=11
+)
 plt.show()
 
 # %%

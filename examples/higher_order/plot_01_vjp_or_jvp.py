@@ -85,14 +85,21 @@ _, jvp_func = torch.func.jvp(f, (x,), (u,))
 with fwAD.dual_level():
     jvp_dual = fwAD.unpack_dual(f(fwAD.make_dual(x, u))).tangent
 
-for name, result in {"functional.jvp": jvp_functional, "func.jvp": jvp_func, "forward_ad dual": jvp_dual}.items():
+for name, result in {
+    "functional.jvp": jvp_functional,
+    "func.jvp": jvp_func,
+    "forward_ad dual": jvp_dual,
+}.items():
     # Sums of n = 50 products, in another order: rounding below
     # n eps sum |W_ij u_j| = 50 * 2.2e-16 * 5.1 = 6e-14, under 1e-12.
     torch.testing.assert_close(result, J @ u, rtol=1e-12, atol=1e-12)
-    print(f"{name:<16} J u: {tuple(result.shape)}  max |error| = {(result - J @ u).abs().max().item():.1e}")
+    print(
+        f"{name:<16} J u: {tuple(result.shape)}  max |error| = {(result - J @ u).abs().max().item():.1e}"
+    )
 
 _, vjp_result = torch.autograd.functional.vjp(f, x, v)
-# Sums of m = 30 products: rounding below m eps sum |v_i W_ij| = 30 * 2.2e-16 * 4.0 = 3e-14.
+# Sums of m = 30 products: rounding below m eps sum |v_i W_ij| = 30 * 2.2e-16 * 4.0 =
+# 3e-14.
 torch.testing.assert_close(vjp_result, v @ J, rtol=1e-12, atol=1e-12)
 print(f"functional.vjp   v^T J: {tuple(vjp_result.shape)}")
 
@@ -104,8 +111,9 @@ left = torch.dot(v, jvp_func)  # <v, J u>
 right = torch.dot(vjp_result, u)  # <J^T v, u>
 print(f"<v, J u> = {left.item():.12f}")
 print(f"<J^T v, u> = {right.item():.12f}")
-# Both sides sum the n m = 1500 terms v_i J_ij u_j, whose sizes add to 68, through n + m + 1
-# roundings: they differ by under 81 eps 68 = 1.2e-12, within the 4.5e-12 allowed (|left| = 3.46).
+# Both sides sum the n m = 1500 terms v_i J_ij u_j, whose sizes add to 68, through n + m
+# + 1 roundings: they differ by under 81 eps 68 = 1.2e-12, within the 4.5e-12 allowed
+# (|left| = 3.46).
 torch.testing.assert_close(left, right, rtol=1e-12, atol=1e-12)
 
 # %%
@@ -128,7 +136,9 @@ torch.testing.assert_close(left, right, rtol=1e-12, atol=1e-12)
 
 def reverse_passes(route):
     engine_entry = torch.autograd.graph._engine_run_backward
-    with mock.patch.object(torch.autograd, "_engine_run_backward", wraps=engine_entry) as engine_calls:
+    with mock.patch.object(
+        torch.autograd, "_engine_run_backward", wraps=engine_entry
+    ) as engine_calls:
         route()
     return engine_calls.call_count
 
@@ -151,7 +161,12 @@ passes = {
     "functional.vjp": reverse_passes(lambda: torch.autograd.functional.vjp(f, x, v)),
 }
 print("reverse passes (entries into autograd's engine):", passes)
-assert passes == {"functional.jvp": 2, "func.jvp": 0, "forward_ad dual": 0, "functional.vjp": 1}, passes
+assert passes == {
+    "functional.jvp": 2,
+    "func.jvp": 0,
+    "forward_ad dual": 0,
+    "functional.vjp": 1,
+}, passes
 
 # %%
 # What each mode keeps
@@ -190,16 +205,27 @@ class TensorBytes(TorchDispatchMode):
         self.live, self.peak = {}, 0  # storage address -> (weak reference, bytes)
 
     def allocated(self):
-        return sum(size for reference, size in self.live.values() if not reference.expired())
+        return sum(
+            size for reference, size in self.live.values() if not reference.expired()
+        )
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
 
-        def storages(tree):  # a ZeroTensor (forward mode's tangent of a constant) has no storage
-            tensors = [t for t in tree_leaves(tree) if isinstance(t, torch.Tensor) and not t._is_zerotensor()]
-            return {t.untyped_storage().data_ptr(): t.untyped_storage() for t in tensors}
+        # a ZeroTensor (forward mode's tangent of a constant) has no storage
+        def storages(tree):
+            tensors = [
+                t
+                for t in tree_leaves(tree)
+                if isinstance(t, torch.Tensor) and not t._is_zerotensor()
+            ]
+            return {
+                t.untyped_storage().data_ptr(): t.untyped_storage() for t in tensors
+            }
 
-        self.live = {key: entry for key, entry in self.live.items() if not entry[0].expired()}
+        self.live = {
+            key: entry for key, entry in self.live.items() if not entry[0].expired()
+        }
         inputs = storages((args, kwargs))
         for key, storage in storages(out).items():
             if key not in inputs and key not in self.live:
@@ -231,12 +257,18 @@ for depth in depths:
     with TensorBytes() as forward:
         tangent = stack_jvp(depth)
     forward_peak.append(forward.peak)
-    print(f"depth {depth}: reverse mode holds {reverse.allocated():>4} bytes after the forward pass"
-          f" ({reverse_trainable.allocated():>4} with W_s trainable);"
-          f" forward mode peaks at {forward.peak} and ends holding {forward.allocated()}")
+    print(
+        f"depth {depth}: reverse mode holds {reverse.allocated():>4} bytes after the forward pass"
+        f" ({reverse_trainable.allocated():>4} with W_s trainable);"
+        f" forward mode peaks at {forward.peak} and ends holding {forward.allocated()}"
+    )
     # Exact byte counts of the tensors the operations allocate.
-    assert reverse.allocated() == reverse_trainable.allocated() == 8 * n * depth, "every layer's output"
-    assert forward.allocated() == 8 * n, "forward mode keeps only the tangent it returns"
+    assert reverse.allocated() == reverse_trainable.allocated() == 8 * n * depth, (
+        "every layer's output"
+    )
+    assert forward.allocated() == 8 * n, (
+        "forward mode keeps only the tangent it returns"
+    )
 # From depth 2 on, each layer frees the previous layer's values as it makes
 # its own (at depth 1, the layer's inputs x and u were made before the block).
 assert len(set(forward_peak[1:])) == 1, "forward mode's peak does not grow with depth"
@@ -248,8 +280,8 @@ assert len(set(forward_peak[1:])) == 1, "forward mode's peak does not grow with 
 # :func:`torch.func.jacfwd` stacks :math:`n` JVPs, :func:`torch.func.jacrev`
 # stacks :math:`m` VJPs (both vectorised with ``vmap``). Same numbers:
 
-# Each entry is (1 - tanh(W x)_i^2) W_ij by a few roundings of numbers below 1 (the products
-# with one-hot vectors add exact zeros): error ~1e-16, far below 1e-12.
+# Each entry is (1 - tanh(W x)_i^2) W_ij by a few roundings of numbers below 1 (the
+# products with one-hot vectors add exact zeros): error ~1e-16, far below 1e-12.
 torch.testing.assert_close(torch.func.jacfwd(f)(x), J, rtol=1e-12, atol=1e-12)
 torch.testing.assert_close(torch.func.jacrev(f)(x), J, rtol=1e-12, atol=1e-12)
 print("jacfwd and jacrev both equal the hand-derived J:", tuple(J.shape))
@@ -285,7 +317,9 @@ def count_and_time(jacobian_fn, x, W):
     with counter:
         jacobian_fn(x)  # counted, and the warm-up
     products = counter.get_total_flops() / (2 * W.numel())
-    timer = benchmark.Timer(stmt="jacobian_fn(x)", globals={"jacobian_fn": jacobian_fn, "x": x})
+    timer = benchmark.Timer(
+        stmt="jacobian_fn(x)", globals={"jacobian_fn": jacobian_fn, "x": x}
+    )
     return products, timer.blocked_autorange(min_run_time=0.04).median * 1e3
 
 
@@ -295,13 +329,19 @@ times = {shape: {"jacfwd": [], "jacrev": []} for shape in ("tall", "wide")}
 products = {shape: {"jacfwd": [], "jacrev": []} for shape in ("tall", "wide")}
 for long in long_sides:
     for shape, (rows, cols) in {"tall": (long, short), "wide": (short, long)}.items():
-        W_shape = torch.randn(rows, cols, generator=generator, dtype=torch.float64) / cols**0.5
+        W_shape = (
+            torch.randn(rows, cols, generator=generator, dtype=torch.float64)
+            / cols**0.5
+        )
         x_shape = torch.randn(cols, generator=generator, dtype=torch.float64)
 
         def layer(x, W=W_shape):
             return torch.tanh(W @ x)
 
-        for name, transform in {"jacfwd": torch.func.jacfwd, "jacrev": torch.func.jacrev}.items():
+        for name, transform in {
+            "jacfwd": torch.func.jacfwd,
+            "jacrev": torch.func.jacrev,
+        }.items():
             count, ms = count_and_time(transform(layer), x_shape, W_shape)
             products[shape][name].append(count)
             times[shape][name].append(ms)
@@ -310,15 +350,33 @@ for long in long_sides:
 # jacrev m (one per row), so the mode that fits the shape runs 16, the other
 # the long side.
 for i, long in enumerate(long_sides):
-    # Exact: FLOP counts are integers fixed by the shapes, and FLOPs / 2mn an exact quotient.
-    assert (products["tall"]["jacfwd"][i], products["tall"]["jacrev"][i]) == (short, long), products["tall"]
-    assert (products["wide"]["jacfwd"][i], products["wide"]["jacrev"][i]) == (long, short), products["wide"]
-for shape, fitting, other in (("tall", "jacfwd", "jacrev"), ("wide", "jacrev", "jacfwd")):
-    print(f"{shape} ({'4096 x 16' if shape == 'tall' else '16 x 4096'}): products counted:"
-          f" {fitting} {products[shape][fitting][-1]:.0f}, {other} {products[shape][other][-1]:.0f}")
+    # Exact: FLOP counts are integers fixed by the shapes, and FLOPs / 2mn an exact
+    # quotient.
+    assert (products["tall"]["jacfwd"][i], products["tall"]["jacrev"][i]) == (
+        short,
+        long,
+    ), products["tall"]
+    assert (products["wide"]["jacfwd"][i], products["wide"]["jacrev"][i]) == (
+        long,
+        short,
+    ), products["wide"]
+for shape, fitting, other in (
+    ("tall", "jacfwd", "jacrev"),
+    ("wide", "jacrev", "jacfwd"),
+):
+    print(
+        f"{shape} ({'4096 x 16' if shape == 'tall' else '16 x 4096'}): products counted:"
+        f" {fitting} {products[shape][fitting][-1]:.0f}, {other} {products[shape][other][-1]:.0f}"
+    )
     fit_ms, other_ms = times[shape][fitting][-1], times[shape][other][-1]
-    speed = f"{other_ms / fit_ms:.1f}x faster" if fit_ms <= other_ms else f"{fit_ms / other_ms:.1f}x slower"
-    print(f"    measured: {fitting} {fit_ms:.3f} ms, {other} {other_ms:.3f} ms -> {fitting} {speed}")
+    speed = (
+        f"{other_ms / fit_ms:.1f}x faster"
+        if fit_ms <= other_ms
+        else f"{fit_ms / other_ms:.1f}x slower"
+    )
+    print(
+        f"    measured: {fitting} {fit_ms:.3f} ms, {other} {other_ms:.3f} ms -> {fitting} {speed}"
+    )
 
 # %%
 # The figure shows the measured times; the counts behind them are 16 against

@@ -102,13 +102,18 @@ expected_holo = v * torch.conj(2 * z + torch.cos(z))
 print("z[:2]         ", z[:2])
 print("vjp[:2]       ", vjp_holo[:2])
 print("v conj(f')[:2]", expected_holo[:2])
-print(f"max |vjp - v conj(f'(z))| = {(vjp_holo - expected_holo).abs().max().item():.1e}")
-assert (v.abs() * (2 * z.abs() + torch.cos(z).abs())).max() < 15  # the size of the terms below
-# A few complex128 operations on terms |v| (2|z| + |cos z|) < 15: error ~10 eps 15 = 3e-14,
-# far below 1e-12 (eps = 2.2e-16); a missing conjugate is off by O(1).
+print(
+    f"max |vjp - v conj(f'(z))| = {(vjp_holo - expected_holo).abs().max().item():.1e}"
+)
+# the size of the terms below
+assert (v.abs() * (2 * z.abs() + torch.cos(z).abs())).max() < 15
+# A few complex128 operations on terms |v| (2|z| + |cos z|) < 15: error ~10 eps 15 =
+# 3e-14, far below 1e-12 (eps = 2.2e-16); a missing conjugate is off by O(1).
 torch.testing.assert_close(vjp_holo, expected_holo, rtol=1e-12, atol=1e-12)
 wrong = v * (2 * z + torch.cos(z))  # without the conjugate
-print(f"without the conjugate the error would be {(vjp_holo - wrong).abs().max().item():.2f}")
+print(
+    f"without the conjugate the error would be {(vjp_holo - wrong).abs().max().item():.2f}"
+)
 
 # %%
 # A non-holomorphic function: :math:`f(z) = \bar z^2 z`
@@ -126,9 +131,12 @@ def non_holomorphic(z):
 _, vjp_non_holo = torch.autograd.functional.vjp(non_holomorphic, z, v)
 df_dz, df_dzbar = torch.conj(z) ** 2, 2 * z.abs() ** 2
 expected_non_holo = v * torch.conj(df_dz) + torch.conj(v) * df_dzbar
-print(f"max |vjp - (v conj(df/dz) + conj(v) df/dzbar)| = {(vjp_non_holo - expected_non_holo).abs().max().item():.1e}")
+print(
+    f"max |vjp - (v conj(df/dz) + conj(v) df/dzbar)| = {(vjp_non_holo - expected_non_holo).abs().max().item():.1e}"
+)
 assert (3 * v.abs() * z.abs() ** 2).max() < 25  # the size of the terms below
-# A few complex128 operations on terms up to 3 |v| |z|^2 < 25: error ~10 eps 25 = 6e-14, far below 1e-12.
+# A few complex128 operations on terms up to 3 |v| |z|^2 < 25: error ~10 eps 25 = 6e-14,
+# far below 1e-12.
 torch.testing.assert_close(vjp_non_holo, expected_non_holo, rtol=1e-12, atol=1e-12)
 
 # %%
@@ -145,13 +153,20 @@ def conjugate_cubed(z):
 
 
 _, vjp_conj_cubed = torch.autograd.functional.vjp(conjugate_cubed, z, v)
-expected_conj_cubed = torch.conj(v) * 3 * torch.conj(z) ** 2  # v conj(0) + conj(v) df/dzbar
-print(f"f = conj(z)^3: max |vjp - conj(v) df/dzbar| = {(vjp_conj_cubed - expected_conj_cubed).abs().max().item():.1e}")
+# v conj(0) + conj(v) df/dzbar
+expected_conj_cubed = torch.conj(v) * 3 * torch.conj(z) ** 2
+print(
+    f"f = conj(z)^3: max |vjp - conj(v) df/dzbar| = {(vjp_conj_cubed - expected_conj_cubed).abs().max().item():.1e}"
+)
 assert (3 * v.abs() * z.abs() ** 2).max() < 25  # the size of the terms below
-# A few complex128 operations on terms up to 3 |v| |z|^2 < 25: error ~10 eps 25 = 6e-14, far below 1e-12.
+# A few complex128 operations on terms up to 3 |v| |z|^2 < 25: error ~10 eps 25 = 6e-14,
+# far below 1e-12.
 torch.testing.assert_close(vjp_conj_cubed, expected_conj_cubed, rtol=1e-12, atol=1e-12)
-conjugated = torch.conj(v) * torch.conj(3 * torch.conj(z) ** 2)  # with df/dzbar conjugated
-print(f"with df/dzbar conjugated the error would be {(vjp_conj_cubed - conjugated).abs().max().item():.2f}")
+# with df/dzbar conjugated
+conjugated = torch.conj(v) * torch.conj(3 * torch.conj(z) ** 2)
+print(
+    f"with df/dzbar conjugated the error would be {(vjp_conj_cubed - conjugated).abs().max().item():.2f}"
+)
 
 # %%
 # A real loss: the complex gradient is the real one
@@ -180,7 +195,9 @@ a, b = z.real.clone().requires_grad_(), z.imag.clone().requires_grad_()
 real_grad = torch.complex(a.grad, b.grad)  # dL/da + i dL/db
 
 by_hand = 2 * (z**3 - 1) * torch.conj(3 * z**2)
-print(f"max |grad - (dL/da + i dL/db)| = {(complex_grad - real_grad).abs().max().item():.1e}")
+print(
+    f"max |grad - (dL/da + i dL/db)| = {(complex_grad - real_grad).abs().max().item():.1e}"
+)
 # The sizes of the terms the real route adds up, per point: |re|, |im| and the factors
 # 3a^2 - 3b^2 and 6ab with absolute values. The other two routes add terms no larger
 # (2 |z^3 - 1| |3 z^2| <= term_size).
@@ -188,14 +205,22 @@ a_, b_ = a.detach().abs(), b.detach().abs()
 re_size, im_size = a_**3 + 3 * a_ * b_**2 + 1, 3 * a_**2 * b_ + b_**3
 term_size = 2 * (re_size + im_size) * (3 * a_**2 + 3 * b_**2 + 6 * a_ * b_)
 eps = torch.finfo(torch.float64).eps
-# Each route takes about 20 roundings (pow, abs, + - *, each within a few eps = 2.2e-16 of
-# its result), so the routes differ by under 100 eps term_size per point. Near a root
+# Each route takes about 20 roundings (pow, abs, + - *, each within a few eps = 2.2e-16
+# of its result), so the routes differ by under 100 eps term_size per point. Near a root
 # z^3 - 1 cancels: the difference is small in absolute terms, not relative ones, hence a
 # per-point bound rather than rtol.
-assert ((complex_grad - real_grad).abs() <= 100 * eps * term_size).all(), "z.grad is not dL/da + i dL/db"
-assert ((complex_grad - by_hand).abs() <= 100 * eps * term_size).all(), "z.grad is not 2 dL/dzbar"
-print(f"largest difference / (eps term_size): {((complex_grad - real_grad).abs() / (eps * term_size)).max().item():.2f}")
-print(f"z.grad = dL/da + i dL/db (computed in real arithmetic) at all {N} points, to rounding")
+assert ((complex_grad - real_grad).abs() <= 100 * eps * term_size).all(), (
+    "z.grad is not dL/da + i dL/db"
+)
+assert ((complex_grad - by_hand).abs() <= 100 * eps * term_size).all(), (
+    "z.grad is not 2 dL/dzbar"
+)
+print(
+    f"largest difference / (eps term_size): {((complex_grad - real_grad).abs() / (eps * term_size)).max().item():.2f}"
+)
+print(
+    f"z.grad = dL/da + i dL/db (computed in real arithmetic) at all {N} points, to rounding"
+)
 
 # %%
 # JAX's ``grad`` by the Cookbook's formula, from the same real derivatives:
@@ -239,12 +264,19 @@ torch.testing.assert_close(z_leaf.grad, 2 * z, rtol=1e-12, atol=1e-12)
 
 grid = torch.linspace(-1.6, 1.6, 25, dtype=torch.float64)
 grid_z = torch.complex(*torch.meshgrid(grid, grid, indexing="xy")).flatten()
-_, grid_grad = torch.autograd.functional.vjp(loss, grid_z, torch.ones_like(grid_z, dtype=torch.float64))
-# The same factors multiplied in another order, as for by_hand above: a few eps relative.
-torch.testing.assert_close(grid_grad, 2 * (grid_z**3 - 1) * torch.conj(3 * grid_z**2), rtol=1e-12, atol=1e-12)
-roots = torch.exp(2j * torch.pi * torch.arange(3, dtype=torch.float64) / 3)  # where L = 0
+_, grid_grad = torch.autograd.functional.vjp(
+    loss, grid_z, torch.ones_like(grid_z, dtype=torch.float64)
+)
+# The same factors multiplied in another order, as for by_hand above: a few eps
+# relative.
+torch.testing.assert_close(
+    grid_grad, 2 * (grid_z**3 - 1) * torch.conj(3 * grid_z**2), rtol=1e-12, atol=1e-12
+)
+# where L = 0
+roots = torch.exp(2j * torch.pi * torch.arange(3, dtype=torch.float64) / 3)
 moving = grid_grad.abs() > 1e-8  # the gradient vanishes at z = 0
-step = -grid_grad[moving] / grid_grad[moving].abs()  # unit direction of steepest descent
+# unit direction of steepest descent
+step = -grid_grad[moving] / grid_grad[moving].abs()
 
 
 def loss_of_pairs(pairs):
@@ -253,8 +285,12 @@ def loss_of_pairs(pairs):
 
 def rate_of_change(directions):
     """dL/dt along z + t * d at every moving grid point, for directions d of shape (..., points)."""
-    points = torch.view_as_real(grid_z[moving]).expand(*directions.shape, 2).contiguous()
-    return torch.func.jvp(loss_of_pairs, (points,), (torch.view_as_real(directions).contiguous(),))[1]
+    points = (
+        torch.view_as_real(grid_z[moving]).expand(*directions.shape, 2).contiguous()
+    )
+    return torch.func.jvp(
+        loss_of_pairs, (points,), (torch.view_as_real(directions).contiguous(),)
+    )[1]
 
 
 steepest = rate_of_change(step)
@@ -262,37 +298,70 @@ steepest = rate_of_change(step)
 # relative, far below 1e-10; a wrong direction changes the rate by O(|g|).
 torch.testing.assert_close(steepest, -grid_grad[moving].abs(), rtol=1e-10, atol=1e-12)
 angles = torch.linspace(0, 2 * torch.pi, 73, dtype=torch.float64)[:-1]
-turned_directions = torch.polar(torch.ones(71, len(step), dtype=torch.float64), step.angle() + angles[1:, None])
+turned_directions = torch.polar(
+    torch.ones(71, len(step), dtype=torch.float64), step.angle() + angles[1:, None]
+)
 turned = rate_of_change(turned_directions)  # (71, points)
-# The nearest other directions, 5 degrees off, have rate -|g| cos(5 degrees) = -0.996 |g|:
-# a margin of 0.4% of |g|, far above rounding (a few eps relative).
-assert (turned > steepest).all(), "every other direction should have a larger rate than -g/|g|"
+# The nearest other directions, 5 degrees off, have rate -|g| cos(5 degrees) = -0.996
+# |g|: a margin of 0.4% of |g|, far above rounding (a few eps relative).
+assert (turned > steepest).all(), (
+    "every other direction should have a larger rate than -g/|g|"
+)
 quarter_turn = turned[17]  # angles[18] = 90 degrees
 # Zero up to the rounding of the direction (angle, cos, sin) and of the rate, a few eps
 # (2.2e-16) times |g|: far below 1e-12 |g|.
-torch.testing.assert_close(quarter_turn / steepest.abs(), torch.zeros_like(quarter_turn), rtol=0, atol=1e-12)
-print(f"at all {int(moving.sum())} points: rate along -g/|g| is -|g|, larger along the 71 other directions,")
+torch.testing.assert_close(
+    quarter_turn / steepest.abs(), torch.zeros_like(quarter_turn), rtol=0, atol=1e-12
+)
+print(
+    f"at all {int(moving.sum())} points: rate along -g/|g| is -|g|, larger along the 71 other directions,"
+)
 print("and zero a quarter turn away (along the contour line)")
 
 nearest_root = roots[(grid_z[moving, None] - roots).abs().argmin(dim=1)]
 to_root = (nearest_root - grid_z[moving]) / (nearest_root - grid_z[moving]).abs()
 largest_angle = torch.rad2deg(torch.angle(step / to_root).abs()).max().item()
-print(f"largest angle between an arrow and the direction to the nearest root: {largest_angle:.0f} degrees")
+print(
+    f"largest angle between an arrow and the direction to the nearest root: {largest_angle:.0f} degrees"
+)
 assert largest_angle > 60, "the arrows point downhill, not at the roots"
 
 fine = torch.linspace(-1.6, 1.6, 301, dtype=torch.float64)
 fine_z = torch.complex(*torch.meshgrid(fine, fine, indexing="xy"))
 fig, ax = plt.subplots(figsize=(5.2, 4.6), layout="constrained")
-filled = ax.contourf(fine.numpy(), fine.numpy(), torch.log10(loss(fine_z) + 1e-3).numpy(), levels=20, cmap="magma")
+filled = ax.contourf(
+    fine.numpy(),
+    fine.numpy(),
+    torch.log10(loss(fine_z) + 1e-3).numpy(),
+    levels=20,
+    cmap="magma",
+)
 fig.colorbar(filled, ax=ax, label=r"$\log_{10}(|z^3 - 1|^2 + 10^{-3})$")
 arrows_at = grid_z[moving]
-ax.quiver(arrows_at.real.numpy(), arrows_at.imag.numpy(), step.real.numpy(), step.imag.numpy(), color="white", scale=40, width=0.003)
-ax.plot(roots.real.numpy(), roots.imag.numpy(), "o", color="cyan", ms=7, label="roots of $z^3 = 1$")
+ax.quiver(
+    arrows_at.real.numpy(),
+    arrows_at.imag.numpy(),
+    step.real.numpy(),
+    step.imag.numpy(),
+    color="white",
+    scale=40,
+    width=0.003,
+)
+ax.plot(
+    roots.real.numpy(),
+    roots.imag.numpy(),
+    "o",
+    color="cyan",
+    ms=7,
+    label="roots of $z^3 = 1$",
+)
 ax.set_xlabel("Re $z$")
 ax.set_ylabel("Im $z$")
 ax.set_aspect("equal")
 ax.legend(loc="lower left", fontsize=8)
-ax.set_title("minus the gradient of $L$, direction only:\nsteepest descent", fontsize=10)
+ax.set_title(
+    "minus the gradient of $L$, direction only:\nsteepest descent", fontsize=10
+)
 plt.show()
 
 # %%

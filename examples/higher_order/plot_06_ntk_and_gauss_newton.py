@@ -62,9 +62,12 @@ from torch.func import functional_call, jacrev, jvp, linearize, vjp, vmap
 from torch.utils.flop_counter import FlopCounterMode
 
 generator = torch.Generator().manual_seed(0)
-model = nn.Sequential(nn.Linear(1, 32), nn.Tanh(), nn.Linear(32, 32), nn.Tanh(), nn.Linear(32, 1)).to(torch.float64)
+model = nn.Sequential(
+    nn.Linear(1, 32), nn.Tanh(), nn.Linear(32, 32), nn.Tanh(), nn.Linear(32, 1)
+).to(torch.float64)
 params = {  # seeded parameters, used instead of the module's own
-    name: torch.randn(p.shape, generator=generator, dtype=torch.float64) / (p.shape[1] ** 0.5 if p.dim() == 2 else 1)
+    name: torch.randn(p.shape, generator=generator, dtype=torch.float64)
+    / (p.shape[1] ** 0.5 if p.dim() == 2 else 1)
     for name, p in model.named_parameters()
 }
 N = 50
@@ -97,16 +100,23 @@ print(f"J: {tuple(J.shape)} (N x P)   NTK: {tuple(ntk_explicit.shape)}")
 
 v = torch.randn(N, generator=generator, dtype=torch.float64)
 ntk_v, flops_ntk_v = matmul_flops(lambda: ntk_vector_product(v))
-ntk_matrix_free, flops_ntk_full = matmul_flops(lambda: vmap(ntk_vector_product)(torch.eye(N, dtype=torch.float64)))
+ntk_matrix_free, flops_ntk_full = matmul_flops(
+    lambda: vmap(ntk_vector_product)(torch.eye(N, dtype=torch.float64))
+)
 # Row j of the vmapped result is Theta e_j, column j of Theta (symmetric).
-print(f"max |Theta v (VJP then JVP) - J J^T v| = {(ntk_v - ntk_explicit @ v).abs().max().item():.1e}")
-print(f"max |vmapped products - J J^T| = {(ntk_matrix_free - ntk_explicit).abs().max().item():.1e}")
-# Rounding, at worst: J J^T sums P = 1153 products per entry, and both routes sum over N = 50 and
-# through the layers, ~1500 roundings in all, each within eps/2 = 1.1e-16 of the sizes of the terms,
-# which add to (|J| |J|^T |v|)_i <= 846 here: 1500 * 1.1e-16 * 846 = 1.4e-10, hence atol 2e-10.
+print(
+    f"max |Theta v (VJP then JVP) - J J^T v| = {(ntk_v - ntk_explicit @ v).abs().max().item():.1e}"
+)
+print(
+    f"max |vmapped products - J J^T| = {(ntk_matrix_free - ntk_explicit).abs().max().item():.1e}"
+)
+# Rounding, at worst: J J^T sums P = 1153 products per entry, and both routes sum over N
+# = 50 and through the layers, ~1500 roundings in all, each within eps/2 = 1.1e-16 of
+# the sizes of the terms, which add to (|J| |J|^T |v|)_i <= 846 here: 1500 * 1.1e-16 *
+# 846 = 1.4e-10, hence atol 2e-10.
 torch.testing.assert_close(ntk_v, ntk_explicit @ v, rtol=1e-10, atol=2e-10)
-# Entry by entry the same bound, 1500 * 1.1e-16 (|J| |J|^T)_ij, is ~80 times under rtol 1e-10 |Theta_ij|:
-# no entry cancels to below 13% of (|J| |J|^T)_ij.
+# Entry by entry the same bound, 1500 * 1.1e-16 (|J| |J|^T)_ij, is ~80 times under rtol
+# 1e-10 |Theta_ij|: no entry cancels to below 13% of (|J| |J|^T)_ij.
 torch.testing.assert_close(ntk_matrix_free, ntk_explicit, rtol=1e-10, atol=1e-12)
 
 # %%
@@ -117,12 +127,18 @@ torch.testing.assert_close(ntk_matrix_free, ntk_explicit, rtol=1e-10, atol=1e-12
 
 _, flops_forward = matmul_flops(lambda: network(params, x))
 print(f"one forward pass:                  {flops_forward:>10,} FLOPs")
-print(f"one product Theta v:               {flops_ntk_v:>10,} FLOPs ({flops_ntk_v / flops_forward:.1f} forward passes)")
+print(
+    f"one product Theta v:               {flops_ntk_v:>10,} FLOPs ({flops_ntk_v / flops_forward:.1f} forward passes)"
+)
 print(f"full NTK, vmapped products:        {flops_ntk_full:>10,} FLOPs")
-print(f"full NTK, explicit J then J J^T:   {flops_jacobian + flops_product:>10,} FLOPs"
-      f"  (J holds {N * P:,} numbers)")
+print(
+    f"full NTK, explicit J then J J^T:   {flops_jacobian + flops_product:>10,} FLOPs"
+    f"  (J holds {N * P:,} numbers)"
+)
 assert flops_ntk_v <= 8 * flops_forward, "one NTK product costs a few forward passes"
-assert flops_ntk_full > flops_jacobian + flops_product, "for the full kernel, the explicit route is cheaper here"
+assert flops_ntk_full > flops_jacobian + flops_product, (
+    "for the full kernel, the explicit route is cheaper here"
+)
 
 # %%
 # One product costs a handful of forward passes and stores no
@@ -190,7 +206,10 @@ def linearise(theta):
     return r, jvp_fn, lambda w: vjp_fn(w)[0]
 
 
-assert "higher memory requirements" in linearize.__doc__ and "vmap(jvp)" in linearize.__doc__
+assert (
+    "higher memory requirements" in linearize.__doc__
+    and "vmap(jvp)" in linearize.__doc__
+)
 
 theta_start = torch.tensor([1.0, 0.3, 0.0], dtype=torch.float64)
 evaluations = 0
@@ -198,20 +217,32 @@ r, J_times, J_transpose_times = linearise(theta_start)
 setup_evaluations = evaluations
 u = torch.randn(3, generator=generator, dtype=torch.float64)
 gauss_newton_u = J_transpose_times(J_times(u))
-print(f"residual evaluations: {setup_evaluations} to set up, {evaluations - setup_evaluations} for a product J^T J u")
-assert (setup_evaluations, evaluations - setup_evaluations) == (3, 0)  # linearize 2, vjp 1
+print(
+    f"residual evaluations: {setup_evaluations} to set up, {evaluations - setup_evaluations} for a product J^T J u"
+)
+# linearize 2, vjp 1
+assert (setup_evaluations, evaluations - setup_evaluations) == (3, 0)
 
 J_hand = jacobian_by_hand(theta_start)
-print(f"max |J^T (J u) - explicit J^T J u| = {(gauss_newton_u - J_hand.T @ J_hand @ u).abs().max().item():.1e}")
-# Each entry of J^T J u and J^T r as a fraction of the sizes of its terms, |J|^T |J| |u| and |J|^T |r|.
-size_fraction = torch.cat([(J_hand.T @ (J_hand @ u)).abs() / (J_hand.abs().T @ (J_hand.abs() @ u.abs())),
-                           (J_hand.T @ r).abs() / (J_hand.abs().T @ r.abs())])
+print(
+    f"max |J^T (J u) - explicit J^T J u| = {(gauss_newton_u - J_hand.T @ J_hand @ u).abs().max().item():.1e}"
+)
+# Each entry of J^T J u and J^T r as a fraction of the sizes of its terms, |J|^T |J| |u|
+# and |J|^T |r|.
+size_fraction = torch.cat(
+    [
+        (J_hand.T @ (J_hand @ u)).abs() / (J_hand.abs().T @ (J_hand.abs() @ u.abs())),
+        (J_hand.T @ r).abs() / (J_hand.abs().T @ r.abs()),
+    ]
+)
 print(f"smallest entry / size of its terms: {size_fraction.min().item():.2f}")
-# Sums of 3, then of 40 products: within ~50 eps of the sizes of their terms. Every entry is at
-# least half of those sizes (little cancellation; asserted), so both routes are within ~100 eps
-# relative of the exact products: well within rtol 1e-12 = 4500 eps.
+# Sums of 3, then of 40 products: within ~50 eps of the sizes of their terms. Every
+# entry is at least half of those sizes (little cancellation; asserted), so both routes
+# are within ~100 eps relative of the exact products: well within rtol 1e-12 = 4500 eps.
 assert size_fraction.min() > 0.5, size_fraction
-torch.testing.assert_close(gauss_newton_u, J_hand.T @ (J_hand @ u), rtol=1e-12, atol=1e-12)
+torch.testing.assert_close(
+    gauss_newton_u, J_hand.T @ (J_hand @ u), rtol=1e-12, atol=1e-12
+)
 torch.testing.assert_close(J_transpose_times(r), J_hand.T @ r, rtol=1e-12, atol=1e-12)
 
 # %%
@@ -254,7 +285,10 @@ def conjugate_gradients(apply_matrix, rhs, max_iterations=10, rtol=1e-10):
         relative_residuals.append((new_residual.norm() / rhs.norm()).item())
         if new_residual.norm() <= rtol * rhs.norm():
             break
-        direction = new_residual + (new_residual @ new_residual) / (residual @ residual) * direction
+        direction = (
+            new_residual
+            + (new_residual @ new_residual) / (residual @ residual) * direction
+        )
         residual = new_residual
     return solution, relative_residuals
 
@@ -264,20 +298,33 @@ def fit(theta, damping, max_steps, gradient_tolerance=1e-6, check_against_dense=
     for _ in range(max_steps):
         r, J_times, J_transpose_times = linearise(theta)
         gradient = J_transpose_times(r)
-        history.append({"theta": theta, "residual_norm": r.norm().item(), "gradient_norm": gradient.norm().item()})
+        history.append(
+            {
+                "theta": theta,
+                "residual_norm": r.norm().item(),
+                "gradient_norm": gradient.norm().item(),
+            }
+        )
         if gradient.norm() <= gradient_tolerance:
             break
-        step, cg_residuals = conjugate_gradients(lambda u: J_transpose_times(J_times(u)) + damping * u, -gradient)
+        step, cg_residuals = conjugate_gradients(
+            lambda u: J_transpose_times(J_times(u)) + damping * u, -gradient
+        )
         J_hand = jacobian_by_hand(theta)
         matrix = J_hand.T @ J_hand + damping * torch.eye(3, dtype=torch.float64)
-        history[-1].update(cg_iterations=len(cg_residuals), cg_residuals=cg_residuals, cond=torch.linalg.cond(matrix).item())
+        history[-1].update(
+            cg_iterations=len(cg_residuals),
+            cg_residuals=cg_residuals,
+            cond=torch.linalg.cond(matrix).item(),
+        )
         if check_against_dense:
             dense_step = torch.linalg.solve(matrix, -J_hand.T @ r)
             eps = torch.finfo(torch.float64).eps
             bound = history[-1]["cond"] * (1e-10 + 100 * eps) * dense_step.norm().item()
-            # CG against a dense solve with the hand Jacobian. CG stops at a residual of 1e-10 |rhs| and the
-            # solve is backward stable: each is within bound = cond (1e-10 + 100 eps) |step| of the exact
-            # step (cond reaches 1e6 far from the solution).
+            # CG against a dense solve with the hand Jacobian. CG stops at a residual of
+            # 1e-10 |rhs| and the solve is backward stable: each is within bound = cond
+            # (1e-10 + 100 eps) |step| of the exact step (cond reaches 1e6 far from the
+            # solution).
             torch.testing.assert_close(step, dense_step, rtol=0, atol=2 * bound)
         if damping == 0:
             theta = theta + step
@@ -293,53 +340,86 @@ def fit(theta, damping, max_steps, gradient_tolerance=1e-6, check_against_dense=
 
 gauss_newton = fit(theta_start, damping=0.0, max_steps=6)
 levenberg_marquardt = fit(theta_start, damping=1.0, max_steps=20)
-for name, history in [("Gauss-Newton", gauss_newton), ("Levenberg-Marquardt", levenberg_marquardt)]:
+for name, history in [
+    ("Gauss-Newton", gauss_newton),
+    ("Levenberg-Marquardt", levenberg_marquardt),
+]:
     norms = ", ".join(f"{h['residual_norm']:.3g}" for h in history)
     print(f"{name}: |r| per iteration = {norms}")
 lm_steps = levenberg_marquardt[:-1]
-print("CG iterations per LM step:", [h["cg_iterations"] for h in lm_steps],
-      " per GN step:", [h["cg_iterations"] for h in gauss_newton])
+print(
+    "CG iterations per LM step:",
+    [h["cg_iterations"] for h in lm_steps],
+    " per GN step:",
+    [h["cg_iterations"] for h in gauss_newton],
+)
 after_second = min(h["cg_residuals"][1] for h in lm_steps)
 after_third = max(h["cg_residuals"][2] for h in lm_steps)
-print(f"LM's CG: |residual| / |rhs| after the 2nd iteration >= {after_second:.1e}, after the 3rd <= {after_third:.1e};"
-      f" cond(G + lambda I) <= {max(h['cond'] for h in lm_steps):.0f}")
-# P = 3: in exact arithmetic the residual after the third iteration is 0; in floating point
-# it is rounding, within ~100 eps (2.2e-16) cond(G + lambda I) |rhs| = 2.2e-12 |rhs| for
-# cond < 100, so under 1e-11 |rhs|, ten times below the 1e-10 CG stops at. After the second
-# it is the error of a two-term approximation, 1e-2 |rhs| here, far above the stop. So
-# every LM solve takes exactly three iterations on any machine.
-assert max(h["cond"] for h in lm_steps) < 100 and after_second > 1e-8 and after_third < 1e-11
+print(
+    f"LM's CG: |residual| / |rhs| after the 2nd iteration >= {after_second:.1e}, after the 3rd <= {after_third:.1e};"
+    f" cond(G + lambda I) <= {max(h['cond'] for h in lm_steps):.0f}"
+)
+# P = 3: in exact arithmetic the residual after the third iteration is 0; in floating
+# point it is rounding, within ~100 eps (2.2e-16) cond(G + lambda I) |rhs| = 2.2e-12
+# |rhs| for cond < 100, so under 1e-11 |rhs|, ten times below the 1e-10 CG stops at.
+# After the second it is the error of a two-term approximation, 1e-2 |rhs| here, far
+# above the stop. So every LM solve takes exactly three iterations on any machine.
+assert (
+    max(h["cond"] for h in lm_steps) < 100
+    and after_second > 1e-8
+    and after_third < 1e-11
+)
 assert all(h["cg_iterations"] == 3 for h in lm_steps)
 fourth = [h for h in gauss_newton if h["cg_iterations"] == 4]
-# A fourth iteration is needed only where the rounding left after the third, up to ~100 eps
-# cond(G) |rhs| (as for LM above), can exceed the 1e-10 stop: cond(G) > 1e-10 / (100 eps) = 4.5e3.
-# The GN steps with a better-conditioned G end after three on any machine (their residuals after
-# three are 3e-12 |rhs| at most here, 30 times below the stop); and some GN solve needs a fourth on
-# any machine: its residual after the third iteration is far above the stop (8e-7 here).
+# A fourth iteration is needed only where the rounding left after the third, up to ~100
+# eps cond(G) |rhs| (as for LM above), can exceed the 1e-10 stop: cond(G) > 1e-10 / (100
+# eps) = 4.5e3. The GN steps with a better-conditioned G end after three on any machine
+# (their residuals after three are 3e-12 |rhs| at most here, 30 times below the stop);
+# and some GN solve needs a fourth on any machine: its residual after the third
+# iteration is far above the stop (8e-7 here).
 rounding_can_reach_stop = 1e-10 / (100 * torch.finfo(torch.float64).eps)
-print("GN steps with a fourth CG iteration: cond(G) =", ", ".join(f"{h['cond']:.0e}" for h in fourth),
-      f"(rounding can reach the stop above {rounding_can_reach_stop:.1e});",
-      "|residual| / |rhs| after the 3rd:", ", ".join(f"{h['cg_residuals'][2]:.0e}" for h in fourth))
+print(
+    "GN steps with a fourth CG iteration: cond(G) =",
+    ", ".join(f"{h['cond']:.0e}" for h in fourth),
+    f"(rounding can reach the stop above {rounding_can_reach_stop:.1e});",
+    "|residual| / |rhs| after the 3rd:",
+    ", ".join(f"{h['cg_residuals'][2]:.0e}" for h in fourth),
+)
 assert all(h["cond"] > rounding_can_reach_stop for h in fourth)
 assert any(h["cg_residuals"][2] > 1e-8 for h in gauss_newton)
 changes = [h["relative_change"] for h in lm_steps]
 print("relative change of |r| per tried step:", ", ".join(f"{c:.1e}" for c in changes))
-assert levenberg_marquardt[-1]["gradient_norm"] <= 1e-6, "LM stopped on its tolerance, not on max_steps"
+assert levenberg_marquardt[-1]["gradient_norm"] <= 1e-6, (
+    "LM stopped on its tolerance, not on max_steps"
+)
 # Every accept-or-reject test was decided by far more than rounding moves
 # |r|: each of the 40 residuals is off by a few eps (2.2e-16) times its
 # terms (at most 3), so |r| = 0.12 moves by under 1e-14, 1e-13 relative.
-assert min(abs(c) for c in changes) > 1e-12, "a step was kept or rejected by a margin rounding could flip"
+assert min(abs(c) for c in changes) > 1e-12, (
+    "a step was kept or rejected by a margin rounding could flip"
+)
 
-# Run on: the same loop, from the same start, for four steps past where the tolerance stopped
-# it (no tolerance, and no dense comparison: its rhs, J_hand^T r, and CG's, the VJP, differ by
-# rounding, which is no longer negligible next to a gradient below 1e-6).
-run_on = fit(theta_start, damping=1.0, max_steps=len(levenberg_marquardt) + 3, gradient_tolerance=0.0,
-             check_against_dense=False)
-run_on_changes = [h["relative_change"] for h in run_on[len(lm_steps):]]
-print("run on: relative change of |r| per tried step:", ", ".join(f"{c:.1e}" for c in run_on_changes))
-# Each true change shrinks as the gradient squared (1e-12, then ~1e-17); the computed one adds
-# the rounding of two |r|, under 1e-13 relative (as above): a change that small is rounding.
-assert min(abs(c) for c in run_on_changes) < 1e-13, "the run-on steps should reach rounding"
+# Run on: the same loop, from the same start, for four steps past where the tolerance
+# stopped it (no tolerance, and no dense comparison: its rhs, J_hand^T r, and CG's, the
+# VJP, differ by rounding, which is no longer negligible next to a gradient below 1e-6).
+run_on = fit(
+    theta_start,
+    damping=1.0,
+    max_steps=len(levenberg_marquardt) + 3,
+    gradient_tolerance=0.0,
+    check_against_dense=False,
+)
+run_on_changes = [h["relative_change"] for h in run_on[len(lm_steps) :]]
+print(
+    "run on: relative change of |r| per tried step:",
+    ", ".join(f"{c:.1e}" for c in run_on_changes),
+)
+# Each true change shrinks as the gradient squared (1e-12, then ~1e-17); the computed
+# one adds the rounding of two |r|, under 1e-13 relative (as above): a change that small
+# is rounding.
+assert min(abs(c) for c in run_on_changes) < 1e-13, (
+    "the run-on steps should reach rounding"
+)
 
 # %%
 # From this start, plain Gauss–Newton overshoots and its loss explodes;
@@ -352,15 +432,26 @@ r_fit = residuals(theta_fit)
 gradient_by_hand = jacobian_by_hand(theta_fit).T @ r_fit
 loss_fit = 0.5 * (r_fit @ r_fit).item()
 loss_true = 0.5 * (residuals(theta_true) ** 2).sum().item()
-print(f"fitted (a, b, c) = ({theta_fit[0]:.4f}, {theta_fit[1]:.4f}, {theta_fit[2]:.4f}),"
-      f" true (2, 1.3, 0.5)")
-print(f"loss {loss_fit:.6f} (at the true parameters {loss_true:.6f}),"
-      f" max |J^T r| = {gradient_by_hand.abs().max().item():.1e}")
-assert max(h["residual_norm"] for h in gauss_newton) > 100 * gauss_newton[0]["residual_norm"], "GN should blow up here"
-assert loss_fit <= loss_true, "the least-squares minimum is at most the loss at the true parameters"
+print(
+    f"fitted (a, b, c) = ({theta_fit[0]:.4f}, {theta_fit[1]:.4f}, {theta_fit[2]:.4f}),"
+    f" true (2, 1.3, 0.5)"
+)
+print(
+    f"loss {loss_fit:.6f} (at the true parameters {loss_true:.6f}),"
+    f" max |J^T r| = {gradient_by_hand.abs().max().item():.1e}"
+)
+assert (
+    max(h["residual_norm"] for h in gauss_newton)
+    > 100 * gauss_newton[0]["residual_norm"]
+), "GN should blow up here"
+assert loss_fit <= loss_true, (
+    "the least-squares minimum is at most the loss at the true parameters"
+)
 # The loop stopped with |J^T r| <= 1e-6 (VJP); the hand Jacobian's gradient
 # agrees with it to rounding (1e-15 here), so its largest entry is within it too.
-torch.testing.assert_close(gradient_by_hand, torch.zeros(3, dtype=torch.float64), rtol=0, atol=1e-6)
+torch.testing.assert_close(
+    gradient_by_hand, torch.zeros(3, dtype=torch.float64), rtol=0, atol=1e-6
+)
 
 # %%
 # The NTK of the fitted curve and its Gauss–Newton matrix
@@ -384,23 +475,33 @@ def J_times_at_fit(u):
     return jvp(residuals, (theta_fit,), (u,))[1]
 
 
-fit_ntk = vmap(lambda w: J_times_at_fit(fit_vjp_fn(w)[0]))(torch.eye(n_data, dtype=torch.float64))
-fit_gauss_newton = vmap(lambda u: fit_vjp_fn(J_times_at_fit(u))[0])(torch.eye(3, dtype=torch.float64))
+fit_ntk = vmap(lambda w: J_times_at_fit(fit_vjp_fn(w)[0]))(
+    torch.eye(n_data, dtype=torch.float64)
+)
+fit_gauss_newton = vmap(lambda u: fit_vjp_fn(J_times_at_fit(u))[0])(
+    torch.eye(3, dtype=torch.float64)
+)
 J_fit = jacobian_by_hand(theta_fit)
-print(f"max |NTK - J J^T| = {(fit_ntk - J_fit @ J_fit.T).abs().max().item():.1e},"
-      f" max |GN matrix - J^T J| = {(fit_gauss_newton - J_fit.T @ J_fit).abs().max().item():.1e} (hand J)")
-# Every entry sums terms of one sign (J's columns: e^{-bt} > 0, -a t e^{-bt} <= 0, and 1), so no
-# cancellation: each route is within a few tens of eps (exp, products, sums of 3 or 40) of the
-# exact entry, relative. Well within rtol 1e-12 = 4500 eps; a wrong VJP or JVP is off by O(1).
+print(
+    f"max |NTK - J J^T| = {(fit_ntk - J_fit @ J_fit.T).abs().max().item():.1e},"
+    f" max |GN matrix - J^T J| = {(fit_gauss_newton - J_fit.T @ J_fit).abs().max().item():.1e} (hand J)"
+)
+# Every entry sums terms of one sign (J's columns: e^{-bt} > 0, -a t e^{-bt} <= 0, and
+# 1), so no cancellation: each route is within a few tens of eps (exp, products, sums of
+# 3 or 40) of the exact entry, relative. Well within rtol 1e-12 = 4500 eps; a wrong VJP
+# or JVP is off by O(1).
 torch.testing.assert_close(fit_ntk, J_fit @ J_fit.T, rtol=1e-12, atol=0)
 torch.testing.assert_close(fit_gauss_newton, J_fit.T @ J_fit, rtol=1e-12, atol=0)
 ntk_eigenvalues = torch.linalg.eigvalsh(fit_ntk)[-3:]
 gauss_newton_eigenvalues = torch.linalg.eigvalsh(fit_gauss_newton)
 print("largest eigenvalues of J J^T:", ntk_eigenvalues)
 print("eigenvalues of J^T J:        ", gauss_newton_eigenvalues)
-# The exact eigenvalues agree, and the other 37 are 0. Rounding of the matrices (sums of 3 terms) and
-# eigvalsh's (~N eps ||J||^2) move them by under 50 eps 44.6 = 5e-13: far below 1e-10 * 0.96 and 1e-10.
-torch.testing.assert_close(ntk_eigenvalues, gauss_newton_eigenvalues, rtol=1e-10, atol=1e-12)
+# The exact eigenvalues agree, and the other 37 are 0. Rounding of the matrices (sums of
+# 3 terms) and eigvalsh's (~N eps ||J||^2) move them by under 50 eps 44.6 = 5e-13: far
+# below 1e-10 * 0.96 and 1e-10.
+torch.testing.assert_close(
+    ntk_eigenvalues, gauss_newton_eigenvalues, rtol=1e-10, atol=1e-12
+)
 assert torch.linalg.eigvalsh(fit_ntk)[:-3].abs().max() < 1e-10, "the other 37 are zero"
 
 # %%
@@ -422,15 +523,32 @@ axes[0].set_yticks(range(-2, 3))
 fig.colorbar(image, ax=axes[0], shrink=0.8)
 fine_t = torch.linspace(0, 4, 200, dtype=torch.float64)
 axes[1].plot(t.numpy(), y.numpy(), "o", ms=3, color="0.5", label="data")
-axes[1].plot(fine_t.numpy(), (theta_fit[0] * torch.exp(-theta_fit[1] * fine_t) + theta_fit[2]).numpy(), label="LM fit")
-axes[1].plot(fine_t.numpy(), (theta_start[0] * torch.exp(-theta_start[1] * fine_t) + theta_start[2]).numpy(), "--",
-             label="start")
+axes[1].plot(
+    fine_t.numpy(),
+    (theta_fit[0] * torch.exp(-theta_fit[1] * fine_t) + theta_fit[2]).numpy(),
+    label="LM fit",
+)
+axes[1].plot(
+    fine_t.numpy(),
+    (theta_start[0] * torch.exp(-theta_start[1] * fine_t) + theta_start[2]).numpy(),
+    "--",
+    label="start",
+)
 axes[1].set_xlabel("$t$")
 axes[1].set_title("$a e^{-bt} + c$", fontsize=10)
 axes[1].legend(fontsize=9)
-for name, history, style in [("Gauss-Newton", gauss_newton, "s--"), ("Levenberg-Marquardt", levenberg_marquardt, "o-")]:
-    axes[2].semilogy([h["residual_norm"] for h in history], style, label=f"{name}: $\\|r\\|$")
-axes[2].semilogy([h["gradient_norm"] for h in levenberg_marquardt], "^:", label="LM: $\\|J^\\top r\\|$")
+for name, history, style in [
+    ("Gauss-Newton", gauss_newton, "s--"),
+    ("Levenberg-Marquardt", levenberg_marquardt, "o-"),
+]:
+    axes[2].semilogy(
+        [h["residual_norm"] for h in history], style, label=f"{name}: $\\|r\\|$"
+    )
+axes[2].semilogy(
+    [h["gradient_norm"] for h in levenberg_marquardt],
+    "^:",
+    label="LM: $\\|J^\\top r\\|$",
+)
 axes[2].set_xlabel("iteration")
 axes[2].set_title("convergence", fontsize=10)
 axes[2].legend(fontsize=9, loc="lower left")

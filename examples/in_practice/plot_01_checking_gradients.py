@@ -69,8 +69,10 @@ for dtype in (torch.float32, torch.float64):
     errors[dtype] = (central.double() - exact).abs()
     best = errors[dtype].argmin()
     eps = torch.finfo(dtype).eps
-    print(f"{str(dtype):<14} eps = {eps:.1e}  best h = {steps[best].item():.0e}  "
-          f"smallest error = {errors[dtype][best].item():.1e}  (eps^(1/3) = {eps ** (1 / 3):.0e})")
+    print(
+        f"{str(dtype):<14} eps = {eps:.1e}  best h = {steps[best].item():.0e}  "
+        f"smallest error = {errors[dtype][best].item():.1e}  (eps^(1/3) = {eps ** (1 / 3):.0e})"
+    )
 
 # The claims of the maths above, as checks: float64 reaches 1e-9 or better
 # (at h = 1e-5: truncation 2.2 h^2 = 2.2e-10, plus 4 eps |f| / h = 2.4e-10
@@ -87,8 +89,21 @@ for dtype in (torch.float32, torch.float64):
 
 fig, ax = plt.subplots(figsize=(6.4, 4), layout="constrained")
 for dtype, color in ((torch.float32, "C3"), (torch.float64, "C0")):
-    ax.loglog(steps.numpy(), errors[dtype].clamp(min=1e-17).numpy(), "o-", ms=3, color=color, label=str(dtype))
-ax.loglog(steps.numpy(), (steps**2 / 6 * 12).numpy(), "k:", lw=1, label=r"$\propto h^2$ (truncation)")
+    ax.loglog(
+        steps.numpy(),
+        errors[dtype].clamp(min=1e-17).numpy(),
+        "o-",
+        ms=3,
+        color=color,
+        label=str(dtype),
+    )
+ax.loglog(
+    steps.numpy(),
+    (steps**2 / 6 * 12).numpy(),
+    "k:",
+    lw=1,
+    label=r"$\propto h^2$ (truncation)",
+)
 ax.set_xlabel("step $h$")
 ax.set_ylabel("|central difference - exact|")
 ax.set_ylim(1e-13, 1e2)
@@ -132,12 +147,20 @@ torch.testing.assert_close(left, right, rtol=1e-8, atol=1e-8)
 # against :func:`torch.func.jacrev` of one row, mapped over the rows:
 
 by_two_differences = torch.stack(
-    [(batched_map(x + h * e) - batched_map(x - h * e)) / (2 * h)
-     for e in (torch.tensor([1.0, 0.0], dtype=torch.float64), torch.tensor([0.0, 1.0], dtype=torch.float64))],
-    dim=2)  # (N, 3, 2)
+    [
+        (batched_map(x + h * e) - batched_map(x - h * e)) / (2 * h)
+        for e in (
+            torch.tensor([1.0, 0.0], dtype=torch.float64),
+            torch.tensor([0.0, 1.0], dtype=torch.float64),
+        )
+    ],
+    dim=2,
+)  # (N, 3, 2)
 per_row = torch.func.vmap(torch.func.jacrev(lambda row: batched_map(row[None])[0]))(x)
-print(f"2 differences for all {x.shape[0]} rows: shape {tuple(by_two_differences.shape)}, "
-      f"max |error| = {(by_two_differences - per_row).abs().max().item():.1e}")
+print(
+    f"2 differences for all {x.shape[0]} rows: shape {tuple(by_two_differences.shape)}, "
+    f"max |error| = {(by_two_differences - per_row).abs().max().item():.1e}"
+)
 # Truncation: h^2 / 6 times a third derivative along a or b, at most 20 for
 # |a|, |b| <= 1 (the b-derivative of sin(a + b^2)): 3.3e-10. Rounding: a few
 # eps times |f| < 4, over 2h: 1e-10. So under 1e-9 on any machine.
@@ -217,12 +240,16 @@ h32 = torch.finfo(torch.float32).eps ** (1 / 3)
 exact_at_x = df_dx(x64.detach())
 fd_error, within_tolerance = {}, {}
 for h_step in (1e-6, h32):
-    central32 = ((f(x32.detach() + h_step) - f(x32.detach() - h_step)) / (2 * h_step)).double()
+    central32 = (
+        (f(x32.detach() + h_step) - f(x32.detach() - h_step)) / (2 * h_step)
+    ).double()
     error = (central32 - exact_at_x).abs()
     fd_error[h_step] = error.max().item()
     within_tolerance[h_step] = bool((error <= 1e-5 + 1e-3 * central32.abs()).all())
-    print(f"float32 central difference, h = {h_step:.1e}: max |error| = {fd_error[h_step]:.1e}, "
-          f"within gradcheck's tolerance: {within_tolerance[h_step]}")
+    print(
+        f"float32 central difference, h = {h_step:.1e}: max |error| = {fd_error[h_step]:.1e}, "
+        f"within gradcheck's tolerance: {within_tolerance[h_step]}"
+    )
 # At h = 1e-6 float32's rounding of x +- h and of f gives errors up to ~0.1,
 # far outside; at eps^(1/3) they stay below 3e-4 (sin off by 16 eps), inside.
 assert not within_tolerance[1e-6] and within_tolerance[h32]
@@ -242,7 +269,9 @@ with warnings.catch_warnings():
         torch.autograd.gradcheck(square_with_bug, (x32,), eps=h32)
         raise AssertionError("gradcheck missed the bug in float32")
     except GradcheckError as error:
-        print(f"eps = {h32:.1e}: on the bug, GradcheckError:", str(error).splitlines()[0])
+        print(
+            f"eps = {h32:.1e}: on the bug, GradcheckError:", str(error).splitlines()[0]
+        )
 
 # %%
 # What ``gradcheck`` lets through: its tolerances, in any dtype
@@ -261,7 +290,10 @@ with warnings.catch_warnings():
 # :math:`h = \varepsilon^{1/3}`.
 
 defaults = inspect.signature(torch.autograd.gradcheck).parameters
-print("gradcheck's defaults:", {name: defaults[name].default for name in ("eps", "atol", "rtol")})
+print(
+    "gradcheck's defaults:",
+    {name: defaults[name].default for name in ("eps", "atol", "rtol")},
+)
 assert (defaults["atol"].default, defaults["rtol"].default) == (1e-5, 1e-3)
 
 
@@ -271,13 +303,19 @@ def with_relative_error(delta):
 
 
 def gradcheck_passes(delta, **tolerances):
-    return torch.autograd.gradcheck(with_relative_error(delta), (x64,), raise_exception=False, **tolerances)
+    return torch.autograd.gradcheck(
+        with_relative_error(delta), (x64,), raise_exception=False, **tolerances
+    )
 
 
 tight = {"rtol": 1e-8, "atol": 1e-8}
 for delta in (1e-3, 1e-5, 0.0):
-    print(f"relative error {delta:.0e}: with the defaults", "passes" if gradcheck_passes(delta) else "caught",
-          "| with rtol = atol = 1e-8:", "passes" if gradcheck_passes(delta, **tight) else "caught")
+    print(
+        f"relative error {delta:.0e}: with the defaults",
+        "passes" if gradcheck_passes(delta) else "caught",
+        "| with rtol = atol = 1e-8:",
+        "passes" if gradcheck_passes(delta, **tight) else "caught",
+    )
 # delta = 1e-3: the error is 1e-3 |f'| plus the float64 difference's ~1e-10,
 # inside rtol |f'| + atol = 1e-3 |f'| + 1e-5. At 1e-8: the difference's error
 # stays below 1e-9 (truncation 1e-12 |f'''| / 6, rounding a few eps |f| / 1e-6),

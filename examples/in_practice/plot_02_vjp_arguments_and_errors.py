@@ -76,14 +76,20 @@ print("fixed:", fixed)
 #
 # No broadcasting: a ``(4, 1)`` ``v`` for a ``(4,)`` output is an error.
 
-raised(lambda: vjp(lambda x: x**2, x, v=torch.ones(4, 1, dtype=torch.float64)), RuntimeError, "v has invalid size")
+raised(
+    lambda: vjp(lambda x: x**2, x, v=torch.ones(4, 1, dtype=torch.float64)),
+    RuntimeError,
+    "v has invalid size",
+)
 
 # %%
 # Fix: ``v = torch.ones_like(output)``, or reshape ``v`` to the output's
 # shape.
 
 output = x**2
-_, fixed = vjp(lambda x: x**2, x, v=torch.ones(4, 1, dtype=torch.float64).reshape(output.shape))
+_, fixed = vjp(
+    lambda x: x**2, x, v=torch.ones(4, 1, dtype=torch.float64).reshape(output.shape)
+)
 torch.testing.assert_close(fixed, 2 * x)
 
 # %%
@@ -97,9 +103,19 @@ torch.testing.assert_close(fixed, 2 * x)
 # also works).
 
 two_outputs = lambda x: (x**2, x.sum())  # noqa: E731
-raised(lambda: vjp(two_outputs, x, v=ones), RuntimeError, "v is a tuple of invalid length")
-raised(lambda: vjp(two_outputs, x, v=(ones, ones)), RuntimeError, "Entry 1 in v has invalid size")
-raised(lambda: vjp(lambda x: x**2, x, v=(ones, ones)), RuntimeError, "The given v should contain a single Tensor")
+raised(
+    lambda: vjp(two_outputs, x, v=ones), RuntimeError, "v is a tuple of invalid length"
+)
+raised(
+    lambda: vjp(two_outputs, x, v=(ones, ones)),
+    RuntimeError,
+    "Entry 1 in v has invalid size",
+)
+raised(
+    lambda: vjp(lambda x: x**2, x, v=(ones, ones)),
+    RuntimeError,
+    "The given v should contain a single Tensor",
+)
 
 # %%
 # Fix: one ``v`` per output. The result is the sum of the two VJPs:
@@ -109,7 +125,8 @@ v_square, v_sum = ones, torch.tensor(2.0, dtype=torch.float64)
 _, fixed = vjp(two_outputs, x, v=(v_square, v_sum))
 torch.testing.assert_close(fixed, 2 * x * v_square + v_sum)
 print("fixed:", fixed)
-_, one_output = vjp(lambda x: (x**2,), x, v=ones)  # a tuple of one output, a plain tensor v
+# a tuple of one output, a plain tensor v
+_, one_output = vjp(lambda x: (x**2,), x, v=ones)
 torch.testing.assert_close(one_output, 2 * x)
 
 # %%
@@ -120,12 +137,34 @@ torch.testing.assert_close(one_output, 2 * x)
 # tuple of tensors. A list is rejected, and so is a Python number inside a
 # tuple; the message says which argument and which index.
 
-raised(lambda: vjp(lambda x: x**2, [x], v=ones), TypeError, "The inputs given to vjp must be")
-raised(lambda: vjp(lambda x: x**2, x, v=[ones]), TypeError, "The v given to vjp must be")
-raised(lambda: vjp(lambda x, scale: scale * x, (x, 2.0), v=ones), TypeError, "value at index 1 has type <class 'float'>")
-raised(lambda: vjp(two_outputs, x, v=(ones, 2.0)), TypeError, "value at index 1 has type <class 'float'>")
-raised(lambda: vjp(lambda x: x.detach().sum().item(), x), TypeError, "The outputs of the user-provided function")
-raised(lambda: vjp(lambda x: (x**2, x.sum().item()), x, v=(ones, v_sum)), TypeError, "value at index 1")
+raised(
+    lambda: vjp(lambda x: x**2, [x], v=ones),
+    TypeError,
+    "The inputs given to vjp must be",
+)
+raised(
+    lambda: vjp(lambda x: x**2, x, v=[ones]), TypeError, "The v given to vjp must be"
+)
+raised(
+    lambda: vjp(lambda x, scale: scale * x, (x, 2.0), v=ones),
+    TypeError,
+    "value at index 1 has type <class 'float'>",
+)
+raised(
+    lambda: vjp(two_outputs, x, v=(ones, 2.0)),
+    TypeError,
+    "value at index 1 has type <class 'float'>",
+)
+raised(
+    lambda: vjp(lambda x: x.detach().sum().item(), x),
+    TypeError,
+    "The outputs of the user-provided function",
+)
+raised(
+    lambda: vjp(lambda x: (x**2, x.sum().item()), x, v=(ones, v_sum)),
+    TypeError,
+    "value at index 1",
+)
 
 # %%
 # Fix: tuples, ``(x,)``; numbers as tensors, ``torch.tensor(2.0)``; return
@@ -133,7 +172,9 @@ raised(lambda: vjp(lambda x: (x**2, x.sum().item()), x, v=(ones, v_sum)), TypeEr
 
 _, (fixed,) = vjp(lambda x: x**2, (x,), v=(ones,))
 torch.testing.assert_close(fixed, 2 * x)
-_, (fixed, for_scale) = vjp(lambda x, scale: scale * x, (x, torch.tensor(2.0, dtype=torch.float64)), v=ones)
+_, (fixed, for_scale) = vjp(
+    lambda x, scale: scale * x, (x, torch.tensor(2.0, dtype=torch.float64)), v=ones
+)
 torch.testing.assert_close(fixed, 2 * ones)
 torch.testing.assert_close(for_scale, x.sum())
 
@@ -141,7 +182,11 @@ torch.testing.assert_close(for_scale, x.sum())
 # Integer inputs
 # --------------
 
-raised(lambda: vjp(lambda x: x**2, torch.arange(4), v=torch.ones(4)), RuntimeError, "only Tensors of floating point dtype")
+raised(
+    lambda: vjp(lambda x: x**2, torch.arange(4), v=torch.ones(4)),
+    RuntimeError,
+    "only Tensors of floating point dtype",
+)
 
 # %%
 # Fix: convert the input, not inside the function: ``vjp`` needs a
@@ -150,7 +195,9 @@ raised(lambda: vjp(lambda x: x**2, torch.arange(4), v=torch.ones(4)), RuntimeErr
 
 _, fixed = vjp(lambda x: x**2, torch.arange(4).to(torch.float64), v=ones)
 torch.testing.assert_close(fixed, 2 * torch.arange(4, dtype=torch.float64))
-_, for_complex = vjp(lambda x: x**2, torch.arange(4).to(torch.complex128), v=ones.to(torch.complex128))
+_, for_complex = vjp(
+    lambda x: x**2, torch.arange(4).to(torch.complex128), v=ones.to(torch.complex128)
+)
 torch.testing.assert_close(for_complex, 2 * torch.arange(4).to(torch.complex128))
 
 # %%
@@ -175,11 +222,21 @@ def cube(t):
 leaf = x.clone().requires_grad_()
 _, result = vjp(cube, leaf, v=ones)
 inner = received[-1]
-print("the function got: a new tensor:", inner is not leaf, "| same memory:", inner.data_ptr() == leaf.data_ptr(),
-      "| history:", inner.grad_fn)
-assert inner is not leaf and inner.data_ptr() == leaf.data_ptr() and inner.grad_fn is None
+print(
+    "the function got: a new tensor:",
+    inner is not leaf,
+    "| same memory:",
+    inner.data_ptr() == leaf.data_ptr(),
+    "| history:",
+    inner.grad_fn,
+)
+assert (
+    inner is not leaf and inner.data_ptr() == leaf.data_ptr() and inner.grad_fn is None
+)
 assert leaf.grad is None and not result.requires_grad
-print("leaf.grad after vjp:", leaf.grad, "| result requires grad:", result.requires_grad)
+print(
+    "leaf.grad after vjp:", leaf.grad, "| result requires grad:", result.requires_grad
+)
 
 # %%
 # ``create_graph=True``: differentiating the result again
@@ -195,8 +252,11 @@ print("leaf.grad after vjp:", leaf.grad, "| result requires grad:", result.requi
 _, first = vjp(cube, x, v=ones, create_graph=True)
 print("first requires grad:", first.requires_grad)
 torch.testing.assert_close(first, 3 * x**2)
-raised(lambda: torch.autograd.grad(first, x, ones), RuntimeError, "does not require grad")
-(through_alias,) = torch.autograd.grad(first, received[-1], ones)  # vjp's alias of x: reachable
+raised(
+    lambda: torch.autograd.grad(first, x, ones), RuntimeError, "does not require grad"
+)
+# vjp's alias of x: reachable
+(through_alias,) = torch.autograd.grad(first, received[-1], ones)
 torch.testing.assert_close(through_alias, 6 * x)
 
 # %%
@@ -236,8 +296,16 @@ torch.testing.assert_close(closure_vjp, torch.zeros(4, dtype=torch.float64))
 # %%
 # ``strict=True`` turns both into errors:
 
-raised(lambda: vjp(lambda x, w: x**2, (x, w), v=ones, strict=True), RuntimeError, "independent of input 1")
-raised(lambda: vjp(lambda x: forgotten**2, x, v=ones, strict=True), RuntimeError, "does not require gradients")
+raised(
+    lambda: vjp(lambda x, w: x**2, (x, w), v=ones, strict=True),
+    RuntimeError,
+    "independent of input 1",
+)
+raised(
+    lambda: vjp(lambda x: forgotten**2, x, v=ones, strict=True),
+    RuntimeError,
+    "does not require gradients",
+)
 
 # %%
 # The second message states the test: ``strict`` refuses every output that
@@ -247,7 +315,11 @@ raised(lambda: vjp(lambda x: forgotten**2, x, v=ones, strict=True), RuntimeError
 # non-zero :math:`2x`:
 
 with_constant = lambda x: (x**2, torch.ones(4, dtype=torch.float64))  # noqa: E731
-raised(lambda: vjp(with_constant, x, v=(ones, ones), strict=True), RuntimeError, "Output 1 of the user-provided")
+raised(
+    lambda: vjp(with_constant, x, v=(ones, ones), strict=True),
+    RuntimeError,
+    "Output 1 of the user-provided",
+)
 _, not_zero = vjp(with_constant, x, v=(ones, ones))
 torch.testing.assert_close(not_zero, 2 * x)
 print("the same call without strict:", not_zero)
@@ -257,7 +329,11 @@ print("the same call without strict:", not_zero)
 # grad, such as a linear function's: :math:`v^\top J` is then a constant,
 # and the result has no graph to differentiate.
 
-raised(lambda: vjp(lambda x: 3 * x, x, v=ones, create_graph=True, strict=True), RuntimeError, "create_graph=True")
+raised(
+    lambda: vjp(lambda x: 3 * x, x, v=ones, create_graph=True, strict=True),
+    RuntimeError,
+    "create_graph=True",
+)
 
 # %%
 # Fix: leave ``strict`` off and treat the result as the constant it is (its
@@ -266,7 +342,12 @@ raised(lambda: vjp(lambda x: 3 * x, x, v=ones, create_graph=True, strict=True), 
 _, constant = vjp(lambda x: 3 * x, x, v=ones, create_graph=True)
 torch.testing.assert_close(constant, 3 * ones)
 assert not constant.requires_grad
-print("linear function, create_graph=True:", constant, "| requires grad:", constant.requires_grad)
+print(
+    "linear function, create_graph=True:",
+    constant,
+    "| requires grad:",
+    constant.requires_grad,
+)
 
 # %%
 # The test is the result's ``requires_grad``, not whether it depends on
@@ -346,12 +427,20 @@ _, max_all = vjp(torch.max, tied)
 _, max_dim = vjp(lambda t: t.max(dim=0).values, tied)
 returned_index = tied.max(dim=0).indices.item()
 release = tuple(int(part) for part in torch.__version__.split("+")[0].split(".")[:2])
-print("gradient of the max of (2, 2, 1): torch.max(t)", max_all.tolist(), "| t.max(dim=0)", max_dim.tolist(),
-      "| index t.max(dim=0) returns:", returned_index)
+print(
+    "gradient of the max of (2, 2, 1): torch.max(t)",
+    max_all.tolist(),
+    "| t.max(dim=0)",
+    max_dim.tolist(),
+    "| index t.max(dim=0) returns:",
+    returned_index,
+)
 # Exact on any machine: the values at 0 are 0, 1 or 1 / 2, chosen by
 # comparisons and scaled by a halving; the max's by an equality test.
 assert [at_kinks[name][1].item() for name in kinks][:3] == [0.0, 0.0, 0.5]
-assert at_kinks["clamp(x, min=0)"][1].item() == (1.0 if release <= (2, 13) else 0.0), "clamp's formula changed in 2.14"
+assert at_kinks["clamp(x, min=0)"][1].item() == (1.0 if release <= (2, 13) else 0.0), (
+    "clamp's formula changed in 2.14"
+)
 assert max_all.tolist() == [0.5, 0.5, 0.0]
 assert max_dim.tolist() == [1.0 if i == returned_index else 0.0 for i in range(3)]
 
@@ -376,7 +465,9 @@ for ax, (name, fn) in zip(axes.flat, kinks.items()):
     _, derivative = vjp(fn, grid, torch.ones_like(grid))
     ax.plot(grid.numpy(), fn(grid).numpy(), color="0.6", label="function")
     ax.plot(grid.numpy(), derivative.numpy(), "o", ms=3, label="autograd derivative")
-    ax.plot(0, derivative[20].item(), "o", ms=10, mfc="none", color="C3", label="value at 0")
+    ax.plot(
+        0, derivative[20].item(), "o", ms=10, mfc="none", color="C3", label="value at 0"
+    )
     ax.set_title(f"{name}: {derivative[20].item():g} at 0", fontsize=10)
     ax.set_ylim(-1.3, 1.3)
     ax.set_xticks([-1, -0.5, 0, 0.5, 1])

@@ -81,7 +81,9 @@ v = torch.randn(1000, generator=generator, dtype=torch.float64)
 
 _, custom = torch.autograd.functional.vjp(SeedF.apply, x, v=v)
 _, autograd = torch.autograd.functional.vjp(f, x, v=v)
-print(f"max |custom rule - autograd's own VJP| = {(custom - autograd).abs().max().item():.1e}")
+print(
+    f"max |custom rule - autograd's own VJP| = {(custom - autograd).abs().max().item():.1e}"
+)
 # Same formula, float64: both take cos(x^2) from the same kernel, then a few
 # correctly rounded * and + in another order: a few eps of 2|x v|(1 + |cos|) < 40,
 # under 1e-13.
@@ -127,19 +129,27 @@ class SeedFRecorded(SeedF):
 received = {}
 for fast_mode in (False, True):
     SeedFRecorded.received = []
-    assert torch.autograd.gradcheck(SeedFRecorded.apply, (x_check,), fast_mode=fast_mode)
+    assert torch.autograd.gradcheck(
+        SeedFRecorded.apply, (x_check,), fast_mode=fast_mode
+    )
     received[fast_mode] = torch.stack(SeedFRecorded.received)
     nonzeros = [int(grad_output.count_nonzero()) for grad_output in received[fast_mode]]
-    print(f"fast_mode={fast_mode!s:<5}: {len(nonzeros)} calls of backward, non-zero entries of each v: {nonzeros}")
+    print(
+        f"fast_mode={fast_mode!s:<5}: {len(nonzeros)} calls of backward, non-zero entries of each v: {nonzeros}"
+    )
 
 one_hot = torch.eye(8, dtype=torch.float64)
 zeros = torch.zeros(2, 8, dtype=torch.float64)
 # Exact: one-hot vectors and zeros, which gradcheck builds without arithmetic.
-torch.testing.assert_close(received[False], torch.cat((one_hot, one_hot, zeros)), rtol=0, atol=0)
+torch.testing.assert_close(
+    received[False], torch.cat((one_hot, one_hot, zeros)), rtol=0, atol=0
+)
 dense_v = received[True][0]
 # Exact: a count, and fast mode passes copies of the same random v both times.
 assert dense_v.count_nonzero() == 8, "fast mode's v is dense"
-torch.testing.assert_close(received[True], torch.stack((dense_v, dense_v, *zeros)), rtol=0, atol=0)
+torch.testing.assert_close(
+    received[True], torch.stack((dense_v, dense_v, *zeros)), rtol=0, atol=0
+)
 
 # %%
 # A bug that :math:`v = \mathbf{1}` cannot see
@@ -162,7 +172,10 @@ _, buggy_with_ones = torch.autograd.functional.vjp(SeedFForgetsV.apply, x, v=one
 _, right_with_ones = torch.autograd.functional.vjp(f, x, v=ones)
 # As above: the same cos(x^2), then a few roundings of terms below 40: under 1e-13.
 torch.testing.assert_close(buggy_with_ones, right_with_ones, rtol=1e-12, atol=1e-12)
-print("with v = 1 the buggy rule matches:", f"max |diff| = {(buggy_with_ones - right_with_ones).abs().max().item():.1e}")
+print(
+    "with v = 1 the buggy rule matches:",
+    f"max |diff| = {(buggy_with_ones - right_with_ones).abs().max().item():.1e}",
+)
 
 _, buggy = torch.autograd.functional.vjp(SeedFForgetsV.apply, x, v=v)
 print(f"with a random v it is off by up to {(buggy - autograd).abs().max().item():.2f}")
@@ -186,7 +199,9 @@ grid_ones = torch.ones_like(grid)
 
 
 def first_derivative(x):
-    return torch.autograd.functional.vjp(SeedF.apply, x, v=grid_ones, create_graph=True)[1]
+    return torch.autograd.functional.vjp(
+        SeedF.apply, x, v=grid_ones, create_graph=True
+    )[1]
 
 
 _, second = torch.autograd.functional.vjp(first_derivative, grid, v=grid_ones)
@@ -195,15 +210,26 @@ second_by_hand = 2 + 2 * torch.cos(grid**2) - 4 * grid**2 * torch.sin(grid**2)
 # first is the rule's own formula times 1: the same operations as the hand one.
 # second uses the same sin and cos kernels, and a dozen correctly rounded
 # operations on terms below 4 x^2 = 25: a few eps each, under 1e-13.
-torch.testing.assert_close(first, 2 * grid + 2 * grid * torch.cos(grid**2), rtol=1e-12, atol=1e-12)
+torch.testing.assert_close(
+    first, 2 * grid + 2 * grid * torch.cos(grid**2), rtol=1e-12, atol=1e-12
+)
 torch.testing.assert_close(second, second_by_hand, rtol=1e-12, atol=1e-12)
-print(f"max |f'' through the rule - f'' by hand| = {(second - second_by_hand).abs().max().item():.1e}")
+print(
+    f"max |f'' through the rule - f'' by hand| = {(second - second_by_hand).abs().max().item():.1e}"
+)
 
 fig, ax = plt.subplots(figsize=(6.4, 3.6), layout="constrained")
 ax.plot(grid.numpy(), f(grid).numpy(), label="$f$")
 ax.plot(grid.numpy(), first.numpy(), label="$f'$: the custom rule")
 ax.plot(grid.numpy(), second_by_hand.numpy(), color="0.75", lw=5, label="$f''$ by hand")
-ax.plot(grid[::20].numpy(), second[::20].numpy(), "o", ms=3, color="C3", label="$f''$: differentiating the rule")
+ax.plot(
+    grid[::20].numpy(),
+    second[::20].numpy(),
+    "o",
+    ms=3,
+    color="C3",
+    label="$f''$: differentiating the rule",
+)
 ax.set_xlabel("$x$")
 ax.legend(fontsize=8)
 plt.show()
@@ -254,7 +280,9 @@ transforms = {
     "vmap(grad)": lambda fn: torch.func.vmap(torch.func.grad(fn))(points),
     "vjp": lambda fn: torch.func.vjp(fn, points)[1](tangent)[0],
     "jacrev": lambda fn: torch.func.jacrev(fn)(points),
-    "jacrev(jacrev)": lambda fn: torch.func.jacrev(torch.func.jacrev(lambda x: fn(x).sum()))(points),
+    "jacrev(jacrev)": lambda fn: torch.func.jacrev(
+        torch.func.jacrev(lambda x: fn(x).sum())
+    )(points),
     "functional.jvp": lambda fn: torch.autograd.functional.jvp(fn, points, tangent)[1],
 }
 rules = {"SeedF": SeedF, "ctx in forward": SeedFCtxInForward}
@@ -266,15 +294,22 @@ for transform_name, transform in transforms.items():
         try:
             # Elementwise formulas (and exact zeros off the diagonal) on |x| <= 1.5:
             # a few eps of terms below 15 on both sides, under 1e-13.
-            torch.testing.assert_close(transform(rule.apply), reference, rtol=1e-12, atol=1e-12)
+            torch.testing.assert_close(
+                transform(rule.apply), reference, rtol=1e-12, atol=1e-12
+            )
             outcome[transform_name, rule_name] = "works"
         except RuntimeError as error:
             outcome[transform_name, rule_name] = type(error).__name__
             assert "must override the setup_context" in str(error), str(error)
-    print(f"{transform_name:<16}" + "".join(f"{outcome[transform_name, name]:<22}" for name in rules).rstrip())
+    print(
+        f"{transform_name:<16}"
+        + "".join(f"{outcome[transform_name, name]:<22}" for name in rules).rstrip()
+    )
 
 assert all(outcome[t, "SeedF"] == "works" for t in transforms)
-assert {t for t in transforms if outcome[t, "ctx in forward"] == "works"} == {"functional.jvp"}
+assert {t for t in transforms if outcome[t, "ctx in forward"] == "works"} == {
+    "functional.jvp"
+}
 
 # %%
 # :func:`torch.autograd.functional.jvp` differentiates ``backward``
@@ -302,7 +337,9 @@ print("NumPy backward, functional.jvp:", numpy_jvp.tolist())
 torch.testing.assert_close(numpy_vjp, transforms["vjp"](f))  # right
 assert (numpy_jvp == 0).all()  # exact zeros: nothing was differentiated
 try:
-    torch.autograd.functional.jvp(SeedFNumPyBackward.apply, points, tangent, strict=True)
+    torch.autograd.functional.jvp(
+        SeedFNumPyBackward.apply, points, tangent, strict=True
+    )
     raise AssertionError("strict=True should refuse a backward it cannot differentiate")
 except RuntimeError as error:
     print("strict=True -> RuntimeError:", error)

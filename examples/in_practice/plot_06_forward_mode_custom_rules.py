@@ -99,7 +99,9 @@ with fwAD.dual_level():  # the same JVP with dual numbers
     dual_tangent = fwAD.unpack_dual(dual_out).tangent
 _, pullback = vjp(logsumexp, x)
 (vjp_out,) = pullback(torch.tensor(2.5, dtype=torch.float64))
-print(f"f(x) = {value.item():.6f}   JVP: {tangent_out.item():.6f}   by hand s^T x_dot: {(s @ x_tangent).item():.6f}")
+print(
+    f"f(x) = {value.item():.6f}   JVP: {tangent_out.item():.6f}   by hand s^T x_dot: {(s @ x_tangent).item():.6f}"
+)
 # float64 sums of six terms, exp and log: a dozen operations each within a few
 # eps, on values below 3 on both sides: about 1e-14, far under 1e-12.
 torch.testing.assert_close(value, torch.logsumexp(x, dim=0), rtol=1e-12, atol=1e-12)
@@ -107,8 +109,15 @@ torch.testing.assert_close(tangent_out, s @ x_tangent, rtol=1e-12, atol=1e-12)
 torch.testing.assert_close(dual_tangent, s @ x_tangent, rtol=1e-12, atol=1e-12)
 torch.testing.assert_close(vjp_out, 2.5 * s, rtol=1e-12, atol=1e-12)
 big = torch.tensor([1000.0, 1000.0], dtype=torch.float64)
-print("at x = (1000, 1000):", logsumexp(big).item(), " naive log(sum(exp)):", torch.log(torch.exp(big).sum()).item())
-torch.testing.assert_close(logsumexp(big), 1000 + torch.log(torch.tensor(2.0, dtype=torch.float64)))
+print(
+    "at x = (1000, 1000):",
+    logsumexp(big).item(),
+    " naive log(sum(exp)):",
+    torch.log(torch.exp(big).sum()).item(),
+)
+torch.testing.assert_close(
+    logsumexp(big), 1000 + torch.log(torch.tensor(2.0, dtype=torch.float64))
+)
 
 # %%
 # ``gradcheck`` with ``check_forward_ad=True``
@@ -137,7 +146,9 @@ class LogSumExpUnnormalisedJvp(LogSumExp):
 
 
 buggy = LogSumExpUnnormalisedJvp.apply
-assert torch.autograd.gradcheck(buggy, (x_check,)), "backward is right, so the default check passes"
+assert torch.autograd.gradcheck(buggy, (x_check,)), (
+    "backward is right, so the default check passes"
+)
 try:
     torch.autograd.gradcheck(buggy, (x_check,), check_forward_ad=True)
     raise AssertionError("gradcheck missed the wrong jvp")
@@ -170,8 +181,12 @@ def dual_numbers(f):
         return fwAD.unpack_dual(f(fwAD.make_dual(x, x_tangent))).tangent
 
 
-for name, transform in [("jvp", lambda f: jvp(f, (x,), (x_tangent,))), ("jacfwd", lambda f: jacfwd(f)(x)),
-                        ("hessian", lambda f: hessian(f)(x)), ("dual numbers", dual_numbers)]:
+for name, transform in [
+    ("jvp", lambda f: jvp(f, (x,), (x_tangent,))),
+    ("jacfwd", lambda f: jacfwd(f)(x)),
+    ("hessian", lambda f: hessian(f)(x)),
+    ("dual numbers", dual_numbers),
+]:
     try:
         transform(backward_only)
         raise AssertionError(f"{name} should need the jvp rule")
@@ -197,10 +212,16 @@ forward_over_reverse = hessian(logsumexp)(x)
 # Entries below 1, each a few exp, sums of six and products: within ~20 eps
 # (4e-15) of the exact values on both sides, far under 1e-12.
 torch.testing.assert_close(jacfwd(logsumexp)(x), s, rtol=1e-12, atol=1e-12)
-torch.testing.assert_close(forward_over_reverse, hessian_by_hand, rtol=1e-12, atol=1e-12)
-torch.testing.assert_close(jacrev(jacrev(logsumexp))(x), hessian_by_hand, rtol=1e-12, atol=1e-12)
-print(f"hessian: {tuple(forward_over_reverse.shape)}, max |error| = "
-      f"{(forward_over_reverse - hessian_by_hand).abs().max().item():.1e}")
+torch.testing.assert_close(
+    forward_over_reverse, hessian_by_hand, rtol=1e-12, atol=1e-12
+)
+torch.testing.assert_close(
+    jacrev(jacrev(logsumexp))(x), hessian_by_hand, rtol=1e-12, atol=1e-12
+)
+print(
+    f"hessian: {tuple(forward_over_reverse.shape)}, max |error| = "
+    f"{(forward_over_reverse - hessian_by_hand).abs().max().item():.1e}"
+)
 # hessian is jacfwd(jacrev(f)): exact, the same operations on the same operands.
 assert forward_over_reverse.equal(jacfwd(jacrev(logsumexp))(x))
 buggy_hessian_error = (hessian(buggy)(x) - hessian_by_hand).abs().max().item()
@@ -225,15 +246,23 @@ assert buggy_hessian_error > 0.05
 # the zeros fail and this section should go.)
 
 forward_over_forward = jacfwd(jacfwd(logsumexp))(x)
-print(f"jacfwd(jacfwd(f)): max |entry| = {forward_over_forward.abs().max().item():.1e},"
-      f" hand Hessian's max |entry| = {hessian_by_hand.abs().max().item():.2f}")
+print(
+    f"jacfwd(jacfwd(f)): max |entry| = {forward_over_forward.abs().max().item():.1e},"
+    f" hand Hessian's max |entry| = {hessian_by_hand.abs().max().item():.2f}"
+)
 # Exact: the zeros are a dropped tangent, not computed.
-assert forward_over_forward.abs().max() == 0, "forward-over-forward through the Function"
+assert forward_over_forward.abs().max() == 0, (
+    "forward-over-forward through the Function"
+)
 plain_forward_over_forward = jacfwd(jacfwd(lambda x: torch.logsumexp(x, dim=0)))(x)
 reverse_over_forward = jacrev(jacfwd(logsumexp))(x)
 # As above: within ~20 eps (4e-15) of entries below 1.
-torch.testing.assert_close(plain_forward_over_forward, hessian_by_hand, rtol=1e-12, atol=1e-12)
-torch.testing.assert_close(reverse_over_forward, hessian_by_hand, rtol=1e-12, atol=1e-12)
+torch.testing.assert_close(
+    plain_forward_over_forward, hessian_by_hand, rtol=1e-12, atol=1e-12
+)
+torch.testing.assert_close(
+    reverse_over_forward, hessian_by_hand, rtol=1e-12, atol=1e-12
+)
 print("jacfwd(jacfwd(torch.logsumexp)) and jacrev(jacfwd(f)): equal the hand Hessian")
 
 
@@ -261,11 +290,14 @@ class Cube(torch.autograd.Function):  # x -> x^3, elementwise, with both rules
 
 
 two = torch.tensor(2.0, dtype=torch.float64)
-cube_second = {"jacfwd(jacfwd)": jacfwd(jacfwd(Cube.apply))(two).item(),
-               "jacrev(jacfwd)": jacrev(jacfwd(Cube.apply))(two).item(),
-               "hessian": hessian(Cube.apply)(two).item()}
+cube_second = {
+    "jacfwd(jacfwd)": jacfwd(jacfwd(Cube.apply))(two).item(),
+    "jacrev(jacfwd)": jacrev(jacfwd(Cube.apply))(two).item(),
+    "hessian": hessian(Cube.apply)(two).item(),
+}
 print("second derivative of x^3 at 2 (exactly 12) through Cube:", cube_second)
-# Exact: 6 * 2 = 12 by correctly rounded products of small integers; 0 is a dropped tangent.
+# Exact: 6 * 2 = 12 by correctly rounded products of small integers; 0 is a dropped
+# tangent.
 assert cube_second == {"jacfwd(jacfwd)": 0.0, "jacrev(jacfwd)": 12.0, "hessian": 12.0}
 
 # %%
@@ -286,16 +318,26 @@ try:
     jacfwd(LogSumExpNoVmapRule.apply)(x)
     raise AssertionError("jacfwd should need a vmap rule")
 except RuntimeError as error:
-    print("jacfwd without generate_vmap_rule -> RuntimeError:", str(error).split(".")[0])
+    print(
+        "jacfwd without generate_vmap_rule -> RuntimeError:", str(error).split(".")[0]
+    )
     assert "does not have vmap support" in str(error)
 
 batch = torch.randn(100, n, generator=generator, dtype=torch.float64)
 batch_hessians = vmap(hessian(logsumexp))(batch)  # (100, n, n)
 batch_s = torch.softmax(batch, dim=1)
 # As above, row by row: within ~20 eps of entries below 1.
-torch.testing.assert_close(batch_hessians, torch.diag_embed(batch_s) - batch_s[:, :, None] * batch_s[:, None, :],
-                           rtol=1e-12, atol=1e-12)
-print("vmap(hessian(f)):", tuple(batch_hessians.shape), "equals diag(s) - s s^T for every row")
+torch.testing.assert_close(
+    batch_hessians,
+    torch.diag_embed(batch_s) - batch_s[:, :, None] * batch_s[:, None, :],
+    rtol=1e-12,
+    atol=1e-12,
+)
+print(
+    "vmap(hessian(f)):",
+    tuple(batch_hessians.shape),
+    "equals diag(s) - s s^T for every row",
+)
 
 # %%
 # Along a line
@@ -312,25 +354,52 @@ points = x + taus[:, None] * direction  # (121, n)
 g = logsumexp(points)
 g_first = vmap(lambda p: jvp(logsumexp, (p,), (direction,))[1])(points)
 g_second = vmap(lambda p: direction @ hessian(logsumexp)(p) @ direction)(points)
-g_second_fwd_fwd = vmap(lambda p: direction @ jacfwd(jacfwd(logsumexp))(p) @ direction)(points)
+g_second_fwd_fwd = vmap(lambda p: direction @ jacfwd(jacfwd(logsumexp))(p) @ direction)(
+    points
+)
 h = 1e-4
-g_first_fd = (logsumexp(points + h * direction) - logsumexp(points - h * direction)) / (2 * h)
-g_second_fd = (logsumexp(points + h * direction) - 2 * g + logsumexp(points - h * direction)) / h**2
+g_first_fd = (logsumexp(points + h * direction) - logsumexp(points - h * direction)) / (
+    2 * h
+)
+g_second_fd = (
+    logsumexp(points + h * direction) - 2 * g + logsumexp(points - h * direction)
+) / h**2
 # Step h = 1e-4: truncation errors h^2/6 |g'''| and h^2/12 |g''''| below 1e-8.
 # Each g is off by up to ~5e-15 (a few eps of inputs up to 5, exp, the sum, log
 # and |g| < 4); g' divides two by 2h (5e-11), g'' four by h^2: up to 2e-6,
 # so atol for g'' widened from 1e-6 to 1e-5.
 torch.testing.assert_close(g_first, g_first_fd, rtol=0, atol=1e-7)
 torch.testing.assert_close(g_second, g_second_fd, rtol=0, atol=1e-5)
-print(f"max |g' - finite difference| = {(g_first - g_first_fd).abs().max().item():.1e},"
-      f"  max |g'' - finite difference| = {(g_second - g_second_fd).abs().max().item():.1e}")
+print(
+    f"max |g' - finite difference| = {(g_first - g_first_fd).abs().max().item():.1e},"
+    f"  max |g'' - finite difference| = {(g_second - g_second_fd).abs().max().item():.1e}"
+)
 
 fig, ax = plt.subplots(figsize=(6.6, 3.8), layout="constrained")
 ax.plot(taus.numpy(), (g - g.min()).numpy(), label=r"$g(\tau) - \min g$")
 ax.plot(taus.numpy(), g_first.numpy(), label=r"$g'$: the jvp rule")
-ax.plot(taus.numpy(), g_second.numpy(), color="0.75", lw=5, label=r"$g''$: hessian (forward over reverse)")
-ax.plot(taus[::6].numpy(), g_second_fd[::6].numpy(), "o", ms=3, color="C3", label=r"$g''$: finite differences")
-ax.plot(taus.numpy(), g_second_fwd_fwd.numpy(), "--", color="k", label=r"$g''$: jacfwd(jacfwd), silently 0")
+ax.plot(
+    taus.numpy(),
+    g_second.numpy(),
+    color="0.75",
+    lw=5,
+    label=r"$g''$: hessian (forward over reverse)",
+)
+ax.plot(
+    taus[::6].numpy(),
+    g_second_fd[::6].numpy(),
+    "o",
+    ms=3,
+    color="C3",
+    label=r"$g''$: finite differences",
+)
+ax.plot(
+    taus.numpy(),
+    g_second_fwd_fwd.numpy(),
+    "--",
+    color="k",
+    label=r"$g''$: jacfwd(jacfwd), silently 0",
+)
 ax.set_xlabel(r"$\tau$")
 ax.legend(fontsize=8)
 plt.show()

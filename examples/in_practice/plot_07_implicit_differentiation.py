@@ -46,7 +46,9 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 n = 5
 generator = torch.Generator().manual_seed(0)
-A = torch.randn(n, n, generator=generator, dtype=torch.float64) + n * torch.eye(n, dtype=torch.float64)
+A = torch.randn(n, n, generator=generator, dtype=torch.float64) + n * torch.eye(
+    n, dtype=torch.float64
+)
 b = torch.randn(n, generator=generator, dtype=torch.float64)
 v = torch.randn(n, generator=generator, dtype=torch.float64)
 
@@ -56,9 +58,15 @@ w = torch.linalg.solve(A.T, v)
 grad_b_by_hand, grad_A_by_hand = w, -torch.outer(w, x)
 
 A_leaf, b_leaf = A.clone().requires_grad_(), b.clone().requires_grad_()
-grad_A_autograd, grad_b_autograd = torch.autograd.grad(torch.linalg.solve(A_leaf, b_leaf), (A_leaf, b_leaf), v)
-print(f"max |A-bar by hand - autograd| = {(grad_A_by_hand - grad_A_autograd).abs().max().item():.1e}")
-print(f"max |b-bar by hand - autograd| = {(grad_b_by_hand - grad_b_autograd).abs().max().item():.1e}")
+grad_A_autograd, grad_b_autograd = torch.autograd.grad(
+    torch.linalg.solve(A_leaf, b_leaf), (A_leaf, b_leaf), v
+)
+print(
+    f"max |A-bar by hand - autograd| = {(grad_A_by_hand - grad_A_autograd).abs().max().item():.1e}"
+)
+print(
+    f"max |b-bar by hand - autograd| = {(grad_b_by_hand - grad_b_autograd).abs().max().item():.1e}"
+)
 print(f"smallest |entry| of w: {w.abs().min().item():.3f}")
 assert w.abs().min() > 0.16  # the premise of the tolerance below
 # x is the same solve on both sides; w comes from two different solves with
@@ -76,12 +84,22 @@ fd_A, fd_b = torch.empty_like(A), torch.empty_like(b)
 for index in [(i, j) for i in range(n) for j in range(n)]:
     step = torch.zeros_like(A)
     step[index] = eps
-    fd_A[index] = v @ (torch.linalg.solve(A + step, b) - torch.linalg.solve(A - step, b)) / (2 * eps)
+    fd_A[index] = (
+        v
+        @ (torch.linalg.solve(A + step, b) - torch.linalg.solve(A - step, b))
+        / (2 * eps)
+    )
 for i in range(n):
     step = torch.zeros_like(b)
     step[i] = eps
-    fd_b[i] = v @ (torch.linalg.solve(A, b + step) - torch.linalg.solve(A, b - step)) / (2 * eps)
-print(f"max |by hand - finite differences| = {max((grad_A_by_hand - fd_A).abs().max(), (grad_b_by_hand - fd_b).abs().max()).item():.1e}")
+    fd_b[i] = (
+        v
+        @ (torch.linalg.solve(A, b + step) - torch.linalg.solve(A, b - step))
+        / (2 * eps)
+    )
+print(
+    f"max |by hand - finite differences| = {max((grad_A_by_hand - fd_A).abs().max(), (grad_b_by_hand - fd_b).abs().max()).item():.1e}"
+)
 # Central differences with step 1e-6: truncation error ~ 1e-12; rounding: each
 # solve is off by up to ~3 n cond eps |x| = 8e-15, times |v| = 3.9, over 2e-6:
 # up to 3e-8, so atol widened from 1e-8 to 1e-7 (the float64 default).
@@ -164,7 +182,9 @@ assert residual <= rounding_bound
 T_x_at_solution = torch.eye(n, dtype=torch.float64) - alpha * (A + D_star)
 spectrum = torch.linalg.eigvalsh(T_x_at_solution)
 rho = spectrum.abs().max().item()
-print(f"eigenvalues of T_x at x*: {spectrum.min().item():.3f} to {spectrum.max().item():.3f}; rho = {rho:.3f}")
+print(
+    f"eigenvalues of T_x at x*: {spectrum.min().item():.3f} to {spectrum.max().item():.3f}; rho = {rho:.3f}"
+)
 # The bound of the maths, [0, 0.8], holds with a margin far above rounding (1e-15).
 assert 0 < spectrum.min() and spectrum.max() < 0.8
 
@@ -194,7 +214,10 @@ class FixedPoint(torch.autograd.Function):
     def backward(ctx, v):
         x_star, theta = ctx.saved_tensors
         with torch.enable_grad():
-            x_star, theta = x_star.detach().requires_grad_(), theta.detach().requires_grad_()
+            x_star, theta = (
+                x_star.detach().requires_grad_(),
+                theta.detach().requires_grad_(),
+            )
             t_value = ctx.T(x_star, theta)
             u = v
             for _ in range(ctx.adjoint_steps):  # u <- v + T_x^T u
@@ -206,7 +229,9 @@ class FixedPoint(torch.autograd.Function):
 
 def implicit(theta, steps, adjoint_steps=None):
     adjoint_steps = steps if adjoint_steps is None else adjoint_steps
-    return FixedPoint.apply(theta, T, torch.zeros(n, dtype=torch.float64), steps, adjoint_steps)
+    return FixedPoint.apply(
+        theta, T, torch.zeros(n, dtype=torch.float64), steps, adjoint_steps
+    )
 
 
 def unrolled(theta, steps):
@@ -219,8 +244,10 @@ def unrolled(theta, steps):
 theta_leaf = theta.clone().requires_grad_()
 (implicit_grad,) = torch.autograd.grad(implicit(theta_leaf, 150), theta_leaf, v)
 (unrolled_grad,) = torch.autograd.grad(unrolled(theta_leaf, 150), theta_leaf, v)
-print(f"150 steps: max |implicit - reference| = {(implicit_grad - reference).abs().max().item():.1e},",
-      f"max |unrolled - reference| = {(unrolled_grad - reference).abs().max().item():.1e}")
+print(
+    f"150 steps: max |implicit - reference| = {(implicit_grad - reference).abs().max().item():.1e},",
+    f"max |unrolled - reference| = {(unrolled_grad - reference).abs().max().item():.1e}",
+)
 # 0.8^150 ~ 3e-15: both have converged to rounding. Each step's rounding
 # (a few n eps of terms below ~5) adds up to at most 1 / (1 - 0.8) = 5 times,
 # and the reference solve (cond <= 5) is within ~3 n cond eps: ~3e-14 in all.
@@ -231,7 +258,9 @@ torch.testing.assert_close(unrolled_grad, reference, rtol=1e-12, atol=1e-13)
 # :func:`torch.autograd.gradcheck` compares the Jacobian that the Function's
 # ``backward`` gives with finite differences of its ``forward``:
 
-assert torch.autograd.gradcheck(lambda theta: implicit(theta, 150), (theta.clone().requires_grad_(),))
+assert torch.autograd.gradcheck(
+    lambda theta: implicit(theta, 150), (theta.clone().requires_grad_(),)
+)
 print("gradcheck of the implicit VJP: passed")
 
 # %%
@@ -253,8 +282,11 @@ print("gradcheck of the implicit VJP: passed")
 # of each other (a ratio between 1 / 1.2 and 1.2).
 
 steps_grid = list(range(5, 101, 5))
-variants = {"unrolled": unrolled, "implicit": implicit,
-            "implicit, K - 1 VJPs": lambda theta, K: implicit(theta, K, adjoint_steps=K - 1)}
+variants = {
+    "unrolled": unrolled,
+    "implicit": implicit,
+    "implicit, K - 1 VJPs": lambda theta, K: implicit(theta, K, adjoint_steps=K - 1),
+}
 errors = {name: [] for name in (*variants, "x_K")}
 for steps in steps_grid:
     theta_leaf = theta.clone().requires_grad_()
@@ -266,21 +298,31 @@ equal_steps = [u / i for u, i in zip(errors["unrolled"], errors["implicit"])]
 equal_vjps = [u / i for u, i in zip(errors["unrolled"], errors["implicit, K - 1 VJPs"])]
 for steps in (10, 30, 50):
     k = steps_grid.index(steps)
-    print(f"K = {steps:3d}: |x_K - x*| = {errors['x_K'][k]:.1e}; gradient error: unrolled {errors['unrolled'][k]:.1e},",
-          f"implicit {errors['implicit'][k]:.1e} (ratio {equal_steps[k]:.2f}),",
-          f"implicit with K - 1 VJPs {errors['implicit, K - 1 VJPs'][k]:.1e} (ratio {equal_vjps[k]:.2f})")
+    print(
+        f"K = {steps:3d}: |x_K - x*| = {errors['x_K'][k]:.1e}; gradient error: unrolled {errors['unrolled'][k]:.1e},",
+        f"implicit {errors['implicit'][k]:.1e} (ratio {equal_steps[k]:.2f}),",
+        f"implicit with K - 1 VJPs {errors['implicit, K - 1 VJPs'][k]:.1e} (ratio {equal_vjps[k]:.2f})",
+    )
 above_rounding = [k for k, error in enumerate(errors["unrolled"]) if error > 1e-12]
 last = above_rounding[-1]
 rate = (errors["unrolled"][last] / errors["unrolled"][last - 1]) ** (1 / 5)
-print(f"rho = {rho:.3f}: the unrolled error shrinks by {rate:.3f} per step from K = {steps_grid[last - 1]}",
-      f"to {steps_grid[last]}; at K = {steps_grid[last]} the ratio at equal steps is {equal_steps[last]:.2f},",
-      f"1 / rho = {1 / rho:.2f}")
+print(
+    f"rho = {rho:.3f}: the unrolled error shrinks by {rate:.3f} per step from K = {steps_grid[last - 1]}",
+    f"to {steps_grid[last]}; at K = {steps_grid[last]} the ratio at equal steps is {equal_steps[last]:.2f},",
+    f"1 / rho = {1 / rho:.2f}",
+)
 # Rounding errors are at most ~3e-14 (see above), so above 1e-12 all three
 # errors are truncation, which the maths compares, to within 3% on any machine.
-assert all(equal_steps[k] > 1 for k in above_rounding), "with equal steps the implicit VJP is closer"
-assert all(1 / 1.2 < equal_vjps[k] < 1.2 for k in above_rounding), "with equal VJPs the two are close"
+assert all(equal_steps[k] > 1 for k in above_rounding), (
+    "with equal steps the implicit VJP is closer"
+)
+assert all(1 / 1.2 < equal_vjps[k] < 1.2 for k in above_rounding), (
+    "with equal VJPs the two are close"
+)
 assert abs(rate / rho - 1) < 0.02, "near x* the error shrinks by rho per step"
-assert abs(equal_steps[last] * rho - 1) < 0.1, "the gain at equal steps tends to 1 / rho"
+assert abs(equal_steps[last] * rho - 1) < 0.1, (
+    "the gain at equal steps tends to 1 / rho"
+)
 
 # %%
 # What each one computes in backward, and what it keeps
@@ -334,11 +376,19 @@ for steps in memory_grid:
     for name, method in {"unrolled": unrolled, "implicit": implicit}.items():
         nbytes, saved_A, calls = saved_bytes_and_backward_calls(method, steps)
         saved[name].append(nbytes)
-        assert saved_A == (name == "unrolled"), f"{name}: A saved for backward: {saved_A}"
-        assert calls == steps - (name == "unrolled"), f"{name}: {calls} tanh_backward calls for K = {steps}"
-    print(f"K = {steps:3d}: saved for backward: unrolled {saved['unrolled'][-1]:5,d} bytes,",
-          f"implicit {saved['implicit'][-1]:3d} bytes; tanh_backward calls: {steps - 1} and {steps}")
-print(f"left out of both counts: A, {n * n * 8} bytes (saved by the unrolled loop; the implicit one reaches it via T)")
+        assert saved_A == (name == "unrolled"), (
+            f"{name}: A saved for backward: {saved_A}"
+        )
+        assert calls == steps - (name == "unrolled"), (
+            f"{name}: {calls} tanh_backward calls for K = {steps}"
+        )
+    print(
+        f"K = {steps:3d}: saved for backward: unrolled {saved['unrolled'][-1]:5,d} bytes,",
+        f"implicit {saved['implicit'][-1]:3d} bytes; tanh_backward calls: {steps - 1} and {steps}",
+    )
+print(
+    f"left out of both counts: A, {n * n * 8} bytes (saved by the unrolled loop; the implicit one reaches it via T)"
+)
 # Implicit: x* and theta, n float64 each. Unrolled: tanh's output (n float64)
 # at every step after the first (x_0 = 0 needs no gradient).
 assert saved["implicit"] == [2 * n * 8] * len(memory_grid)
@@ -352,9 +402,19 @@ fig, axes = plt.subplots(
     1, 2, figsize=(7.2, 3.8), layout="constrained", width_ratios=(3, 2)
 )
 axes[0].semilogy(steps_grid, errors["unrolled"], "o-", ms=3, label="unrolled backprop")
-axes[0].semilogy(steps_grid, errors["implicit"], "s-", ms=3, label="implicit, K adjoint steps")
-axes[0].semilogy(steps_grid, errors["implicit, K - 1 VJPs"], "^:", ms=3, label="implicit, K - 1 (as many VJPs)")
-axes[0].semilogy(steps_grid, errors["x_K"], "--", color="0.5", label=r"$\|x_K - x^\star\|$")
+axes[0].semilogy(
+    steps_grid, errors["implicit"], "s-", ms=3, label="implicit, K adjoint steps"
+)
+axes[0].semilogy(
+    steps_grid,
+    errors["implicit, K - 1 VJPs"],
+    "^:",
+    ms=3,
+    label="implicit, K - 1 (as many VJPs)",
+)
+axes[0].semilogy(
+    steps_grid, errors["x_K"], "--", color="0.5", label=r"$\|x_K - x^\star\|$"
+)
 axes[0].set_xlabel("steps $K$ (forward, and adjoint)")
 axes[0].set_title(
     "error of $v^\\top \\partial x^\\star / \\partial\\theta$", fontsize=11

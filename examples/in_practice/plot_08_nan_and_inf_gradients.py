@@ -54,9 +54,14 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 zero = torch.tensor(0.0, dtype=torch.float64)
-inf, nan = torch.tensor(float("inf"), dtype=torch.float64), torch.tensor(float("nan"), dtype=torch.float64)
-print(f"0 * inf = {(zero * inf).item()}, 0 / 0 = {(zero / zero).item()}, 0 * nan = {(zero * nan).item()},",
-      f"0 / nan = {(zero / nan).item()}, 0 + nan = {(zero + nan).item()}")
+inf, nan = (
+    torch.tensor(float("inf"), dtype=torch.float64),
+    torch.tensor(float("nan"), dtype=torch.float64),
+)
+print(
+    f"0 * inf = {(zero * inf).item()}, 0 / 0 = {(zero / zero).item()}, 0 * nan = {(zero * nan).item()},",
+    f"0 / nan = {(zero / nan).item()}, 0 + nan = {(zero + nan).item()}",
+)
 assert torch.isnan(zero * inf) and torch.isnan(zero / zero) and torch.isnan(zero * nan)
 assert torch.isnan(zero / nan) and torch.isnan(zero + nan)
 
@@ -107,7 +112,11 @@ for name, output in recorded.outputs[-4:]:
 # Exact: IEEE rules on zeros and NaN, no rounding involved.
 assert (incoming[:2] == 0).all() and torch.isnan(doubled[0]) and doubled[1] == 0
 assert torch.isnan(quotient[:2]).all()
-assert not any(torch.isinf(output).any() for _, output in recorded.outputs if isinstance(output, torch.Tensor))
+assert not any(
+    torch.isinf(output).any()
+    for _, output in recorded.outputs
+    if isinstance(output, torch.Tensor)
+)
 
 # %%
 # The fix is a second ``where`` *before* the square root: replace the
@@ -151,7 +160,14 @@ origin = torch.zeros(3, dtype=torch.float64, requires_grad=True)
 (vector_norm_grad,) = torch.autograd.grad(torch.linalg.vector_norm(origin), origin)
 (linalg_norm_grad,) = torch.autograd.grad(torch.linalg.norm(origin), origin)
 print(f"d sqrt(s)/ds at 0 = {sqrt_grad.item()}")
-print("at x = 0: hand-written norm", hand_norm_grad, " vector_norm", vector_norm_grad, " linalg.norm", linalg_norm_grad)
+print(
+    "at x = 0: hand-written norm",
+    hand_norm_grad,
+    " vector_norm",
+    vector_norm_grad,
+    " linalg.norm",
+    linalg_norm_grad,
+)
 # Exact: 1 / 0 = inf and inf * 0 = NaN are IEEE rules, and vector_norm's
 # backward puts exact zeros where the norm is 0.
 assert torch.isinf(sqrt_grad) and torch.isnan(hand_norm_grad).all()
@@ -161,7 +177,12 @@ assert (vector_norm_grad == 0).all() and (linalg_norm_grad == 0).all()
 # Away from zero the two norms have the same gradient,
 # :math:`x / \lVert x \rVert`:
 
-away = torch.randn(3, generator=torch.Generator().manual_seed(0), dtype=torch.float64, requires_grad=True)
+away = torch.randn(
+    3,
+    generator=torch.Generator().manual_seed(0),
+    dtype=torch.float64,
+    requires_grad=True,
+)
 (hand_away,) = torch.autograd.grad(torch.sqrt((away**2).sum()), away)
 (norm_away,) = torch.autograd.grad(torch.linalg.vector_norm(away), away)
 # Each side goes through a sum of 3 squares and a square root, then a
@@ -185,10 +206,20 @@ print("away from 0: hand-written and vector_norm gradients equal x / |x|")
 #    \frac{\partial L}{\partial X_i} = 2 \sum_{j \ne i}
 #    \frac{X_i - X_j}{D_{ij}} \in \mathbb{R}^{d}.
 
-points = torch.randn(6, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64, requires_grad=True)
+points = torch.randn(
+    6,
+    2,
+    generator=torch.Generator().manual_seed(1),
+    dtype=torch.float64,
+    requires_grad=True,
+)
 differences = points[:, None, :] - points[None, :, :]  # (n, n, d)
-(hand_distance_grad,) = torch.autograd.grad(torch.sqrt((differences**2).sum(dim=-1)).sum(), points)
-(norm_distance_grad,) = torch.autograd.grad(torch.linalg.vector_norm(differences, dim=-1).sum(), points)
+(hand_distance_grad,) = torch.autograd.grad(
+    torch.sqrt((differences**2).sum(dim=-1)).sum(), points
+)
+(norm_distance_grad,) = torch.autograd.grad(
+    torch.linalg.vector_norm(differences, dim=-1).sum(), points
+)
 (cdist_grad,) = torch.autograd.grad(torch.cdist(points, points).sum(), points)
 
 
@@ -197,13 +228,19 @@ def distance_sum_gradient_by_hand(points):
     with torch.no_grad():
         differences = points[:, None, :] - points[None, :, :]
         off_diagonal = ~torch.eye(len(points), dtype=torch.bool)
-        distances = torch.where(off_diagonal, torch.linalg.vector_norm(differences, dim=-1), 1.0)
-        return 2 * (differences / distances[..., None] * off_diagonal[..., None]).sum(dim=1)
+        distances = torch.where(
+            off_diagonal, torch.linalg.vector_norm(differences, dim=-1), 1.0
+        )
+        return 2 * (differences / distances[..., None] * off_diagonal[..., None]).sum(
+            dim=1
+        )
 
 
 expected = distance_sum_gradient_by_hand(points)
-print(f"pairwise distances, hand-written sqrt: {torch.isnan(hand_distance_grad).sum().item()} of "
-      f"{hand_distance_grad.numel()} gradient entries are NaN")
+print(
+    f"pairwise distances, hand-written sqrt: {torch.isnan(hand_distance_grad).sum().item()} of "
+    f"{hand_distance_grad.numel()} gradient entries are NaN"
+)
 assert torch.isnan(hand_distance_grad).all()
 print(f"smallest |entry| of the hand derivative: {expected.abs().min().item():.2f}")
 assert expected.abs().min() >= 0.3  # the premise of the tolerance below
@@ -226,21 +263,39 @@ print("vector_norm(dim=-1) and torch.cdist: finite, equal to the hand derivative
 # printed, not asserted). ``compute_mode="donot_use_mm_for_euclid_dist"``
 # keeps the direct formula. With 30 points:
 
-many = torch.randn(30, 2, generator=torch.Generator().manual_seed(2), dtype=torch.float64, requires_grad=True)
+many = torch.randn(
+    30,
+    2,
+    generator=torch.Generator().manual_seed(2),
+    dtype=torch.float64,
+    requires_grad=True,
+)
 many_by_hand = distance_sum_gradient_by_hand(many)
 gradients = {}
-for mode in ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist", "donot_use_mm_for_euclid_dist"):
+for mode in (
+    "use_mm_for_euclid_dist_if_necessary",
+    "use_mm_for_euclid_dist",
+    "donot_use_mm_for_euclid_dist",
+):
     distances = torch.cdist(many, many, compute_mode=mode)
     (gradients[mode],) = torch.autograd.grad(distances.sum(), many)
-    print(f"{mode:<36} largest diagonal distance {distances.diagonal().max().item():.1e},",
-          f"max |gradient - by hand| = {(gradients[mode] - many_by_hand).abs().max().item():.1e}")
+    print(
+        f"{mode:<36} largest diagonal distance {distances.diagonal().max().item():.1e},",
+        f"max |gradient - by hand| = {(gradients[mode] - many_by_hand).abs().max().item():.1e}",
+    )
 # Exact: the default runs the same operations as the matrix-product mode above
 # 25 rows, and as the direct mode at 6 rows.
-assert gradients["use_mm_for_euclid_dist_if_necessary"].equal(gradients["use_mm_for_euclid_dist"])
-assert torch.cdist(points, points).equal(torch.cdist(points, points, compute_mode="donot_use_mm_for_euclid_dist"))
+assert gradients["use_mm_for_euclid_dist_if_necessary"].equal(
+    gradients["use_mm_for_euclid_dist"]
+)
+assert torch.cdist(points, points).equal(
+    torch.cdist(points, points, compute_mode="donot_use_mm_for_euclid_dist")
+)
 # The direct formula: sums of 29 unit vectors, times 2, each entry a few
 # roundings: within ~10 eps x 29 x 2 = 1.3e-13.
-torch.testing.assert_close(gradients["donot_use_mm_for_euclid_dist"], many_by_hand, rtol=1e-12, atol=1e-12)
+torch.testing.assert_close(
+    gradients["donot_use_mm_for_euclid_dist"], many_by_hand, rtol=1e-12, atol=1e-12
+)
 
 # %%
 # Second derivatives at a zero norm depend on the route too. By double
@@ -259,11 +314,15 @@ torch.testing.assert_close(gradients["donot_use_mm_for_euclid_dist"], many_by_ha
 
 def norm_double_where(t, dim=None):
     squares = (t**2).sum(dim=dim)
-    return torch.where(squares > 0, torch.sqrt(torch.where(squares > 0, squares, 1.0)), 0.0)
+    return torch.where(
+        squares > 0, torch.sqrt(torch.where(squares > 0, squares, 1.0)), 0.0
+    )
 
 
 at_zero = torch.zeros(3, dtype=torch.float64)
-reverse_over_reverse = torch.func.jacrev(torch.func.jacrev(torch.linalg.vector_norm))(at_zero)
+reverse_over_reverse = torch.func.jacrev(torch.func.jacrev(torch.linalg.vector_norm))(
+    at_zero
+)
 forward_over_reverse = torch.func.hessian(torch.linalg.vector_norm)(at_zero)
 double_where_hessian = torch.func.jacrev(torch.func.jacrev(norm_double_where))(at_zero)
 print("first row of the second derivative at x = 0:")
@@ -274,21 +333,32 @@ print("  double where, reverse over reverse:", double_where_hessian[0].tolist())
 # formulas put in (masks and the unselected branch), not computed values.
 assert torch.isnan(reverse_over_reverse).all() and (forward_over_reverse == 0).all()
 assert (double_where_hessian == 0).all()
-torch.testing.assert_close(torch.func.hessian(norm_double_where)(away.detach()),
-                           torch.func.hessian(torch.linalg.vector_norm)(away.detach()))
+torch.testing.assert_close(
+    torch.func.hessian(norm_double_where)(away.detach()),
+    torch.func.hessian(torch.linalg.vector_norm)(away.detach()),
+)
 release = tuple(int(part) for part in torch.__version__.split("+")[0].split(".")[:2])
-direction = torch.randn(6, 2, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+direction = torch.randn(
+    6, 2, generator=torch.Generator().manual_seed(3), dtype=torch.float64
+)
 try:  # a Hessian-vector product of the sum of distances, by double backward
-    (first,) = torch.autograd.grad(torch.cdist(points, points).sum(), points, create_graph=True)
+    (first,) = torch.autograd.grad(
+        torch.cdist(points, points).sum(), points, create_graph=True
+    )
     (cdist_second,) = torch.autograd.grad((first * direction).sum(), points)
     outcome = f"computed, finite: {torch.isfinite(cdist_second).all().item()}"
 except NotImplementedError as error:
     cdist_second, outcome = None, f"NotImplementedError: {error}"
 print(f"cdist, second derivative with torch {release[0]}.{release[1]} -> {outcome}")
-assert (cdist_second is None) == (release <= (2, 13)), "cdist's double backward is new in 2.14"
-if cdist_second is not None:  # the same product through the double where, on each pair of points
+assert (cdist_second is None) == (release <= (2, 13)), (
+    "cdist's double backward is new in 2.14"
+)
+# the same product through the double where, on each pair of points
+if cdist_second is not None:
     pairs = points[:, None, :] - points[None, :, :]
-    (first,) = torch.autograd.grad(norm_double_where(pairs, dim=-1).sum(), points, create_graph=True)
+    (first,) = torch.autograd.grad(
+        norm_double_where(pairs, dim=-1).sum(), points, create_graph=True
+    )
     (double_where_second,) = torch.autograd.grad((first * direction).sum(), points)
     torch.testing.assert_close(cdist_second, double_where_second)
 
@@ -303,7 +373,9 @@ if cdist_second is not None:  # the same product through the double where, on ea
 # operation, with a boolean index, never sends the masked ones through
 # :math:`g`; the VJP of indexing puts exact zeros at the unselected entries.
 
-values = torch.tensor([0.0, 1.0, 4.0, 0.0, 9.0], dtype=torch.float64, requires_grad=True)
+values = torch.tensor(
+    [0.0, 1.0, 4.0, 0.0, 9.0], dtype=torch.float64, requires_grad=True
+)
 keep = values.detach() > 0
 masked_products = {
     "multiply by mask": lambda t: (keep * torch.sqrt(t)).sum(),
@@ -313,13 +385,19 @@ masked_products = {
 masked_grads = {}
 for name, loss in masked_products.items():
     (masked_grads[name],) = torch.autograd.grad(loss(values), values)
-    print(f"{name:<18} loss {loss(values).item():.1f}  gradient",
-          "[" + ", ".join(f"{g:.4g}" for g in masked_grads[name].tolist()) + "]")
+    print(
+        f"{name:<18} loss {loss(values).item():.1f}  gradient",
+        "[" + ", ".join(f"{g:.4g}" for g in masked_grads[name].tolist()) + "]",
+    )
 assert torch.isnan(masked_grads["multiply by mask"][~keep]).all()
 assert torch.isnan(masked_grads["where on result"][~keep]).all()
-expected_masked = torch.where(keep, 0.5 / torch.sqrt(torch.where(keep, values.detach(), 1.0)), 0.0)
+expected_masked = torch.where(
+    keep, 0.5 / torch.sqrt(torch.where(keep, values.detach(), 1.0)), 0.0
+)
 # Exact zeros, and correctly rounded sqrt and division as in the first check.
-torch.testing.assert_close(masked_grads["select, then sqrt"], expected_masked, rtol=1e-15, atol=0)
+torch.testing.assert_close(
+    masked_grads["select, then sqrt"], expected_masked, rtol=1e-15, atol=0
+)
 
 # %%
 # Finding the culprit with anomaly mode
@@ -344,11 +422,18 @@ def backward_with_anomaly_mode(loss_of, inputs):
             except RuntimeError as error:
                 message = str(error)
     first_lines = [str(w.message).splitlines()[0] for w in caught]
-    traceback_lines = next((str(w.message).splitlines() for w in caught if "Traceback" in str(w.message)), [])
-    # The traceback alternates 'File "...", line N' and the code; drop torch's own files.
+    traceback_lines = next(
+        (str(w.message).splitlines() for w in caught if "Traceback" in str(w.message)),
+        [],
+    )
+    # The traceback alternates 'File "...", line N' and the code; drop torch's own
+    # files.
     torch_dir = os.path.dirname(torch.__file__)
-    own_code = [code.strip() for where, code in zip(traceback_lines, traceback_lines[1:])
-                if where.lstrip().startswith("File") and torch_dir not in where]
+    own_code = [
+        code.strip()
+        for where, code in zip(traceback_lines, traceback_lines[1:])
+        if where.lstrip().startswith("File") and torch_dir not in where
+    ]
     return message, first_lines, own_code[-1] if own_code else "(not found)"
 
 
@@ -356,7 +441,9 @@ def single_where_loss(t):
     return torch.where(t > 0, torch.sqrt(t), 0.0).sum()
 
 
-message, first_lines, forward_line = backward_with_anomaly_mode(single_where_loss, x.detach().clone().requires_grad_())
+message, first_lines, forward_line = backward_with_anomaly_mode(
+    single_where_loss, x.detach().clone().requires_grad_()
+)
 print("RuntimeError:", message)
 for line in first_lines:
     print("  warning:", line)
@@ -390,36 +477,67 @@ squares.retain_grad()
 total.retain_grad()
 norm.backward()
 print("backward order:", " -> ".join(backward_order))
-print(f"gradient arriving at sum(t**2): {total.grad.item()}, at t**2: {squares.grad.tolist()}, at t: {t.grad.tolist()}")
+print(
+    f"gradient arriving at sum(t**2): {total.grad.item()}, at t**2: {squares.grad.tolist()}, at t: {t.grad.tolist()}"
+)
 assert backward_order == ["SqrtBackward0", "SumBackward0", "PowBackward0"]
-assert torch.isinf(total.grad) and torch.isinf(squares.grad).all() and torch.isnan(t.grad).all()
+assert (
+    torch.isinf(total.grad)
+    and torch.isinf(squares.grad).all()
+    and torch.isnan(t.grad).all()
+)
 
 message, first_lines, forward_line = backward_with_anomaly_mode(
-    hand_written_norm, torch.zeros(3, dtype=torch.float64, requires_grad=True))
+    hand_written_norm, torch.zeros(3, dtype=torch.float64, requires_grad=True)
+)
 print("RuntimeError:", message)
 print("  forward line:", forward_line)
 assert "PowBackward0" in message
-assert not torch.is_anomaly_enabled(), "the context manager switches anomaly mode off again"
+assert not torch.is_anomaly_enabled(), (
+    "the context manager switches anomaly mode off again"
+)
 
 # %%
 # The picture
 # -----------
 
 grid = torch.linspace(-1, 2, 301, dtype=torch.float64, requires_grad=True)
-(naive_on_grid,) = torch.autograd.grad(torch.where(grid > 0, torch.sqrt(grid), 0.0).sum(), grid)
+(naive_on_grid,) = torch.autograd.grad(
+    torch.where(grid > 0, torch.sqrt(grid), 0.0).sum(), grid
+)
 (fixed_on_grid,) = torch.autograd.grad(f_double_where(grid).sum(), grid)
-grid_hand = torch.where(grid > 0, 0.5 / torch.sqrt(torch.where(grid > 0, grid, 1.0)), 0.0).detach()
+grid_hand = torch.where(
+    grid > 0, 0.5 / torch.sqrt(torch.where(grid > 0, grid, 1.0)), 0.0
+).detach()
 # Correctly rounded sqrt and division, as in the first check.
 torch.testing.assert_close(fixed_on_grid, grid_hand, rtol=1e-15, atol=0)
 nan_at = torch.isnan(naive_on_grid)
-assert nan_at.equal(grid.detach() <= 0)  # exact: IEEE's NaN from sqrt(x <= 0), whatever the grid's bits
+# exact: IEEE's NaN from sqrt(x <= 0), whatever the grid's bits
+assert nan_at.equal(grid.detach() <= 0)
 
 fig, ax = plt.subplots(figsize=(6.4, 3.4), layout="constrained")
-ax.plot(grid.detach().numpy(), f_double_where(grid).detach().numpy(), color="0.6", lw=3, label=r"$f(x)$")
+ax.plot(
+    grid.detach().numpy(),
+    f_double_where(grid).detach().numpy(),
+    color="0.6",
+    lw=3,
+    label=r"$f(x)$",
+)
 ax.plot(grid.detach().numpy(), fixed_on_grid.numpy(), label=r"$f'(x)$, double where")
-ax.plot(grid.detach().numpy(), naive_on_grid.numpy(), "--", color="C1", label=r"$f'(x)$, single where")
-ax.plot(grid.detach()[nan_at][::10].numpy(), torch.zeros(int(nan_at.sum()))[::10].numpy(), "x", color="C3",
-        label="single where: NaN here")
+ax.plot(
+    grid.detach().numpy(),
+    naive_on_grid.numpy(),
+    "--",
+    color="C1",
+    label=r"$f'(x)$, single where",
+)
+ax.plot(
+    grid.detach()[nan_at][::10].numpy(),
+    torch.zeros(int(nan_at.sum()))[::10].numpy(),
+    "x",
+    color="C3",
+    label="single where: NaN here",
+)
 ax.set_ylim(-0.3, 2.5)
 ax.set_xlabel("$x$")
 ax.set_title(r"$f(x) = \sqrt{x}$ for $x > 0$, else $0$")

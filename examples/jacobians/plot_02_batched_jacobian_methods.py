@@ -87,12 +87,16 @@ def loop_of_vjps(x):
 
 def grad_is_grads_batched(x):
     x = x.detach().requires_grad_()
-    (rows,) = torch.autograd.grad(f(x), x, one_hot_rows(x.shape[0], x.dtype), is_grads_batched=True)
+    (rows,) = torch.autograd.grad(
+        f(x), x, one_hot_rows(x.shape[0], x.dtype), is_grads_batched=True
+    )
     return rows.transpose(0, 1)  # (3, N, 2) -> (N, 3, 2)
 
 
 def jacobian_of_batch_sum(x):
-    rows = torch.autograd.functional.jacobian(lambda x: f(x).sum(dim=0), x, vectorize=True)
+    rows = torch.autograd.functional.jacobian(
+        lambda x: f(x).sum(dim=0), x, vectorize=True
+    )
     return rows.transpose(0, 1)
 
 
@@ -113,7 +117,11 @@ def vmap_of_jacfwd(x):
 def by_hand(x):
     a, b = x[:, 0], x[:, 1]
     c = torch.cos(a + b**2)
-    rows = (torch.stack((b, a), 1), torch.stack((c, 2 * b * c), 1), torch.stack((2 * a, torch.full_like(b, -3.0)), 1))
+    rows = (
+        torch.stack((b, a), 1),
+        torch.stack((c, 2 * b * c), 1),
+        torch.stack((2 * a, torch.full_like(b, -3.0)), 1),
+    )
     return torch.stack(rows, dim=1)
 
 
@@ -142,10 +150,13 @@ x = points(1000)
 expected = by_hand(x)
 for name, method in methods.items():
     result = method(x)
-    # Each entry is b, a, 2a, -3, or the same cos(a + b^2) times 1 or 2b, plus exact zeros; the
-    # methods' kernels differ, but only by a few roundings of entries below 3: a few eps (2.2e-16).
+    # Each entry is b, a, 2a, -3, or the same cos(a + b^2) times 1 or 2b, plus exact
+    # zeros; the methods' kernels differ, but only by a few roundings of entries below
+    # 3: a few eps (2.2e-16).
     torch.testing.assert_close(result, expected, rtol=1e-12, atol=1e-12)
-    print(f"{name:<34} {tuple(result.shape)}  max |error| = {(result - expected).abs().max().item():.1e}")
+    print(
+        f"{name:<34} {tuple(result.shape)}  max |error| = {(result - expected).abs().max().item():.1e}"
+    )
 
 # %%
 # Work and time
@@ -193,7 +204,13 @@ class CountWork(TorchDispatchMode):
     """Counts the ATen operations that reach it (by name too), and the tensor elements they write."""
 
     aten = torch.ops.aten
-    writes_nothing = {aten.empty, aten.empty_like, aten.empty_strided, aten.new_empty, aten.new_empty_strided}
+    writes_nothing = {
+        aten.empty,
+        aten.empty_like,
+        aten.empty_strided,
+        aten.new_empty,
+        aten.new_empty_strided,
+    }
 
     def __init__(self):
         super().__init__()
@@ -211,7 +228,9 @@ class CountWork(TorchDispatchMode):
                 if not isinstance(tensor, torch.Tensor):
                     continue
                 if tensor.is_meta or tensor._is_zerotensor():
-                    assert tensor.data_ptr() == 0, "no memory behind it, so nothing written"
+                    assert tensor.data_ptr() == 0, (
+                        "no memory behind it, so nothing written"
+                    )
                 else:
                     self.elements += tensor.numel()
         return result
@@ -228,13 +247,16 @@ pair = (torch.ones(4, dtype=torch.float64), torch.ones(4, dtype=torch.float64))
 with torch.profiler.profile() as profiled, CountWork() as work:
     torch.stack(pair, dim=1)
 inside = [event.name for event in profiled.events() if event.name.startswith("aten::")]
-print(f"torch.stack: {work.operations} operation for the mode; the profiler records {sorted(set(inside))}")
+print(
+    f"torch.stack: {work.operations} operation for the mode; the profiler records {sorted(set(inside))}"
+)
 assert work.operations == 1 and {"aten::unsqueeze", "aten::cat"} <= set(inside)
 with CountWork() as work:
     pair[0].reshape(2, 2)
 print(f"reshape: the mode sees {dict(work.names)}")
 assert work.names == {"view": 1}
-zero_tangent = torch._efficientzerotensor(4, dtype=torch.float64)  # a ZeroTensor, as forward-mode AD makes them
+# a ZeroTensor, as forward-mode AD makes them
+zero_tangent = torch._efficientzerotensor(4, dtype=torch.float64)
 with CountWork() as work:
     torch.stack((zero_tangent, pair[1]))
 print(f"stack of a ZeroTensor and a tensor: the mode sees {dict(work.names)}")
@@ -262,7 +284,9 @@ def additions_without_mode() -> dict:
 with CountWork() as work:
     loop_of_vjps(x[:10])
 under_mode = {"add": work.names["add"], "add_": work.names["add_"]}
-print(f"additions in the loop of VJPs: {additions_without_mode()} without the mode, {under_mode} under it")
+print(
+    f"additions in the loop of VJPs: {additions_without_mode()} without the mode, {under_mode} under it"
+)
 assert under_mode["add_"] == 0 and under_mode["add"] > 0
 
 
@@ -271,12 +295,18 @@ def count_and_time(method, x):
     forward_passes = 0
     with CountWork() as work:
         method(x)  # counted, and the warm-up
-    counts = {"forward passes": forward_passes, "operations": work.operations, "elements": work.elements}
+    counts = {
+        "forward passes": forward_passes,
+        "operations": work.operations,
+        "elements": work.elements,
+    }
     timer = benchmark.Timer(stmt="method(x)", globals={"method": method, "x": x})
     return counts | {"ms": timer.blocked_autorange(min_run_time=0.04).median * 1e3}
 
 
-print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.machine()}")
+print(
+    f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.machine()}"
+)
 
 sizes = [10, 100, 1_000, 10_000, 100_000]
 measured = {name: [] for name in methods}
@@ -294,13 +324,17 @@ def relative(seconds: float, baseline: float) -> str:
 
 
 n_last = sizes[-1]
-print(f"\nN = {n_last:,}{'forward':>32}{'ATen':>6}{'elements':>10}{'median':>11}   speed against")
+print(
+    f"\nN = {n_last:,}{'forward':>32}{'ATen':>6}{'elements':>10}{'median':>11}   speed against"
+)
 print(f"{'passes':>43}{'ops':>6}{'per point':>10}{'time':>11}   the loop of VJPs")
 baseline = measured["loop of 3 functional.vjp"][-1]["ms"]
 for name in methods:
     work = measured[name][-1]
-    print(f"  {name:<34}{work['forward passes']:>7}{work['operations']:>6}{work['elements'] / n_last:>10.1f}"
-          f"{work['ms']:>8.2f} ms   {relative(work['ms'], baseline)}")
+    print(
+        f"  {name:<34}{work['forward passes']:>7}{work['operations']:>6}{work['elements'] / n_last:>10.1f}"
+        f"{work['ms']:>8.2f} ms   {relative(work['ms'], baseline)}"
+    )
 
 # The counts, at every N: the loop of VJPs runs f three times, the batched
 # methods once, the hand-written derivative never; the hand-written
@@ -312,13 +346,20 @@ for name in methods:
 for i, n in enumerate(sizes):
     work = {name: measured[name][i] for name in methods}
     passes = {name: counts["forward passes"] for name, counts in work.items()}
-    expected_passes = {name: 1 for name in methods} | {"loop of 3 functional.vjp": 3, "hand-written derivative": 0}
+    expected_passes = {name: 1 for name in methods} | {
+        "loop of 3 functional.vjp": 3,
+        "hand-written derivative": 0,
+    }
     assert passes == expected_passes, f"N = {n}: forward passes {passes}"
     hand = work.pop("hand-written derivative")
     for measure in ("operations", "elements"):
-        assert all(counts[measure] > hand[measure] for counts in work.values()), f"N = {n}: {measure}"
+        assert all(counts[measure] > hand[measure] for counts in work.values()), (
+            f"N = {n}: {measure}"
+        )
     loop = work.pop("loop of 3 functional.vjp")
-    assert all(counts["elements"] < loop["elements"] for counts in work.values()), f"N = {n}: elements"
+    assert all(counts["elements"] < loop["elements"] for counts in work.values()), (
+        f"N = {n}: elements"
+    )
 
 # %%
 # How the counts relate to the times: each method runs the same number of
@@ -349,22 +390,28 @@ naive_ms, naive_elements = [], []
 for n in naive_sizes:
     x_n = points(n)
     with CountWork() as work:
-        full = torch.autograd.functional.jacobian(f, x_n, vectorize=True)  # counted, and the warm-up
+        # counted, and the warm-up
+        full = torch.autograd.functional.jacobian(f, x_n, vectorize=True)
     naive_elements.append(work.elements)
     blocks = full.diagonal(dim1=0, dim2=2).permute(2, 0, 1)  # (N, 3, 2)
-    # The same few products as by_hand's, in another order, plus exact zeros: a few eps of entries below 3.
+    # The same few products as by_hand's, in another order, plus exact zeros: a few eps
+    # of entries below 3.
     torch.testing.assert_close(blocks, by_hand(x_n), rtol=1e-12, atol=1e-12)
     timer = benchmark.Timer(
         stmt="jacobian(f, x, vectorize=True)",
         globals={"jacobian": torch.autograd.functional.jacobian, "f": f, "x": x_n},
     )
     naive_ms.append(timer.blocked_autorange(min_run_time=0.04).median * 1e3)
-    print(f"N = {n:>4}: {tuple(full.shape)}, {full.numel() * full.element_size() / 2**20:7.2f} MiB,"
-          f" {work.elements:>11,} elements written, {naive_ms[-1]:8.2f} ms")
+    print(
+        f"N = {n:>4}: {tuple(full.shape)}, {full.numel() * full.element_size() / 2**20:7.2f} MiB,"
+        f" {work.elements:>11,} elements written, {naive_ms[-1]:8.2f} ms"
+    )
 
 n_big = 100_000
 naive_bytes = n_big * 3 * n_big * 2 * torch.finfo(torch.float64).bits // 8
-print(f"N = {n_big:,}: ({n_big}, 3, {n_big}, 2) in float64 would take {naive_bytes / 2**30:,.0f} GiB")
+print(
+    f"N = {n_big:,}: ({n_big}, 3, {n_big}, 2) in float64 would take {naive_bytes / 2**30:,.0f} GiB"
+)
 print(f"the (N, 3, 2) answer takes {n_big * 3 * 2 * 8 / 2**20:.1f} MiB")
 
 # The claims, counted: at N = 1000 the naive route writes more elements than
@@ -372,16 +419,30 @@ print(f"the (N, 3, 2) answer takes {n_big * 3 * 2 * 8 / 2**20:.1f} MiB")
 # about 100x (N^2) while theirs grow about 10x (N).
 at_100, at_1000 = sizes.index(100), sizes.index(1000)
 most_structured = max(measured[name][at_1000]["elements"] for name in methods)
-naive_growth = naive_elements[naive_sizes.index(1000)] / naive_elements[naive_sizes.index(100)]
-structured_growth = [measured[name][at_1000]["elements"] / measured[name][at_100]["elements"] for name in methods]
+naive_growth = (
+    naive_elements[naive_sizes.index(1000)] / naive_elements[naive_sizes.index(100)]
+)
+structured_growth = [
+    measured[name][at_1000]["elements"] / measured[name][at_100]["elements"]
+    for name in methods
+]
 assert naive_elements[-1] > 100 * most_structured, (naive_elements[-1], most_structured)
-assert naive_growth > 90 and all(9.9 < growth < 10.1 for growth in structured_growth), (naive_growth, structured_growth)
-print(f"N = 1000, elements written: naive {naive_elements[-1]:,}, structured methods at most"
-      f" {most_structured:,} ({naive_elements[-1] / most_structured:.0f} times fewer)")
-print(f"N = 100 -> 1000: elements written grow {naive_growth:.2f} times (naive),"
-      f" {min(structured_growth):.2f} to {max(structured_growth):.2f} times (structured)")
+assert naive_growth > 90 and all(9.9 < growth < 10.1 for growth in structured_growth), (
+    naive_growth,
+    structured_growth,
+)
+print(
+    f"N = 1000, elements written: naive {naive_elements[-1]:,}, structured methods at most"
+    f" {most_structured:,} ({naive_elements[-1] / most_structured:.0f} times fewer)"
+)
+print(
+    f"N = 100 -> 1000: elements written grow {naive_growth:.2f} times (naive),"
+    f" {min(structured_growth):.2f} to {max(structured_growth):.2f} times (structured)"
+)
 slowest_at_1000 = max(measured[name][at_1000]["ms"] for name in methods)
-print(f"N = 1000, measured: naive {naive_ms[-1]:.1f} ms, slowest structured method {slowest_at_1000:.2f} ms")
+print(
+    f"N = 1000, measured: naive {naive_ms[-1]:.1f} ms, slowest structured method {slowest_at_1000:.2f} ms"
+)
 
 # %%
 # Time and work against N
@@ -397,9 +458,17 @@ fig, (ax_time, ax_work) = plt.subplots(
 for name in methods:
     style = "k--" if name == "hand-written derivative" else "o-"
     ax_time.loglog(sizes, [counts["ms"] for counts in measured[name]], style, ms=4)
-    ax_work.loglog(sizes, [counts["elements"] for counts in measured[name]], style, ms=4, label=name)
+    ax_work.loglog(
+        sizes,
+        [counts["elements"] for counts in measured[name]],
+        style,
+        ms=4,
+        label=name,
+    )
 ax_time.loglog(naive_sizes, naive_ms, "s:", color="0.4")
-ax_work.loglog(naive_sizes, naive_elements, "s:", color="0.4", label="naive full Jacobian")
+ax_work.loglog(
+    naive_sizes, naive_elements, "s:", color="0.4", label="naive full Jacobian"
+)
 ax_time.set_xlabel("batch size $N$")
 ax_work.set_xlabel("batch size $N$")
 ax_time.set_ylabel("median time (ms)")

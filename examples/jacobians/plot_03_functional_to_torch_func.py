@@ -75,10 +75,13 @@ results["func.vmap of vjp_fn"] = results["func.vmap of vjp_fn"].squeeze(0)
 
 reference = results["autograd.functional.vjp"]
 for name, result in results.items():
-    # The same backward formulas, but the APIs may sum each entry's three products of v (|v| < 3.9)
-    # and partials (< 3) in other orders and kernels: terms adding up to < 12, ~1e-14 << 1e-12.
+    # The same backward formulas, but the APIs may sum each entry's three products of v
+    # (|v| < 3.9) and partials (< 3) in other orders and kernels: terms adding up to <
+    # 12, ~1e-14 << 1e-12.
     torch.testing.assert_close(result, reference, rtol=1e-12, atol=1e-12)
-    print(f"{name:<30} {tuple(result.shape)}  max |diff| = {(result - reference).abs().max().item():.1e}")
+    print(
+        f"{name:<30} {tuple(result.shape)}  max |diff| = {(result - reference).abs().max().item():.1e}"
+    )
 
 # %%
 # Full Jacobians: ``functional.jacobian``, ``jacrev``, ``jacfwd``
@@ -94,8 +97,8 @@ full = {
     "func.jacfwd": torch.func.jacfwd(f)(small),
 }
 for name, jac in full.items():
-    # Forward or reverse, each entry is the same few products of entries below 3, plus exact
-    # zeros: a few eps (2.2e-16) apart.
+    # Forward or reverse, each entry is the same few products of entries below 3, plus
+    # exact zeros: a few eps (2.2e-16) apart.
     torch.testing.assert_close(jac, full["functional.jacobian"], rtol=1e-12, atol=1e-12)
     print(f"{name:<20} {tuple(jac.shape)}")
 
@@ -143,7 +146,9 @@ def f_counted(x):
 
 
 def with_functional_vjp():
-    return [torch.autograd.functional.vjp(f_counted, x, v=basis[k])[1] for k in range(3)]
+    return [
+        torch.autograd.functional.vjp(f_counted, x, v=basis[k])[1] for k in range(3)
+    ]
 
 
 def with_func_vjp():
@@ -159,7 +164,10 @@ def with_vmapped_vjp_fn():
 def with_retained_graph():
     x_leaf = x.clone().requires_grad_()
     out = f_counted(x_leaf)
-    return [torch.autograd.grad(out, x_leaf, grad_outputs=basis[k], retain_graph=True)[0] for k in range(3)]
+    return [
+        torch.autograd.grad(out, x_leaf, grad_outputs=basis[k], retain_graph=True)[0]
+        for k in range(3)
+    ]
 
 
 passes, rows = {}, {}
@@ -173,8 +181,14 @@ for name, three_vjps in {
     rows[name] = torch.stack(list(three_vjps()))
     passes[name] = (forward_calls, backward_calls)
 
-print("forward passes for 3 VJPs: " + ", ".join(f"{name} {fwd}" for name, (fwd, _) in passes.items()))
-print("backward passes for 3 VJPs: " + ", ".join(f"{name} {bwd}" for name, (_, bwd) in passes.items()))
+print(
+    "forward passes for 3 VJPs: "
+    + ", ".join(f"{name} {fwd}" for name, (fwd, _) in passes.items())
+)
+print(
+    "backward passes for 3 VJPs: "
+    + ", ".join(f"{name} {bwd}" for name, (_, bwd) in passes.items())
+)
 expected_passes = {  # (forward, backward)
     "functional.vjp": (3, 3),
     "func.vjp": (1, 3),
@@ -183,9 +197,11 @@ expected_passes = {  # (forward, backward)
 }
 assert passes == expected_passes, passes
 for name in rows:
-    # One-hot v: each entry is the same few products of entries below 3, plus exact zeros; looped
-    # and batched kernels differ by a few eps (2.2e-16) at most.
-    torch.testing.assert_close(rows[name], rows["functional.vjp"], rtol=1e-12, atol=1e-12)
+    # One-hot v: each entry is the same few products of entries below 3, plus exact
+    # zeros; looped and batched kernels differ by a few eps (2.2e-16) at most.
+    torch.testing.assert_close(
+        rows[name], rows["functional.vjp"], rtol=1e-12, atol=1e-12
+    )
 
 # %%
 # Without ``retain_graph=True``, the first backward pass frees the tensors the
@@ -211,10 +227,13 @@ except RuntimeError as error:
 x_leaf = x.clone().requires_grad_()
 for _ in range(2):
     f(x_leaf).backward(gradient=v)
-# g + g = 2g exactly, with g from the same backward graph as functional.vjp's: at most a few
-# roundings of terms adding up to < 12 apart, ~1e-14.
+# g + g = 2g exactly, with g from the same backward graph as functional.vjp's: at most a
+# few roundings of terms adding up to < 12 apart, ~1e-14.
 torch.testing.assert_close(x_leaf.grad, 2 * reference, rtol=1e-12, atol=1e-12)
-print("after two backward calls, x.grad / (v^T J) =", (x_leaf.grad / reference).mean().item())
+print(
+    "after two backward calls, x.grad / (v^T J) =",
+    (x_leaf.grad / reference).mean().item(),
+)
 x_leaf.grad = None  # reset before the next product
 
 # %%
@@ -225,8 +244,9 @@ x_leaf.grad = None  # reset before the next product
 
 loss = (v * f(x_leaf)).sum()
 loss.backward()
-# The backward of sum hands 1 to mul, whose backward gives v * 1 = v exactly; from there the
-# same operations on the same operands as functional.vjp's backward: a few eps at most.
+# The backward of sum hands 1 to mul, whose backward gives v * 1 = v exactly; from there
+# the same operations on the same operands as functional.vjp's backward: a few eps at
+# most.
 torch.testing.assert_close(x_leaf.grad, reference, rtol=1e-12, atol=1e-12)
 print("loss.backward() for loss = (v * f(x)).sum() gives v^T J")
 x_leaf.grad = None
@@ -247,8 +267,20 @@ x_leaf.grad = None
 names = list(passes)
 positions = torch.arange(len(names), dtype=torch.float64)
 fig, ax = plt.subplots(figsize=(6.4, 2.8), layout="constrained")
-ax.barh(positions - 0.2, [passes[name][0] for name in names], height=0.4, color="C0", label="forward passes (calls of f)")
-ax.barh(positions + 0.2, [passes[name][1] for name in names], height=0.4, color="C1", label="backward passes reaching x")
+ax.barh(
+    positions - 0.2,
+    [passes[name][0] for name in names],
+    height=0.4,
+    color="C0",
+    label="forward passes (calls of f)",
+)
+ax.barh(
+    positions + 0.2,
+    [passes[name][1] for name in names],
+    height=0.4,
+    color="C1",
+    label="backward passes reaching x",
+)
 ax.set_yticks(positions.tolist(), names)
 ax.invert_yaxis()
 ax.set_xticks(range(4))
@@ -312,7 +344,11 @@ def jacobian_by_hand(x):
     """(N, 2) -> (N, 3, 2): the blocks J_n."""
     a, b = x[:, 0], x[:, 1]
     c = torch.cos(a + b**2)
-    rows = (torch.stack((b, a), 1), torch.stack((c, 2 * b * c), 1), torch.stack((2 * a, torch.full_like(a, -3.0)), 1))
+    rows = (
+        torch.stack((b, a), 1),
+        torch.stack((c, 2 * b * c), 1),
+        torch.stack((2 * a, torch.full_like(a, -3.0)), 1),
+    )
     return torch.stack(rows, dim=1)
 
 
@@ -321,7 +357,8 @@ V = torch.randn(4, 5, 3, generator=generator, dtype=torch.float64)  # K = 4 cota
 J_n = jacobian_by_hand(x)
 one_v = torch.einsum("ni,nij->nj", v, J_n)  # v^T J, (N, 2)
 each_v = torch.einsum("kni,nij->knj", V, J_n)  # (K, N, 2)
-full_J = torch.einsum("nij,nm->nimj", J_n, torch.eye(5, dtype=torch.float64))  # J_n on the diagonal blocks
+# J_n on the diagonal blocks
+full_J = torch.einsum("nij,nm->nimj", J_n, torch.eye(5, dtype=torch.float64))
 
 # %%
 # The calls, as written in the table, each with the value it must equal:
@@ -331,28 +368,52 @@ f(x_leaf).backward(gradient=v)
 y = f(x_leaf)
 table = {  # each call as written in the table: (result, what it must equal)
     "autograd.functional.vjp(f, x, v)[1]": (autograd.functional.vjp(f, x, v)[1], one_v),
-    "autograd.grad(f(x_leaf), x_leaf, v)[0]": (autograd.grad(f(x_leaf), x_leaf, v)[0], one_v),
+    "autograd.grad(f(x_leaf), x_leaf, v)[0]": (
+        autograd.grad(f(x_leaf), x_leaf, v)[0],
+        one_v,
+    ),
     "f(x_leaf).backward(gradient=v); x_leaf.grad": (x_leaf.grad, one_v),
     "func.vjp(f, x)[1](v)[0]": (func.vjp(f, x)[1](v)[0], one_v),
-    "func.grad(lambda x: (v * f(x)).sum())(x)": (func.grad(lambda x: (v * f(x)).sum())(x), one_v),
+    "func.grad(lambda x: (v * f(x)).sum())(x)": (
+        func.grad(lambda x: (v * f(x)).sum())(x),
+        one_v,
+    ),
     "autograd.grad(..., V, is_grads_batched=True)[0]": (
-        autograd.grad(f(x_leaf), x_leaf, V, is_grads_batched=True)[0], each_v),
+        autograd.grad(f(x_leaf), x_leaf, V, is_grads_batched=True)[0],
+        each_v,
+    ),
     "autograd.grad(y, ..., V[k], retain_graph=True)[0]": (
-        torch.stack([autograd.grad(y, x_leaf, V[k], retain_graph=True)[0] for k in range(len(V))]), each_v),
+        torch.stack(
+            [
+                autograd.grad(y, x_leaf, V[k], retain_graph=True)[0]
+                for k in range(len(V))
+            ]
+        ),
+        each_v,
+    ),
     "func.vmap(func.vjp(f, x)[1])(V)[0]": (func.vmap(func.vjp(f, x)[1])(V)[0], each_v),
     "autograd.functional.jacobian(f, x)": (autograd.functional.jacobian(f, x), full_J),
     "func.jacrev(f)(x)": (func.jacrev(f)(x), full_J),
     "func.jacfwd(f)(x)": (func.jacfwd(f)(x), full_J),
     "autograd.functional.jacobian(... sum(0) ...).transpose(0, 1)": (
-        autograd.functional.jacobian(lambda x: f(x).sum(0), x, vectorize=True).transpose(0, 1), J_n),
-    "func.vmap(func.jacrev(f_one_point))(x)": (func.vmap(func.jacrev(f_one_point))(x), J_n),
+        autograd.functional.jacobian(
+            lambda x: f(x).sum(0), x, vectorize=True
+        ).transpose(0, 1),
+        J_n,
+    ),
+    "func.vmap(func.jacrev(f_one_point))(x)": (
+        func.vmap(func.jacrev(f_one_point))(x),
+        J_n,
+    ),
 }
 for call, (result, expected) in table.items():
-    # Each entry is one partial (b, a, 2a, -3, or c times 1 or 2b, below 3) or a sum of three
-    # products of one with v (|v| < 4), plus exact zeros; the calls and einsum sum in other
-    # orders: within 3 x 12 x 2.2e-16 = 8e-15, << 1e-12.
+    # Each entry is one partial (b, a, 2a, -3, or c times 1 or 2b, below 3) or a sum of
+    # three products of one with v (|v| < 4), plus exact zeros; the calls and einsum sum
+    # in other orders: within 3 x 12 x 2.2e-16 = 8e-15, << 1e-12.
     torch.testing.assert_close(result, expected, rtol=1e-12, atol=1e-12)
-    print(f"{call:<62} {str(tuple(result.shape)):<14} max |error| = {(result - expected).abs().max().item():.1e}")
+    print(
+        f"{call:<62} {str(tuple(result.shape)):<14} max |error| = {(result - expected).abs().max().item():.1e}"
+    )
 
 # %%
 # What to remember

@@ -138,7 +138,8 @@ def estimates(field, x, probes):
 def variances(J):
     """The variances derived above: (trace, diagonal) for each probe type."""
     S = (J + J.T) / 2
-    off_diagonal = (J**2).sum(dim=0) - J.diagonal() ** 2  # sum over i != j of J_ij^2, for each column j
+    # sum over i != j of J_ij^2, for each column j
+    off_diagonal = (J**2).sum(dim=0) - J.diagonal() ** 2
     return {
         "Rademacher": (2 * ((S**2).sum() - (S.diagonal() ** 2).sum()), off_diagonal),
         "Gaussian": (2 * (S**2).sum(), off_diagonal + 2 * J.diagonal() ** 2),
@@ -147,16 +148,21 @@ def variances(J):
 
 n, hidden = 100, 64
 field, x, J = make_field(n, hidden)
-# Both are I + W2 diag(slope) W1 from the same slope, summed over 64 hidden units in other
-# orders and kernels: each within 64 eps x 0.48 (the largest sum of |terms|) = 7e-15, << 1e-12.
+# Both are I + W2 diag(slope) W1 from the same slope, summed over 64 hidden units in
+# other orders and kernels: each within 64 eps x 0.48 (the largest sum of |terms|) =
+# 7e-15, << 1e-12.
 torch.testing.assert_close(torch.func.jacrev(field)(x), J, rtol=1e-12, atol=1e-12)
 trace, diagonal = J.trace(), J.diagonal()
 sigma = {name: var.sqrt().item() for name, (var, _) in variances(J).items()}
 identity = torch.eye(n, dtype=torch.float64)
 residual_trace = (J - identity).trace()  # tr(J_g), the part not known in advance
 print(f"n = {n}: divergence tr(J) = {trace.item():.4f}")
-print(f"of which {n} is the identity's: tr(J - I) = tr(J_g) = {residual_trace.item():.4f}")
-print(f"standard deviation of one probe: Rademacher {sigma['Rademacher']:.3f}, Gaussian {sigma['Gaussian']:.3f}")
+print(
+    f"of which {n} is the identity's: tr(J - I) = tr(J_g) = {residual_trace.item():.4f}"
+)
+print(
+    f"standard deviation of one probe: Rademacher {sigma['Rademacher']:.3f}, Gaussian {sigma['Gaussian']:.3f}"
+)
 
 # %%
 # Exact on a small case: all :math:`2^n` sign vectors
@@ -170,25 +176,40 @@ print(f"standard deviation of one probe: Rademacher {sigma['Rademacher']:.3f}, G
 # them; alone, it gives the column sums.
 
 small_field, small_x, small_J = make_field(10, 8)
-every_sign = torch.cartesian_prod(*[torch.tensor([-1.0, 1.0], dtype=torch.float64)] * 10)  # (1024, 10)
+every_sign = torch.cartesian_prod(
+    *[torch.tensor([-1.0, 1.0], dtype=torch.float64)] * 10
+)  # (1024, 10)
 small_traces, small_diagonals = estimates(small_field, small_x, every_sign)
 (trace_variance, diagonal_variance) = variances(small_J)["Rademacher"]
 
-# Rounding only: each estimate is ~30 roundings of terms adding up to < 62 (the sum of the
-# entries of I + |W2| diag(slope) |W1|, which the VJP adds up; sum |J_ij| is only < 33), so
-# within 4e-13; a mean or variance over 1024 of them adds at most 1024 eps/2 = 1.1e-13 times
-# the mean size (at most twice the result): below 5e-13 relative in all, under rtol 1e-12.
+# Rounding only: each estimate is ~30 roundings of terms adding up to < 62 (the sum of
+# the entries of I + |W2| diag(slope) |W1|, which the VJP adds up; sum |J_ij| is only <
+# 33), so within 4e-13; a mean or variance over 1024 of them adds at most 1024 eps/2 =
+# 1.1e-13 times the mean size (at most twice the result): below 5e-13 relative in all,
+# under rtol 1e-12.
 torch.testing.assert_close(small_traces.mean(), small_J.trace(), rtol=1e-12, atol=1e-12)
-torch.testing.assert_close(small_diagonals.mean(dim=0), small_J.diagonal(), rtol=1e-12, atol=1e-12)
-torch.testing.assert_close(small_traces.var(correction=0), trace_variance, rtol=1e-12, atol=1e-12)
-torch.testing.assert_close(small_diagonals.var(dim=0, correction=0), diagonal_variance, rtol=1e-12, atol=1e-12)
+torch.testing.assert_close(
+    small_diagonals.mean(dim=0), small_J.diagonal(), rtol=1e-12, atol=1e-12
+)
+torch.testing.assert_close(
+    small_traces.var(correction=0), trace_variance, rtol=1e-12, atol=1e-12
+)
+torch.testing.assert_close(
+    small_diagonals.var(dim=0, correction=0), diagonal_variance, rtol=1e-12, atol=1e-12
+)
 all_ones = (every_sign == 1).all(dim=1)
-# Column sums of J over 10 rows and 8 hidden units, in other orders: ~20 roundings of terms
-# adding up to < 10 per column, so below 5e-14.
-torch.testing.assert_close(small_diagonals[all_ones][0], small_J.sum(dim=0), rtol=1e-12, atol=1e-12)
-print(f"mean over all 1024 sign vectors - tr(J): {(small_traces.mean() - small_J.trace()).item():.1e}")
-print(f"variance over them: {small_traces.var(correction=0).item():.6f}, "
-      f"2 sum_(i!=j) S_ij^2 = {trace_variance.item():.6f}")
+# Column sums of J over 10 rows and 8 hidden units, in other orders: ~20 roundings of
+# terms adding up to < 10 per column, so below 5e-14.
+torch.testing.assert_close(
+    small_diagonals[all_ones][0], small_J.sum(dim=0), rtol=1e-12, atol=1e-12
+)
+print(
+    f"mean over all 1024 sign vectors - tr(J): {(small_traces.mean() - small_J.trace()).item():.1e}"
+)
+print(
+    f"variance over them: {small_traces.var(correction=0).item():.6f}, "
+    f"2 sum_(i!=j) S_ij^2 = {trace_variance.item():.6f}"
+)
 
 # %%
 # Gaussian probes cannot be enumerated, but the estimates are quadratic in
@@ -206,26 +227,45 @@ print(f"variance over them: {small_traces.var(correction=0).item():.6f}, "
 three_values = torch.tensor([-(3**0.5), 0.0, 3**0.5], dtype=torch.float64)
 three_probabilities = torch.tensor([1 / 6, 2 / 3, 1 / 6], dtype=torch.float64)
 # Moments of sqrt(3)^2 = 3 and 9 with weights 1/3: a few roundings of numbers below 3.
-torch.testing.assert_close((three_probabilities * three_values**2).sum(), torch.tensor(1.0, dtype=torch.float64))
-torch.testing.assert_close((three_probabilities * three_values**4).sum(), torch.tensor(3.0, dtype=torch.float64))
+torch.testing.assert_close(
+    (three_probabilities * three_values**2).sum(),
+    torch.tensor(1.0, dtype=torch.float64),
+)
+torch.testing.assert_close(
+    (three_probabilities * three_values**4).sum(),
+    torch.tensor(3.0, dtype=torch.float64),
+)
 every_point = torch.cartesian_prod(*[three_values] * 10)  # (59049, 10)
-weight = torch.cartesian_prod(*[three_probabilities] * 10).prod(dim=1)  # each vector's probability
+# each vector's probability
+weight = torch.cartesian_prod(*[three_probabilities] * 10).prod(dim=1)
 point_traces, point_diagonals = estimates(small_field, small_x, every_point)
 point_trace_mean = weight @ point_traces
 point_diagonal_mean = weight @ point_diagonals
 gaussian_trace_variance, gaussian_diagonal_variance = variances(small_J)["Gaussian"]
-print(f"three-point probes: trace variance {(weight @ (point_traces - point_trace_mean) ** 2).item():.6f},"
-      f" 2 |S|_F^2 = {gaussian_trace_variance.item():.6f}")
-# Each estimate is ~30 roundings of terms adding up to < 3 x 62 (|v_i| <= sqrt 3; 62 as above):
-# within 30 x 186 x 1.1e-16 < 7e-13. A weighted sum of 3^10 terms, in any order, is within
-# 3^10 x 1.1e-16 = 6.5e-12 times the weighted sum of |terms| (below 12 for the traces, 2 for
-# the diagonals; the variances' terms are positive): under 1e-10 relative, or 1e-10 absolute
-# for the diagonal means.
+print(
+    f"three-point probes: trace variance {(weight @ (point_traces - point_trace_mean) ** 2).item():.6f},"
+    f" 2 |S|_F^2 = {gaussian_trace_variance.item():.6f}"
+)
+# Each estimate is ~30 roundings of terms adding up to < 3 x 62 (|v_i| <= sqrt 3; 62 as
+# above): within 30 x 186 x 1.1e-16 < 7e-13. A weighted sum of 3^10 terms, in any order,
+# is within 3^10 x 1.1e-16 = 6.5e-12 times the weighted sum of |terms| (below 12 for the
+# traces, 2 for the diagonals; the variances' terms are positive): under 1e-10 relative,
+# or 1e-10 absolute for the diagonal means.
 torch.testing.assert_close(point_trace_mean, small_J.trace(), rtol=1e-10, atol=0)
-torch.testing.assert_close(point_diagonal_mean, small_J.diagonal(), rtol=1e-10, atol=1e-10)
-torch.testing.assert_close(weight @ (point_traces - point_trace_mean) ** 2, gaussian_trace_variance, rtol=1e-10, atol=0)
 torch.testing.assert_close(
-    weight @ (point_diagonals - point_diagonal_mean) ** 2, gaussian_diagonal_variance, rtol=1e-10, atol=0
+    point_diagonal_mean, small_J.diagonal(), rtol=1e-10, atol=1e-10
+)
+torch.testing.assert_close(
+    weight @ (point_traces - point_trace_mean) ** 2,
+    gaussian_trace_variance,
+    rtol=1e-10,
+    atol=0,
+)
+torch.testing.assert_close(
+    weight @ (point_diagonals - point_diagonal_mean) ** 2,
+    gaussian_diagonal_variance,
+    rtol=1e-10,
+    atol=0,
 )
 
 # %%
@@ -243,9 +283,14 @@ samples, residual_samples = {}, {}
 for name, draw in {"Rademacher": rademacher, "Gaussian": gaussian}.items():
     probes = draw((runs * probes_per_run, n))
     traces, diagonals = estimates(field, x, probes)
-    samples[name] = (traces.reshape(runs, probes_per_run), diagonals.reshape(runs, probes_per_run, n))
+    samples[name] = (
+        traces.reshape(runs, probes_per_run),
+        diagonals.reshape(runs, probes_per_run, n),
+    )
     # v^T J v - v^T v = v^T (J - I) v estimates tr(J - I), used in the last sections
-    residual_samples[name] = (traces - (probes**2).sum(dim=1)).reshape(runs, probes_per_run)
+    residual_samples[name] = (traces - (probes**2).sum(dim=1)).reshape(
+        runs, probes_per_run
+    )
 
 # %%
 # What the statistical checks bound
@@ -273,13 +318,19 @@ for name, (traces, diagonals) in samples.items():
     bias_bound = 4 * (trace_variance / count).sqrt()
     trace_mean = traces.mean()
     kurtosis = ((traces - trace) ** 4).mean() / trace_variance**2
-    spread_of_variance = ((kurtosis - 1) / count).sqrt()  # relative SD of the sample variance
-    print(f"{name:<10} mean of {count} estimates - tr(J) = {(trace_mean - trace).item():+.4f}"
-          f" (bound {bias_bound.item():.4f}); variance / formula = {(traces.var() / trace_variance).item():.3f}"
-          f" (kurtosis {kurtosis.item():.2f}, relative SD {100 * spread_of_variance.item():.2f}%)")
-    assert (trace_mean - trace).abs() < bias_bound, f"{name}: the trace estimate looks biased"
+    # relative SD of the sample variance
+    spread_of_variance = ((kurtosis - 1) / count).sqrt()
+    print(
+        f"{name:<10} mean of {count} estimates - tr(J) = {(trace_mean - trace).item():+.4f}"
+        f" (bound {bias_bound.item():.4f}); variance / formula = {(traces.var() / trace_variance).item():.3f}"
+        f" (kurtosis {kurtosis.item():.2f}, relative SD {100 * spread_of_variance.item():.2f}%)"
+    )
+    assert (trace_mean - trace).abs() < bias_bound, (
+        f"{name}: the trace estimate looks biased"
+    )
     assert spread_of_variance < 0.01, "too few samples for the 5% variance check"
-    # A statistical 5% (see above), not a rounding tolerance: far looser than the defaults.
+    # A statistical 5% (see above), not a rounding tolerance: far looser than the
+    # defaults.
     torch.testing.assert_close(traces.var(), trace_variance, rtol=0.05, atol=0)
 
     diagonal_mean = diagonals.mean(dim=(0, 1))
@@ -314,8 +365,12 @@ for name, (traces, diagonals) in samples.items():
     ratios = " ".join(f"{trace_ratio[k - 1].item():.2f}" for k in checked_k)
     print(f"{name:<10} RMS error / (sigma / sqrt(k)) at k = {checked_k}: {ratios}")
     for k in checked_k:
-        assert 0.8 < trace_ratio[k - 1] < 1.2, f"{name}, k = {k}: trace error off the 1/sqrt(k) line"
-        assert 0.8 < diagonal_ratio[k - 1] < 1.2, f"{name}, k = {k}: diagonal error off the 1/sqrt(k) line"
+        assert 0.8 < trace_ratio[k - 1] < 1.2, (
+            f"{name}, k = {k}: trace error off the 1/sqrt(k) line"
+        )
+        assert 0.8 < diagonal_ratio[k - 1] < 1.2, (
+            f"{name}, k = {k}: diagonal error off the 1/sqrt(k) line"
+        )
 
 # %%
 # The number of probes for a 1% error on :math:`\operatorname{tr}(J)` follows:
@@ -325,8 +380,10 @@ for name, (traces, diagonals) in samples.items():
 for name, (trace_rms, _) in rms_error.items():
     k_one_percent = round((sigma[name] / (0.01 * trace.abs().item())) ** 2)
     measured = (trace_rms[k_one_percent - 1] / trace.abs()).item()
-    print(f"{name:<10} probes for 1% relative RMS error on tr(J): {k_one_percent}"
-          f" (measured at that k: {100 * measured:.2f}%; exact trace: {n} VJPs)")
+    print(
+        f"{name:<10} probes for 1% relative RMS error on tr(J): {k_one_percent}"
+        f" (measured at that k: {100 * measured:.2f}%; exact trace: {n} VJPs)"
+    )
     assert 0.008 < measured < 0.012, f"{name}: {k_one_percent} probes do not give 1%"
 
 # %%
@@ -345,8 +402,10 @@ k_rademacher = round((sigma["Rademacher"] / (0.01 * trace.abs().item())) ** 2)
 k_gaussian = round((sigma["Gaussian"] / (0.01 * trace.abs().item())) ** 2)
 assert k_rademacher < n < k_gaussian, (k_rademacher, k_gaussian)
 rms_rademacher = rms_error["Rademacher"][0][k_rademacher - 1]
-print(f"{k_rademacher} Rademacher probes: RMS error {rms_rademacher.item():.3f}"
-      f" = {(rms_rademacher / residual_trace.abs()).item():.1f} x |tr(J - I)|")
+print(
+    f"{k_rademacher} Rademacher probes: RMS error {rms_rademacher.item():.3f}"
+    f" = {(rms_rademacher / residual_trace.abs()).item():.1f} x |tr(J - I)|"
+)
 assert rms_rademacher > 5 * residual_trace.abs()
 
 # %%
@@ -370,12 +429,20 @@ for name, residual_traces in residual_samples.items():
     residual_sigma[name] = residual_variance.sqrt().item()
     count = residual_traces.numel()
     kurtosis = ((residual_traces - residual_trace) ** 4).mean() / residual_variance**2
-    print(f"{name:<10} sigma of v^T J v - v^T v: {residual_sigma[name]:.3f} (of v^T J v: {sigma[name]:.3f});"
-          f" sampled variance / formula = {(residual_traces.var() / residual_variance).item():.3f}")
-    assert (residual_traces.mean() - residual_trace).abs() < 4 * (residual_variance / count).sqrt()
-    assert ((kurtosis - 1) / count).sqrt() < 0.01, "too few samples for the 5% variance check"
+    print(
+        f"{name:<10} sigma of v^T J v - v^T v: {residual_sigma[name]:.3f} (of v^T J v: {sigma[name]:.3f});"
+        f" sampled variance / formula = {(residual_traces.var() / residual_variance).item():.3f}"
+    )
+    assert (residual_traces.mean() - residual_trace).abs() < 4 * (
+        residual_variance / count
+    ).sqrt()
+    assert ((kurtosis - 1) / count).sqrt() < 0.01, (
+        "too few samples for the 5% variance check"
+    )
     # A statistical 5% (as above), not a rounding tolerance.
-    torch.testing.assert_close(residual_traces.var(), residual_variance, rtol=0.05, atol=0)
+    torch.testing.assert_close(
+        residual_traces.var(), residual_variance, rtol=0.05, atol=0
+    )
 
 # %%
 # The honest count: :math:`k = (\sigma / (0.01\,|\operatorname{tr}(J - I)|))^2`
@@ -389,10 +456,16 @@ for name, residual_traces in residual_samples.items():
 for name, residual_traces in residual_samples.items():
     k_formula = (residual_sigma[name] / (0.01 * residual_trace.abs().item())) ** 2
     rms_at_256 = (residual_traces.mean(dim=1) - residual_trace).pow(2).mean().sqrt()
-    k_measured = (probes_per_run * (rms_at_256 / (0.01 * residual_trace.abs())) ** 2).item()
-    print(f"{name:<10} probes for 1% relative RMS error on tr(J - I): {k_formula:.2e}"
-          f" (from the runs' RMS error at k = 256: {k_measured:.2e}; exact: {n} VJPs)")
-    assert 0.64 < k_measured / k_formula < 1.44, f"{name}: the probe count for tr(J - I) is off"
+    k_measured = (
+        probes_per_run * (rms_at_256 / (0.01 * residual_trace.abs())) ** 2
+    ).item()
+    print(
+        f"{name:<10} probes for 1% relative RMS error on tr(J - I): {k_formula:.2e}"
+        f" (from the runs' RMS error at k = 256: {k_measured:.2e}; exact: {n} VJPs)"
+    )
+    assert 0.64 < k_measured / k_formula < 1.44, (
+        f"{name}: the probe count for tr(J - I) is off"
+    )
 
 # %%
 # When random probes pay
@@ -419,8 +492,12 @@ for name, residual_traces in residual_samples.items():
 #   exact with one probe (next section).
 
 break_even = residual_sigma["Rademacher"] / n**0.5
-print(f"break-even RMS error sigma / sqrt(n) = {break_even:.3f}; |tr(J - I)| = {residual_trace.abs().item():.3f}")
-assert break_even > residual_trace.abs(), "here probes would pay at some useful accuracy"
+print(
+    f"break-even RMS error sigma / sqrt(n) = {break_even:.3f}; |tr(J - I)| = {residual_trace.abs().item():.3f}"
+)
+assert break_even > residual_trace.abs(), (
+    "here probes would pay at some useful accuracy"
+)
 
 # %%
 # Diagonal Jacobians: one Rademacher probe is exact
@@ -435,12 +512,14 @@ one_sign, one_gaussian = rademacher((1, n)), gaussian((1, n))
 exact_diagonal = 1 - torch.tanh(elementwise_x) ** 2
 _, sign_diagonal = estimates(torch.tanh, elementwise_x, one_sign)
 _, gaussian_diagonal = estimates(torch.tanh, elementwise_x, one_gaussian)
-# Multiplying twice by the same sign is exact, and both sides compute 1 - t t from the same
-# tanh(x): correctly rounded operations, a few eps apart.
+# Multiplying twice by the same sign is exact, and both sides compute 1 - t t from the
+# same tanh(x): correctly rounded operations, a few eps apart.
 torch.testing.assert_close(sign_diagonal[0], exact_diagonal, rtol=1e-12, atol=1e-12)
 assert (gaussian_diagonal[0] - exact_diagonal).abs().max() > 0.1
-print(f"tanh, one Rademacher probe: max |error| = {(sign_diagonal[0] - exact_diagonal).abs().max().item():.1e}; "
-      f"one Gaussian probe: {(gaussian_diagonal[0] - exact_diagonal).abs().max().item():.2f}")
+print(
+    f"tanh, one Rademacher probe: max |error| = {(sign_diagonal[0] - exact_diagonal).abs().max().item():.1e}; "
+    f"one Gaussian probe: {(gaussian_diagonal[0] - exact_diagonal).abs().max().item():.2f}"
+)
 
 # %%
 # The :math:`1/\sqrt{k}` line, seen
@@ -453,12 +532,30 @@ for name, colour in (("Rademacher", "C0"), ("Gaussian", "C1")):
     trace_rms, diagonal_rms = rms_error[name]
     predicted = r"predicted $\sigma/\sqrt{k}$" if name == "Gaussian" else None
     axes[0].loglog(ks, trace_rms.numpy(), color=colour, lw=2.5, label=f"{name} probes")
-    axes[0].loglog(ks, (trace_variance / probe_counts).sqrt().numpy(), "k--", lw=0.9, label=predicted)
-    axes[1].loglog(ks, diagonal_rms.numpy(), color=colour, lw=2.5, label=f"{name} probes")
-    axes[1].loglog(ks, (diagonal_variance.sum() / probe_counts).sqrt().numpy(), "k--", lw=0.9, label=predicted)
-axes[0].axhline(residual_trace.abs().item(), color="0.4", ls=":", label=r"$|\mathrm{tr}(J - I)|$")
+    axes[0].loglog(
+        ks,
+        (trace_variance / probe_counts).sqrt().numpy(),
+        "k--",
+        lw=0.9,
+        label=predicted,
+    )
+    axes[1].loglog(
+        ks, diagonal_rms.numpy(), color=colour, lw=2.5, label=f"{name} probes"
+    )
+    axes[1].loglog(
+        ks,
+        (diagonal_variance.sum() / probe_counts).sqrt().numpy(),
+        "k--",
+        lw=0.9,
+        label=predicted,
+    )
+axes[0].axhline(
+    residual_trace.abs().item(), color="0.4", ls=":", label=r"$|\mathrm{tr}(J - I)|$"
+)
 axes[0].set_title(r"trace: RMS error of the $k$-probe mean", fontsize=10)
-axes[1].set_title(r"diagonal: RMS of $\Vert \hat d_k - \mathrm{diag}(J) \Vert$", fontsize=10)
+axes[1].set_title(
+    r"diagonal: RMS of $\Vert \hat d_k - \mathrm{diag}(J) \Vert$", fontsize=10
+)
 for ax in axes:
     ax.set_xlabel("number of probes $k$ (one VJP each)")
 axes[0].set_ylabel(f"error over {runs} runs, n = {n}")

@@ -80,7 +80,11 @@ def make_residual(n):
         zero = u.new_zeros(1)
         padded = torch.cat((zero, u, zero))  # the boundary values u_0 = u_{n+1} = 0
         left, centre, right = padded[:-2], padded[1:-1], padded[2:]
-        return (left - 2 * centre + right) / h**2 - centre * (right - left) / (2 * h) + torch.sin(centre)
+        return (
+            (left - 2 * centre + right) / h**2
+            - centre * (right - left) / (2 * h)
+            + torch.sin(centre)
+        )
 
     def jacobian_by_hand(u):
         padded = torch.cat((u.new_zeros(1), u, u.new_zeros(1)))
@@ -116,7 +120,8 @@ def greedy_column_colouring(pattern):
 
 def is_valid_colouring(pattern, colours):
     """No row has two non-zeros in columns of the same colour."""
-    per_row_and_colour = pattern.to(torch.int64) @ F.one_hot(colours).to(torch.int64)  # (m, C) counts
+    # (m, C) counts
+    per_row_and_colour = pattern.to(torch.int64) @ F.one_hot(colours).to(torch.int64)
     return bool((per_row_and_colour <= 1).all())
 
 
@@ -143,7 +148,8 @@ assert is_valid_colouring(pattern, colours)
 
 def compressed_by_jvps(f, x, colours):
     """B^T: row c is J s^(c), one JVP per colour."""
-    seeds = F.one_hot(colours).T.to(x.dtype)  # (C, n): seed c has ones on the columns of colour c
+    # (C, n): seed c has ones on the columns of colour c
+    seeds = F.one_hot(colours).T.to(x.dtype)
 
     def jvp_with(seed):
         return torch.func.jvp(f, (x,), (seed,))[1]
@@ -154,21 +160,33 @@ def compressed_by_jvps(f, x, colours):
 def unpack_columns(compressed, pattern, colours):
     rows, cols = pattern.nonzero(as_tuple=True)
     values = compressed[colours[cols], rows]  # J_ij = B_{i, c(j)}
-    return torch.sparse_coo_tensor(torch.stack((rows, cols)), values, pattern.shape, check_invariants=True)
+    return torch.sparse_coo_tensor(
+        torch.stack((rows, cols)), values, pattern.shape, check_invariants=True
+    )
 
 
 compressed = compressed_by_jvps(residual, u, colours)
 recovered = unpack_columns(compressed, pattern, colours)
-print("compressed matrix B:", tuple(compressed.T.shape), " recovered J:", tuple(recovered.shape),
-      f"with {recovered._nnz()} stored entries")
+print(
+    "compressed matrix B:",
+    tuple(compressed.T.shape),
+    " recovered J:",
+    tuple(recovered.shape),
+    f"with {recovered._nnz()} stored entries",
+)
 dense = torch.func.jacfwd(residual)(u)
-# In row i the colour seed and jacfwd's one-hot seed both put a single 1 among u_{i-1}, u_i,
-# u_{i+1}: the same operations on the same numbers, plus exact zeros. The hand formula rounds
-# the same terms in another order: a few eps (2.2e-16) of entries below 360, ~3e-13 << 1e-9.
+# In row i the colour seed and jacfwd's one-hot seed both put a single 1 among u_{i-1},
+# u_i, u_{i+1}: the same operations on the same numbers, plus exact zeros. The hand
+# formula rounds the same terms in another order: a few eps (2.2e-16) of entries below
+# 360, ~3e-13 << 1e-9.
 torch.testing.assert_close(recovered.to_dense(), dense, rtol=1e-12, atol=1e-12)
-torch.testing.assert_close(recovered.to_dense(), jacobian_by_hand(u), rtol=1e-12, atol=1e-9)
+torch.testing.assert_close(
+    recovered.to_dense(), jacobian_by_hand(u), rtol=1e-12, atol=1e-9
+)
 assert recovered._nnz() == 3 * n_small - 2  # the tridiagonal entries only
-print(f"max |recovered - jacfwd| = {(recovered.to_dense() - dense).abs().max().item():.1e}")
+print(
+    f"max |recovered - jacfwd| = {(recovered.to_dense() - dense).abs().max().item():.1e}"
+)
 
 # %%
 # A colouring that is not valid
@@ -181,7 +199,9 @@ print(f"max |recovered - jacfwd| = {(recovered.to_dense() - dense).abs().max().i
 
 two_colours = torch.arange(n_small) % 2
 assert not is_valid_colouring(pattern, two_colours)
-wrong = unpack_columns(compressed_by_jvps(residual, u, two_colours), pattern, two_colours).to_dense()
+wrong = unpack_columns(
+    compressed_by_jvps(residual, u, two_colours), pattern, two_colours
+).to_dense()
 print(f"with 2 colours: max |recovered - J| = {(wrong - dense).abs().max().item():.1f}")
 assert (wrong - dense).abs().max() > 1
 
@@ -198,9 +218,11 @@ _, vjp_fn = torch.func.vjp(residual, u)
 (compressed_rows,) = torch.func.vmap(vjp_fn)(row_seeds)  # row c is s_r^(c)T J
 rows, cols = pattern.nonzero(as_tuple=True)
 from_rows = torch.zeros(n_small, n_small, dtype=torch.float64)
-from_rows[rows, cols] = compressed_rows[row_colours[rows], cols]  # J_ij = (S_r^T J)_{c(i), j}
-# Each entry is one partial derivative plus exact zeros, summed in another order than jacfwd's:
-# a few roundings of terms below 340, in entries between 150 and 360: a few eps relative.
+# J_ij = (S_r^T J)_{c(i), j}
+from_rows[rows, cols] = compressed_rows[row_colours[rows], cols]
+# Each entry is one partial derivative plus exact zeros, summed in another order than
+# jacfwd's: a few roundings of terms below 340, in entries between 150 and 360: a few
+# eps relative.
 torch.testing.assert_close(from_rows, dense, rtol=1e-12, atol=1e-12)
 print("row colours:", row_colours.tolist(), "-> 3 VJPs recover J")
 
@@ -217,7 +239,9 @@ for half_width in (1, 2, 3):
     for size in (50, 1000):
         count = int(greedy_column_colouring(band_pattern(size, half_width)).max()) + 1
         assert count == 2 * half_width + 1, (half_width, size, count)
-    print(f"band half-width {half_width}: {2 * half_width + 1} colours for n = 50 and n = 1000")
+    print(
+        f"band half-width {half_width}: {2 * half_width + 1} colours for n = 50 and n = 1000"
+    )
 
 # %%
 # The basics' one-hot :math:`v` is a colouring
@@ -243,24 +267,35 @@ block_pattern = torch.block_diag(*[torch.ones(3, 2, dtype=torch.bool)] * N)  # (
 block_columns = greedy_column_colouring(block_pattern)
 block_rows = greedy_column_colouring(block_pattern.T)
 # Integer colours: exact.
-assert torch.equal(block_columns, torch.arange(2 * N) % 2) and torch.equal(block_rows, torch.arange(3 * N) % 3)
-print(f"block-diagonal ({3 * N} x {2 * N}): {int(block_columns.max()) + 1} column colours,"
-      f" {int(block_rows.max()) + 1} row colours")
+assert torch.equal(block_columns, torch.arange(2 * N) % 2) and torch.equal(
+    block_rows, torch.arange(3 * N) % 3
+)
+print(
+    f"block-diagonal ({3 * N} x {2 * N}): {int(block_columns.max()) + 1} column colours,"
+    f" {int(block_rows.max()) + 1} row colours"
+)
 
 
 def flat_batch_function(flat_x):
     return batch_function(flat_x.reshape(N, 2)).flatten()
 
 
-columns = compressed_by_jvps(flat_batch_function, points.flatten(), block_columns)  # (2, 3N)
-per_point = columns.reshape(2, N, 3).permute(1, 2, 0)  # (N, 3, 2): column j of every J_n from JVP j
+# (2, 3N)
+columns = compressed_by_jvps(flat_batch_function, points.flatten(), block_columns)
+# (N, 3, 2): column j of every J_n from JVP j
+per_point = columns.reshape(2, N, 3).permute(1, 2, 0)
 a, b = points[:, 0], points[:, 1]
 cosine = torch.cos(a + b**2)
 by_hand = torch.stack(
-    (torch.stack((b, a), 1), torch.stack((cosine, 2 * b * cosine), 1), torch.stack((2 * a, torch.full_like(a, -3.0)), 1)), 1
+    (
+        torch.stack((b, a), 1),
+        torch.stack((cosine, 2 * b * cosine), 1),
+        torch.stack((2 * a, torch.full_like(a, -3.0)), 1),
+    ),
+    1,
 )
-# The same few products of entries below 3 (b, a, 2a, -3, 1 or 2b times the same cosine), in
-# another order, plus exact zeros: a few eps (2.2e-16).
+# The same few products of entries below 3 (b, a, 2a, -3, 1 or 2b times the same
+# cosine), in another order, plus exact zeros: a few eps (2.2e-16).
 torch.testing.assert_close(per_point, by_hand, rtol=1e-12, atol=1e-12)
 print("2 JVPs give all", N, "Jacobians of shape (3, 2)")
 
@@ -318,7 +353,13 @@ class ElementsWritten(TorchDispatchMode):
     operations that return them)."""
 
     aten = torch.ops.aten
-    writes_nothing = {aten.empty, aten.empty_like, aten.empty_strided, aten.new_empty, aten.new_empty_strided}
+    writes_nothing = {
+        aten.empty,
+        aten.empty_like,
+        aten.empty_strided,
+        aten.new_empty,
+        aten.new_empty_strided,
+    }
 
     def __init__(self):
         super().__init__()
@@ -335,7 +376,9 @@ class ElementsWritten(TorchDispatchMode):
                 if tensor.is_meta or tensor._is_zerotensor():
                     assert tensor.data_ptr() == 0, "no memory behind it"
                     self.without_memory += tensor.numel()
-                    self.without_memory_from.add(f"{func.namespace}.{func.overloadpacket.__name__}")
+                    self.without_memory_from.add(
+                        f"{func.namespace}.{func.overloadpacket.__name__}"
+                    )
                 else:
                     self.elements += tensor.numel()
         return out
@@ -357,52 +400,81 @@ with ElementsWritten() as coloured_work:
     compressed_large = compressed_by_jvps(residual_large, u_large, colours_large)
 coloured_elements = coloured_work.elements
 value_elements, _ = elements_written(lambda: residual_large(u_large))  # f(u) alone
-jacfwd_elements, dense_large = elements_written(lambda: torch.func.jacfwd(residual_large)(u_large))
-recovered_large = unpack_columns(compressed_large, pattern_large, colours_large).to_dense()
-# In row i the colour seed and jacfwd's one-hot seed put the same single 1 in the stencil: the
-# same operations on the same numbers, plus exact zeros; the hand formula is a few eps
-# (2.2e-16) of entries below 5.1e5 away, ~5e-10 << 1e-6.
+jacfwd_elements, dense_large = elements_written(
+    lambda: torch.func.jacfwd(residual_large)(u_large)
+)
+recovered_large = unpack_columns(
+    compressed_large, pattern_large, colours_large
+).to_dense()
+# In row i the colour seed and jacfwd's one-hot seed put the same single 1 in the
+# stencil: the same operations on the same numbers, plus exact zeros; the hand formula
+# is a few eps (2.2e-16) of entries below 5.1e5 away, ~5e-10 << 1e-6.
 torch.testing.assert_close(recovered_large, dense_large, rtol=1e-12, atol=1e-12)
-torch.testing.assert_close(recovered_large, jacobian_by_hand_large(u_large), rtol=1e-12, atol=1e-6)
+torch.testing.assert_close(
+    recovered_large, jacobian_by_hand_large(u_large), rtol=1e-12, atol=1e-6
+)
 
 n_colours = int(colours_large.max()) + 1
 assert n_colours == 3 and n_colours < n_large
 with_seeds = {}
 for seeds in (2, 3, n_large):
     seed_colours = torch.arange(n_large) % seeds  # k = n: one colour per column
-    with_seeds[seeds], _ = elements_written(lambda: compressed_by_jvps(residual_large, u_large, seed_colours))
+    with_seeds[seeds], _ = elements_written(
+        lambda: compressed_by_jvps(residual_large, u_large, seed_colours)
+    )
 per_seed = with_seeds[3] - with_seeds[2]  # e_1
 fixed = with_seeds[2] - 2 * per_seed  # e_0
 print(f"n = {n_large}: {n_colours} JVPs instead of {n_large}")
-print(f"elements written by compressed_by_jvps with k seeds: {fixed:,} + {per_seed:,} k"
-      f" -> k = {n_large}: {with_seeds[n_large]:,}")
+print(
+    f"elements written by compressed_by_jvps with k seeds: {fixed:,} + {per_seed:,} k"
+    f" -> k = {n_large}: {with_seeds[n_large]:,}"
+)
 print(f"fixed part {fixed:,}; f(u) alone writes {value_elements:,}")
-print(f"elements written: {n_large} seeds {with_seeds[n_large]:,}, jacfwd {jacfwd_elements:,},"
-      f" {n_colours} colours {coloured_elements:,} -> ratios {with_seeds[n_large] / coloured_elements:.1f}"
-      f" and {jacfwd_elements / coloured_elements:.1f} (n / C = {n_large / n_colours:.1f})")
-print(f"not counted for {n_colours} colours: {coloured_work.without_memory:,} elements of tensors with no memory"
-      f" ({coloured_work.without_memory / (coloured_elements + coloured_work.without_memory):.0%} of all returned),"
-      f" returned by {sorted(coloured_work.without_memory_from)}")
+print(
+    f"elements written: {n_large} seeds {with_seeds[n_large]:,}, jacfwd {jacfwd_elements:,},"
+    f" {n_colours} colours {coloured_elements:,} -> ratios {with_seeds[n_large] / coloured_elements:.1f}"
+    f" and {jacfwd_elements / coloured_elements:.1f} (n / C = {n_large / n_colours:.1f})"
+)
+print(
+    f"not counted for {n_colours} colours: {coloured_work.without_memory:,} elements of tensors with no memory"
+    f" ({coloured_work.without_memory / (coloured_elements + coloured_work.without_memory):.0%} of all returned),"
+    f" returned by {sorted(coloured_work.without_memory_from)}"
+)
 # Integer counts: exact. The colouring j mod 3 is the same seeds as k = 3.
 assert coloured_elements == with_seeds[3]
-assert with_seeds[n_large] == fixed + per_seed * n_large, "not one fixed part plus one part per seed"
-assert value_elements <= fixed < 2 * value_elements, "the fixed part should be about one evaluation of f"
+assert with_seeds[n_large] == fixed + per_seed * n_large, (
+    "not one fixed part plus one part per seed"
+)
+assert value_elements <= fixed < 2 * value_elements, (
+    "the fixed part should be about one evaluation of f"
+)
 assert with_seeds[n_large] / coloured_elements < n_large / n_colours
 assert jacfwd_elements > 50 * coloured_elements
-assert coloured_work.without_memory > 0.1 * (coloured_elements + coloured_work.without_memory)
+assert coloured_work.without_memory > 0.1 * (
+    coloured_elements + coloured_work.without_memory
+)
 assert {"aten._efficientzerotensor", "prims.mul"} <= coloured_work.without_memory_from
 
 
 def median_ms(fn):
     fn()  # warm-up
-    return benchmark.Timer(stmt="fn()", globals={"fn": fn}).blocked_autorange(min_run_time=0.1).median * 1e3
+    return (
+        benchmark.Timer(stmt="fn()", globals={"fn": fn})
+        .blocked_autorange(min_run_time=0.1)
+        .median
+        * 1e3
+    )
 
 
-coloured_ms = median_ms(lambda: compressed_by_jvps(residual_large, u_large, colours_large))
+coloured_ms = median_ms(
+    lambda: compressed_by_jvps(residual_large, u_large, colours_large)
+)
 dense_ms = median_ms(lambda: torch.func.jacfwd(residual_large)(u_large))
 speed = dense_ms / coloured_ms
-print(f"median time: coloured {coloured_ms:.2f} ms, jacfwd {dense_ms:.2f} ms -> coloured "
-      + (f"{speed:.1f}x faster" if speed >= 1 else f"{1 / speed:.1f}x slower"))
+print(
+    f"median time: coloured {coloured_ms:.2f} ms, jacfwd {dense_ms:.2f} ms -> coloured "
+    + (f"{speed:.1f}x faster" if speed >= 1 else f"{1 / speed:.1f}x slower")
+)
 
 # %%
 # These times come from the machine that built this page (median of several
@@ -422,7 +494,9 @@ pattern_image[rows, cols] = palette[colours[cols]]
 compressed_image = torch.ones(n_small, 3, 3)
 source_column = torch.full((n_small, 3), -1)
 source_column[rows, colours[cols]] = cols
-compressed_image[source_column >= 0] = palette[torch.arange(3).expand(n_small, 3)[source_column >= 0]]
+compressed_image[source_column >= 0] = palette[
+    torch.arange(3).expand(n_small, 3)[source_column >= 0]
+]
 
 fig, axes = plt.subplots(
     1, 2, figsize=(7.2, 5.2), layout="constrained", width_ratios=(n_small, 3)

@@ -116,7 +116,9 @@ no_node = {
 with torch.no_grad():
     no_node["torch.sin(x) under no_grad"] = torch.sin(x)
 for name, result in no_node.items():
-    print(f"{name:<28} grad_fn = {result.grad_fn}, requires_grad = {result.requires_grad}")
+    print(
+        f"{name:<28} grad_fn = {result.grad_fn}, requires_grad = {result.requires_grad}"
+    )
     assert result.grad_fn is None and not result.requires_grad, name
 
 # %%
@@ -125,7 +127,8 @@ for name, result in no_node.items():
 # :math:`\cos x`. What nodes keep, and what that costs, is the subject of
 # the next page.
 
-# Exact: a node keeps the tensor itself (no arithmetic), so the values are the same bits.
+# Exact: a node keeps the tensor itself (no arithmetic), so the values are the same
+# bits.
 assert torch.equal(s.grad_fn._saved_self, x), "sin's node should keep its input"
 assert torch.equal(p.grad_fn._saved_self, s) and torch.equal(p.grad_fn._saved_other, w)
 print("SinBackward0 keeps x; MulBackward0 keeps s and w")
@@ -172,7 +175,9 @@ def backward_by_hand(output, verbose=False):
                 print(f"{label(node):<19} receives v of shape {tuple(v.shape)}")
             for (child, _), piece in zip(node.next_functions, outgoing or ()):
                 if child is not None:  # where paths meet, the pieces add up
-                    arriving[child] = arriving[child] + piece if child in arriving else piece
+                    arriving[child] = (
+                        arriving[child] + piece if child in arriving else piece
+                    )
     assert not arriving, "every node should have been called"
 
 
@@ -193,14 +198,20 @@ def f(x, w):
     return forward(x, w)[2]
 
 
-_, reference = torch.autograd.functional.vjp(f, (x.detach(), w.detach()), v=torch.ones((), dtype=torch.float64))
+_, reference = torch.autograd.functional.vjp(
+    f, (x.detach(), w.detach()), v=torch.ones((), dtype=torch.float64)
+)
 # The engine calls the same nodes, and the formulas are the same operations
 # (1 * w * cos x, 1 * sin x, with the same sin and cos kernels): the same bits
 # on any one machine; 1e-12 is only slack.
 torch.testing.assert_close(by_hand, reference, rtol=1e-12, atol=1e-12)
-torch.testing.assert_close(by_hand[0], w.detach() * torch.cos(x.detach()), rtol=1e-12, atol=1e-12)
+torch.testing.assert_close(
+    by_hand[0], w.detach() * torch.cos(x.detach()), rtol=1e-12, atol=1e-12
+)
 torch.testing.assert_close(by_hand[1], torch.sin(x.detach()), rtol=1e-12, atol=1e-12)
-error = max((mine - theirs).abs().max().item() for mine, theirs in zip(by_hand, reference))
+error = max(
+    (mine - theirs).abs().max().item() for mine, theirs in zip(by_hand, reference)
+)
 print(f"max |node-by-node - functional.vjp| = {error:.1e}")
 
 # %%
@@ -213,7 +224,12 @@ print(f"max |node-by-node - functional.vjp| = {error:.1e}")
 x.grad = None
 backward_by_hand((torch.sin(x) * x).sum())
 # The same two pieces, x cos x and sin x, added (+ is commutative): the same bits.
-torch.testing.assert_close(x.grad, x.detach() * torch.cos(x.detach()) + torch.sin(x.detach()), rtol=1e-12, atol=1e-12)
+torch.testing.assert_close(
+    x.grad,
+    x.detach() * torch.cos(x.detach()) + torch.sin(x.detach()),
+    rtol=1e-12,
+    atol=1e-12,
+)
 print("two paths into x:", x.grad)
 
 # %%
@@ -234,7 +250,9 @@ y.backward()
 print("v arriving at p:", seen["p"])
 print("v arriving at s:", seen["s"])
 # Exact: the expanded 1 of the sum's VJP, and 1 * w = w.
-torch.testing.assert_close(seen["p"], torch.ones(n, dtype=torch.float64), rtol=0, atol=0)
+torch.testing.assert_close(
+    seen["p"], torch.ones(n, dtype=torch.float64), rtol=0, atol=0
+)
 torch.testing.assert_close(seen["s"], w.detach(), rtol=0, atol=0)
 
 # %%
@@ -256,7 +274,9 @@ s.register_hook(lambda v: 3 * v)
 y.backward()
 print("x.grad with v_s scaled by 3:", x.grad)
 # The same operations on both sides, (3 * (1 * w)) * cos x and 1 * sin x: the same bits.
-torch.testing.assert_close(x.grad, 3 * w.detach() * torch.cos(x.detach()), rtol=1e-12, atol=1e-12)
+torch.testing.assert_close(
+    x.grad, 3 * w.detach() * torch.cos(x.detach()), rtol=1e-12, atol=1e-12
+)
 torch.testing.assert_close(w.grad, torch.sin(x.detach()), rtol=1e-12, atol=1e-12)
 assert not torch.allclose(x.grad, by_hand[0]), "the hook should have changed x.grad"
 
@@ -288,24 +308,49 @@ for node in reverse_topological_order(y.grad_fn):
 rows = {}
 for node, level in depth.items():
     rows.setdefault(level, []).append(node)
-position = {node: (column - (len(row) - 1) / 2, -level) for level, row in rows.items() for column, node in enumerate(row)}
+position = {
+    node: (column - (len(row) - 1) / 2, -level)
+    for level, row in rows.items()
+    for column, node in enumerate(row)
+}
 
 fig, ax = plt.subplots(figsize=(6.4, 4.4), layout="constrained")
 for node, (px, py) in position.items():
     name = node.name().replace("torch::autograd::", "")
     if name == "AccumulateGrad":
-        box = "AccumulateGrad\n" + ("x.grad += v" if node.variable is x else "w.grad += v")
+        box = "AccumulateGrad\n" + (
+            "x.grad += v" if node.variable is x else "w.grad += v"
+        )
     else:
         box = f"{name}\n{rules[name]}"
-    ax.text(px, py, box, ha="center", va="center", fontsize=9, bbox={"boxstyle": "round", "fc": "#e8eef7", "ec": "C0"})
+    ax.text(
+        px,
+        py,
+        box,
+        ha="center",
+        va="center",
+        fontsize=9,
+        bbox={"boxstyle": "round", "fc": "#e8eef7", "ec": "C0"},
+    )
     for index, (child, _) in enumerate(node.next_functions):
         if child is None:
             continue
         cx, cy = position[child]
-        ax.annotate("", xy=(cx, cy + 0.22), xytext=(px, py - 0.22), arrowprops={"arrowstyle": "->", "color": "C1"})
+        ax.annotate(
+            "",
+            xy=(cx, cy + 0.22),
+            xytext=(px, py - 0.22),
+            arrowprops={"arrowstyle": "->", "color": "C1"},
+        )
         side = -1 if cx < px else 1  # label on the outer side of the arrow
-        ax.text((px + cx) / 2 + 0.06 * side, (py + cy) / 2, carried[(name, index)], fontsize=9, color="C1",
-                ha="right" if side < 0 else "left")
+        ax.text(
+            (px + cx) / 2 + 0.06 * side,
+            (py + cy) / 2,
+            carried[(name, index)],
+            fontsize=9,
+            color="C1",
+            ha="right" if side < 0 else "left",
+        )
 ax.set_xlim(-1.1, 1.1)
 ax.set_ylim(-len(rows) + 0.5, 0.5)
 ax.set_title(r"backward graph of $y = \sum_i \sin(x_i)\, w_i$", fontsize=10)

@@ -67,7 +67,10 @@ activation_bytes = B * n * 8  # one h_l in float64
 generator = torch.Generator().manual_seed(0)
 x = torch.randn(B, n, generator=generator, dtype=torch.float64)
 x_leaf = x.clone().requires_grad_()
-weights = [torch.randn(n, n, generator=generator, dtype=torch.float64) / n**0.5 for _ in range(16)]
+weights = [
+    torch.randn(n, n, generator=generator, dtype=torch.float64) / n**0.5
+    for _ in range(16)
+]
 layer_calls = 0
 
 
@@ -93,11 +96,17 @@ def saved_bytes(run, existing):
     not in EXISTING). The result of RUN() is kept alive until the count is
     made, so its graph, and what the graph saves, is still there."""
     packed = []
-    with saved_tensors_hooks(lambda tensor: packed.append(tensor) or tensor, lambda tensor: tensor):
+    with saved_tensors_hooks(
+        lambda tensor: packed.append(tensor) or tensor, lambda tensor: tensor
+    ):
         result = run()
     naive = sum(tensor.numel() * tensor.element_size() for tensor in packed)
     before = {storage_key(tensor) for tensor in existing}
-    storages = {storage_key(t): t.untyped_storage().nbytes() for t in packed if storage_key(t) not in before}
+    storages = {
+        storage_key(t): t.untyped_storage().nbytes()
+        for t in packed
+        if storage_key(t) not in before
+    }
     del result
     return len(packed), naive, sum(storages.values())
 
@@ -116,19 +125,38 @@ saved_counts = {
     }.items()
 }
 print("tensors saved by one operation:", saved_counts)
-assert saved_counts == {"sum": 0, "add": 0, "expand": 0, "view": 0, "tanh": 1, "mul": 2}, saved_counts
+assert saved_counts == {
+    "sum": 0,
+    "add": 0,
+    "expand": 0,
+    "view": 0,
+    "tanh": 1,
+    "mul": 2,
+}, saved_counts
 
-count, naive, kept = saved_bytes(lambda: network(x_leaf, 4).sum(), existing=[x_leaf, *weights])
-print(f"fixed weights:     {count:>2} saved tensors, {naive} bytes added up naively, {kept} bytes of new storages")
+count, naive, kept = saved_bytes(
+    lambda: network(x_leaf, 4).sum(), existing=[x_leaf, *weights]
+)
+print(
+    f"fixed weights:     {count:>2} saved tensors, {naive} bytes added up naively, {kept} bytes of new storages"
+)
 assert count == 2 * 4, "each layer saves its weight and tanh's output"
 assert naive == 4 * (n * n * 8 + activation_bytes)
-assert kept == 4 * activation_bytes, "reverse mode keeps the L layer outputs, 8 L B n bytes"
+assert kept == 4 * activation_bytes, (
+    "reverse mode keeps the L layer outputs, 8 L B n bytes"
+)
 
 trainable = [weight.clone().requires_grad_() for weight in weights[:4]]
-count, naive, kept = saved_bytes(lambda: network(x, 4, trainable).sum(), existing=[x, *trainable])
-print(f"trainable weights: {count:>2} saved tensors, {naive} bytes added up naively, {kept} bytes of new storages")
+count, naive, kept = saved_bytes(
+    lambda: network(x, 4, trainable).sum(), existing=[x, *trainable]
+)
+print(
+    f"trainable weights: {count:>2} saved tensors, {naive} bytes added up naively, {kept} bytes of new storages"
+)
 assert count == 11, "x; h_1, h_2, h_3 twice each; h_4; three weights"
-assert naive == (1 + 2 * 3 + 1) * activation_bytes + 3 * n * n * 8, "x and h_4 once, h_1 to h_3 twice, three weights"
+assert naive == (1 + 2 * 3 + 1) * activation_bytes + 3 * n * n * 8, (
+    "x and h_4 once, h_1 to h_3 twice, three weights"
+)
 assert kept == 4 * activation_bytes, "the same L layer outputs"
 
 # %%
@@ -156,34 +184,56 @@ assert kept == 4 * activation_bytes, "the same L layer outputs"
 # block. Like the saved-bytes count, it is exact and the same on every run.
 
 
-assert not hasattr(torch.cpu, "max_memory_allocated"), "torch.cpu now has a peak-memory counter"
+assert not hasattr(torch.cpu, "max_memory_allocated"), (
+    "torch.cpu now has a peak-memory counter"
+)
 
 
 class LiveTensorBytes(TorchDispatchMode):
     def __init__(self):
         super().__init__()
-        self.live = {}  # storage key -> (weak reference, bytes, made by a product with a zero matrix?)
+        # storage key -> (weak reference, bytes, made by a product with a zero matrix?)
+        self.live = {}
         self.peak = 0
         self.zero_product_bytes_at_peak = 0  # of the peak, the outputs of such products
-        self.zero_factors = []  # (strides, storage bytes) of each broadcast (stride-0) matrix of zeros in a product
+        # (strides, storage bytes) of each broadcast (stride-0) matrix of zeros in a
+        # product
+        self.zero_factors = []
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
-        zero_factors = [a for a in args if func is torch.ops.aten.mm.default and 0 in a.stride() and not a.any()]
-        self.zero_factors += [(a.stride(), a.untyped_storage().nbytes()) for a in zero_factors]
+        zero_factors = [
+            a
+            for a in args
+            if func is torch.ops.aten.mm.default and 0 in a.stride() and not a.any()
+        ]
+        self.zero_factors += [
+            (a.stride(), a.untyped_storage().nbytes()) for a in zero_factors
+        ]
         for key in [key for key, (ref, _, _) in self.live.items() if ref.expired()]:
             del self.live[key]
-        inputs = {storage_key(t) for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)}
+        inputs = {
+            storage_key(t)
+            for t in tree_leaves((args, kwargs))
+            if isinstance(t, torch.Tensor)
+        }
         for tensor in tree_leaves(out):
             if not isinstance(tensor, torch.Tensor) or tensor._is_zerotensor():
-                continue  # a ZeroTensor (forward mode's tangent of a constant) has no storage
+                # a ZeroTensor (forward mode's tangent of a constant) has no storage
+                continue
             if storage_key(tensor) not in inputs | self.live.keys():
                 storage = tensor.untyped_storage()
-                self.live[storage_key(tensor)] = (StorageWeakRef(storage), storage.nbytes(), bool(zero_factors))
+                self.live[storage_key(tensor)] = (
+                    StorageWeakRef(storage),
+                    storage.nbytes(),
+                    bool(zero_factors),
+                )
         total = sum(size for _, size, _ in self.live.values())
         if total > self.peak:
             self.peak = total
-            self.zero_product_bytes_at_peak = sum(size for _, size, zero in self.live.values() if zero)
+            self.zero_product_bytes_at_peak = sum(
+                size for _, size, zero in self.live.values() if zero
+            )
         return out
 
 
@@ -222,12 +272,19 @@ def network_jvp_by_hand(h, tangent, depth):
 reverse_saved, reverse_peak, forward_peak, hand_peak = [], [], [], []
 zero_products, zero_factor_layouts, zero_product_bytes_at_peak = [], set(), []
 for depth in depths:
-    _, _, kept = saved_bytes(lambda: network(x_leaf, depth).sum(), existing=[x_leaf, *weights])
+    _, _, kept = saved_bytes(
+        lambda: network(x_leaf, depth).sum(), existing=[x_leaf, *weights]
+    )
     reverse_saved.append(kept)
-    count, _, _ = saved_bytes(lambda: torch.func.jvp(lambda h: network(h, depth).sum(), (x,), (u,)), existing=[x])
+    count, _, _ = saved_bytes(
+        lambda: torch.func.jvp(lambda h: network(h, depth).sum(), (x,), (u,)),
+        existing=[x],
+    )
     assert count == 0, "forward mode records no backward graph"  # an exact count
 
-    peak, (gradient,) = peak_bytes(lambda: torch.autograd.grad(network(x_leaf, depth).sum(), x_leaf))
+    peak, (gradient,) = peak_bytes(
+        lambda: torch.autograd.grad(network(x_leaf, depth).sum(), x_leaf)
+    )
     reverse_peak.append(peak)
     with LiveTensorBytes() as forward_mode:
         _, directional = torch.func.jvp(lambda h: network(h, depth).sum(), (x,), (u,))
@@ -247,16 +304,28 @@ for depth in depths:
     torch.testing.assert_close((gradient * u).sum(), directional)
     torch.testing.assert_close(directional_by_hand, directional)
 
-print(f"{'depth':>5} {'reverse saved':>14} {'reverse peak':>13} {'forward saved':>14} {'func.jvp peak':>14}"
-      f" {'by hand peak':>13}")
-for depth, saved, peak, fpeak, hpeak in zip(depths, reverse_saved, reverse_peak, forward_peak, hand_peak):
+print(
+    f"{'depth':>5} {'reverse saved':>14} {'reverse peak':>13} {'forward saved':>14} {'func.jvp peak':>14}"
+    f" {'by hand peak':>13}"
+)
+for depth, saved, peak, fpeak, hpeak in zip(
+    depths, reverse_saved, reverse_peak, forward_peak, hand_peak
+):
     print(f"{depth:>5} {saved:>14} {peak:>13} {0:>14} {fpeak:>14} {hpeak:>13}")
 
 assert reverse_saved == [depth * activation_bytes for depth in depths], "8 L B n bytes"
-assert all(a < b for a, b in zip(reverse_peak, reverse_peak[1:])), "reverse mode's peak grows with depth"
-assert forward_peak[0] == hand_peak[0] == 4 * activation_bytes, "depth 1: four activations for both"
-assert forward_peak[1:] == [6 * activation_bytes] * 4, "func.jvp, from depth 2 on: six, whatever the depth"
-assert hand_peak[1:] == [5 * activation_bytes] * 4, "by hand, from depth 2 on: five, whatever the depth"
+assert all(a < b for a, b in zip(reverse_peak, reverse_peak[1:])), (
+    "reverse mode's peak grows with depth"
+)
+assert forward_peak[0] == hand_peak[0] == 4 * activation_bytes, (
+    "depth 1: four activations for both"
+)
+assert forward_peak[1:] == [6 * activation_bytes] * 4, (
+    "func.jvp, from depth 2 on: six, whatever the depth"
+)
+assert hand_peak[1:] == [5 * activation_bytes] * 4, (
+    "by hand, from depth 2 on: five, whatever the depth"
+)
 
 # %%
 # Reverse mode's peak is what it saved plus one activation-sized temporary
@@ -285,19 +354,37 @@ assert hand_peak[1:] == [5 * activation_bytes] * 4, "by hand, from depth 2 on: f
 # JVP's at depth 4 (above it by the two scalars only) and grows past it
 # from there on.
 
-print("reverse peak - saved, in bytes:", sorted({peak - saved for peak, saved in zip(reverse_peak, reverse_saved)}))
-print("forward peak in activations: func.jvp", forward_peak[-1] / activation_bytes,
-      " by hand", hand_peak[-1] / activation_bytes)
+print(
+    "reverse peak - saved, in bytes:",
+    sorted({peak - saved for peak, saved in zip(reverse_peak, reverse_saved)}),
+)
+print(
+    "forward peak in activations: func.jvp",
+    forward_peak[-1] / activation_bytes,
+    " by hand",
+    hand_peak[-1] / activation_bytes,
+)
 print("products with a broadcast zero matrix in func.jvp, by depth:", zero_products)
 print("that matrix's (strides, storage bytes):", zero_factor_layouts)
 print("at func.jvp's peak, bytes output by such products:", zero_product_bytes_at_peak)
-assert all(peak - saved == activation_bytes + 2 * 8 for peak, saved in zip(reverse_peak, reverse_saved))
+assert all(
+    peak - saved == activation_bytes + 2 * 8
+    for peak, saved in zip(reverse_peak, reverse_saved)
+)
 assert zero_products == depths, "one product with a zero tangent per layer"
 assert zero_factor_layouts == {((0, 0), 8)}, "one 8-byte scalar, expanded"
-assert zero_product_bytes_at_peak[1:] == [activation_bytes] * 4, "the sixth buffer: one such product's output"
-assert [f - z for f, z in zip(forward_peak, zero_product_bytes_at_peak)][1:] == hand_peak[1:], "the rest: the hand-written JVP's"
-assert forward_peak[2] > reverse_peak[2] and forward_peak[3] < reverse_peak[3], "func.jvp: crossing between 4 and 8"
-assert hand_peak[1] > reverse_peak[1] and hand_peak[2] == reverse_peak[2] - 2 * 8, "by hand: equal at depth 4"
+assert zero_product_bytes_at_peak[1:] == [activation_bytes] * 4, (
+    "the sixth buffer: one such product's output"
+)
+assert [f - z for f, z in zip(forward_peak, zero_product_bytes_at_peak)][
+    1:
+] == hand_peak[1:], "the rest: the hand-written JVP's"
+assert forward_peak[2] > reverse_peak[2] and forward_peak[3] < reverse_peak[3], (
+    "func.jvp: crossing between 4 and 8"
+)
+assert hand_peak[1] > reverse_peak[1] and hand_peak[2] == reverse_peak[2] - 2 * 8, (
+    "by hand: equal at depth 4"
+)
 
 # %%
 # Checkpointing: recompute instead of keeping
@@ -323,7 +410,9 @@ checkpoint_saved, checkpoint_peak, checkpoint_calls = [], [], []
 
 def checkpointed(h, k):
     for start in range(0, depth, k):
-        h = checkpoint(lambda h, start=start: network_slice(h, start, k), h, use_reentrant=False)
+        h = checkpoint(
+            lambda h, start=start: network_slice(h, start, k), h, use_reentrant=False
+        )
     return h
 
 
@@ -334,21 +423,35 @@ def network_slice(h, start, k):
 
 
 for k in segment_lengths:
-    _, _, kept = saved_bytes(lambda: checkpointed(x_leaf, k).sum(), existing=[x_leaf, *weights])
+    _, _, kept = saved_bytes(
+        lambda: checkpointed(x_leaf, k).sum(), existing=[x_leaf, *weights]
+    )
     checkpoint_saved.append(kept)
     layer_calls = 0
-    peak, (gradient,) = peak_bytes(lambda: torch.autograd.grad(checkpointed(x_leaf, k).sum(), x_leaf))
+    peak, (gradient,) = peak_bytes(
+        lambda: torch.autograd.grad(checkpointed(x_leaf, k).sum(), x_leaf)
+    )
     checkpoint_peak.append(peak)
     checkpoint_calls.append(layer_calls)
     # Same operations on the same numbers, recomputed (the same kernels, forward
     # and backward): bit-identical on any one machine; 1e-12 is only slack.
     torch.testing.assert_close(gradient, plain_gradient, rtol=1e-12, atol=1e-12)
 
-print(f"no checkpoint: {reverse_saved[-1]} bytes saved, peak {reverse_peak[-1]}, {depth} layer calls")
-for k, saved, peak, calls in zip(segment_lengths, checkpoint_saved, checkpoint_peak, checkpoint_calls):
-    print(f"segments of {k:>2}: {saved:>6} bytes saved, peak {peak:>6}, {calls} layer calls")
-assert checkpoint_calls == [2 * depth] * len(segment_lengths), "every layer should run twice"
-assert checkpoint_saved == [(depth // k - 1) * activation_bytes for k in segment_lengths]
+print(
+    f"no checkpoint: {reverse_saved[-1]} bytes saved, peak {reverse_peak[-1]}, {depth} layer calls"
+)
+for k, saved, peak, calls in zip(
+    segment_lengths, checkpoint_saved, checkpoint_peak, checkpoint_calls
+):
+    print(
+        f"segments of {k:>2}: {saved:>6} bytes saved, peak {peak:>6}, {calls} layer calls"
+    )
+assert checkpoint_calls == [2 * depth] * len(segment_lengths), (
+    "every layer should run twice"
+)
+assert checkpoint_saved == [
+    (depth // k - 1) * activation_bytes for k in segment_lengths
+]
 assert min(checkpoint_peak) < reverse_peak[-1], "checkpointing should lower the peak"
 
 # %%
@@ -363,8 +466,12 @@ assert min(checkpoint_peak) < reverse_peak[-1], "checkpointing should lower the 
 
 best = segment_lengths[checkpoint_peak.index(min(checkpoint_peak))]
 print("lowest peak with segments of", best)
-assert checkpoint_peak == [(depth // k + k) * activation_bytes + 2 * 8 for k in segment_lengths]
-assert checkpoint_peak[0] == checkpoint_peak[-1] == reverse_peak[-1], "the extremes gain nothing"
+assert checkpoint_peak == [
+    (depth // k + k) * activation_bytes + 2 * 8 for k in segment_lengths
+]
+assert checkpoint_peak[0] == checkpoint_peak[-1] == reverse_peak[-1], (
+    "the extremes gain nothing"
+)
 assert best == 4 == depth**0.5, "the lowest peak should be at k = sqrt(L)"
 
 # %%
@@ -408,7 +515,10 @@ except RuntimeError as error:
 
 width, narrow = 256, 16
 shapes = [(narrow, width), (width, width), (width, width), (width, narrow)]
-wide_weights = [torch.randn(*shape, generator=generator, dtype=torch.float64) / shape[0] ** 0.5 for shape in shapes]
+wide_weights = [
+    torch.randn(*shape, generator=generator, dtype=torch.float64) / shape[0] ** 0.5
+    for shape in shapes
+]
 sample = torch.randn(narrow, generator=generator, dtype=torch.float64)
 
 
@@ -443,37 +553,61 @@ def largest_entry_of_product(matrices):
 eps = torch.finfo(torch.float64).eps
 chain = largest_entry_of_product(abs_layer_jacobians)  # |J_3||J_2||J_1||J_0|
 with_abs_weights = [
-    largest_entry_of_product(abs_layer_jacobians[:layer] + [weight.T.abs()] + abs_layer_jacobians[layer + 1 :])
+    largest_entry_of_product(
+        abs_layer_jacobians[:layer]
+        + [weight.T.abs()]
+        + abs_layer_jacobians[layer + 1 :]
+    )
     for layer, weight in enumerate(wide_weights)
 ]
 bound_one_side = (narrow + 3 * width + 4) * eps * chain + eps * sum(with_abs_weights)
-print(f"largest entry of |J_3||J_2||J_1||J_0|: {chain:.0f}; with |W_l^T| for |J_l|: {max(with_abs_weights):.0f};"
-      f" bound for both sides {2 * bound_one_side:.1e}")
-# The bound from the maths just above, for both sides: inside the atol of 1e-10 used below.
+print(
+    f"largest entry of |J_3||J_2||J_1||J_0|: {chain:.0f}; with |W_l^T| for |J_l|: {max(with_abs_weights):.0f};"
+    f" bound for both sides {2 * bound_one_side:.1e}"
+)
+# The bound from the maths just above, for both sides: inside the atol of 1e-10 used
+# below.
 assert 2 * bound_one_side < 1e-10
 
 aten = torch.ops.aten
-assert {aten.mm, aten.addmm, aten.bmm, aten.baddbmm, aten.convolution} <= flop_registry.keys()
-assert not {aten.tanh, aten.tanh_backward, aten.mul, aten.mv, aten.dot} & flop_registry.keys(), "not counted"
+assert {
+    aten.mm,
+    aten.addmm,
+    aten.bmm,
+    aten.baddbmm,
+    aten.convolution,
+} <= flop_registry.keys()
+assert (
+    not {aten.tanh, aten.tanh_backward, aten.mul, aten.mv, aten.dot}
+    & flop_registry.keys()
+), "not counted"
 
 chunk_sizes = [16, 8, 4, 2, 1]
 jacrev_peak = []
-forward_flops = 2 * sum(rows * columns for rows, columns in shapes)  # one vector times each W
+# one vector times each W
+forward_flops = 2 * sum(rows * columns for rows, columns in shapes)
 for chunk_size in chunk_sizes:
     with FlopCounterMode(display=False) as flops:
-        peak, jacobian = peak_bytes(lambda: torch.func.jacrev(wide_network, chunk_size=chunk_size)(sample))
+        peak, jacobian = peak_bytes(
+            lambda: torch.func.jacrev(wide_network, chunk_size=chunk_size)(sample)
+        )
     jacrev_peak.append(peak)
-    assert flops.get_total_flops() == (1 + narrow) * forward_flops, "one forward pass and m VJPs, whatever c"
+    assert flops.get_total_flops() == (1 + narrow) * forward_flops, (
+        "one forward pass and m VJPs, whatever c"
+    )
     # Within the rounding bound computed above (2 x bound_one_side, asserted below
     # 1e-10), so atol widened from 1e-12 to 1e-10.
     torch.testing.assert_close(jacobian, jacobian_by_hand, rtol=1e-12, atol=1e-10)
 jacfwd_peak, jacobian = peak_bytes(lambda: torch.func.jacfwd(wide_network)(sample))
-torch.testing.assert_close(jacobian, jacobian_by_hand, rtol=1e-12, atol=1e-10)  # the same bound
+# the same bound
+torch.testing.assert_close(jacobian, jacobian_by_hand, rtol=1e-12, atol=1e-10)
 
 for chunk_size, peak in zip(chunk_sizes, jacrev_peak):
     print(f"jacrev, chunk_size={chunk_size:>2}: peak {peak:>6} bytes")
 print(f"jacfwd:                peak {jacfwd_peak:>6} bytes")
-assert all(a > b for a, b in zip(jacrev_peak, jacrev_peak[1:])), "smaller chunks, lower peak"
+assert all(a > b for a, b in zip(jacrev_peak, jacrev_peak[1:])), (
+    "smaller chunks, lower peak"
+)
 
 # %%
 # A small ``chunk_size`` costs no extra matrix-product FLOPs (the count
@@ -482,6 +616,7 @@ assert all(a > b for a, b in zip(jacrev_peak, jacrev_peak[1:])), "smaller chunks
 #
 # The figure
 # ----------
+
 
 def kib(values):
     return [value / 1024 for value in values]
@@ -492,7 +627,12 @@ def bars(ax, ticks, series, xlabel, title):
     width = 0.8 / len(series)
     for index, (label, values) in enumerate(series):
         offset = (index - (len(series) - 1) / 2) * width
-        ax.bar([p + offset for p in range(len(ticks))], kib(values), width=width, label=label)
+        ax.bar(
+            [p + offset for p in range(len(ticks))],
+            kib(values),
+            width=width,
+            label=label,
+        )
     ax.set_xticks(range(len(ticks)), [str(t) for t in ticks])
     ax.set_xlabel(xlabel)
     ax.set_title(title, fontsize=10)
@@ -504,18 +644,47 @@ fig, axes = plt.subplot_mosaic(
     layout="constrained",
 )
 axes = [axes["depth"], axes["checkpoint"], axes["chunk"]]
-bars(axes[0], depths, [("reverse: saved", reverse_saved), ("reverse: peak", reverse_peak)], "depth $L$",
-     "gradient (reverse) vs one JVP (forward)")
-axes[0].plot(range(len(depths)), kib(forward_peak), "o-", color="C2", label="func.jvp: peak (saved 0)")
-axes[0].plot(range(len(depths)), kib(hand_peak), "s--", color="C4", label="JVP by hand: peak (saved 0)")
+bars(
+    axes[0],
+    depths,
+    [("reverse: saved", reverse_saved), ("reverse: peak", reverse_peak)],
+    "depth $L$",
+    "gradient (reverse) vs one JVP (forward)",
+)
+axes[0].plot(
+    range(len(depths)),
+    kib(forward_peak),
+    "o-",
+    color="C2",
+    label="func.jvp: peak (saved 0)",
+)
+axes[0].plot(
+    range(len(depths)),
+    kib(hand_peak),
+    "s--",
+    color="C4",
+    label="JVP by hand: peak (saved 0)",
+)
 for ax in axes[:2]:
     ax.set_ylabel("KiB of tensors")
-bars(axes[1], segment_lengths, [("saved", checkpoint_saved), ("peak", checkpoint_peak)],
-     "checkpoint segment length $k$", "checkpointing, $L = 16$")
-axes[1].axhline(reverse_peak[-1] / 1024, color="0.4", ls="--", lw=1, label="peak, no checkpoint")
+bars(
+    axes[1],
+    segment_lengths,
+    [("saved", checkpoint_saved), ("peak", checkpoint_peak)],
+    "checkpoint segment length $k$",
+    "checkpointing, $L = 16$",
+)
+axes[1].axhline(
+    reverse_peak[-1] / 1024, color="0.4", ls="--", lw=1, label="peak, no checkpoint"
+)
 axes[1].set_ylim(0, 1.45 * reverse_peak[-1] / 1024)
-bars(axes[2], chunk_sizes, [("jacrev: peak", jacrev_peak)], "jacrev chunk_size $c$ ($m = 16$)",
-     "Jacobian $16 \\times 16$, width 256")
+bars(
+    axes[2],
+    chunk_sizes,
+    [("jacrev: peak", jacrev_peak)],
+    "jacrev chunk_size $c$ ($m = 16$)",
+    "Jacobian $16 \\times 16$, width 256",
+)
 axes[2].axhline(jacfwd_peak / 1024, color="C3", ls="--", lw=1, label="jacfwd: peak")
 axes[2].set_ylim(0, 1.3 * jacfwd_peak / 1024)
 for ax, corner in zip(axes, ["upper left", "upper center", "upper center"]):

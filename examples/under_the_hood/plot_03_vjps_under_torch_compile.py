@@ -70,7 +70,11 @@ import matplotlib.pyplot as plt
 import torch
 from functorch.compile import make_boxed_func
 from torch._dynamo.backends.common import aot_autograd
-from torch._functorch.partitioners import default_partition, get_default_op_list, min_cut_rematerialization_partition
+from torch._functorch.partitioners import (
+    default_partition,
+    get_default_op_list,
+    min_cut_rematerialization_partition,
+)
 from torch._inductor.compile_fx import select_decomp_table
 from torch.autograd.graph import saved_tensors_hooks
 
@@ -78,15 +82,25 @@ from torch.autograd.graph import saved_tensors_hooks
 torch._dynamo.reset()
 
 RECIPES = {  # name: (partition function, further aot_autograd options)
-    "min-cut (aot_eager)": (min_cut_rematerialization_partition, {"keep_inference_input_mutations": True}),
+    "min-cut (aot_eager)": (
+        min_cut_rematerialization_partition,
+        {"keep_inference_input_mutations": True},
+    ),
     "default": (default_partition, {"keep_inference_input_mutations": True}),
     "decomposed (aot_eager_decomp_partition)": (
         min_cut_rematerialization_partition,
         {"decompositions": select_decomp_table()},
     ),
 }
-compiler_default = inspect.signature(min_cut_rematerialization_partition).parameters["compiler"].default
-print("min_cut_rematerialization_partition's compiler argument defaults to", repr(compiler_default))
+compiler_default = (
+    inspect.signature(min_cut_rematerialization_partition)
+    .parameters["compiler"]
+    .default
+)
+print(
+    "min_cut_rematerialization_partition's compiler argument defaults to",
+    repr(compiler_default),
+)
 assert compiler_default == "inductor"
 
 
@@ -96,7 +110,8 @@ def capturing_backend(recipe, graphs):
     def keep(name):
         def compiler(graph_module, example_inputs):
             graphs[name] = graph_module
-            return make_boxed_func(graph_module.forward)  # run the graph as it is, like aot_eager
+            # run the graph as it is, like aot_eager
+            return make_boxed_func(graph_module.forward)
 
         return compiler
 
@@ -104,7 +119,12 @@ def capturing_backend(recipe, graphs):
         graphs["joint"] = joint_module
         return partition(joint_module, joint_inputs, **kwargs)
 
-    return aot_autograd(fw_compiler=keep("forward"), bw_compiler=keep("backward"), partition_fn=partition_fn, **options)
+    return aot_autograd(
+        fw_compiler=keep("forward"),
+        bw_compiler=keep("backward"),
+        partition_fn=partition_fn,
+        **options,
+    )
 
 
 def f(x, w):
@@ -119,16 +139,21 @@ w = torch.randn(n, generator=generator, dtype=torch.float64, requires_grad=True)
 
 def op_counts(graph_module):
     return collections.Counter(
-        node.target.overloadpacket.__name__ for node in graph_module.graph.nodes if node.op == "call_function"
+        node.target.overloadpacket.__name__
+        for node in graph_module.graph.nodes
+        if node.op == "call_function"
     )
 
 
 def capture(function, recipe, *inputs):
     """Compile FUNCTION with RECIPE, run it forward and backward once: (compiled function, its graphs)."""
     graphs = {}
-    compiled = torch.compile(function, backend=capturing_backend(recipe, graphs), fullgraph=True)
+    compiled = torch.compile(
+        function, backend=capturing_backend(recipe, graphs), fullgraph=True
+    )
     output = compiled(*inputs)  # the first call compiles the forward graph ...
-    torch.autograd.grad(output, [t for t in inputs if t.requires_grad])  # ... the backward pass the backward one
+    # ... the backward pass the backward one
+    torch.autograd.grad(output, [t for t in inputs if t.requires_grad])
     return compiled, graphs
 
 
@@ -144,7 +169,9 @@ def show(graph_module):
             print(f"    input  {node.name}")
         elif node.op == "call_function":
             arguments = ", ".join(str(a) for a in node.args)
-            print(f"    {node.name} = {node.target.overloadpacket.__name__}({arguments})")
+            print(
+                f"    {node.name} = {node.target.overloadpacket.__name__}({arguments})"
+            )
         elif node.op == "output":
             print(f"    output {', '.join(str(a) for a in node.args[0])}")
 
@@ -171,7 +198,9 @@ for name in ("min-cut (aot_eager)", "default"):
     show(graphs[name]["forward"])
     print("  backward graph:")
     show(graphs[name]["backward"])
-backward_ops = {name: op_counts(captured["backward"]) for name, captured in graphs.items()}
+backward_ops = {
+    name: op_counts(captured["backward"]) for name, captured in graphs.items()
+}
 
 # %%
 # The VJP operations are in both backward graphs; the min-cut partitioner
@@ -186,7 +215,10 @@ backward_ops = {name: op_counts(captured["backward"]) for name, captured in grap
 vjp_ops = collections.Counter({"expand": 1, "mul": 3, "cos": 1})
 assert backward_ops["default"] == vjp_ops, backward_ops["default"]
 assert backward_ops["min-cut (aot_eager)"] == vjp_ops + collections.Counter({"sin": 1})
-assert backward_ops["decomposed (aot_eager_decomp_partition)"] == backward_ops["min-cut (aot_eager)"]
+assert (
+    backward_ops["decomposed (aot_eager_decomp_partition)"]
+    == backward_ops["min-cut (aot_eager)"]
+)
 for name, counts in backward_ops.items():
     print(f"backward ops, {name}: {dict(counts)}")
 
@@ -205,12 +237,18 @@ def f_exp(x, w):
 
 
 exp_graphs = {
-    name: capture(f_exp, name, x, w)[1] for name in ("min-cut (aot_eager)", "decomposed (aot_eager_decomp_partition)")
+    name: capture(f_exp, name, x, w)[1]
+    for name in ("min-cut (aot_eager)", "decomposed (aot_eager_decomp_partition)")
 }
 for name, captured in exp_graphs.items():
     print(f"exp, backward ops, {name}: {dict(op_counts(captured['backward']))}")
-assert op_counts(exp_graphs["min-cut (aot_eager)"]["backward"])["exp"] == 0, "aot_eager recomputes nothing"
-assert op_counts(exp_graphs["decomposed (aot_eager_decomp_partition)"]["backward"])["exp"] == 1
+assert op_counts(exp_graphs["min-cut (aot_eager)"]["backward"])["exp"] == 0, (
+    "aot_eager recomputes nothing"
+)
+assert (
+    op_counts(exp_graphs["decomposed (aot_eager_decomp_partition)"]["backward"])["exp"]
+    == 1
+)
 
 # %%
 # One decomposition makes the difference. In the joint graph the VJP of
@@ -231,18 +269,30 @@ print("joint graph of sum(exp(x) * w) under aot_eager:")
 show(exp_graphs["min-cut (aot_eager)"]["joint"])
 aten = torch.ops.aten
 op_types = get_default_op_list()
-assert aten.alias in op_types.view_ops and aten.detach not in op_types.view_ops, "alias is a view, detach is not"
+assert aten.alias in op_types.view_ops and aten.detach not in op_types.view_ops, (
+    "alias is a view, detach is not"
+)
 assert aten.detach not in op_types.fusible_ops, "detach is not fusible"
 table = select_decomp_table()
 RECIPES["aot_eager + detach -> alias"] = (
     min_cut_rematerialization_partition,
-    {"keep_inference_input_mutations": True, "decompositions": {aten.detach.default: table[aten.detach.default]}},
+    {
+        "keep_inference_input_mutations": True,
+        "decompositions": {aten.detach.default: table[aten.detach.default]},
+    },
 )
 RECIPES["inductor's table without detach"] = (
     min_cut_rematerialization_partition,
-    {"decompositions": {op: rule for op, rule in table.items() if op != aten.detach.default}},
+    {
+        "decompositions": {
+            op: rule for op, rule in table.items() if op != aten.detach.default
+        }
+    },
 )
-for name, exps in (("aot_eager + detach -> alias", 1), ("inductor's table without detach", 0)):
+for name, exps in (
+    ("aot_eager + detach -> alias", 1),
+    ("inductor's table without detach", 0),
+):
     backward = op_counts(capture(f_exp, name, x, w)[1]["backward"])
     print(f"exp, backward ops, {name}: {dict(backward)}")
     assert backward["exp"] == exps, (name, backward)
@@ -263,10 +313,14 @@ for name, exps in (("aot_eager + detach -> alias", 1), ("inductor's table withou
 
 def new_saved_bytes(run, existing):
     packed = []
-    with saved_tensors_hooks(lambda tensor: packed.append(tensor) or tensor, lambda tensor: tensor):
+    with saved_tensors_hooks(
+        lambda tensor: packed.append(tensor) or tensor, lambda tensor: tensor
+    ):
         result = run()
     before = {tensor.untyped_storage().data_ptr() for tensor in existing}
-    storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in packed}
+    storages = {
+        t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in packed
+    }
     return result, sum(size for key, size in storages.items() if key not in before)
 
 
@@ -274,7 +328,9 @@ runs = {
     "eager": f,
     "default partition": compiled["default"],
     'backend="aot_eager"': torch.compile(f, backend="aot_eager", fullgraph=True),
-    'backend="aot_eager_decomp_partition"': torch.compile(f, backend="aot_eager_decomp_partition", fullgraph=True),
+    'backend="aot_eager_decomp_partition"': torch.compile(
+        f, backend="aot_eager_decomp_partition", fullgraph=True
+    ),
 }
 saved, gradients = {}, {}
 for name, run in runs.items():
@@ -290,13 +346,24 @@ assert saved == {
 }
 
 exp_saved = {}
-for name, backend in (("eager", None), ('backend="aot_eager"', "aot_eager"),
-                      ('backend="aot_eager_decomp_partition"', "aot_eager_decomp_partition")):
-    run = f_exp if backend is None else torch.compile(f_exp, backend=backend, fullgraph=True)
+for name, backend in (
+    ("eager", None),
+    ('backend="aot_eager"', "aot_eager"),
+    ('backend="aot_eager_decomp_partition"', "aot_eager_decomp_partition"),
+):
+    run = (
+        f_exp
+        if backend is None
+        else torch.compile(f_exp, backend=backend, fullgraph=True)
+    )
     y, exp_saved[name] = new_saved_bytes(lambda: run(x, w), existing=[x, w])
     torch.autograd.grad(y, (x, w))  # run the backward pass too, as above
     print(f"exp: {name:<20} saves {exp_saved[name]:>5} new bytes for backward")
-assert exp_saved == {"eager": 8 * n, 'backend="aot_eager"': 8 * n, 'backend="aot_eager_decomp_partition"': 0}
+assert exp_saved == {
+    "eager": 8 * n,
+    'backend="aot_eager"': 8 * n,
+    'backend="aot_eager_decomp_partition"': 0,
+}
 
 # %%
 # The check against eager and against the formulas
@@ -315,14 +382,24 @@ decomposed_f_grads = gradients['backend="aot_eager_decomp_partition"']
 # exact), so the gradients are bit-identical. A code-generating backend such
 # as inductor may round differently, but for these elementwise formulas by a
 # few eps of values below 10, still far under 1e-12.
-torch.testing.assert_close(gradients["default partition"], gradients["eager"], rtol=1e-12, atol=1e-12)
+torch.testing.assert_close(
+    gradients["default partition"], gradients["eager"], rtol=1e-12, atol=1e-12
+)
 torch.testing.assert_close(aot_eager_grads, gradients["eager"], rtol=1e-12, atol=1e-12)
-torch.testing.assert_close(decomposed_f_grads, gradients["eager"], rtol=1e-12, atol=1e-12)
+torch.testing.assert_close(
+    decomposed_f_grads, gradients["eager"], rtol=1e-12, atol=1e-12
+)
 x_value, w_value = x.detach(), w.detach()
 # The same kernels again: (1 * w) * cos x and 1 * sin x, with 1 * w = w exactly.
-torch.testing.assert_close(aot_eager_grads[0], w_value * torch.cos(x_value), rtol=1e-12, atol=1e-12)
-torch.testing.assert_close(aot_eager_grads[1], torch.sin(x_value), rtol=1e-12, atol=1e-12)
-error = max((c - e).abs().max().item() for c, e in zip(aot_eager_grads, gradients["eager"]))
+torch.testing.assert_close(
+    aot_eager_grads[0], w_value * torch.cos(x_value), rtol=1e-12, atol=1e-12
+)
+torch.testing.assert_close(
+    aot_eager_grads[1], torch.sin(x_value), rtol=1e-12, atol=1e-12
+)
+error = max(
+    (c - e).abs().max().item() for c, e in zip(aot_eager_grads, gradients["eager"])
+)
 print(f"max |aot_eager - eager| = {error:.1e}")
 
 # %%
@@ -354,21 +431,37 @@ def loss(data, W1, W2):
 
 
 compiled_loss, layer_graphs = capture(loss, "min-cut (aot_eager)", data, W1, W2)
-decomposed_loss, decomposed_graphs = capture(loss, "decomposed (aot_eager_decomp_partition)", data, W1, W2)
+decomposed_loss, decomposed_graphs = capture(
+    loss, "decomposed (aot_eager_decomp_partition)", data, W1, W2
+)
 compiled_grads = torch.autograd.grad(compiled_loss(data, W1, W2), (W1, W2))
 decomposed_grads = torch.autograd.grad(decomposed_loss(data, W1, W2), (W1, W2))
 eager_grads = torch.autograd.grad(loss(data, W1, W2), (W1, W2))
 layer_ops = {part: op_counts(layer_graphs[part]) for part in ("forward", "backward")}
-decomposed_ops = {part: op_counts(decomposed_graphs[part]) for part in ("forward", "backward")}
+decomposed_ops = {
+    part: op_counts(decomposed_graphs[part]) for part in ("forward", "backward")
+}
 for part in ("forward", "backward"):
     print(f"aot_eager, {part:>8} graph: {dict(sorted(layer_ops[part].items()))}")
     print(f"decomposed, {part:>7} graph: {dict(sorted(decomposed_ops[part].items()))}")
 for counts in (layer_ops, decomposed_ops):
     assert (counts["forward"]["mm"], counts["backward"]["mm"]) == (2, 3)
-assert layer_ops["backward"]["tanh_backward"] == 1, "under aot_eager, tanh's VJP is one ATen op"
-for eager_op, decomposed_into in (("tanh_backward", ("mul", "sub")), ("t", ("permute",)), ("detach", ("alias",))):
-    assert layer_ops["backward"][eager_op] >= 1 and decomposed_ops["backward"][eager_op] == 0, eager_op
-    assert all(decomposed_ops["backward"][op] >= 1 for op in decomposed_into), (eager_op, decomposed_ops)
+assert layer_ops["backward"]["tanh_backward"] == 1, (
+    "under aot_eager, tanh's VJP is one ATen op"
+)
+for eager_op, decomposed_into in (
+    ("tanh_backward", ("mul", "sub")),
+    ("t", ("permute",)),
+    ("detach", ("alias",)),
+):
+    assert (
+        layer_ops["backward"][eager_op] >= 1
+        and decomposed_ops["backward"][eager_op] == 0
+    ), eager_op
+    assert all(decomposed_ops["backward"][op] >= 1 for op in decomposed_into), (
+        eager_op,
+        decomposed_ops,
+    )
 # The capturing backend runs the traced graphs unchanged on ATen's kernels: the
 # same products, tanh and sums as eager, on the same operands, so bit-identical
 # results. (Generated kernels, as inductor's, could reorder the 32-term sums;
@@ -383,9 +476,13 @@ with torch.no_grad():
     v = 2 * (y @ W2) @ W2.T
 eps = torch.finfo(torch.float64).eps
 rounding_bound = 20 * eps * (data.abs().T @ v.abs()).max().item()
-print(f"smallest 1 - y^2: {(1 - y**2).min().item():.1e}; largest |data|^T |v|: {(data.abs().T @ v.abs()).max().item():.0f}")
-print(f"decomposed - eager: {max((d - e).abs().max().item() for d, e in zip(decomposed_grads, eager_grads)):.1e}"
-      f" (bound {rounding_bound:.1e})")
+print(
+    f"smallest 1 - y^2: {(1 - y**2).min().item():.1e}; largest |data|^T |v|: {(data.abs().T @ v.abs()).max().item():.0f}"
+)
+print(
+    f"decomposed - eager: {max((d - e).abs().max().item() for d, e in zip(decomposed_grads, eager_grads)):.1e}"
+    f" (bound {rounding_bound:.1e})"
+)
 # Where tanh saturates, 1 - y^2 is tiny and the two ways of rounding v (1 - y^2)
 # (tanh_backward's kernel; mul and sub) can differ by far more than a few eps
 # relative. But |y| <= 1, so 1 - y^2 is within eps absolutely, and each side's
@@ -417,22 +514,45 @@ def describe(node):
 
 def draw(ax, captured, title):
     forward = [node for node in captured["forward"].graph.nodes if node.op != "output"]
-    (output,) = [node for node in captured["forward"].graph.nodes if node.op == "output"]
+    (output,) = [
+        node for node in captured["forward"].graph.nodes if node.op == "output"
+    ]
     saved_names = {str(a) for a in output.args[0][1:]}
-    backward = [node for node in captured["backward"].graph.nodes if node.op != "output" and node.name not in saved_names]
+    backward = [
+        node
+        for node in captured["backward"].graph.nodes
+        if node.op != "output" and node.name not in saved_names
+    ]
     forward_names = {node.name for node in forward if node.op == "call_function"}
     box = {}
     for column, nodes in ((0, forward), (1, backward)):
         for index, node in enumerate(nodes):
             recomputed = column == 1 and node.name in forward_names
-            colour = "#fff2b3" if recomputed else ("#e8eef7" if column == 0 else "#fbe9dc")
-            box[column, node.name] = ax.text(column, -index, describe(node), ha="center", va="center", fontsize=8.5,
-                                             family="monospace", bbox={"boxstyle": "round", "fc": colour, "ec": "0.5"})
+            colour = (
+                "#fff2b3" if recomputed else ("#e8eef7" if column == 0 else "#fbe9dc")
+            )
+            box[column, node.name] = ax.text(
+                column,
+                -index,
+                describe(node),
+                ha="center",
+                va="center",
+                fontsize=8.5,
+                family="monospace",
+                bbox={"boxstyle": "round", "fc": colour, "ec": "0.5"},
+            )
     for node in backward:
         for argument in node.all_input_nodes:
-            if argument.name in saved_names:  # from the right edge of the producer to the left edge of the user
-                ax.annotate("", xy=(0, 0.5), xycoords=box[1, node.name], xytext=(1, 0.5),
-                            textcoords=box[0, argument.name], arrowprops={"arrowstyle": "->", "color": "C3", "lw": 1.2})
+            # from the right edge of the producer to the left edge of the user
+            if argument.name in saved_names:
+                ax.annotate(
+                    "",
+                    xy=(0, 0.5),
+                    xycoords=box[1, node.name],
+                    xytext=(1, 0.5),
+                    textcoords=box[0, argument.name],
+                    arrowprops={"arrowstyle": "->", "color": "C3", "lw": 1.2},
+                )
     ax.text(0, 1, "forward graph", ha="center", fontsize=9.5, weight="bold")
     ax.text(1, 1, "backward graph", ha="center", fontsize=9.5, weight="bold")
     ax.set_title(title, fontsize=10.5)
@@ -442,9 +562,17 @@ def draw(ax, captured, title):
 
 
 fig, axes = plt.subplots(2, 1, figsize=(7.2, 6.6), layout="constrained")
-draw(axes[0], graphs["default"], f"default partition: saves sin(x), {saved['default partition']} new bytes")
+draw(
+    axes[0],
+    graphs["default"],
+    f"default partition: saves sin(x), {saved['default partition']} new bytes",
+)
 aot_eager_saved = saved['backend="aot_eager"']
-draw(axes[1], graphs["min-cut (aot_eager)"], f"min-cut (aot_eager): recomputes sin(x), {aot_eager_saved} new bytes")
+draw(
+    axes[1],
+    graphs["min-cut (aot_eager)"],
+    f"min-cut (aot_eager): recomputes sin(x), {aot_eager_saved} new bytes",
+)
 plt.show()
 
 # %%
@@ -470,26 +598,42 @@ from torch._inductor.compile_fx import _recursive_joint_graph_passes
 
 
 def joint_graph_passes_then_cut(joint_module, joint_inputs, **kwargs):
-    joint_module = _recursive_joint_graph_passes(joint_module) or joint_module  # torch 2.5: in place, returns None
+    # torch 2.5: in place, returns None
+    joint_module = _recursive_joint_graph_passes(joint_module) or joint_module
     return min_cut_rematerialization_partition(joint_module, joint_inputs, **kwargs)
 
 
 def handed_over(captured):
     """The names of the tensors the forward graph hands the backward graph."""
-    (output,) = [node for node in captured["forward"].graph.nodes if node.op == "output"]
+    (output,) = [
+        node for node in captured["forward"].graph.nodes if node.op == "output"
+    ]
     return [str(a) for a in output.args[0][1:]]
 
 
-RECIPES["joint-graph passes"] = (joint_graph_passes_then_cut, {"decompositions": select_decomp_table()})
+RECIPES["joint-graph passes"] = (
+    joint_graph_passes_then_cut,
+    {"decompositions": select_decomp_table()},
+)
 DECOMPOSED = "decomposed (aot_eager_decomp_partition)"
 removed = 0
-for function, inputs, decomposed in ((f, (x, w), graphs[DECOMPOSED]), (f_exp, (x, w), exp_graphs[DECOMPOSED]),
-                                     (loss, (data, W1, W2), decomposed_graphs)):
+for function, inputs, decomposed in (
+    (f, (x, w), graphs[DECOMPOSED]),
+    (f_exp, (x, w), exp_graphs[DECOMPOSED]),
+    (loss, (data, W1, W2), decomposed_graphs),
+):
     _, after_passes = capture(function, "joint-graph passes", *inputs)
     for part in ("forward", "backward"):
         before, after = op_counts(decomposed[part]), op_counts(after_passes[part])
-        print(f"{function.__name__:>5}, {part:>8} graph: {before['alias']} alias before the passes, {after['alias']} after")
-        assert after == before - collections.Counter(alias=before["alias"]), (function.__name__, part, before, after)
+        print(
+            f"{function.__name__:>5}, {part:>8} graph: {before['alias']} alias before the passes, {after['alias']} after"
+        )
+        assert after == before - collections.Counter(alias=before["alias"]), (
+            function.__name__,
+            part,
+            before,
+            after,
+        )
         removed += before["alias"]
     assert handed_over(after_passes) == handed_over(decomposed), function.__name__
 assert removed > 0, "the joint-graph passes removed no alias"
