@@ -50,6 +50,7 @@ extensions = [
     "page_loading",  # KaTeX fonts preloaded, unused stylesheets left out, thumbnails lazy
     "alt_text",  # figure alt texts: the maths of plot titles in characters, not TeX
     "code_spans",  # code blocks without the spans of tokens that look like plain code
+    "table_labels",  # each table cell names its column, for the stacked rows of a phone
 ]
 
 # -- Sources -------------------------------------------------------------------

@@ -477,6 +477,11 @@ BROKEN_INSIDE_BRACKETS = """() => {
   }
   return found;
 }"""
+# A code span in a table that the browser broke over two lines, as "(f, x," / "v)".
+BROKEN_CODE_IN_TABLES = """() => [...document.querySelectorAll("article table code")]
+  .filter((code) => new Set([...code.getClientRects()].map((r) => Math.round(r.top))).size > 1)
+  .map((code) => code.textContent)"""
+TABLES = "article .table-wrapper"
 CODE = "article div[class*='highlight-']:not(.sphx-glr-script-out) > .highlight > pre"  # code cells, not outputs
 OUTPUT = "article div.sphx-glr-script-out pre, article div.cell_output pre"
 DISPLAYS = "article .katex-display"
@@ -494,6 +499,7 @@ def readability_problems(page, path, width):
     if width >= 1280:
         for kind, selector in (("code", CODE), ("output", OUTPUT)):
             problems += [f"{kind} scrolls: {line!r}" for line in page.evaluate(SCROLLING, selector) if line not in allowed]
+        problems += [f"code in a table breaks: {c!r}" for c in page.evaluate(BROKEN_CODE_IN_TABLES)]
         for image, shown, link in page.evaluate(FIGURE_TEXT):
             if shown < SMALLEST_TEXT_PX:
                 problems.append(f"figure {image}: smallest text shown at {shown:.1f} px")
@@ -502,6 +508,7 @@ def readability_problems(page, path, width):
     else:
         problems += [f"maths scrolls: {t!r}" for t in page.evaluate(SCROLLING, DISPLAYS) if t not in allowed]
         problems += [f"maths breaks inside brackets: {t!r}" for t in page.evaluate(BROKEN_INSIDE_BRACKETS)]
+        problems += [f"table scrolls: {t!r}" for t in page.evaluate(SCROLLING, TABLES)]
     return problems
 
 

@@ -58,7 +58,11 @@ def check_figures(figures) -> list[float]:
 def scraper(block, block_vars, gallery_conf, **kwargs):
     import matplotlib.pyplot as plt
 
-    sizes = check_figures([plt.figure(number) for number in plt.get_fignums()])
+    try:
+        sizes = check_figures([plt.figure(number) for number in plt.get_fignums()])
+    except ValueError:
+        plt.close("all")  # as sphinx-gallery's scraper does: the next example starts with none
+        raise
     rst = matplotlib_scraper(block, block_vars, gallery_conf, **kwargs)
     # One ":class:" line per image, in the order of the figures.
     parts = rst.split(":class: sphx-glr-")
