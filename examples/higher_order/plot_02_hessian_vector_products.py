@@ -405,6 +405,7 @@ for value in route_counts:
         va="top" if below else "baseline",
         fontsize=9,
     )
+ax_count.set_ylim(bottom=route_counts[0] / 2)  # room for the label under it
 ax_count.set_xlabel("$n$")
 ax_time.set_ylabel("median time of one $Hv$ (ms)")
 ax_count.set_ylabel("products with an $n \\times n$ matrix")

@@ -534,7 +534,7 @@ assert higher, "forward-over-reverse should peak higher here"
 # with its zero tangent) against :math:`n`; the two inner-reverse nestings
 # overlap and grow as :math:`n^2`, the two inner-forward ones as :math:`n^3`.
 
-fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), layout="constrained")
+fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.6), layout="constrained")
 limit = expected.abs().max().item()
 image = axes[0].imshow(expected.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
 fig.colorbar(image, ax=axes[0], shrink=0.8)
@@ -557,7 +557,7 @@ axes[1].tick_params(axis="x", which="minor", bottom=False, labelbottom=False)
 axes[1].set_xlabel("$n$")
 axes[1].set_ylabel("matrix-product FLOPs (counted)")
 axes[1].set_title("inner reverse: $n^2$; inner forward: $n^3$", fontsize=10)
-axes[1].legend(fontsize=8)
+axes[1].legend(fontsize=9)
 plt.show()
 
 # %%

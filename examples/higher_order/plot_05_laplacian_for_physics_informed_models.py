@@ -493,7 +493,7 @@ for name, run in timed.items():
     median_ms = timer.blocked_autorange(min_run_time=0.05).median * 1e3
     print(f"  {name:<20} {median_ms:7.2f} ms")
 
-fig, axes = plt.subplots(1, 2, figsize=(9.6, 3.8), layout="constrained")
+fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.8), layout="constrained")
 styles = {
     "d VJPs": "o-",
     "d separate forward passes": "^:",
@@ -511,11 +511,17 @@ axes[1].semilogx(dims, relative_error["measured"], "s", color="C3", label="measu
 axes[1].set_ylim(0, 0.5)
 axes[1].set_ylabel(r"RMS error / RMS $|\Delta u|$")
 axes[1].set_title(f"Hutchinson's error, k = {K_PROBES}")
+axes[1].legend(fontsize=9)
 for ax in axes:
     ax.set_xlabel("input dimension $d$")
     ax.set_xticks(dims, labels=[str(d_n) for d_n in dims], minor=False)
     ax.set_xticks([], minor=True)
-    ax.legend(fontsize=8)
+fig.legend(
+    *axes[0].get_legend_handles_labels(),
+    loc="outside lower center",
+    ncols=4,
+    fontsize=9,
+)
 plt.show()
 
 # %%
