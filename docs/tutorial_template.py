@@ -54,7 +54,9 @@ torch.testing.assert_close(vjp_x, torch.cos(x), rtol=1e-12, atol=1e-12)
 
 order = x.argsort()
 fig, ax = plt.subplots(figsize=(6.4, 3.6), layout="constrained")
-ax.plot(x[order].numpy(), torch.cos(x[order]).numpy(), color="0.7", lw=4, label=r"$\cos x$")
+ax.plot(
+    x[order].numpy(), torch.cos(x[order]).numpy(), color="0.7", lw=4, label=r"$\cos x$"
+)
 ax.plot(x.numpy(), vjp_x.numpy(), "o", ms=3, label=r"$\mathbf{1}^\top J$")
 ax.legend()
 plt.show()

@@ -95,9 +95,9 @@ torch.autograd.functional.vjp(f_recording, x, v=v)
 (x_in,) = received
 print(
     f"f received a new tensor: {x_in is not x}, on x's memory: "
-    f"{x_in.data_ptr() == x.data_ptr()},"
-    f" requiring grad: {x_in.requires_grad}; x requires grad: {x.requires_grad}"
+    f"{x_in.data_ptr() == x.data_ptr()}, requiring grad: {x_in.requires_grad}"
 )
+print(f"x requires grad: {x.requires_grad}")
 assert x_in is not x and x_in.data_ptr() == x.data_ptr() and x_in.requires_grad
 assert not x.requires_grad and x.grad is None, "x is left as it was"
 

@@ -136,9 +136,8 @@ _, (vjp_x_few, vjp_y_few) = torch.autograd.functional.vjp(f, (x_few, y_few), v=v
 
 print("[J_x  J_y]:", tuple(jac_pair.shape), "  v:", tuple(v_few.shape))
 vjp_pair = torch.cat((vjp_x_few, vjp_y_few))
-print(
-    f"max |(v^T J_x, v^T J_y) - v^T [J_x  J_y]| = {(vjp_pair - v_few @ jac_pair).abs().max().item():.1e}"
-)
+pair_error = (vjp_pair - v_few @ jac_pair).abs().max().item()
+print(f"max |(v^T J_x, v^T J_y) - v^T [J_x  J_y]| = {pair_error:.1e}")
 # v @ [J_x J_y] is one v_n J_nn per column plus exact zeros; the VJP has the same terms
 # (below 2, as |v_n| < 0.7) in another order: ~1e-15. A swapped or missing block is off
 # by O(1).

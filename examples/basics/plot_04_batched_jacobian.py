@@ -116,7 +116,8 @@ _, with_ones = torch.autograd.functional.vjp(
 # Sums of three matching entries (a few eps apart, sizes adding up to < 6) in any order:
 # ~1e-15.
 torch.testing.assert_close(with_ones, expected.sum(dim=1), rtol=1e-12, atol=1e-12)
-print("v = 1 gives the column sums of J[n]:", tuple(with_ones.shape), with_ones[0])
+print("v = 1 gives the column sums of J[n]:", tuple(with_ones.shape))
+print("at n = 0:", with_ones[0])
 
 # %%
 # The block structure, seen

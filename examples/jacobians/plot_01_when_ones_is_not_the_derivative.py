@@ -215,7 +215,8 @@ _, ones_vjp_linear = vjp(
     torch.zeros(3, dtype=torch.float64),
     v=torch.ones(3, dtype=torch.float64),
 )
-print("dense A:  1^T J =", ones_vjp_linear, "  diag(J) =", A.diagonal())
+print("dense A:  1^T J   =", ones_vjp_linear)
+print("          diag(J) =", A.diagonal())
 # A's entries are non-zero literals: an exact count.
 assert torch.count_nonzero(A) == A.numel(), "A is dense"
 # Small integers, exact in float64.
@@ -300,7 +301,8 @@ assert gap_elsewhere > 0.01, (
 _, vjp_fn = torch.func.vjp(softmax, x)
 (rows,) = torch.func.vmap(vjp_fn)(torch.eye(N, dtype=torch.float64))  # row i = e_i^T J
 softmax_diagonal = rows.diagonal()
-print("diag(J) of softmax:", softmax_diagonal)
+print("diag(J) of softmax:")
+print(softmax_diagonal)
 # s_i (1 - s_i) from the same s on both sides (the sum in softmax's backward has one
 # non-zero term, so it is exact): a couple of roundings each, a few eps.
 torch.testing.assert_close(softmax_diagonal, s * (1 - s), rtol=1e-12, atol=1e-12)
@@ -441,8 +443,8 @@ own_blocks = torch.stack([full_in_eval_mode[n, n] for n in range(B)])
 other_blocks = full_in_eval_mode[~torch.eye(B, dtype=torch.bool)]
 print(
     "BatchNorm1d in eval mode: max |off-diagonal block| = "
-    f"{other_blocks.abs().max().item():.1e},",
-    "max |1^T J - per-sample gradient| = "
+    f"{other_blocks.abs().max().item():.1e},\n"
+    "  max |1^T J - per-sample gradient| = "
     f"{(in_eval_mode - own_blocks).abs().max().item():.1e}",
 )
 # Exact: the off-diagonal blocks are zero cotangents carried back through products,

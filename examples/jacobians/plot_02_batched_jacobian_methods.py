@@ -154,9 +154,8 @@ for name, method in methods.items():
     # zeros; the methods' kernels differ, but only by a few roundings of entries below
     # 3: a few eps (2.2e-16).
     torch.testing.assert_close(result, expected, rtol=1e-12, atol=1e-12)
-    print(
-        f"{name:<34} {tuple(result.shape)}  max |error| = {(result - expected).abs().max().item():.1e}"
-    )
+    error = (result - expected).abs().max().item()
+    print(f"{name:<34} {tuple(result.shape)}  max |error| = {error:.1e}")
 
 # %%
 # Work and time
@@ -201,7 +200,8 @@ for name, method in methods.items():
 
 
 class CountWork(TorchDispatchMode):
-    """Counts the ATen operations that reach it (by name too), and the tensor elements they write."""
+    """Counts the ATen operations that reach it (by name too), and the tensor
+    elements they write."""
 
     aten = torch.ops.aten
     writes_nothing = {
@@ -247,9 +247,8 @@ pair = (torch.ones(4, dtype=torch.float64), torch.ones(4, dtype=torch.float64))
 with torch.profiler.profile() as profiled, CountWork() as work:
     torch.stack(pair, dim=1)
 inside = [event.name for event in profiled.events() if event.name.startswith("aten::")]
-print(
-    f"torch.stack: {work.operations} operation for the mode; the profiler records {sorted(set(inside))}"
-)
+print(f"torch.stack: {work.operations} operation for the mode; the profiler records")
+print(f"  {sorted(set(inside))}")
 assert work.operations == 1 and {"aten::unsqueeze", "aten::cat"} <= set(inside)
 with CountWork() as work:
     pair[0].reshape(2, 2)
@@ -259,7 +258,7 @@ assert work.names == {"view": 1}
 zero_tangent = torch._efficientzerotensor(4, dtype=torch.float64)
 with CountWork() as work:
     torch.stack((zero_tangent, pair[1]))
-print(f"stack of a ZeroTensor and a tensor: the mode sees {dict(work.names)}")
+print(f"stack with a ZeroTensor input: the mode sees {dict(work.names)}")
 assert work.names == {"zeros": 1, "expand": 1, "stack": 1}
 
 # %%
@@ -284,9 +283,8 @@ def additions_without_mode() -> dict:
 with CountWork() as work:
     loop_of_vjps(x[:10])
 under_mode = {"add": work.names["add"], "add_": work.names["add_"]}
-print(
-    f"additions in the loop of VJPs: {additions_without_mode()} without the mode, {under_mode} under it"
-)
+print(f"additions in the loop of VJPs, without the mode: {additions_without_mode()}")
+print(f"additions in the loop of VJPs, under the mode:   {under_mode}")
 assert under_mode["add_"] == 0 and under_mode["add"] > 0
 
 
@@ -304,9 +302,8 @@ def count_and_time(method, x):
     return counts | {"ms": timer.blocked_autorange(min_run_time=0.04).median * 1e3}
 
 
-print(
-    f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.machine()}"
-)
+threads = torch.get_num_threads()
+print(f"torch {torch.__version__}, {threads} threads, {platform.machine()}")
 
 sizes = [10, 100, 1_000, 10_000, 100_000]
 measured = {name: [] for name in methods}
@@ -324,16 +321,17 @@ def relative(seconds: float, baseline: float) -> str:
 
 
 n_last = sizes[-1]
-print(
-    f"\nN = {n_last:,}{'forward':>32}{'ATen':>6}{'elements':>10}{'median':>11}   speed against"
-)
-print(f"{'passes':>43}{'ops':>6}{'per point':>10}{'time':>11}   the loop of VJPs")
+header = f"{'forward':>30}{'ATen':>6}{'elements':>10}{'median':>11}  speed against"
+print(f"\nN = {n_last:,}{header}")
+print(f"{'passes':>41}{'ops':>6}{'per point':>10}{'time':>11}  the loop of VJPs")
 baseline = measured["loop of 3 functional.vjp"][-1]["ms"]
 for name in methods:
     work = measured[name][-1]
+    forward, ops = work["forward passes"], work["operations"]
+    per_point = work["elements"] / n_last
     print(
-        f"  {name:<34}{work['forward passes']:>7}{work['operations']:>6}{work['elements'] / n_last:>10.1f}"
-        f"{work['ms']:>8.2f} ms   {relative(work['ms'], baseline)}"
+        f"  {name:<32}{forward:>7}{ops:>6}{per_point:>10.1f}"
+        f"{work['ms']:>8.2f} ms  {relative(work['ms'], baseline)}"
     )
 
 # The counts, at every N: the loop of VJPs runs f three times, the batched
@@ -402,15 +400,17 @@ for n in naive_sizes:
         globals={"jacobian": torch.autograd.functional.jacobian, "f": f, "x": x_n},
     )
     naive_ms.append(timer.blocked_autorange(min_run_time=0.04).median * 1e3)
+    mebibytes = full.numel() * full.element_size() / 2**20
     print(
-        f"N = {n:>4}: {tuple(full.shape)}, {full.numel() * full.element_size() / 2**20:7.2f} MiB,"
+        f"N = {n:>4}: {tuple(full.shape)}, {mebibytes:7.2f} MiB,"
         f" {work.elements:>11,} elements written, {naive_ms[-1]:8.2f} ms"
     )
 
 n_big = 100_000
 naive_bytes = n_big * 3 * n_big * 2 * torch.finfo(torch.float64).bits // 8
 print(
-    f"N = {n_big:,}: ({n_big}, 3, {n_big}, 2) in float64 would take {naive_bytes / 2**30:,.0f} GiB"
+    f"N = {n_big:,}: ({n_big}, 3, {n_big}, 2) in float64 would take"
+    f" {naive_bytes / 2**30:,.0f} GiB"
 )
 print(f"the (N, 3, 2) answer takes {n_big * 3 * 2 * 8 / 2**20:.1f} MiB")
 
@@ -432,16 +432,18 @@ assert naive_growth > 90 and all(9.9 < growth < 10.1 for growth in structured_gr
     structured_growth,
 )
 print(
-    f"N = 1000, elements written: naive {naive_elements[-1]:,}, structured methods at most"
-    f" {most_structured:,} ({naive_elements[-1] / most_structured:.0f} times fewer)"
+    f"N = 1000, elements written: naive {naive_elements[-1]:,},\n  structured methods"
+    f" at most {most_structured:,}"
+    f" ({naive_elements[-1] / most_structured:.0f} times fewer)"
 )
 print(
-    f"N = 100 -> 1000: elements written grow {naive_growth:.2f} times (naive),"
-    f" {min(structured_growth):.2f} to {max(structured_growth):.2f} times (structured)"
+    f"N = 100 -> 1000: elements written grow {naive_growth:.2f} times (naive),\n"
+    f"  {min(structured_growth):.2f} to {max(structured_growth):.2f} times (structured)"
 )
 slowest_at_1000 = max(measured[name][at_1000]["ms"] for name in methods)
 print(
-    f"N = 1000, measured: naive {naive_ms[-1]:.1f} ms, slowest structured method {slowest_at_1000:.2f} ms"
+    f"N = 1000, measured: naive {naive_ms[-1]:.1f} ms,"
+    f" slowest structured method {slowest_at_1000:.2f} ms"
 )
 
 # %%

@@ -37,6 +37,8 @@ run and checked.
 # One product, six spellings
 # --------------------------
 
+import textwrap
+
 import matplotlib.pyplot as plt
 import torch
 
@@ -79,9 +81,8 @@ for name, result in results.items():
     # (|v| < 3.9) and partials (< 3) in other orders and kernels: terms adding up to <
     # 12, ~1e-14 << 1e-12.
     torch.testing.assert_close(result, reference, rtol=1e-12, atol=1e-12)
-    print(
-        f"{name:<30} {tuple(result.shape)}  max |diff| = {(result - reference).abs().max().item():.1e}"
-    )
+    difference = (result - reference).abs().max().item()
+    print(f"{name:<30} {tuple(result.shape)}  max |diff| = {difference:.1e}")
 
 # %%
 # Full Jacobians: ``functional.jacobian``, ``jacrev``, ``jacfwd``
@@ -181,14 +182,9 @@ for name, three_vjps in {
     rows[name] = torch.stack(list(three_vjps()))
     passes[name] = (forward_calls, backward_calls)
 
-print(
-    "forward passes for 3 VJPs: "
-    + ", ".join(f"{name} {fwd}" for name, (fwd, _) in passes.items())
-)
-print(
-    "backward passes for 3 VJPs: "
-    + ", ".join(f"{name} {bwd}" for name, (_, bwd) in passes.items())
-)
+print(f"{'passes for 3 VJPs':<34}{'forward':>8}{'backward':>10}")
+for name, (forward, backward) in passes.items():
+    print(f"  {name:<32}{forward:>8}{backward:>10}")
 expected_passes = {  # (forward, backward)
     "functional.vjp": (3, 3),
     "func.vjp": (1, 3),
@@ -214,7 +210,7 @@ try:
     torch.autograd.grad(out, x_leaf, grad_outputs=basis[1])
     raise AssertionError("a second backward through a freed graph should raise")
 except RuntimeError as error:
-    print("RuntimeError:", str(error).split(".")[0])
+    print(textwrap.fill(f"RuntimeError: {str(error).split('.')[0]}", width=86))
 
 # %%
 # The trap: ``backward`` accumulates
@@ -406,14 +402,14 @@ table = {  # each call as written in the table: (result, what it must equal)
         J_n,
     ),
 }
+print(f"{'call':<61} {'shape':<12} max |error|")
 for call, (result, expected) in table.items():
     # Each entry is one partial (b, a, 2a, -3, or c times 1 or 2b, below 3) or a sum of
     # three products of one with v (|v| < 4), plus exact zeros; the calls and einsum sum
     # in other orders: within 3 x 12 x 2.2e-16 = 8e-15, << 1e-12.
     torch.testing.assert_close(result, expected, rtol=1e-12, atol=1e-12)
-    print(
-        f"{call:<62} {str(tuple(result.shape)):<14} max |error| = {(result - expected).abs().max().item():.1e}"
-    )
+    error = (result - expected).abs().max().item()
+    print(f"{call:<61} {str(tuple(result.shape)):<12} {error:.1e}")
 
 # %%
 # What to remember

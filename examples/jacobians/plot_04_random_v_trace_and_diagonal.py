@@ -128,7 +128,8 @@ def gaussian(shape):
 
 
 def estimates(field, x, probes):
-    """Per probe v (a row of probes): the trace estimate v^T J v and the diagonal estimate v * (v^T J)."""
+    """Per probe v (a row of probes): the trace estimate v^T J v and the diagonal
+    estimate v * (v^T J)."""
     _, vjp_fn = torch.func.vjp(field, x)
     (rows,) = torch.func.vmap(vjp_fn)(probes)  # row k is v_k^T J: one VJP per probe
     diagonal_estimates = probes * rows
@@ -161,7 +162,8 @@ print(
     f"of which {n} is the identity's: tr(J - I) = tr(J_g) = {residual_trace.item():.4f}"
 )
 print(
-    f"standard deviation of one probe: Rademacher {sigma['Rademacher']:.3f}, Gaussian {sigma['Gaussian']:.3f}"
+    f"standard deviation of one probe: Rademacher {sigma['Rademacher']:.3f},"
+    f" Gaussian {sigma['Gaussian']:.3f}"
 )
 
 # %%
@@ -203,9 +205,8 @@ all_ones = (every_sign == 1).all(dim=1)
 torch.testing.assert_close(
     small_diagonals[all_ones][0], small_J.sum(dim=0), rtol=1e-12, atol=1e-12
 )
-print(
-    f"mean over all 1024 sign vectors - tr(J): {(small_traces.mean() - small_J.trace()).item():.1e}"
-)
+mean_minus_trace = (small_traces.mean() - small_J.trace()).item()
+print(f"mean over all 1024 sign vectors - tr(J): {mean_minus_trace:.1e}")
 print(
     f"variance over them: {small_traces.var(correction=0).item():.6f}, "
     f"2 sum_(i!=j) S_ij^2 = {trace_variance.item():.6f}"
@@ -242,8 +243,9 @@ point_traces, point_diagonals = estimates(small_field, small_x, every_point)
 point_trace_mean = weight @ point_traces
 point_diagonal_mean = weight @ point_diagonals
 gaussian_trace_variance, gaussian_diagonal_variance = variances(small_J)["Gaussian"]
+point_trace_variance = weight @ (point_traces - point_trace_mean) ** 2
 print(
-    f"three-point probes: trace variance {(weight @ (point_traces - point_trace_mean) ** 2).item():.6f},"
+    f"three-point probes: trace variance {point_trace_variance.item():.6f},"
     f" 2 |S|_F^2 = {gaussian_trace_variance.item():.6f}"
 )
 # Each estimate is ~30 roundings of terms adding up to < 3 x 62 (|v_i| <= sqrt 3; 62 as
@@ -256,7 +258,7 @@ torch.testing.assert_close(
     point_diagonal_mean, small_J.diagonal(), rtol=1e-10, atol=1e-10
 )
 torch.testing.assert_close(
-    weight @ (point_traces - point_trace_mean) ** 2,
+    point_trace_variance,
     gaussian_trace_variance,
     rtol=1e-10,
     atol=0,
@@ -320,10 +322,13 @@ for name, (traces, diagonals) in samples.items():
     kurtosis = ((traces - trace) ** 4).mean() / trace_variance**2
     # relative SD of the sample variance
     spread_of_variance = ((kurtosis - 1) / count).sqrt()
+    bias = (trace_mean - trace).item()
+    variance_ratio = (traces.var() / trace_variance).item()
     print(
-        f"{name:<10} mean of {count} estimates - tr(J) = {(trace_mean - trace).item():+.4f}"
-        f" (bound {bias_bound.item():.4f}); variance / formula = {(traces.var() / trace_variance).item():.3f}"
-        f" (kurtosis {kurtosis.item():.2f}, relative SD {100 * spread_of_variance.item():.2f}%)"
+        f"{name:<10} mean of {count} estimates - tr(J) = {bias:+.4f}"
+        f" (bound {bias_bound.item():.4f});\n{'':<10} variance / formula ="
+        f" {variance_ratio:.3f} (kurtosis {kurtosis.item():.2f},"
+        f" relative SD {100 * spread_of_variance.item():.2f}%)"
     )
     assert (trace_mean - trace).abs() < bias_bound, (
         f"{name}: the trace estimate looks biased"
@@ -353,6 +358,7 @@ for name, (traces, diagonals) in samples.items():
 
 checked_k = [1, 4, 16, 64, 256]
 rms_error = {}
+print(f"RMS error / (sigma / sqrt(k)) at k = {checked_k}:")
 for name, (traces, diagonals) in samples.items():
     trace_variance, diagonal_variance = variances(J)[name]
     running_traces = traces.cumsum(dim=1) / probe_counts
@@ -363,7 +369,7 @@ for name, (traces, diagonals) in samples.items():
     trace_ratio = trace_rms / (trace_variance / probe_counts).sqrt()
     diagonal_ratio = diagonal_rms / (diagonal_variance.sum() / probe_counts).sqrt()
     ratios = " ".join(f"{trace_ratio[k - 1].item():.2f}" for k in checked_k)
-    print(f"{name:<10} RMS error / (sigma / sqrt(k)) at k = {checked_k}: {ratios}")
+    print(f"  {name:<10} {ratios}")
     for k in checked_k:
         assert 0.8 < trace_ratio[k - 1] < 1.2, (
             f"{name}, k = {k}: trace error off the 1/sqrt(k) line"
@@ -381,8 +387,8 @@ for name, (trace_rms, _) in rms_error.items():
     k_one_percent = round((sigma[name] / (0.01 * trace.abs().item())) ** 2)
     measured = (trace_rms[k_one_percent - 1] / trace.abs()).item()
     print(
-        f"{name:<10} probes for 1% relative RMS error on tr(J): {k_one_percent}"
-        f" (measured at that k: {100 * measured:.2f}%; exact trace: {n} VJPs)"
+        f"{name:<10} probes for 1% relative RMS error on tr(J): {k_one_percent}\n"
+        f"{'':<10} (measured at that k: {100 * measured:.2f}%; exact trace: {n} VJPs)"
     )
     assert 0.008 < measured < 0.012, f"{name}: {k_one_percent} probes do not give 1%"
 
@@ -429,9 +435,11 @@ for name, residual_traces in residual_samples.items():
     residual_sigma[name] = residual_variance.sqrt().item()
     count = residual_traces.numel()
     kurtosis = ((residual_traces - residual_trace) ** 4).mean() / residual_variance**2
+    variance_ratio = (residual_traces.var() / residual_variance).item()
     print(
-        f"{name:<10} sigma of v^T J v - v^T v: {residual_sigma[name]:.3f} (of v^T J v: {sigma[name]:.3f});"
-        f" sampled variance / formula = {(residual_traces.var() / residual_variance).item():.3f}"
+        f"{name:<10} sigma of v^T J v - v^T v: {residual_sigma[name]:.3f}"
+        f" (of v^T J v: {sigma[name]:.3f});\n"
+        f"{'':<10} sampled variance / formula = {variance_ratio:.3f}"
     )
     assert (residual_traces.mean() - residual_trace).abs() < 4 * (
         residual_variance / count
@@ -460,8 +468,9 @@ for name, residual_traces in residual_samples.items():
         probes_per_run * (rms_at_256 / (0.01 * residual_trace.abs())) ** 2
     ).item()
     print(
-        f"{name:<10} probes for 1% relative RMS error on tr(J - I): {k_formula:.2e}"
-        f" (from the runs' RMS error at k = 256: {k_measured:.2e}; exact: {n} VJPs)"
+        f"{name:<10} probes for 1% relative RMS error on tr(J - I): {k_formula:.2e}\n"
+        f"{'':<10} (from the runs' RMS error at k = 256: {k_measured:.2e};"
+        f" exact: {n} VJPs)"
     )
     assert 0.64 < k_measured / k_formula < 1.44, (
         f"{name}: the probe count for tr(J - I) is off"
@@ -493,7 +502,8 @@ for name, residual_traces in residual_samples.items():
 
 break_even = residual_sigma["Rademacher"] / n**0.5
 print(
-    f"break-even RMS error sigma / sqrt(n) = {break_even:.3f}; |tr(J - I)| = {residual_trace.abs().item():.3f}"
+    f"break-even RMS error sigma / sqrt(n) = {break_even:.3f};"
+    f" |tr(J - I)| = {residual_trace.abs().item():.3f}"
 )
 assert break_even > residual_trace.abs(), (
     "here probes would pay at some useful accuracy"
@@ -515,10 +525,12 @@ _, gaussian_diagonal = estimates(torch.tanh, elementwise_x, one_gaussian)
 # Multiplying twice by the same sign is exact, and both sides compute 1 - t t from the
 # same tanh(x): correctly rounded operations, a few eps apart.
 torch.testing.assert_close(sign_diagonal[0], exact_diagonal, rtol=1e-12, atol=1e-12)
-assert (gaussian_diagonal[0] - exact_diagonal).abs().max() > 0.1
+sign_error = (sign_diagonal[0] - exact_diagonal).abs().max().item()
+gaussian_error = (gaussian_diagonal[0] - exact_diagonal).abs().max().item()
+assert gaussian_error > 0.1
 print(
-    f"tanh, one Rademacher probe: max |error| = {(sign_diagonal[0] - exact_diagonal).abs().max().item():.1e}; "
-    f"one Gaussian probe: {(gaussian_diagonal[0] - exact_diagonal).abs().max().item():.2f}"
+    f"tanh, one Rademacher probe: max |error| = {sign_error:.1e}; "
+    f"one Gaussian probe: {gaussian_error:.2f}"
 )
 
 # %%

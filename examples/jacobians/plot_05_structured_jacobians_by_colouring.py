@@ -184,9 +184,8 @@ torch.testing.assert_close(
     recovered.to_dense(), jacobian_by_hand(u), rtol=1e-12, atol=1e-9
 )
 assert recovered._nnz() == 3 * n_small - 2  # the tridiagonal entries only
-print(
-    f"max |recovered - jacfwd| = {(recovered.to_dense() - dense).abs().max().item():.1e}"
-)
+recovery_error = (recovered.to_dense() - dense).abs().max().item()
+print(f"max |recovered - jacfwd| = {recovery_error:.1e}")
 
 # %%
 # A colouring that is not valid
@@ -240,7 +239,8 @@ for half_width in (1, 2, 3):
         count = int(greedy_column_colouring(band_pattern(size, half_width)).max()) + 1
         assert count == 2 * half_width + 1, (half_width, size, count)
     print(
-        f"band half-width {half_width}: {2 * half_width + 1} colours for n = 50 and n = 1000"
+        f"band half-width {half_width}: {2 * half_width + 1} colours"
+        " for n = 50 and n = 1000"
     )
 
 # %%
@@ -271,7 +271,8 @@ assert torch.equal(block_columns, torch.arange(2 * N) % 2) and torch.equal(
     block_rows, torch.arange(3 * N) % 3
 )
 print(
-    f"block-diagonal ({3 * N} x {2 * N}): {int(block_columns.max()) + 1} column colours,"
+    f"block-diagonal ({3 * N} x {2 * N}):"
+    f" {int(block_columns.max()) + 1} column colours,"
     f" {int(block_rows.max()) + 1} row colours"
 )
 
@@ -348,9 +349,9 @@ print("2 JVPs give all", N, "Jacobians of shape (3, 2)")
 
 
 class ElementsWritten(TorchDispatchMode):
-    """Counts the elements of the tensors returned by the operator calls that reach it, except
-    views, uninitialised allocations and tensors with no memory (counted apart, with the
-    operations that return them)."""
+    """Counts the elements of the tensors returned by the operator calls that reach
+    it, except views, uninitialised allocations and tensors with no memory (counted
+    apart, with the operations that return them)."""
 
     aten = torch.ops.aten
     writes_nothing = {
@@ -427,18 +428,22 @@ fixed = with_seeds[2] - 2 * per_seed  # e_0
 print(f"n = {n_large}: {n_colours} JVPs instead of {n_large}")
 print(
     f"elements written by compressed_by_jvps with k seeds: {fixed:,} + {per_seed:,} k"
-    f" -> k = {n_large}: {with_seeds[n_large]:,}"
+    f"\n  -> k = {n_large}: {with_seeds[n_large]:,}"
 )
 print(f"fixed part {fixed:,}; f(u) alone writes {value_elements:,}")
 print(
-    f"elements written: {n_large} seeds {with_seeds[n_large]:,}, jacfwd {jacfwd_elements:,},"
-    f" {n_colours} colours {coloured_elements:,} -> ratios {with_seeds[n_large] / coloured_elements:.1f}"
-    f" and {jacfwd_elements / coloured_elements:.1f} (n / C = {n_large / n_colours:.1f})"
+    f"elements written: {n_large} seeds {with_seeds[n_large]:,},"
+    f" jacfwd {jacfwd_elements:,}, {n_colours} colours {coloured_elements:,}"
+    f"\n  -> ratios {with_seeds[n_large] / coloured_elements:.1f}"
+    f" and {jacfwd_elements / coloured_elements:.1f}"
+    f" (n / C = {n_large / n_colours:.1f})"
 )
+all_returned = coloured_elements + coloured_work.without_memory
 print(
-    f"not counted for {n_colours} colours: {coloured_work.without_memory:,} elements of tensors with no memory"
-    f" ({coloured_work.without_memory / (coloured_elements + coloured_work.without_memory):.0%} of all returned),"
-    f" returned by {sorted(coloured_work.without_memory_from)}"
+    f"not counted for {n_colours} colours: {coloured_work.without_memory:,}"
+    " elements of tensors with no memory"
+    f"\n  ({coloured_work.without_memory / all_returned:.0%} of all returned),"
+    f" returned by\n  {sorted(coloured_work.without_memory_from)}"
 )
 # Integer counts: exact. The colouring j mod 3 is the same seeds as k = 3.
 assert coloured_elements == with_seeds[3]
