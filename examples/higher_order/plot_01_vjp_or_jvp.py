@@ -93,9 +93,8 @@ for name, result in {
     # Sums of n = 50 products, in another order: rounding below
     # n eps sum |W_ij u_j| = 50 * 2.2e-16 * 5.1 = 6e-14, under 1e-12.
     torch.testing.assert_close(result, J @ u, rtol=1e-12, atol=1e-12)
-    print(
-        f"{name:<16} J u: {tuple(result.shape)}  max |error| = {(result - J @ u).abs().max().item():.1e}"
-    )
+    error = (result - J @ u).abs().max().item()
+    print(f"{name:<16} J u: {tuple(result.shape)}  max |error| = {error:.1e}")
 
 _, vjp_result = torch.autograd.functional.vjp(f, x, v)
 # Sums of m = 30 products: rounding below m eps sum |v_i W_ij| = 30 * 2.2e-16 * 4.0 =
@@ -160,7 +159,9 @@ passes = {
     "forward_ad dual": reverse_passes(dual_numbers_jvp),
     "functional.vjp": reverse_passes(lambda: torch.autograd.functional.vjp(f, x, v)),
 }
-print("reverse passes (entries into autograd's engine):", passes)
+print("reverse passes (entries into autograd's engine):")
+for route, count in passes.items():
+    print(f"  {route}: {count}")
 assert passes == {
     "functional.jvp": 2,
     "func.jvp": 0,
@@ -198,7 +199,7 @@ W_square = torch.randn(n, n, generator=generator, dtype=torch.float64) / n**0.5
 
 
 class TensorBytes(TorchDispatchMode):
-    """Bytes of the tensor storages made inside the block: still allocated, and the peak."""
+    """Bytes of tensor storages made inside the block: still allocated, and the peak."""
 
     def __init__(self):
         super().__init__()
@@ -247,6 +248,8 @@ def stack_jvp(depth):
 
 depths = (1, 2, 4, 8)
 forward_peak = []
+print("bytes   reverse mode, held after the forward pass   forward mode")
+print("depth   W_s fixed     W_s trainable                 peak   held at the end")
 for depth in depths:
     x_leaf = x.clone().requires_grad_()
     trainable_weight = W_square.clone().requires_grad_()
@@ -258,9 +261,8 @@ for depth in depths:
         tangent = stack_jvp(depth)
     forward_peak.append(forward.peak)
     print(
-        f"depth {depth}: reverse mode holds {reverse.allocated():>4} bytes after the forward pass"
-        f" ({reverse_trainable.allocated():>4} with W_s trainable);"
-        f" forward mode peaks at {forward.peak} and ends holding {forward.allocated()}"
+        f"{depth:>5}   {reverse.allocated():>9}     {reverse_trainable.allocated():>13}"
+        f"                 {forward.peak:>4}   {forward.allocated():>15}"
     )
     # Exact byte counts of the tensors the operations allocate.
     assert reverse.allocated() == reverse_trainable.allocated() == 8 * n * depth, (
@@ -364,9 +366,11 @@ for shape, fitting, other in (
     ("tall", "jacfwd", "jacrev"),
     ("wide", "jacrev", "jacfwd"),
 ):
+    size = "4096 x 16" if shape == "tall" else "16 x 4096"
+    fit_count, other_count = products[shape][fitting][-1], products[shape][other][-1]
     print(
-        f"{shape} ({'4096 x 16' if shape == 'tall' else '16 x 4096'}): products counted:"
-        f" {fitting} {products[shape][fitting][-1]:.0f}, {other} {products[shape][other][-1]:.0f}"
+        f"{shape} ({size}): products counted:"
+        f" {fitting} {fit_count:.0f}, {other} {other_count:.0f}"
     )
     fit_ms, other_ms = times[shape][fitting][-1], times[shape][other][-1]
     speed = (
@@ -375,7 +379,8 @@ for shape, fitting, other in (
         else f"{fit_ms / other_ms:.1f}x slower"
     )
     print(
-        f"    measured: {fitting} {fit_ms:.3f} ms, {other} {other_ms:.3f} ms -> {fitting} {speed}"
+        f"    measured: {fitting} {fit_ms:.3f} ms, {other} {other_ms:.3f} ms"
+        f" -> {fitting} {speed}"
     )
 
 # %%

@@ -111,9 +111,8 @@ assert (v.abs() * (2 * z.abs() + torch.cos(z).abs())).max() < 15
 # 3e-14, far below 1e-12 (eps = 2.2e-16); a missing conjugate is off by O(1).
 torch.testing.assert_close(vjp_holo, expected_holo, rtol=1e-12, atol=1e-12)
 wrong = v * (2 * z + torch.cos(z))  # without the conjugate
-print(
-    f"without the conjugate the error would be {(vjp_holo - wrong).abs().max().item():.2f}"
-)
+wrong_error = (vjp_holo - wrong).abs().max().item()
+print(f"without the conjugate the error would be {wrong_error:.2f}")
 
 # %%
 # A non-holomorphic function: :math:`f(z) = \bar z^2 z`
@@ -131,9 +130,8 @@ def non_holomorphic(z):
 _, vjp_non_holo = torch.autograd.functional.vjp(non_holomorphic, z, v)
 df_dz, df_dzbar = torch.conj(z) ** 2, 2 * z.abs() ** 2
 expected_non_holo = v * torch.conj(df_dz) + torch.conj(v) * df_dzbar
-print(
-    f"max |vjp - (v conj(df/dz) + conj(v) df/dzbar)| = {(vjp_non_holo - expected_non_holo).abs().max().item():.1e}"
-)
+non_holo_error = (vjp_non_holo - expected_non_holo).abs().max().item()
+print(f"max |vjp - (v conj(df/dz) + conj(v) df/dzbar)| = {non_holo_error:.1e}")
 assert (3 * v.abs() * z.abs() ** 2).max() < 25  # the size of the terms below
 # A few complex128 operations on terms up to 3 |v| |z|^2 < 25: error ~10 eps 25 = 6e-14,
 # far below 1e-12.
@@ -155,18 +153,16 @@ def conjugate_cubed(z):
 _, vjp_conj_cubed = torch.autograd.functional.vjp(conjugate_cubed, z, v)
 # v conj(0) + conj(v) df/dzbar
 expected_conj_cubed = torch.conj(v) * 3 * torch.conj(z) ** 2
-print(
-    f"f = conj(z)^3: max |vjp - conj(v) df/dzbar| = {(vjp_conj_cubed - expected_conj_cubed).abs().max().item():.1e}"
-)
+conj_cubed_error = (vjp_conj_cubed - expected_conj_cubed).abs().max().item()
+print(f"f = conj(z)^3: max |vjp - conj(v) df/dzbar| = {conj_cubed_error:.1e}")
 assert (3 * v.abs() * z.abs() ** 2).max() < 25  # the size of the terms below
 # A few complex128 operations on terms up to 3 |v| |z|^2 < 25: error ~10 eps 25 = 6e-14,
 # far below 1e-12.
 torch.testing.assert_close(vjp_conj_cubed, expected_conj_cubed, rtol=1e-12, atol=1e-12)
 # with df/dzbar conjugated
 conjugated = torch.conj(v) * torch.conj(3 * torch.conj(z) ** 2)
-print(
-    f"with df/dzbar conjugated the error would be {(vjp_conj_cubed - conjugated).abs().max().item():.2f}"
-)
+conjugated_error = (vjp_conj_cubed - conjugated).abs().max().item()
+print(f"with df/dzbar conjugated the error would be {conjugated_error:.2f}")
 
 # %%
 # A real loss: the complex gradient is the real one
@@ -195,9 +191,8 @@ a, b = z.real.clone().requires_grad_(), z.imag.clone().requires_grad_()
 real_grad = torch.complex(a.grad, b.grad)  # dL/da + i dL/db
 
 by_hand = 2 * (z**3 - 1) * torch.conj(3 * z**2)
-print(
-    f"max |grad - (dL/da + i dL/db)| = {(complex_grad - real_grad).abs().max().item():.1e}"
-)
+difference = (complex_grad - real_grad).abs()
+print(f"max |grad - (dL/da + i dL/db)| = {difference.max().item():.1e}")
 # The sizes of the terms the real route adds up, per point: |re|, |im| and the factors
 # 3a^2 - 3b^2 and 6ab with absolute values. The other two routes add terms no larger
 # (2 |z^3 - 1| |3 z^2| <= term_size).
@@ -215,11 +210,11 @@ assert ((complex_grad - real_grad).abs() <= 100 * eps * term_size).all(), (
 assert ((complex_grad - by_hand).abs() <= 100 * eps * term_size).all(), (
     "z.grad is not 2 dL/dzbar"
 )
+relative_difference = (difference / (eps * term_size)).max().item()
+print(f"largest difference / (eps term_size): {relative_difference:.2f}")
 print(
-    f"largest difference / (eps term_size): {((complex_grad - real_grad).abs() / (eps * term_size)).max().item():.2f}"
-)
-print(
-    f"z.grad = dL/da + i dL/db (computed in real arithmetic) at all {N} points, to rounding"
+    f"z.grad = dL/da + i dL/db (computed in real arithmetic) at all {N} points,"
+    " to rounding"
 )
 
 # %%
@@ -227,8 +222,9 @@ print(
 # :math:`[1, 0]\, J\, [1, -i]^\top = \partial L/\partial a - i\,\partial L/\partial b`.
 
 jax_grad = torch.complex(a.grad, -b.grad)
-print("JAX's grad (Cookbook formula), z[:2]:", jax_grad[:2])
-print("PyTorch's z.grad,              z[:2]:", complex_grad[:2])
+print("at z[:2], JAX's grad (Cookbook formula) and PyTorch's z.grad:")
+print("  JAX    ", jax_grad[:2])
+print("  PyTorch", complex_grad[:2])
 # The same bound as above: the conjugate of PyTorch's z.grad at every point.
 assert ((jax_grad - torch.conj(complex_grad)).abs() <= 100 * eps * term_size).all()
 
@@ -284,7 +280,8 @@ def loss_of_pairs(pairs):
 
 
 def rate_of_change(directions):
-    """dL/dt along z + t * d at every moving grid point, for directions d of shape (..., points)."""
+    """dL/dt along z + t * d at every moving grid point, for directions d of
+    shape (..., points)."""
     points = (
         torch.view_as_real(grid_z[moving]).expand(*directions.shape, 2).contiguous()
     )
@@ -314,7 +311,8 @@ torch.testing.assert_close(
     quarter_turn / steepest.abs(), torch.zeros_like(quarter_turn), rtol=0, atol=1e-12
 )
 print(
-    f"at all {int(moving.sum())} points: rate along -g/|g| is -|g|, larger along the 71 other directions,"
+    f"at all {int(moving.sum())} points: rate along -g/|g| is -|g|,"
+    " larger along the 71 other directions,"
 )
 print("and zero a quarter turn away (along the contour line)")
 
@@ -322,7 +320,8 @@ nearest_root = roots[(grid_z[moving, None] - roots).abs().argmin(dim=1)]
 to_root = (nearest_root - grid_z[moving]) / (nearest_root - grid_z[moving]).abs()
 largest_angle = torch.rad2deg(torch.angle(step / to_root).abs()).max().item()
 print(
-    f"largest angle between an arrow and the direction to the nearest root: {largest_angle:.0f} degrees"
+    "largest angle between an arrow and the direction to the nearest root:"
+    f" {largest_angle:.0f} degrees"
 )
 assert largest_angle > 60, "the arrows point downhill, not at the roots"
 

@@ -104,12 +104,10 @@ ntk_matrix_free, flops_ntk_full = matmul_flops(
     lambda: vmap(ntk_vector_product)(torch.eye(N, dtype=torch.float64))
 )
 # Row j of the vmapped result is Theta e_j, column j of Theta (symmetric).
-print(
-    f"max |Theta v (VJP then JVP) - J J^T v| = {(ntk_v - ntk_explicit @ v).abs().max().item():.1e}"
-)
-print(
-    f"max |vmapped products - J J^T| = {(ntk_matrix_free - ntk_explicit).abs().max().item():.1e}"
-)
+product_error = (ntk_v - ntk_explicit @ v).abs().max().item()
+matrix_error = (ntk_matrix_free - ntk_explicit).abs().max().item()
+print(f"max |Theta v (VJP then JVP) - J J^T v| = {product_error:.1e}")
+print(f"max |vmapped products - J J^T| = {matrix_error:.1e}")
 # Rounding, at worst: J J^T sums P = 1153 products per entry, and both routes sum over N
 # = 50 and through the layers, ~1500 roundings in all, each within eps/2 = 1.1e-16 of
 # the sizes of the terms, which add to (|J| |J|^T |v|)_i <= 846 here: 1500 * 1.1e-16 *
@@ -128,7 +126,8 @@ torch.testing.assert_close(ntk_matrix_free, ntk_explicit, rtol=1e-10, atol=1e-12
 _, flops_forward = matmul_flops(lambda: network(params, x))
 print(f"one forward pass:                  {flops_forward:>10,} FLOPs")
 print(
-    f"one product Theta v:               {flops_ntk_v:>10,} FLOPs ({flops_ntk_v / flops_forward:.1f} forward passes)"
+    f"one product Theta v:               {flops_ntk_v:>10,} FLOPs"
+    f" ({flops_ntk_v / flops_forward:.1f} forward passes)"
 )
 print(f"full NTK, vmapped products:        {flops_ntk_full:>10,} FLOPs")
 print(
@@ -218,15 +217,15 @@ setup_evaluations = evaluations
 u = torch.randn(3, generator=generator, dtype=torch.float64)
 gauss_newton_u = J_transpose_times(J_times(u))
 print(
-    f"residual evaluations: {setup_evaluations} to set up, {evaluations - setup_evaluations} for a product J^T J u"
+    f"residual evaluations: {setup_evaluations} to set up,"
+    f" {evaluations - setup_evaluations} for a product J^T J u"
 )
 # linearize 2, vjp 1
 assert (setup_evaluations, evaluations - setup_evaluations) == (3, 0)
 
 J_hand = jacobian_by_hand(theta_start)
-print(
-    f"max |J^T (J u) - explicit J^T J u| = {(gauss_newton_u - J_hand.T @ J_hand @ u).abs().max().item():.1e}"
-)
+gauss_newton_error = (gauss_newton_u - J_hand.T @ J_hand @ u).abs().max().item()
+print(f"max |J^T (J u) - explicit J^T J u| = {gauss_newton_error:.1e}")
 # Each entry of J^T J u and J^T r as a fraction of the sizes of its terms, |J|^T |J| |u|
 # and |J|^T |r|.
 size_fraction = torch.cat(
@@ -273,7 +272,8 @@ torch.testing.assert_close(J_transpose_times(r), J_hand.T @ r, rtol=1e-12, atol=
 
 
 def conjugate_gradients(apply_matrix, rhs, max_iterations=10, rtol=1e-10):
-    """The solution, and |residual| / |rhs| after each iteration (their number is the iteration count)."""
+    """The solution, and |residual| / |rhs| after each iteration (their number is
+    the iteration count)."""
     solution = torch.zeros_like(rhs)
     residual, direction = rhs.clone(), rhs.clone()
     relative_residuals = []
@@ -356,8 +356,12 @@ print(
 after_second = min(h["cg_residuals"][1] for h in lm_steps)
 after_third = max(h["cg_residuals"][2] for h in lm_steps)
 print(
-    f"LM's CG: |residual| / |rhs| after the 2nd iteration >= {after_second:.1e}, after the 3rd <= {after_third:.1e};"
-    f" cond(G + lambda I) <= {max(h['cond'] for h in lm_steps):.0f}"
+    f"LM's CG: cond(G + lambda I) <= {max(h['cond'] for h in lm_steps):.0f};"
+    " |residual| / |rhs|"
+)
+print(
+    f"  after the 2nd iteration >= {after_second:.1e},"
+    f" after the 3rd <= {after_third:.1e}"
 )
 # P = 3: in exact arithmetic the residual after the third iteration is 0; in floating
 # point it is rounding, within ~100 eps (2.2e-16) cond(G + lambda I) |rhs| = 2.2e-12
@@ -378,17 +382,21 @@ fourth = [h for h in gauss_newton if h["cg_iterations"] == 4]
 # and some GN solve needs a fourth on any machine: its residual after the third
 # iteration is far above the stop (8e-7 here).
 rounding_can_reach_stop = 1e-10 / (100 * torch.finfo(torch.float64).eps)
+print("GN steps with a fourth CG iteration:")
 print(
-    "GN steps with a fourth CG iteration: cond(G) =",
+    "  cond(G) =",
     ", ".join(f"{h['cond']:.0e}" for h in fourth),
-    f"(rounding can reach the stop above {rounding_can_reach_stop:.1e});",
-    "|residual| / |rhs| after the 3rd:",
+    f"(rounding can reach the stop above {rounding_can_reach_stop:.1e})",
+)
+print(
+    "  |residual| / |rhs| after the 3rd:",
     ", ".join(f"{h['cg_residuals'][2]:.0e}" for h in fourth),
 )
 assert all(h["cond"] > rounding_can_reach_stop for h in fourth)
 assert any(h["cg_residuals"][2] > 1e-8 for h in gauss_newton)
 changes = [h["relative_change"] for h in lm_steps]
-print("relative change of |r| per tried step:", ", ".join(f"{c:.1e}" for c in changes))
+print("relative change of |r| per tried step:")
+print(" ", ", ".join(f"{c:.1e}" for c in changes))
 assert levenberg_marquardt[-1]["gradient_norm"] <= 1e-6, (
     "LM stopped on its tolerance, not on max_steps"
 )
@@ -482,9 +490,11 @@ fit_gauss_newton = vmap(lambda u: fit_vjp_fn(J_times_at_fit(u))[0])(
     torch.eye(3, dtype=torch.float64)
 )
 J_fit = jacobian_by_hand(theta_fit)
+fit_ntk_error = (fit_ntk - J_fit @ J_fit.T).abs().max().item()
+fit_gauss_newton_error = (fit_gauss_newton - J_fit.T @ J_fit).abs().max().item()
 print(
-    f"max |NTK - J J^T| = {(fit_ntk - J_fit @ J_fit.T).abs().max().item():.1e},"
-    f" max |GN matrix - J^T J| = {(fit_gauss_newton - J_fit.T @ J_fit).abs().max().item():.1e} (hand J)"
+    f"max |NTK - J J^T| = {fit_ntk_error:.1e},"
+    f" max |GN matrix - J^T J| = {fit_gauss_newton_error:.1e} (hand J)"
 )
 # Every entry sums terms of one sign (J's columns: e^{-bt} > 0, -a t e^{-bt} <= 0, and
 # 1), so no cancellation: each route is within a few tens of eps (exp, products, sums of

@@ -272,7 +272,7 @@ x.grad, w.grad = None, None
 s, p, y = forward(x, w)
 s.register_hook(lambda v: 3 * v)
 y.backward()
-print("x.grad with v_s scaled by 3:", x.grad)
+print("x.grad, v_s times 3:", x.grad)
 # The same operations on both sides, (3 * (1 * w)) * cos x and 1 * sin x: the same bits.
 torch.testing.assert_close(
     x.grad, 3 * w.detach() * torch.cos(x.detach()), rtol=1e-12, atol=1e-12

@@ -53,6 +53,8 @@ that follows every tensor the operations allocate.
 # weights) and those the forward pass allocated: the second group is the
 # memory that reverse mode keeps.
 
+import textwrap
+
 import matplotlib.pyplot as plt
 import torch
 from torch.autograd.graph import saved_tensors_hooks
@@ -124,7 +126,10 @@ saved_counts = {
         "mul": lambda: x_leaf * x_leaf,
     }.items()
 }
-print("tensors saved by one operation:", saved_counts)
+print(
+    "tensors saved by one operation:",
+    ", ".join(f"{name} {count}" for name, count in saved_counts.items()),
+)
 assert saved_counts == {
     "sum": 0,
     "add": 0,
@@ -138,8 +143,10 @@ count, naive, kept = saved_bytes(
     lambda: network(x_leaf, 4).sum(), existing=[x_leaf, *weights]
 )
 print(
-    f"fixed weights:     {count:>2} saved tensors, {naive} bytes added up naively, {kept} bytes of new storages"
+    f"{'':<19}{'saved tensors':>13}{'bytes added up naively':>25}"
+    f"{'bytes of new storages':>24}"
 )
+print(f"{'fixed weights:':<19}{count:>13}{naive:>25}{kept:>24}")
 assert count == 2 * 4, "each layer saves its weight and tanh's output"
 assert naive == 4 * (n * n * 8 + activation_bytes)
 assert kept == 4 * activation_bytes, (
@@ -150,9 +157,7 @@ trainable = [weight.clone().requires_grad_() for weight in weights[:4]]
 count, naive, kept = saved_bytes(
     lambda: network(x, 4, trainable).sum(), existing=[x, *trainable]
 )
-print(
-    f"trainable weights: {count:>2} saved tensors, {naive} bytes added up naively, {kept} bytes of new storages"
-)
+print(f"{'trainable weights:':<19}{count:>13}{naive:>25}{kept:>24}")
 assert count == 11, "x; h_1, h_2, h_3 twice each; h_4; three weights"
 assert naive == (1 + 2 * 3 + 1) * activation_bytes + 3 * n * n * 8, (
     "x and h_4 once, h_1 to h_3 twice, three weights"
@@ -305,8 +310,8 @@ for depth in depths:
     torch.testing.assert_close(directional_by_hand, directional)
 
 print(
-    f"{'depth':>5} {'reverse saved':>14} {'reverse peak':>13} {'forward saved':>14} {'func.jvp peak':>14}"
-    f" {'by hand peak':>13}"
+    f"{'depth':>5} {'reverse saved':>14} {'reverse peak':>13}"
+    f" {'forward saved':>14} {'func.jvp peak':>14} {'by hand peak':>13}"
 )
 for depth, saved, peak, fpeak, hpeak in zip(
     depths, reverse_saved, reverse_peak, forward_peak, hand_peak
@@ -438,13 +443,15 @@ for k in segment_lengths:
     torch.testing.assert_close(gradient, plain_gradient, rtol=1e-12, atol=1e-12)
 
 print(
-    f"no checkpoint: {reverse_saved[-1]} bytes saved, peak {reverse_peak[-1]}, {depth} layer calls"
+    f"no checkpoint: {reverse_saved[-1]} bytes saved, peak {reverse_peak[-1]},"
+    f" {depth} layer calls"
 )
 for k, saved, peak, calls in zip(
     segment_lengths, checkpoint_saved, checkpoint_peak, checkpoint_calls
 ):
     print(
-        f"segments of {k:>2}: {saved:>6} bytes saved, peak {peak:>6}, {calls} layer calls"
+        f"segments of {k:>2}: {saved:>6} bytes saved, peak {peak:>6},"
+        f" {calls} layer calls"
     )
 assert checkpoint_calls == [2 * depth] * len(segment_lengths), (
     "every layer should run twice"
@@ -485,7 +492,7 @@ try:
     saved_bytes(lambda: torch.func.jacrev(torch.sin)(x[0]), existing=[x])
     raise AssertionError("torch.func accepted saved-tensor hooks")
 except RuntimeError as error:
-    print("RuntimeError:", str(error).split(". ")[0])
+    print(textwrap.fill("RuntimeError: " + str(error).split(". ")[0], width=86))
 
 # %%
 # :func:`torch.func.jacrev` computes :math:`J \in \mathbb{R}^{m \times n}` as
@@ -562,9 +569,10 @@ with_abs_weights = [
 ]
 bound_one_side = (narrow + 3 * width + 4) * eps * chain + eps * sum(with_abs_weights)
 print(
-    f"largest entry of |J_3||J_2||J_1||J_0|: {chain:.0f}; with |W_l^T| for |J_l|: {max(with_abs_weights):.0f};"
-    f" bound for both sides {2 * bound_one_side:.1e}"
+    f"largest entry of |J_3||J_2||J_1||J_0|: {chain:.0f};"
+    f" with |W_l^T| for |J_l|: {max(with_abs_weights):.0f};"
 )
+print(f"bound for both sides {2 * bound_one_side:.1e}")
 # The bound from the maths just above, for both sides: inside the atol of 1e-10 used
 # below.
 assert 2 * bound_one_side < 1e-10

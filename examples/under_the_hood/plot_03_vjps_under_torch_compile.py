@@ -145,8 +145,13 @@ def op_counts(graph_module):
     )
 
 
+def ops_text(counts):
+    return ", ".join(f"{op} {count}" for op, count in counts.items())
+
+
 def capture(function, recipe, *inputs):
-    """Compile FUNCTION with RECIPE, run it forward and backward once: (compiled function, its graphs)."""
+    """Compile FUNCTION with RECIPE, run it forward and backward once: (compiled
+    function, its graphs)."""
     graphs = {}
     compiled = torch.compile(
         function, backend=capturing_backend(recipe, graphs), fullgraph=True
@@ -219,8 +224,9 @@ assert (
     backward_ops["decomposed (aot_eager_decomp_partition)"]
     == backward_ops["min-cut (aot_eager)"]
 )
+print("backward ops:")
 for name, counts in backward_ops.items():
-    print(f"backward ops, {name}: {dict(counts)}")
+    print(f"  {name + ':':<41} {ops_text(counts)}")
 
 # %%
 # For :math:`\sum_i e^{x_i} w_i` the two recipes differ. The VJP of
@@ -240,8 +246,9 @@ exp_graphs = {
     name: capture(f_exp, name, x, w)[1]
     for name in ("min-cut (aot_eager)", "decomposed (aot_eager_decomp_partition)")
 }
+print("exp, backward ops:")
 for name, captured in exp_graphs.items():
-    print(f"exp, backward ops, {name}: {dict(op_counts(captured['backward']))}")
+    print(f"  {name + ':':<41} {ops_text(op_counts(captured['backward']))}")
 assert op_counts(exp_graphs["min-cut (aot_eager)"]["backward"])["exp"] == 0, (
     "aot_eager recomputes nothing"
 )
@@ -294,7 +301,7 @@ for name, exps in (
     ("inductor's table without detach", 0),
 ):
     backward = op_counts(capture(f_exp, name, x, w)[1]["backward"])
-    print(f"exp, backward ops, {name}: {dict(backward)}")
+    print(f"exp, backward ops, {name}: {ops_text(backward)}")
     assert backward["exp"] == exps, (name, backward)
 
 # %%
@@ -441,9 +448,11 @@ layer_ops = {part: op_counts(layer_graphs[part]) for part in ("forward", "backwa
 decomposed_ops = {
     part: op_counts(decomposed_graphs[part]) for part in ("forward", "backward")
 }
+print("ATen ops per graph:")
 for part in ("forward", "backward"):
-    print(f"aot_eager, {part:>8} graph: {dict(sorted(layer_ops[part].items()))}")
-    print(f"decomposed, {part:>7} graph: {dict(sorted(decomposed_ops[part].items()))}")
+    for name, ops in (("aot_eager", layer_ops), ("decomposed", decomposed_ops)):
+        sorted_ops = dict(sorted(ops[part].items()))
+        print(f"  {name + ',':<11} {part:>8}: {ops_text(sorted_ops)}")
 for counts in (layer_ops, decomposed_ops):
     assert (counts["forward"]["mm"], counts["backward"]["mm"]) == (2, 3)
 assert layer_ops["backward"]["tanh_backward"] == 1, (
@@ -476,13 +485,15 @@ with torch.no_grad():
     v = 2 * (y @ W2) @ W2.T
 eps = torch.finfo(torch.float64).eps
 rounding_bound = 20 * eps * (data.abs().T @ v.abs()).max().item()
+min_tanh_slope = (1 - y**2).min().item()
+max_abs_sum = (data.abs().T @ v.abs()).max().item()
 print(
-    f"smallest 1 - y^2: {(1 - y**2).min().item():.1e}; largest |data|^T |v|: {(data.abs().T @ v.abs()).max().item():.0f}"
+    f"smallest 1 - y^2: {min_tanh_slope:.1e}; largest |data|^T |v|: {max_abs_sum:.0f}"
 )
-print(
-    f"decomposed - eager: {max((d - e).abs().max().item() for d, e in zip(decomposed_grads, eager_grads)):.1e}"
-    f" (bound {rounding_bound:.1e})"
+decomposed_error = max(
+    (d - e).abs().max().item() for d, e in zip(decomposed_grads, eager_grads)
 )
+print(f"decomposed - eager: {decomposed_error:.1e} (bound {rounding_bound:.1e})")
 # Where tanh saturates, 1 - y^2 is tiny and the two ways of rounding v (1 - y^2)
 # (tanh_backward's kernel; mul and sub) can differ by far more than a few eps
 # relative. But |y| <= 1, so 1 - y^2 is within eps absolutely, and each side's
@@ -626,7 +637,8 @@ for function, inputs, decomposed in (
     for part in ("forward", "backward"):
         before, after = op_counts(decomposed[part]), op_counts(after_passes[part])
         print(
-            f"{function.__name__:>5}, {part:>8} graph: {before['alias']} alias before the passes, {after['alias']} after"
+            f"{function.__name__:>5}, {part:>8} graph:"
+            f" {before['alias']} alias before the passes, {after['alias']} after"
         )
         assert after == before - collections.Counter(alias=before["alias"]), (
             function.__name__,
