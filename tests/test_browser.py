@@ -320,6 +320,24 @@ def test_code_and_output_text_contrast_in_both_themes(site, base_url, browser):
     assert not problems, problems
 
 
+@pytest.mark.parametrize("theme", ["dark", "auto"])
+def test_printing_from_the_dark_theme_uses_the_light_palette(site, base_url, browser, theme):
+    """Printed from the dark theme (chosen, or "auto" on a system in dark
+    mode), code, outputs and their tokens are drawn as in the light theme:
+    light backgrounds, every token at WCAG AA contrast."""
+    page = browser.new_page(viewport={"width": 640, "height": 900})
+    page.emulate_media(media="print", color_scheme="dark")
+    page.goto(base_url + tutorial_page(site.html, EXAMPLES[0]).relative_to(site.html).as_posix(), wait_until="networkidle")
+    result = page.evaluate(CODE_CONTRAST, theme)
+    backgrounds = page.evaluate(
+        "[...document.querySelectorAll('article .highlight > pre')].map(p => getComputedStyle(p).backgroundColor)"
+    )
+    page.close()
+    assert result["checked"] > 50 and not result["low"], result
+    dark = [b for b in set(backgrounds) if sum(int(c) for c in re.findall(r"\d+", b)[:3]) / 3 < 200]
+    assert not dark, f"printed on a dark background: {dark}"
+
+
 def test_names_linked_in_code_have_the_colour_of_the_code_around_them(site, base_url, browser):
     """A name in code that links to PyTorch's reference (sphinx-gallery) is
     drawn in the code's own colour, in both themes, and underlined, unless
