@@ -214,6 +214,8 @@ def test_most_pages_have_typeset_maths(site):
     # Tutorials and concept pages carry maths; the check above makes sure it is drawn.
     with_maths = [p for p in site.html.rglob("*.html") if "<math" in p.read_text(encoding="utf-8")]
     assert len(with_maths) >= len(EXAMPLES) + 3
+    # ... and the opening brackets before inline maths are bound to it (the check above).
+    assert sum(p.read_text(encoding="utf-8").count('class="katex-opening"') for p in with_maths) >= 10
 
 
 def test_search_for_vjp_lists_the_tutorials(base_url, browser):
@@ -500,6 +502,14 @@ BROKEN_CODE_IN_TABLES = """() => [...document.querySelectorAll("article table co
   .filter((code) => new Set([...code.getClientRects()].map((r) => Math.round(r.top))).size > 1)
   .map((code) => code.textContent)"""
 TABLES = "article .table-wrapper"
+# An opening bracket that ended a line above the inline maths it opens
+# (docs/_ext/offline_math.py binds the two).
+OPENING_APART = """() => [...document.querySelectorAll("article .katex-opening")].filter((box) => {
+  const range = document.createRange();
+  range.selectNodeContents(box.firstChild);
+  const bracket = range.getBoundingClientRect(), first = box.querySelector(".katex-base").getBoundingClientRect();
+  return bracket.bottom <= first.top || first.bottom <= bracket.top;
+}).map((box) => box.textContent.slice(0, 30))"""
 CODE = "article div[class*='highlight-']:not(.sphx-glr-script-out) > .highlight > pre"  # code cells, not outputs
 OUTPUT = "article div.sphx-glr-script-out pre, article div.cell_output pre"
 DISPLAYS = "article .katex-display"
@@ -514,6 +524,7 @@ def readability_problems(page, path, width):
     a listed few displays of maths do."""
     allowed = [what for what, _ in WIDE_ON_PURPOSE.get(path, [])]
     problems = []
+    problems += [f"bracket ends a line before its maths: {t!r}" for t in page.evaluate(OPENING_APART)]
     if width >= 1280:
         for kind, selector in (("code", CODE), ("output", OUTPUT)):
             problems += [f"{kind} scrolls: {line!r}" for line in page.evaluate(SCROLLING, selector) if line not in allowed]

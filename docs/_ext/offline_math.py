@@ -236,6 +236,7 @@ def on_doctree_resolved(app, doctree, docname):
         _typeset(node)
         if isinstance(node, nodes.math):
             _take_punctuation(node)
+            _take_opening(node)
 
 
 # Punctuation that must not start a line when it follows inline maths.
@@ -256,6 +257,26 @@ def _take_punctuation(node):
                 parent[index + 1] = nodes.Text(text[closing.end():])
             else:
                 del parent[index + 1]
+
+
+# Opening brackets and quotes that must not end a line when inline maths follows.
+_OPENING = re.compile(r"[(\[\u2018\u201c]+$")
+
+
+def _take_opening(node):
+    """Move an opening bracket right before inline maths to the formula
+    (node["katex_before"]): "estimate (" must not end a line above "v^T J)"."""
+    parent = node.parent
+    index = parent.index(node)
+    if index > 0 and isinstance(parent[index - 1], nodes.Text):
+        text = parent[index - 1].astext()
+        opening = _OPENING.search(text)
+        if opening:
+            node["katex_before"] = opening.group()
+            if opening.start() > 0:
+                parent[index - 1] = nodes.Text(text[: opening.start()])
+            else:
+                del parent[index - 1]
 
 
 def on_write_started(app, builder):
@@ -323,6 +344,11 @@ _INLINE_END = "</span></span></span></span>"
 
 def visit_inline(translator, node):
     typeset = _visit(translator, node)
+    before = node.get("katex_before")
+    if before:
+        # The bracket and the formula in a box that does not break between
+        # them; the bracket stays in the text that screen readers read.
+        translator.body.append(f'<span class="katex-opening">{html.escape(before)}')
     after = node.get("katex_after")
     if after and typeset.endswith(_INLINE_END):
         # Inside the formula's last box, which KaTeX keeps on one line: a
@@ -332,6 +358,8 @@ def visit_inline(translator, node):
     elif after:
         typeset += html.escape(after)
     translator.body.append('<span class="math notranslate nohighlight">' + typeset + "</span>")
+    if before:
+        translator.body.append("</span>")
     raise nodes.SkipNode
 
 
