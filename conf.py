@@ -51,6 +51,7 @@ extensions = [
     "alt_text",  # figure alt texts: the maths of plot titles in characters, not TeX
     "code_spans",  # code blocks without the spans of tokens that look like plain code
     "table_labels",  # each table cell names its column, for the stacked rows of a phone
+    "short_literals",  # short inline code (a shape, a call's arguments) never breaks inside
 ]
 
 # -- Sources -------------------------------------------------------------------

@@ -214,8 +214,11 @@ def test_most_pages_have_typeset_maths(site):
     # Tutorials and concept pages carry maths; the check above makes sure it is drawn.
     with_maths = [p for p in site.html.rglob("*.html") if "<math" in p.read_text(encoding="utf-8")]
     assert len(with_maths) >= len(EXAMPLES) + 3
-    # ... and the opening brackets before inline maths are bound to it (the check above).
+    # ... and the opening brackets before inline maths are bound to it, and short
+    # inline code is kept whole (the checks above have some of each to look at).
     assert sum(p.read_text(encoding="utf-8").count('class="katex-opening"') for p in with_maths) >= 10
+    cheat_sheet = (site.html / "concepts" / "cheat_sheet.html").read_text(encoding="utf-8")
+    assert cheat_sheet.count("literal notranslate unbroken") >= 30
 
 
 def test_search_for_vjp_lists_the_tutorials(base_url, browser):
@@ -497,8 +500,9 @@ BROKEN_INSIDE_BRACKETS = """() => {
   }
   return found;
 }"""
-# A code span in a table that the browser broke over two lines, as "(f, x," / "v)".
-BROKEN_CODE_IN_TABLES = """() => [...document.querySelectorAll("article table code")]
+# Short inline code (docs/_ext/short_literals.py) that the browser broke over
+# two lines anyway, as "(f, x," / "v)".
+BROKEN_SHORT_CODE = """() => [...document.querySelectorAll("article code.unbroken")]
   .filter((code) => new Set([...code.getClientRects()].map((r) => Math.round(r.top))).size > 1)
   .map((code) => code.textContent)"""
 TABLES = "article .table-wrapper"
@@ -525,10 +529,10 @@ def readability_problems(page, path, width):
     allowed = [what for what, _ in WIDE_ON_PURPOSE.get(path, [])]
     problems = []
     problems += [f"bracket ends a line before its maths: {t!r}" for t in page.evaluate(OPENING_APART)]
+    problems += [f"short code breaks: {c!r}" for c in page.evaluate(BROKEN_SHORT_CODE)]
     if width >= 1280:
         for kind, selector in (("code", CODE), ("output", OUTPUT)):
             problems += [f"{kind} scrolls: {line!r}" for line in page.evaluate(SCROLLING, selector) if line not in allowed]
-        problems += [f"code in a table breaks: {c!r}" for c in page.evaluate(BROKEN_CODE_IN_TABLES)]
         for image, shown, link in page.evaluate(FIGURE_TEXT):
             if shown < SMALLEST_TEXT_PX:
                 problems.append(f"figure {image}: smallest text shown at {shown:.1f} px")
