@@ -44,6 +44,7 @@ catching a real bug.
 # derivative :math:`2x + 2x\cos(x^2)` is known exactly.
 
 import inspect
+import textwrap
 import warnings
 
 import matplotlib.pyplot as plt
@@ -69,9 +70,11 @@ for dtype in (torch.float32, torch.float64):
     errors[dtype] = (central.double() - exact).abs()
     best = errors[dtype].argmin()
     eps = torch.finfo(dtype).eps
+    name = str(dtype).removeprefix("torch.")
     print(
-        f"{str(dtype):<14} eps = {eps:.1e}  best h = {steps[best].item():.0e}  "
-        f"smallest error = {errors[dtype][best].item():.1e}  (eps^(1/3) = {eps ** (1 / 3):.0e})"
+        f"{name}  eps = {eps:.1e}  best h = {steps[best].item():.0e}  "
+        f"smallest error = {errors[dtype][best].item():.1e}  "
+        f"(eps^(1/3) = {eps ** (1 / 3):.0e})"
     )
 
 # The claims of the maths above, as checks: float64 reaches 1e-9 or better
@@ -157,8 +160,9 @@ by_two_differences = torch.stack(
     dim=2,
 )  # (N, 3, 2)
 per_row = torch.func.vmap(torch.func.jacrev(lambda row: batched_map(row[None])[0]))(x)
+shape = tuple(by_two_differences.shape)
 print(
-    f"2 differences for all {x.shape[0]} rows: shape {tuple(by_two_differences.shape)}, "
+    f"2 differences for all {x.shape[0]} rows: shape {shape}, "
     f"max |error| = {(by_two_differences - per_row).abs().max().item():.1e}"
 )
 # Truncation: h^2 / 6 times a third derivative along a or b, at most 20 for
@@ -212,8 +216,10 @@ with warnings.catch_warnings(record=True) as caught:
         torch.autograd.gradcheck(f, (x32,))
         raise AssertionError("gradcheck passed in float32")
     except GradcheckError as error:
-        print("default eps = 1e-6:", "GradcheckError:", str(error).splitlines()[0])
-print("warning:", str(caught[0].message).strip())
+        print("default eps = 1e-6:")
+        print("  GradcheckError:", str(error).splitlines()[0])
+warning = "warning: " + str(caught[0].message).strip()
+print(textwrap.fill(warning, width=86, subsequent_indent="  "))
 
 # %%
 # The cause is the step. ``gradcheck`` differentiates with ``eps=1e-6``:
@@ -247,7 +253,7 @@ for h_step in (1e-6, h32):
     fd_error[h_step] = error.max().item()
     within_tolerance[h_step] = bool((error <= 1e-5 + 1e-3 * central32.abs()).all())
     print(
-        f"float32 central difference, h = {h_step:.1e}: max |error| = {fd_error[h_step]:.1e}, "
+        f"float32, h = {h_step:.1e}: max |error| = {fd_error[h_step]:.1e}, "
         f"within gradcheck's tolerance: {within_tolerance[h_step]}"
     )
 # At h = 1e-6 float32's rounding of x +- h and of f gives errors up to ~0.1,
@@ -269,9 +275,8 @@ with warnings.catch_warnings():
         torch.autograd.gradcheck(square_with_bug, (x32,), eps=h32)
         raise AssertionError("gradcheck missed the bug in float32")
     except GradcheckError as error:
-        print(
-            f"eps = {h32:.1e}: on the bug, GradcheckError:", str(error).splitlines()[0]
-        )
+        print(f"eps = {h32:.1e}: on the bug,")
+        print("  GradcheckError:", str(error).splitlines()[0])
 
 # %%
 # What ``gradcheck`` lets through: its tolerances, in any dtype

@@ -5,9 +5,9 @@ Every argument of torch.autograd.functional.vjp, and every error it raises itsel
 What :func:`torch.autograd.functional.vjp` accepts, what it returns, and
 every error its own code raises in PyTorch 2.13 (a section near the end
 lists them, with a link to the source), each raised here for real, its
-message shown as PyTorch prints it, and a fix that is then run. Also the
-cases that raise nothing and are wrong anyway: an input the function
-ignores, and derivatives at non-differentiable points.
+message shown as PyTorch words it (wrapped to the page's width), and a fix
+that is then run. Also the cases that raise nothing and are wrong anyway:
+an input the function ignores, and derivatives at non-differentiable points.
 """
 
 # %%
@@ -34,6 +34,9 @@ ignores, and derivatives at non-differentiable points.
 # \mathbb{R}^{1 \times n}`; shapes that do not match are rejected, never
 # broadcast.
 
+import re
+import textwrap
+
 import matplotlib.pyplot as plt
 import torch
 from torch.autograd.functional import vjp
@@ -43,13 +46,23 @@ x = torch.randn(4, generator=generator, dtype=torch.float64)
 ones = torch.ones(4, dtype=torch.float64)
 
 
+NO_BREAK = "\N{NO-BREAK SPACE}"  # not whitespace to textwrap
+
+
+def print_wrapped(message):
+    """Print MESSAGE at the page's width, breaking neither a word nor a [...]."""
+    keep = re.sub(r"\[[^\]]*\]", lambda m: m.group().replace(" ", NO_BREAK), message)
+    lines = textwrap.wrap(keep, 86, subsequent_indent="  ", break_on_hyphens=False)
+    print("\n".join(lines).replace(NO_BREAK, " "))
+
+
 def raised(call, expected_type, expected_text):
     """Run CALL, check it raises EXPECTED_TYPE with EXPECTED_TEXT, print the message."""
     try:
         call()
     except expected_type as error:
         assert expected_text in str(error), str(error)
-        print(f"{type(error).__name__}: {error}")
+        print_wrapped(f"{type(error).__name__}: {error}")
         return
     raise AssertionError(f"expected {expected_type.__name__}: {expected_text}")
 
@@ -273,7 +286,8 @@ torch.testing.assert_close(second_by_grad, 6 * x)
 
 _, second = vjp(lambda x: vjp(cube, x, v=ones, create_graph=True)[1], x, v=ones)
 torch.testing.assert_close(second, 6 * x)
-print("second derivative, both ways:", second)
+print("second derivative, both ways:")
+print(second)
 
 # %%
 # The silent zeros: an input the function does not use
@@ -322,7 +336,7 @@ raised(
 )
 _, not_zero = vjp(with_constant, x, v=(ones, ones))
 torch.testing.assert_close(not_zero, 2 * x)
-print("the same call without strict:", not_zero)
+print("without strict:", not_zero)
 
 # %%
 # With ``create_graph=True`` it also refuses a VJP that does not require
@@ -344,7 +358,7 @@ torch.testing.assert_close(constant, 3 * ones)
 assert not constant.requires_grad
 print(
     "linear function, create_graph=True:",
-    constant,
+    constant.tolist(),
     "| requires grad:",
     constant.requires_grad,
 )
@@ -359,7 +373,9 @@ x_leaf = x.clone().requires_grad_()
 v_leaf = ones.clone().requires_grad_()
 _, through_v = vjp(lambda x: 3 * x, x_leaf, v=v_leaf, create_graph=True, strict=True)
 wrt_x, wrt_v = torch.autograd.grad(through_v, (x_leaf, v_leaf), ones, allow_unused=True)
-print("v requires grad, strict=True: no error | d/dv:", wrt_v, "| d/dx:", wrt_x)
+print(
+    "v requires grad, strict=True: no error | d/dv:", wrt_v.tolist(), "| d/dx:", wrt_x
+)
 assert wrt_x is None
 torch.testing.assert_close(wrt_v, 3 * ones)
 
@@ -427,13 +443,10 @@ _, max_all = vjp(torch.max, tied)
 _, max_dim = vjp(lambda t: t.max(dim=0).values, tied)
 returned_index = tied.max(dim=0).indices.item()
 release = tuple(int(part) for part in torch.__version__.split("+")[0].split(".")[:2])
+print("gradient of the max of (2, 2, 1):")
+print("  torch.max(t) ", max_all.tolist())
 print(
-    "gradient of the max of (2, 2, 1): torch.max(t)",
-    max_all.tolist(),
-    "| t.max(dim=0)",
-    max_dim.tolist(),
-    "| index t.max(dim=0) returns:",
-    returned_index,
+    "  t.max(dim=0) ", max_dim.tolist(), "| index t.max(dim=0) returns:", returned_index
 )
 # Exact on any machine: the values at 0 are 0, 1 or 1 / 2, chosen by
 # comparisons and scaled by a halving; the max's by an equality test.

@@ -47,6 +47,8 @@ writes.
 # is enough for the reverse-mode transforms, which the last section runs;
 # the forward-mode ones need a ``jvp`` rule as well.
 
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -81,9 +83,8 @@ v = torch.randn(1000, generator=generator, dtype=torch.float64)
 
 _, custom = torch.autograd.functional.vjp(SeedF.apply, x, v=v)
 _, autograd = torch.autograd.functional.vjp(f, x, v=v)
-print(
-    f"max |custom rule - autograd's own VJP| = {(custom - autograd).abs().max().item():.1e}"
-)
+rule_error = (custom - autograd).abs().max().item()
+print(f"max |custom rule - autograd's own VJP| = {rule_error:.1e}")
 # Same formula, float64: both take cos(x^2) from the same kernel, then a few
 # correctly rounded * and + in another order: a few eps of 2|x v|(1 + |cos|) < 40,
 # under 1e-13.
@@ -135,8 +136,10 @@ for fast_mode in (False, True):
     received[fast_mode] = torch.stack(SeedFRecorded.received)
     nonzeros = [int(grad_output.count_nonzero()) for grad_output in received[fast_mode]]
     print(
-        f"fast_mode={fast_mode!s:<5}: {len(nonzeros)} calls of backward, non-zero entries of each v: {nonzeros}"
+        f"fast_mode={fast_mode!s:<5}: {len(nonzeros)} calls of backward, "
+        "non-zero entries of each v:"
     )
+    print(f"  {nonzeros}")
 
 one_hot = torch.eye(8, dtype=torch.float64)
 zeros = torch.zeros(2, 8, dtype=torch.float64)
@@ -185,7 +188,8 @@ try:
     torch.autograd.gradcheck(SeedFForgetsV.apply, (x_check,))
     raise AssertionError("gradcheck missed the bug")
 except GradcheckError as error:
-    print("gradcheck on the buggy rule -> GradcheckError:", str(error).splitlines()[0])
+    print("gradcheck on the buggy rule -> GradcheckError:")
+    print(" ", str(error).splitlines()[0])
 
 # %%
 # Second derivatives through the rule
@@ -214,9 +218,8 @@ torch.testing.assert_close(
     first, 2 * grid + 2 * grid * torch.cos(grid**2), rtol=1e-12, atol=1e-12
 )
 torch.testing.assert_close(second, second_by_hand, rtol=1e-12, atol=1e-12)
-print(
-    f"max |f'' through the rule - f'' by hand| = {(second - second_by_hand).abs().max().item():.1e}"
-)
+second_error = (second - second_by_hand).abs().max().item()
+print(f"max |f'' through the rule - f'' by hand| = {second_error:.1e}")
 
 fig, ax = plt.subplots(figsize=(6.4, 3.6), layout="constrained")
 ax.plot(grid.numpy(), f(grid).numpy(), label="$f$")
@@ -332,7 +335,7 @@ class SeedFNumPyBackward(SeedFCtxInForward):
 
 _, numpy_vjp = torch.autograd.functional.vjp(SeedFNumPyBackward.apply, points, tangent)
 _, numpy_jvp = torch.autograd.functional.jvp(SeedFNumPyBackward.apply, points, tangent)
-print("NumPy backward, functional.vjp:", numpy_vjp.tolist())
+print("NumPy backward, functional.vjp:", [round(t, 4) for t in numpy_vjp.tolist()])
 print("NumPy backward, functional.jvp:", numpy_jvp.tolist())
 torch.testing.assert_close(numpy_vjp, transforms["vjp"](f))  # right
 assert (numpy_jvp == 0).all()  # exact zeros: nothing was differentiated
@@ -342,7 +345,8 @@ try:
     )
     raise AssertionError("strict=True should refuse a backward it cannot differentiate")
 except RuntimeError as error:
-    print("strict=True -> RuntimeError:", error)
+    message = f"strict=True -> RuntimeError: {error}"
+    print(textwrap.fill(message, 86, subsequent_indent="  ", break_on_hyphens=False))
     assert "independent of the inputs" in str(error)
 
 # %%

@@ -200,11 +200,9 @@ def loss_one_point(params, x_one):
 
 per_sample = vmap(grad(loss_one_point), in_dims=(None, 0))(params, x.squeeze(1))
 n_params = sum(p.numel() for p in params.values())
-print(
-    f"per-sample gradients: {N} points x {n_params} parameters,",
-    {name: tuple(g.shape) for name, g in list(per_sample.items())[:2]},
-    "...",
-)
+print(f"per-sample gradients: {N} points x {n_params} parameters")
+for name, g in per_sample.items():
+    print(f"  {name:<9} {tuple(g.shape)}")
 
 # %%
 # The check: a plain loop over 16 points, each with

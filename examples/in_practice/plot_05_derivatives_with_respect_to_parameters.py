@@ -198,13 +198,9 @@ per_sample_grads = vmap(grad(loss_one_sample), in_dims=(None, 0, 0))(
     cnn_params, images, labels
 )
 P = sum(p.numel() for p in cnn_params.values())
-print(
-    f"per-sample gradients: {B} samples x {P} parameters;",
-    ", ".join(
-        f"{name} {tuple(g.shape)}" for name, g in list(per_sample_grads.items())[:2]
-    ),
-    "...",
-)
+print(f"per-sample gradients: {B} samples x {P} parameters")
+for name, g in per_sample_grads.items():
+    print(f"  {name:<13} {tuple(g.shape)}")
 
 # %%
 # The check is the loop that ``vmap`` replaces: for each sample, a forward
@@ -477,10 +473,10 @@ for (name, layer), delta in zip(linear_layers.items(), output_grads):
         per_sample_grads[f"{name}.bias"],
     )
     from_rows = (weight_rows**2).sum(dim=(1, 2)) + (bias_rows**2).sum(dim=1)
+    ghost_error = (ghost_norms_squared - from_rows).abs().max().item()
     print(
-        f"{name}: squared per-sample norms from a and delta, max |difference from the "
-        "rows| = "
-        f"{(ghost_norms_squared - from_rows).abs().max().item():.1e}"
+        f"{name}: squared per-sample norms from a and delta, "
+        f"max |difference from rows| = {ghost_error:.1e}"
     )
     torch.testing.assert_close(ghost_norms_squared, from_rows)
 

@@ -54,6 +54,8 @@ rule, and one composition that is silently wrong even with it.
 # :mod:`torch.func` batch the function; the section `Batching needs
 # generate_vmap_rule`_ below shows why ``jacfwd`` needs that.
 
+import textwrap
+
 import matplotlib.pyplot as plt
 import torch
 import torch.autograd.forward_ad as fwAD
@@ -100,7 +102,8 @@ with fwAD.dual_level():  # the same JVP with dual numbers
 _, pullback = vjp(logsumexp, x)
 (vjp_out,) = pullback(torch.tensor(2.5, dtype=torch.float64))
 print(
-    f"f(x) = {value.item():.6f}   JVP: {tangent_out.item():.6f}   by hand s^T x_dot: {(s @ x_tangent).item():.6f}"
+    f"f(x) = {value.item():.6f}   JVP: {tangent_out.item():.6f}   "
+    f"by hand s^T x_dot: {(s @ x_tangent).item():.6f}"
 )
 # float64 sums of six terms, exp and log: a dozen operations each within a few
 # eps, on values below 3 on both sides: about 1e-14, far under 1e-12.
@@ -154,7 +157,8 @@ try:
     raise AssertionError("gradcheck missed the wrong jvp")
 except GradcheckError as error:
     print("default gradcheck on the buggy rule: passed")
-    print("with check_forward_ad=True -> GradcheckError:", str(error).splitlines()[0])
+    print("with check_forward_ad=True -> GradcheckError:")
+    print(" ", str(error).splitlines()[0])
 
 # %%
 # Without a ``jvp``, forward mode stops
@@ -181,6 +185,7 @@ def dual_numbers(f):
         return fwAD.unpack_dual(f(fwAD.make_dual(x, x_tangent))).tangent
 
 
+messages = set()
 for name, transform in [
     ("jvp", lambda f: jvp(f, (x,), (x_tangent,))),
     ("jacfwd", lambda f: jacfwd(f)(x)),
@@ -191,7 +196,11 @@ for name, transform in [
         transform(backward_only)
         raise AssertionError(f"{name} should need the jvp rule")
     except NotImplementedError as error:
-        print(f"{name:<12} without a jvp rule -> NotImplementedError: {error}")
+        messages.add(str(error))
+        print(f"{name:<12} without a jvp rule -> NotImplementedError")
+assert len(messages) == 1, messages  # the same message from all four
+(message,) = messages
+print(textwrap.fill(f"each with the message: {message}", 86, subsequent_indent="  "))
 
 # %%
 # With the rule: ``jacfwd`` and ``hessian``
@@ -295,7 +304,9 @@ cube_second = {
     "jacrev(jacfwd)": jacrev(jacfwd(Cube.apply))(two).item(),
     "hessian": hessian(Cube.apply)(two).item(),
 }
-print("second derivative of x^3 at 2 (exactly 12) through Cube:", cube_second)
+print("second derivative of x^3 at 2 (exactly 12) through Cube:")
+for name, second in cube_second.items():
+    print(f"  {name:<15} {second}")
 # Exact: 6 * 2 = 12 by correctly rounded products of small integers; 0 is a dropped
 # tangent.
 assert cube_second == {"jacfwd(jacfwd)": 0.0, "jacrev(jacfwd)": 12.0, "hessian": 12.0}
@@ -318,9 +329,8 @@ try:
     jacfwd(LogSumExpNoVmapRule.apply)(x)
     raise AssertionError("jacfwd should need a vmap rule")
 except RuntimeError as error:
-    print(
-        "jacfwd without generate_vmap_rule -> RuntimeError:", str(error).split(".")[0]
-    )
+    print("jacfwd without generate_vmap_rule -> RuntimeError:")
+    print(" ", str(error).split(".")[0])
     assert "does not have vmap support" in str(error)
 
 batch = torch.randn(100, n, generator=generator, dtype=torch.float64)
@@ -370,9 +380,11 @@ g_second_fd = (
 # so atol for g'' widened from 1e-6 to 1e-5.
 torch.testing.assert_close(g_first, g_first_fd, rtol=0, atol=1e-7)
 torch.testing.assert_close(g_second, g_second_fd, rtol=0, atol=1e-5)
+first_error = (g_first - g_first_fd).abs().max().item()
+second_error = (g_second - g_second_fd).abs().max().item()
 print(
-    f"max |g' - finite difference| = {(g_first - g_first_fd).abs().max().item():.1e},"
-    f"  max |g'' - finite difference| = {(g_second - g_second_fd).abs().max().item():.1e}"
+    f"max |g' - finite difference| = {first_error:.1e},"
+    f"  max |g'' - finite difference| = {second_error:.1e}"
 )
 
 fig, ax = plt.subplots(figsize=(6.6, 3.8), layout="constrained")

@@ -61,12 +61,10 @@ A_leaf, b_leaf = A.clone().requires_grad_(), b.clone().requires_grad_()
 grad_A_autograd, grad_b_autograd = torch.autograd.grad(
     torch.linalg.solve(A_leaf, b_leaf), (A_leaf, b_leaf), v
 )
-print(
-    f"max |A-bar by hand - autograd| = {(grad_A_by_hand - grad_A_autograd).abs().max().item():.1e}"
-)
-print(
-    f"max |b-bar by hand - autograd| = {(grad_b_by_hand - grad_b_autograd).abs().max().item():.1e}"
-)
+A_bar_error = (grad_A_by_hand - grad_A_autograd).abs().max().item()
+b_bar_error = (grad_b_by_hand - grad_b_autograd).abs().max().item()
+print(f"max |A-bar by hand - autograd| = {A_bar_error:.1e}")
+print(f"max |b-bar by hand - autograd| = {b_bar_error:.1e}")
 print(f"smallest |entry| of w: {w.abs().min().item():.3f}")
 assert w.abs().min() > 0.16  # the premise of the tolerance below
 # x is the same solve on both sides; w comes from two different solves with
@@ -97,9 +95,8 @@ for i in range(n):
         @ (torch.linalg.solve(A, b + step) - torch.linalg.solve(A, b - step))
         / (2 * eps)
     )
-print(
-    f"max |by hand - finite differences| = {max((grad_A_by_hand - fd_A).abs().max(), (grad_b_by_hand - fd_b).abs().max()).item():.1e}"
-)
+fd_error = max((grad_A_by_hand - fd_A).abs().max(), (grad_b_by_hand - fd_b).abs().max())
+print(f"max |by hand - finite differences| = {fd_error.item():.1e}")
 # Central differences with step 1e-6: truncation error ~ 1e-12; rounding: each
 # solve is off by up to ~3 n cond eps |x| = 8e-15, times |v| = 3.9, over 2e-6:
 # up to 3e-8, so atol widened from 1e-8 to 1e-7 (the float64 default).
@@ -183,7 +180,8 @@ T_x_at_solution = torch.eye(n, dtype=torch.float64) - alpha * (A + D_star)
 spectrum = torch.linalg.eigvalsh(T_x_at_solution)
 rho = spectrum.abs().max().item()
 print(
-    f"eigenvalues of T_x at x*: {spectrum.min().item():.3f} to {spectrum.max().item():.3f}; rho = {rho:.3f}"
+    f"eigenvalues of T_x at x*: {spectrum.min().item():.3f} to "
+    f"{spectrum.max().item():.3f}; rho = {rho:.3f}"
 )
 # The bound of the maths, [0, 0.8], holds with a margin far above rounding (1e-15).
 assert 0 < spectrum.min() and spectrum.max() < 0.8
@@ -244,9 +242,11 @@ def unrolled(theta, steps):
 theta_leaf = theta.clone().requires_grad_()
 (implicit_grad,) = torch.autograd.grad(implicit(theta_leaf, 150), theta_leaf, v)
 (unrolled_grad,) = torch.autograd.grad(unrolled(theta_leaf, 150), theta_leaf, v)
+implicit_error = (implicit_grad - reference).abs().max().item()
+unrolled_error = (unrolled_grad - reference).abs().max().item()
 print(
-    f"150 steps: max |implicit - reference| = {(implicit_grad - reference).abs().max().item():.1e},",
-    f"max |unrolled - reference| = {(unrolled_grad - reference).abs().max().item():.1e}",
+    f"150 steps: max |implicit - reference| = {implicit_error:.1e},",
+    f"max |unrolled - reference| = {unrolled_error:.1e}",
 )
 # 0.8^150 ~ 3e-15: both have converged to rounding. Each step's rounding
 # (a few n eps of terms below ~5) adds up to at most 1 / (1 - 0.8) = 5 times,
@@ -296,19 +296,24 @@ for steps in steps_grid:
     errors["x_K"].append((unrolled(theta, steps) - x_star).norm().item())
 equal_steps = [u / i for u, i in zip(errors["unrolled"], errors["implicit"])]
 equal_vjps = [u / i for u, i in zip(errors["unrolled"], errors["implicit, K - 1 VJPs"])]
+print("gradient errors; (ratio): the unrolled error divided by the one to its left")
+print("  K  |x_K - x*|  unrolled  implicit (ratio)  implicit, K - 1 VJPs (ratio)")
 for steps in (10, 30, 50):
     k = steps_grid.index(steps)
     print(
-        f"K = {steps:3d}: |x_K - x*| = {errors['x_K'][k]:.1e}; gradient error: unrolled {errors['unrolled'][k]:.1e},",
-        f"implicit {errors['implicit'][k]:.1e} (ratio {equal_steps[k]:.2f}),",
-        f"implicit with K - 1 VJPs {errors['implicit, K - 1 VJPs'][k]:.1e} (ratio {equal_vjps[k]:.2f})",
+        f"{steps:3d}  {errors['x_K'][k]:10.1e}  {errors['unrolled'][k]:8.1e}",
+        f" {errors['implicit'][k]:8.1e}  ({equal_steps[k]:.2f})",
+        f" {errors['implicit, K - 1 VJPs'][k]:20.1e}  ({equal_vjps[k]:.2f})",
     )
 above_rounding = [k for k, error in enumerate(errors["unrolled"]) if error > 1e-12]
 last = above_rounding[-1]
 rate = (errors["unrolled"][last] / errors["unrolled"][last - 1]) ** (1 / 5)
 print(
-    f"rho = {rho:.3f}: the unrolled error shrinks by {rate:.3f} per step from K = {steps_grid[last - 1]}",
-    f"to {steps_grid[last]}; at K = {steps_grid[last]} the ratio at equal steps is {equal_steps[last]:.2f},",
+    f"rho = {rho:.3f}: the unrolled error shrinks by {rate:.3f} per step",
+    f"from K = {steps_grid[last - 1]} to {steps_grid[last]};",
+)
+print(
+    f"at K = {steps_grid[last]} the ratio at equal steps is {equal_steps[last]:.2f},",
     f"1 / rho = {1 / rho:.2f}",
 )
 # Rounding errors are at most ~3e-14 (see above), so above 1e-12 all three
@@ -353,7 +358,8 @@ class CountTanhBackward(TorchDispatchMode):
 
 
 def saved_bytes_and_backward_calls(method, steps):
-    """Bytes saved for backward other than A's, whether A was saved, tanh_backward calls."""
+    """Bytes saved for backward other than A's, whether A was saved, and
+    the number of tanh_backward calls."""
     storages = {}
 
     def pack(tensor):
@@ -372,23 +378,30 @@ def saved_bytes_and_backward_calls(method, steps):
 
 memory_grid = [10, 50, 100, 150]
 saved = {name: [] for name in ("unrolled", "implicit")}
+tanh_backward_calls = {name: [] for name in saved}
 for steps in memory_grid:
     for name, method in {"unrolled": unrolled, "implicit": implicit}.items():
         nbytes, saved_A, calls = saved_bytes_and_backward_calls(method, steps)
         saved[name].append(nbytes)
+        tanh_backward_calls[name].append(calls)
         assert saved_A == (name == "unrolled"), (
             f"{name}: A saved for backward: {saved_A}"
         )
         assert calls == steps - (name == "unrolled"), (
             f"{name}: {calls} tanh_backward calls for K = {steps}"
         )
+    unrolled_bytes, implicit_bytes = saved["unrolled"][-1], saved["implicit"][-1]
     print(
-        f"K = {steps:3d}: saved for backward: unrolled {saved['unrolled'][-1]:5,d} bytes,",
-        f"implicit {saved['implicit'][-1]:3d} bytes; tanh_backward calls: {steps - 1} and {steps}",
+        f"K = {steps:3d}: saved for backward: unrolled {unrolled_bytes:5,d} bytes,",
+        f"implicit {implicit_bytes:3d} bytes",
     )
 print(
-    f"left out of both counts: A, {n * n * 8} bytes (saved by the unrolled loop; the implicit one reaches it via T)"
+    "tanh_backward calls: unrolled",
+    ", ".join(map(str, tanh_backward_calls["unrolled"])) + "; implicit",
+    ", ".join(map(str, tanh_backward_calls["implicit"])),
 )
+print(f"left out of both counts: A, {n * n * 8} bytes")
+print("  (saved by the unrolled loop; the implicit one reaches it via T)")
 # Implicit: x* and theta, n float64 each. Unrolled: tanh's output (n float64)
 # at every step after the first (x_0 = 0 needs no gradient).
 assert saved["implicit"] == [2 * n * 8] * len(memory_grid)

@@ -47,6 +47,7 @@ function where the NaN first appears.
 # away from :math:`g` can.
 
 import os
+import textwrap
 import warnings
 
 import matplotlib.pyplot as plt
@@ -59,8 +60,9 @@ inf, nan = (
     torch.tensor(float("nan"), dtype=torch.float64),
 )
 print(
-    f"0 * inf = {(zero * inf).item()}, 0 / 0 = {(zero / zero).item()}, 0 * nan = {(zero * nan).item()},",
-    f"0 / nan = {(zero / nan).item()}, 0 + nan = {(zero + nan).item()}",
+    f"0 * inf = {(zero * inf).item()}, 0 / 0 = {(zero / zero).item()},",
+    f"0 * nan = {(zero * nan).item()}, 0 / nan = {(zero / nan).item()},",
+    f"0 + nan = {(zero + nan).item()}",
 )
 assert torch.isnan(zero * inf) and torch.isnan(zero / zero) and torch.isnan(zero * nan)
 assert torch.isnan(zero / nan) and torch.isnan(zero + nan)
@@ -160,14 +162,10 @@ origin = torch.zeros(3, dtype=torch.float64, requires_grad=True)
 (vector_norm_grad,) = torch.autograd.grad(torch.linalg.vector_norm(origin), origin)
 (linalg_norm_grad,) = torch.autograd.grad(torch.linalg.norm(origin), origin)
 print(f"d sqrt(s)/ds at 0 = {sqrt_grad.item()}")
-print(
-    "at x = 0: hand-written norm",
-    hand_norm_grad,
-    " vector_norm",
-    vector_norm_grad,
-    " linalg.norm",
-    linalg_norm_grad,
-)
+print("gradient at x = 0:")
+print("  hand-written norm", hand_norm_grad.tolist())
+print("  vector_norm      ", vector_norm_grad.tolist())
+print("  linalg.norm      ", linalg_norm_grad.tolist())
 # Exact: 1 / 0 = inf and inf * 0 = NaN are IEEE rules, and vector_norm's
 # backward puts exact zeros where the norm is 0.
 assert torch.isinf(sqrt_grad) and torch.isnan(hand_norm_grad).all()
@@ -237,8 +235,9 @@ def distance_sum_gradient_by_hand(points):
 
 
 expected = distance_sum_gradient_by_hand(points)
+nan_count = torch.isnan(hand_distance_grad).sum().item()
 print(
-    f"pairwise distances, hand-written sqrt: {torch.isnan(hand_distance_grad).sum().item()} of "
+    f"pairwise distances, hand-written sqrt: {nan_count} of "
     f"{hand_distance_grad.numel()} gradient entries are NaN"
 )
 assert torch.isnan(hand_distance_grad).all()
@@ -272,6 +271,7 @@ many = torch.randn(
 )
 many_by_hand = distance_sum_gradient_by_hand(many)
 gradients = {}
+print(f"{'compute_mode':<36} {'largest D_ii':>12}  max |gradient - by hand|")
 for mode in (
     "use_mm_for_euclid_dist_if_necessary",
     "use_mm_for_euclid_dist",
@@ -279,10 +279,9 @@ for mode in (
 ):
     distances = torch.cdist(many, many, compute_mode=mode)
     (gradients[mode],) = torch.autograd.grad(distances.sum(), many)
-    print(
-        f"{mode:<36} largest diagonal distance {distances.diagonal().max().item():.1e},",
-        f"max |gradient - by hand| = {(gradients[mode] - many_by_hand).abs().max().item():.1e}",
-    )
+    largest_diagonal = distances.diagonal().max().item()
+    gradient_error = (gradients[mode] - many_by_hand).abs().max().item()
+    print(f"{mode:<36} {largest_diagonal:12.1e}  {gradient_error:24.1e}")
 # Exact: the default runs the same operations as the matrix-product mode above
 # 25 rows, and as the direct mode at 6 rows.
 assert gradients["use_mm_for_euclid_dist_if_necessary"].equal(
@@ -349,7 +348,10 @@ try:  # a Hessian-vector product of the sum of distances, by double backward
     outcome = f"computed, finite: {torch.isfinite(cdist_second).all().item()}"
 except NotImplementedError as error:
     cdist_second, outcome = None, f"NotImplementedError: {error}"
-print(f"cdist, second derivative with torch {release[0]}.{release[1]} -> {outcome}")
+cdist_line = (
+    f"cdist, second derivative with torch {release[0]}.{release[1]} -> {outcome}"
+)
+print(textwrap.fill(cdist_line, 86, subsequent_indent="  "))
 assert (cdist_second is None) == (release <= (2, 13)), (
     "cdist's double backward is new in 2.14"
 )
@@ -412,7 +414,8 @@ torch.testing.assert_close(
 
 
 def backward_with_anomaly_mode(loss_of, inputs):
-    """Run backward under anomaly mode; return (error message, warning first lines, forward line)."""
+    """Run backward under anomaly mode; return the error message, the first
+    line of each warning, and the forward line the traceback points to."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with torch.autograd.detect_anomaly():
@@ -446,7 +449,7 @@ message, first_lines, forward_line = backward_with_anomaly_mode(
 )
 print("RuntimeError:", message)
 for line in first_lines:
-    print("  warning:", line)
+    print(textwrap.fill(f"  warning: {line}", 86, subsequent_indent="    "))
 print("  forward line:", forward_line)
 assert "SqrtBackward0" in message and "returned nan values" in message
 
@@ -478,7 +481,8 @@ total.retain_grad()
 norm.backward()
 print("backward order:", " -> ".join(backward_order))
 print(
-    f"gradient arriving at sum(t**2): {total.grad.item()}, at t**2: {squares.grad.tolist()}, at t: {t.grad.tolist()}"
+    f"gradient arriving at sum(t**2): {total.grad.item()},",
+    f"at t**2: {squares.grad.tolist()}, at t: {t.grad.tolist()}",
 )
 assert backward_order == ["SqrtBackward0", "SumBackward0", "PowBackward0"]
 assert (
