@@ -41,6 +41,8 @@ grows.
 # Five ways to compute :math:`Hv`
 # -------------------------------
 
+import statistics
+import time
 from unittest import mock
 
 import matplotlib.pyplot as plt
@@ -178,8 +180,9 @@ class BroadcastZeroProducts(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
         square = (self.n, self.n)
-        # a product with an n x n matrix
+        # a product with an n x n matrix, of a 1 x n row
         if func.name() == "aten::mm" and tuple(args[1].shape) == square:
+            assert tuple(args[0].shape) == (1, self.n), args[0].shape
             self.products += 1
             self.count += 0 in args[1].stride() and not args[1].any()
         if func.name() == "aten::_efficientzerotensor" and tuple(out.shape) == square:
@@ -262,10 +265,14 @@ assert jvp_products - jvp_zero_products == counts["func: vjp of grad"][2]
 #   ``ZeroTensor`` of its shape, materialised as a broadcast view (stride 0).
 #   Without those two it runs the four products of the routes above.
 #
-# So, for one :math:`Hv` and counted in products with :math:`A`, the
-# reverse-over-reverse routes (``vhp``, double backward, ``vjp`` of
-# ``grad``) do the least work; forward-over-reverse does the same work plus
-# two products with zeros.
+# So, for one :math:`Hv` and counted in FLOPs of products with
+# :math:`n \times n` matrices, the reverse-over-reverse routes (``vhp``,
+# double backward, ``vjp`` of ``grad``) do the least; forward-over-reverse
+# counts the same plus two products with zeros, a third of its counted
+# FLOPs. A count of FLOPs is not a time: how long those two products take,
+# and their share of ``jvp`` of ``grad``'s time, are measured below on the
+# machine that built this page (most of it on the CPU this page was written
+# on; shown, not asserted).
 # :ref:`The full-Hessian page <sphx_glr_auto_examples_higher_order_plot_04_full_and_batched_hessians.py>`
 # agrees: a Hessian is :math:`n` of these products sharing one gradient, the
 # two zero-tangent products come once per point (a third of one
@@ -336,10 +343,9 @@ for name in methods:
 full_ms = median_ms["full Hessian, then H @ v"][-1]
 full_products = products["full Hessian, then H @ v"][-1]
 one_hv_ms = median_ms["double backward"][sizes.index(full_sizes[-1])]
-print(
-    f"n = {full_sizes[-1]}: full Hessian then H @ v {full_ms:8.2f} ms"
-    f" ({full_products:.0f} products), one Hv by double backward {one_hv_ms:.3f} ms"
-)
+full_label = f"n = {full_sizes[-1]}: full Hessian then H @ v"
+print(f"{full_label} {full_ms:9.2f} ms ({full_products:.0f} products)")
+print(f"{'one Hv by double backward':>{len(full_label)}} {one_hv_ms:9.3f} ms")
 
 # %%
 # One product with the broadcast zero matrix, next to one with :math:`A`, at
@@ -367,6 +373,46 @@ print(
 )
 
 # %%
+# And inside ``jvp`` of ``grad`` itself: a ``TorchDispatchMode`` adds up the
+# time spent in its ``aten::mm`` calls with a broadcast zero matrix (stride
+# 0 in both dimensions, so its one stored number is every entry), and the
+# cell prints their share of the whole call's time, the median of three
+# calls at :math:`n = 3000`, on the machine that built this page.
+
+
+class TimedZeroProducts(TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.products, self.seconds = 0, 0.0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        start = time.perf_counter()
+        out = func(*args, **(kwargs or {}))
+        elapsed = time.perf_counter() - start
+        if func.name() == "aten::mm" and args[1].stride() == (0, 0):
+            assert args[1][0, 0] == 0  # the one stored number: all entries are zero
+            self.products += 1
+            self.seconds += elapsed
+        return out
+
+
+shares = []
+for _ in range(3):
+    start = time.perf_counter()
+    with TimedZeroProducts() as zero_products:
+        forward_over_reverse(f_n, x_n, v_n)
+    shares.append(zero_products.seconds / (time.perf_counter() - start))
+    # Exact integers: the two broadcast zero products counted above.
+    assert zero_products.products == counts["func: jvp of grad"][3]
+share = statistics.median(shares)
+most = "most of it" if share > 0.5 else "less than half of it"
+print(
+    f"jvp of grad at n = {sizes[-1]}: its two products with the broadcast zeros"
+    f" took {share:.0%}"
+)
+print(f"  of its time, median of {len(shares)} calls ({most})")
+
+# %%
 # Reading the figure
 # ------------------
 #
@@ -380,11 +426,12 @@ print(
 # and elementwise work, which the count leaves out, and on a shared machine
 # routes with the same count can differ by a third or more. jvp of grad also
 # runs six, but two of them are with the broadcast zero matrix, whose cost
-# the line above measured beside a product with :math:`A`: that, not the
-# count alone, decides where jvp of grad lands among the times. The full Hessian's
-# :math:`2n + 2` products grow with :math:`n` and leave the count of every
-# :math:`Hv` route far behind. The times are this build's measurements, and
-# a busy machine scatters them; the counts are asserted.
+# the cells above measured beside a product with :math:`A` and inside jvp of
+# grad itself: that, not the count alone, decides where jvp of grad lands
+# among the times. The full Hessian's :math:`2n + 2` products grow with
+# :math:`n` and leave the count of every :math:`Hv` route far behind. The
+# times are this build's measurements, and a busy machine scatters them;
+# the counts are asserted.
 
 fig, (ax_time, ax_count) = plt.subplots(
     2, 1, figsize=(7.2, 7.6), layout="constrained", sharex=True
@@ -434,7 +481,9 @@ plt.show()
 #   backward do the least work; :func:`~torch.autograd.functional.hvp`
 #   spends a third backward pass on transposing, and ``jvp(grad(f))``
 #   multiplies zero tangents of constants, once per point: a third of its
-#   work here, a fixed few products in a full Hessian
+#   counted FLOPs here (on the CPU this page was written on, most of its
+#   time: measured above, not asserted), a fixed few products in a full
+#   Hessian
 #   (:ref:`sphx_glr_auto_examples_higher_order_plot_04_full_and_batched_hessians.py`).
 # * Building the Hessian to multiply it once costs :math:`2n + 2` products
 #   here, against four for one :math:`Hv`.

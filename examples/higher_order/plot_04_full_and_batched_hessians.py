@@ -295,10 +295,10 @@ for size in sizes:
         torch.testing.assert_close(result, by_hand_n(x_n), rtol=1e-12, atol=1e-13)
 
 print("products with W (+ with its zero tangent)")
-print(f"{'':<22}" + "".join(f"{f'n = {size}':>13}" for size in sizes))
+print(f"{'':<22}" + "".join(f"{f'n = {size}':>12}" for size in sizes))
 for name, values in counts.items():
     cells = (f"{w:.0f}" + (f" (+{z:.0f})" if z else "") for w, z in values)
-    print(f"{name:<22}" + "".join(f"{cell:>13}" for cell in cells))
+    print(f"{name:<22}" + "".join(f"{cell:>12}" for cell in cells))
 products = {  # name: (products with W, products with its zero tangent) at size n
     "grad(f) alone": lambda n: (2, 0),
     "one Hv: vjp of grad": lambda n: (4, 0),
@@ -338,13 +338,22 @@ for i, size in enumerate(sizes):
 # for good performance", and names ``jacrev(jacrev(func))`` as the
 # alternative with "better operator coverage"
 # (`torch/_functorch/eager_transforms.py
-# <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/_functorch/eager_transforms.py>`__);
-# the JAX Autodiff Cookbook makes the same choice for ``jax.hessian``. This
-# page checks that default only by timing, which depends on the function,
-# the machine and the implementation: below, median times (after a warm-up,
-# with :class:`torch.utils.benchmark.Timer`, from the machine that built
-# this page) for one Hessian at :math:`n = 64` and for a batch of 64
-# Hessians at :math:`n = 16`. Neither outer mode is asserted to win.
+# <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/_functorch/eager_transforms.py>`__).
+# JAX's `Autodiff Cookbook
+# <https://docs.jax.dev/en/latest/notebooks/autodiff_cookbook.html>`__
+# defines its own ``hessian`` as ``jacfwd(jacrev(f))`` and calls
+# forward-over-reverse "typically the most efficient", the outer Jacobian
+# being square, "which is where forward-mode wins out"; for one
+# Hessian-vector product it says that forward-over-reverse can "save some
+# memory" over reverse-over-reverse. That is said of JAX: in torch, for this
+# function, the memory peak measured at the end of this page goes the other
+# way, one :math:`Hv` included. What is left is time, which depends on the
+# function, the machine and the implementation. Below are two timings
+# (medians after a warm-up, with :class:`torch.utils.benchmark.Timer`, from
+# the machine that built this page), for one Hessian at :math:`n = 64` and
+# for a batch of 64 Hessians at :math:`n = 16`: one measurement each, which
+# could come out the other way on another run or another machine, and
+# decides nothing. Neither outer mode is asserted to win.
 #
 # :ref:`The page on one product <sphx_glr_auto_examples_higher_order_plot_02_hessian_vector_products.py>`
 # gives the same advice for one :math:`Hv`, and the counts above show why
@@ -376,8 +385,8 @@ times = {
 print(
     f"n = 64: jacfwd(jacrev) {times['jacfwd(jacrev(f))']:.2f} ms,"
     f" jacrev(jacrev) {times['jacrev(jacrev(f))']:.2f} ms"
-    f" -> forward-over-reverse {forward_over_reverse_is(times)}"
 )
+print(f"  -> forward-over-reverse {forward_over_reverse_is(times)}")
 
 # %%
 # A batch of Hessians with ``vmap``
@@ -420,8 +429,9 @@ assert off_diagonal.abs().max() == 0, "samples should not interact"
 product_ratio = summed_count[0] / per_sample_count[0]
 print(
     f"Hessian of the sum: {tuple(of_the_sum.shape)}, {of_the_sum.numel():,} entries"
-    f" against {per_sample.numel():,}, {product_ratio:.1f}x the products with W"
+    f" against {per_sample.numel():,};"
 )
+print(f"  {product_ratio:.1f}x the products with W")
 # Exact: integer FLOP counts over 2mn.
 assert per_sample_count == (B * (2 + 2 * n), 2 * B)
 assert summed_count == (2 * B + 2 * B**2 * n, 2 * B)
@@ -434,8 +444,8 @@ print(
     f"batch of {B} at n = {n}:"
     f" vmap(jacfwd(jacrev)) {batch_times['jacfwd(jacrev(f))']:.2f} ms,"
     f" vmap(jacrev(jacrev)) {batch_times['jacrev(jacrev(f))']:.2f} ms"
-    f" -> forward-over-reverse {forward_over_reverse_is(batch_times)}"
 )
+print(f"  -> forward-over-reverse {forward_over_reverse_is(batch_times)}")
 
 # %%
 # And memory?
