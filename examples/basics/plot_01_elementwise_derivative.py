@@ -64,12 +64,14 @@ print("x:", tuple(x.shape), x.dtype)
 # -------
 #
 # ``v`` holds one weight per output :math:`y_i`, so it has the shape of
-# ``f(x)``. ``x`` needs no ``requires_grad``: unless you pass
-# ``create_graph=True`` with an ``x`` that requires grad, ``vjp`` calls ``f``
-# on ``x.detach().requires_grad_()``, a new tensor that shares ``x``'s memory
-# but not its history (``_grad_preprocess`` in
-# `torch/autograd/functional.py <https://github.com/pytorch/pytorch/blob/main/torch/autograd/functional.py>`__;
-# checked below), and leaves ``x`` as it was.
+# ``f(x)``. ``x`` needs no ``requires_grad``: ``vjp`` calls ``f`` on
+# ``x.detach().requires_grad_()``, a new tensor that shares ``x``'s memory
+# but not its history, and leaves ``x`` as it was. Only when you pass
+# ``create_graph=True`` with an ``x`` that requires grad does it call ``f``
+# on ``x.view_as(x)`` instead, a view that keeps ``x``'s history, so that
+# derivatives of the result reach ``x`` (``_grad_preprocess`` in
+# `torch/autograd/functional.py <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/autograd/functional.py#L69-L89>`__;
+# both branches checked below).
 # It returns the output and :math:`v^\top J`, shaped like ``x``.
 
 v = torch.ones_like(x)
@@ -81,7 +83,9 @@ print("v^T J[:4] ", vjp_x[:4])
 print("f'(x)[:4] ", df_dx(x)[:4])
 
 # %%
-# What ``f`` receives inside ``vjp``: a version of ``f`` that records its argument.
+# What ``f`` receives inside ``vjp``: a version of ``f`` that records its
+# argument, called as above and then with ``create_graph=True`` on an ``x``
+# that requires grad.
 
 received = []
 
@@ -100,6 +104,22 @@ print(
 print(f"x requires grad: {x.requires_grad}")
 assert x_in is not x and x_in.data_ptr() == x.data_ptr() and x_in.requires_grad
 assert not x.requires_grad and x.grad is None, "x is left as it was"
+
+x_tracked = x.clone().requires_grad_()
+received.clear()
+_, vjp_tracked = torch.autograd.functional.vjp(
+    f_recording, x_tracked, v=v, create_graph=True
+)
+(x_view,) = received
+print(
+    f"create_graph=True: a new tensor: {x_view is not x_tracked}, on x's memory: "
+    f"{x_view.data_ptr() == x_tracked.data_ptr()}, with x's history: "
+    f"{not x_view.is_leaf}"
+)
+assert x_view is not x_tracked and x_view.data_ptr() == x_tracked.data_ptr()
+assert x_view.grad_fn.name() == "ViewBackward0", "a view of x, not a new leaf"
+# the VJP's own derivative reaches x (autograd.grad raises if x is not in its graph)
+torch.autograd.grad(vjp_tracked.sum(), x_tracked)
 
 # %%
 # The check

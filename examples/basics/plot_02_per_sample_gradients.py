@@ -42,7 +42,7 @@ per sample. Why does one product give :math:`N` separate gradients?
 # :math:`y_m` alone. Another reading of the same fact: :math:`\mathbf{1}^\top J`
 # is the gradient of :math:`\sum_n y_n`, and since the terms of that sum share
 # no inputs, its gradient splits into one gradient per sample. Anything in
-# :math:`f` that couples the samples (a mean over the batch, a
+# :math:`f` that couples the samples (a mean over the batch, a batch
 # normalisation) adds to row :math:`m` the derivatives of the other samples'
 # outputs with respect to :math:`x_m`:
 # :ref:`sphx_glr_auto_examples_jacobians_plot_01_when_ones_is_not_the_derivative.py`

@@ -114,7 +114,11 @@ for name, jac in full.items():
 # times; :func:`torch.func.vjp` runs it once and reuses the saved graph for
 # every :math:`v`, and so does :func:`torch.autograd.grad` on one output with
 # ``retain_graph=True``. These three run three backward passes;
-# ``vmap(vjp_fn)`` runs them as one batched backward pass.
+# ``vmap(vjp_fn)`` runs them as one batched backward pass. It calls only the
+# Function's ``backward`` (on a batched ``grad_output``), so the Function
+# needs no vmap rule; ``vmap`` over its ``forward`` would need one
+# (``generate_vmap_rule = True`` or a ``vmap`` static method), as checked
+# below.
 
 basis = torch.zeros(3, N, 3, dtype=torch.float64)
 for k in range(3):
@@ -124,8 +128,6 @@ backward_calls = 0
 
 class CountBackward(torch.autograd.Function):
     """The identity; counts the backward passes that reach its input."""
-
-    generate_vmap_rule = True  # so that vmap(vjp_fn) can run through it
 
     @staticmethod
     def forward(x):
@@ -192,6 +194,11 @@ expected_passes = {  # (forward, backward)
     "vmap(vjp_fn)": (1, 1),
 }
 assert passes == expected_passes, passes
+try:  # CountBackward has no vmap rule: vmap over its forward raises
+    torch.func.vmap(CountBackward.apply)(x)
+    raise AssertionError("vmap over a Function's forward needs a vmap rule")
+except RuntimeError as error:
+    assert "does not have vmap support" in str(error), error
 for name in rows:
     # One-hot v: each entry is the same few products of entries below 3, plus exact
     # zeros; looped and batched kernels differ by a few eps (2.2e-16) at most.

@@ -42,7 +42,8 @@ for the field below they do not.
 # probe:
 #
 # * **Rademacher** (:math:`v_i = \pm 1` with probability 1/2):
-#   :math:`v_i^2 = 1`, so :math:`v^\top S v = \operatorname{tr}(S) + 2\sum_{i<j} S_{ij} v_i v_j`,
+#   :math:`v_i^2 = 1`, so
+#   :math:`v^\top S v = \operatorname{tr}(S) + 2\sum_{i<j} S_{ij} v_i v_j`,
 #   a sum of uncorrelated terms of variance :math:`4 S_{ij}^2`:
 #
 #   .. math::
@@ -59,7 +60,8 @@ for the field below they do not.
 #      \sigma^2_{\text{Gauss}} = 2 \sum_i \lambda_i^2 = 2 \lVert S \rVert_F^2
 #      = \sigma^2_{\text{Rademacher}} + 2 \sum_i J_{ii}^2.
 #
-# For the diagonal, :math:`v_j (v^\top J)_j = J_{jj} v_j^2 + \sum_{i \neq j} J_{ij} v_i v_j`,
+# For the diagonal,
+# :math:`v_j (v^\top J)_j = J_{jj} v_j^2 + \sum_{i \neq j} J_{ij} v_i v_j`,
 # so entry :math:`j` has variance :math:`\sum_{i \neq j} J_{ij}^2` with
 # Rademacher probes and :math:`\sum_{i \neq j} J_{ij}^2 + 2 J_{jj}^2` with
 # Gaussian ones. Random signs never pay for the diagonal of :math:`J`: for a
@@ -68,8 +70,9 @@ for the field below they do not.
 # The link with :ref:`sphx_glr_auto_examples_jacobians_plot_01_when_ones_is_not_the_derivative.py`:
 # :math:`v = \mathbf{1}` is *one* Rademacher probe. Its "diagonal estimate"
 # :math:`\mathbf{1} \odot (\mathbf{1}^\top J)` is the column sums of
-# :math:`J`, right only when the off-diagonal terms vanish. Random signs make
-# those terms cancel *on average*, which is what the mean over probes uses.
+# :math:`J`, right only when each column's off-diagonal entries sum to zero
+# (for instance when :math:`J` is diagonal). Random signs make those terms
+# cancel *on average*, which is what the mean over probes uses.
 
 # %%
 # A vector field and its exact divergence
@@ -353,7 +356,8 @@ for name, (traces, diagonals) in samples.items():
 # deviation of about :math:`1/\sqrt{2R} = 5\%` (for near-normal errors), and
 # the check asks for a ratio to :math:`\sigma/\sqrt{k}` between 0.8 and 1.2 at
 # :math:`k = 1, 4, 16, 64, 256`: a slope of :math:`-1/2` on a log-log plot.
-# For the diagonal the same holds for :math:`\lVert \hat d_k - \operatorname{diag}(J) \rVert`
+# For the diagonal the same holds for
+# :math:`\lVert \hat d_k - \operatorname{diag}(J) \rVert`
 # with :math:`\sum_j \operatorname{Var}_j` in place of :math:`\sigma^2`.
 
 checked_k = [1, 4, 16, 64, 256]
@@ -483,7 +487,8 @@ for name, residual_traces in residual_samples.items():
 # An RMS error :math:`\delta` takes :math:`k = \sigma^2/\delta^2` probes, the
 # exact trace :math:`n` VJPs (batched with :func:`torch.func.vmap` as here).
 # Probes cost less only for :math:`\delta > \sigma/\sqrt{n}`. For this field
-# that threshold (for Rademacher probes, the smaller :math:`\sigma`) is larger than :math:`|\operatorname{tr}(J - I)|` itself
+# that threshold (for Rademacher probes, the smaller :math:`\sigma`) is
+# larger than :math:`|\operatorname{tr}(J - I)|` itself
 # (checked below): at any accuracy that tells the sign of
 # :math:`\operatorname{tr}(J - I) = \operatorname{tr}(J_g)`, the divergence of
 # :math:`g`, the exact trace is cheaper. Probes pay when
@@ -492,9 +497,11 @@ for name, residual_traces in residual_samples.items():
 #   training: :math:`v` does not depend on the parameters, so the gradient of
 #   :math:`v^\top J_g v` is an unbiased estimate of the gradient of
 #   :math:`\operatorname{tr}(J_g)`, and its noise joins that of the
-#   mini-batch. FFJORD (Grathwohl et al., 2019) uses Hutchinson's estimator
-#   this way, with one probe per ODE solve, and sliced score matching (Song et
-#   al., 2019) rests on the same random projections;
+#   mini-batch. FFJORD (Grathwohl et al., 2019, `arXiv:1810.01367
+#   <https://arxiv.org/abs/1810.01367>`__) uses Hutchinson's estimator this
+#   way, with one probe per ODE solve, and sliced score matching (Song et
+#   al., 2019, `arXiv:1905.07088 <https://arxiv.org/abs/1905.07088>`__)
+#   rests on the same random projections;
 # * :math:`\sigma` is small against the accuracy needed: with Rademacher probes
 #   only the off-diagonal part of :math:`S` adds variance, so a Jacobian
 #   dominated by its diagonal is cheap to estimate, and a diagonal one is

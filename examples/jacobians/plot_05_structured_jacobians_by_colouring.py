@@ -38,9 +38,10 @@ same idea.
 # :math:`C` JVPs replace :math:`n`. For a stencil
 # :math:`f_i = g(x_{i-1}, x_i, x_{i+1})`, :math:`J` is tridiagonal, column
 # :math:`j` has non-zeros in rows :math:`j-1, j, j+1`, and :math:`c(j) = j \bmod 3`
-# is a valid colouring: :math:`C = 3` whatever :math:`n`. A row with
-# :math:`w` non-zeros needs :math:`w` different colours, so 3 is also the
-# fewest possible. The same holds for rows with VJPs: colour the rows so that
+# is a valid colouring: :math:`C = 3` for every :math:`n \ge 3`. A row with
+# :math:`w` non-zeros needs :math:`w` different colours, and every row but
+# the first and the last has 3, so 3 is also the fewest possible (checked
+# below). The same holds for rows with VJPs: colour the rows so that
 # no column has two non-zeros of the same colour, and
 # :math:`S_r^\top J \in \mathbb{R}^{C \times n}` holds every entry.
 #
@@ -63,7 +64,8 @@ same idea.
 #    - u_i \frac{u_{i+1} - u_{i-1}}{2h} + \sin u_i,
 #
 #    \frac{\partial f_i}{\partial u_{i-1}} = \frac{1}{h^2} + \frac{u_i}{2h}, \quad
-#    \frac{\partial f_i}{\partial u_i} = -\frac{2}{h^2} - \frac{u_{i+1} - u_{i-1}}{2h} + \cos u_i, \quad
+#    \frac{\partial f_i}{\partial u_i} = -\frac{2}{h^2}
+#    - \frac{u_{i+1} - u_{i-1}}{2h} + \cos u_i, \quad
 #    \frac{\partial f_i}{\partial u_{i+1}} = \frac{1}{h^2} - \frac{u_i}{2h}.
 
 import matplotlib.pyplot as plt
@@ -135,6 +137,8 @@ print("colours of the 12 columns:", colours.tolist())
 # Integer colours: exact.
 assert torch.equal(colours, torch.arange(n_small) % 3)
 assert is_valid_colouring(pattern, colours)
+# The lower bound: every row but the first and the last has 3 non-zeros, so 3 colours.
+assert (pattern.sum(dim=1)[1:-1] == 3).all() and int(colours.max()) + 1 == 3
 
 # %%
 # Three JVPs, then unpack
@@ -226,21 +230,31 @@ torch.testing.assert_close(from_rows, dense, rtol=1e-12, atol=1e-12)
 print("row colours:", row_colours.tolist(), "-> 3 VJPs recover J")
 
 # %%
-# The colour count does not grow with :math:`n`
-# ---------------------------------------------
+# The band width bounds the colour count, whatever :math:`n`
+# ----------------------------------------------------------
 #
-# The greedy colouring of a band of half-width :math:`b` (rows with up to
-# :math:`2b + 1` non-zeros) uses :math:`2b + 1` colours, the lower bound:
-# 3 for tridiagonal, 5 for pentadiagonal, checked for :math:`n = 50` and
-# :math:`n = 1000` alike.
+# The greedy colouring of a band of half-width :math:`b` uses
+# :math:`\min(n, 2b + 1)` colours, the lower bound: the widest row holds
+# :math:`\min(n, 2b + 1)` non-zeros. So :math:`2b + 1` for every
+# :math:`n \ge 2b + 1` (3 for tridiagonal, 5 for pentadiagonal, checked for
+# :math:`n = 50` and :math:`n = 1000` alike); a smaller matrix has a row
+# holding all :math:`n` columns and needs :math:`n` (checked for
+# :math:`n = 4`, below :math:`2b + 1` for :math:`b = 2, 3`).
 
 for half_width in (1, 2, 3):
-    for size in (50, 1000):
-        count = int(greedy_column_colouring(band_pattern(size, half_width)).max()) + 1
-        assert count == 2 * half_width + 1, (half_width, size, count)
+    counts = {}
+    for size in (4, 50, 1000):
+        pattern_here = band_pattern(size, half_width)
+        counts[size] = int(greedy_column_colouring(pattern_here).max()) + 1
+        widest_row = int(pattern_here.sum(dim=1).max())
+        assert counts[size] == widest_row == min(size, 2 * half_width + 1), (
+            half_width,
+            size,
+            counts[size],
+        )
     print(
-        f"band half-width {half_width}: {2 * half_width + 1} colours"
-        " for n = 50 and n = 1000"
+        f"band half-width {half_width}: {counts[50]} colours for n = 50 and"
+        f" n = 1000, {counts[4]} for n = 4"
     )
 
 # %%
@@ -306,30 +320,14 @@ print("2 JVPs give all", N, "Jacobians of shape (3, 2)")
 #
 # At :math:`n = 500`, the dense :func:`torch.func.jacfwd` pushes :math:`n`
 # seeds through the stencil, the coloured version 3. The deterministic
-# measure is the number of tensor elements written, counted as in
-# :ref:`sphx_glr_auto_examples_jacobians_plot_02_batched_jacobian_methods.py`:
-# the elements of every tensor returned by an operator call that reaches a
-# ``TorchDispatchMode`` at the Python dispatch key (as checked there: the
-# calls made by the code, by forward-mode AD and by ``vmap``; an operation decomposed before
-# that key appears as its parts; and the kernels for ZeroTensors run before
-# it, so the mode sees the calls they make inside instead of the call
-# itself, among them PrimTorch's ``prims`` operations on the meta device),
-# except views, which share their input's memory, the uninitialised tensors of
-# :func:`torch.empty` and its variants, which are allocated but not written,
-# and tensors with no memory behind them (a data pointer of 0). Forward-mode
-# AD makes many of those here: ZeroTensors for tangents known to be zero
-# (such as that of the boundary zeros padded onto :math:`u`;
-# ``_efficientzerotensor`` in
-# `TensorFactories.cpp <https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/native/TensorFactories.cpp>`__),
-# and tensors on the `meta device <https://docs.pytorch.org/docs/stable/meta.html>`__,
-# shapes only, returned by those inner calls of the ZeroTensor kernels, which
-# work out on them the shape of arithmetic with a ZeroTensor
-# (``mul_zerotensor`` in
-# `BinaryOps.cpp <https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/native/BinaryOps.cpp>`__;
-# the operations that return them are printed and checked below).
-# Counting them would add elements that are
-# never written: over a tenth of all the elements returned here (printed and
-# asserted below).
+# measure is the number of tensor elements written, counted by a
+# ``TorchDispatchMode`` as in the section "Work and time" of
+# :ref:`sphx_glr_auto_examples_jacobians_plot_02_batched_jacobian_methods.py`,
+# which explains what the mode sees and why it leaves out views,
+# uninitialised tensors and tensors with no memory behind them (forward-mode
+# AD's ZeroTensors and meta tensors); here those are counted apart, with the
+# operations that return them: over a tenth of all the elements returned
+# (printed and asserted below).
 #
 # Under :func:`torch.func.vmap`, :math:`u` carries no batch dimension, so
 # the operations on the value :math:`f(u)` (and on what does not depend on
@@ -344,8 +342,10 @@ print("2 JVPs give all", N, "Jacobians of shape (3, 2)")
 # :math:`(e_0 + e_1 n)/(e_0 + 3 e_1)`, below :math:`n/3` because both pay :math:`e_0`.
 # The count for :func:`torch.func.jacfwd`, which runs its own code for the
 # same :math:`n` seeds, is printed beside (over 50 times the coloured count,
-# asserted). The memory of the result is :math:`n^2` entries against
-# :math:`3n - 2`.
+# asserted). The dense result holds :math:`n^2` entries; the coloured one,
+# :math:`B`, holds :math:`3n`, or, unpacked into the COO tensor,
+# :math:`3n - 2` values plus their :math:`2(3n - 2)` int64 indices (checked
+# below).
 
 
 class ElementsWritten(TorchDispatchMode):
@@ -459,6 +459,16 @@ assert coloured_work.without_memory > 0.1 * (
     coloured_elements + coloured_work.without_memory
 )
 assert {"aten._efficientzerotensor", "prims.mul"} <= coloured_work.without_memory_from
+coo_large = unpack_columns(compressed_large, pattern_large, colours_large).coalesce()
+print(
+    f"result entries: jacfwd {dense_large.numel():,}, B {compressed_large.numel():,},"
+    f" COO {coo_large._nnz():,} values + {coo_large.indices().numel():,}"
+    f" {coo_large.indices().dtype} indices"
+)
+assert dense_large.numel() == n_large**2 and compressed_large.numel() == 3 * n_large
+assert coo_large._nnz() == 3 * n_large - 2
+assert coo_large.indices().shape == (2, 3 * n_large - 2)
+assert coo_large.indices().dtype == torch.int64
 
 
 def median_ms(fn):
@@ -534,8 +544,9 @@ plt.show()
 #
 # * Columns that never share a row can share a JVP: with a valid colouring,
 #   :math:`C` JVPs (or :math:`C` VJPs for a row colouring) give every
-#   non-zero of :math:`J`. A banded :math:`J` needs :math:`2b + 1`, whatever
-#   :math:`n`.
+#   non-zero of :math:`J`. A :math:`J` with band half-width :math:`b` needs
+#   :math:`2b + 1` for every :math:`n \ge 2b + 1` (a smaller one needs
+#   :math:`n`).
 # * The colouring must come from the known pattern; an invalid one adds
 #   entries together without any error.
 # * The one-hot :math:`v` for a batch of small Jacobians is a colouring of a
