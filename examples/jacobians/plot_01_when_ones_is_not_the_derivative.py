@@ -50,15 +50,15 @@ get the derivative you wanted.
 #
 # .. math::
 #
-#    \text{softmax: } J = \operatorname{diag}(s) - s s^\top,\quad
-#    \mathbf{1}^\top J = s^\top - (\mathbf{1}^\top s)\, s^\top = 0,
-#
-#    \text{cumsum: } J_{ij} = [\,j \le i\,],\quad
-#    (\mathbf{1}^\top J)_j = N - j + 1,
-#
-#    \text{normalisation } y = \frac{x - \bar{x}}{\sigma(x)}:\quad
-#    \textstyle\sum_i y_i = 0 \text{ for every } x,
-#    \text{ so } \mathbf{1}^\top J = 0.
+#    \begin{aligned}
+#    \text{softmax:}\quad & J = \operatorname{diag}(s) - s s^\top,
+#      && \mathbf{1}^\top J = s^\top - (\mathbf{1}^\top s)\, s^\top = 0; \\
+#    \text{cumsum:}\quad & J_{ij} = [\,j \le i\,],
+#      && (\mathbf{1}^\top J)_j = N - j + 1; \\
+#    \text{normalisation:}\quad & y = \frac{x - \bar{x}}{\sigma(x)},
+#      && \textstyle\sum_i y_i = 0 \text{ for every } x,
+#      \text{ so } \mathbf{1}^\top J = 0.
+#    \end{aligned}
 #
 # Softmax and this normalisation give zero because their outputs sum to a
 # constant (1 and 0) at every :math:`x`: :math:`\mathbf{1}^\top J` is the
