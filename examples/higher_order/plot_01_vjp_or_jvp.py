@@ -4,15 +4,15 @@ Forward or reverse: JVPs, VJPs and what each costs
 
 A VJP pulls an output-shaped vector back to the inputs; a Jacobian-vector
 product (JVP) pushes an input-shaped vector forward to the outputs. In
-arithmetic, each costs a small multiple of one evaluation of the function,
-so a full Jacobian costs one of them per column or one per row: which is
-cheaper depends on its shape. In memory they differ: reverse mode keeps
-intermediate results of the forward pass for its backward pass, so what it
-keeps grows with the depth of the function; forward mode keeps none for
-later. This page checks the two against each other and against the maths,
-counts the passes each route runs, measures the tensor memory each mode
-holds as a stack of layers gets deeper, then counts and times both modes on
-tall and wide Jacobians.
+arithmetic, each costs a small multiple of one evaluation of the function
+(counted below), so a full Jacobian costs one of them per column or one per
+row: which is cheaper depends on its shape. In memory they differ: reverse
+mode keeps intermediate results of the forward pass for its backward pass,
+so what it keeps grows with the depth of the function; forward mode keeps
+none for later. This page checks the two against each other and against
+the maths, counts the passes and FLOPs each route runs, measures the tensor
+memory each mode holds as a stack of layers gets deeper, then counts and
+times both modes on tall and wide Jacobians.
 """
 
 # %%
@@ -168,6 +168,65 @@ assert passes == {
     "forward_ad dual": 0,
     "functional.vjp": 1,
 }, passes
+
+# %%
+# Arithmetic, counted
+# -------------------
+#
+# "A small multiple of one evaluation", in FLOPs (two per multiply-add):
+# :class:`~torch.utils.flop_counter.FlopCounterMode` counts those of
+# matrix-matrix products, not of elementwise operations such as
+# :math:`\tanh` or of matrix-vector products, so the cell evaluates
+# :math:`f` on a batch of :math:`k = 8` inputs at once,
+# :math:`\tanh(X W^\top)` with :math:`X \in \mathbb{R}^{k \times n}`: one
+# matrix product of :math:`2kmn` FLOPs. A VJP, forward pass included, adds
+# one product in the backward pass (for :math:`X`; the constant :math:`W`
+# needs no gradient): twice :math:`f`'s FLOPs. A JVP adds two, the two
+# terms of a product's tangent, :math:`\dot X W^\top + X \dot W^\top`, the
+# second with the zero tangent of the constant :math:`W`, which PyTorch's
+# forward mode multiplies out rather than skip (as
+# :ref:`sphx_glr_auto_examples_under_the_hood_plot_02_memory_what_reverse_mode_keeps.py`
+# shows): three times.
+
+k = 8
+# a generator of its own, which leaves the page's later draws as they were
+batch_generator = torch.Generator().manual_seed(1)
+X = torch.randn(k, n, generator=batch_generator, dtype=torch.float64)
+X_tangent = torch.randn(k, n, generator=batch_generator, dtype=torch.float64)
+X_cotangent = torch.randn(k, m, generator=batch_generator, dtype=torch.float64)
+
+
+def f_batch(X):
+    return torch.tanh(X @ W.T)
+
+
+def batch_dual_jvp():
+    with fwAD.dual_level():
+        return fwAD.unpack_dual(f_batch(fwAD.make_dual(X, X_tangent))).tangent
+
+
+def flops(route):
+    with FlopCounterMode(display=False) as counter:
+        route()
+    return counter.get_total_flops()
+
+
+f_flops = flops(lambda: f_batch(X))
+route_flops = {
+    "func.vjp": flops(lambda: torch.func.vjp(f_batch, X)[1](X_cotangent)),
+    "func.jvp": flops(lambda: torch.func.jvp(f_batch, (X,), (X_tangent,))),
+    "forward_ad dual": flops(batch_dual_jvp),
+}
+print(f"f on {k} inputs: {f_flops} FLOPs; in multiples of that:")
+for route, count in route_flops.items():
+    print(f"  {route}: {count / f_flops:g}")
+# Exact: FLOP counts are integers fixed by the shapes.
+assert f_flops == 2 * k * m * n
+assert route_flops == {
+    "func.vjp": 2 * f_flops,
+    "func.jvp": 3 * f_flops,
+    "forward_ad dual": 3 * f_flops,
+}, route_flops
 
 # %%
 # What each mode keeps
@@ -409,10 +468,12 @@ plt.show()
 #   loss are the extreme wide case). Counted here: 16 products against 4096,
 #   on any machine; what that is worth in time, the build machine's figures
 #   above show.
-# * The costs match in arithmetic, not in memory: reverse mode keeps
-#   intermediate results for its backward pass (here every layer's output,
-#   :math:`8nL` bytes, whether or not :math:`W_s` is trainable), growing
-#   with depth; forward mode keeps none for later, and its peak stays flat.
+# * In arithmetic both cost a small multiple of one evaluation (here 2 and
+#   3 times its matrix-product FLOPs); in memory they differ: reverse mode
+#   keeps intermediate results for its backward pass (here every layer's
+#   output, :math:`8nL` bytes, whether or not :math:`W_s` is trainable),
+#   growing with depth; forward mode keeps none for later, and its peak
+#   stays flat.
 # * :func:`torch.autograd.functional.jvp` is reverse mode in disguise (two
 #   reverse passes, counted); for true forward mode use
 #   :func:`torch.func.jvp` or ``forward_ad``.

@@ -70,11 +70,15 @@ of steepest descent.
 # :math:`\partial L / \partial a - i\,\partial L / \partial b
 # = 2\,\partial L / \partial z`, the complex conjugate of PyTorch's
 # (checked below from the real derivatives, without running JAX). PyTorch's
-# note says likewise that JAX computes :math:`\partial L / \partial z` (up
-# to the same factor 2 as its own :math:`\partial L / \partial z^*`), and
-# the Cookbook says to optimise such functions with steps along the
-# conjugate of ``grad``. Code ported between the two libraries needs a
-# conjugate wherever it uses such a gradient.
+# note says likewise that JAX computes :math:`\partial L / \partial z`.
+# With the factor :math:`\frac12` in the definitions above, JAX's ``grad``
+# is twice that, just as ``z.grad`` is twice
+# :math:`\partial L / \partial \bar z`: for :math:`L = |z|^2`,
+# :math:`\partial L / \partial z = \bar z` and ``grad`` is
+# :math:`2 \bar z` (:math:`6 - 8i` at :math:`3 + 4i`; checked below). The
+# Cookbook says to optimise such functions with steps along the conjugate
+# of ``grad``. Code ported between the two libraries needs a conjugate
+# wherever it uses such a gradient.
 
 # %%
 # A holomorphic function: :math:`f(z) = z^2 + \sin z`
@@ -229,16 +233,30 @@ print("  PyTorch", complex_grad[:2])
 assert ((jax_grad - torch.conj(complex_grad)).abs() <= 100 * eps * term_size).all()
 
 # %%
-# The factor 2, on :math:`L = |z|^2`, whose conjugate Wirtinger derivative
-# :math:`\partial L / \partial \bar z` is :math:`z`:
+# The factor 2, on :math:`L = |z|^2`, whose Wirtinger derivatives are
+# :math:`\partial L / \partial \bar z = z` and
+# :math:`\partial L / \partial z = \bar z`: ``z.grad`` is :math:`2z`, and
+# JAX's ``grad``, by the Cookbook's formula from the real derivatives
+# :math:`2a` and :math:`2b`, is :math:`2 \bar z`. The last point is
+# :math:`3 + 4i`.
 
-z_leaf = z.clone().requires_grad_()
+z_abs = torch.cat([z, torch.tensor([3 + 4j], dtype=torch.complex128)])
+z_leaf = z_abs.clone().requires_grad_()
 (z_leaf.abs() ** 2).sum().backward()
-print("z[:2]     ", z[:2])
+real_part = z_abs.real.clone().requires_grad_()
+imag_part = z_abs.imag.clone().requires_grad_()
+(real_part**2 + imag_part**2).sum().backward()
+jax_grad_abs = torch.complex(real_part.grad, -imag_part.grad)  # [1, 0] J [1, -i]^T
+print("z[:2]     ", z_abs[:2])
 print("z.grad[:2]", z_leaf.grad[:2])
+print(f"at 3 + 4i: z.grad = {z_leaf.grad[-1]:.0f}, JAX's grad = {jax_grad_abs[-1]:.0f}")
 # 2|z| z/|z| against 2z: a few roundings, a few eps (2.2e-16) relative, far below 1e-12;
 # a grad without the factor 2 would be off by |z|.
-torch.testing.assert_close(z_leaf.grad, 2 * z, rtol=1e-12, atol=1e-12)
+torch.testing.assert_close(z_leaf.grad, 2 * z_abs, rtol=1e-12, atol=1e-12)
+expected_jax = torch.complex(2 * z_abs.real, -2 * z_abs.imag)
+# Exact: the VJP of a**2 is 1 * (2 * a**1), products by 1 and 2 and a first power,
+# all exact; so are 2 * a and the minus signs.
+torch.testing.assert_close(jax_grad_abs, expected_jax, rtol=0, atol=0)
 
 # %%
 # Descending with it

@@ -3,13 +3,13 @@ Reverse mode, one VJP node at a time
 ====================================
 
 ``y.backward()`` looks like one operation. It is a walk over a graph that the
-forward pass recorded, in which every node is a VJP rule: it takes the
-:math:`v` arriving from the output side and passes :math:`v^\top J` on to
-its inputs. This page opens that graph for
-:math:`y = \sum_i \sin(x_i)\, w_i`, calls each node by hand in reverse order,
-checks the result against :func:`torch.autograd.functional.vjp`, and uses
-tensor hooks to watch, and then change, the :math:`v` that reaches an
-intermediate result.
+forward pass recorded, in which every node but the ``AccumulateGrad`` sinks
+at the leaves (which write ``.grad``) is a VJP rule: it takes the :math:`v`
+arriving from the output side and passes :math:`v^\top J` on to its inputs.
+This page opens that graph for :math:`y = \sum_i \sin(x_i)\, w_i`, calls
+each node by hand in reverse order, checks the result against
+:func:`torch.autograd.functional.vjp`, and uses tensor hooks to watch, and
+then change, the :math:`v` that reaches an intermediate result.
 """
 
 # %%
@@ -256,6 +256,24 @@ torch.testing.assert_close(
 torch.testing.assert_close(seen["s"], w.detach(), rtol=0, atol=0)
 
 # %%
+# "Summed up" means once per backward pass, however many paths reach the
+# tensor. In :math:`y = \sum_i (s_i w_i + s_i)` the tensor :math:`s` feeds a
+# product and an addition: its hook runs once, with
+# :math:`v_s = w + \mathbf{1}`, not once with :math:`w` and once with
+# :math:`\mathbf{1}`.
+
+x.grad, w.grad = None, None
+s = torch.sin(x)
+calls = []
+s.register_hook(lambda v: calls.append(v.clone()))
+(s * w + s).sum().backward()
+print(f"{len(calls)} hook call, v_s =", calls[0])
+assert len(calls) == 1, "the hook should run once, after the two pieces are summed"
+# Exact: the two pieces, 1 * w = w through the product and 1 through the addition,
+# added once by a correctly rounded + (commutative, so in either order).
+torch.testing.assert_close(calls[0], w.detach() + 1, rtol=0, atol=0)
+
+# %%
 # Hooks can change it
 # -------------------
 #
@@ -362,8 +380,8 @@ plt.show()
 # ----------------
 #
 # * The backward graph is a chain of VJP rules: ``grad_fn`` is a tensor's
-#   node, ``next_functions`` its edges, ``AccumulateGrad`` writes ``.grad``.
-#   Where paths meet, the arriving pieces are summed.
+#   node, ``next_functions`` its edges; at the leaves, ``AccumulateGrad``
+#   nodes write ``.grad``. Where paths meet, the arriving pieces are summed.
 # * Each node needs only the :math:`v` that arrives and what it saved in the
 #   forward pass; no Jacobian matrix is ever formed.
 # * :meth:`torch.Tensor.register_hook` sees the summed :math:`v` at a tensor

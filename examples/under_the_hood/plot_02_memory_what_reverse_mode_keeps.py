@@ -53,10 +53,12 @@ that follows every tensor the operations allocate.
 # weights) and those the forward pass allocated: the second group is the
 # memory that reverse mode keeps.
 
+import collections
 import textwrap
 
 import matplotlib.pyplot as plt
 import torch
+import torch.autograd.forward_ad as fwAD
 from torch.autograd.graph import saved_tensors_hooks
 from torch.multiprocessing.reductions import StorageWeakRef
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -183,10 +185,12 @@ assert kept == 4 * activation_bytes, "the same L layer outputs"
 # memory is shared with everything else the interpreter has done, so this
 # page counts the peak itself: a ``TorchDispatchMode`` (from
 # ``torch.utils._python_dispatch``) sees every ATen operation, notes each new
-# storage its outputs have, and drops a storage once it has been freed. The largest total of live storages is the peak of
-# *tensor* memory allocated by operations inside the block. It leaves out
-# kernels' internal scratch space and tensors that existed before the
-# block. Like the saved-bytes count, it is exact and the same on every run.
+# storage its outputs have (and which operation made it), and drops a
+# storage once it has been freed. The largest total of live storages is the
+# peak of *tensor* memory allocated by operations inside the block. It
+# leaves out kernels' internal scratch space and tensors that existed before
+# the block. Like the saved-bytes count, it is exact and the same on every
+# run.
 
 
 assert not hasattr(torch.cpu, "max_memory_allocated"), (
@@ -197,9 +201,11 @@ assert not hasattr(torch.cpu, "max_memory_allocated"), (
 class LiveTensorBytes(TorchDispatchMode):
     def __init__(self):
         super().__init__()
-        # storage key -> (weak reference, bytes, made by a product with a zero matrix?)
+        # storage key -> (weak reference, bytes, the operation that made it, made by a
+        # product with a zero matrix?)
         self.live = {}
         self.peak = 0
+        self.at_peak = collections.Counter()  # (operation, bytes) of what is alive
         self.zero_product_bytes_at_peak = 0  # of the peak, the outputs of such products
         # (strides, storage bytes) of each broadcast (stride-0) matrix of zeros in a
         # product
@@ -215,7 +221,7 @@ class LiveTensorBytes(TorchDispatchMode):
         self.zero_factors += [
             (a.stride(), a.untyped_storage().nbytes()) for a in zero_factors
         ]
-        for key in [key for key, (ref, _, _) in self.live.items() if ref.expired()]:
+        for key in [key for key, (ref, *_) in self.live.items() if ref.expired()]:
             del self.live[key]
         inputs = {
             storage_key(t)
@@ -231,13 +237,17 @@ class LiveTensorBytes(TorchDispatchMode):
                 self.live[storage_key(tensor)] = (
                     StorageWeakRef(storage),
                     storage.nbytes(),
+                    func.overloadpacket.__name__,
                     bool(zero_factors),
                 )
-        total = sum(size for _, size, _ in self.live.values())
+        total = sum(size for _, size, _, _ in self.live.values())
         if total > self.peak:
             self.peak = total
+            self.at_peak = collections.Counter(
+                (name, size) for _, size, name, _ in self.live.values()
+            )
             self.zero_product_bytes_at_peak = sum(
-                size for _, size, zero in self.live.values() if zero
+                size for _, size, _, zero in self.live.values() if zero
             )
         return out
 
@@ -256,12 +266,17 @@ def peak_bytes(run):
 # Reverse mode: one gradient :math:`\nabla_x y \in \mathbb{R}^{B \times n}`
 # with :func:`torch.autograd.grad`. Forward mode: one directional derivative
 # :math:`\nabla_x y \cdot u` with :func:`torch.func.jvp`, which records no
-# backward graph, so no pack hook is ever called; and the same directional
+# backward graph, so no pack hook is ever called; the same with the dual
+# numbers of :mod:`torch.autograd.forward_ad`; and the same directional
 # derivative written by hand, one tangent formula per layer,
 # :math:`\dot h_{l+1} = (1 - h_{l+1}^2) \odot (\dot h_l W_l)`. That is not
 # the same work as the gradient: forward mode needs :math:`Bn` JVPs for the
 # whole gradient. The dot product test checks them against each other,
-# :math:`\langle \nabla_x y, u \rangle = J u`.
+# :math:`\langle \nabla_x y, u \rangle = J u`, with a rounding bound that
+# the cell computes, to first order, from each side's own chain of
+# operations: the sum, over its intermediate results :math:`q`, of
+# :math:`|\partial\, \text{result} / \partial q|` times the error
+# :math:`q` can have on its own.
 
 depths = [1, 2, 4, 8, 16]
 u = torch.randn(B, n, generator=generator, dtype=torch.float64)
@@ -274,7 +289,65 @@ def network_jvp_by_hand(h, tangent, depth):
     return h.sum(), tangent.sum()
 
 
-reverse_saved, reverse_peak, forward_peak, hand_peak = [], [], [], []
+eps = torch.finfo(torch.float64).eps
+
+
+def product_error(a, b):
+    """A product of 64-term sums is within 64 eps of |a| |b|, in any order."""
+    return 64 * eps * (a.detach().abs() @ b.abs())
+
+
+def elementwise_error(q):
+    """An elementwise result is within 16 eps of the exact operation on its
+    inputs: + - * are correctly rounded (eps / 2); 16 eps is a generous
+    allowance for tanh."""
+    return 16 * eps * q.detach().abs()
+
+
+def rounding_bounds(depth):
+    """First-order rounding bounds for J u and for <gradient, u>, each from
+    its chain of operations (the JVP by hand above; the VJP of the maths)."""
+    h, tangent = x.clone().requires_grad_(), u.clone().requires_grad_()
+    forward, jvp_side, slopes = [], [], []  # (q, the error q can have on its own)
+    for weight in weights[:depth]:
+        product, tangent_product = h @ weight, tangent @ weight
+        forward.append((product, product_error(h, weight)))
+        jvp_side.append((tangent_product, product_error(tangent, weight)))
+        h = torch.tanh(product)
+        square = h**2
+        slopes.append(1 - square)
+        tangent = slopes[-1] * tangent_product
+        forward += [(q, elementwise_error(q)) for q in (h, square, slopes[-1])]
+        jvp_side.append((tangent, elementwise_error(tangent)))
+    v, vjp_side = torch.ones(B, n, dtype=torch.float64), []
+    for weight, slope in zip(weights[depth - 1 :: -1], slopes[::-1]):
+        scaled = v * slope
+        v = scaled @ weight.T
+        vjp_side.append((scaled, elementwise_error(scaled)))
+        vjp_side.append((v, product_error(scaled, weight.T)))
+    terms = v * u
+    vjp_side.append((terms, elementwise_error(terms)))
+    bounds = []
+    for result, side in ((tangent, forward + jvp_side), (terms, forward + vjp_side)):
+        adjoints = torch.autograd.grad(
+            result.sum(), [q for q, _ in side], retain_graph=True
+        )
+        bounds.append(
+            sum((a.abs() * error).sum().item() for a, (_, error) in zip(adjoints, side))
+            # the final sum of B n = 2048 terms
+            + 2048 * eps * result.detach().abs().sum().item()
+        )
+    return bounds
+
+
+def dual_numbers_jvp(depth):
+    with fwAD.dual_level():
+        output = network(fwAD.make_dual(x, u), depth).sum()
+        return fwAD.unpack_dual(output).tangent
+
+
+reverse_saved, reverse_peak, reverse_at_peak, hand_peak = [], [], [], []
+forward_peak, dual_peak, dual_zero_products, largest_bound = [], [], [], 0.0
 zero_products, zero_factor_layouts, zero_product_bytes_at_peak = [], set(), []
 for depth in depths:
     _, _, kept = saved_bytes(
@@ -287,27 +360,35 @@ for depth in depths:
     )
     assert count == 0, "forward mode records no backward graph"  # an exact count
 
-    peak, (gradient,) = peak_bytes(
-        lambda: torch.autograd.grad(network(x_leaf, depth).sum(), x_leaf)
-    )
-    reverse_peak.append(peak)
+    with LiveTensorBytes() as reverse_mode:
+        (gradient,) = torch.autograd.grad(network(x_leaf, depth).sum(), x_leaf)
+    reverse_peak.append(reverse_mode.peak)
+    reverse_at_peak.append(reverse_mode.at_peak)
     with LiveTensorBytes() as forward_mode:
         _, directional = torch.func.jvp(lambda h: network(h, depth).sum(), (x,), (u,))
     forward_peak.append(forward_mode.peak)
     zero_products.append(len(forward_mode.zero_factors))
     zero_factor_layouts |= set(forward_mode.zero_factors)
     zero_product_bytes_at_peak.append(forward_mode.zero_product_bytes_at_peak)
+    with LiveTensorBytes() as dual_mode:
+        directional_dual = dual_numbers_jvp(depth)
+    dual_peak.append(dual_mode.peak)
+    dual_zero_products.append(len(dual_mode.zero_factors))
     with LiveTensorBytes() as hand_mode:
         _, directional_by_hand = network_jvp_by_hand(x, u, depth)
     hand_peak.append(hand_mode.peak)
     assert hand_mode.zero_factors == []
-    # Rounding, to first order: each side's 64-term products are within 64 eps
-    # of their absolute-value sums, which reach the result with absolute weights
-    # totalling < 27000, and the final 2048-term sum (absolute sum < 1010) is
-    # within 2048 eps x 1010: under 8.5e-10 a side, 1.7e-9 for two. So the
-    # float64 defaults of assert_close (rtol = atol = 1e-7), far above that.
+    jvp_bound, vjp_bound = rounding_bounds(depth)
+    largest_bound = max(largest_bound, jvp_bound + vjp_bound, 2 * jvp_bound)
+    # Each side is within its first-order bound of the exact value (the dual
+    # numbers and func.jvp run the hand JVP's operations, plus exact products with
+    # zeros): two sides differ by at most the sum of their bounds, which stays under
+    # the atol of assert_close's float64 defaults (rtol = atol = 1e-7) with a
+    # margin far larger than any second-order (eps^2) term.
+    assert largest_bound < 1e-7
     torch.testing.assert_close((gradient * u).sum(), directional)
     torch.testing.assert_close(directional_by_hand, directional)
+    torch.testing.assert_close(directional_dual, directional)
 
 print(
     f"{'depth':>5} {'reverse saved':>14} {'reverse peak':>13}"
@@ -317,6 +398,7 @@ for depth, saved, peak, fpeak, hpeak in zip(
     depths, reverse_saved, reverse_peak, forward_peak, hand_peak
 ):
     print(f"{depth:>5} {saved:>14} {peak:>13} {0:>14} {fpeak:>14} {hpeak:>13}")
+print(f"largest rounding bound of two sides: {largest_bound:.1e} (atol 1e-7)")
 
 assert reverse_saved == [depth * activation_bytes for depth in depths], "8 L B n bytes"
 assert all(a < b for a, b in zip(reverse_peak, reverse_peak[1:])), (
@@ -334,23 +416,38 @@ assert hand_peak[1:] == [5 * activation_bytes] * 4, (
 
 # %%
 # Reverse mode's peak is what it saved plus one activation-sized temporary
-# of the backward pass and two scalars (:math:`y` and its :math:`v = 1`).
+# of the backward pass and two scalars: the storages alive at the peak are
+# the :math:`L` outputs of ``tanh`` it saved, one output of
+# ``tanh_backward`` (:math:`v_{l+1} \odot (1 - h_{l+1}^2)`, on its way to
+# the next product), and :math:`y` and its :math:`v = 1` (made by ``sum``
+# and ``ones_like``).
+#
 # Forward mode keeps nothing, but carries a tangent beside every value and
 # needs temporaries for the tangent formulas. From depth 2 on, whatever the
 # depth, its peak is five activation-sized buffers for the hand-written
 # JVP and six for :func:`torch.func.jvp` (at depth 1, four for both). The
-# sixth is waste. ``torch.func.jvp`` gives each weight, a constant, a zero
-# tangent :math:`\dot W_l = 0`, and the tangent formula of a matrix
-# product, :math:`\dot h_l W_l + h_l \dot W_l`
+# sixth is waste, and it comes from PyTorch's forward-mode AD itself:
+# :func:`torch.func.jvp` and :mod:`torch.autograd.forward_ad` alike (the
+# same peaks and the same products, below). The tangent formula of a matrix
+# product is :math:`\dot h_l W_l + h_l \dot W_l`
 # (``at::mm(self_t, mat2_p) + at::mm(self_p, mat2_t)`` in
 # `tools/autograd/derivatives.yaml
-# <https://github.com/pytorch/pytorch/blob/main/tools/autograd/derivatives.yaml>`__),
-# does not skip it: the zero becomes a broadcast zero matrix (one 8-byte
-# scalar, expanded: strides (0, 0)), and :math:`h_l \dot W_l` an
-# activation-sized buffer of zeros, one product per layer. The dispatch
-# mode counts these products, and at ``torch.func.jvp``'s peak finds one of
-# their outputs alive: that is the sixth buffer, and the rest of the peak
-# equals the hand-written JVP's, byte for byte.
+# <https://github.com/pytorch/pytorch/blob/v2.13.0/tools/autograd/derivatives.yaml>`__).
+# A weight is a constant and has no tangent; the generated code
+# (`tools/autograd/gen_variable_type.py
+# <https://github.com/pytorch/pytorch/blob/v2.13.0/tools/autograd/gen_variable_type.py>`__)
+# puts ``at::_efficientzerotensor`` in its place, a zero tensor that holds
+# no memory, and does not skip the product. ``mm`` has no kernel for such a
+# tensor, so the fallback
+# (`aten/src/ATen/ZeroTensorFallback.cpp
+# <https://github.com/pytorch/pytorch/blob/v2.13.0/aten/src/ATen/ZeroTensorFallback.cpp>`__)
+# materialises it as ``at::zeros({})`` expanded to the weight's shape: a
+# broadcast zero matrix, one 8-byte scalar with strides (0, 0). The product
+# :math:`h_l \dot W_l` is then an activation-sized buffer of zeros, one per
+# layer. The dispatch mode counts these products, and at
+# ``torch.func.jvp``'s peak finds one of their outputs alive: that is the
+# sixth buffer, and the rest of the peak equals the hand-written JVP's,
+# byte for byte.
 # :ref:`sphx_glr_auto_examples_higher_order_plot_02_hessian_vector_products.py`
 # finds the same products. Where the peaks cross therefore depends on the
 # implementation as much as on the mode. Reverse mode's peak,
@@ -363,6 +460,13 @@ print(
     "reverse peak - saved, in bytes:",
     sorted({peak - saved for peak, saved in zip(reverse_peak, reverse_saved)}),
 )
+print(f"alive at reverse mode's peak, depth {depths[-1]} (operation: count x bytes):")
+print(
+    "   ",
+    ", ".join(
+        f"{op}: {count} x {size}" for (op, size), count in reverse_at_peak[-1].items()
+    ),
+)
 print(
     "forward peak in activations: func.jvp",
     forward_peak[-1] / activation_bytes,
@@ -372,11 +476,25 @@ print(
 print("products with a broadcast zero matrix in func.jvp, by depth:", zero_products)
 print("that matrix's (strides, storage bytes):", zero_factor_layouts)
 print("at func.jvp's peak, bytes output by such products:", zero_product_bytes_at_peak)
+print("forward_ad dual numbers: peaks", dual_peak)
+print("  and products with a broadcast zero matrix", dual_zero_products)
 assert all(
     peak - saved == activation_bytes + 2 * 8
     for peak, saved in zip(reverse_peak, reverse_saved)
 )
+for depth, at_peak in zip(depths, reverse_at_peak):
+    assert at_peak == collections.Counter(
+        {
+            ("tanh", activation_bytes): depth,  # the saved outputs
+            ("tanh_backward", activation_bytes): 1,  # the temporary
+            ("sum", 8): 1,  # y
+            ("ones_like", 8): 1,  # its v = 1
+        }
+    ), at_peak
 assert zero_products == depths, "one product with a zero tangent per layer"
+assert (dual_zero_products, dual_peak) == (zero_products, forward_peak), (
+    "forward_ad: the same products and peaks as func.jvp"
+)
 assert zero_factor_layouts == {((0, 0), 8)}, "one 8-byte scalar, expanded"
 assert zero_product_bytes_at_peak[1:] == [activation_bytes] * 4, (
     "the sixth buffer: one such product's output"
@@ -509,9 +627,12 @@ except RuntimeError as error:
 # (`torch/utils/flop_counter.py
 # <https://github.com/pytorch/pytorch/blob/main/torch/utils/flop_counter.py>`__):
 # matrix products (``mm``, ``addmm``, ``bmm``, ``baddbmm``, ``_scaled_mm``;
-# not ``mv`` or ``dot``), convolutions and their backward, and attention
-# kernels. Of this network's operations only the matrix products (``mm``)
-# are among them; ``tanh`` and the other elementwise operations are not.
+# not ``mv`` or ``dot``), convolutions and their backward, and the attention
+# kernels of CUDA (not the one that
+# :func:`torch.nn.functional.scaled_dot_product_attention` runs on a CPU,
+# ``_scaled_dot_product_flash_attention_for_cpu``). Of this network's
+# operations only the matrix products (``mm``) are among them; ``tanh`` and
+# the other elementwise operations are not.
 # Every chunk size does the same
 # :math:`m` VJPs, each with the matrix-product FLOPs of one forward pass.
 #
@@ -585,8 +706,9 @@ assert {
     aten.baddbmm,
     aten.convolution,
 } <= flop_registry.keys()
+cpu_attention = aten._scaled_dot_product_flash_attention_for_cpu
 assert (
-    not {aten.tanh, aten.tanh_backward, aten.mul, aten.mv, aten.dot}
+    not {aten.tanh, aten.tanh_backward, aten.mul, aten.mv, aten.dot, cpu_attention}
     & flop_registry.keys()
 ), "not counted"
 
@@ -707,14 +829,16 @@ plt.show()
 #   :math:`8LBn` bytes, growing with depth. Count it per storage, not per
 #   saved tensor, and leave out the weights and inputs that exist anyway.
 # * Forward mode keeps nothing, but carries tangents and their temporaries,
-#   and gives one direction per pass; ``torch.func.jvp`` also multiplies by
-#   the zero tangents of constants. ``jacrev``'s ``chunk_size`` and
-#   checkpointing lower the peak by doing the same work in pieces or twice.
+#   and gives one direction per pass; PyTorch's forward-mode AD
+#   (``torch.func.jvp`` and ``torch.autograd.forward_ad`` alike) also
+#   multiplies by the zero tangents of constants. ``jacrev``'s
+#   ``chunk_size`` and checkpointing lower the peak by doing the same work
+#   in pieces or twice.
 # * On a CPU, measure memory deterministically: saved-tensor hooks for what
 #   the graph keeps, a dispatch mode for live tensor bytes.
 #
 # Next: :ref:`sphx_glr_auto_examples_under_the_hood_plot_03_vjps_under_torch_compile.py`.
 # Reference: :class:`torch.autograd.graph.saved_tensors_hooks`,
 # :func:`torch.utils.checkpoint.checkpoint`, :func:`torch.func.jvp`,
-# :func:`torch.func.jacrev`, :func:`torch.func.jacfwd`,
-# :func:`torch.autograd.grad`.
+# :mod:`torch.autograd.forward_ad`, :func:`torch.func.jacrev`,
+# :func:`torch.func.jacfwd`, :func:`torch.autograd.grad`.

@@ -61,7 +61,13 @@ C++ compiler is needed.
 #
 # The backend below takes the same recipes, with compilers and a partition
 # function that also keep what they are given; ``default_partition`` is the
-# other partitioner, for comparison.
+# other partitioner, for comparison. One setting of the built-in
+# ``aot_eager_decomp_partition`` is left out: it compiles under
+# ``functorch_config.patch({"unlift_effect_tokens": True})``, which moves
+# the *effect tokens* that order operations with side effects
+# (``with_effects`` nodes) from the graphs' inputs and outputs into the
+# graphs. None of this page's functions has a side effect, so its graphs
+# hold no tokens (checked below) and the setting changes nothing here.
 
 import collections
 import inspect
@@ -165,6 +171,19 @@ def capture(function, recipe, *inputs):
 graphs, compiled = {}, {}
 for name in RECIPES:
     compiled[name], graphs[name] = capture(f, name, x, w)
+
+
+def effect_tokens(graph_module):
+    return [
+        node
+        for node in graph_module.graph.nodes
+        if "with_effects" in str(node.target) or "token" in node.name
+    ]
+
+
+assert not any(
+    effect_tokens(graph) for captured in graphs.values() for graph in captured.values()
+), "no side effects, no effect tokens"
 
 
 def show(graph_module):
@@ -592,26 +611,78 @@ plt.show()
 #
 # Inductor, the default backend of :func:`torch.compile`, uses the same
 # decomposition table and the same min-cut partitioner, but also runs its
-# own passes over the graphs before it generates code (in
+# own passes over the graphs (all in
 # `torch/_inductor/compile_fx.py
 # <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/_inductor/compile_fx.py>`__):
-# pre-grad passes (``run_pre_grad_passes``) on Dynamo's graph before
-# AOTAutograd traces it, so its joint graph can differ from the one above,
-# and ``_recursive_joint_graph_passes`` on the joint graph before the cut.
-# Those joint-graph passes need no compiler, so the cell below runs them
-# before the cut on this page's three functions: they remove the ``alias``
-# operations (the decomposed ``detach``) and change nothing else, the same
-# other operations in both graphs and the same tensors handed over. Code
-# generation needs a C++ compiler on a CPU, which this page does not assume,
-# so it shows no inductor graphs or timings.
+#
+# * pre-grad passes (``run_pre_grad_passes``) on Dynamo's graph before
+#   AOTAutograd traces it, so its joint graph can differ from the one above;
+# * joint-graph passes (``_recursive_joint_graph_passes``), in its partition
+#   function, on the joint graph before the cut;
+# * post-grad passes (``_recursive_post_grad_passes``) on the forward graph
+#   and on the backward graph after the cut, just before it generates code.
+#
+# So the graphs shown above are not, in general, the ones inductor
+# compiles. Its partition function also hands the partitioner
+# ``static_lifetime_input_indices``, which AOTAutograd gives every partition
+# function (the capturing one above passes it on too): the inputs that live
+# as long as the model, such as an ``nn.Module``'s parameters, which the
+# min-cut partitioner counts as free to save
+# (``treat_parameters_as_free_to_save`` in `torch/_functorch/config.py
+# <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/_functorch/config.py>`__).
+# This page's inputs are plain tensors, and the list is empty (checked).
+#
+# The joint-graph and post-grad passes need no compiler, so the cell below
+# runs both on this page's three functions, in the order inductor does. The
+# joint-graph passes remove the ``alias`` operations (the decomposed
+# ``detach``) and change nothing else: the same other operations in both
+# graphs, and the same tensors handed over. The post-grad passes then leave
+# both graphs' operations as they are (counted by name). Code generation
+# needs a C++ compiler on a CPU, which this page does not assume, so it
+# shows no generated code or timings.
 
-from torch._inductor.compile_fx import _recursive_joint_graph_passes
+from torch._guards import detect_fake_mode
+from torch._inductor.compile_fx import (
+    _recursive_joint_graph_passes,
+    _recursive_post_grad_passes,
+)
+from torch._inductor.virtualized import V
+
+static_inputs = []  # static_lifetime_input_indices, as each partition receives it
 
 
 def joint_graph_passes_then_cut(joint_module, joint_inputs, **kwargs):
+    static_inputs.append(kwargs.get("static_lifetime_input_indices"))
     # torch 2.5: in place, returns None
     joint_module = _recursive_joint_graph_passes(joint_module) or joint_module
     return min_cut_rematerialization_partition(joint_module, joint_inputs, **kwargs)
+
+
+def capture_with_inductor_passes(function, *inputs):
+    """Like capture() with inductor's decompositions, its joint-graph passes
+    before the min-cut partitioner, and its post-grad passes on both graphs after
+    the cut: (the graphs after all passes, op counts before the post-grad ones)."""
+    graphs, before_post_grad = {}, {}
+
+    def keep(name):
+        def compiler(graph_module, example_inputs):
+            before_post_grad[name] = op_counts(graph_module)
+            with V.set_fake_mode(detect_fake_mode(example_inputs)):
+                _recursive_post_grad_passes(graph_module, is_inference=False)
+            graphs[name] = graph_module
+            return make_boxed_func(graph_module.forward)
+
+        return compiler
+
+    backend = aot_autograd(
+        fw_compiler=keep("forward"),
+        bw_compiler=keep("backward"),
+        partition_fn=joint_graph_passes_then_cut,
+        decompositions=select_decomp_table(),
+    )
+    output = torch.compile(function, backend=backend, fullgraph=True)(*inputs)
+    torch.autograd.grad(output, [t for t in inputs if t.requires_grad])
+    return graphs, before_post_grad
 
 
 def handed_over(captured):
@@ -622,10 +693,6 @@ def handed_over(captured):
     return [str(a) for a in output.args[0][1:]]
 
 
-RECIPES["joint-graph passes"] = (
-    joint_graph_passes_then_cut,
-    {"decompositions": select_decomp_table()},
-)
 DECOMPOSED = "decomposed (aot_eager_decomp_partition)"
 removed = 0
 for function, inputs, decomposed in (
@@ -633,12 +700,12 @@ for function, inputs, decomposed in (
     (f_exp, (x, w), exp_graphs[DECOMPOSED]),
     (loss, (data, W1, W2), decomposed_graphs),
 ):
-    _, after_passes = capture(function, "joint-graph passes", *inputs)
+    after_passes, before_post_grad = capture_with_inductor_passes(function, *inputs)
     for part in ("forward", "backward"):
-        before, after = op_counts(decomposed[part]), op_counts(after_passes[part])
+        before, after = op_counts(decomposed[part]), before_post_grad[part]
         print(
-            f"{function.__name__:>5}, {part:>8} graph:"
-            f" {before['alias']} alias before the passes, {after['alias']} after"
+            f"{function.__name__:>5}, {part:>8} graph, alias:"
+            f" {before['alias']} before the joint-graph passes, {after['alias']} after"
         )
         assert after == before - collections.Counter(alias=before["alias"]), (
             function.__name__,
@@ -646,9 +713,12 @@ for function, inputs, decomposed in (
             before,
             after,
         )
+        assert op_counts(after_passes[part]) == after, "post-grad passes: no change"
         removed += before["alias"]
     assert handed_over(after_passes) == handed_over(decomposed), function.__name__
 assert removed > 0, "the joint-graph passes removed no alias"
+assert static_inputs == [[]] * 3, static_inputs
+print("static_lifetime_input_indices, as each partition received it:", static_inputs)
 
 torch._dynamo.reset()  # leave no compiled code behind for later examples
 
@@ -667,7 +737,9 @@ torch._dynamo.reset()  # leave no compiled code behind for later examples
 #   handing over the input :math:`x` instead of a new tensor.
 # * A custom ``aot_autograd`` backend, ``aot_eager`` or
 #   ``aot_eager_decomp_partition`` shows both graphs without a C++
-#   compiler; check compiled gradients against eager ones.
+#   compiler; inductor also runs its own graph passes before the trace,
+#   before the cut and after it (pre-grad, joint-graph, post-grad), and
+#   compiles what they leave. Check compiled gradients against eager ones.
 #
 # Next: back to the overview, :doc:`/concepts/choosing_a_method`.
 # Reference: :func:`torch.compile`, :class:`torch.autograd.graph.saved_tensors_hooks`,
