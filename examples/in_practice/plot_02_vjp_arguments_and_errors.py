@@ -24,10 +24,12 @@ an input the function ignores, and derivatives at non-differentiable points.
 #   output has one element, and then means :math:`v = 1`, the gradient;
 # * ``create_graph``: keep the graph, so the result can be differentiated
 #   again;
-# * ``strict``: raise instead of returning zeros where the outputs do not
-#   depend on an input; it also raises for any output that does not
-#   require grad, and, with ``create_graph``, for a result that does not
-#   require grad (the section on silent zeros runs each case).
+# * ``strict``: raise instead of returning zeros for an input that no output
+#   is connected to in the autograd graph (a test of the graph, not of the
+#   maths: ``x**2 + 0 * w`` passes and gets zeros for ``w``); it also raises
+#   for any output that does not require grad, and, with ``create_graph``,
+#   for a result that does not require grad (the section on silent zeros
+#   runs each case).
 #
 # In maths: for :math:`f : \mathbb{R}^n \to \mathbb{R}^m`, ``v`` is
 # :math:`v \in \mathbb{R}^m` and the result :math:`v^\top J \in
@@ -204,14 +206,18 @@ raised(
 # %%
 # Fix: convert the input, not inside the function: ``vjp`` needs a
 # floating-point or complex tensor to differentiate with respect to
-# (complex works too, although the message names floating point only).
+# (complex works too, although the message names floating point only). For
+# a complex input the result follows PyTorch's conjugate convention: for
+# :math:`z^2` and :math:`v = 1` it is :math:`\overline{2z}`, not
+# :math:`2z`; :ref:`sphx_glr_auto_examples_higher_order_plot_03_complex_inputs.py`
+# explains why.
 
 _, fixed = vjp(lambda x: x**2, torch.arange(4).to(torch.float64), v=ones)
 torch.testing.assert_close(fixed, 2 * torch.arange(4, dtype=torch.float64))
-_, for_complex = vjp(
-    lambda x: x**2, torch.arange(4).to(torch.complex128), v=ones.to(torch.complex128)
-)
-torch.testing.assert_close(for_complex, 2 * torch.arange(4).to(torch.complex128))
+z = torch.tensor([1 + 2j, -0.5 + 1j], dtype=torch.complex128)
+_, for_complex = vjp(lambda z: z**2, z, v=torch.ones(2, dtype=torch.complex128))
+print("z:", z.tolist(), "| vjp of z**2 with v = 1:", for_complex.tolist())
+torch.testing.assert_close(for_complex, torch.conj(2 * z))
 
 # %%
 # Inputs that do, or do not, require grad
@@ -256,11 +262,12 @@ print(
 # --------------------------------------------------------
 #
 # With the default ``create_graph=False`` the result is a plain tensor. With
-# ``True`` it carries a graph, which leads back to the tensor the function
-# was called with. If ``x`` requires grad, that tensor is a view of ``x``, so
-# the graph reaches ``x``. If ``x`` does not, it is the detached alias from
-# above, which the caller never sees: the result requires grad, yet
-# differentiating it with respect to ``x`` fails.
+# ``True``, and a VJP that depends on the input (not so for a linear
+# function, below), it carries a graph, which leads back to the tensor the
+# function was called with. If ``x`` requires grad, that tensor is a view
+# of ``x``, so the graph reaches ``x``. If ``x`` does not, it is the
+# detached alias from above, which the caller never sees: the result
+# requires grad, yet differentiating it with respect to ``x`` fails.
 
 _, first = vjp(cube, x, v=ones, create_graph=True)
 print("first requires grad:", first.requires_grad)
@@ -380,6 +387,22 @@ assert wrt_x is None
 torch.testing.assert_close(wrt_v, 3 * ones)
 
 # %%
+# For an input, too, ``strict`` tests the graph, not the maths.
+# ``x**2 + 0 * w`` does not change with ``w``, but ``w`` is in its graph:
+# ``strict`` lets it through, and the VJP for ``w`` is zeros.
+# ``x**2 + (w > 0).double()`` does change with ``w`` (in steps), but the
+# comparison leaves the graph: ``strict`` raises.
+
+_, (_, times_zero) = vjp(lambda x, w: x**2 + 0 * w, (x, w), v=ones, strict=True)
+print("x**2 + 0 * w, strict=True: no error | VJP for w:", times_zero.tolist())
+torch.testing.assert_close(times_zero, torch.zeros(4, dtype=torch.float64))
+raised(
+    lambda: vjp(lambda x, w: x**2 + (w > 0).double(), (x, w), v=ones, strict=True),
+    RuntimeError,
+    "independent of input 1",
+)
+
+# %%
 # Is that every error?
 # --------------------
 #
@@ -398,8 +421,8 @@ torch.testing.assert_close(wrt_v, 3 * ones)
 #   wrong size;
 # * ``_check_requires_grad``, one, with ``strict``: an output that does not
 #   require grad;
-# * ``_fill_in_zeros``, two, with ``strict``: an input the outputs do not
-#   depend on, and, with ``create_graph``, a result that does not require
+# * ``_fill_in_zeros``, two, with ``strict``: an input no output is
+#   connected to, and, with ``create_graph``, a result that does not require
 #   grad.
 #
 # The other ``raise`` statements in these helpers serve ``jvp``,

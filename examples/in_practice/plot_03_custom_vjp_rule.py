@@ -5,7 +5,9 @@ Writing your own VJP rule with torch.autograd.Function
 When autograd's derivative of a function is slow, unstable or unavailable,
 you can supply the VJP yourself: the ``backward`` of a
 :class:`torch.autograd.Function` *is* a VJP rule. This page writes one for
-the seed's :math:`f(x) = x^2 + \sin(x^2)`, verifies it with
+:math:`f(x) = x^2 + \sin(x^2)`, the function of
+:ref:`sphx_glr_auto_examples_basics_plot_01_elementwise_derivative.py`,
+verifies it with
 :func:`~torch.autograd.gradcheck`, shows a bug that a check with
 :math:`v = \mathbf{1}` cannot see, differentiates through the rule a
 second time, and runs it under the reverse-mode and batching transforms
@@ -55,7 +57,7 @@ import torch
 from torch.autograd.gradcheck import GradcheckError
 
 
-class SeedF(torch.autograd.Function):
+class CustomF(torch.autograd.Function):
     generate_vmap_rule = True
 
     @staticmethod
@@ -81,7 +83,7 @@ generator = torch.Generator().manual_seed(0)
 x = torch.randn(1000, generator=generator, dtype=torch.float64)
 v = torch.randn(1000, generator=generator, dtype=torch.float64)
 
-_, custom = torch.autograd.functional.vjp(SeedF.apply, x, v=v)
+_, custom = torch.autograd.functional.vjp(CustomF.apply, x, v=v)
 _, autograd = torch.autograd.functional.vjp(f, x, v=v)
 rule_error = (custom - autograd).abs().max().item()
 print(f"max |custom rule - autograd's own VJP| = {rule_error:.1e}")
@@ -99,8 +101,8 @@ torch.testing.assert_close(custom, autograd, rtol=1e-12, atol=1e-12)
 # itself.
 
 x_check = torch.randn(8, generator=generator, dtype=torch.float64, requires_grad=True)
-assert torch.autograd.gradcheck(SeedF.apply, (x_check,))
-assert torch.autograd.gradgradcheck(SeedF.apply, (x_check,))
+assert torch.autograd.gradcheck(CustomF.apply, (x_check,))
+assert torch.autograd.gradgradcheck(CustomF.apply, (x_check,))
 print("gradcheck: passed; gradgradcheck: passed")
 
 # %%
@@ -109,31 +111,37 @@ print("gradcheck: passed; gradgradcheck: passed")
 # (``fast_mode=False``) ``gradcheck`` builds the whole Jacobian: it calls
 # ``backward`` once per output element with a one-hot :math:`v = e_i`, which
 # returns row :math:`i` of :math:`J`, and compares the rows with a
-# finite-difference Jacobian. It builds the rows twice (the second time to
-# check that ``backward`` gives the same answer again), then calls ``backward`` with
-# :math:`v = 0` twice (once as zeros, once as an undefined gradient, which a
-# Function receives as zeros), where the answer must be 0. With
+# finite-difference Jacobian. The steps are in torch 2.13's
+# `torch/autograd/gradcheck.py
+# <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/autograd/gradcheck.py>`_:
+# ``_check_analytical_jacobian_attributes`` builds the rows twice (the second
+# time to check that ``backward`` gives the same answer again), then
+# ``_test_backward_mul_by_grad_output`` calls ``backward`` with
+# :math:`v = 0` and ``_test_undefined_backward_mode`` with an undefined
+# gradient, which a Function receives as zeros; both answers must be 0. With
 # ``fast_mode=True`` it compares a single number, :math:`v^\top J u`, for
 # one random :math:`v` and :math:`u`, so ``backward`` sees one dense
-# :math:`v` (twice) instead of one :math:`e_i` per output.
+# :math:`v` (twice, from the same function) instead of one :math:`e_i` per
+# output, then the same two zeros. The counts below follow from these steps
+# for this release; another may add or drop a call.
 
 
-class SeedFRecorded(SeedF):
+class CustomFRecorded(CustomF):
     received = []
 
     @staticmethod
     def backward(ctx, grad_output):
-        SeedFRecorded.received.append(grad_output.detach().clone())
-        return SeedF.backward(ctx, grad_output)
+        CustomFRecorded.received.append(grad_output.detach().clone())
+        return CustomF.backward(ctx, grad_output)
 
 
 received = {}
 for fast_mode in (False, True):
-    SeedFRecorded.received = []
+    CustomFRecorded.received = []
     assert torch.autograd.gradcheck(
-        SeedFRecorded.apply, (x_check,), fast_mode=fast_mode
+        CustomFRecorded.apply, (x_check,), fast_mode=fast_mode
     )
-    received[fast_mode] = torch.stack(SeedFRecorded.received)
+    received[fast_mode] = torch.stack(CustomFRecorded.received)
     nonzeros = [int(grad_output.count_nonzero()) for grad_output in received[fast_mode]]
     print(
         f"fast_mode={fast_mode!s:<5}: {len(nonzeros)} calls of backward, "
@@ -163,7 +171,7 @@ torch.testing.assert_close(
 # from the right rule; any other :math:`v` exposes it.
 
 
-class SeedFForgetsV(SeedF):
+class CustomFForgetsV(CustomF):
     @staticmethod
     def backward(ctx, grad_output):
         (x,) = ctx.saved_tensors
@@ -171,7 +179,7 @@ class SeedFForgetsV(SeedF):
 
 
 ones = torch.ones_like(x)
-_, buggy_with_ones = torch.autograd.functional.vjp(SeedFForgetsV.apply, x, v=ones)
+_, buggy_with_ones = torch.autograd.functional.vjp(CustomFForgetsV.apply, x, v=ones)
 _, right_with_ones = torch.autograd.functional.vjp(f, x, v=ones)
 # As above: the same cos(x^2), then a few roundings of terms below 40: under 1e-13.
 torch.testing.assert_close(buggy_with_ones, right_with_ones, rtol=1e-12, atol=1e-12)
@@ -180,12 +188,12 @@ print(
     f"max |diff| = {(buggy_with_ones - right_with_ones).abs().max().item():.1e}",
 )
 
-_, buggy = torch.autograd.functional.vjp(SeedFForgetsV.apply, x, v=v)
+_, buggy = torch.autograd.functional.vjp(CustomFForgetsV.apply, x, v=v)
 print(f"with a random v it is off by up to {(buggy - autograd).abs().max().item():.2f}")
 assert (buggy - autograd).abs().max() > 1
 
 try:
-    torch.autograd.gradcheck(SeedFForgetsV.apply, (x_check,))
+    torch.autograd.gradcheck(CustomFForgetsV.apply, (x_check,))
     raise AssertionError("gradcheck missed the bug")
 except GradcheckError as error:
     print("gradcheck on the buggy rule -> GradcheckError:")
@@ -204,7 +212,7 @@ grid_ones = torch.ones_like(grid)
 
 def first_derivative(x):
     return torch.autograd.functional.vjp(
-        SeedF.apply, x, v=grid_ones, create_graph=True
+        CustomF.apply, x, v=grid_ones, create_graph=True
     )[1]
 
 
@@ -244,10 +252,10 @@ plt.show()
 # ``generate_vmap_rule`` lets :func:`torch.func.vmap` batch the function, so
 # :func:`torch.func.grad` gives the derivative at every point:
 
-per_point = torch.func.vmap(torch.func.grad(SeedF.apply))(grid)
+per_point = torch.func.vmap(torch.func.grad(CustomF.apply))(grid)
 # The same elementwise formula, batched: a few eps of terms below 15, under 1e-13.
 torch.testing.assert_close(per_point, first, rtol=1e-12, atol=1e-12)
-print("vmap(grad(SeedF.apply)) matches the VJP at all", grid.numel(), "points")
+print("vmap(grad(CustomF.apply)) matches the VJP at all", grid.numel(), "points")
 
 # %%
 # The other transforms, and what ``setup_context`` is for:
@@ -267,13 +275,13 @@ print("vmap(grad(SeedF.apply)) matches the VJP at all", grid.numel(), "points")
 # is not). It is in the table too.
 
 
-class SeedFCtxInForward(torch.autograd.Function):
+class CustomFCtxInForward(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
         return f(x)
 
-    backward = staticmethod(SeedF.backward)
+    backward = staticmethod(CustomF.backward)
 
 
 points = torch.linspace(-1.5, 1.5, 5, dtype=torch.float64)
@@ -288,7 +296,7 @@ transforms = {
     )(points),
     "functional.jvp": lambda fn: torch.autograd.functional.jvp(fn, points, tangent)[1],
 }
-rules = {"SeedF": SeedF, "ctx in forward": SeedFCtxInForward}
+rules = {"CustomF": CustomF, "ctx in forward": CustomFCtxInForward}
 outcome = {}
 print(f"{'transform':<16}" + "".join(f"{name:<22}" for name in rules).rstrip())
 for transform_name, transform in transforms.items():
@@ -309,7 +317,7 @@ for transform_name, transform in transforms.items():
         + "".join(f"{outcome[transform_name, name]:<22}" for name in rules).rstrip()
     )
 
-assert all(outcome[t, "SeedF"] == "works" for t in transforms)
+assert all(outcome[t, "CustomF"] == "works" for t in transforms)
 assert {t for t in transforms if outcome[t, "ctx in forward"] == "works"} == {
     "functional.jvp"
 }
@@ -325,7 +333,7 @@ assert {t for t in transforms if outcome[t, "ctx in forward"] == "works"} == {
 # error.
 
 
-class SeedFNumPyBackward(SeedFCtxInForward):
+class CustomFNumPyBackward(CustomFCtxInForward):
     @staticmethod
     def backward(ctx, grad_output):
         (x,) = ctx.saved_tensors
@@ -333,15 +341,19 @@ class SeedFNumPyBackward(SeedFCtxInForward):
         return torch.from_numpy(v_np * (2 * x_np + 2 * x_np * np.cos(x_np**2)))
 
 
-_, numpy_vjp = torch.autograd.functional.vjp(SeedFNumPyBackward.apply, points, tangent)
-_, numpy_jvp = torch.autograd.functional.jvp(SeedFNumPyBackward.apply, points, tangent)
+_, numpy_vjp = torch.autograd.functional.vjp(
+    CustomFNumPyBackward.apply, points, tangent
+)
+_, numpy_jvp = torch.autograd.functional.jvp(
+    CustomFNumPyBackward.apply, points, tangent
+)
 print("NumPy backward, functional.vjp:", [round(t, 4) for t in numpy_vjp.tolist()])
 print("NumPy backward, functional.jvp:", numpy_jvp.tolist())
 torch.testing.assert_close(numpy_vjp, transforms["vjp"](f))  # right
 assert (numpy_jvp == 0).all()  # exact zeros: nothing was differentiated
 try:
     torch.autograd.functional.jvp(
-        SeedFNumPyBackward.apply, points, tangent, strict=True
+        CustomFNumPyBackward.apply, points, tangent, strict=True
     )
     raise AssertionError("strict=True should refuse a backward it cannot differentiate")
 except RuntimeError as error:

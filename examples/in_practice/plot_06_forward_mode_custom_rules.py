@@ -211,8 +211,9 @@ print(textwrap.fill(f"each with the message: {message}", 86, subsequent_indent="
 # `torch/_functorch/eager_transforms.py
 # <https://github.com/pytorch/pytorch/blob/main/torch/_functorch/eager_transforms.py>`_;
 # the cell checks that they give the same bits), so its outer forward pass
-# runs the JVP rule (to get the tangent of :math:`f(x)`) and then
-# differentiates the operations of ``backward``. Both agree with the hand formulas, and with
+# runs the JVP rule (to get the tangent of :math:`f(x)`, which ``backward``
+# reads) and then differentiates the operations of ``backward``; the next
+# cell counts the calls. Both agree with the hand formulas, and with
 # ``jacrev(jacrev(f))``, which never calls ``jvp``. The buggy rule gives a
 # wrong Hessian, although its ``backward`` is right.
 
@@ -236,6 +237,48 @@ assert forward_over_reverse.equal(jacfwd(jacrev(logsumexp))(x))
 buggy_hessian_error = (hessian(buggy)(x) - hessian_by_hand).abs().max().item()
 print(f"hessian through the buggy jvp: max |error| = {buggy_hessian_error:.2f}")
 assert buggy_hessian_error > 0.05
+
+# %%
+# A copy of the rule that counts its calls. ``jacfwd`` calls ``jvp`` once
+# (``vmap`` batches the :math:`n` basis vectors into one call);
+# ``hessian`` calls ``jvp`` once and ``backward`` once, as described above;
+# ``jacrev(jacrev(f))`` calls ``backward`` twice (the outer reverse pass
+# differentiates :math:`f(x)` too, where ``backward`` reads it) and ``jvp``
+# never.
+
+
+class LogSumExpCounted(LogSumExp):
+    calls = {}
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        LogSumExpCounted.calls["backward"] += 1
+        return LogSumExp.backward(ctx, grad_output)
+
+    @staticmethod
+    def jvp(ctx, x_tangent):
+        LogSumExpCounted.calls["jvp"] += 1
+        return LogSumExp.jvp(ctx, x_tangent)
+
+
+calls = {}
+for name, transform in [
+    ("jacfwd", jacfwd),
+    ("hessian", hessian),
+    ("jacrev(jacrev)", lambda f: jacrev(jacrev(f))),
+]:
+    LogSumExpCounted.calls = {"jvp": 0, "backward": 0}
+    transform(LogSumExpCounted.apply)(x)
+    calls[name] = LogSumExpCounted.calls
+    print(
+        f"{name:<15} calls of jvp: {calls[name]['jvp']}, of backward: "
+        f"{calls[name]['backward']}"
+    )
+assert calls == {  # exact: counts
+    "jacfwd": {"jvp": 1, "backward": 0},
+    "hessian": {"jvp": 1, "backward": 1},
+    "jacrev(jacrev)": {"jvp": 0, "backward": 2},
+}
 
 # %%
 # A composition that is silently wrong: forward over forward

@@ -255,7 +255,7 @@ print("vector_norm(dim=-1) and torch.cdist: finite, equal to the hand derivative
 # product, :math:`\lVert a \rVert^2 + \lVert b \rVert^2 - 2 a^\top b`
 # (the ``r1 > 25 || r2 > 25`` test in `Distance.cpp
 # <https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/native/Distance.cpp>`_),
-# which is faster and less accurate: rounding leaves some distances on the
+# which is less accurate: rounding leaves some distances on the
 # diagonal near :math:`10^{-8}` instead of 0, and the gradient is off by
 # up to about :math:`10^{-7}`, against :math:`10^{-13}` for the direct
 # formula (the sizes depend on the machine's last bits, so they are
@@ -308,7 +308,11 @@ torch.testing.assert_close(
 # torch 2.13 and earlier; torch 2.14 adds one, finite despite the zero
 # diagonal (the cell compares it with the double ``where``'s).
 # The double ``where`` of the first section keeps both derivatives finite
-# by double backward, and away from 0 it has the norm's Hessian:
+# by double backward, and away from 0 its double backward gives the norm's
+# Hessian, :math:`(I - u u^\top) / \lVert x \rVert` with
+# :math:`u = x / \lVert x \rVert`. The Hessians below are built by double
+# backward: :func:`torch.autograd.grad` with ``create_graph=True``, then
+# once more for each entry of the gradient.
 
 
 def norm_double_where(t, dim=None):
@@ -318,23 +322,30 @@ def norm_double_where(t, dim=None):
     )
 
 
+def hessian_by_double_backward(function, point):
+    point = point.detach().requires_grad_()
+    (gradient,) = torch.autograd.grad(function(point), point, create_graph=True)
+    rows = [torch.autograd.grad(entry, point, retain_graph=True) for entry in gradient]
+    return torch.stack([row for (row,) in rows])
+
+
 at_zero = torch.zeros(3, dtype=torch.float64)
-reverse_over_reverse = torch.func.jacrev(torch.func.jacrev(torch.linalg.vector_norm))(
-    at_zero
-)
+double_backward = hessian_by_double_backward(torch.linalg.vector_norm, at_zero)
 forward_over_reverse = torch.func.hessian(torch.linalg.vector_norm)(at_zero)
-double_where_hessian = torch.func.jacrev(torch.func.jacrev(norm_double_where))(at_zero)
+double_where_hessian = hessian_by_double_backward(norm_double_where, at_zero)
 print("first row of the second derivative at x = 0:")
-print("  vector_norm, reverse over reverse:", reverse_over_reverse[0].tolist())
-print("  vector_norm, torch.func.hessian:  ", forward_over_reverse[0].tolist())
-print("  double where, reverse over reverse:", double_where_hessian[0].tolist())
+print("  vector_norm, double backward:   ", double_backward[0].tolist())
+print("  vector_norm, torch.func.hessian:", forward_over_reverse[0].tolist())
+print("  double where, double backward:  ", double_where_hessian[0].tolist())
 # Exact: NaN from dividing by the zero norm, and zeros that the backward
 # formulas put in (masks and the unselected branch), not computed values.
-assert torch.isnan(reverse_over_reverse).all() and (forward_over_reverse == 0).all()
+assert torch.isnan(double_backward).all() and (forward_over_reverse == 0).all()
 assert (double_where_hessian == 0).all()
-torch.testing.assert_close(
-    torch.func.hessian(norm_double_where)(away.detach()),
-    torch.func.hessian(torch.linalg.vector_norm)(away.detach()),
+length = away.detach().norm()
+unit = away.detach() / length
+torch.testing.assert_close(  # away from 0, against the hand formula
+    hessian_by_double_backward(norm_double_where, away),
+    (torch.eye(3, dtype=torch.float64) - torch.outer(unit, unit)) / length,
 )
 release = tuple(int(part) for part in torch.__version__.split("+")[0].split(".")[:2])
 direction = torch.randn(
@@ -561,8 +572,8 @@ plt.show()
 #   ``sqrt`` of a sum of squares where a norm can be zero. That fixes first
 #   derivatives. For second derivatives by double backward (gradient
 #   penalties, physics-informed losses), ``vector_norm`` gives NaN at a
-#   zero norm and ``cdist`` has none before torch 2.14: use the double
-#   ``where``. Above 25 rows,
+#   zero norm, and ``cdist``'s direct formula (its default up to 25 rows)
+#   has none before torch 2.14: use the double ``where``. Above 25 rows,
 #   ``cdist``'s default takes a less accurate matrix-product path.
 # * ``with torch.autograd.detect_anomaly():`` names the first backward
 #   function that returns NaN and shows its forward line; the infinity may
