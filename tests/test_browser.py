@@ -473,13 +473,14 @@ NOT_PRINTED = [
 
 # Boxes that scroll sideways, each named by its longest line (code, output)
 # or its text (display maths), and figures with their smallest text as shown,
-# in CSS px (docs/_ext/figure_text.py puts its size at full size in a class).
+# in CSS px (docs/_ext/figure_text.py measures it at full size, image_sizes.py
+# puts it on the image as data-text-px; a figure without it counts as 0 px).
 SCROLLING = """(selector) => [...document.querySelectorAll(selector)]
   .filter((box) => box.scrollWidth > box.clientWidth + 1)
   .map((box) => box.matches(".katex-display") ? box.querySelector(".katex-mathml").textContent.slice(0, 60)
     : box.textContent.split("\\n").reduce((a, b) => (b.length > a.length ? b : a), "").trim().slice(0, 60))"""
-FIGURE_TEXT = """() => [...document.querySelectorAll("article img[class*=smallest-text-]")].map((img) => {
-  const full = Number([...img.classList].find((c) => c.startsWith("smallest-text-")).split("-").pop()) / 10;
+FIGURE_TEXT = """() => [...document.querySelectorAll("article img.sphx-glr-single-img, article img.sphx-glr-multi-img")].map((img) => {
+  const full = Number(img.dataset.textPx || 0);
   return [img.getAttribute("src").split("/").pop(), full * img.clientWidth / img.naturalWidth,
           img.closest("a.full-size-figure")?.getAttribute("href") || null];
 })"""
@@ -514,11 +515,22 @@ OPENING_APART = """() => [...document.querySelectorAll("article .katex-opening")
   const bracket = range.getBoundingClientRect(), first = box.querySelector(".katex-base").getBoundingClientRect();
   return bracket.bottom <= first.top || first.bottom <= bracket.top;
 }).map((box) => box.textContent.slice(0, 30))"""
-CODE = "article div[class*='highlight-']:not(.sphx-glr-script-out) > .highlight > pre"  # code cells, not outputs
+CODE = "article div[class*='highlight-']:not(.sphx-glr-script-out, .cell_output div) > .highlight > pre"  # code, not outputs
 OUTPUT = "article div.sphx-glr-script-out pre, article div.cell_output pre"
 DISPLAYS = "article .katex-display"
 # Shown wider than furo's column on purpose, by page: (what, why).
-WIDE_ON_PURPOSE = {}
+WIDE_ON_PURPOSE = {
+    "auto_examples/jacobians/plot_01_when_ones_is_not_the_derivative.html": [
+        ("softmax:J=diag\u2061(s)\u2212ss\u22a4,1\u22a4J=s\u22a4\u2212(1\u22a4s)\u2009s\u22a4=0;cumsum:Jij=[\u2009j\u2264i\u2009],",
+         "three Jacobians and their column sums aligned in rows and columns: on a phone the rows scroll"),
+    ],
+    "maths_constructs.html": [
+        ("Jn=\u2202f(xn)\u2202xn=(bnancos\u2061(an+bn2)2bncos\u2061(an+bn2)2an\u22123),\u2207f(xn)=(",
+         "two matrices side by side: the construct as a tutorial writes it"),
+        ("softmax:J=diag\u2061(s)\u2212ss\u22a4,1\u22a4J=0;cumsum:Jij=[\u2009j\u2264i\u2009],(1\u22a4J)j=N\u2212j+1",
+         "aligned rows, as on jacobians/plot_01"),
+    ],
+}
 SMALLEST_TEXT_PX = 11
 
 

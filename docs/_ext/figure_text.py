@@ -11,11 +11,15 @@ This module is the image scraper conf.py names (``"figure_text"``): before
 sphinx-gallery's own matplotlib scraper saves the figures, it measures each
 figure's smallest text (tick labels, legends, titles, annotations) in CSS
 pixels as shown in the column, and fails the example, naming the text and
-what to change, when it is below ``SMALLEST_TEXT_PX``. Each image then
-carries its smallest text size at full size as a class
-(``smallest-text-139``: 13.9 px), from which tests/test_browser.py computes
-the size a reader sees at any width.
+what to change, when it is below ``SMALLEST_TEXT_PX``. Each figure's smallest
+text size at full size is written beside its image, in a file
+``<image>.text-px`` (sphinx-gallery's image directive keeps one class only);
+docs/_ext/image_sizes.py copies it into the page as ``data-text-px``, from which
+tests/test_browser.py computes the size a reader sees at any width.
 """
+
+import re
+from pathlib import Path
 
 from matplotlib.text import Text
 from sphinx_gallery.scrapers import matplotlib_scraper
@@ -64,12 +68,19 @@ def scraper(block, block_vars, gallery_conf, **kwargs):
         plt.close("all")  # as sphinx-gallery's scraper does: the next example starts with none
         raise
     rst = matplotlib_scraper(block, block_vars, gallery_conf, **kwargs)
-    # One ":class:" line per image, in the order of the figures.
-    parts = rst.split(":class: sphx-glr-")
-    assert len(parts) == len(sizes) + 1, (len(parts), sizes)
-    return parts[0] + "".join(
-        f":class: smallest-text-{round(size * 10)} sphx-glr-{part}" for size, part in zip(sizes, parts[1:])
-    )
+    images = IMAGE.findall(rst)  # in the order of the figures
+    assert len(images) == len(sizes), (images, sizes)
+    for image, size in zip(images, sizes):
+        sidecar(Path(gallery_conf["src_dir"], image.lstrip("/"))).write_text(f"{size:.1f}\n")
+    return rst
+
+
+IMAGE = re.compile(r"image-sg:: (\S+)")
+
+
+def sidecar(image: Path) -> Path:
+    """The file beside IMAGE that holds its smallest text size, in px at full size."""
+    return image.with_suffix(".text-px")
 
 
 def _get_sg_image_scraper():

@@ -8,7 +8,9 @@ of the PNG file, to every ``<img>`` in a page's body that has neither. The
 stylesheets scale the images down (``max-width``) and keep their proportions
 (``height: auto``), so the attributes fix the shape, not the size.
 
-A tutorial's figure also becomes a link to its largest version (the 2x
+A figure carries its smallest text size in px at full size (``data-text-px``,
+measured by docs/_ext/figure_text.py when the example ran), and becomes a
+link to its largest version (the 2x
 file of its ``srcset``), so a click or tap opens it at full size: on a
 phone a figure is shown at half its width or less.
 
@@ -23,6 +25,8 @@ import struct
 from pathlib import Path
 
 from sphinx.util import logging
+
+from figure_text import sidecar  # the smallest text size of a figure, written by its scraper
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +75,11 @@ def add_image_sizes(app, pagename, templatename, context, doctree):
             return tag
         width, height = png_size(path)
         end = -2 if tag.endswith("/>") else -1
-        return linked(f'{tag[:end].rstrip()} width="{width}" height="{height}"{tag[end:]}')
+        extra = f' width="{width}" height="{height}"'
+        source = _sources(str(app.srcdir)).get(path.name)
+        if source and sidecar(source).is_file():
+            extra += f' data-text-px="{sidecar(source).read_text().strip()}"'
+        return linked(f"{tag[:end].rstrip()}{extra}{tag[end:]}")
 
     context["body"] = IMG.sub(sized, body)
 

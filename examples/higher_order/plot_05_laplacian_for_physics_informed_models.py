@@ -63,8 +63,8 @@ grows.
 #
 # .. math::
 #
-#    H = W_1^\top \operatorname{diag}(\sigma_1'' \odot a)\, W_1
-#    + J^\top \operatorname{diag}(w_3 \odot \sigma_2'')\, J, \qquad
+#    H = W_1^\top {\operatorname{diag}(\sigma_1'' \odot a)}\, W_1
+#    + J^\top {\operatorname{diag}(w_3 \odot \sigma_2'')}\, J, \qquad
 #    \Delta u = \sum_{j=1}^{W} \sigma_{1,j}'' a_j \lVert W_{1,j} \rVert^2
 #    + \sum_{k=1}^{W} w_{3,k} \sigma_{2,k}'' \lVert J_k \rVert^2,
 #

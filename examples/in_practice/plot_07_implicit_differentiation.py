@@ -134,8 +134,8 @@ torch.testing.assert_close(grad_b_by_hand, fd_b, rtol=1e-7, atol=1e-7)
 #
 # .. math::
 #
-#    T(x, \theta) = x - \alpha\,(A x + \tanh x - \theta), \qquad
-#    T_x = I - \alpha\,(A + D), \quad D = \operatorname{diag}(1 - \tanh^2 x),
+#    T(x, \theta) = x - {\alpha\,(A x + \tanh x - \theta)}, \qquad
+#    T_x = I - {\alpha\,(A + D)}, \quad D = {\operatorname{diag}(1 - \tanh^2 x)},
 #    \quad T_\theta = \alpha I.
 #
 # :math:`A + D` has eigenvalues in :math:`[1, 5]`, so :math:`T_x` (symmetric)

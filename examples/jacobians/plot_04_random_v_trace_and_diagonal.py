@@ -86,7 +86,7 @@ for the field below they do not.
 # .. math::
 #
 #    J = I + J_g, \qquad
-#    J_g = W_2 \operatorname{diag}\bigl(1 - \tanh^2(W_1 x + b)\bigr) W_1
+#    J_g = W_2 {\operatorname{diag}\bigl(1 - \tanh^2(W_1 x + b)\bigr)} W_1
 #    \in \mathbb{R}^{n \times n}.
 #
 # A continuous normalising flow integrates a field like :math:`g` itself,
