@@ -93,7 +93,7 @@ def page_outputs(page: BeautifulSoup) -> list[str]:
 
 # Measured durations and speed ratios differ from run to run; everything else
 # a page prints must be the same on every run.
-TIMING = re.compile(r"\s*(\d[\d,]*(\.\d+)?\s*(ms|s)\b|\d+(\.\d+)?x (faster|slower))")
+TIMING = re.compile(r"\s*(\d[\d,]*(\.\d+)?\s*(ms|s|%)(?=\W|$)|\d+(\.\d+)?x (faster|slower))")
 
 
 def output_lines(text: str) -> list[str]:

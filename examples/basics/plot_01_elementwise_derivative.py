@@ -119,7 +119,8 @@ print(
 assert x_view is not x_tracked and x_view.data_ptr() == x_tracked.data_ptr()
 assert x_view.grad_fn.name() == "ViewBackward0", "a view of x, not a new leaf"
 # the VJP's own derivative reaches x (autograd.grad raises if x is not in its graph)
-torch.autograd.grad(vjp_tracked.sum(), x_tracked)
+(through_the_vjp,) = torch.autograd.grad(vjp_tracked.sum(), x_tracked)
+assert through_the_vjp.shape == x_tracked.shape
 
 # %%
 # The check

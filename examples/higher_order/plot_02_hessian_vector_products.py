@@ -405,12 +405,11 @@ for _ in range(3):
     # Exact integers: the two broadcast zero products counted above.
     assert zero_products.products == counts["func: jvp of grad"][3]
 share = statistics.median(shares)
-most = "most of it" if share > 0.5 else "less than half of it"
 print(
     f"jvp of grad at n = {sizes[-1]}: its two products with the broadcast zeros"
-    f" took {share:.0%}"
+    f" took {share * 100:.0f} %"
 )
-print(f"  of its time, median of {len(shares)} calls ({most})")
+print(f"  of its time, median of {len(shares)} calls")
 
 # %%
 # Reading the figure

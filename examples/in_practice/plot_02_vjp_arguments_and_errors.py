@@ -208,9 +208,10 @@ raised(
 # floating-point or complex tensor to differentiate with respect to
 # (complex works too, although the message names floating point only). For
 # a complex input the result follows PyTorch's conjugate convention: for
-# :math:`z^2` and :math:`v = 1` it is :math:`\overline{2z}`, not
-# :math:`2z`; :ref:`sphx_glr_auto_examples_higher_order_plot_03_complex_inputs.py`
-# explains why.
+# :math:`z^2` and :math:`v = 1` it is the conjugate :math:`\overline{2z}` and
+# not :math:`2z`, as
+# :ref:`sphx_glr_auto_examples_higher_order_plot_03_complex_inputs.py`
+# explains.
 
 _, fixed = vjp(lambda x: x**2, torch.arange(4).to(torch.float64), v=ones)
 torch.testing.assert_close(fixed, 2 * torch.arange(4, dtype=torch.float64))

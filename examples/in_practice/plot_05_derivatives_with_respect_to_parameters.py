@@ -405,7 +405,10 @@ per_sample_norms = torch.sqrt(
     sum((g.reshape(B, -1) ** 2).sum(dim=1) for g in per_sample_grads.values())
 )
 C = per_sample_norms.median().item()
-scale = torch.clamp(C / per_sample_norms, max=1.0)  # min(1, C / ||g_i||), shape (B,)
+# min(1, C / ||g_i||), shape (B,): 1 exactly for the norms up to C. (Not
+# clamp(C / norms, max=1): a float divided by a tensor is computed as C times
+# the reciprocal, which for the median's own norm can round to just below 1.)
+scale = torch.where(per_sample_norms > C, C / per_sample_norms, 1.0)
 clipped = {
     name: g * scale.reshape(B, *[1] * (g.dim() - 1))
     for name, g in per_sample_grads.items()
@@ -420,8 +423,8 @@ print(
     f"{clipped_norms.max().item():.4f}",
 )
 # A count, exact: for an even B, median returns the lower of the two middle
-# norms, so the B / 2 norms above it (all distinct) are scaled down, and the
-# median's own sample gets clamp(C / C) = 1 exactly.
+# norms, so the B / 2 norms above it (all distinct, so well above C) are scaled
+# down, and the median's own sample keeps scale 1.
 assert per_sample_norms.unique().numel() == B and (scale < 1).sum() == B // 2
 # Each norm sums 9802 positive squares: within 9802 eps/2 = 1.1e-12 relative,
 # whatever the order, so a clipped norm is within ~2.5e-12 of C: widened from
