@@ -15,6 +15,7 @@ Without Chromium these tests skip (install Debian's ``chromium`` package;
 Chromium is a failure instead.
 """
 
+import io
 import os
 import pickle
 import re
@@ -39,6 +40,7 @@ if not CHROMIUM:
 
 from axe_playwright_python.sync_playwright import Axe  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
+from PIL import Image  # noqa: E402
 
 ARTIFACTS = REPO / "build" / "test-artifacts"
 # Raw TeX that typeset maths never leaves in the text of a page.
@@ -341,6 +343,70 @@ def test_printing_from_the_dark_theme_uses_the_light_palette(site, base_url, bro
     assert result["checked"] > 50 and not result["low"], result
     dark = [b for b in set(backgrounds) if sum(int(c) for c in re.findall(r"\d+", b)[:3]) / 3 < 200]
     assert not dark, f"printed on a dark background: {dark}"
+
+
+# In print, where code wraps at the margin: for each line of code or output
+# that wrapped, where its first piece and its continuation start (px).
+WRAPPED_LINES = """() => {
+  const found = [];
+  for (const pre of document.querySelectorAll("article .highlight > pre")) {
+    const walker = document.createTreeWalker(pre, NodeFilter.SHOW_TEXT);
+    const pieces = [];  // [node, offset] of each character
+    for (let node = walker.nextNode(); node; node = walker.nextNode())
+      for (let i = 0; i < node.length; i++) pieces.push([node, i]);
+    let start = 0;
+    for (let i = 0; i <= pieces.length; i++) {
+      if (i < pieces.length && pieces[i][0].data[pieces[i][1]] !== "\\n") continue;
+      if (i > start + 1) {
+        const range = document.createRange();
+        range.setStart(...pieces[start]);
+        range.setEnd(pieces[i - 1][0], pieces[i - 1][1] + 1);
+        const rects = [...range.getClientRects()].filter((r) => r.width > 0);
+        const tops = [...new Set(rects.map((r) => Math.round(r.top)))];
+        if (tops.length > 1) {
+          const first = Math.min(...rects.filter((r) => Math.round(r.top) === tops[0]).map((r) => r.left));
+          const next = Math.min(...rects.filter((r) => Math.round(r.top) === tops[1]).map((r) => r.left));
+          found.push([first, next, pre.textContent.slice(0, 30)]);
+        }
+      }
+      start = i + 1;
+    }
+  }
+  return found;
+}"""
+
+
+def test_printed_code_wraps_with_a_hanging_indent(site, base_url, browser):
+    page = load(browser, base_url, "auto_examples/jacobians/plot_02_batched_jacobian_methods.html", 640, media="print")
+    wrapped = page.evaluate(WRAPPED_LINES)
+    page.close()
+    assert wrapped, "no line of code or output wraps in print: nothing checked"
+    flat = [w for w in wrapped if w[1] < w[0] + 8]
+    assert not flat, f"continuations not indented (first piece, continuation, block): {flat[:5]}"
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_no_hairline_at_the_corners_of_boxes_that_do_not_scroll(site, base_url, browser, theme):
+    """On a 2x screen, a display of maths that fits its column shows nothing
+    at its corners: the scroll cue's shadows stay under their covers."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, device_scale_factor=2, color_scheme=theme)
+    found, checked = [], 0
+    for path in ("index.html", tutorial_page(site.html, EXAMPLES[0]).relative_to(site.html).as_posix(), "concepts/what_is_a_vjp.html"):
+        page.goto(base_url + path, wait_until="networkidle")
+        page.evaluate("document.fonts.ready.then(() => true)")
+        for box in page.query_selector_all("article div.math"):
+            if box.evaluate("e => e.scrollWidth > e.clientWidth + 1"):
+                continue
+            box.scroll_into_view_if_needed()
+            shot = Image.open(io.BytesIO(box.screenshot())).convert("RGB")
+            width, height = shot.size
+            background = shot.getpixel((width // 2, 1))
+            corners = [shot.getpixel((x, y)) for x in (0, 1, width - 2, width - 1) for y in (0, 1, height - 2, height - 1)]
+            checked += 1
+            if any(max(abs(a - b) for a, b in zip(pixel, background)) > 8 for pixel in corners):
+                found.append(path)
+    page.close()
+    assert checked >= 5 and not found, f"hairlines at the corners of {len(found)} of {checked} displays: {found}"
 
 
 def test_names_linked_in_code_have_the_colour_of_the_code_around_them(site, base_url, browser):

@@ -208,7 +208,7 @@ raised(
 # floating-point or complex tensor to differentiate with respect to
 # (complex works too, although the message names floating point only). For
 # a complex input the result follows PyTorch's conjugate convention: for
-# :math:`z^2` and :math:`v = 1` it is the conjugate :math:`\overline{2z}` and
+# :math:`z^2` and :math:`v = 1` it is the conjugate :math:`2 \bar{z}` and
 # not :math:`2z`, as
 # :ref:`sphx_glr_auto_examples_higher_order_plot_03_complex_inputs.py`
 # explains.
