@@ -1,7 +1,8 @@
 """Run every tutorial's downloads under other torch releases (`make compat`).
 
-For each release named on the command line (default: the oldest release the
-downloads support and the newest this machine's pip serves), this creates a
+For each release named on the command line (default: DEFAULT_RELEASES below,
+the oldest release the downloads support and the newest the maintainers' pip
+served when it was set), this creates a
 virtual environment of its own under build/compat/, installs that torch with
 what the examples import (matplotlib, and IPython for the notebooks), runs
 every example alone as its script and as the notebook sphinx-gallery makes of
@@ -32,8 +33,8 @@ from sitebuild import EXAMPLES, REPO, gallery_notebook
 
 sys.path.insert(0, str(REPO / "docs" / "_ext"))
 from torch_releases import RECORD, build_platform, release_key  # noqa: E402 (the page side of the record)
-# The oldest torch the downloads support, and the newest this machine's pip
-# serves (its configuration caps torch at 2.14.1). Why this floor: see
+# The oldest torch the downloads support, and the newest the maintainers' pip
+# served when this was set (its configuration capped torch at 2.14.1). Why this floor: see
 # docs/contributing.md, "torch releases".
 DEFAULT_RELEASES = ["2.5.1", "2.14.1"]
 

@@ -26,10 +26,11 @@ catching a real bug.
 # (:math:`1.2 \times 10^{-7}` in float32, :math:`2.2 \times 10^{-16}` in
 # float64). The sum is smallest near :math:`h \approx \varepsilon^{1/3}`,
 # where the typical error is a few times :math:`\varepsilon^{2/3}`
-# (:math:`2.4 \times 10^{-5}` in float32, :math:`3.7 \times 10^{-11}` in
-# float64; measured below). A single step can land closer by luck, when the
-# roundings happen to cancel the truncation, but nothing tells which step
-# that is. That is why gradient checks run in float64.
+# (:math:`\varepsilon^{2/3}` is :math:`2.4 \times 10^{-5}` in float32,
+# :math:`3.7 \times 10^{-11}` in float64; the errors are measured below).
+# A single step can land closer by luck, when the roundings happen to
+# cancel the truncation, but nothing tells which step that is. That is why
+# gradient checks run in float64.
 #
 # For a vector function, one difference along a random direction :math:`u`
 # checks a VJP against all of :math:`J` at once, through the adjoint identity

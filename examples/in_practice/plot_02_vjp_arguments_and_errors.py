@@ -448,7 +448,7 @@ raised(
 # follow the same kind of rule: ``torch.max(t)`` splits the gradient evenly
 # among tied maxima, ``t.max(dim=0)`` sends all of it to the one index it
 # returns. The formulas are in PyTorch's `derivatives.yaml
-# <https://github.com/pytorch/pytorch/blob/main/tools/autograd/derivatives.yaml>`_;
+# <https://github.com/pytorch/pytorch/blob/v2.13.0/tools/autograd/derivatives.yaml>`_;
 # the cell checks each value.
 
 points = torch.tensor([-1.0, 0.0, 1.0], dtype=torch.float64)

@@ -325,7 +325,7 @@ assert {t for t in transforms if outcome[t, "ctx in forward"] == "works"} == {
 # %%
 # :func:`torch.autograd.functional.jvp` differentiates ``backward``
 # itself, with respect to its ``grad_output`` (`torch/autograd/functional.py
-# <https://github.com/pytorch/pytorch/blob/main/torch/autograd/functional.py>`_).
+# <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/autograd/functional.py>`_).
 # A ``backward`` computed
 # outside torch, in NumPy say (the kind of rule this page is for), leaves
 # nothing to differentiate: the reverse-mode results are right, and the JVP

@@ -318,10 +318,11 @@ print("mean of the per-sample gradients equals the batch gradient")
 # The count above, 32 module calls against 1, counts calls: each pays its
 # own Python and dispatch overhead and runs small kernels. It is not a
 # count of arithmetic. For the convolutions, a ``TorchDispatchMode`` (from
-# ``torch.utils._python_dispatch``; it sees every ATen call) counts both:
-# the calls, forward and backward, and their multiply-adds, read from the
-# shapes (one per product of an output entry, or of a computed gradient
-# entry, with the kernel). The multiply-adds are the same on both sides.
+# ``torch.utils._python_dispatch``; it sees every ATen operation that
+# reaches the dispatcher below autograd) counts both: the calls, forward
+# and backward, and their multiply-adds, read from the shapes (one per
+# product of an output entry, or of a computed gradient entry, with the
+# kernel). The multiply-adds are the same on both sides.
 # ``vmap`` runs each forward convolution once for all 32 samples and gets
 # every sample's weight gradient from one grouped convolution
 # (``groups=32``).
@@ -434,7 +435,9 @@ assert (clipped_norms <= C * (1 + 1e-11)).all()
 # %%
 # The reference is the loop again, this time clipping each sample's ``.grad``
 # with :func:`torch.nn.utils.clip_grad_norm_`, an independent implementation
-# of the same rule, which also returns the norm before clipping.
+# of the same rule up to the :math:`10^{-6}` it adds to the norm (`clip_grad.py
+# <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/nn/utils/clip_grad.py>`_;
+# hence the tolerance below), which also returns the norm before clipping.
 
 loop_sum = {name: torch.zeros_like(p) for name, p in cnn.named_parameters()}
 loop_norms = []

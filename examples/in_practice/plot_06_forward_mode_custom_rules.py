@@ -209,7 +209,7 @@ print(textwrap.fill(f"each with the message: {message}", 86, subsequent_indent="
 # ``jacfwd`` pushes the :math:`n` basis vectors through ``jvp``;
 # ``hessian`` is ``jacfwd(jacrev(f))`` (the last line of its source in
 # `torch/_functorch/eager_transforms.py
-# <https://github.com/pytorch/pytorch/blob/main/torch/_functorch/eager_transforms.py>`_;
+# <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/_functorch/eager_transforms.py>`_;
 # the cell checks that they give the same bits), so its outer forward pass
 # runs the JVP rule (to get the tangent of :math:`f(x)`, which ``backward``
 # reads) and then differentiates the operations of ``backward``; the next

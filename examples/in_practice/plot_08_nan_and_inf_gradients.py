@@ -254,13 +254,14 @@ print("vector_norm(dim=-1) and torch.cdist: finite, equal to the hand derivative
 # default ``compute_mode``, inputs of more than 25 rows take a matrix
 # product, :math:`\lVert a \rVert^2 + \lVert b \rVert^2 - 2 a^\top b`
 # (the ``r1 > 25 || r2 > 25`` test in `Distance.cpp
-# <https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/native/Distance.cpp>`_),
+# <https://github.com/pytorch/pytorch/blob/v2.13.0/aten/src/ATen/native/Distance.cpp>`_),
 # which is less accurate: rounding leaves some distances on the
 # diagonal near :math:`10^{-8}` instead of 0, and the gradient is off by
-# up to about :math:`10^{-7}`, against :math:`10^{-13}` for the direct
-# formula (the sizes depend on the machine's last bits, so they are
-# printed, not asserted). ``compute_mode="donot_use_mm_for_euclid_dist"``
-# keeps the direct formula. With 30 points:
+# up to about :math:`10^{-7}`, against about :math:`10^{-14}` for the
+# direct formula (the sizes depend on the machine's last bits, so they are
+# printed; only a bound on the direct formula's error is asserted).
+# ``compute_mode="donot_use_mm_for_euclid_dist"`` keeps the direct formula.
+# With 30 points:
 
 many = torch.randn(
     30,

@@ -625,7 +625,7 @@ except RuntimeError as error:
 # A ``FlopCounterMode`` (from ``torch.utils.flop_counter``) counts the
 # FLOPs (two per multiply-add) of the operations in its ``flop_registry``
 # (`torch/utils/flop_counter.py
-# <https://github.com/pytorch/pytorch/blob/main/torch/utils/flop_counter.py>`__):
+# <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/utils/flop_counter.py>`__):
 # matrix products (``mm``, ``addmm``, ``bmm``, ``baddbmm``, ``_scaled_mm``;
 # not ``mv`` or ``dot``), convolutions and their backward, and the attention
 # kernels of CUDA (not the one that
@@ -831,9 +831,9 @@ plt.show()
 # * Forward mode keeps nothing, but carries tangents and their temporaries,
 #   and gives one direction per pass; PyTorch's forward-mode AD
 #   (``torch.func.jvp`` and ``torch.autograd.forward_ad`` alike) also
-#   multiplies by the zero tangents of constants. ``jacrev``'s
-#   ``chunk_size`` and checkpointing lower the peak by doing the same work
-#   in pieces or twice.
+#   multiplies by the zero tangents of constants in operations without a
+#   kernel for zero tensors, such as ``mm``. ``jacrev``'s ``chunk_size`` and
+#   checkpointing lower the peak by doing the same work in pieces or twice.
 # * On a CPU, measure memory deterministically: saved-tensor hooks for what
 #   the graph keeps, a dispatch mode for live tensor bytes.
 #
