@@ -102,8 +102,8 @@ max_error = (jacobians - expected).abs().max().item()
 print(f"max |J_vjp - J_hand| = {max_error:.1e}")
 
 # Each entry is b, a, 2a, -3, or the same cos(a + b^2) times 1 or 2b, in another order,
-# plus exact zeros: a few eps (2.2e-16) of entries below 3. A wrong entry is off by
-# O(1).
+# plus exact zeros: a few eps (2.2e-16) of entries at most 3 in magnitude. A wrong entry
+# is off by O(1).
 torch.testing.assert_close(jacobians, expected, rtol=1e-12, atol=1e-12)
 
 # %%
@@ -136,8 +136,8 @@ for n in range(4):
     for m in range(4):
         block = full[n, :, m, :]
         if n == m:
-            # The same few products of entries below 3, in another order: within a few
-            # eps (2.2e-16).
+            # The same few products of entries at most 3 in magnitude, in another
+            # order: within a few eps (2.2e-16).
             torch.testing.assert_close(block, expected[n], rtol=1e-12, atol=1e-12)
         else:
             # Exact zeros on any machine: the zeros of each one-hot v times finite

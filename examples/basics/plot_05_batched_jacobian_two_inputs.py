@@ -116,8 +116,8 @@ max_error = (jacobians - expected).abs().max().item()
 print(f"max |J_vjp - J_hand| = {max_error:.1e}")
 
 # Each entry is y, x, 2x, -3, or the same cos(x + y^2) times 1 or 2y, in another order,
-# plus exact zeros: a few eps (2.2e-16) of entries below 3. A wrong entry, or the blocks
-# swapped, is off by O(1).
+# plus exact zeros: a few eps (2.2e-16) of entries at most 3 in magnitude. A wrong
+# entry, or the blocks swapped, is off by O(1).
 torch.testing.assert_close(jacobians, expected, rtol=1e-12, atol=1e-12)
 
 # %%
@@ -138,7 +138,8 @@ jacrev_error = max(
 )
 print(f"max |B_vjp - B_jacrev| = {jacrev_error:.1e}")
 # vmap runs other kernels than the loop of VJPs, but each entry is still the same few
-# products of entries below 3, plus exact zeros: within a few eps (2.2e-16).
+# products of entries at most 3 in magnitude, plus exact zeros: within a few eps
+# (2.2e-16).
 torch.testing.assert_close(jacrev_x, blocks_x, rtol=1e-12, atol=1e-12)
 torch.testing.assert_close(jacrev_y, blocks_y, rtol=1e-12, atol=1e-12)
 torch.testing.assert_close(
@@ -156,9 +157,9 @@ full_x, full_y = torch.func.jacrev(f, argnums=(0, 1))(x[:few], y[:few])
 print("full per-input Jacobians:", tuple(full_x.shape), tuple(full_y.shape))
 for full, blocks in ((full_x, blocks_x), (full_y, blocks_y)):
     diagonal = full.diagonal(dim1=0, dim2=2).T  # full[n, :, n] for each n
-    # The same few products of entries below 3, in another order (a few eps apart); off
-    # the diagonal blocks, the one-hot v's zeros times finite partials: exact zeros on
-    # any machine.
+    # The same few products of entries at most 3 in magnitude, in another order (a few
+    # eps apart); off the diagonal blocks, the one-hot v's zeros times finite partials:
+    # exact zeros on any machine.
     torch.testing.assert_close(diagonal, blocks[:few], rtol=1e-12, atol=1e-12)
     assert torch.count_nonzero(full) == torch.count_nonzero(diagonal), (
         "zero off the diagonal blocks"

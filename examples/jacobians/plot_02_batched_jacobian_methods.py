@@ -154,8 +154,8 @@ expected = by_hand(x)
 for name, method in methods.items():
     result = method(x)
     # Each entry is b, a, 2a, -3, or the same cos(a + b^2) times 1 or 2b, plus exact
-    # zeros; the methods' kernels differ, but only by a few roundings of entries below
-    # 3: a few eps (2.2e-16).
+    # zeros; the methods' kernels differ, but only by a few roundings of entries at
+    # most 3 in magnitude: a few eps (2.2e-16).
     torch.testing.assert_close(result, expected, rtol=1e-12, atol=1e-12)
     error = (result - expected).abs().max().item()
     print(f"{name:<34} {tuple(result.shape)}  max |error| = {error:.1e}")
@@ -180,7 +180,7 @@ for name, method in methods.items():
 #   forward-mode AD's ZeroTensors (below) run before it, so the mode sees
 #   the calls they make instead (a ``stack`` with a ZeroTensor among its
 #   inputs is seen as ``zeros``, ``expand`` and ``stack``: the fallback in
-#   `ZeroTensorFallback.cpp <https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/ZeroTensorFallback.cpp>`__
+#   `ZeroTensorFallback.cpp <https://github.com/pytorch/pytorch/blob/v2.13.0/aten/src/ATen/ZeroTensorFallback.cpp>`__
 #   materialises the zeros). All three checked below;
 # * **elements written**: the number of elements of the tensors those
 #   calls return, except views, which share their input's memory, the
@@ -189,7 +189,7 @@ for name, method in methods.items():
 #   row copies into it are counted), and tensors with no memory behind them
 #   (a data pointer of 0): forward-mode AD's ZeroTensors, tangents known to be
 #   zero (``_efficientzerotensor`` in
-#   `TensorFactories.cpp <https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/native/TensorFactories.cpp>`__),
+#   `TensorFactories.cpp <https://github.com/pytorch/pytorch/blob/v2.13.0/aten/src/ATen/native/TensorFactories.cpp>`__),
 #   and tensors on the `meta device <https://docs.pytorch.org/docs/stable/meta.html>`__,
 #   which hold shapes only.
 #
@@ -269,9 +269,9 @@ assert work.names == {"zeros": 1, "expand": 1, "stack": 1}
 # little from a run without it: with a mode active, autograd's backward adds
 # gradients out of place (``add``, never ``add_``; counted by the mode and
 # checked below). ``can_accumulate_inplace`` in
-# `input_buffer.cpp <https://github.com/pytorch/pytorch/blob/main/torch/csrc/autograd/input_buffer.cpp>`__
+# `input_buffer.cpp <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/csrc/autograd/input_buffer.cpp>`__
 # refuses tensors that are "subclass-like", which every tensor is while a mode
-# is active (`TensorSubclassLikeUtils.h <https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/TensorSubclassLikeUtils.h>`__).
+# is active (`TensorSubclassLikeUtils.h <https://github.com/pytorch/pytorch/blob/v2.13.0/aten/src/ATen/TensorSubclassLikeUtils.h>`__).
 # Without a mode it adds in place where it can: the ``add_`` in the first
 # count printed below, made by the profiler on a run without the mode.
 
@@ -397,7 +397,7 @@ for n in naive_sizes:
     naive_elements.append(work.elements)
     blocks = full.diagonal(dim1=0, dim2=2).permute(2, 0, 1)  # (N, 3, 2)
     # The same few products as by_hand's, in another order, plus exact zeros: a few eps
-    # of entries below 3.
+    # of entries at most 3 in magnitude.
     torch.testing.assert_close(blocks, by_hand(x_n), rtol=1e-12, atol=1e-12)
     timer = benchmark.Timer(
         stmt="jacobian(f, x, vectorize=True)",
@@ -500,8 +500,8 @@ for vectorize in (False, True):
 # Pass counts are integers: exact.
 assert passes_by_mode == {False: 3 * 100, True: 1}, passes_by_mode
 # One-hot cotangents through the same backward formulas, looped or batched: each entry
-# is one partial (b, a, 2a, -3, or cos(a + b^2) times 1 or 2b, below 3) plus exact
-# zeros, a few eps (2.2e-16) apart at most.
+# is one partial (b, a, 2a, -3, or cos(a + b^2) times 1 or 2b, at most 3 in magnitude)
+# plus exact zeros, a few eps (2.2e-16) apart at most.
 torch.testing.assert_close(
     full_by_mode[False], full_by_mode[True], rtol=1e-12, atol=1e-12
 )

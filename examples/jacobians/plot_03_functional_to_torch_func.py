@@ -98,8 +98,8 @@ full = {
     "func.jacfwd": torch.func.jacfwd(f)(small),
 }
 for name, jac in full.items():
-    # Forward or reverse, each entry is the same few products of entries below 3, plus
-    # exact zeros: a few eps (2.2e-16) apart.
+    # Forward or reverse, each entry is the same few products of entries at most 3 in
+    # magnitude, plus exact zeros: a few eps (2.2e-16) apart.
     torch.testing.assert_close(jac, full["functional.jacobian"], rtol=1e-12, atol=1e-12)
     print(f"{name:<20} {tuple(jac.shape)}")
 
@@ -200,8 +200,9 @@ try:  # CountBackward has no vmap rule: vmap over its forward raises
 except RuntimeError as error:
     assert "does not have vmap support" in str(error), error
 for name in rows:
-    # One-hot v: each entry is the same few products of entries below 3, plus exact
-    # zeros; looped and batched kernels differ by a few eps (2.2e-16) at most.
+    # One-hot v: each entry is the same few products of entries at most 3 in
+    # magnitude, plus exact zeros; looped and batched kernels differ by a few eps
+    # (2.2e-16) at most.
     torch.testing.assert_close(
         rows[name], rows["functional.vjp"], rtol=1e-12, atol=1e-12
     )
@@ -411,9 +412,10 @@ table = {  # each call as written in the table: (result, what it must equal)
 }
 print(f"{'call':<61} {'shape':<12} max |error|")
 for call, (result, expected) in table.items():
-    # Each entry is one partial (b, a, 2a, -3, or c times 1 or 2b, below 3) or a sum of
-    # three products of one with v (|v| < 4), plus exact zeros; the calls and einsum sum
-    # in other orders: within 3 x 12 x 2.2e-16 = 8e-15, << 1e-12.
+    # Each entry is one partial (b, a, 2a, -3, or c times 1 or 2b, at most 3 in
+    # magnitude) or a sum of three products of one with v (|v| < 4), plus exact zeros;
+    # the calls and einsum sum in other orders: within 3 x 12 x 2.2e-16 = 8e-15,
+    # << 1e-12.
     torch.testing.assert_close(result, expected, rtol=1e-12, atol=1e-12)
     error = (result - expected).abs().max().item()
     print(f"{call:<61} {str(tuple(result.shape)):<12} {error:.1e}")

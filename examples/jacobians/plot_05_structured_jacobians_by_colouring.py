@@ -309,8 +309,8 @@ by_hand = torch.stack(
     ),
     1,
 )
-# The same few products of entries below 3 (b, a, 2a, -3, 1 or 2b times the same
-# cosine), in another order, plus exact zeros: a few eps (2.2e-16).
+# The same few products of entries at most 3 in magnitude (b, a, 2a, -3, 1 or 2b times
+# the same cosine), in another order, plus exact zeros: a few eps (2.2e-16).
 torch.testing.assert_close(per_point, by_hand, rtol=1e-12, atol=1e-12)
 print("2 JVPs give all", N, "Jacobians of shape (3, 2)")
 
