@@ -123,7 +123,7 @@ torch.testing.assert_close(left, right, rtol=1e-12, atol=1e-12)
 # :func:`torch.autograd.backward` (which ``Tensor.backward`` calls), enters
 # autograd's C++ engine through one function, ``_engine_run_backward`` of
 # ``torch.autograd.graph`` (see both in `torch/autograd/__init__.py
-# <https://github.com/pytorch/pytorch/blob/v2.5.1/torch/autograd/__init__.py>`__),
+# <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/autograd/__init__.py>`__),
 # so a ``mock`` that wraps it counts the passes, whichever of the two a
 # route calls. :func:`torch.autograd.functional.jvp` runs two: the first computes
 # :math:`g(w) = J^\top w` for a dummy :math:`w` (zeros that require grad)
@@ -348,6 +348,54 @@ torch.testing.assert_close(torch.func.jacrev(f)(x), J, rtol=1e-12, atol=1e-12)
 print("jacfwd and jacrev both equal the hand-derived J:", tuple(J.shape))
 
 # %%
+# The products each one runs, listed by a ``TorchDispatchMode`` that notes
+# every matrix-matrix (``mm``) and matrix-vector (``mv``) product with its
+# operands' shapes and strides. Besides the forward pass's :math:`Wx`,
+# ``jacrev`` runs one ``mm``: the :math:`m` basis cotangents times
+# :math:`W`. ``jacfwd`` runs one ``mm`` too, :math:`W` times the :math:`n`
+# basis tangents, and one more ``mv``: the term :math:`\dot W x` of the
+# product's tangent, where :math:`\dot W` is the constant :math:`W`'s zero
+# tangent, an :math:`m \times n` matrix broadcast from a single zero
+# (strides ``(0, 0)``), the same for every column and so run once. In all,
+# ``jacfwd`` runs :math:`n + 1` products with an :math:`m \times n` matrix
+# besides :math:`Wx`, ``jacrev`` :math:`m`.
+
+
+class MatrixProducts(TorchDispatchMode):
+    """Each mm and mv run inside the block: (name, operand shapes, operand strides)."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func in (torch.ops.aten.mm.default, torch.ops.aten.mv.default):
+            shapes = tuple(tuple(operand.shape) for operand in args)
+            strides = tuple(operand.stride() for operand in args)
+            self.calls.append((func.overloadpacket.__name__, shapes, strides))
+        return func(*args, **(kwargs or {}))
+
+
+listed = {}
+for name, transform in (("jacfwd", torch.func.jacfwd), ("jacrev", torch.func.jacrev)):
+    with MatrixProducts() as products_run:
+        transform(f)(x)
+    listed[name] = products_run.calls
+    print(f"{name}:")
+    for op, shapes, strides in products_run.calls:
+        print(f"  {op}  shapes {shapes}  strides {strides}")
+# Exact: which products run, and their shapes and strides, are fixed by the code.
+assert [call[:2] for call in listed["jacfwd"]] == [
+    ("mv", ((m, n), (n,))),  # W x
+    ("mm", ((m, n), (n, n))),  # W times the n basis tangents
+    ("mv", ((m, n), (n,))),  # W's zero tangent times x
+], listed["jacfwd"]
+assert listed["jacfwd"][2][2][0] == (0, 0), "the zero tangent is one broadcast zero"
+assert [call[0] for call in listed["jacrev"]] == ["mv", "mm"], listed["jacrev"]
+assert (m, m) in listed["jacrev"][1][1], "the m basis cotangents"
+assert all((0, 0) not in call[2] for call in listed["jacrev"]), listed["jacrev"]
+
+# %%
 # Counted and measured: tall against wide
 # ---------------------------------------
 #
@@ -359,11 +407,12 @@ print("jacfwd and jacrev both equal the hand-derived J:", tuple(J.shape))
 # :math:`W` (``jacrev``, one row per VJP). Each single product with :math:`W`
 # costs :math:`2mn` FLOPs, so the FLOPs that
 # :class:`~torch.utils.flop_counter.FlopCounterMode` counts, divided by
-# :math:`2mn`, give the number of products. (It counts matrix-matrix
-# products and convolutions, not matrix-vector products such as the forward
-# pass's single :math:`Wx`.) The count is the same on every machine, and
-# the page asserts it: 16 products for the mode that fits the shape, 4096 for
-# the other, a ratio of 256.
+# :math:`2mn`, give the number of products in it. (It counts matrix-matrix
+# products and convolutions, not matrix-vector products: it misses the
+# forward pass's :math:`Wx` in both and, in ``jacfwd``, the product with
+# :math:`W`'s zero tangent listed above, one evaluation's worth each.) The
+# count is the same on every machine, and the page asserts it: 16 products
+# for the mode that fits the shape, 4096 for the other, a ratio of 256.
 #
 # **Measured.** Median times with :class:`torch.utils.benchmark.Timer`, after
 # the counted call as a warm-up, the same input for both methods, on the
@@ -407,9 +456,9 @@ for long in long_sides:
             products[shape][name].append(count)
             times[shape][name].append(ms)
 
-# The claim of the maths, counted: jacfwd runs n products (one per column),
-# jacrev m (one per row), so the mode that fits the shape runs 16, the other
-# the long side.
+# The claim of the maths, counted: jacfwd's matrix product holds n products (one per
+# column), jacrev's m (one per row), so the mode that fits the shape runs 16, the
+# other the long side (the uncounted mv calls are the ones listed above).
 for i, long in enumerate(long_sides):
     # Exact: FLOP counts are integers fixed by the shapes, and FLOPs / 2mn an exact
     # quotient.
@@ -463,11 +512,12 @@ plt.show()
 #
 # * JVP: input-shaped in, output-shaped out; VJP: the reverse. They are
 #   adjoint: :math:`\langle v, Ju \rangle = \langle J^\top v, u\rangle`.
-# * A full Jacobian costs :math:`\min(n, m)` products if you pick the mode
-#   by its shape: ``jacfwd`` for tall, ``jacrev`` for wide (gradients of a
-#   loss are the extreme wide case). Counted here: 16 products against 4096,
-#   on any machine; what that is worth in time, the build machine's figures
-#   above show.
+# * A full Jacobian costs :math:`\min(n, m)` products (here plus the forward
+#   pass, and for ``jacfwd`` one with :math:`W`'s zero tangent) if you pick
+#   the mode by its shape: ``jacfwd`` for tall, ``jacrev`` for wide
+#   (gradients of a loss are the extreme wide case). Counted here: 16
+#   products against 4096, on any machine; what that is worth in time, the
+#   build machine's figures above show.
 # * In arithmetic both cost a small multiple of one evaluation (here 2 and
 #   3 times its matrix-product FLOPs); in memory they differ: reverse mode
 #   keeps intermediate results for its backward pass (here every layer's

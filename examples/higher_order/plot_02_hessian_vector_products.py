@@ -165,7 +165,7 @@ assert "does not require grad" in message
 #   zero product, asserted below. ``mm`` has no ``ZeroTensor`` kernel, so
 #   torch's fallback hands it ``zeros({}).expand(sizes)``, one stored zero
 #   seen through stride 0 (`aten/src/ATen/ZeroTensorFallback.cpp
-#   <https://github.com/pytorch/pytorch/blob/v2.5.1/aten/src/ATen/ZeroTensorFallback.cpp>`__).
+#   <https://github.com/pytorch/pytorch/blob/v2.13.0/aten/src/ATen/ZeroTensorFallback.cpp>`__).
 
 
 class BroadcastZeroProducts(TorchDispatchMode):

@@ -541,8 +541,10 @@ assert higher, "forward-over-reverse should peak higher here"
 #
 # Left: :math:`H` at one point (:math:`n = 16`), symmetric about its
 # diagonal. Right: the counted FLOPs of matrix products (with :math:`W` and
-# with its zero tangent) against :math:`n`; the two inner-reverse nestings
-# overlap and grow as :math:`n^2`, the two inner-forward ones as :math:`n^3`.
+# with its zero tangent) against :math:`n`, at fixed :math:`m = 32`; the
+# two inner-reverse nestings overlap and grow as :math:`n^2`, the two
+# inner-forward ones as :math:`n^3` (products with :math:`W`:
+# :math:`2mn(2 + 2n)` against :math:`2mn(n + 1)^2` FLOPs).
 
 fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.6), layout="constrained")
 limit = expected.abs().max().item()
@@ -564,7 +566,7 @@ for name in nestings:
     axes[1].loglog(sizes, flops, styles[name], label=name)
 axes[1].set_xticks(sizes, labels=[str(size) for size in sizes])
 axes[1].tick_params(axis="x", which="minor", bottom=False, labelbottom=False)
-axes[1].set_xlabel("$n$")
+axes[1].set_xlabel("$n$ (at $m = 32$)")
 axes[1].set_ylabel("matrix-product FLOPs (counted)")
 axes[1].set_title("inner reverse: $n^2$; inner forward: $n^3$", fontsize=10)
 axes[1].legend(fontsize=9)
@@ -576,8 +578,10 @@ plt.show()
 #
 # * A full Hessian is :math:`n` Hessian-vector products sharing one
 #   gradient: :math:`2 + 2n` products with :math:`W`, against 4 for one
-#   :math:`Hv`. The inner transform must be reverse mode: a forward inner
-#   one runs :math:`(n + 1)/2` times as many, growing as :math:`n^3` FLOPs.
+#   :math:`Hv`. The inner transform should be reverse mode: a forward
+#   inner one gives the same Hessian with :math:`(n + 1)/2` times as many,
+#   :math:`2mn(n + 1)^2` FLOPs against :math:`2mn(2 + 2n)`, growing as
+#   :math:`n^3` rather than :math:`n^2` at fixed :math:`m` (32 here).
 # * The outer mode ties per direction. Forward-over-reverse
 #   (:func:`torch.func.hessian`) adds two zero-tangent products per point
 #   and, here, a higher memory peak, so ``jacrev(jacrev(f))`` is never

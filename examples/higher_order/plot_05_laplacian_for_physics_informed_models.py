@@ -557,15 +557,18 @@ plt.show()
 #
 # What it saves and what it does not: computed without parameters that
 # require gradients, it records nothing for a backward pass (no graph, no
-# saved tensor), whereas the VJP route keeps the forward pass and the
-# gradient's graph until its pullback has run its :math:`d` VJPs (what
-# reverse mode keeps is measured on
+# saved tensor, checked below). The VJP route, being reverse mode, keeps
+# the forward pass and the gradient's graph until its pullback has run its
+# :math:`d` VJPs; this page does not measure that, since ``torch.func``
+# refuses saved-tensor hooks ("don't yet support saved tensor hooks",
+# `torch/_functorch/vmap.py
+# <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/_functorch/vmap.py>`__;
+# what reverse mode keeps is measured on
 # :ref:`sphx_glr_auto_examples_under_the_hood_plot_02_memory_what_reverse_mode_keeps.py`).
-# But its :math:`d` tangents are :math:`B \times d \times W` numbers per
-# layer, held at once, as large as the cotangents of the vmapped VJPs (whose
-# products by :math:`W_2`, counted above, are :math:`Bd \times W` by
-# :math:`W \times W`); and in a loss it is itself recorded for the backward
-# pass to the parameters: autograd then keeps the tangents of both layers.
+# But the forward Laplacian's :math:`d` tangents are
+# :math:`B \times d \times W` numbers per layer, held at once; and in a loss
+# it is itself recorded for the backward pass to the parameters: autograd
+# then keeps the tangents of both layers (counted below).
 
 
 def poisson_loss(laplacian):
