@@ -10,9 +10,9 @@ stylesheets scale the images down (``max-width``) and keep their proportions
 
 A figure carries its smallest text size in px at full size (``data-text-px``,
 measured by docs/_ext/figure_text.py when the example ran), and becomes a
-link to its largest version (the 2x
-file of its ``srcset``), so a click or tap opens it at full size: on a
-phone a figure is shown at half its width or less.
+link to its largest version (the 2x file of its ``srcset``), so a click or
+tap opens it at full size: on a phone a figure is shown at half its width or
+less.
 
 An image whose file cannot be found is a warning, so a build with ``-W``
 fails and names the page.
