@@ -608,12 +608,17 @@ def readability_problems(page, path, width):
     problems = []
     problems += [f"bracket ends a line before its maths: {t!r}" for t in page.evaluate(OPENING_APART)]
     problems += [f"short code breaks: {c!r}" for c in page.evaluate(BROKEN_SHORT_CODE)]
+    # At either width a figure's text is shown at 11 px or more (on a phone the
+    # figure keeps its size and scrolls sideways in its box).
+    problems += [
+        f"figure {image}: smallest text shown at {shown:.1f} px"
+        for image, shown, _ in page.evaluate(FIGURE_TEXT)
+        if shown < SMALLEST_TEXT_PX
+    ]
     if width >= 1280:
         for kind, selector in (("code", CODE), ("output", OUTPUT)):
             problems += [f"{kind} scrolls: {line!r}" for line in page.evaluate(SCROLLING, selector) if line not in allowed]
         for image, shown, link in page.evaluate(FIGURE_TEXT):
-            if shown < SMALLEST_TEXT_PX:
-                problems.append(f"figure {image}: smallest text shown at {shown:.1f} px")
             if not (link or "").endswith("_2_00x.png"):
                 problems.append(f"figure {image} does not open its full-size file: {link}")
     else:
