@@ -26,6 +26,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import pytest
 from bs4 import BeautifulSoup, SoupStrainer
 from filelock import FileLock
+from sphinx_gallery.py_source_parser import split_code_and_text_blocks
 
 from sitebuild import (  # noqa: F401 (re-exported for the tests)
     EXAMPLES,
@@ -75,6 +76,21 @@ class Standalone:
         self.server.stdin.close()  # the server ends when its input does
         self.server.wait(timeout=60)
         self.server.stdout.close()
+
+
+def code_lines(path: Path) -> list[tuple[int, str]]:
+    """(line number, line) of every line a page shows as code: an example's code
+    cells, or a Markdown page's code-cell blocks."""
+    if path.suffix == ".py":
+        _, blocks = split_code_and_text_blocks(str(path))
+        return [(start + i, line) for kind, text, start in blocks if kind == "code" for i, line in enumerate(text.split("\n"))]
+    lines, inside = [], False
+    for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
+        if line.startswith("```"):
+            inside = line.startswith("```{code-cell}")
+        elif inside:
+            lines.append((number, line))
+    return lines
 
 
 def tutorial_page(html: Path, example: Path) -> Path:

@@ -601,26 +601,30 @@ SMALLEST_TEXT_PX = 11
 
 
 def readability_problems(page, path, width):
-    """At 1280 px no code cell, output block or figure text needs the reader to
-    scroll or squint; at 390 px code may scroll (nothing else fits it) but only
-    a listed few displays of maths do."""
+    """At either width a figure's text is 11 px or more (on a phone the figure
+    keeps its size and scrolls sideways in its box), no short code breaks and
+    no opening bracket ends a line before its maths. At 1280 px no code cell or
+    output block scrolls and every figure opens its full-size file; at 390 px
+    code may scroll (nothing else fits it), tables do not, and only a listed
+    few displays of maths do, none broken inside brackets."""
     allowed = [what for what, _ in WIDE_ON_PURPOSE.get(path, [])]
+    figures = page.evaluate(FIGURE_TEXT)
     problems = []
     problems += [f"bracket ends a line before its maths: {t!r}" for t in page.evaluate(OPENING_APART)]
     problems += [f"short code breaks: {c!r}" for c in page.evaluate(BROKEN_SHORT_CODE)]
-    # At either width a figure's text is shown at 11 px or more (on a phone the
-    # figure keeps its size and scrolls sideways in its box).
     problems += [
         f"figure {image}: smallest text shown at {shown:.1f} px"
-        for image, shown, _ in page.evaluate(FIGURE_TEXT)
+        for image, shown, _ in figures
         if shown < SMALLEST_TEXT_PX
     ]
     if width >= 1280:
         for kind, selector in (("code", CODE), ("output", OUTPUT)):
             problems += [f"{kind} scrolls: {line!r}" for line in page.evaluate(SCROLLING, selector) if line not in allowed]
-        for image, shown, link in page.evaluate(FIGURE_TEXT):
-            if not (link or "").endswith("_2_00x.png"):
-                problems.append(f"figure {image} does not open its full-size file: {link}")
+        problems += [
+            f"figure {image} does not open its full-size file: {link}"
+            for image, _, link in figures
+            if not (link or "").endswith("_2_00x.png")
+        ]
     else:
         problems += [f"maths scrolls: {t!r}" for t in page.evaluate(SCROLLING, DISPLAYS) if t not in allowed]
         problems += [f"maths breaks inside brackets: {t!r}" for t in page.evaluate(BROKEN_INSIDE_BRACKETS)]

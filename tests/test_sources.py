@@ -17,9 +17,8 @@ import tokenize
 from pathlib import Path
 
 import pytest
-from sphinx_gallery.py_source_parser import split_code_and_text_blocks
 
-from conftest import EXAMPLES, REPO
+from conftest import EXAMPLES, REPO, code_lines
 
 GENERATED = ("auto_examples", "gen_modules", "_ext/katex")
 SOURCES = sorted(
@@ -86,21 +85,6 @@ def test_the_checks_see_eaten_tex():
 # checks on the built pages that no code cell scrolls.
 CODE_WIDTH = 88
 RUFF = Path(sys.executable).parent / "ruff"
-
-
-def code_lines(path) -> list[tuple[int, str]]:
-    """(line number, line) of every line a page shows as code: an example's code
-    cells, or a Markdown page's code-cell blocks."""
-    if path.suffix == ".py":
-        _, blocks = split_code_and_text_blocks(str(path))
-        return [(start + i, line) for kind, text, start in blocks if kind == "code" for i, line in enumerate(text.split("\n"))]
-    lines, inside = [], False
-    for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
-        if line.startswith("```"):
-            inside = line.startswith("```{code-cell}")
-        elif inside:
-            lines.append((number, line))
-    return lines
 
 
 NOTEBOOK_PAGES = sorted(p for p in SOURCES if p.suffix == ".md" and "{code-cell}" in p.read_text(encoding="utf-8"))

@@ -19,7 +19,7 @@ import re
 import pytest
 from sphinx_gallery.py_source_parser import split_code_and_text_blocks
 
-from conftest import EXAMPLES, REPO
+from conftest import EXAMPLES, REPO, code_lines
 
 DOCS = REPO / "docs"
 # contributing.md's tables hold shell commands, which the tests run (test_build, test_rebuilds).
@@ -56,7 +56,7 @@ def markdown_rows(path) -> list[tuple[str, str]]:
     links to none, of the tutorials the paragraph above the table links to;
     failing that, the page's own code cells."""
     text = path.read_text()
-    own_code = "\n".join(re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", text, re.S))
+    own_code = joined_code(path)
     rows = []
     for paragraph, table in re.findall(r"((?:[^\n]+\n)*)\n((?:\|[^\n]*\n)+)", text):
         body = [line for line in table.splitlines()[2:]]  # after the header and its rule
@@ -69,13 +69,13 @@ def linked_code(row: str) -> str:
     code = []
     for section, stem in LINKED_TUTORIAL.findall(row):
         (example,) = [e for e in EXAMPLES if e.parent.name == section and e.stem == stem]
-        code.append(example_code(example))
+        code.append(joined_code(example))
     return "\n".join(code)
 
 
-def example_code(example) -> str:
-    _, blocks = split_code_and_text_blocks(str(example))
-    return "\n".join(content for kind, content, _ in blocks if kind == "code")
+def joined_code(path) -> str:
+    """The code PATH's page runs, as one text (conftest.code_lines, joined)."""
+    return "\n".join(line for _, line in code_lines(path))
 
 
 def example_tables(example) -> list[tuple[str, str]]:
@@ -84,7 +84,7 @@ def example_tables(example) -> list[tuple[str, str]]:
     tables = []
     for kind, content, _ in blocks:
         if kind == "text":
-            tables += [(t, example_code(example)) for t in re.findall(r"\.\. list-table::.*?(?=\n\S|\Z)", content, re.S)]
+            tables += [(t, joined_code(example)) for t in re.findall(r"\.\. list-table::.*?(?=\n\S|\Z)", content, re.S)]
     return tables
 
 
