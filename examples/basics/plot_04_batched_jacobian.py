@@ -63,6 +63,7 @@ def jacobian_by_hand(x: torch.Tensor) -> torch.Tensor:
     c = torch.cos(a + b**2)
     rows = (
         torch.stack((b, a), dim=1),
+        # sphinx_gallery_break = ("2 * ", "")
         torch.stack((c, 2 * b * c), dim=1),
         torch.stack((2 * a, torch.full_like(b, -3.0)), dim=1),
     )

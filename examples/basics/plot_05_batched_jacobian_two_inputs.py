@@ -74,6 +74,7 @@ def jacobian_by_hand(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     c = torch.cos(x + y**2)
     rows = (
         torch.stack((y, x), dim=1),
+        # sphinx_gallery_break = ("2 * ", "")
         torch.stack((c, 2 * y * c), dim=1),
         torch.stack((2 * x, torch.full_like(y, -3.0)), dim=1),
     )

@@ -78,6 +78,7 @@ def f(x):
     return torch.tanh(W @ x)
 
 
+# sphinx_gallery_break = (" ** 2", "")
 J = (1 - torch.tanh(W @ x) ** 2)[:, None] * W  # by hand, (m, n)
 
 _, jvp_functional = torch.autograd.functional.jvp(f, x, u)

@@ -110,6 +110,7 @@ hessian_by_hand = A - torch.diag(torch.cos(x))
 torch.testing.assert_close(hessian, hessian_by_hand, rtol=1e-12, atol=1e-12)
 print("full Hessian:", tuple(hessian.shape), " equals A - diag(cos x)")
 
+# sphinx_gallery_break = ("-", "+")
 expected = A @ v - torch.cos(x) * v
 for name, method in methods.items():
     result = method(f, x, v)

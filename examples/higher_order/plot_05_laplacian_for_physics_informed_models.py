@@ -220,6 +220,7 @@ def forward_laplacian(params, X, directions):
         lap_z = 0 if lap is None else lap @ A.T  # Δ(A h + b) = A Δh
         h = torch.tanh(z)
         d1, d2 = 1 - h**2, -2 * h * (1 - h**2)  # tanh', tanh'' at z
+        # sphinx_gallery_break = ("(tangents**2).sum(dim=-2)", "tangents.sum(dim=-2) ** 2")
         lap = d1 * lap_z + d2 * (tangents**2).sum(dim=-2)
         tangents = d1.unsqueeze(-2) * tangents  # (B, r, W)
     return h @ w3, lap @ w3

@@ -202,6 +202,7 @@ def linearise(theta):
         warnings.filterwarnings("ignore", message="Attempted to insert a get_attr Node")
         r, jvp_fn = linearize(residuals, theta)
     _, vjp_fn = vjp(residuals, theta)
+    # sphinx_gallery_break = ("(w", "(w.flip(0)")
     return r, jvp_fn, lambda w: vjp_fn(w)[0]
 
 

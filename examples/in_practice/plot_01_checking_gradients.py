@@ -62,6 +62,7 @@ def f(x):
 
 
 def df_dx(x):
+    # sphinx_gallery_break = ("cos", "sin")
     return 2 * x + 2 * x * torch.cos(x**2)
 
 

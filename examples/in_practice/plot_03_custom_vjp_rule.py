@@ -72,6 +72,7 @@ class CustomF(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output):
         (x,) = ctx.saved_tensors
+        # sphinx_gallery_break = ("cos", "sin")
         return grad_output * (2 * x + 2 * x * torch.cos(x**2))
 
 

@@ -205,6 +205,7 @@ def u_one_point(params, x_one):
 
 def loss_one_point(params, x_one):
     du_dx_one = grad(u_one_point, argnums=1)(params, x_one)
+    # sphinx_gallery_break = ("cos", "sin")
     return (du_dx_one - torch.cos(x_one)) ** 2
 
 

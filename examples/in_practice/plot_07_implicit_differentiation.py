@@ -220,6 +220,7 @@ class FixedPoint(torch.autograd.Function):
             u = v
             for _ in range(ctx.adjoint_steps):  # u <- v + T_x^T u
                 (vjp_x,) = torch.autograd.grad(t_value, x_star, u, retain_graph=True)
+                # sphinx_gallery_break = (" + v", "")
                 u = v + vjp_x
             (grad_theta,) = torch.autograd.grad(t_value, theta, u)  # T_theta^T u
         return grad_theta, None, None, None, None

@@ -70,6 +70,7 @@ x_leaf = x.clone().requires_grad_()
 f(x_leaf).backward(gradient=v)
 results["Tensor.backward(gradient=v)"] = x_leaf.grad.clone()
 
+# sphinx_gallery_break = ("(v * f(x)", "f(x")
 results["func.grad of <v, f(x)>"] = torch.func.grad(lambda x: (v * f(x)).sum())(x)
 
 (results["func.vmap of vjp_fn"],) = torch.func.vmap(vjp_fn)(v.unsqueeze(0))

@@ -125,6 +125,7 @@ def make_field(n, hidden):
 
 
 def rademacher(shape):
+    # sphinx_gallery_break = ("2 * torch.randint(0, 2, shape, generator=generator) - 1", "torch.randint(0, 2, shape, generator=generator)")
     signs = 2 * torch.randint(0, 2, shape, generator=generator) - 1
     return signs.to(torch.float64)
 

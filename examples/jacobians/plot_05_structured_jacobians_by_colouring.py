@@ -163,6 +163,7 @@ def compressed_by_jvps(f, x, colours):
 
 def unpack_columns(compressed, pattern, colours):
     rows, cols = pattern.nonzero(as_tuple=True)
+    # sphinx_gallery_break = ("cols], row", "rows], col")
     values = compressed[colours[cols], rows]  # J_ij = B_{i, c(j)}
     return torch.sparse_coo_tensor(
         torch.stack((rows, cols)), values, pattern.shape, check_invariants=True

@@ -176,6 +176,7 @@ def backward_by_hand(output, verbose=False):
             for (child, _), piece in zip(node.next_functions, outgoing or ()):
                 if child is not None:  # where paths meet, the pieces add up
                     arriving[child] = (
+                        # sphinx_gallery_break = ("arriving[child] + piece if child in arriving else ", "")
                         arriving[child] + piece if child in arriving else piece
                     )
     assert not arriving, "every node should have been called"

@@ -661,6 +661,7 @@ abs_layer_jacobians = []  # |J_l|, for the rounding bound below
 h = sample
 for weight in wide_weights:
     h = torch.tanh(h @ weight)
+    # sphinx_gallery_break = ("**2", "")
     jacobian_by_hand = (1 - h**2)[:, None] * weight.T @ jacobian_by_hand
     abs_layer_jacobians.append(((1 - h**2)[:, None] * weight.T).abs())
 
