@@ -4,10 +4,10 @@ The same VJP, six spellings: torch.autograd and torch.func
 
 :func:`torch.autograd.functional.vjp` is one of several ways to compute
 :math:`v^\top J` in PyTorch. This page computes one product with six of
-them and asserts they agree, counts what differs when several products are
-needed (whether the forward pass runs again for each one), shows one trap
-(gradients that accumulate), and ends with a table of equivalent calls, each
-run and checked.
+them and asserts that each equals the product by hand, counts what differs
+when several products are needed (whether the forward pass runs again for
+each one), shows one trap (gradients that accumulate), and ends with a table
+of equivalent calls, each run and checked.
 """
 
 # %%
@@ -76,14 +76,39 @@ results["func.grad of <v, f(x)>"] = torch.func.grad(lambda x: (v * f(x)).sum())(
 (results["func.vmap of vjp_fn"],) = torch.func.vmap(vjp_fn)(v.unsqueeze(0))
 results["func.vmap of vjp_fn"] = results["func.vmap of vjp_fn"].squeeze(0)
 
-reference = results["autograd.functional.vjp"]
+
+# %%
+# The checks
+# ----------
+#
+# Each spelling against :math:`v^\top J` from the Jacobian by hand. With
+# :math:`a, b` the two columns of :math:`x` and :math:`c = \cos(a + b^2)`,
+# each point's block is
+# :math:`J_n = \begin{pmatrix} b & a \\ c & 2bc \\ 2a & -3 \end{pmatrix}`,
+# and :math:`(v^\top J)_n = v_n^\top J_n`.
+
+
+def jacobian_by_hand(x):
+    """(N, 2) -> (N, 3, 2): the blocks J_n."""
+    a, b = x[:, 0], x[:, 1]
+    c = torch.cos(a + b**2)
+    rows = (
+        torch.stack((b, a), 1),
+        torch.stack((c, 2 * b * c), 1),
+        torch.stack((2 * a, torch.full_like(a, -3.0)), 1),
+    )
+    return torch.stack(rows, dim=1)
+
+
+expected = torch.einsum("ni,nij->nj", v, jacobian_by_hand(x))  # v^T J, (N, 2)
+print(f"{'spelling':<30} {'shape':<10} max |error|")
 for name, result in results.items():
-    # The same backward formulas, but the APIs may sum each entry's three products of v
-    # (|v| < 3.9) and partials (< 3) in other orders and kernels: terms adding up to <
-    # 12, ~1e-14 << 1e-12.
-    torch.testing.assert_close(result, reference, rtol=1e-12, atol=1e-12)
-    difference = (result - reference).abs().max().item()
-    print(f"{name:<30} {tuple(result.shape)}  max |diff| = {difference:.1e}")
+    # Each entry is a sum of three products of v (|v| < 3.9) with partials (at most 3 in
+    # magnitude); the APIs and einsum sum them in other orders and kernels: terms
+    # adding up to < 12, within a few times 12 x 2.2e-16 ~ 1e-14, << 1e-12.
+    torch.testing.assert_close(result, expected, rtol=1e-12, atol=1e-12)
+    error = (result - expected).abs().max().item()
+    print(f"{name:<30} {str(tuple(result.shape)):<10} {error:.1e}")
 
 # %%
 # Full Jacobians: ``functional.jacobian``, ``jacrev``, ``jacfwd``
@@ -232,12 +257,11 @@ except RuntimeError as error:
 x_leaf = x.clone().requires_grad_()
 for _ in range(2):
     f(x_leaf).backward(gradient=v)
-# g + g = 2g exactly, with g from the same backward graph as functional.vjp's: at most a
-# few roundings of terms adding up to < 12 apart, ~1e-14.
-torch.testing.assert_close(x_leaf.grad, 2 * reference, rtol=1e-12, atol=1e-12)
+# g + g = 2g exactly, with g within ~1e-14 of v^T J by hand (as in the checks above).
+torch.testing.assert_close(x_leaf.grad, 2 * expected, rtol=1e-12, atol=1e-12)
 print(
     "after two backward calls, x.grad / (v^T J) =",
-    (x_leaf.grad / reference).mean().item(),
+    (x_leaf.grad / expected).mean().item(),
 )
 x_leaf.grad = None  # reset before the next product
 
@@ -250,48 +274,10 @@ x_leaf.grad = None  # reset before the next product
 loss = (v * f(x_leaf)).sum()
 loss.backward()
 # The backward of sum hands 1 to mul, whose backward gives v * 1 = v exactly; from there
-# the same operations on the same operands as functional.vjp's backward: a few eps at
-# most.
-torch.testing.assert_close(x_leaf.grad, reference, rtol=1e-12, atol=1e-12)
+# the same backward as functional.vjp's, within ~1e-14 of v^T J by hand (the checks).
+torch.testing.assert_close(x_leaf.grad, expected, rtol=1e-12, atol=1e-12)
 print("loss.backward() for loss = (v * f(x)).sum() gives v^T J")
 x_leaf.grad = None
-
-# %%
-# What reuse saves
-# ----------------
-#
-# Reusing the graph saves two of the three forward passes and none of the
-# three backward passes (``vmap(vjp_fn)`` runs the three as one batched
-# backward pass). What that saves in time depends on what a forward pass
-# costs next to a backward pass, and on each API's own overhead per call:
-# :ref:`sphx_glr_auto_examples_jacobians_plot_02_batched_jacobian_methods.py`
-# times the loop of three ``functional.vjp`` calls against the batched forms
-# from :math:`N = 10` to :math:`10^5`. The pass counts are the same on every
-# machine.
-
-names = list(passes)
-positions = torch.arange(len(names), dtype=torch.float64)
-fig, ax = plt.subplots(figsize=(6.4, 2.8), layout="constrained")
-ax.barh(
-    positions - 0.2,
-    [passes[name][0] for name in names],
-    height=0.4,
-    color="C0",
-    label="forward passes (calls of f)",
-)
-ax.barh(
-    positions + 0.2,
-    [passes[name][1] for name in names],
-    height=0.4,
-    color="C1",
-    label="backward passes reaching x",
-)
-ax.set_yticks(positions.tolist(), names)
-ax.invert_yaxis()
-ax.set_xticks(range(4))
-ax.set_xlabel("passes for three one-hot VJPs (counted)")
-ax.legend(fontsize=8, loc="lower right")
-plt.show()
 
 # %%
 # Equivalent calls
@@ -333,9 +319,7 @@ plt.show()
 #        the map for one point, :math:`(2,) \to (3,)`
 #
 # Every call in the table runs below, as written, on the first 5 points, and
-# is checked against the Jacobian by hand,
-# :math:`J_n = \begin{pmatrix} b & a \\ c & 2bc \\ 2a & -3 \end{pmatrix}` with
-# :math:`c = \cos(a + b^2)`.
+# is checked against the Jacobian by hand of the checks above.
 
 from torch import autograd, func
 
@@ -345,25 +329,15 @@ def f_one_point(point):
     return f(point.unsqueeze(0)).squeeze(0)
 
 
-def jacobian_by_hand(x):
-    """(N, 2) -> (N, 3, 2): the blocks J_n."""
-    a, b = x[:, 0], x[:, 1]
-    c = torch.cos(a + b**2)
-    rows = (
-        torch.stack((b, a), 1),
-        torch.stack((c, 2 * b * c), 1),
-        torch.stack((2 * a, torch.full_like(a, -3.0)), 1),
-    )
-    return torch.stack(rows, dim=1)
-
-
 x, v = x[:5], v[:5]
 V = torch.randn(4, 5, 3, generator=generator, dtype=torch.float64)  # K = 4 cotangents
-J_n = jacobian_by_hand(x)
-one_v = torch.einsum("ni,nij->nj", v, J_n)  # v^T J, (N, 2)
-each_v = torch.einsum("kni,nij->knj", V, J_n)  # (K, N, 2)
+expected_blocks = jacobian_by_hand(x)  # J_n, (N, 3, 2)
+expected_vjp = torch.einsum("ni,nij->nj", v, expected_blocks)  # v^T J, (N, 2)
+expected_vjps = torch.einsum("kni,nij->knj", V, expected_blocks)  # (K, N, 2)
 # J_n on the diagonal blocks
-full_J = torch.einsum("nij,nm->nimj", J_n, torch.eye(5, dtype=torch.float64))
+expected_jacobian = torch.einsum(
+    "nij,nm->nimj", expected_blocks, torch.eye(5, dtype=torch.float64)
+)
 
 # %%
 # The calls, as written in the table, each with the value it must equal:
@@ -372,20 +346,23 @@ x_leaf = x.detach().requires_grad_()
 f(x_leaf).backward(gradient=v)
 y = f(x_leaf)
 table = {  # each call as written in the table: (result, what it must equal)
-    "autograd.functional.vjp(f, x, v)[1]": (autograd.functional.vjp(f, x, v)[1], one_v),
+    "autograd.functional.vjp(f, x, v)[1]": (
+        autograd.functional.vjp(f, x, v)[1],
+        expected_vjp,
+    ),
     "autograd.grad(f(x_leaf), x_leaf, v)[0]": (
         autograd.grad(f(x_leaf), x_leaf, v)[0],
-        one_v,
+        expected_vjp,
     ),
-    "f(x_leaf).backward(gradient=v); x_leaf.grad": (x_leaf.grad, one_v),
-    "func.vjp(f, x)[1](v)[0]": (func.vjp(f, x)[1](v)[0], one_v),
+    "f(x_leaf).backward(gradient=v); x_leaf.grad": (x_leaf.grad, expected_vjp),
+    "func.vjp(f, x)[1](v)[0]": (func.vjp(f, x)[1](v)[0], expected_vjp),
     "func.grad(lambda x: (v * f(x)).sum())(x)": (
         func.grad(lambda x: (v * f(x)).sum())(x),
-        one_v,
+        expected_vjp,
     ),
     "autograd.grad(..., V, is_grads_batched=True)[0]": (
         autograd.grad(f(x_leaf), x_leaf, V, is_grads_batched=True)[0],
-        each_v,
+        expected_vjps,
     ),
     "autograd.grad(y, ..., V[k], retain_graph=True)[0]": (
         torch.stack(
@@ -394,32 +371,75 @@ table = {  # each call as written in the table: (result, what it must equal)
                 for k in range(len(V))
             ]
         ),
-        each_v,
+        expected_vjps,
     ),
-    "func.vmap(func.vjp(f, x)[1])(V)[0]": (func.vmap(func.vjp(f, x)[1])(V)[0], each_v),
-    "autograd.functional.jacobian(f, x)": (autograd.functional.jacobian(f, x), full_J),
-    "func.jacrev(f)(x)": (func.jacrev(f)(x), full_J),
-    "func.jacfwd(f)(x)": (func.jacfwd(f)(x), full_J),
+    "func.vmap(func.vjp(f, x)[1])(V)[0]": (
+        func.vmap(func.vjp(f, x)[1])(V)[0],
+        expected_vjps,
+    ),
+    "autograd.functional.jacobian(f, x)": (
+        autograd.functional.jacobian(f, x),
+        expected_jacobian,
+    ),
+    "func.jacrev(f)(x)": (func.jacrev(f)(x), expected_jacobian),
+    "func.jacfwd(f)(x)": (func.jacfwd(f)(x), expected_jacobian),
     "autograd.functional.jacobian(... sum(0) ...).transpose(0, 1)": (
         autograd.functional.jacobian(
             lambda x: f(x).sum(0), x, vectorize=True
         ).transpose(0, 1),
-        J_n,
+        expected_blocks,
     ),
     "func.vmap(func.jacrev(f_one_point))(x)": (
         func.vmap(func.jacrev(f_one_point))(x),
-        J_n,
+        expected_blocks,
     ),
 }
 print(f"{'call':<61} {'shape':<12} max |error|")
-for call, (result, expected) in table.items():
+for call, (result, expected_result) in table.items():
     # Each entry is one partial (b, a, 2a, -3, or c times 1 or 2b, at most 3 in
     # magnitude) or a sum of three products of one with v (|v| < 4), plus exact zeros;
     # the calls and einsum sum in other orders: within 3 x 12 x 2.2e-16 = 8e-15,
     # << 1e-12.
-    torch.testing.assert_close(result, expected, rtol=1e-12, atol=1e-12)
-    error = (result - expected).abs().max().item()
+    torch.testing.assert_close(result, expected_result, rtol=1e-12, atol=1e-12)
+    error = (result - expected_result).abs().max().item()
     print(f"{call:<61} {str(tuple(result.shape)):<12} {error:.1e}")
+
+# %%
+# The picture
+# -----------
+#
+# The passes counted above, side by side. Reusing the graph saves two of the
+# three forward passes and none of the three backward passes
+# (``vmap(vjp_fn)`` runs the three as one batched backward pass). What that saves in time depends on what a forward pass
+# costs next to a backward pass, and on each API's own overhead per call:
+# :ref:`sphx_glr_auto_examples_jacobians_plot_02_batched_jacobian_methods.py`
+# times the loop of three ``functional.vjp`` calls against the batched forms
+# from :math:`N = 10` to :math:`10^5`. The pass counts are the same on every
+# machine.
+
+names = list(passes)
+positions = torch.arange(len(names), dtype=torch.float64)
+fig, ax = plt.subplots(figsize=(6.4, 2.8), layout="constrained")
+ax.barh(
+    positions - 0.2,
+    [passes[name][0] for name in names],
+    height=0.4,
+    color="C0",
+    label="forward passes (calls of f)",
+)
+ax.barh(
+    positions + 0.2,
+    [passes[name][1] for name in names],
+    height=0.4,
+    color="C1",
+    label="backward passes reaching x",
+)
+ax.set_yticks(positions.tolist(), names)
+ax.invert_yaxis()
+ax.set_xticks(range(4))
+ax.set_xlabel("passes for three one-hot VJPs (counted)")
+ax.legend(fontsize=8, loc="lower right")
+plt.show()
 
 # %%
 # What to remember
