@@ -9,11 +9,13 @@ so only what they change is built again. With pytest-xdist (`make test` runs
 others wait for it and read the same build.
 """
 
+import ast
 import json
 import os
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 # The tests run several torch processes at once (pytest-xdist workers, their
@@ -29,6 +31,7 @@ from filelock import FileLock
 from sphinx_gallery.py_source_parser import split_code_and_text_blocks
 
 from sitebuild import (  # noqa: F401 (re-exported for the tests)
+    CONF,
     EXAMPLES,
     REPO,
     Build,
@@ -42,6 +45,16 @@ from sitebuild import (  # noqa: F401 (re-exported for the tests)
     start_make,
 )
 
+# The build helpers (docs/_ext), importable by every test as conf.py imports them.
+sys.path.insert(0, str(REPO / "docs" / "_ext"))
+
+
+def pytest_configure(config):
+    # Known without pytest-xdist too (`pytest -p no:xdist`), where it does nothing.
+    config.addinivalue_line(
+        "markers", "xdist_group(name): run on the one pytest-xdist worker of group NAME"
+    )
+
 
 def pytest_collection_modifyitems(items):
     """The tests that need no built site run first: under pytest-xdist one
@@ -49,7 +62,12 @@ def pytest_collection_modifyitems(items):
     test_rebuilds.py run last, whatever order the files were named in: they
     edit the built tree and end with `make clean` (see built_tree). The order
     is otherwise kept."""
-    items.sort(key=lambda item: ("site" in item.fixturenames, item.path.name == "test_rebuilds.py"))
+    items.sort(
+        key=lambda item: (
+            "site" in item.fixturenames,
+            item.path.name == "test_rebuilds.py",
+        )
+    )
 
 
 class Standalone:
@@ -60,7 +78,10 @@ class Standalone:
     def __init__(self, env: dict | None = None, python: Path | str = sys.executable):
         self.server = subprocess.Popen(
             [str(python), str(REPO / "tests" / "standalone.py")],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=reader_env() | (env or {}),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=reader_env() | (env or {}),
         )
 
     def run(self, kind, path="", cwd="", **options) -> dict:
@@ -83,14 +104,156 @@ def code_lines(path: Path) -> list[tuple[int, str]]:
     cells, or a Markdown page's code-cell blocks."""
     if path.suffix == ".py":
         _, blocks = split_code_and_text_blocks(str(path))
-        return [(start + i, line) for kind, text, start in blocks if kind == "code" for i, line in enumerate(text.split("\n"))]
+        return [
+            (start + i, line)
+            for kind, text, start in blocks
+            if kind == "code"
+            for i, line in enumerate(text.split("\n"))
+        ]
     lines, inside = [], False
-    for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
+    for number, line in enumerate(
+        path.read_text(encoding="utf-8").split("\n"), start=1
+    ):
         if line.startswith("```"):
             inside = line.startswith("```{code-cell}")
         elif inside:
             lines.append((number, line))
     return lines
+
+
+# -- Which examples a test picks ---------------------------------------------------------
+# Tests that need one or a few tutorials pick them by a property stated here,
+# never by their place in a list, so adding or renaming a tutorial changes no test.
+
+
+def gallery_order() -> list[Path]:
+    """The examples in the order the gallery shows them: sections as conf.py's
+    subsection_order lists them, files by name within a section."""
+    sections = [
+        Path(s).name for s in CONF["sphinx_gallery_conf"].get("subsection_order") or []
+    ]
+    return sorted(
+        EXAMPLES,
+        key=lambda e: (
+            sections.index(e.parent.name)
+            if e.parent.name in sections
+            else len(sections),
+            e.parent.name,
+            e.name,
+        ),
+    )
+
+
+def first_tutorial() -> Path:
+    """The tutorial the gallery, and the landing page's start path, open with:
+    the page most readers see first."""
+    return gallery_order()[0]
+
+
+RUN_TIME = re.compile(
+    r"Total running time of the script:</strong> \((\d+) minutes ([\d.]+) seconds\)"
+)
+
+
+def run_seconds(html: Path, example: Path) -> float:
+    """How long EXAMPLE ran in the build under HTML, as its page says."""
+    minutes, seconds = RUN_TIME.search(
+        tutorial_page(html, example).read_text(encoding="utf-8")
+    ).groups()
+    return 60 * int(minutes) + float(seconds)
+
+
+def quickest_examples(html: Path, count: int) -> list[Path]:
+    """The COUNT examples that ran fastest in the build under HTML, fastest
+    first: the cheapest to run again in a scenario that edits or interrupts
+    one (every tutorial prints its outputs and shows a figure)."""
+    return sorted(EXAMPLES, key=lambda e: run_seconds(html, e))[:count]
+
+
+# -- Breakage markers ----------------------------------------------------------------------
+# Each tutorial marks a line whose change must make one of its checks fail:
+#     # sphinx_gallery_break = ("old", "new")
+# above the line, which holds "old" exactly once. sphinx-gallery's
+# remove_config_comments keeps the comment out of pages and notebooks.
+BREAK_MARKER = re.compile(r"^[ \t]*#\s*sphinx_gallery_break\s*=\s*(?P<value>.+?)\s*$")
+
+
+@dataclass(frozen=True)
+class Breakage:
+    """One breakage marker of EXAMPLE: replacing OLD by NEW in line LINE (1-based)."""
+
+    example: Path
+    line: int
+    old: str
+    new: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.example.parent.name}/{self.example.name}:{self.line}"
+
+    def applied(self) -> str:
+        """The example's source with the marked change made; the marked line
+        must hold OLD exactly once."""
+        lines = self.example.read_text(encoding="utf-8").split("\n")
+        assert lines[self.line - 1].count(self.old) == 1, (
+            f"{self.name}: the line after the marker holds {self.old!r}"
+            f" {lines[self.line - 1].count(self.old)} times, not once:"
+            f" {lines[self.line - 1].strip()!r}"
+        )
+        lines[self.line - 1] = lines[self.line - 1].replace(self.old, self.new)
+        return "\n".join(lines)
+
+    def with_line_inserted(self, text: str) -> tuple[str, int]:
+        """The example's source with TEXT inserted as a statement of its own
+        just before the statement that holds the marked line (at its
+        indentation, so the rest still parses), and the line TEXT is on."""
+        source = self.example.read_text(encoding="utf-8")
+        statement = statement_at(ast.parse(source), self.line)
+        lines = source.split("\n")
+        lines.insert(statement.lineno - 1, " " * statement.col_offset + text)
+        return "\n".join(lines), statement.lineno
+
+
+def breakages(example: Path) -> list[Breakage]:
+    """The breakage markers of EXAMPLE, each with the line it marks: the next
+    line that is neither blank nor a comment."""
+    lines = example.read_text(encoding="utf-8").split("\n")
+    found = []
+    for number, line in enumerate(lines, start=1):
+        marker = BREAK_MARKER.match(line)
+        if not marker:
+            continue
+        old, new = ast.literal_eval(marker["value"])
+        target = next(
+            n
+            for n in range(number + 1, len(lines) + 1)
+            if lines[n - 1].strip() and not lines[n - 1].lstrip().startswith("#")
+        )
+        found.append(Breakage(example, target, old, new))
+    return found
+
+
+def statement_at(tree: ast.Module, line: int) -> ast.stmt:
+    """The innermost statement of TREE whose lines include LINE (a statement
+    over several lines counts from its first)."""
+    around = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.stmt) and node.lineno <= line <= node.end_lineno
+    ]
+    # ast.walk goes down level by level: among statements of equal extent, the last is the innermost.
+    return min(reversed(around), key=lambda node: node.end_lineno - node.lineno)
+
+
+def is_check(statement: ast.stmt) -> bool:
+    """An assert statement, or a call of an assert function as a statement
+    (torch.testing.assert_close(...), numpy's assert_allclose(...), ...)."""
+    if isinstance(statement, ast.Assert):
+        return True
+    call = statement.value if isinstance(statement, ast.Expr) else None
+    return isinstance(call, ast.Call) and ast.unparse(call.func).rsplit(".", 1)[
+        -1
+    ].startswith("assert")
 
 
 def tutorial_page(html: Path, example: Path) -> Path:
@@ -99,7 +262,11 @@ def tutorial_page(html: Path, example: Path) -> Path:
 
 def soup(path: Path, *tags: str) -> BeautifulSoup:
     """The page at PATH, parsed; with TAGS, only those elements (several times faster)."""
-    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser", parse_only=SoupStrainer(list(tags)) if tags else None)
+    return BeautifulSoup(
+        path.read_text(encoding="utf-8"),
+        "html.parser",
+        parse_only=SoupStrainer(list(tags)) if tags else None,
+    )
 
 
 def page_outputs(page: BeautifulSoup) -> list[str]:
@@ -109,12 +276,18 @@ def page_outputs(page: BeautifulSoup) -> list[str]:
 
 # Measured durations and speed ratios differ from run to run; everything else
 # a page prints must be the same on every run.
-TIMING = re.compile(r"\s*(\d[\d,]*(\.\d+)?\s*(ms|s|%)(?=\W|$)|\d+(\.\d+)?x (faster|slower))")
+TIMING = re.compile(
+    r"\s*(\d[\d,]*(\.\d+)?\s*(ms|s|%)(?=\W|$)|\d+(\.\d+)?x (faster|slower))"
+)
 
 
 def output_lines(text: str) -> list[str]:
     """The non-blank lines of TEXT, with measured timings replaced by <timing>."""
-    return [TIMING.sub(" <timing>", line.rstrip()) for line in text.splitlines() if line.strip()]
+    return [
+        TIMING.sub(" <timing>", line.rstrip())
+        for line in text.splitlines()
+        if line.strip()
+    ]
 
 
 OUTPUT_BLOCKS = SoupStrainer("div", class_=re.compile(r"\bsphx-glr-script-out\b"))
@@ -127,7 +300,9 @@ def shown_lines(html: Path, example: Path) -> list[str]:
     stat = page.stat()
     key = (page, stat.st_mtime_ns, stat.st_size)
     if key not in _SHOWN:
-        outputs = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser", parse_only=OUTPUT_BLOCKS)
+        outputs = BeautifulSoup(
+            page.read_text(encoding="utf-8"), "html.parser", parse_only=OUTPUT_BLOCKS
+        )
         _SHOWN[key] = output_lines("\n".join(page_outputs(outputs)))
     return _SHOWN[key]
 
@@ -147,13 +322,24 @@ def site(tmp_path_factory) -> Build:
     copy of the built tree: the tree itself is for the tests that change and
     rebuild it (``built_tree``)."""
     shared = shared_tmp(tmp_path_factory)
-    built, copy, record = shared / "built" / "repo", shared / "site" / "repo", shared / "site.json"
+    built, copy, record = (
+        shared / "built" / "repo",
+        shared / "site" / "repo",
+        shared / "site.json",
+    )
     with FileLock(str(shared / "site.lock")):
         if not record.exists():
             build = make(copy_repo(built))
             rebuild = make(built) if build.returncode == 0 else build
             copy_built(built, copy)
-            record.write_text(json.dumps({"build": vars(build) | {"root": str(copy)}, "rebuild_log": rebuild.log}))
+            record.write_text(
+                json.dumps(
+                    {
+                        "build": vars(build) | {"root": str(copy)},
+                        "rebuild_log": rebuild.log,
+                    }
+                )
+            )
     saved = json.loads(record.read_text())
     build = Build(**(saved["build"] | {"root": Path(saved["build"]["root"])}))
     assert build.returncode == 0, f"make html failed:\n{build.log[-5000:]}"
