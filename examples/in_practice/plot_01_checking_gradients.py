@@ -92,30 +92,6 @@ for dtype in (torch.float32, torch.float64):
     # far smaller ones to rounding, whose error is near eps |f| / h.
     assert 1e-2 < best_h / torch.finfo(dtype).eps ** (1 / 3) < 1e2
 
-fig, ax = plt.subplots(figsize=(6.4, 4), layout="constrained")
-for dtype, color in ((torch.float32, "C3"), (torch.float64, "C0")):
-    ax.loglog(
-        steps.numpy(),
-        errors[dtype].clamp(min=1e-17).numpy(),
-        "o-",
-        ms=3,
-        color=color,
-        label=str(dtype),
-    )
-ax.loglog(
-    steps.numpy(),
-    (steps**2 / 6 * 12).numpy(),
-    "k:",
-    lw=1,
-    label=r"$\propto h^2$ (truncation)",
-)
-ax.set_xlabel("step $h$")
-ax.set_ylabel("|central difference - exact|")
-ax.set_ylim(1e-13, 1e2)
-ax.set_title("finite-difference error of $f'(1.3)$")
-ax.legend()
-plt.show()
-
 # %%
 # The smallest error on a grid is partly luck. The typical error is the
 # median over many steps: here 1001 steps spread evenly (on a log scale)
@@ -141,6 +117,33 @@ for dtype in (torch.float32, torch.float64):
     # quotients are f's ulp / 2h, about eps^(2/3), apart, so a step lands within
     # a tenth of that of f' for only a small fraction of the steps, not half.
     assert 0.1 < scaled_error.median() < 30
+
+# %%
+# The checks
+# ----------
+#
+# The derivative of :math:`f` at :math:`x = 1.3` three ways, in float64: by
+# hand (``df_dx``, the reference), by autograd, and by the central
+# difference at :math:`h = 10^{-5}`, near the best step found above.
+
+x_check = torch.tensor(1.3, dtype=torch.float64, requires_grad=True)
+expected = df_dx(x_check.detach())
+(from_autograd,) = torch.autograd.grad(f(x_check), x_check)
+with torch.no_grad():
+    from_difference = (f(x_check + 1e-5) - f(x_check - 1e-5)) / 2e-5
+print(f"f'(1.3) by hand = {expected.item():.6f}")
+print(
+    f"  |autograd - by hand|           = {(from_autograd - expected).abs().item():.1e}"
+)
+print(
+    f"  |central difference - by hand| = {(from_difference - expected).abs().item():.1e}"
+)
+# Autograd evaluates the terms of df_dx (2x, the same cos(x^2), products) in
+# another order: a few eps of |f'| < 3, far under 1e-12 relative.
+torch.testing.assert_close(from_autograd, expected, rtol=1e-12, atol=0)
+# The difference at h = 1e-5: truncation 2.2e-10 plus rounding below 4.1e-10
+# (sin off by 16 eps included; see the cells above and below): under 1e-9.
+torch.testing.assert_close(from_difference, expected, rtol=0, atol=1e-9)
 
 # %%
 # Checking a whole VJP with one difference
@@ -170,7 +173,7 @@ directional = (batched_map(x + h * u) - batched_map(x - h * u)) / (2 * h)
 left, right = (vjp_result * u).sum(), (v * directional).sum()
 print(f"<v^T J, u> = {left.item():.10f}")
 print(f"<v, FD>    = {right.item():.10f}")
-# The finite difference is good to about 1e-10 relative here (see the plot).
+# The finite difference is good to about 1e-10 relative here (measured above).
 torch.testing.assert_close(left, right, rtol=1e-8, atol=1e-8)
 
 # %%
@@ -251,7 +254,7 @@ print(textwrap.fill(warning, width=86, subsequent_indent="  "))
 
 # %%
 # The cause is the step. ``gradcheck`` differentiates with ``eps=1e-6``:
-# within a factor of 30 of float64's best step in the plot above, and more
+# within a factor of 30 of float64's best step found above, and more
 # than 50 times smaller than float32's, where rounding dominates (the cell
 # checks both). The same central
 # difference at both steps, against the exact derivative and against
@@ -355,6 +358,40 @@ for delta in (1e-3, 1e-5, 0.0):
 # while 1e-5 |f'| exceeds 1e-8 (1 + |f'|) at all these x (|f'| > 0.3).
 assert gradcheck_passes(1e-3) and gradcheck_passes(1e-5)
 assert not gradcheck_passes(1e-5, **tight) and gradcheck_passes(0.0, **tight)
+
+# %%
+# The picture
+# -----------
+#
+# The errors of the first section against the step. Right of the best step
+# truncation dominates and falls as :math:`h^2` (the dotted line); left of
+# it rounding dominates and grows as :math:`1/h`, scattered by the last
+# bits. float32's floor is far higher than float64's, and at a larger step,
+# as :math:`\varepsilon^{1/3}` predicts.
+
+fig, ax = plt.subplots(figsize=(6.4, 4), layout="constrained")
+for dtype, color in ((torch.float32, "C3"), (torch.float64, "C0")):
+    ax.loglog(
+        steps.numpy(),
+        errors[dtype].clamp(min=1e-17).numpy(),
+        "o-",
+        ms=3,
+        color=color,
+        label=str(dtype),
+    )
+ax.loglog(
+    steps.numpy(),
+    (steps**2 / 6 * 12).numpy(),
+    "k:",
+    lw=1,
+    label=r"$\propto h^2$ (truncation)",
+)
+ax.set_xlabel("step $h$")
+ax.set_ylabel("|central difference - exact|")
+ax.set_ylim(1e-13, 1e2)
+ax.set_title("finite-difference error of $f'(1.3)$")
+ax.legend()
+plt.show()
 
 # %%
 # What to remember
