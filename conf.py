@@ -44,7 +44,9 @@ extensions = [
     "colab_links",  # "Run in Colab" on each tutorial
     "torch_releases",  # "Checked with torch …" next to each tutorial's downloads (make compat)
     "accessibility",  # fixes for what axe-core reports on the built pages
-    "gallery_cards",  # card tooltips in plain text (no raw TeX) under data-tooltip; long titles wrap
+    "card_tooltips",  # card tooltips in plain text (no raw TeX) under data-tooltip
+    "card_titles",  # long dotted names in card titles wrap at their dots
+    "tag_lists",  # the top gallery index keeps one id='sg-tag-list'
     "source_links",  # "Edit/View this page" of gallery pages lead to examples/*.py and GALLERY_HEADER.rst
     "image_sizes",  # width and height on every <img>, so nothing jumps while images load
     "page_loading",  # KaTeX fonts preloaded, unused stylesheets left out, thumbnails lazy

@@ -1,4 +1,4 @@
-"""Say, next to each tutorial's downloads, which torch releases its code was checked with.
+"""Say, next to each tutorial's downloads, which torch releases ran its code.
 
 ``make compat`` (tests/compat.py) runs every example's script and notebook
 under other torch releases and records, per example, the SHA-256 of the
@@ -15,6 +15,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from docutils import nodes
+from gallery_dirs import example_source
 
 RECORD = Path(__file__).with_name("torch_releases.json")
 
@@ -24,7 +25,8 @@ def release_key(release: str) -> tuple[int, ...]:
 
 
 def build_release() -> str:
-    """The torch this build runs the examples with, without a local tag (2.13.0+cpu -> 2.13.0)."""
+    """The torch this build runs the examples with, without a local tag
+    (2.13.0+cpu -> 2.13.0)."""
     return version("torch").split("+")[0]
 
 
@@ -32,46 +34,59 @@ def build_platform() -> str:
     return f"{platform.system()} {platform.machine().replace('_', '-')}"
 
 
-def checked_with(source: bytes, entry: dict | None, record_platform: str) -> tuple[list[str], str | None]:
+def checked_with(
+    source: bytes, entry: dict | None, record_platform: str
+) -> tuple[list[str], str | None]:
     """The releases that ran SOURCE, and on what; ENTRY is the example's record.
 
-    Returns (releases, platform of the recorded runs, or None when only this build counts)."""
+    Returns (releases, platform of the recorded runs, or None when only this
+    build counts)."""
     own = build_release()
     if not entry or entry.get("sha256") != hashlib.sha256(source).hexdigest():
         return [own], None
-    return sorted(set(entry.get("passed", [])) | {own}, key=release_key), record_platform
+    return sorted(
+        set(entry.get("passed", [])) | {own}, key=release_key
+    ), record_platform
 
 
 def sentence(releases: list[str], recorded_on: str | None) -> str:
-    names = ", ".join(releases[:-1]) + (" and " if len(releases) > 1 else "") + releases[-1]
-    where = recorded_on if recorded_on in (None, build_platform()) else f"{recorded_on} and {build_platform()}"
+    names = (
+        ", ".join(releases[:-1]) + (" and " if len(releases) > 1 else "") + releases[-1]
+    )
+    where = (
+        recorded_on
+        if recorded_on in (None, build_platform())
+        else f"{recorded_on} and {build_platform()}"
+    )
     return f"Checked with torch {names} on {where or build_platform()}."
-
-
-def example_source(app, docname: str) -> Path | None:
-    """examples/<section>/plot_*.py for the generated page auto_examples/<section>/plot_*."""
-    conf = app.config.sphinx_gallery_conf
-    gallery, examples = conf["gallery_dirs"], conf["examples_dirs"]
-    if not docname.startswith(gallery + "/"):
-        return None
-    path = (Path(app.srcdir) / examples / docname.removeprefix(gallery + "/")).with_suffix(".py")
-    return path if path.name.startswith("plot_") and path.exists() else None
 
 
 def add_releases(app, doctree):
     source = example_source(app, app.env.docname)
-    if source is None:
+    if source is None or not Path(source).name.startswith(
+        "plot_"
+    ):  # a tutorial, not a gallery index
         return
+    source = Path(app.srcdir, source)
     record = {}
-    if RECORD.exists():  # a missing dependency would make Sphinx read the page on every build
+    if (
+        RECORD.exists()
+    ):  # a missing dependency would make Sphinx read the page on every build
         app.env.note_dependency(str(RECORD))  # a new record re-reads the page
         record = json.loads(RECORD.read_text())
     key = f"{source.parent.name}/{source.name}"
     entry = record.get("examples", {}).get(key)
-    releases, recorded_on = checked_with(source.read_bytes(), entry, record.get("platform", ""))
+    releases, recorded_on = checked_with(
+        source.read_bytes(), entry, record.get("platform", "")
+    )
     for footer in doctree.findall(nodes.container):
         if "sphx-glr-footer" in footer.get("classes", []):
-            footer.insert(0, nodes.paragraph("", sentence(releases, recorded_on), classes=["torch-releases"]))
+            footer.insert(
+                0,
+                nodes.paragraph(
+                    "", sentence(releases, recorded_on), classes=["torch-releases"]
+                ),
+            )
             return
     raise ValueError(f"{app.env.docname}: no download footer for the torch releases")
 
