@@ -28,7 +28,11 @@ SPHINXOPTS ?= -W --keep-going -j auto
 EXAMPLE ?=
 PORT ?= 8000
 
-.PHONY: html html-noplot test lint bench compat clean serve livehtml inventory lock
+.PHONY: help html html-noplot test lint bench compat clean serve livehtml inventory lock
+
+## help: list these commands
+help:
+	@sed -n 's/^## //p' Makefile
 
 ## html: build the site into build/html (runs every changed example)
 html: $(DEPS) $(MATHS)
@@ -42,12 +46,13 @@ html-noplot: $(DEPS) $(MATHS)
 test: $(TEST_DEPS) $(MATHS)
 	$(BIN)/python -m pytest -n auto --dist loadgroup --durations=12
 
-## lint: check that the examples are formatted (ruff format) and lint-free (ruff check);
-## `make lint FIX=1` formats them and applies ruff's safe fixes
+## lint: check the Python code's format and lint (ruff) and the spelling (codespell);
+## `make lint FIX=1` formats the code and applies ruff's safe fixes
 FIX ?=
 lint: $(TEST_DEPS)
 	$(BIN)/ruff format $(if $(FIX),,--check --diff)
 	$(BIN)/ruff check $(if $(FIX),--fix,)
+	$(BIN)/codespell
 
 ## bench: measure build, test and page figures on this machine (build/bench.json)
 bench: $(TEST_DEPS) $(MATHS)
@@ -79,28 +84,34 @@ clean:
 	rm -rf $(BUILD) docs/auto_examples docs/gen_modules .pytest_cache *.egg-info
 	find . -name __pycache__ -not -path './.venv/*' -prune -exec rm -rf {} +
 
-## lock: re-pin every dependency (transitive too) from pyproject.toml, into
-## requirements.lock (building) and requirements-test.lock (building + testing)
+## lock: re-pin every dependency (transitive too) from pyproject.toml, with hashes,
+## into requirements-test.lock (building + testing) and requirements.lock (building,
+## the same pins); pins already in the locks are kept unless UPGRADE=1
+UPGRADE ?=
+PIP_COMPILE = $(BUILD)/lock-venv/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
+	--strip-extras --no-emit-index-url --no-emit-find-links $(if $(UPGRADE),--upgrade,)
 lock:
 	rm -rf $(BUILD)/lock-venv
 	$(PYTHON) -m venv $(BUILD)/lock-venv
-	$(BUILD)/lock-venv/bin/python -m pip install .
-	echo "# Made by 'make lock' from pyproject.toml; do not edit by hand. What 'make html' installs." > requirements.lock
-	# The CPU wheel reports 2.13.0+cpu; PyPI knows the release as 2.13.0.
-	$(BUILD)/lock-venv/bin/python -m pip freeze --exclude vjp-cookbook | sed 's/+cpu$$//' >> requirements.lock
-	# The test extras, installed on top of the same pins.
-	$(BUILD)/lock-venv/bin/python -m pip install -c requirements.lock ".[test]"
-	echo "# Made by 'make lock' from pyproject.toml; do not edit by hand. What 'make test' installs." > requirements-test.lock
-	$(BUILD)/lock-venv/bin/python -m pip freeze --exclude vjp-cookbook | sed 's/+cpu$$//' >> requirements-test.lock
+	$(BUILD)/lock-venv/bin/python -m pip install -q pip-tools==7.6.2
+	$(PIP_COMPILE) --extra test -o requirements-test.lock pyproject.toml
+	$(PIP_COMPILE) -c requirements-test.lock -o requirements.lock pyproject.toml
 	rm -rf $(BUILD)/lock-venv *.egg-info build/lib
+
+# The locks carry the hashes of the files `make lock` resolved on Linux x86-64 with
+# Python 3.11 and torch's CPU wheel (what CI and Read the Docs run), and pip checks
+# them there. Elsewhere (macOS, Windows, ARM, another Python) no locked torch file
+# fits, so the same versions are installed without their hashes (PINS).
+HASHED = $(shell $(PYTHON) -c 'import platform, sys; print(platform.system() == "Linux" and platform.machine() == "x86_64" and sys.version_info[:2] == (3, 11) or "")')
+PINS = sed -e '/--hash=/d' -e 's/ \\$$//' -e 's/+cpu$$//' $(1) > $(VENV)/$(1).pins && echo $(VENV)/$(1).pins
 
 $(DEPS): requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -r requirements.lock
+	$(BIN)/python -m pip install -r $(if $(HASHED),requirements.lock,$$($(call PINS,requirements.lock)))
 	touch $@
 
 $(TEST_DEPS): requirements-test.lock $(DEPS)
-	$(BIN)/python -m pip install -r requirements-test.lock
+	$(BIN)/python -m pip install -r $(if $(HASHED),requirements-test.lock,$$($(call PINS,requirements-test.lock)))
 	touch $@
 
 $(MATHS): docs/_ext/katex/package-lock.json $(DEPS)

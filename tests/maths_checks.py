@@ -1,4 +1,4 @@
-"""Browser checks of the site's typeset maths (issue 10, section 1).
+"""Browser checks of the site's typeset maths.
 
 Used by tests/test_browser.py: ``maths_problems(page)`` returns the problems on an
 open Playwright page (every page), ``construct_page_problems(page)`` those

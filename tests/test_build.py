@@ -74,7 +74,12 @@ def test_notebook_cache_exists_before_parallel_readers_start(tmp_path):
 
 
 def test_make_html_installs_no_test_tool():
-    pins = {line.split("==")[0].lower() for line in (REPO / "requirements.lock").read_text().splitlines() if "==" in line}
-    assert pins and not pins & {"pytest", "pytest-xdist", "playwright", "axe-playwright-python", "check-jsonschema"}
-    test_pins = (REPO / "requirements-test.lock").read_text().splitlines()
-    assert all(line in test_pins for line in (REPO / "requirements.lock").read_text().splitlines()[1:]), "the test lock keeps the build's pins"
+    def pins(lock):  # {name: version} of a lock written by pip-compile (`make lock`)
+        return dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", (REPO / lock).read_text(), re.MULTILINE))
+
+    build, test = pins("requirements.lock"), pins("requirements-test.lock")
+    assert build and not set(build) & {"pytest", "pytest-xdist", "playwright", "axe-playwright-python", "check-jsonschema"}
+    assert build.items() <= test.items(), "the test lock keeps the build's pins"
+    lines = (REPO / "requirements.lock").read_text().splitlines()
+    requirements = [i for i, line in enumerate(lines) if re.match(r"[A-Za-z0-9_.-]+==", line)]
+    assert all(lines[i + 1].strip().startswith("--hash=sha256:") for i in requirements), "every pin has its hashes"
