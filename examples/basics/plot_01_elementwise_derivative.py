@@ -124,8 +124,8 @@ assert x_view.grad_fn.name() == "ViewBackward0", "a view of x, not a new leaf"
 assert through_the_vjp.shape == x_tracked.shape
 
 # %%
-# The check
-# ---------
+# The checks
+# ----------
 
 expected = df_dx(x)
 max_error = (vjp_x - expected).abs().max().item()
