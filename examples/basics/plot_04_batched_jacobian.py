@@ -100,7 +100,7 @@ print("J[0] by hand =\n", jacobian_by_hand(x)[0])
 
 expected = jacobian_by_hand(x)
 max_error = (jacobians - expected).abs().max().item()
-print(f"max |J_vjp - J_hand| = {max_error:.1e}")
+print(f"max |J from VJPs - J by hand| = {max_error:.1e}")
 
 # Each entry is b, a, 2a, -3, or the same cos(a + b^2) times 1 or 2b, in another order,
 # plus exact zeros: a few eps (2.2e-16) of entries at most 3 in magnitude. A wrong entry
@@ -121,14 +121,14 @@ print("v = 1 gives the column sums of J[n]:", tuple(with_ones.shape))
 print("at n = 0:", with_ones[0])
 
 # %%
-# The block structure, seen
-# -------------------------
+# The block structure
+# -------------------
 #
-# For four points, the full Jacobian (computed with
-# :func:`torch.autograd.functional.jacobian`, shape ``(4, 3, 4, 2)``) drawn
-# as a :math:`12 \times 8` matrix: the :math:`3 \times 2` blocks on the
-# diagonal are the :math:`J_n`; everything else is exactly zero. That zero
-# pattern is what lets one VJP serve all points.
+# For four points, the full Jacobian, computed with
+# :func:`torch.autograd.functional.jacobian`, shape ``(4, 3, 4, 2)``: the
+# :math:`3 \times 2` blocks on the diagonal are the :math:`J_n`; everything
+# else is exactly zero. That zero pattern is what lets one VJP serve all
+# points.
 
 few = x[:4]
 full = torch.autograd.functional.jacobian(f, few)  # (4, 3, 4, 2)
@@ -145,6 +145,13 @@ for n in range(4):
             # partials.
             assert torch.count_nonzero(block) == 0, f"block ({n}, {m}) is not zero"
 print("off-diagonal blocks: all zero; diagonal blocks: equal to J[n]")
+
+# %%
+# The picture
+# -----------
+#
+# The full Jacobian of the four points drawn as a :math:`12 \times 8`
+# matrix: block-diagonal, one :math:`3 \times 2` block per point.
 
 fig, ax = plt.subplots(figsize=(4.6, 5.2), layout="constrained")
 image = ax.imshow(full.reshape(12, 8).numpy(), cmap="RdBu_r", vmin=-3.2, vmax=3.2)
