@@ -109,12 +109,12 @@ print("J[0] assembled =\n", jacobians[0])
 print("J[0] by hand =\n", jacobian_by_hand(x, y)[0])
 
 # %%
-# The check
-# ---------
+# The checks
+# ----------
 
 expected = jacobian_by_hand(x, y)
 max_error = (jacobians - expected).abs().max().item()
-print(f"max |J_vjp - J_hand| = {max_error:.1e}")
+print(f"max |J from VJPs - J by hand| = {max_error:.1e}")
 
 # Each entry is y, x, 2x, -3, or the same cos(x + y^2) times 1 or 2y, in another order,
 # plus exact zeros: a few eps (2.2e-16) of entries at most 3 in magnitude. A wrong
