@@ -115,8 +115,9 @@ nb_execution_raise_on_error = True
 nb_execution_timeout = 600
 
 # -- Links to PyTorch -------------------------------------------------------------
-# No network while building: the inventory is generated from the installed
-# torch by docs/_ext/torch_inventory.py (`make inventory`) and committed.
+# No network while building: docs/_ext/torch_inventory.py (`make inventory`) writes
+# the inventory, committed, of the names the site uses that PyTorch's reference
+# documents, at the addresses recorded in docs/_ext/torch_documented.json.
 intersphinx_mapping = {"torch": (TORCH_DOCS, str(ROOT / "docs" / "_ext" / "torch.inv"))}
 
 # -- HTML ---------------------------------------------------------------------------

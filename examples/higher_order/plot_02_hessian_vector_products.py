@@ -149,7 +149,7 @@ assert "does not require grad" in message
 #   route here goes through (:mod:`torch.autograd.functional` and
 #   :mod:`torch.func` call it too), counted with a ``mock`` that wraps it;
 # * **products with an** :math:`n \times n` **matrix**: the FLOPs that
-#   :class:`~torch.utils.flop_counter.FlopCounterMode` counts (it counts
+#   ``FlopCounterMode`` counts (it counts
 #   matrix-matrix products; here each is a :math:`1 \times n` row times an
 #   :math:`n \times n` matrix, :math:`A` or a matrix of zeros, next item),
 #   divided by :math:`2n^2`, the FLOPs of one such product;
@@ -492,4 +492,4 @@ plt.show()
 # Reference: :func:`torch.autograd.functional.hvp`,
 # :func:`torch.autograd.functional.vhp`,
 # :func:`torch.autograd.functional.hessian`, :func:`torch.func.grad`,
-# :func:`torch.func.jvp`, :class:`torch.utils.flop_counter.FlopCounterMode`.
+# :func:`torch.func.jvp`, ``torch.utils.flop_counter.FlopCounterMode``.

@@ -205,7 +205,7 @@ assert relative_error > 0.1
 # ``aten::bmm``, checks that one operand has the shape of :math:`W` or
 # :math:`W^\top` (in its last two dimensions) and adds up their FLOPs; its
 # ``mm`` and ``bmm`` part must equal what
-# :class:`~torch.utils.flop_counter.FlopCounterMode` counts (which leaves
+# ``FlopCounterMode`` counts (which leaves
 # out matrix-vector products). Products with an operand that is all zeros
 # and a broadcast view (stride 0) are counted apart: they multiply
 # :math:`W`'s tangent, which forward mode carries although :math:`W` is a
@@ -599,5 +599,5 @@ plt.show()
 # Reference: :func:`torch.func.hessian`, :func:`torch.func.jacfwd`,
 # :func:`torch.func.jacrev`, :func:`torch.func.vmap`, :func:`torch.func.grad`,
 # :func:`torch.autograd.functional.hessian`,
-# :class:`torch.utils.flop_counter.FlopCounterMode`,
+# ``torch.utils.flop_counter.FlopCounterMode``,
 # :class:`torch.utils.benchmark.Timer`.

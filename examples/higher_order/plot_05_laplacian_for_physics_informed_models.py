@@ -257,7 +257,7 @@ torch.testing.assert_close(separate, reference)
 # ------------------------------------
 #
 # The count is of matmul FLOPs, by
-# :class:`~torch.utils.flop_counter.FlopCounterMode`, which counts only the
+# ``FlopCounterMode``, which counts only the
 # operations in its ``flop_registry`` (`torch/utils/flop_counter.py
 # <https://github.com/pytorch/pytorch/blob/main/torch/utils/flop_counter.py>`__):
 # matrix-matrix products, convolutions, attention. Matrix-vector products
@@ -634,6 +634,6 @@ assert laplacian_forward.grad_fn is None and not saved, "nothing recorded"
 # Next: :ref:`sphx_glr_auto_examples_higher_order_plot_06_ntk_and_gauss_newton.py`.
 # Reference: :func:`torch.func.grad`, :func:`torch.func.vjp`,
 # :func:`torch.func.jvp`, :func:`torch.func.vmap`,
-# :class:`torch.utils.flop_counter.FlopCounterMode`,
+# ``torch.utils.flop_counter.FlopCounterMode``,
 # :class:`torch.autograd.graph.saved_tensors_hooks`,
 # :class:`torch.utils.benchmark.Timer`.

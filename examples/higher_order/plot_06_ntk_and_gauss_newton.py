@@ -119,7 +119,7 @@ torch.testing.assert_close(ntk_matrix_free, ntk_explicit, rtol=1e-10, atol=1e-12
 
 # %%
 # What each route costs, in matmul FLOPs counted by
-# :class:`~torch.utils.flop_counter.FlopCounterMode` (of the operations it
+# ``FlopCounterMode`` (of the operations it
 # counts, this network runs only matrix products; its elementwise operations,
 # such as :math:`\tanh` and the bias additions, are not counted):
 
@@ -580,4 +580,4 @@ plt.show()
 # Next: :ref:`sphx_glr_auto_examples_in_practice_plot_01_checking_gradients.py`.
 # Reference: :func:`torch.func.functional_call`, :func:`torch.func.vjp`,
 # :func:`torch.func.jvp`, :func:`torch.func.linearize`, :func:`torch.func.vmap`,
-# :func:`torch.func.jacrev`, :class:`torch.utils.flop_counter.FlopCounterMode`.
+# :func:`torch.func.jacrev`, ``torch.utils.flop_counter.FlopCounterMode``.

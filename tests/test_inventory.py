@@ -1,0 +1,65 @@
+"""Links to PyTorch's reference: docs/_ext/torch.inv, the inventory the build
+links torch names with, holds only names that PyTorch's documentation for the
+pinned release documents, at the addresses docs/_ext/torch_documented.json
+records (and says where it read them), and is what docs/_ext/torch_inventory.py
+writes now. No site build and no torch: these run in about a second."""
+
+import sys
+import zlib
+from pathlib import Path
+
+from sphinx.util.inventory import InventoryFile
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "docs" / "_ext"))
+import torch_inventory  # noqa: E402
+
+
+def committed_entries():
+    """(name, type, address) of each entry, read as intersphinx reads the file."""
+    inventory = InventoryFile.loads(torch_inventory.INVENTORY.read_bytes(), uri="")
+    return [
+        (name, objtype, item.uri)
+        for objtype, items in inventory.data.items()
+        for name, item in items.items()
+    ]
+
+
+def test_every_entry_is_a_documented_name_at_its_recorded_address():
+    documented = torch_inventory.record()["documented"]
+    entries = committed_entries()
+    assert entries, "the inventory is empty"
+    for name, objtype, address in entries:
+        assert name in documented, f"{name}: not in {torch_inventory.RECORD.name}"
+        assert (objtype, address) == (
+            documented[name]["type"],
+            documented[name]["address"],
+        ), name
+
+
+def test_every_recorded_address_says_where_it_was_read():
+    record = torch_inventory.record()
+    for name, entry in record["documented"].items():
+        commit = record["sources"].get(entry["source"], "")
+        assert len(commit) == 40 and int(commit, 16) >= 0, (
+            f"{name}: {entry['source']} has no commit"
+        )
+
+
+def test_no_entry_is_a_private_name():
+    private = [
+        name for name, _, _ in committed_entries() if torch_inventory.is_private(name)
+    ]
+    assert not private, f"private names get no link: {private}"
+
+
+def test_committed_inventory_is_what_torch_inventory_writes_now(tmp_path):
+    def text(path):
+        data = path.read_bytes()
+        start = data.index(b"zlib.\n") + 6
+        return data[:start].decode() + zlib.decompress(data[start:]).decode()
+
+    torch_inventory.write(tmp_path / "torch.inv")
+    assert text(torch_inventory.INVENTORY) == text(tmp_path / "torch.inv"), (
+        "run `make inventory`"
+    )
