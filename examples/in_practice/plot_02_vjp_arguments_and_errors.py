@@ -587,4 +587,4 @@ plt.show()
 #
 # Next: :ref:`sphx_glr_auto_examples_in_practice_plot_03_custom_vjp_rule.py`.
 # Reference: :func:`torch.autograd.functional.vjp`, :func:`torch.autograd.grad`,
-# :func:`torch.relu`, :func:`torch.maximum`, :func:`torch.clamp`, :func:`torch.max`.
+# ``torch.relu``, :func:`torch.maximum`, :func:`torch.clamp`, :func:`torch.max`.
