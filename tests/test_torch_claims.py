@@ -62,3 +62,88 @@ def test_the_compile_page_states_that_inductor_runs_pre_grad_passes_first():
     from torch._inductor import compile_fx
 
     assert "pre_grad_passes=run_pre_grad_passes" in inspect.getsource(compile_fx)
+
+
+# -- jacobians/plot_05: what the coloured JVPs cost under vmap ------------------------
+COLOURING_PAGE = "examples/jacobians/plot_05_structured_jacobians_by_colouring.py"
+
+
+def page_functions(path: str, *names: str) -> dict:
+    """The functions NAMES of the example at PATH (with its imports), without
+    running the rest of the page."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse((Path(__file__).resolve().parent.parent / path).read_text())
+    keep = [
+        node
+        for node in tree.body
+        if isinstance(node, (ast.Import, ast.ImportFrom)) or (isinstance(node, ast.FunctionDef) and node.name in names)
+    ]
+    assert {node.name for node in keep if isinstance(node, ast.FunctionDef)} == set(names), f"{path} defines {names}"
+    namespace = {}
+    exec(compile(ast.Module(keep, type_ignores=[]), path, "exec"), namespace)
+    return namespace
+
+
+def elements_written(fn) -> int:
+    """The elements of the tensors returned by the ATen operations FN runs, except
+    views, uninitialised allocations (empty) and tensors with no memory behind them
+    (forward-mode AD's ZeroTensors, meta tensors): what the operations write."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    aten = torch.ops.aten
+    writes_nothing = {aten.empty, aten.empty_like, aten.empty_strided, aten.new_empty, aten.new_empty_strided}
+
+    class Count(TorchDispatchMode):
+        elements = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            if not func.is_view and func.overloadpacket not in writes_nothing:
+                for tensor in out if isinstance(out, (tuple, list)) else (out,):
+                    if isinstance(tensor, torch.Tensor) and not (tensor.is_meta or tensor._is_zerotensor()):
+                        Count.elements += tensor.numel()
+            return out
+
+    with Count():
+        fn()
+    return Count.elements
+
+
+def colouring_page_setup(n=500):
+    import torch
+
+    page = page_functions(COLOURING_PAGE, "make_residual", "compressed_by_jvps")
+    residual, _ = page["make_residual"](n)
+    u = torch.randn(n, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+
+    def with_seeds(k):  # k seeds: the columns coloured j mod k
+        return elements_written(lambda: page["compressed_by_jvps"](residual, u, torch.arange(n) % k))
+
+    return residual, u, with_seeds
+
+
+def test_the_colouring_page_vmapped_jvps_write_a_fixed_part_plus_one_part_per_seed():
+    """jacobians/plot_05, "Cost": under vmap, the operations on f(u) run once and
+    those on the tangents once per seed, so k seeds write e_0 + e_1 k elements,
+    e_0 about one evaluation of f; the dense-to-coloured ratio is below n / 3."""
+    n = 500
+    residual, u, with_seeds = colouring_page_setup(n)
+    written = {k: with_seeds(k) for k in (2, 3, n)}
+    per_seed = written[3] - written[2]
+    fixed = written[2] - 2 * per_seed
+    assert written[n] == fixed + per_seed * n, written
+    value = elements_written(lambda: residual(u))
+    assert value <= fixed < 2 * value, (fixed, value)
+    assert written[n] / written[3] < n / 3
+
+
+def test_the_colouring_page_jacfwd_writes_over_50_times_the_coloured_jvps():
+    """jacobians/plot_05, "Cost": the dense jacfwd (n seeds, its own code) writes
+    over 50 times the elements of the three coloured JVPs at n = 500."""
+    import torch
+
+    residual, u, with_seeds = colouring_page_setup(500)
+    assert elements_written(lambda: torch.func.jacfwd(residual)(u)) > 50 * with_seeds(3)
