@@ -6,19 +6,18 @@ can download: each tutorial's own, and those inside the zips."""
 
 import json
 import re
+import sys
 import zipfile
 
 from conftest import EXAMPLES
-from sitebuild import CONF
+from sitebuild import CONF, REPO
 
-# reST that Jupyter and Colab would show as literal text.
-REST = re.compile(
-    r":[\w-]+(?::[\w-]+)?:`"  # a role: :func:`torch.x`, :py:class:`…`
-    r"|^[ \t]*\.\. \S"  # a directive, comment or target: .. list-table::, .. math::, .. _x:
-    r"|``[^`\n]+``"  # an inline literal
-    r"|`[^`\n]*<[^`\n]+>`__?",  # a link with its URL: `text <url>`_
-    re.M,
-)
+sys.path.insert(0, str(REPO / "docs" / "_ext"))
+# reST that Jupyter and Colab would show as literal text: the pattern the
+# converter checks its own output with (tests/unit/test_notebook_markdown.py
+# checks what it matches).
+from notebook_markdown import REST  # noqa: E402
+
 TABLE = re.compile(r"^\|.*\|[ \t]*\n\|(?:[ \t]*:?-{3,}:?[ \t]*\|)+[ \t]*$", re.M)
 
 

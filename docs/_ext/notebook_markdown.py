@@ -11,8 +11,9 @@ the code span ```x``` and leaves everything else as reST: the ``:func:``,
 
 This extension finishes the job where the notebook is written: it replaces
 the name ``save_notebook`` in ``sphinx_gallery.gen_rst`` (which imports it
-with ``from .notebook import save_notebook`` and calls it once per example,
-right before zipping the example and before the gallery zip is made), so the
+with ``from .notebook import save_notebook`` and calls it once per example in
+``generate_file_rst``, right before zipping the example and before the
+gallery zip is made), so the
 notebook behind the download link, the one in the example's zip and the one in
 the gallery's zip are all the converted one. Before saving, it turns in each
 Markdown cell:
@@ -32,12 +33,26 @@ A role whose target resolves nowhere, and any reST still left in a Markdown
 cell afterwards, fails the build with the example's name. Code cells are not
 touched. The ``.py`` download and the HTML page are not affected.
 
-What it replaces upstream: sphinx-gallery's ``pypandoc`` option converts the
-text with pandoc instead of ``rst2md``; it needs pandoc installed and, as
-pandoc knows nothing of intersphinx, it loses the links to PyTorch, so this
-extension refuses to run with it. It can go when sphinx-gallery's own
-conversion resolves cross-references and converts tables (then check that
-tests/test_notebooks_markdown.py still passes without it).
+Upstream: https://github.com/sphinx-gallery/sphinx-gallery/issues/219
+("Limited rst to md support in notebooks") was closed with the ``pypandoc``
+option, which converts the text with pandoc instead of ``rst2md``. It is no
+route here: it needs the pandoc program (not installed here), and pandoc's
+reST reader knows no Sphinx roles, so a ``:doc:`` or ``:func:`` becomes an
+``{.interpreted-text role=...}`` span with no link, as
+https://github.com/nest/nest-simulator/issues/2653 found; this extension
+refuses to run with it. Nor is rewriting the notebooks after sphinx-gallery
+has written them: ``generate_file_rst`` zips each example with its notebook
+right after writing it, and ``_finish_index_rst`` zips the gallery's notebooks
+in the same event handler, so a later step would have to make both zips again
+with sphinx-gallery's ``gen_rst.zip_files`` and
+``downloads.generate_zipfiles``: two internal functions and the layout of
+their files to rely on instead of one name. So the one seam is
+:func:`route_notebooks`, and tests/unit/test_notebook_markdown.py fails when
+sphinx-gallery changes what it relies on. The module can go when
+sphinx-gallery's own conversion resolves cross-references and converts tables
+(then check that tests/test_notebooks_markdown.py still passes without it);
+the text for an issue asking for a hook is in docs/contributing.md, "Upstream
+issues to file".
 
 Caveats: the seam runs in this process, so sphinx-gallery's ``parallel``
 option (which runs examples in other processes) is refused. sphinx-gallery
@@ -50,6 +65,7 @@ or change.
 """
 
 import hashlib
+import inspect
 import json
 import os
 import posixpath
@@ -58,6 +74,7 @@ import textwrap
 from functools import cache, partial
 from pathlib import Path
 
+from gallery_dirs import gallery_pairs
 from sphinx.domains.python import PythonDomain
 from sphinx.errors import ExtensionError
 from sphinx.util.inventory import InventoryFile
@@ -70,7 +87,8 @@ MARK_KEY = "notebook_markdown"
 MARK = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
 
 # reST that must not be left in a Markdown cell (tests/test_notebooks_markdown.py
-# uses the same patterns).
+# looks for it in the built notebooks; tests/unit/test_notebook_markdown.py
+# checks what it matches).
 REST = re.compile(
     r":[\w-]+(?::[\w-]+)?:`"  # a role
     r"|^[ \t]*\.\. \S"  # a directive, comment or target
@@ -79,11 +97,18 @@ REST = re.compile(
     re.M,
 )
 
-ALIGN = re.compile(r"\\begin\{align\}(.*?)\\end\{align\}", re.S)  # rst2md's .. math:: at column 0
+ALIGN = re.compile(
+    r"\\begin\{align\}(.*?)\\end\{align\}", re.S
+)  # rst2md's .. math:: at column 0
 # rst2md leaves an indented .. math:: (in a list item) as it is.
-MATH = re.compile(r"^(?P<indent>[ \t]*)\.\. math::(?P<body>.*\n(?:(?P=indent)[ \t]+.*\n|[ \t]*\n)*)", re.M)
+MATH = re.compile(
+    r"^(?P<indent>[ \t]*)\.\. math::(?P<body>.*\n(?:(?P=indent)[ \t]+.*\n|[ \t]*\n)*)",
+    re.M,
+)
 LIST_TABLE = re.compile(
-    r"^(?P<indent>[ \t]*)\.\. list-table::(?P<title>.*)\n(?P<body>(?:(?P=indent)[ \t]+.*\n|[ \t]*\n)*)", re.M
+    r"^(?P<indent>[ \t]*)\.\. list-table::(?P<title>.*)\n"
+    r"(?P<body>(?:(?P=indent)[ \t]+.*\n|[ \t]*\n)*)",
+    re.M,
 )
 OPTION = re.compile(r"^:([\w-]+):[ \t]*(.*)$")
 INLINE = re.compile(
@@ -126,9 +151,12 @@ class Targets:
             for location in locations:
                 if location and not location.startswith(("http:", "https:")):
                     raw = Path(app.srcdir, location).read_bytes()
-                    for objtype, entries in InventoryFile.loads(raw, uri=uri).data.items():
+                    for objtype, entries in InventoryFile.loads(
+                        raw, uri=uri
+                    ).data.items():
                         self.objects.setdefault(objtype, {}).update(entries)
-        # sphinx-gallery's label of each example: sphx_glr_<its path under srcdir, / as _>.
+        # sphinx-gallery's label of each example:
+        # sphx_glr_<its path under srcdir, / as _>.
         self.examples = {
             ("sphx_glr_" + docname.replace("/", "_") + ".py").lower(): (docname, source)
             for docname, source in gallery_examples(app)
@@ -140,19 +168,34 @@ class Targets:
     def resolve(self, role, target, docname):
         """The Markdown for ``:role:`target``` written on page DOCNAME."""
         match = EXPLICIT_TITLE.fullmatch(target)
-        title, target = (one_line(match[1]), match[2].strip()) if match else (None, one_line(target))
+        title, target = (
+            (one_line(match[1]), match[2].strip())
+            if match
+            else (None, one_line(target))
+        )
         if role == "ref":
             if target.lower() not in self.examples:
-                raise NotMarkdown(f":ref:`{target}`: not the label of a gallery example")
+                raise NotMarkdown(
+                    f":ref:`{target}`: not the label of a gallery example"
+                )
             page, source = self.examples[target.lower()]
             return f"[{link_text(title or example_title(source))}]({self.page(page)})"
         if role == "doc":
-            page = target[1:] if target.startswith("/") else posixpath.join(posixpath.dirname(docname), target)
+            page = (
+                target[1:]
+                if target.startswith("/")
+                else posixpath.join(posixpath.dirname(docname), target)
+            )
             page = posixpath.normpath(page)
-            return f"[{link_text(title or self.doc_title(page, target))}]({self.page(page)})"
+            text = link_text(title or self.doc_title(page, target))
+            return f"[{text}]({self.page(page)})"
         if role == "math":
             return f"${target}$"
-        objtypes = [f"py:{name}" for name, objtype in PythonDomain.object_types.items() if role in objtype.roles]
+        objtypes = [
+            f"py:{name}"
+            for name, objtype in PythonDomain.object_types.items()
+            if role in objtype.roles
+        ]
         if not objtypes:
             raise NotMarkdown(f":{role}:`{target}`: no Markdown for this role")
         name = target.lstrip("~!").removesuffix("()")
@@ -164,14 +207,18 @@ class Targets:
         for objtype in objtypes:
             if name in self.objects.get(objtype, {}):
                 return f"[{code(text)}]({self.objects[objtype][name].uri})"
-        raise NotMarkdown(f":{role}:`{target}`: {name} is not in the inventory (run `make inventory`)")
+        raise NotMarkdown(
+            f":{role}:`{target}`: {name} is not in the inventory (run `make inventory`)"
+        )
 
     def doc_title(self, docname, target):
         for suffix in self.source_suffixes:
             path = self.srcdir / (docname + suffix)
             if path.exists():
                 text = path.read_text(encoding="utf-8")
-                found = re.search(r"^# (.+)$", text, re.M) or re.search(r"^(\S.*)\n([=\-~^\"'`#*+:.]){3,}$", text, re.M)
+                found = re.search(r"^# (.+)$", text, re.M) or re.search(
+                    r"^(\S.*)\n([=\-~^\"'`#*+:.]){3,}$", text, re.M
+                )
                 if found:
                     return found[1].strip()
         raise NotMarkdown(f":doc:`{target}`: no page {docname} with a title")
@@ -180,14 +227,14 @@ class Targets:
 def gallery_examples(app):
     """(docname, source file) of each example sphinx-gallery makes a notebook of."""
     conf = app.config.sphinx_gallery_conf
-    examples_dirs, gallery_dirs = conf["examples_dirs"], conf["gallery_dirs"]
-    if isinstance(examples_dirs, str):
-        examples_dirs, gallery_dirs = [examples_dirs], [gallery_dirs]
-    for examples_dir, gallery_dir in zip(examples_dirs, gallery_dirs):
-        examples = Path(os.path.normpath(Path(app.srcdir, examples_dir)))  # as sphinx-gallery spells it
+    for examples, gallery in gallery_pairs(app):
+        gallery_name = gallery.relative_to(app.srcdir).as_posix()
         for source in sorted(examples.rglob("*")):
-            if source.suffix in conf["notebook_extensions"] and not re.search(conf["ignore_pattern"], str(source)):
-                yield posixpath.join(gallery_dir, source.relative_to(examples).with_suffix("").as_posix()), source
+            if source.suffix in conf["notebook_extensions"] and not re.search(
+                conf["ignore_pattern"], str(source)
+            ):
+                name = source.relative_to(examples).with_suffix("").as_posix()
+                yield posixpath.join(gallery_name, name), source
 
 
 @cache
@@ -221,9 +268,14 @@ def markdown_table(match):
     header_rows = int(options.pop("header-rows", "0"))
     unknown = set(options) - {"widths", "width", "class", "name", "align"}
     if header_rows > 1 or unknown:
-        raise NotMarkdown(f".. list-table:: with {header_rows} header rows / options {sorted(unknown)}")
+        raise NotMarkdown(
+            f".. list-table:: with {header_rows} header rows "
+            f"/ options {sorted(unknown)}"
+        )
     rows = []
-    for line in lines:  # "* - cell" starts a row, "  - cell" a cell, other lines continue the cell
+    for line in (
+        lines
+    ):  # "* - cell" starts a row, "  - cell" a cell, other lines continue the cell
         if re.match(r"\*\s+-(\s|$)", line):
             rows.append([line.split("-", 1)[1]])
         elif re.match(r"\s+-(\s|$)", line) and rows:
@@ -240,7 +292,9 @@ def markdown_table(match):
     if not header_rows:
         cells.insert(0, [""] * width)
     table = [cells[0], ["---"] * width, *cells[1:]]
-    out = ([f"**{title}**", ""] if title else []) + ["| " + " | ".join(row) + " |" for row in table]
+    out = ([f"**{title}**", ""] if title else []) + [
+        "| " + " | ".join(row) + " |" for row in table
+    ]
     return "".join(f"{indent}{line}\n" for line in out) + "\n"
 
 
@@ -257,10 +311,15 @@ def to_markdown(text, targets, docname):
         try:
             return targets.resolve("ref", match["ref"], docname)
         except NotMarkdown as error:
-            raise NotMarkdown(f"{error} (rst2md writes :ref:`x` as `x`; reST default-role text is not allowed)") from None
+            raise NotMarkdown(
+                f"{error} (rst2md writes :ref:`x` as `x`; "
+                "reST default-role text is not allowed)"
+            ) from None
 
     text = ALIGN.sub(lambda match: display_maths(match[1]), text)
-    text = MATH.sub(lambda match: display_maths(match["body"], match["indent"]) + "\n\n", text)
+    text = MATH.sub(
+        lambda match: display_maths(match["body"], match["indent"]) + "\n\n", text
+    )
     text = LIST_TABLE.sub(markdown_table, text)
     return INLINE.sub(inline, text)
 
@@ -268,7 +327,9 @@ def to_markdown(text, targets, docname):
 def save_markdown_notebook(work_notebook, write_file, targets, examples):
     """sphinx-gallery's save_notebook, with the Markdown cells converted first."""
     write_file = Path(write_file)
-    docname, source = examples[write_file.resolve().parent / write_file.name.removesuffix(".ipynb.new")]
+    docname, source = examples[
+        write_file.resolve().parent / write_file.name.removesuffix(".ipynb.new")
+    ]
     source = os.path.relpath(source)
     for cell in work_notebook["cells"]:
         if cell["cell_type"] != "markdown":
@@ -276,10 +337,14 @@ def save_markdown_notebook(work_notebook, write_file, targets, examples):
         try:
             markdown = to_markdown("".join(cell["source"]), targets, docname)
         except NotMarkdown as error:
-            raise ExtensionError(f"{source}: cannot write its notebook's Markdown: {error}") from None
+            raise ExtensionError(
+                f"{source}: cannot write its notebook's Markdown: {error}"
+            ) from None
         left = [line.strip() for line in markdown.splitlines() if REST.search(line)]
         if left:
-            raise ExtensionError(f"{source}: reST left in its notebook's Markdown: {left}")
+            raise ExtensionError(
+                f"{source}: reST left in its notebook's Markdown: {left}"
+            )
         cell["source"] = [markdown]
     work_notebook["metadata"][MARK_KEY] = MARK
     notebook.save_notebook(work_notebook, write_file)
@@ -294,7 +359,10 @@ def notebook_mark(path):
 
 def generated_examples(app):
     """{an example's generated files, without suffix: (its docname, its source)}."""
-    return {Path(app.srcdir, docname).resolve(): (docname, source) for docname, source in gallery_examples(app)}
+    return {
+        Path(app.srcdir, docname).resolve(): (docname, source)
+        for docname, source in gallery_examples(app)
+    }
 
 
 def unconverted(app, examples):
@@ -303,22 +371,44 @@ def unconverted(app, examples):
     return [
         path
         for path, (_, source) in examples.items()
-        if gen_rst.executable_script(str(source), conf) and notebook_mark(Path(f"{path}.ipynb")) != MARK
+        if gen_rst.executable_script(str(source), conf)
+        and notebook_mark(Path(f"{path}.ipynb")) != MARK
     ]
+
+
+def route_notebooks(save):
+    """Make sphinx-gallery write each example's notebook with SAVE, called as
+    ``save(work_notebook, write_file)`` where it calls ``save_notebook``."""
+    uses = "save_notebook" in gen_rst.generate_file_rst.__code__.co_names
+    signature = list(inspect.signature(notebook.save_notebook).parameters)
+    if not uses or signature != ["work_notebook", "write_file"]:
+        raise ExtensionError(
+            "sphinx_gallery.gen_rst no longer writes notebooks with save_notebook"
+            "(work_notebook, write_file): see notebook_markdown's docstring"
+        )
+    gen_rst.save_notebook = save
 
 
 def install(app):
     """Before sphinx-gallery runs: route its notebooks through the converter."""
     conf = app.config.sphinx_gallery_conf
     if conf["pypandoc"] is not False:
-        raise ExtensionError("notebook_markdown replaces sphinx-gallery's 'pypandoc' option: use one of them")
+        raise ExtensionError(
+            "notebook_markdown replaces sphinx-gallery's 'pypandoc' option: "
+            "use one of them"
+        )
     if conf["parallel"]:
-        raise ExtensionError("notebook_markdown works in this process: sphinx-gallery's 'parallel' would bypass it")
-    if not hasattr(gen_rst, "save_notebook"):
-        raise ExtensionError("sphinx_gallery.gen_rst no longer calls save_notebook: see notebook_markdown's docstring")
+        raise ExtensionError(
+            "notebook_markdown works in this process: "
+            "sphinx-gallery's 'parallel' would bypass it"
+        )
     examples = generated_examples(app)
-    gen_rst.save_notebook = partial(save_markdown_notebook, targets=Targets(app), examples=examples)
-    for path in unconverted(app, examples):  # sphinx-gallery regenerates an example without its .md5
+    route_notebooks(
+        partial(save_markdown_notebook, targets=Targets(app), examples=examples)
+    )
+    for path in unconverted(
+        app, examples
+    ):  # sphinx-gallery regenerates an example without its .md5
         Path(f"{path}.py.md5").unlink(missing_ok=True)
 
 
@@ -326,12 +416,18 @@ def check(app):
     """After sphinx-gallery ran: every example it ran has a converted notebook."""
     stale = unconverted(app, generated_examples(app))
     if stale:
-        raise ExtensionError(f"notebooks not written through notebook_markdown: {[f'{path}.ipynb' for path in stale]}")
+        raise ExtensionError(
+            "notebooks not written through notebook_markdown: "
+            f"{[f'{path}.ipynb' for path in stale]}"
+        )
 
 
 def setup(app):
-    app.setup_extension("sphinx.ext.intersphinx")  # normalises intersphinx_mapping, read above
-    # sphinx-gallery runs the examples at builder-inited, priority 500.
+    # intersphinx normalises intersphinx_mapping, which Targets reads.
+    app.setup_extension("sphinx.ext.intersphinx")
+    # Around sphinx-gallery's generate_gallery_rst, which writes the notebooks
+    # and zips: gen_gallery.setup() connects it to builder-inited at the
+    # default priority, 500.
     app.connect("builder-inited", install, priority=400)
     app.connect("builder-inited", check, priority=600)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
