@@ -7,8 +7,8 @@ forward pass recorded, in which every node but the ``AccumulateGrad`` sinks
 at the leaves (which write ``.grad``) is a VJP rule: it takes the :math:`v`
 arriving from the output side and passes :math:`v^\top J` on to its inputs.
 This page opens that graph for :math:`y = \sum_i \sin(x_i)\, w_i`, calls
-each node by hand in reverse order, checks the result against
-:func:`torch.autograd.functional.vjp`, and uses tensor hooks to watch, and
+each node by hand in reverse order, checks the result against the chain
+rule's formulas and :func:`torch.autograd.functional.vjp`, and uses tensor hooks to watch, and
 then change, the :math:`v` that reaches an intermediate result.
 """
 
@@ -176,44 +176,44 @@ def backward_by_hand(output, verbose=False):
             for (child, _), piece in zip(node.next_functions, outgoing or ()):
                 if child is not None:  # where paths meet, the pieces add up
                     arriving[child] = (
-                        # sphinx_gallery_break = ("arriving[child] + piece if child in arriving else ", "")
+                        # sphinx_gallery_break = ("arriving[child] + piece", "piece")
                         arriving[child] + piece if child in arriving else piece
                     )
     assert not arriving, "every node should have been called"
 
 
 backward_by_hand(y, verbose=True)
-by_hand = (x.grad.clone(), w.grad.clone())
-print("x.grad by hand:", by_hand[0])
+node_by_node = (x.grad.clone(), w.grad.clone())
+print("x.grad by hand:", node_by_node[0])
 
 # %%
 # The checks
 # ----------
 #
-# Against :func:`torch.autograd.functional.vjp` (which records a fresh
-# graph and lets the engine run it) and against the formulas above. Same
-# float64 operations in the same order, so agreement to rounding: 1e-12.
+# The node-by-node gradients against the formulas of the maths,
+# :math:`v_x = w \odot \cos x` and :math:`v_w = \sin x`, and against
+# :func:`torch.autograd.functional.vjp` (which records a fresh graph and lets
+# the engine run it).
 
 
 def f(x, w):
     return forward(x, w)[2]
 
 
-_, reference = torch.autograd.functional.vjp(
+expected = (w.detach() * torch.cos(x.detach()), torch.sin(x.detach()))  # (v_x, v_w)
+_, from_vjp = torch.autograd.functional.vjp(
     f, (x.detach(), w.detach()), v=torch.ones((), dtype=torch.float64)
 )
-# The engine calls the same nodes, and the formulas are the same operations
-# (1 * w * cos x, 1 * sin x, with the same sin and cos kernels): the same bits
-# on any one machine; 1e-12 is only slack.
-torch.testing.assert_close(by_hand, reference, rtol=1e-12, atol=1e-12)
-torch.testing.assert_close(
-    by_hand[0], w.detach() * torch.cos(x.detach()), rtol=1e-12, atol=1e-12
-)
-torch.testing.assert_close(by_hand[1], torch.sin(x.detach()), rtol=1e-12, atol=1e-12)
-error = max(
-    (mine - theirs).abs().max().item() for mine, theirs in zip(by_hand, reference)
-)
-print(f"max |node-by-node - functional.vjp| = {error:.1e}")
+for name, other in (("formulas", expected), ("functional.vjp", from_vjp)):
+    error = max(
+        (mine - theirs).abs().max().item() for mine, theirs in zip(node_by_node, other)
+    )
+    print(f"max |node-by-node - {name}| = {error:.1e}")
+# The formulas are the same operations (1 * w * cos x, 1 * sin x, with the same sin and
+# cos kernels), and the engine calls the same nodes: the same bits on any one machine;
+# 1e-12 is only slack.
+torch.testing.assert_close(node_by_node, expected, rtol=1e-12, atol=1e-12)
+torch.testing.assert_close(node_by_node, from_vjp, rtol=1e-12, atol=1e-12)
 
 # %%
 # The graph above is a tree. When a tensor feeds two operations, two paths
@@ -297,13 +297,15 @@ torch.testing.assert_close(
     x.grad, 3 * w.detach() * torch.cos(x.detach()), rtol=1e-12, atol=1e-12
 )
 torch.testing.assert_close(w.grad, torch.sin(x.detach()), rtol=1e-12, atol=1e-12)
-assert not torch.allclose(x.grad, by_hand[0]), "the hook should have changed x.grad"
+assert not torch.allclose(x.grad, node_by_node[0]), (
+    "the hook should have changed x.grad"
+)
 
 # %%
-# The graph, drawn
-# ----------------
+# The picture
+# -----------
 #
-# Drawn from ``grad_fn`` and ``next_functions`` (each node's depth is its
+# The graph, drawn from ``grad_fn`` and ``next_functions`` (each node's depth is its
 # longest distance from the output), with what each node computes and the
 # :math:`v` each arrow carries.
 
