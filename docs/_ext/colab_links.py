@@ -3,7 +3,9 @@
 Colab opens notebooks from GitHub. The published site (``build/html``, pushed
 to the ``colab_branch`` of ``colab_repository`` by the publishing workflow)
 holds each tutorial's notebook at the path its download link points to, so
-the link is built from that path.
+the link is built from that path. Not a workaround: sphinx-gallery makes
+Binder and JupyterLite links (its ``binder`` and ``jupyterlite`` options),
+not Colab ones.
 """
 
 from docutils import nodes
@@ -11,7 +13,8 @@ from sphinx import addnodes
 
 
 def add_colab_link(app, doctree, docname):
-    owner_repo = app.config.colab_repository.removeprefix("https://github.com/").strip("/")
+    repository = app.config.colab_repository
+    owner_repo = repository.removeprefix("https://github.com/").strip("/")
     for download in list(doctree.findall(addnodes.download_reference)):
         filename = download.get("filename", "")
         if not filename.endswith(".ipynb"):
@@ -27,7 +30,8 @@ def add_colab_link(app, doctree, docname):
         box = nodes.container(classes=["sphx-glr-download", "sphx-glr-download-colab"])
         box += nodes.paragraph("", "", link)
         container = download.parent
-        while container is not None and "sphx-glr-footer" not in container.get("classes", []):
+        footer = "sphx-glr-footer"
+        while container is not None and footer not in container.get("classes", []):
             container = container.parent
         if container is None:
             raise ValueError(f"{docname}: no download footer for the Colab link")

@@ -13,9 +13,15 @@ figure's smallest text (tick labels, legends, titles, annotations) in CSS
 pixels as shown in the column, and fails the example, naming the text and
 what to change, when it is below ``SMALLEST_TEXT_PX``. Each figure's smallest
 text size at full size is written beside its image, in a file
-``<image>.text-px`` (sphinx-gallery's image directive keeps one class only);
-docs/_ext/image_sizes.py copies it into the page as ``data-text-px``, from which
-tests/test_browser.py computes the size a reader sees at any width.
+``<image>.text-px``; docs/_ext/image_sizes.py copies it into the page as
+``data-text-px``, from which tests/test_browser.py computes the size a
+reader sees at any width.
+
+A scraper is sphinx-gallery's own extension point (``image_scrapers``); the
+one workaround is the side file: sphinx-gallery's image directive writes the
+first of an image's classes only (``sphinx_gallery/directives.py``,
+``visit_imgsg_html``, 0.22.1), so a class that carried the size would
+displace sphinx-gallery's own (``sphx-glr-single-img``).
 """
 
 import re
@@ -24,15 +30,24 @@ from pathlib import Path
 from matplotlib.text import Text
 from sphinx_gallery.scrapers import matplotlib_scraper
 
-COLUMN_PX = 736  # furo's content column at 1280 px and wider (measured in tests/test_browser.py)
-SMALLEST_TEXT_PX = 11  # CSS px: the smallest tick or legend text a laptop reader should meet
+# furo's content column at 1280 px and wider (measured in tests/test_browser.py)
+COLUMN_PX = 736
+# CSS px: the smallest tick or legend text a laptop reader should meet
+SMALLEST_TEXT_PX = 11
 
 
 def smallest_text(fig) -> tuple[float, str]:
     """(size in pixels of the saved figure, the text) of FIG's smallest visible text."""
     points_to_px = fig.dpi / 72
-    texts = [text for text in fig.findobj(Text) if text.get_visible() and text.get_text().strip()]
-    return min(((text.get_fontsize() * points_to_px, text.get_text()) for text in texts), default=(0.0, ""))
+    texts = [
+        text
+        for text in fig.findobj(Text)
+        if text.get_visible() and text.get_text().strip()
+    ]
+    return min(
+        ((text.get_fontsize() * points_to_px, text.get_text()) for text in texts),
+        default=(0.0, ""),
+    )
 
 
 def shown_scale(fig) -> float:
@@ -40,7 +55,8 @@ def shown_scale(fig) -> float:
 
 
 def check_figures(figures) -> list[float]:
-    """The smallest text size of each figure at full size; an error if it is shown too small."""
+    """The smallest text size of each figure at full size; an error if it is
+    shown too small."""
     sizes = []
     for number, fig in enumerate(figures, start=1):
         size, text = smallest_text(fig)
@@ -50,9 +66,10 @@ def check_figures(figures) -> list[float]:
         shown = size * shown_scale(fig)
         if shown < SMALLEST_TEXT_PX:
             raise ValueError(
-                f"figure {number}: its text {text[:40]!r} is {size:.1f} px in the saved figure, "
-                f"{fig.get_figwidth() * fig.dpi:.0f} px wide, so {shown:.1f} CSS px in furo's "
-                f"{COLUMN_PX} px column (at least {SMALLEST_TEXT_PX} needed): use a larger "
+                f"figure {number}: its text {text[:40]!r} is {size:.1f} px in the "
+                f"saved figure, {fig.get_figwidth() * fig.dpi:.0f} px wide, so "
+                f"{shown:.1f} CSS px in furo's {COLUMN_PX} px column (at least "
+                f"{SMALLEST_TEXT_PX} needed): use a larger "
                 f"font size or a narrower figure (figsize)"
             )
         sizes.append(size)
@@ -65,13 +82,17 @@ def scraper(block, block_vars, gallery_conf, **kwargs):
     try:
         sizes = check_figures([plt.figure(number) for number in plt.get_fignums()])
     except ValueError:
-        plt.close("all")  # as sphinx-gallery's scraper does: the next example starts with none
+        plt.close(
+            "all"
+        )  # as sphinx-gallery's scraper does: the next example starts with none
         raise
     rst = matplotlib_scraper(block, block_vars, gallery_conf, **kwargs)
     images = IMAGE.findall(rst)  # in the order of the figures
     assert len(images) == len(sizes), (images, sizes)
     for image, size in zip(images, sizes):
-        sidecar(Path(gallery_conf["src_dir"], image.lstrip("/"))).write_text(f"{size:.1f}\n")
+        sidecar(Path(gallery_conf["src_dir"], image.lstrip("/"))).write_text(
+            f"{size:.1f}\n"
+        )
     return rst
 
 

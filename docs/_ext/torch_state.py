@@ -7,7 +7,8 @@ a page's output would depend on the order of the gallery. torch.compile's
 caches are cleared too, so a compiled function of one example never serves
 another. conf.py lists
 ``torch_state.reset_torch_state`` in ``reset_modules``, so it runs before each
-example and after the last one.
+example and after the last one. Not a workaround: ``reset_modules`` is
+sphinx-gallery's own option for this.
 """
 
 import sys
@@ -38,9 +39,11 @@ def reset_torch_state(gallery_conf, fname, when):
     torch.set_default_device(None)
     # Switching deterministic mode off imports torch._inductor (over a second):
     # done only when an example switched it on.
-    if torch.are_deterministic_algorithms_enabled() or torch.is_deterministic_algorithms_warn_only_enabled():
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    if deterministic or torch.is_deterministic_algorithms_warn_only_enabled():
         torch.use_deterministic_algorithms(False)
     torch.autograd.set_detect_anomaly(False)
     torch.set_printoptions(profile="default")
-    if "torch._dynamo" in sys.modules:  # only an example that compiled something loaded it
+    # Only an example that compiled something loaded torch._dynamo.
+    if "torch._dynamo" in sys.modules:
         sys.modules["torch._dynamo"].reset()
