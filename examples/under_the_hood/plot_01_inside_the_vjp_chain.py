@@ -8,8 +8,9 @@ at the leaves (which write ``.grad``) is a VJP rule: it takes the :math:`v`
 arriving from the output side and passes :math:`v^\top J` on to its inputs.
 This page opens that graph for :math:`y = \sum_i \sin(x_i)\, w_i`, calls
 each node by hand in reverse order, checks the result against the chain
-rule's formulas and :func:`torch.autograd.functional.vjp`, and uses tensor hooks to watch, and
-then change, the :math:`v` that reaches an intermediate result.
+rule's formulas and :func:`torch.autograd.functional.vjp`, and uses tensor
+hooks to watch, and then change, the :math:`v` that reaches an intermediate
+result.
 """
 
 # %%
