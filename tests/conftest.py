@@ -39,6 +39,7 @@ from sitebuild import (  # noqa: F401 (re-exported for the tests)
     copy_built,
     copy_repo,
     gallery_notebook,
+    gallery_order,
     interrupt,
     make,
     reader_env,
@@ -54,6 +55,12 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "xdist_group(name): run on the one pytest-xdist worker of group NAME"
     )
+    config.addinivalue_line(
+        "markers", "unit: a test in tests/unit (seconds, no site build, no torch)"
+    )
+
+
+UNIT = Path(__file__).resolve().parent / "unit"
 
 
 def pytest_collection_modifyitems(items):
@@ -62,6 +69,10 @@ def pytest_collection_modifyitems(items):
     test_rebuilds.py run last, whatever order the files were named in: they
     edit the built tree and end with `make clean` (see built_tree). The order
     is otherwise kept."""
+    # `pytest -m unit` runs the unit tier, as `pytest tests/unit` does.
+    for item in items:
+        if item.path.is_relative_to(UNIT):
+            item.add_marker("unit")
     items.sort(
         key=lambda item: (
             "site" in item.fixturenames,
@@ -124,24 +135,6 @@ def code_lines(path: Path) -> list[tuple[int, str]]:
 # -- Which examples a test picks ---------------------------------------------------------
 # Tests that need one or a few tutorials pick them by a property stated here,
 # never by their place in a list, so adding or renaming a tutorial changes no test.
-
-
-def gallery_order() -> list[Path]:
-    """The examples in the order the gallery shows them: sections as conf.py's
-    subsection_order lists them, files by name within a section."""
-    sections = [
-        Path(s).name for s in CONF["sphinx_gallery_conf"].get("subsection_order") or []
-    ]
-    return sorted(
-        EXAMPLES,
-        key=lambda e: (
-            sections.index(e.parent.name)
-            if e.parent.name in sections
-            else len(sections),
-            e.parent.name,
-            e.name,
-        ),
-    )
 
 
 def first_tutorial() -> Path:
@@ -354,16 +347,8 @@ def built_tree(site, tmp_path_factory) -> Path:
     the scenarios of test_rebuilds.py. The other tests read a copy (``site``),
     so these builds start from an up-to-date tree in its own folder and
     re-read only what they change. They run one after another on one
-    pytest-xdist worker (group "built-tree"), and each leaves the tree built
-    and whole for the next (the last one runs `make clean`)."""
-    owner = shared_tmp(tmp_path_factory) / "built-tree-owner"
-    try:
-        with owner.open("x") as file:
-            file.write(os.environ.get("PYTEST_XDIST_WORKER", "main"))
-    except FileExistsError:
-        pytest.fail(
-            f"pytest-xdist ran the group built-tree on two workers ({owner.read_text()} and"
-            f" {os.environ.get('PYTEST_XDIST_WORKER')}): --dist loadgroup is not grouping (with pytest 9.2,"
-            " pytest-xdist#1386), and the two would change the same tree at once"
-        )
+    pytest-xdist worker (group "built-tree", which `--dist loadgroup` keeps
+    together; pytest is held below 9.2 in pyproject.toml, which breaks that),
+    and each leaves the tree built and whole for the next (the last one runs
+    `make clean`)."""
     return shared_tmp(tmp_path_factory) / "built" / "repo"

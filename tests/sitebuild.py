@@ -21,15 +21,45 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 REPO = Path(__file__).resolve().parent.parent
-CONF = runpy.run_path(str(REPO / "conf.py"))  # the site's configuration, as Sphinx reads it
+CONF = runpy.run_path(
+    str(REPO / "conf.py")
+)  # the site's configuration, as Sphinx reads it
 # The URL path the hosted site lives under (e.g. /vjp-cookbook/); pages are served under it.
 SITE_PREFIX = urlparse(CONF["SITE_URL"]).path
 EXAMPLES = sorted(REPO.glob("examples/*/plot_*.py"))
+
+
+def gallery_order() -> list[Path]:
+    """The examples in the order the gallery shows them: sections as conf.py's
+    subsection_order lists them, files by name within a section."""
+    sections = [
+        Path(s).name for s in CONF["sphinx_gallery_conf"].get("subsection_order") or []
+    ]
+    return sorted(
+        EXAMPLES,
+        key=lambda e: (
+            sections.index(e.parent.name)
+            if e.parent.name in sections
+            else len(sections),
+            e.parent.name,
+            e.name,
+        ),
+    )
+
+
 # Colour codes Sphinx adds to its log on a terminal or under CI=true.
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 # Generated or local files that a fresh clone does not have.
 NOT_SOURCES = shutil.ignore_patterns(
-    ".git", ".venv", "node_modules", "build", "auto_examples", "gen_modules", "__pycache__", ".pytest_cache", "*.egg-info"
+    ".git",
+    ".venv",
+    "node_modules",
+    "build",
+    "auto_examples",
+    "gen_modules",
+    "__pycache__",
+    ".pytest_cache",
+    "*.egg-info",
 )
 
 
@@ -60,7 +90,12 @@ def copy_built(root: Path, dest: Path) -> Path:
     sphinx-gallery runs only the examples whose file changed (their .md5) and
     myst-nb finds the concept notebooks in its cache: the way sphinx-gallery's
     own rebuild test derives its scenarios from one build."""
-    shutil.copytree(root, dest, symlinks=True, ignore=shutil.ignore_patterns("test-artifacts", "__pycache__"))
+    shutil.copytree(
+        root,
+        dest,
+        symlinks=True,
+        ignore=shutil.ignore_patterns("test-artifacts", "__pycache__"),
+    )
     return dest
 
 
@@ -114,19 +149,28 @@ def interrupt(process: subprocess.Popen, sig: int) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             output, _ = process.communicate()
-        raise AssertionError(f"the build did not stop within 120 s of {signal.Signals(sig).name}:\n{output[-6000:]}") from None
+        raise AssertionError(
+            f"the build did not stop within 120 s of {signal.Signals(sig).name}:\n{output[-6000:]}"
+        ) from None
 
 
 def reader_env() -> dict:
     env = dict(os.environ, MPLBACKEND="Agg")
     env.pop("VIRTUAL_ENV", None)  # VENV= on the command line names the environment
-    env["PYTHONFAULTHANDLER"] = "1"  # a build killed by a fatal signal prints where it was
+    env["PYTHONFAULTHANDLER"] = (
+        "1"  # a build killed by a fatal signal prints where it was
+    )
     return env
 
 
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -148,7 +192,11 @@ def serve(html: Path, prefix: str, compress: bool = False):
             if path.is_dir():
                 path = path / "index.html"
             wanted = compress and "gzip" in self.headers.get("Accept-Encoding", "")
-            if not (wanted and path.suffix in (".html", ".css", ".js", ".svg") and path.is_file()):
+            if not (
+                wanted
+                and path.suffix in (".html", ".css", ".js", ".svg")
+                and path.is_file()
+            ):
                 return super().send_head()
             data = gzip.compress(path.read_bytes())
             self.send_response(200)
@@ -161,7 +209,9 @@ def serve(html: Path, prefix: str, compress: bool = False):
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(html)))
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Handler, directory=str(html))
+    )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_port}{prefix}"
@@ -172,7 +222,11 @@ def serve(html: Path, prefix: str, compress: bool = False):
 
 def code_cells(notebook: dict) -> list[str]:
     """The source of each code cell of NOTEBOOK (as JSON), stripped."""
-    return [("".join(c["source"]) if isinstance(c["source"], list) else c["source"]).strip() for c in notebook["cells"] if c["cell_type"] == "code"]
+    return [
+        ("".join(c["source"]) if isinstance(c["source"], list) else c["source"]).strip()
+        for c in notebook["cells"]
+        if c["cell_type"] == "code"
+    ]
 
 
 def gallery_notebook(example) -> dict:
@@ -180,9 +234,14 @@ def gallery_notebook(example) -> dict:
     sphinx-gallery's own parser: the example's code blocks, without their
     sphinx-gallery configuration comments."""
     import nbformat
-    from sphinx_gallery.py_source_parser import remove_config_comments, split_code_and_text_blocks
+    from sphinx_gallery.py_source_parser import (
+        remove_config_comments,
+        split_code_and_text_blocks,
+    )
 
     blocks = split_code_and_text_blocks(str(example))[1]
-    code = [remove_config_comments(b.content).strip() for b in blocks if b.type == "code"]
+    code = [
+        remove_config_comments(b.content).strip() for b in blocks if b.type == "code"
+    ]
     cells = [nbformat.v4.new_code_cell(text) for text in code if text]
     return json.loads(nbformat.writes(nbformat.v4.new_notebook(cells=cells)))

@@ -20,7 +20,18 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from conftest import EXAMPLES, Standalone, code_cells, gallery_notebook, output_lines, shared_tmp, shown_lines, soup, tutorial_page
+from conftest import (
+    EXAMPLES,
+    Standalone,
+    code_cells,
+    gallery_notebook,
+    output_lines,
+    quickest_examples,
+    shared_tmp,
+    shown_lines,
+    soup,
+    tutorial_page,
+)
 
 
 def downloaded(site, example, suffix):
@@ -41,14 +52,20 @@ def standalone():
 def ran_alone(tmp_path_factory, example, kind) -> Path:
     """Where test_example_runs_alone keeps what it ran of EXAMPLE as KIND and
     what that printed (shared by the pytest-xdist workers)."""
-    return shared_tmp(tmp_path_factory) / "ran-alone" / f"{example.parent.name}-{example.stem}.{kind}.json"
+    return (
+        shared_tmp(tmp_path_factory)
+        / "ran-alone"
+        / f"{example.parent.name}-{example.stem}.{kind}.json"
+    )
 
 
 def run_alone(standalone, kind, path, cwd) -> str:
     """Run the script or notebook at PATH alone; check it ran cleanly (and a
     notebook showed its figure); return what it printed."""
     result = standalone.run(kind, path, cwd)
-    assert result["returncode"] == 0, result["stdout"][-2000:] + result["stderr"][-3000:]
+    assert result["returncode"] == 0, (
+        result["stdout"][-2000:] + result["stderr"][-3000:]
+    )
     if kind == "notebook":
         assert result["figures"] >= 1, "the notebook shows the figure"
     return result["stdout"]
@@ -76,28 +93,50 @@ def test_example_runs_alone(example, kind, standalone, tmp_path, tmp_path_factor
     (tmp_path / "record.json").replace(record)  # whole, for a reader on another worker
 
 
-def printed_alone(standalone, tmp_path_factory, example, kind, download, tmp_path) -> str:
+def printed_alone(
+    standalone, tmp_path_factory, example, kind, download, tmp_path
+) -> str:
     """What DOWNLOAD printed run alone: test_example_runs_alone's run if it ran
     this very code, else a run now."""
     record = ran_alone(tmp_path_factory, example, kind)
     recorded = json.loads(record.read_text()) if record.exists() else {}
-    code = download.read_text(encoding="utf-8") if kind == "script" else code_cells(json.loads(download.read_text(encoding="utf-8")))
+    code = (
+        download.read_text(encoding="utf-8")
+        if kind == "script"
+        else code_cells(json.loads(download.read_text(encoding="utf-8")))
+    )
     if recorded.get("ran") == code:
         return recorded["stdout"]
     return run_alone(standalone, kind, download, tmp_path)
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
-def test_downloaded_script_prints_what_the_page_shows(site, example, standalone, tmp_path, tmp_path_factory):
+def test_downloaded_script_prints_what_the_page_shows(
+    site, example, standalone, tmp_path, tmp_path_factory
+):
     script = downloaded(site, example, ".py")
-    assert script.read_bytes() == (site.root / "examples" / example.parent.name / example.name).read_bytes(), "the download is not the example"
-    printed = printed_alone(standalone, tmp_path_factory, example, "script", script, tmp_path)
+    assert (
+        script.read_bytes()
+        == (site.root / "examples" / example.parent.name / example.name).read_bytes()
+    ), "the download is not the example"
+    printed = printed_alone(
+        standalone, tmp_path_factory, example, "script", script, tmp_path
+    )
     assert output_lines(printed) == shown_lines(site.html, example)
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
-def test_downloaded_notebook_runs_and_shows_the_page_output(site, example, standalone, tmp_path, tmp_path_factory):
-    printed = printed_alone(standalone, tmp_path_factory, example, "notebook", downloaded(site, example, ".ipynb"), tmp_path)
+def test_downloaded_notebook_runs_and_shows_the_page_output(
+    site, example, standalone, tmp_path, tmp_path_factory
+):
+    printed = printed_alone(
+        standalone,
+        tmp_path_factory,
+        example,
+        "notebook",
+        downloaded(site, example, ".ipynb"),
+        tmp_path,
+    )
     assert output_lines(printed) == shown_lines(site.html, example)
 
 
@@ -108,7 +147,9 @@ def kernel_name(tmp_path_factory):
     spec = folder / "kernels" / "cookbook-test"
     spec.mkdir(parents=True)
     argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "language": "python", "display_name": "test"}))
+    (spec / "kernel.json").write_text(
+        json.dumps({"argv": argv, "language": "python", "display_name": "test"})
+    )
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("JUPYTER_PATH", str(folder))
         patch.delenv("MPLBACKEND", raising=False)  # the kernel's own inline figures
@@ -118,10 +159,18 @@ def kernel_name(tmp_path_factory):
 def test_a_downloaded_notebook_runs_in_a_jupyter_kernel(site, kernel_name, tmp_path):
     """The same check through Jupyter itself: a kernel started by jupyter_client,
     driven by nbclient as Jupyter and nbconvert drive it."""
-    example = EXAMPLES[0]
+    (example,) = quickest_examples(
+        site.html, 1
+    )  # a kernel is the slowest way to run a notebook
     notebook = nbformat.read(downloaded(site, example, ".ipynb"), as_version=4)
     # Generous limits: on a busy machine a kernel can take over a minute to start (nbclient waits 60 s by default).
-    client = NotebookClient(notebook, kernel_name=kernel_name, timeout=600, startup_timeout=600, resources={"metadata": {"path": str(tmp_path)}})
+    client = NotebookClient(
+        notebook,
+        kernel_name=kernel_name,
+        timeout=600,
+        startup_timeout=600,
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
     client.execute()
     printed = "".join(
         output.get("text", "")
@@ -131,7 +180,13 @@ def test_a_downloaded_notebook_runs_in_a_jupyter_kernel(site, kernel_name, tmp_p
         if output.get("output_type") == "stream" and output.get("name") == "stdout"
     )
     assert output_lines(printed) == shown_lines(site.html, example)
-    figures = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
+    figures = [
+        o
+        for c in notebook.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if "image/png" in o.get("data", {})
+    ]
     assert figures, "the notebook shows the figure"
 
 
@@ -140,6 +195,10 @@ def test_gallery_zips_hold_every_script_and_notebook(site):
     (python_zip,) = downloads.rglob("auto_examples_python.zip")
     (jupyter_zip,) = downloads.rglob("auto_examples_jupyter.zip")
     with zipfile.ZipFile(python_zip) as archive:
-        assert sorted(n.rsplit("/", 1)[-1] for n in archive.namelist()) == sorted(e.name for e in EXAMPLES)
+        assert sorted(n.rsplit("/", 1)[-1] for n in archive.namelist()) == sorted(
+            e.name for e in EXAMPLES
+        )
     with zipfile.ZipFile(jupyter_zip) as archive:
-        assert sorted(n.rsplit("/", 1)[-1] for n in archive.namelist()) == sorted(e.stem + ".ipynb" for e in EXAMPLES)
+        assert sorted(n.rsplit("/", 1)[-1] for n in archive.namelist()) == sorted(
+            e.stem + ".ipynb" for e in EXAMPLES
+        )
