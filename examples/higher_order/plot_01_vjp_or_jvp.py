@@ -10,9 +10,9 @@ row: which is cheaper depends on its shape. In memory they differ: reverse
 mode keeps intermediate results of the forward pass for its backward pass,
 so what it keeps grows with the depth of the function; forward mode keeps
 none for later. This page checks the two against each other and against
-the maths, counts the passes and FLOPs each route runs, measures the tensor
-memory each mode holds as a stack of layers gets deeper, then counts and
-times both modes on tall and wide Jacobians.
+the maths, lists what each route runs backwards, counts the FLOPs each
+runs, measures the tensor memory each mode holds as a stack of layers gets
+deeper, then counts and times both modes on tall and wide Jacobians.
 """
 
 # %%
@@ -53,17 +53,16 @@ times both modes on tall and wide Jacobians.
 # :func:`torch.func.jvp` and the dual numbers of
 # :mod:`torch.autograd.forward_ad` run true forward mode;
 # :func:`torch.autograd.functional.jvp` computes the same product with two
-# reverse passes (the "double-backward trick", counted below).
+# reverse passes (the "double-backward trick", seen below).
 
-from unittest import mock
+import json
+import os
+import tempfile
 
 import matplotlib.pyplot as plt
 import torch
 import torch.autograd.forward_ad as fwAD
-from torch.multiprocessing.reductions import StorageWeakRef
 from torch.utils import benchmark
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_leaves
 from torch.utils.flop_counter import FlopCounterMode
 
 generator = torch.Generator().manual_seed(0)
@@ -85,23 +84,38 @@ _, jvp_functional = torch.autograd.functional.jvp(f, x, u)
 _, jvp_func = torch.func.jvp(f, (x,), (u,))
 with fwAD.dual_level():
     jvp_dual = fwAD.unpack_dual(f(fwAD.make_dual(x, u))).tangent
-
-for name, result in {
+jvps = {
     "functional.jvp": jvp_functional,
     "func.jvp": jvp_func,
     "forward_ad dual": jvp_dual,
-}.items():
-    # Sums of n = 50 products, in another order: rounding below
-    # n eps sum |W_ij u_j| = 50 * 2.2e-16 * 5.1 = 6e-14, under 1e-12.
-    torch.testing.assert_close(result, J @ u, rtol=1e-12, atol=1e-12)
-    error = (result - J @ u).abs().max().item()
-    print(f"{name:<16} J u: {tuple(result.shape)}  max |error| = {error:.1e}")
+}
+for name, result in jvps.items():
+    print(f"{name:<16} J u: {tuple(result.shape)}")
 
 _, vjp_result = torch.autograd.functional.vjp(f, x, v)
+print(f"functional.vjp   v^T J: {tuple(vjp_result.shape)}")
+
+# %%
+# The checks
+# ----------
+#
+# Each JVP against :math:`Ju` and the VJP against :math:`v^\top J`, both
+# from the hand-derived :math:`J`.
+
+expected = J @ u
+for name, result in jvps.items():
+    error = (result - expected).abs().max().item()
+    print(f"{name:<16} max |J u - expected| = {error:.1e}")
+    # Sums of n = 50 products, in another order: rounding below
+    # n eps sum |W_ij u_j| = 50 * 2.2e-16 * 5.1 = 6e-14, under 1e-12.
+    torch.testing.assert_close(result, expected, rtol=1e-12, atol=1e-12)
+
+expected_vjp = v @ J
+vjp_error = (vjp_result - expected_vjp).abs().max().item()
+print(f"functional.vjp   max |v^T J - expected| = {vjp_error:.1e}")
 # Sums of m = 30 products: rounding below m eps sum |v_i W_ij| = 30 * 2.2e-16 * 4.0 =
 # 3e-14.
-torch.testing.assert_close(vjp_result, v @ J, rtol=1e-12, atol=1e-12)
-print(f"functional.vjp   v^T J: {tuple(vjp_result.shape)}")
+torch.testing.assert_close(vjp_result, expected_vjp, rtol=1e-12, atol=1e-12)
 
 # %%
 # The adjoint identity, checked
@@ -117,36 +131,40 @@ print(f"<J^T v, u> = {right.item():.12f}")
 torch.testing.assert_close(left, right, rtol=1e-12, atol=1e-12)
 
 # %%
-# Reverse passes, counted
-# -----------------------
+# Reverse passes, seen
+# --------------------
 #
-# A reverse pass started from Python, by :func:`torch.autograd.grad` or by
-# :func:`torch.autograd.backward` (which ``Tensor.backward`` calls), enters
-# autograd's C++ engine through one function, ``_engine_run_backward`` of
-# ``torch.autograd.graph`` (see both in `torch/autograd/__init__.py
-# <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/autograd/__init__.py>`__),
-# so a ``mock`` that wraps it counts the passes, whichever of the two a
-# route calls. :func:`torch.autograd.functional.jvp` runs two: the first computes
-# :math:`g(w) = J^\top w` for a dummy :math:`w` (zeros that require grad)
-# and records that computation; :math:`g` is linear in :math:`w` with
-# Jacobian :math:`J^\top`, so the second, a VJP of :math:`g` with
-# :math:`u`, gives :math:`(J^\top)^\top u = J u`. The forward-mode routes
-# run none, and a VJP runs one.
+# :func:`torch.autograd.functional.jvp` runs two reverse passes: its source
+# (`torch/autograd/functional.py
+# <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/autograd/functional.py>`__)
+# calls :func:`torch.autograd.grad` twice, and the site's tests count the
+# passes. The first computes :math:`g(w) = J^\top w` for a dummy :math:`w`
+# (zeros that require grad) and records that computation; :math:`g` is
+# linear in :math:`w` with Jacobian :math:`J^\top`, so the second, a VJP of
+# :math:`g` with :math:`u`, gives :math:`(J^\top)^\top u = J u`.
+#
+# What each route runs backwards shows in the events of
+# :class:`torch.profiler.profile`: autograd's engine records every backward
+# function it evaluates as ``autograd::engine::evaluate_function:`` and the
+# function's name. A VJP evaluates :math:`f`'s two, ``TanhBackward0`` and
+# ``MvBackward0`` (the backward functions of :math:`\tanh` and of the
+# product :math:`Wx`). ``functional.jvp`` evaluates the same two, then, in
+# its second pass, those of the operations the first one recorded: the
+# product with :math:`W^\top` (``MvBackward0`` again) and
+# ``TanhBackwardBackward0``, the backward function of :math:`\tanh`'s
+# backward. The forward-mode routes evaluate none.
 
 
-def reverse_passes(route):
-    engine_entry = torch.autograd.graph._engine_run_backward
-    with mock.patch.object(
-        torch.autograd, "_engine_run_backward", wraps=engine_entry
-    ) as engine_calls:
+def backward_functions(route):
+    """The backward functions autograd's engine evaluates while route() runs."""
+    with torch.profiler.profile() as profiled:
         route()
-    return engine_calls.call_count
-
-
-# The mock sees a pass by either entry point: one each.
-x_leaf = x.clone().requires_grad_()
-assert reverse_passes(lambda: torch.autograd.grad(f(x_leaf).sum(), x_leaf)) == 1
-assert reverse_passes(lambda: f(x_leaf).sum().backward()) == 1
+    prefix = "autograd::engine::evaluate_function: "
+    names = [
+        e.name[len(prefix) :] for e in profiled.events() if e.name.startswith(prefix)
+    ]
+    # AccumulateGrad, where a pass reaches an input, is left out
+    return [name for name in names if not name.endswith("AccumulateGrad")]
 
 
 def dual_numbers_jvp():
@@ -154,28 +172,31 @@ def dual_numbers_jvp():
         return fwAD.unpack_dual(f(fwAD.make_dual(x, u))).tangent
 
 
-passes = {
-    "functional.jvp": reverse_passes(lambda: torch.autograd.functional.jvp(f, x, u)),
-    "func.jvp": reverse_passes(lambda: torch.func.jvp(f, (x,), (u,))),
-    "forward_ad dual": reverse_passes(dual_numbers_jvp),
-    "functional.vjp": reverse_passes(lambda: torch.autograd.functional.vjp(f, x, v)),
+evaluated = {
+    "functional.jvp": backward_functions(
+        lambda: torch.autograd.functional.jvp(f, x, u)
+    ),
+    "func.jvp": backward_functions(lambda: torch.func.jvp(f, (x,), (u,))),
+    "forward_ad dual": backward_functions(dual_numbers_jvp),
+    "functional.vjp": backward_functions(
+        lambda: torch.autograd.functional.vjp(f, x, v)
+    ),
 }
-print("reverse passes (entries into autograd's engine):")
-for route, count in passes.items():
-    print(f"  {route}: {count}")
-assert passes == {
-    "functional.jvp": 2,
-    "func.jvp": 0,
-    "forward_ad dual": 0,
-    "functional.vjp": 1,
-}, passes
+print("backward functions evaluated:")
+for route, names in evaluated.items():
+    print(f"  {route}: {', '.join(names) or 'none'}")
+assert evaluated["func.jvp"] == evaluated["forward_ad dual"] == [], "no reverse pass"
+vjp_names = evaluated["functional.vjp"]
+assert evaluated["functional.jvp"][: len(vjp_names)] == vjp_names, "a VJP first"
+second_pass = evaluated["functional.jvp"][len(vjp_names) :]
+assert any("BackwardBackward" in name for name in second_pass), "then its backward"
 
 # %%
 # Arithmetic, counted
 # -------------------
 #
 # "A small multiple of one evaluation", in FLOPs (two per multiply-add):
-# :class:`~torch.utils.flop_counter.FlopCounterMode` counts those of
+# ``FlopCounterMode`` counts those of
 # matrix-matrix products, not of elementwise operations such as
 # :math:`\tanh` or of matrix-vector products, so the cell evaluates
 # :math:`f` on a batch of :math:`k = 8` inputs at once,
@@ -246,53 +267,36 @@ assert route_flops == {
 # by the next, so forward mode keeps nothing for later: what it holds at any
 # time does not grow with the depth.
 #
-# The measure: a ``TorchDispatchMode`` (from
-# ``torch.utils._python_dispatch``) sees every ATen operation, notes each
-# new tensor storage an operation makes, and drops it once freed. It gives
-# the bytes still allocated when the forward pass returns (what the graph
-# keeps, and the result) and the peak while it runs; tensors made before,
-# such as :math:`x`, :math:`u` and :math:`W_s`, are not counted.
+# The measure: :class:`torch.profiler.profile` with ``profile_memory=True``
+# records every allocation and release of tensor memory by torch's CPU
+# allocator, with the allocator's running total; its trace
+# (``export_chrome_trace``) lists them as ``[memory]`` events. That total,
+# less its value before the first event, is what the block has allocated:
+# its last value is what is still held when the forward pass returns (what
+# the graph keeps, and the result), its largest the peak while it runs.
+# Tensors made before, such as :math:`x`, :math:`u` and :math:`W_s`, are
+# not counted.
 # :ref:`sphx_glr_auto_examples_under_the_hood_plot_02_memory_what_reverse_mode_keeps.py`
-# does the same for deeper networks and both passes.
+# measures deeper networks and both passes.
 
 W_square = torch.randn(n, n, generator=generator, dtype=torch.float64) / n**0.5
 
 
-class TensorBytes(TorchDispatchMode):
-    """Bytes of tensor storages made inside the block: still allocated, and the peak."""
-
-    def __init__(self):
-        super().__init__()
-        self.live, self.peak = {}, 0  # storage address -> (weak reference, bytes)
-
-    def allocated(self):
-        return sum(
-            size for reference, size in self.live.values() if not reference.expired()
-        )
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-
-        # a ZeroTensor (forward mode's tangent of a constant) has no storage
-        def storages(tree):
-            tensors = [
-                t
-                for t in tree_leaves(tree)
-                if isinstance(t, torch.Tensor) and not t._is_zerotensor()
-            ]
-            return {
-                t.untyped_storage().data_ptr(): t.untyped_storage() for t in tensors
-            }
-
-        self.live = {
-            key: entry for key, entry in self.live.items() if not entry[0].expired()
-        }
-        inputs = storages((args, kwargs))
-        for key, storage in storages(out).items():
-            if key not in inputs and key not in self.live:
-                self.live[key] = (StorageWeakRef(storage), storage.nbytes())
-        self.peak = max(self.peak, self.allocated())
-        return out
+def tensor_memory(run):
+    """run()'s result, and the bytes it allocated: held at the end, the peak, and the
+    largest single allocation."""
+    with torch.profiler.profile(profile_memory=True) as profiled:
+        result = run()
+    with tempfile.TemporaryDirectory() as folder:
+        trace = os.path.join(folder, "trace.json")
+        profiled.export_chrome_trace(trace)
+        with open(trace) as file:
+            events = json.load(file)["traceEvents"]
+    memory = [event["args"] for event in events if event["name"] == "[memory]"]
+    before = memory[0]["Total Allocated"] - memory[0]["Bytes"]
+    totals = [event["Total Allocated"] - before for event in memory]
+    largest = max(event["Bytes"] for event in memory)
+    return result, {"held": totals[-1], "peak": max(totals), "largest": largest}
 
 
 def layer_stack(h, depth, weight=W_square):
@@ -307,33 +311,40 @@ def stack_jvp(depth):
 
 
 depths = (1, 2, 4, 8)
-forward_peak = []
+forward_peaks, forward_largest = [], set()
 print("bytes   reverse mode, held after the forward pass   forward mode")
 print("depth   W_s fixed     W_s trainable                 peak   held at the end")
 for depth in depths:
     x_leaf = x.clone().requires_grad_()
     trainable_weight = W_square.clone().requires_grad_()
-    with TensorBytes() as reverse:
-        result = layer_stack(x_leaf, depth)  # result and its graph stay alive
-    with TensorBytes() as reverse_trainable:
-        result_trainable = layer_stack(x_leaf, depth, trainable_weight)
-    with TensorBytes() as forward:
-        tangent = stack_jvp(depth)
-    forward_peak.append(forward.peak)
-    print(
-        f"{depth:>5}   {reverse.allocated():>9}     {reverse_trainable.allocated():>13}"
-        f"                 {forward.peak:>4}   {forward.allocated():>15}"
+    # the results, and the graphs behind them, stay alive until the next depth
+    result, reverse = tensor_memory(lambda: layer_stack(x_leaf, depth))
+    result_trainable, reverse_trainable = tensor_memory(
+        lambda: layer_stack(x_leaf, depth, trainable_weight)
     )
-    # Exact byte counts of the tensors the operations allocate.
-    assert reverse.allocated() == reverse_trainable.allocated() == 8 * n * depth, (
+    tangent, forward = tensor_memory(lambda: stack_jvp(depth))
+    forward_peaks.append(forward["peak"])
+    forward_largest.add(forward["largest"])
+    print(
+        f"{depth:>5}   {reverse['held']:>9}     {reverse_trainable['held']:>13}"
+        f"                {forward['peak']:>5}   {forward['held']:>15}"
+    )
+    # Exact byte counts of the tensors allocated.
+    assert reverse["held"] == reverse_trainable["held"] == 8 * n * depth, (
         "every layer's output"
     )
-    assert forward.allocated() == 8 * n, (
-        "forward mode keeps only the tangent it returns"
-    )
+    assert forward["held"] == 8 * n, "forward mode keeps only the tangent it returns"
 # From depth 2 on, each layer frees the previous layer's values as it makes
 # its own (at depth 1, the layer's inputs x and u were made before the block).
-assert len(set(forward_peak[1:])) == 1, "forward mode's peak does not grow with depth"
+assert len(set(forward_peaks[1:])) == 1, "forward mode's peak does not grow with depth"
+print(f"forward mode's largest single allocation: {max(forward_largest)} bytes")
+
+# %%
+# Most of forward mode's peak is one allocation of :math:`8n^2` bytes, an
+# :math:`n \times n` matrix: the zero tangent of the constant
+# :math:`W_s`, written out for its product with :math:`h` in the tangent
+# :math:`\dot W_s h + W_s \dot h` (the next section counts that product).
+# It is freed in each layer, so it too stays the same at every depth.
 
 # %%
 # Full Jacobians: columns or rows
@@ -349,52 +360,66 @@ torch.testing.assert_close(torch.func.jacrev(f)(x), J, rtol=1e-12, atol=1e-12)
 print("jacfwd and jacrev both equal the hand-derived J:", tuple(J.shape))
 
 # %%
-# The products each one runs, listed by a ``TorchDispatchMode`` that notes
-# every matrix-matrix (``mm``) and matrix-vector (``mv``) product with its
-# operands' shapes and strides. Besides the forward pass's :math:`Wx`,
-# ``jacrev`` runs one ``mm``: the :math:`m` basis cotangents times
-# :math:`W`. ``jacfwd`` runs one ``mm`` too, :math:`W` times the :math:`n`
-# basis tangents, and one more ``mv``: the term :math:`\dot W x` of the
-# product's tangent, where :math:`\dot W` is the constant :math:`W`'s zero
-# tangent, an :math:`m \times n` matrix broadcast from a single zero
-# (strides ``(0, 0)``), the same for every column and so run once. In all,
+# The products each one runs, counted by ``FlopCounterMode`` per ATen
+# operation and divided by :math:`2mn`, the FLOPs of one product with
+# :math:`W`. By default it counts matrix-matrix products (``mm``) only;
+# its ``custom_mapping`` argument makes it count matrix-vector products
+# (``mv``) too, at :math:`2mn` FLOPs for an :math:`m \times n` matrix.
+# Besides the forward pass's :math:`Wx` (one ``mv``), ``jacrev`` runs one
+# ``mm``, the :math:`m` basis cotangents times :math:`W`: :math:`m`
+# products. ``jacfwd`` runs one ``mm`` too, :math:`W` times the :math:`n`
+# basis tangents, :math:`n` products, and one more ``mv``: the term
+# :math:`\dot W x` of the product's tangent, where :math:`\dot W` is the
+# zero tangent forward mode gives the constant :math:`W`. The profiler's
+# events show it made, with :math:`W`'s shape
+# (``aten::_efficientzerotensor``, a tensor of zeros that stores none); it
+# is the same for every column, so its product runs once. In all,
 # ``jacfwd`` runs :math:`n + 1` products with an :math:`m \times n` matrix
 # besides :math:`Wx`, ``jacrev`` :math:`m`.
 
 
-class MatrixProducts(TorchDispatchMode):
-    """Each mm and mv run inside the block: (name, operand shapes, operand strides)."""
-
-    def __init__(self):
-        super().__init__()
-        self.calls = []
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        if func in (torch.ops.aten.mm.default, torch.ops.aten.mv.default):
-            shapes = tuple(tuple(operand.shape) for operand in args)
-            strides = tuple(operand.stride() for operand in args)
-            self.calls.append((func.overloadpacket.__name__, shapes, strides))
-        return func(*args, **(kwargs or {}))
+def mv_flops(matrix_shape, vector_shape, *args, **kwargs):
+    return 2 * matrix_shape[0] * matrix_shape[1]
 
 
-listed = {}
+def products_with_W(run):
+    """The products with an m x n matrix that run() runs, per ATen operation."""
+    counter = FlopCounterMode(
+        display=False, custom_mapping={torch.ops.aten.mv: mv_flops}
+    )
+    with counter:
+        run()
+    flops = counter.get_flop_counts()["Global"]
+    return {
+        str(op).removeprefix("aten."): count / (2 * m * n)
+        for op, count in flops.items()
+    }
+
+
+def zero_tangents_shaped_like_W(run):
+    with torch.profiler.profile(record_shapes=True) as profiled:
+        run()
+    return sum(
+        event.name == "aten::_efficientzerotensor"
+        and event.concrete_inputs[0] == [m, n]
+        for event in profiled.events()
+    )
+
+
+listed, zero_tangents = {}, {}
 for name, transform in (("jacfwd", torch.func.jacfwd), ("jacrev", torch.func.jacrev)):
-    with MatrixProducts() as products_run:
-        transform(f)(x)
-    listed[name] = products_run.calls
-    print(f"{name}:")
-    for op, shapes, strides in products_run.calls:
-        print(f"  {op}  shapes {shapes}  strides {strides}")
-# Exact: which products run, and their shapes and strides, are fixed by the code.
-assert [call[:2] for call in listed["jacfwd"]] == [
-    ("mv", ((m, n), (n,))),  # W x
-    ("mm", ((m, n), (n, n))),  # W times the n basis tangents
-    ("mv", ((m, n), (n,))),  # W's zero tangent times x
-], listed["jacfwd"]
-assert listed["jacfwd"][2][2][0] == (0, 0), "the zero tangent is one broadcast zero"
-assert [call[0] for call in listed["jacrev"]] == ["mv", "mm"], listed["jacrev"]
-assert (m, m) in listed["jacrev"][1][1], "the m basis cotangents"
-assert all((0, 0) not in call[2] for call in listed["jacrev"]), listed["jacrev"]
+    listed[name] = products_with_W(lambda: transform(f)(x))
+    zero_tangents[name] = zero_tangents_shaped_like_W(lambda: transform(f)(x))
+    counted = ", ".join(f"{op} {count:g}" for op, count in listed[name].items())
+    print(
+        f"{name}: products {counted}; zero tangents of W's shape: {zero_tangents[name]}"
+    )
+# Exact: FLOP counts are integers fixed by the shapes, FLOPs / 2mn an exact quotient.
+assert listed["jacfwd"]["mm"] == n and listed["jacrev"]["mm"] == m, listed
+assert listed["jacrev"]["mv"] == 1, "W x"
+# jacfwd's one mv more is the product with W's zero tangent, which jacrev does not make.
+assert listed["jacfwd"]["mv"] - listed["jacrev"]["mv"] == 1
+assert zero_tangents["jacfwd"] >= 1 and zero_tangents["jacrev"] == 0, zero_tangents
 
 # %%
 # Counted and measured: tall against wide
@@ -407,11 +432,12 @@ assert all((0, 0) not in call[2] for call in listed["jacrev"]), listed["jacrev"]
 # (``jacfwd``, one column per JVP) or the stack of basis cotangents times
 # :math:`W` (``jacrev``, one row per VJP). Each single product with :math:`W`
 # costs :math:`2mn` FLOPs, so the FLOPs that
-# :class:`~torch.utils.flop_counter.FlopCounterMode` counts, divided by
-# :math:`2mn`, give the number of products in it. (It counts matrix-matrix
-# products and convolutions, not matrix-vector products: it misses the
-# forward pass's :math:`Wx` in both and, in ``jacfwd``, the product with
-# :math:`W`'s zero tangent listed above, one evaluation's worth each.) The
+# ``FlopCounterMode`` counts, divided by
+# :math:`2mn`, give the number of products in it. (Without a
+# ``custom_mapping`` it counts matrix-matrix products and convolutions, not
+# matrix-vector products: it leaves out the forward pass's :math:`Wx` in
+# both and, in ``jacfwd``, the product with :math:`W`'s zero tangent
+# counted above, one evaluation's worth each.) The
 # count is the same on every machine, and the page asserts it: 16 products
 # for the mode that fits the shape, 4096 for the other, a ratio of 256.
 #
@@ -493,8 +519,11 @@ for shape, fitting, other in (
     )
 
 # %%
-# The figure shows the measured times; the counts behind them are 16 against
-# the long side at every size, asserted above.
+# The picture
+# -----------
+#
+# The measured times; the counts behind them are 16 against the long side
+# at every size, asserted above.
 
 fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.6), layout="constrained", sharey=True)
 for ax, shape in zip(axes, ("tall", "wide")):
@@ -526,10 +555,12 @@ plt.show()
 #   growing with depth; forward mode keeps none for later, and its peak
 #   stays flat.
 # * :func:`torch.autograd.functional.jvp` is reverse mode in disguise (two
-#   reverse passes, counted); for true forward mode use
-#   :func:`torch.func.jvp` or ``forward_ad``.
+#   reverse passes, the second through the first's backward functions, as
+#   the profiler shows); for true forward mode use :func:`torch.func.jvp` or
+#   ``forward_ad``.
 #
 # Next: :ref:`sphx_glr_auto_examples_higher_order_plot_02_hessian_vector_products.py`.
 # Reference: :func:`torch.func.jvp`, :func:`torch.autograd.functional.jvp`,
 # :func:`torch.autograd.forward_ad.make_dual`, :func:`torch.func.jacfwd`,
-# :func:`torch.func.jacrev`, :class:`torch.utils.flop_counter.FlopCounterMode`.
+# :func:`torch.func.jacrev`, ``torch.utils.flop_counter.FlopCounterMode``,
+# :class:`torch.profiler.profile`.
