@@ -27,7 +27,6 @@ import pytest
 from conftest import (
     CONF,
     EXAMPLES,
-    REPO,
     breakages,
     gallery_order,
     is_check,
