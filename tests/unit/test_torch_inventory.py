@@ -4,15 +4,10 @@ pinned release documents, at the addresses docs/_ext/torch_documented.json
 records (and says where it read them), and is what docs/_ext/torch_inventory.py
 writes now. No site build and no torch: these run in about a second."""
 
-import sys
 import zlib
-from pathlib import Path
 
+import torch_inventory
 from sphinx.util.inventory import InventoryFile
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "docs" / "_ext"))
-import torch_inventory  # noqa: E402
 
 
 def committed_entries():
