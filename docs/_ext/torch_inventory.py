@@ -11,8 +11,8 @@ such as ``torch._dynamo.reset`` or ``torch.utils._pytree.tree_leaves``),
 attributes such as ``torch.__version__.split``, and the names PyTorch does not
 document. Run it with ``make inventory`` after using a torch name the site has
 not used before: it lists the functions and classes used that the record does
-not mention yet. tests/test_inventory.py fails while the committed file is out
-of date.
+not mention yet. tests/unit/test_torch_inventory.py fails while the committed
+file is out of date.
 """
 
 import importlib
