@@ -6,14 +6,14 @@ The basics built the :math:`(N, 3, 2)` batch of Jacobians of a map
 :math:`\mathbb{R}^2 \to \mathbb{R}^3` with a Python loop of three
 :func:`~torch.autograd.functional.vjp` calls. Six other ways compute the
 same numbers; this page checks that they agree, counts the work each one
-does (forward passes, ATen operations, elements written), times them from
+does (forward passes, ATen operator calls, bytes allocated), times them from
 :math:`N = 10` to :math:`10^5` on the machine that built it, and shows what
 the naive full Jacobian would cost.
 """
 
 # %%
-# The maths, and why the shortcuts are allowed
-# --------------------------------------------
+# The maths
+# ---------
 #
 # :math:`f(x_n) = (a_n b_n,\; \sin(a_n + b_n^2),\; a_n^2 - 3 b_n)` for each of
 # :math:`N` points, with the block-diagonal Jacobian of the basics: the full
@@ -50,7 +50,6 @@ import platform
 import matplotlib.pyplot as plt
 import torch
 from torch.utils import benchmark
-from torch.utils._python_dispatch import TorchDispatchMode
 
 forward_passes = 0  # calls of f or f_one_point, counted below
 
@@ -117,7 +116,7 @@ def vmap_of_jacfwd(x):
     return torch.func.vmap(torch.func.jacfwd(f_one_point))(x)
 
 
-def by_hand(x):
+def jacobian_by_hand(x):
     a, b = x[:, 0], x[:, 1]
     c = torch.cos(a + b**2)
     rows = (
@@ -136,12 +135,14 @@ methods = {
     "vmap of func.vjp": vmap_of_vjp,
     "vmap of jacrev (one point)": vmap_of_jacrev,
     "vmap of jacfwd (one point)": vmap_of_jacfwd,
-    "hand-written derivative": by_hand,
+    "hand-written derivative": jacobian_by_hand,
 }
 
 # %%
-# All seven agree
-# ---------------
+# The checks
+# ----------
+#
+# All seven agree with the Jacobians derived by hand.
 
 generator = torch.Generator().manual_seed(0)
 
@@ -151,170 +152,116 @@ def points(n: int) -> torch.Tensor:
 
 
 x = points(1000)
-expected = by_hand(x)
-for name, method in methods.items():
-    result = method(x)
-    # Each entry is b, a, 2a, -3, or the same cos(a + b^2) times 1 or 2b, plus exact
-    # zeros; the methods' kernels differ, but only by a few roundings of entries at
-    # most 3 in magnitude: a few eps (2.2e-16).
-    torch.testing.assert_close(result, expected, rtol=1e-12, atol=1e-12)
+expected = jacobian_by_hand(x)
+results = {name: method(x) for name, method in methods.items()}
+for name, result in results.items():
     error = (result - expected).abs().max().item()
     print(f"{name:<34} {tuple(result.shape)}  max |error| = {error:.1e}")
+
+# Each entry is b, a, 2a, -3, or the same cos(a + b^2) times 1 or 2b, plus exact
+# zeros; the methods' kernels differ, but only by a few roundings of entries at
+# most 3 in magnitude: a few eps (2.2e-16). assert_close compares the two
+# dictionaries method by method.
+torch.testing.assert_close(
+    results, {name: expected for name in methods}, rtol=1e-12, atol=1e-12
+)
 
 # %%
 # Work and time
 # -------------
 #
-# Three deterministic measures of the work, the same on every machine with
-# the same torch release (they follow torch's derivative formulas and
-# batching rules, which can change between releases):
+# Three measures of the work that do not depend on how long anything takes:
 #
 # * **forward passes**: calls of ``f`` (or of ``f_one_point``, which
-#   :func:`torch.func.vmap` calls once for the whole batch);
-# * **ATen operations**: the operator calls that reach a
-#   ``TorchDispatchMode`` (from ``torch.utils._python_dispatch``) at the
-#   Python dispatch key, below autograd and ``vmap``: the calls made by the
-#   code, by autograd's backward formulas and by ``vmap``'s batching rules.
-#   An operation decomposed before that key is seen as its parts
-#   (``reshape`` as a ``view``); a kernel that runs after it is one call,
-#   whatever it calls inside itself (``stack``); and the kernels for
-#   forward-mode AD's ZeroTensors (below) run before it, so the mode sees
-#   the calls they make instead (a ``stack`` with a ZeroTensor among its
-#   inputs is seen as ``zeros``, ``expand`` and ``stack``: the fallback in
-#   `ZeroTensorFallback.cpp <https://github.com/pytorch/pytorch/blob/v2.13.0/aten/src/ATen/ZeroTensorFallback.cpp>`__
-#   materialises the zeros). All three checked below;
-# * **elements written**: the number of elements of the tensors those
-#   calls return, except views, which share their input's memory, the
-#   uninitialised tensors of :func:`torch.empty` and its variants, which
-#   are allocated but not written (the loop's result is one; its three
-#   row copies into it are counted), and tensors with no memory behind them
-#   (a data pointer of 0): forward-mode AD's ZeroTensors, tangents known to be
-#   zero (``_efficientzerotensor`` in
-#   `TensorFactories.cpp <https://github.com/pytorch/pytorch/blob/v2.13.0/aten/src/ATen/native/TensorFactories.cpp>`__),
-#   and tensors on the `meta device <https://docs.pytorch.org/docs/stable/meta.html>`__,
-#   which hold shapes only.
+#   :func:`torch.func.vmap` calls once for the whole batch), counted by the
+#   functions themselves;
+# * **ATen operator calls**: the ``aten::`` events that
+#   :class:`torch.profiler.profile` records, the operator calls through
+#   PyTorch's dispatcher: those made by the code, by autograd's backward
+#   formulas and by ``vmap``'s batching rules, and those operators make
+#   inside themselves (printed below for ``torch.stack``);
+# * **bytes allocated**: what the same profiler records of memory with
+#   ``profile_memory=True``: for each call, the bytes it allocates minus
+#   those it frees, outside the calls nested in it (the event's
+#   ``self_cpu_memory_usage``), summed over the calls where that is
+#   positive. A result counts once, in the call that allocates it; views
+#   allocate nothing; an uninitialised tensor from :func:`torch.empty` counts
+#   although nothing is written to it yet (the loop of VJPs fills one).
+#
+# One profiled run of every method at every :math:`N` gives the counts; each
+# run sits in a range of its own
+# (:class:`torch.autograd.profiler.record_function`), and every event is
+# traced back to its range through its ``cpu_parent``. The counts follow
+# torch's derivative formulas, batching rules and kernels: another release,
+# another number of threads or another :math:`N` can change them a little
+# (printed below), so the page asserts how they compare, not the numbers
+# themselves.
 #
 # Then each method is timed with :class:`torch.utils.benchmark.Timer` on the
-# same input: the counted call doubles as the warm-up, then the median over
-# repeated blocks (``blocked_autorange``). Every method starts from ``x`` and
-# does the whole job: the autodiff methods include their own forward pass
-# (the hand-written derivative needs none). The times
-# come from the machine that built this page; each timing is kept short
+# same input: the profiled run was its first, then ``blocked_autorange``
+# warms up and takes the median over repeated blocks. Every method starts
+# from ``x`` and does the whole job: the autodiff methods include their own
+# forward pass (the hand-written derivative needs none). The times come from
+# the machine that built this page; each timing is kept short
 # (``min_run_time=0.04``: repeated calls for at least 0.04 s).
 
 
-class CountWork(TorchDispatchMode):
-    """Counts the ATen operations that reach it (by name too), and the tensor
-    elements they write."""
-
-    aten = torch.ops.aten
-    writes_nothing = {
-        aten.empty,
-        aten.empty_like,
-        aten.empty_strided,
-        aten.new_empty,
-        aten.new_empty_strided,
-    }
-
-    def __init__(self):
-        super().__init__()
-        self.operations = 0
-        self.names = collections.Counter()
-        self.elements = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        result = func(*args, **(kwargs or {}))
-        self.operations += 1
-        self.names[func.overloadpacket.__name__] += 1
-        if not func.is_view and func.overloadpacket not in self.writes_nothing:
-            outputs = result if isinstance(result, (tuple, list)) else (result,)
-            for tensor in outputs:
-                if not isinstance(tensor, torch.Tensor):
-                    continue
-                if tensor.is_meta or tensor._is_zerotensor():
-                    assert tensor.data_ptr() == 0, (
-                        "no memory behind it, so nothing written"
-                    )
-                else:
-                    self.elements += tensor.numel()
-        return result
+def outermost(event) -> str:
+    """The name of the outermost range EVENT ran in: here, one method's run."""
+    while event.cpu_parent is not None:
+        event = event.cpu_parent
+    return event.name
 
 
-# %%
-# What the mode sees, next to :class:`torch.profiler.profile`, which records every ATen
-# call, nested ones included: ``torch.stack`` is one call for the mode,
-# while the profiler also records the ``unsqueeze`` and ``cat`` its kernel
-# runs; ``reshape`` is seen as its ``view``; a ``stack`` with a ZeroTensor
-# among its inputs, as the fallback's calls.
-
-pair = (torch.ones(4, dtype=torch.float64), torch.ones(4, dtype=torch.float64))
-with torch.profiler.profile() as profiled, CountWork() as work:
-    torch.stack(pair, dim=1)
-inside = [event.name for event in profiled.events() if event.name.startswith("aten::")]
-print(f"torch.stack: {work.operations} operation for the mode; the profiler records")
-print(f"  {sorted(set(inside))}")
-assert work.operations == 1 and {"aten::unsqueeze", "aten::cat"} <= set(inside)
-with CountWork() as work:
-    pair[0].reshape(2, 2)
-print(f"reshape: the mode sees {dict(work.names)}")
-assert work.names == {"view": 1}
-# a ZeroTensor, as forward-mode AD makes them
-zero_tangent = torch._efficientzerotensor(4, dtype=torch.float64)
-with CountWork() as work:
-    torch.stack((zero_tangent, pair[1]))
-print(f"stack with a ZeroTensor input: the mode sees {dict(work.names)}")
-assert work.names == {"zeros": 1, "expand": 1, "stack": 1}
-
-# %%
-# The counts are those of the run under the mode, which can differ a
-# little from a run without it: with a mode active, autograd's backward adds
-# gradients out of place (``add``, never ``add_``; counted by the mode and
-# checked below). ``can_accumulate_inplace`` in
-# `input_buffer.cpp <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/csrc/autograd/input_buffer.cpp>`__
-# refuses tensors that are "subclass-like", which every tensor is while a mode
-# is active (`TensorSubclassLikeUtils.h <https://github.com/pytorch/pytorch/blob/v2.13.0/aten/src/ATen/TensorSubclassLikeUtils.h>`__).
-# Without a mode it adds in place where it can: the ``add_`` in the first
-# count printed below, made by the profiler on a run without the mode.
+def work_by_range(profiled) -> dict:
+    """ATen operator calls and bytes allocated, by the range they ran in."""
+    work = collections.defaultdict(lambda: {"calls": 0, "bytes": 0})
+    for event in profiled.events():
+        if event.name.startswith("aten::"):
+            counts = work[outermost(event)]
+            counts["calls"] += 1
+            counts["bytes"] += max(event.self_cpu_memory_usage, 0)
+    return work
 
 
-def additions_without_mode() -> dict:
-    with torch.profiler.profile() as profiled:
-        loop_of_vjps(x[:10])
-    names = [event.name for event in profiled.events()]
-    return {"add": names.count("aten::add"), "add_": names.count("aten::add_")}
+sizes = [10, 100, 1_000, 10_000, 100_000]
+inputs = {n: points(n) for n in sizes}
+passes = {}
+with torch.profiler.profile(profile_memory=True) as profiled:
+    for n, x_n in inputs.items():
+        for name, method in methods.items():
+            forward_passes = 0
+            with torch.autograd.profiler.record_function(f"{name}, N = {n}"):
+                method(x_n)
+            passes[name, n] = forward_passes
+work = work_by_range(profiled)
 
+hand_run = [
+    event
+    for event in profiled.events()
+    if event.name.startswith("aten::")
+    and outermost(event) == "hand-written derivative, N = 10"
+]
+stacks = [event for event in hand_run if event.name == "aten::stack"]
+inside_stacks = [event for event in hand_run if event.cpu_parent in stacks]
+print(
+    f"hand-written derivative, N = 10: {len(stacks)} torch.stack calls,\n  recorded"
+    f" with {sorted({event.name for event in inside_stacks})} inside them"
+)
+assert stacks and inside_stacks, "calls made inside an operator are counted too"
 
-with CountWork() as work:
-    loop_of_vjps(x[:10])
-under_mode = {"add": work.names["add"], "add_": work.names["add_"]}
-print(f"additions in the loop of VJPs, without the mode: {additions_without_mode()}")
-print(f"additions in the loop of VJPs, under the mode:   {under_mode}")
-assert under_mode["add_"] == 0 and under_mode["add"] > 0
-
-
-def count_and_time(method, x):
-    global forward_passes
-    forward_passes = 0
-    with CountWork() as work:
-        method(x)  # counted, and the warm-up
-    counts = {
-        "forward passes": forward_passes,
-        "operations": work.operations,
-        "elements": work.elements,
-    }
-    timer = benchmark.Timer(stmt="method(x)", globals={"method": method, "x": x})
-    return counts | {"ms": timer.blocked_autorange(min_run_time=0.04).median * 1e3}
-
+measured = {name: [] for name in methods}
+for n, x_n in inputs.items():
+    for name, method in methods.items():
+        timer = benchmark.Timer(stmt="method(x)", globals={"method": method, "x": x_n})
+        median = timer.blocked_autorange(min_run_time=0.04).median
+        measured[name].append(
+            {"forward passes": passes[name, n], **work[f"{name}, N = {n}"]}
+            | {"ms": median * 1e3}
+        )
 
 threads = torch.get_num_threads()
 print(f"torch {torch.__version__}, {threads} threads, {platform.machine()}")
-
-sizes = [10, 100, 1_000, 10_000, 100_000]
-measured = {name: [] for name in methods}
-for n in sizes:
-    x_n = points(n)
-    for name, method in methods.items():
-        measured[name].append(count_and_time(method, x_n))
 
 
 def relative(seconds: float, baseline: float) -> str:
@@ -325,56 +272,67 @@ def relative(seconds: float, baseline: float) -> str:
 
 
 n_last = sizes[-1]
-header = f"{'forward':>30}{'ATen':>6}{'elements':>10}{'median':>11}  speed against"
+header = f"{'forward':>30}{'ATen':>6}{'bytes':>8}{'median':>11}  speed against"
 print(f"\nN = {n_last:,}{header}")
-print(f"{'passes':>41}{'ops':>6}{'per point':>10}{'time':>11}  the loop of VJPs")
+print(f"{'passes':>41}{'calls':>6}{'/point':>8}{'time':>11}  the loop of VJPs")
 baseline = measured["loop of 3 functional.vjp"][-1]["ms"]
 for name in methods:
-    work = measured[name][-1]
-    forward, ops = work["forward passes"], work["operations"]
-    per_point = work["elements"] / n_last
+    counts = measured[name][-1]
+    forward, calls = counts["forward passes"], counts["calls"]
+    per_point = counts["bytes"] / n_last
     print(
-        f"  {name:<32}{forward:>7}{ops:>6}{per_point:>10.1f}"
-        f"{work['ms']:>8.2f} ms  {relative(work['ms'], baseline)}"
+        f"  {name:<32}{forward:>7}{calls:>6}{per_point:>8.0f}"
+        f"{counts['ms']:>8.2f} ms  {relative(counts['ms'], baseline)}"
     )
 
 # The counts, at every N: the loop of VJPs runs f three times, the batched
 # methods once, the hand-written derivative never; the hand-written
-# derivative runs the fewest operations and writes the fewest elements; the
-# loop of VJPs writes the most. The operation counts do not depend on N.
-for name in methods:
-    operations = {counts["operations"] for counts in measured[name]}
-    assert len(operations) == 1, f"{name}: {operations} operations"
+# derivative makes the fewest operator calls and allocates the fewest bytes;
+# the loop of VJPs allocates the most.
+expected_passes = {name: 1 for name in methods} | {
+    "loop of 3 functional.vjp": 3,
+    "hand-written derivative": 0,
+}
 for i, n in enumerate(sizes):
-    work = {name: measured[name][i] for name in methods}
-    passes = {name: counts["forward passes"] for name, counts in work.items()}
-    expected_passes = {name: 1 for name in methods} | {
-        "loop of 3 functional.vjp": 3,
-        "hand-written derivative": 0,
-    }
-    assert passes == expected_passes, f"N = {n}: forward passes {passes}"
-    hand = work.pop("hand-written derivative")
-    for measure in ("operations", "elements"):
-        assert all(counts[measure] > hand[measure] for counts in work.values()), (
+    at_n = {name: measured[name][i] for name in methods}
+    passes_at_n = {name: counts["forward passes"] for name, counts in at_n.items()}
+    assert passes_at_n == expected_passes, f"N = {n}: forward passes {passes_at_n}"
+    hand = at_n.pop("hand-written derivative")
+    for measure in ("calls", "bytes"):
+        assert all(counts[measure] > hand[measure] for counts in at_n.values()), (
             f"N = {n}: {measure}"
         )
-    loop = work.pop("loop of 3 functional.vjp")
-    assert all(counts["elements"] < loop["elements"] for counts in work.values()), (
-        f"N = {n}: elements"
+    loop = at_n.pop("loop of 3 functional.vjp")
+    assert all(counts["bytes"] < loop["bytes"] for counts in at_n.values()), (
+        f"N = {n}: bytes"
     )
 
+# Operator calls hardly change with N: at every N, each method's count is within
+# a factor of 1.5 of its count at N = 10. The counts are integers, so this is no
+# rounding tolerance: a loose bound on the few calls another code path can add.
+call_growth = [
+    counts["calls"] / measured[name][0]["calls"]
+    for name in methods
+    for counts in measured[name]
+]
+print(
+    f"operator calls at N = {sizes[1]:,} to {sizes[-1]:,} over those at N = {sizes[0]}:"
+    f" {min(call_growth):.2f} to {max(call_growth):.2f} times"
+)
+assert all(2 / 3 <= growth <= 1.5 for growth in call_growth), call_growth
+
 # %%
-# How the counts relate to the times: each method runs the same number of
-# operations at every :math:`N` (asserted above), and the elements it writes
-# grow in proportion to :math:`N` (checked below from :math:`N = 100` to
-# :math:`1000`). If each operation cost a fixed time (Python, dispatch,
-# autograd's bookkeeping) plus a time per element, the operation count would
-# set the time at small :math:`N` and the elements at large :math:`N`. But
-# both costs differ between operations (a ``sin`` and an ``add`` on the same
+# How the counts relate to the times: each method makes about as many
+# operator calls at every :math:`N` (printed above), and the bytes it
+# allocates grow in proportion to :math:`N` (checked below from
+# :math:`N = 100` to :math:`1000`). If each call cost a fixed time (Python,
+# dispatch, autograd's bookkeeping) plus a time per byte, the calls would
+# set the time at small :math:`N` and the bytes at large :math:`N`. But both
+# costs differ between operations (a ``sin`` and an ``add`` on the same
 # elements do different work) and between machines, so neither count need
 # order the times.
-# The figure at the end puts this build's times next to the elements
-# written. On a busy machine every time scatters, which is why the page
+# The figure at the end puts this build's times next to the bytes
+# allocated. On a busy machine every time scatters, which is why the page
 # asserts the counts and only shows the times.
 
 
@@ -385,64 +343,73 @@ for i, n in enumerate(sizes):
 # :func:`torch.autograd.functional.jacobian` of the batched ``f``, with
 # ``vectorize=True`` (one batched backward pass), returns the whole
 # :math:`(N, 3, N, 2)` tensor. Its diagonal blocks are the answer; the rest
-# is zeros that cost time and memory. Counted and timed for small :math:`N`
-# only; at :math:`N = 10^5` its size is computed, not allocated.
+# is zeros that cost time and memory. Counted (one profiled run at each
+# :math:`N`, as above) and timed for small :math:`N` only; at
+# :math:`N = 10^5` its size is computed, not allocated.
 
 naive_sizes = [10, 30, 100, 300, 1000]
-naive_ms, naive_elements = [], []
-for n in naive_sizes:
-    x_n = points(n)
-    with CountWork() as work:
-        # counted, and the warm-up
-        full = torch.autograd.functional.jacobian(f, x_n, vectorize=True)
-    naive_elements.append(work.elements)
-    blocks = full.diagonal(dim1=0, dim2=2).permute(2, 0, 1)  # (N, 3, 2)
-    # The same few products as by_hand's, in another order, plus exact zeros: a few eps
-    # of entries at most 3 in magnitude.
-    torch.testing.assert_close(blocks, by_hand(x_n), rtol=1e-12, atol=1e-12)
+naive_inputs = {n: points(n) for n in naive_sizes}
+with torch.profiler.profile(profile_memory=True) as profiled:
+    for n, x_n in naive_inputs.items():
+        with torch.autograd.profiler.record_function(f"naive, N = {n}"):
+            full = torch.autograd.functional.jacobian(f, x_n, vectorize=True)
+        blocks = full.diagonal(dim1=0, dim2=2).permute(2, 0, 1)  # (N, 3, 2)
+        # The same few products as jacobian_by_hand's, in another order, plus exact
+        # zeros: a few eps of entries at most 3 in magnitude.
+        torch.testing.assert_close(
+            blocks, jacobian_by_hand(x_n), rtol=1e-12, atol=1e-12
+        )
+naive_bytes = [work_by_range(profiled)[f"naive, N = {n}"]["bytes"] for n in naive_sizes]
+
+naive_ms = []
+for n, allocated in zip(naive_sizes, naive_bytes):
     timer = benchmark.Timer(
         stmt="jacobian(f, x, vectorize=True)",
-        globals={"jacobian": torch.autograd.functional.jacobian, "f": f, "x": x_n},
+        globals={
+            "jacobian": torch.autograd.functional.jacobian,
+            "f": f,
+            "x": naive_inputs[n],
+        },
     )
     naive_ms.append(timer.blocked_autorange(min_run_time=0.04).median * 1e3)
-    mebibytes = full.numel() * full.element_size() / 2**20
+    result_mib = n * 3 * n * 2 * 8 / 2**20
     print(
-        f"N = {n:>4}: {tuple(full.shape)}, {mebibytes:7.2f} MiB,"
-        f" {work.elements:>11,} elements written, {naive_ms[-1]:8.2f} ms"
+        f"N = {n:>4}: ({n}, 3, {n}, 2), {result_mib:6.2f} MiB;"
+        f" its run allocates {allocated / 2**20:7.2f} MiB, {naive_ms[-1]:7.2f} ms"
     )
 
 n_big = 100_000
-naive_bytes = n_big * 3 * n_big * 2 * torch.finfo(torch.float64).bits // 8
+result_bytes = n_big * 3 * n_big * 2 * torch.finfo(torch.float64).bits // 8
 print(
     f"N = {n_big:,}: ({n_big}, 3, {n_big}, 2) in float64 would take"
-    f" {naive_bytes / 2**30:,.0f} GiB"
+    f" {result_bytes / 2**30:,.0f} GiB"
 )
 print(f"the (N, 3, 2) answer takes {n_big * 3 * 2 * 8 / 2**20:.1f} MiB")
 
-# The claims, counted: at N = 1000 the naive route writes more elements than
-# every structured method, and from N = 100 to N = 1000 (10x) its count grows
-# about 100x (N^2) while theirs grow about 10x (N).
+# The claims, counted: at N = 1000 the naive route allocates more than 100
+# times the bytes of any structured method, and from N = 100 to N = 1000 (10x)
+# its bytes grow about 100x (N^2) while theirs grow about 10x (N).
 at_100, at_1000 = sizes.index(100), sizes.index(1000)
-most_structured = max(measured[name][at_1000]["elements"] for name in methods)
+most_structured = max(measured[name][at_1000]["bytes"] for name in methods)
 naive_growth = (
-    naive_elements[naive_sizes.index(1000)] / naive_elements[naive_sizes.index(100)]
+    naive_bytes[naive_sizes.index(1000)] / naive_bytes[naive_sizes.index(100)]
 )
 structured_growth = [
-    measured[name][at_1000]["elements"] / measured[name][at_100]["elements"]
+    measured[name][at_1000]["bytes"] / measured[name][at_100]["bytes"]
     for name in methods
 ]
-assert naive_elements[-1] > 100 * most_structured, (naive_elements[-1], most_structured)
+assert naive_bytes[-1] > 100 * most_structured, (naive_bytes[-1], most_structured)
 assert naive_growth > 90 and all(9.9 < growth < 10.1 for growth in structured_growth), (
     naive_growth,
     structured_growth,
 )
 print(
-    f"N = 1000, elements written: naive {naive_elements[-1]:,},\n  structured methods"
+    f"N = 1000, bytes allocated: naive {naive_bytes[-1]:,},\n  structured methods"
     f" at most {most_structured:,}"
-    f" ({naive_elements[-1] / most_structured:.0f} times fewer)"
+    f" ({naive_bytes[-1] / most_structured:.0f} times fewer)"
 )
 print(
-    f"N = 100 -> 1000: elements written grow {naive_growth:.2f} times (naive),\n"
+    f"N = 100 -> 1000: bytes allocated grow {naive_growth:.2f} times (naive),\n"
     f"  {min(structured_growth):.2f} to {max(structured_growth):.2f} times (structured)"
 )
 slowest_at_1000 = max(measured[name][at_1000]["ms"] for name in methods)
@@ -508,12 +475,12 @@ torch.testing.assert_close(
 )
 
 # %%
-# Time and work against N
-# -----------------------
+# The picture
+# -----------
 #
-# Left, the median times measured on the machine that built this page; right,
-# the elements written, counted (the same on every machine with the same
-# torch release).
+# Time and work against :math:`N`. Left, the median times measured on the
+# machine that built this page; right, the bytes allocated, counted by the
+# profiler.
 
 fig, (ax_time, ax_work) = plt.subplots(
     1, 2, figsize=(7.2, 5.6), layout="constrained", sharex=True
@@ -523,7 +490,7 @@ for name in methods:
     ax_time.loglog(sizes, [counts["ms"] for counts in measured[name]], style, ms=4)
     ax_work.loglog(
         sizes,
-        [counts["elements"] for counts in measured[name]],
+        [counts["bytes"] for counts in measured[name]],
         style,
         ms=4,
         label=name,
@@ -531,7 +498,7 @@ for name in methods:
 ax_time.loglog(naive_sizes, naive_ms, "s:", color="0.4")
 ax_work.loglog(
     naive_sizes,
-    naive_elements,
+    naive_bytes,
     "s:",
     color="0.4",
     label="naive full Jacobian (vectorize=True)",
@@ -539,13 +506,13 @@ ax_work.loglog(
 ax_time.set_xlabel("batch size $N$")
 ax_work.set_xlabel("batch size $N$")
 ax_time.set_ylabel("median time (ms)")
-ax_work.set_ylabel("elements written (counted)")
+ax_work.set_ylabel("bytes allocated (counted)")
 ax_time.set_title(
     f"measured:\ntorch {torch.__version__}, {torch.get_num_threads()} threads",
     fontsize=10,
 )
 ax_work.set_title(
-    "counted: ATen outputs,\nviews, empty and no-memory excluded", fontsize=10
+    "counted: bytes allocated,\ntorch.profiler, profile_memory=True", fontsize=10
 )
 fig.legend(fontsize=9, loc="outside lower center", ncol=2)
 plt.show()
@@ -554,13 +521,13 @@ plt.show()
 # What to remember
 # ----------------
 #
-# * Everything that exploits the block-diagonal structure writes about the
-#   same number of elements per point at every :math:`N`, so its work grows
-#   linearly in :math:`N`; the naive full Jacobian writes a number that grows
-#   as :math:`N^2` (and needs :math:`6N^2` elements for its result alone), so
-#   it is out of reach long before :math:`N = 10^5`.
+# * Everything that exploits the block-diagonal structure allocates about the
+#   same number of bytes per point at every :math:`N`, so its memory grows
+#   linearly in :math:`N`; the naive full Jacobian allocates an amount that
+#   grows as :math:`N^2` (and needs :math:`6N^2` elements for its result
+#   alone), so it is out of reach long before :math:`N = 10^5`.
 # * Among the structured methods the loop of three ``functional.vjp`` calls
-#   writes the most elements, and it runs the forward pass once per VJP where
+#   allocates the most, and it runs the forward pass once per VJP where
 #   the batched forms run it once (both asserted above). How much that shows
 #   in the time depends on :math:`N` and on the machine: the table above gives
 #   this build's figures at :math:`N = 10^5`, where some batched forms can
@@ -571,4 +538,5 @@ plt.show()
 # Next: :ref:`sphx_glr_auto_examples_jacobians_plot_03_functional_to_torch_func.py`.
 # Reference: :func:`torch.autograd.grad`, :func:`torch.autograd.functional.jacobian`,
 # :func:`torch.func.vmap`, :func:`torch.func.jacrev`, :func:`torch.func.jacfwd`,
-# :class:`torch.utils.benchmark.Timer`.
+# :class:`torch.utils.benchmark.Timer`, :class:`torch.profiler.profile`,
+# :class:`torch.autograd.profiler.record_function`.
