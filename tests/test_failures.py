@@ -27,6 +27,7 @@ import pytest
 from conftest import (
     CONF,
     EXAMPLES,
+    REPO,
     breakages,
     gallery_order,
     is_check,
@@ -38,7 +39,9 @@ from conftest import (
 
 matplotlib.use("Agg")
 
-MARKERS = {example: breakages(example) for example in EXAMPLES}
+# The tutorials, and the template a new one is copied from.
+MARKED = EXAMPLES + [REPO / "docs" / "tutorial_template.py"]
+MARKERS = {example: breakages(example) for example in MARKED}
 TUTORIAL_BREAKAGES = [b for found in MARKERS.values() for b in found]
 
 # The build breakages, each in one of the first three tutorials in gallery
@@ -178,7 +181,7 @@ def test_a_failed_example_fails_the_build_without_w_too():
     assert app.statuscode == 1
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+@pytest.mark.parametrize("example", MARKED, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_every_tutorial_marks_a_breakage(example):
     assert MARKERS[example], (
         f'{example.parent.name}/{example.name} has no "# sphinx_gallery_break = (old, new)" marker (tests/README.md)'
