@@ -102,16 +102,6 @@ with fwAD.dual_level():  # the same JVP with dual numbers
     dual_tangent = fwAD.unpack_dual(dual_out).tangent
 _, pullback = vjp(logsumexp, x)
 (vjp_out,) = pullback(torch.tensor(2.5, dtype=torch.float64))
-print(
-    f"f(x) = {value.item():.6f}   JVP: {tangent_out.item():.6f}   "
-    f"by hand s^T x_dot: {(s @ x_tangent).item():.6f}"
-)
-# float64 sums of six terms, exp and log: a dozen operations each within a few
-# eps, on values below 3 on both sides: about 1e-14, far under 1e-12.
-torch.testing.assert_close(value, torch.logsumexp(x, dim=0), rtol=1e-12, atol=1e-12)
-torch.testing.assert_close(tangent_out, s @ x_tangent, rtol=1e-12, atol=1e-12)
-torch.testing.assert_close(dual_tangent, s @ x_tangent, rtol=1e-12, atol=1e-12)
-torch.testing.assert_close(vjp_out, 2.5 * s, rtol=1e-12, atol=1e-12)
 big = torch.tensor([1000.0, 1000.0], dtype=torch.float64)
 print(
     "at x = (1000, 1000):",
@@ -122,6 +112,31 @@ print(
 torch.testing.assert_close(
     logsumexp(big), 1000 + torch.log(torch.tensor(2.0, dtype=torch.float64))
 )
+
+# %%
+# The checks
+# ----------
+#
+# Each rule against the maths section, with :math:`s` from
+# :func:`torch.softmax`: the JVP, through :func:`torch.func.jvp` and through
+# dual numbers, against :math:`s^\top \dot x`, and the VJP with
+# :math:`v = 2.5` against :math:`2.5\, s`; the value against
+# :func:`torch.logsumexp`.
+
+expected = s @ x_tangent
+expected_vjp = 2.5 * s
+print(
+    f"f(x) = {value.item():.6f}   JVP: {tangent_out.item():.6f}   "
+    f"by hand s^T x_dot: {expected.item():.6f}"
+)
+vjp_error = (vjp_out - expected_vjp).abs().max().item()
+print(f"VJP with v = 2.5: max |vjp - 2.5 s| = {vjp_error:.1e}")
+# float64 sums of six terms, exp and log: a dozen operations each within a few
+# eps, on values below 3 on both sides: about 1e-14, far under 1e-12.
+torch.testing.assert_close(value, torch.logsumexp(x, dim=0), rtol=1e-12, atol=1e-12)
+torch.testing.assert_close(tangent_out, expected, rtol=1e-12, atol=1e-12)
+torch.testing.assert_close(dual_tangent, expected, rtol=1e-12, atol=1e-12)
+torch.testing.assert_close(vjp_out, expected_vjp, rtol=1e-12, atol=1e-12)
 
 # %%
 # ``gradcheck`` with ``check_forward_ad=True``
@@ -218,24 +233,24 @@ print(textwrap.fill(f"each with the message: {message}", 86, subsequent_indent="
 # ``jacrev(jacrev(f))``, which never calls ``jvp``. The buggy rule gives a
 # wrong Hessian, although its ``backward`` is right.
 
-hessian_by_hand = torch.diag(s) - torch.outer(s, s)
+expected_hessian = torch.diag(s) - torch.outer(s, s)
 forward_over_reverse = hessian(logsumexp)(x)
 # Entries below 1, each a few exp, sums of six and products: within ~20 eps
 # (4e-15) of the exact values on both sides, far under 1e-12.
 torch.testing.assert_close(jacfwd(logsumexp)(x), s, rtol=1e-12, atol=1e-12)
 torch.testing.assert_close(
-    forward_over_reverse, hessian_by_hand, rtol=1e-12, atol=1e-12
+    forward_over_reverse, expected_hessian, rtol=1e-12, atol=1e-12
 )
 torch.testing.assert_close(
-    jacrev(jacrev(logsumexp))(x), hessian_by_hand, rtol=1e-12, atol=1e-12
+    jacrev(jacrev(logsumexp))(x), expected_hessian, rtol=1e-12, atol=1e-12
 )
 print(
     f"hessian: {tuple(forward_over_reverse.shape)}, max |error| = "
-    f"{(forward_over_reverse - hessian_by_hand).abs().max().item():.1e}"
+    f"{(forward_over_reverse - expected_hessian).abs().max().item():.1e}"
 )
 # hessian is jacfwd(jacrev(f)): exact, the same operations on the same operands.
 assert forward_over_reverse.equal(jacfwd(jacrev(logsumexp))(x))
-buggy_hessian_error = (hessian(buggy)(x) - hessian_by_hand).abs().max().item()
+buggy_hessian_error = (hessian(buggy)(x) - expected_hessian).abs().max().item()
 print(f"hessian through the buggy jvp: max |error| = {buggy_hessian_error:.2f}")
 assert buggy_hessian_error > 0.05
 
@@ -301,7 +316,7 @@ assert calls == {  # exact: counts
 forward_over_forward = jacfwd(jacfwd(logsumexp))(x)
 print(
     f"jacfwd(jacfwd(f)): max |entry| = {forward_over_forward.abs().max().item():.1e},"
-    f" hand Hessian's max |entry| = {hessian_by_hand.abs().max().item():.2f}"
+    f" hand Hessian's max |entry| = {expected_hessian.abs().max().item():.2f}"
 )
 # Exact: the zeros are a dropped tangent, not computed.
 assert forward_over_forward.abs().max() == 0, (
@@ -311,10 +326,10 @@ plain_forward_over_forward = jacfwd(jacfwd(lambda x: torch.logsumexp(x, dim=0)))
 reverse_over_forward = jacrev(jacfwd(logsumexp))(x)
 # As above: within ~20 eps (4e-15) of entries below 1.
 torch.testing.assert_close(
-    plain_forward_over_forward, hessian_by_hand, rtol=1e-12, atol=1e-12
+    plain_forward_over_forward, expected_hessian, rtol=1e-12, atol=1e-12
 )
 torch.testing.assert_close(
-    reverse_over_forward, hessian_by_hand, rtol=1e-12, atol=1e-12
+    reverse_over_forward, expected_hessian, rtol=1e-12, atol=1e-12
 )
 print("jacfwd(jacfwd(torch.logsumexp)) and jacrev(jacfwd(f)): equal the hand Hessian")
 
@@ -430,6 +445,16 @@ print(
     f"max |g' - finite difference| = {first_error:.1e},"
     f"  max |g'' - finite difference| = {second_error:.1e}"
 )
+assert (g_second_fwd_fwd == 0).all()  # exact: the dropped tangent, as above
+
+# %%
+# The picture
+# -----------
+#
+# Along the line: :math:`g`, its first derivative from the ``jvp`` rule,
+# and its second derivative three ways: from ``hessian`` (forward over
+# reverse), from central differences, and from ``jacfwd(jacfwd(f))``,
+# which is 0 everywhere.
 
 fig, ax = plt.subplots(figsize=(6.6, 3.8), layout="constrained")
 ax.plot(taus.numpy(), (g - g.min()).numpy(), label=r"$g(\tau) - \min g$")
