@@ -150,7 +150,10 @@ def test_every_tutorial_has_a_colab_link_to_its_published_notebook(site):
         ]
 
 
-def test_hosting_builds_with_make_html_and_publishes_only_tested_commits():
+def test_hosting_builds_with_make_html_and_publishes_only_the_tested_site():
+    """Read the Docs builds with `make html`; the workflow publishes, after the
+    tests pass, the very site the tests checked (the test job's artifact, from
+    VJP_COOKBOOK_TESTED_SITE, see conftest.site), not another build."""
     readthedocs = yaml.safe_load((REPO / ".readthedocs.yaml").read_text())
     assert readthedocs["build"]["commands"][0].endswith("make html")
     workflow = yaml.safe_load((REPO / ".github" / "workflows" / "docs.yml").read_text())
@@ -160,9 +163,32 @@ def test_hosting_builds_with_make_html_and_publishes_only_tested_commits():
         and test["timeout-minutes"] <= 90
     )
     assert publish["needs"] == "test", "publishing waits for the tests"
+    (tested,) = [step for step in test["steps"] if step.get("run") == "bash .ci/run"]
+    (upload,) = [
+        step
+        for step in test["steps"]
+        if step.get("uses", "").startswith("actions/upload-artifact@")
+    ]
+    assert upload["with"]["path"] in tested["env"]["VJP_COOKBOOK_TESTED_SITE"], (
+        "the upload is not the tested site"
+    )
+    (download,) = [
+        step
+        for step in publish["steps"]
+        if step.get("uses", "").startswith("actions/download-artifact@")
+    ]
+    assert (
+        download["with"]["name"] == upload["with"]["name"]
+        and download["with"]["path"] == "build/html"
+    )
     runs = [step.get("run", "") for step in publish["steps"]]
-    assert "make html" in runs
-    assert any("gh-pages" in run for run in runs) and CONF["colab_branch"] == "gh-pages"
+    assert not any("make" in run or "sphinx-build" in run for run in runs), (
+        "the publish job builds the site again"
+    )
+    assert (
+        any("cd build/html" in run and "gh-pages" in run for run in runs)
+        and CONF["colab_branch"] == "gh-pages"
+    )
     for job in (test, publish):
         for step in job["steps"]:
             if "uses" in step:
