@@ -13,6 +13,7 @@ import ast
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -325,6 +326,12 @@ def site(tmp_path_factory) -> Build:
             build = make(copy_repo(built))
             rebuild = make(built) if build.returncode == 0 else build
             copy_built(built, copy)
+            if os.environ.get("VJP_COOKBOOK_TESTED_SITE"):
+                # CI publishes the site these tests check, not another build of it
+                # (.github/workflows/docs.yml uploads this folder).
+                shutil.copytree(
+                    copy / "build" / "html", os.environ["VJP_COOKBOOK_TESTED_SITE"]
+                )
             record.write_text(
                 json.dumps(
                     {
