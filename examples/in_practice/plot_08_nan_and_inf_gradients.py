@@ -42,7 +42,8 @@ function where the NaN first appears.
 # \mathrm{NaN}` for :math:`x < 0`. PyTorch's VJP of ``sqrt`` divides,
 # :math:`\bar x = \bar y / (2\sqrt{x})`, so an unselected 0 gives
 # :math:`0 / 0` and an unselected negative :math:`x` gives
-# :math:`0 / \mathrm{NaN}` (checked in the first section). The zero in
+# :math:`0 / \mathrm{NaN}` (the first section shows what goes in and what
+# comes out). The zero in
 # :math:`\bar y` cannot protect :math:`\bar x`; only keeping bad values
 # away from :math:`g` can.
 
@@ -52,7 +53,6 @@ import warnings
 
 import matplotlib.pyplot as plt
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
 
 zero = torch.tensor(0.0, dtype=torch.float64)
 inf, nan = (
@@ -85,40 +85,35 @@ assert torch.isnan(naive_grad[:2]).all() and torch.isfinite(naive_value).all()
 # %%
 # Where the NaN is made: PyTorch's VJP of ``sqrt`` is ``grad / (2 * result)``
 # (`derivatives.yaml
-# <https://github.com/pytorch/pytorch/blob/v2.13.0/tools/autograd/derivatives.yaml>`_).
-# A ``TorchDispatchMode`` (from ``torch.utils._python_dispatch``) that records
-# each ATen operation of the backward pass, with its output, shows it: the
-# incoming zeros at :math:`x = -1` and :math:`0` are divided by
-# :math:`2\sqrt{x}`, which is NaN and 0 there. No infinity is formed.
+# <https://github.com/pytorch/pytorch/blob/v2.13.0/tools/autograd/derivatives.yaml>`_;
+# the site's tests check that it divides, with no infinity on the way). A
+# hook on the backward node of the square root
+# (:meth:`torch.autograd.graph.Node.register_hook`) sees what it receives
+# and what it returns: the incoming zeros at :math:`x = -1` and :math:`0`
+# come out as :math:`0 / 2\sqrt{x}`, where :math:`2\sqrt{x}` is NaN and 0.
+
+root = torch.sqrt(x)  # a NaN at -1, as IEEE says
+naive_loss = torch.where(x > 0, root, 0.0).sum()
+at_the_root = {}
 
 
-class RecordOutputs(TorchDispatchMode):
-    def __init__(self):
-        super().__init__()
-        self.outputs = []
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        output = func(*args, **(kwargs or {}))
-        self.outputs.append((func.overloadpacket.__name__, output))
-        return output
+def look(grad_inputs, grad_outputs):  # what the VJP of sqrt returns, and receives
+    at_the_root["returned"], at_the_root["incoming"] = grad_inputs[0], grad_outputs[0]
 
 
-naive_loss = torch.where(x > 0, torch.sqrt(x), 0.0).sum()
-with RecordOutputs() as recorded:  # the backward pass only
-    torch.autograd.grad(naive_loss, x)
-for name, output in recorded.outputs[-4:]:
-    print(f"backward, aten.{name:<7} -> {output.tolist()}")
-(incoming,) = [output for name, output in recorded.outputs if name == "where"]
-(doubled,) = [output for name, output in recorded.outputs if name == "mul"]
-(quotient,) = [output for name, output in recorded.outputs if name == "div"]
-# Exact: IEEE rules on zeros and NaN, no rounding involved.
-assert (incoming[:2] == 0).all() and torch.isnan(doubled[0]) and doubled[1] == 0
-assert torch.isnan(quotient[:2]).all()
-assert not any(
-    torch.isinf(output).any()
-    for _, output in recorded.outputs
-    if isinstance(output, torch.Tensor)
+root.grad_fn.register_hook(look)
+torch.autograd.grad(naive_loss, x)
+print(f"{root.grad_fn.name()}, incoming: {at_the_root['incoming'].tolist()}")
+print(f"  2 sqrt(x): {(2 * root.detach()).tolist()}")
+print(f"  returned:  {at_the_root['returned'].tolist()}")
+# Where the NaNs are: IEEE rules, exact. The finite entries: the same division.
+assert (at_the_root["incoming"][:2] == 0).all()
+torch.testing.assert_close(
+    at_the_root["returned"],
+    at_the_root["incoming"] / (2 * root.detach()),
+    equal_nan=True,
 )
+assert torch.isnan(at_the_root["returned"][:2]).all()
 
 # %%
 # The fix is a second ``where`` *before* the square root: replace the
@@ -136,13 +131,34 @@ def f_double_where(x):
 
 
 (fixed_grad,) = torch.autograd.grad(f_double_where(x).sum(), x)
-by_hand = torch.where(x > 0, 0.5 / torch.sqrt(torch.where(x > 0, x, 1.0)), 0.0).detach()
 print("double where  :", fixed_grad)
 torch.testing.assert_close(f_double_where(x), naive_value)
+
+# %%
+# The checks
+# ----------
+#
+# The double ``where``'s gradient against the hand derivative, at the four
+# points above and on the 301 points from -1 to 2 that the picture draws.
+
+expected = torch.where(
+    x > 0, 0.5 / torch.sqrt(torch.where(x > 0, x, 1.0)), 0.0
+).detach()
+grid = torch.linspace(-1, 2, 301, dtype=torch.float64, requires_grad=True)
+(fixed_on_grid,) = torch.autograd.grad(f_double_where(grid).sum(), grid)
+expected_on_grid = torch.where(
+    grid > 0, 0.5 / torch.sqrt(torch.where(grid > 0, grid, 1.0)), 0.0
+).detach()
+print(
+    "max |double where - by hand|:",
+    f"{(fixed_grad - expected).abs().max().item():.1e} at the four points,",
+    f"{(fixed_on_grid - expected_on_grid).abs().max().item():.1e} on the grid",
+)
 # Correctly rounded operations only: autograd's 1 / (2 sqrt(x)) and 0.5 / t,
 # which torch runs as (1 / t) * 0.5, round to the same double (scaling by 2
 # is exact); any other kernel is at most an ulp or two (4e-16) apart.
-torch.testing.assert_close(fixed_grad, by_hand, rtol=1e-15, atol=0)
+torch.testing.assert_close(fixed_grad, expected, rtol=1e-15, atol=0)
+torch.testing.assert_close(fixed_on_grid, expected_on_grid, rtol=1e-15, atol=0)
 
 # %%
 # Square roots and norms at zero
@@ -235,19 +251,22 @@ def distance_sum_gradient_by_hand(points):
         )
 
 
-expected = distance_sum_gradient_by_hand(points)
+expected_distance_grad = distance_sum_gradient_by_hand(points)
 nan_count = torch.isnan(hand_distance_grad).sum().item()
 print(
     f"pairwise distances, hand-written sqrt: {nan_count} of "
     f"{hand_distance_grad.numel()} gradient entries are NaN"
 )
 assert torch.isnan(hand_distance_grad).all()
-print(f"smallest |entry| of the hand derivative: {expected.abs().min().item():.2f}")
-assert expected.abs().min() >= 0.3  # the premise of the tolerance below
+smallest = expected_distance_grad.abs().min().item()
+print(f"smallest |entry| of the hand derivative: {smallest:.2f}")
+assert smallest >= 0.3  # the premise of the tolerance below
 # Sums of five unit vectors (entries below 1), each a few roundings: within
 # ~10 eps x 5 x 2 = 2e-14, while rtol x |expected| >= 3e-13 here.
-torch.testing.assert_close(norm_distance_grad, expected, rtol=1e-12, atol=1e-14)
-torch.testing.assert_close(cdist_grad, expected, rtol=1e-12, atol=1e-14)
+torch.testing.assert_close(
+    norm_distance_grad, expected_distance_grad, rtol=1e-12, atol=1e-14
+)
+torch.testing.assert_close(cdist_grad, expected_distance_grad, rtol=1e-12, atol=1e-14)
 print("vector_norm(dim=-1) and torch.cdist: finite, equal to the hand derivative")
 
 # %%
@@ -271,7 +290,7 @@ many = torch.randn(
     dtype=torch.float64,
     requires_grad=True,
 )
-many_by_hand = distance_sum_gradient_by_hand(many)
+expected_many = distance_sum_gradient_by_hand(many)
 gradients = {}
 print(f"{'compute_mode':<36} {'largest D_ii':>12}  max |gradient - by hand|")
 for mode in (
@@ -282,7 +301,7 @@ for mode in (
     distances = torch.cdist(many, many, compute_mode=mode)
     (gradients[mode],) = torch.autograd.grad(distances.sum(), many)
     largest_diagonal = distances.diagonal().max().item()
-    gradient_error = (gradients[mode] - many_by_hand).abs().max().item()
+    gradient_error = (gradients[mode] - expected_many).abs().max().item()
     print(f"{mode:<36} {largest_diagonal:12.1e}  {gradient_error:24.1e}")
 # Exact: the default runs the same operations as the matrix-product mode above
 # 25 rows, and as the direct mode at 6 rows.
@@ -295,7 +314,7 @@ assert torch.cdist(points, points).equal(
 # The direct formula: sums of 29 unit vectors, times 2, each entry a few
 # roundings: within ~10 eps x 29 x 2 = 1.3e-13.
 torch.testing.assert_close(
-    gradients["donot_use_mm_for_euclid_dist"], many_by_hand, rtol=1e-12, atol=1e-12
+    gradients["donot_use_mm_for_euclid_dist"], expected_many, rtol=1e-12, atol=1e-12
 )
 
 # %%
@@ -517,17 +536,14 @@ assert not torch.is_anomaly_enabled(), (
 # %%
 # The picture
 # -----------
+#
+# The function of the first section, its derivative with the double
+# ``where`` (checked above), and the single ``where``'s, which is NaN at
+# every :math:`x \le 0`.
 
-grid = torch.linspace(-1, 2, 301, dtype=torch.float64, requires_grad=True)
 (naive_on_grid,) = torch.autograd.grad(
     torch.where(grid > 0, torch.sqrt(grid), 0.0).sum(), grid
 )
-(fixed_on_grid,) = torch.autograd.grad(f_double_where(grid).sum(), grid)
-grid_hand = torch.where(
-    grid > 0, 0.5 / torch.sqrt(torch.where(grid > 0, grid, 1.0)), 0.0
-).detach()
-# Correctly rounded sqrt and division, as in the first check.
-torch.testing.assert_close(fixed_on_grid, grid_hand, rtol=1e-15, atol=0)
 nan_at = torch.isnan(naive_on_grid)
 # exact: IEEE's NaN from sqrt(x <= 0), whatever the grid's bits
 assert nan_at.equal(grid.detach() <= 0)
