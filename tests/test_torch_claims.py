@@ -147,3 +147,33 @@ def test_the_colouring_page_jacfwd_writes_over_50_times_the_coloured_jvps():
 
     residual, u, with_seeds = colouring_page_setup(500)
     assert elements_written(lambda: torch.func.jacfwd(residual)(u)) > 50 * with_seeds(3)
+
+
+def test_the_nan_page_states_that_sqrts_backward_divides_with_no_infinity():
+    """in_practice/plot_08: the VJP of sqrt is grad / (2 * result), so the
+    zeros that where sends back to an unselected 0 and -1 become 0 / 0 and
+    0 / NaN; no operation of that backward pass makes an infinity (as
+    grad * (1 / (2 * result)) would)."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Outputs(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.outputs = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            result = func(*args, **(kwargs or {}))
+            self.outputs.append((func.overloadpacket.__name__, result))
+            return result
+
+    x = torch.tensor([-1.0, 0.0, 2.25, 4.0], dtype=torch.float64, requires_grad=True)
+    loss = torch.where(x > 0, torch.sqrt(x), 0.0).sum()
+    with Outputs() as backward:
+        torch.autograd.grad(loss, x)
+    tensors = [
+        (name, out) for name, out in backward.outputs if isinstance(out, torch.Tensor)
+    ]
+    assert not any(torch.isinf(out).any() for _, out in tensors)
+    (quotient,) = [out for name, out in tensors if name == "div"]
+    assert torch.isnan(quotient[:2]).all()
