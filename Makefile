@@ -28,11 +28,12 @@ SPHINXOPTS ?= -W --keep-going -j auto
 EXAMPLE ?=
 PORT ?= 8000
 
-.PHONY: help html html-noplot test lint bench compat clean serve livehtml inventory lock
+.PHONY: help html html-noplot test unit lint bench compat clean serve livehtml inventory lock
 
 ## help: list these commands
 help:
-	@sed -n 's/^## //p' Makefile
+	@awk '/^## [a-z-]+:/ { sub(/^## /, ""); n = index($$0, ":"); printf "  make %-12s%s\n", substr($$0, 1, n - 1), substr($$0, n + 2); next } \
+	     /^## / { printf "  %-17s%s\n", "", substr($$0, 4) }' Makefile
 
 ## html: build the site into build/html (runs every changed example)
 html: $(DEPS) $(MATHS)
@@ -45,6 +46,11 @@ html-noplot: $(DEPS) $(MATHS)
 ## test: run the test suite in parallel (it builds its own copy of the site)
 test: $(TEST_DEPS) $(MATHS)
 	$(BIN)/python -m pytest -n auto --dist loadgroup --durations=12
+
+## unit: the fast tier only (tests/unit: each build helper, and a tiny build with this
+## conf.py): seconds, no example run; `make test` runs it too
+unit: $(TEST_DEPS) $(MATHS)
+	$(BIN)/python -m pytest tests/unit -q
 
 ## lint: check the Python code's format and lint (ruff) and the spelling (codespell);
 ## `make lint FIX=1` formats the code and applies ruff's safe fixes
