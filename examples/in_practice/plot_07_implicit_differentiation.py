@@ -17,8 +17,11 @@ saved for backward.
 """
 
 # %%
-# The maths: a linear solve
-# -------------------------
+# The maths
+# ---------
+#
+# A linear solve
+# ~~~~~~~~~~~~~~
 #
 # :math:`x = A^{-1} b` with :math:`A \in \mathbb{R}^{n \times n}`,
 # :math:`b \in \mathbb{R}^{n}`. Differentiating :math:`Ax = b` gives
@@ -38,74 +41,9 @@ saved for backward.
 #
 # One more solve, with :math:`A^\top`, and an outer product: nothing about
 # *how* :math:`x` was computed is needed.
-
-import matplotlib.pyplot as plt
-import torch
-from torch.autograd.graph import saved_tensors_hooks
-from torch.utils._python_dispatch import TorchDispatchMode
-
-n = 5
-generator = torch.Generator().manual_seed(0)
-A = torch.randn(n, n, generator=generator, dtype=torch.float64) + n * torch.eye(
-    n, dtype=torch.float64
-)
-b = torch.randn(n, generator=generator, dtype=torch.float64)
-v = torch.randn(n, generator=generator, dtype=torch.float64)
-
-assert torch.linalg.cond(A) < 10, "a well-conditioned A"
-x = torch.linalg.solve(A, b)
-w = torch.linalg.solve(A.T, v)
-grad_b_by_hand, grad_A_by_hand = w, -torch.outer(w, x)
-
-A_leaf, b_leaf = A.clone().requires_grad_(), b.clone().requires_grad_()
-grad_A_autograd, grad_b_autograd = torch.autograd.grad(
-    torch.linalg.solve(A_leaf, b_leaf), (A_leaf, b_leaf), v
-)
-A_bar_error = (grad_A_by_hand - grad_A_autograd).abs().max().item()
-b_bar_error = (grad_b_by_hand - grad_b_autograd).abs().max().item()
-print(f"max |A-bar by hand - autograd| = {A_bar_error:.1e}")
-print(f"max |b-bar by hand - autograd| = {b_bar_error:.1e}")
-print(f"smallest |entry| of w: {w.abs().min().item():.3f}")
-assert w.abs().min() > 0.16  # the premise of the tolerance below
-# x is the same solve on both sides; w comes from two different solves with
-# A^T (cond(A) = 3.7, n = 5), each within ~3 n cond eps = 1.2e-14 relative of
-# the exact w, whose entries all exceed 0.16 here: inside rtol = 1e-12.
-torch.testing.assert_close(grad_A_by_hand, grad_A_autograd, rtol=1e-12, atol=1e-14)
-torch.testing.assert_close(grad_b_by_hand, grad_b_autograd, rtol=1e-12, atol=1e-14)
-
-# %%
-# And against central finite differences of :math:`v^\top A^{-1} b`, one
-# entry of :math:`A` or :math:`b` at a time, which use only solves:
-
-eps = 1e-6
-fd_A, fd_b = torch.empty_like(A), torch.empty_like(b)
-for index in [(i, j) for i in range(n) for j in range(n)]:
-    step = torch.zeros_like(A)
-    step[index] = eps
-    fd_A[index] = (
-        v
-        @ (torch.linalg.solve(A + step, b) - torch.linalg.solve(A - step, b))
-        / (2 * eps)
-    )
-for i in range(n):
-    step = torch.zeros_like(b)
-    step[i] = eps
-    fd_b[i] = (
-        v
-        @ (torch.linalg.solve(A, b + step) - torch.linalg.solve(A, b - step))
-        / (2 * eps)
-    )
-fd_error = max((grad_A_by_hand - fd_A).abs().max(), (grad_b_by_hand - fd_b).abs().max())
-print(f"max |by hand - finite differences| = {fd_error.item():.1e}")
-# Central differences with step 1e-6: truncation error ~ 1e-12; rounding: each
-# solve is off by up to ~3 n cond eps |x| = 8e-15, times |v| = 3.9, over 2e-6:
-# up to 3e-8, so atol widened from 1e-8 to 1e-7 (the float64 default).
-torch.testing.assert_close(grad_A_by_hand, fd_A, rtol=1e-7, atol=1e-7)
-torch.testing.assert_close(grad_b_by_hand, fd_b, rtol=1e-7, atol=1e-7)
-
-# %%
-# The maths: a fixed point
-# ------------------------
+#
+# A fixed point
+# ~~~~~~~~~~~~~
 #
 # Now :math:`x^\star(\theta) \in \mathbb{R}^n` solves
 # :math:`x^\star = T(x^\star, \theta)` for :math:`\theta \in \mathbb{R}^n`.
@@ -140,13 +78,95 @@ torch.testing.assert_close(grad_b_by_hand, fd_b, rtol=1e-7, atol=1e-7)
 #
 # :math:`A + D` has eigenvalues in :math:`[1, 5]`, so :math:`T_x` (symmetric)
 # has eigenvalues in :math:`[0, 0.8]` at every :math:`x`: a contraction with
-# rate at most 0.8. At :math:`x^\star` itself the spectrum is narrower
-# (computed below), and its spectral radius :math:`\rho(T_x)` is the rate
-# the iterations near :math:`x^\star` actually show. The
-# reference comes from the equation directly:
-# :math:`x^\star` by Newton's method to machine precision, and the hand
-# derivative :math:`v^\top \partial x^\star / \partial \theta = \bigl((A +
-# D^\star)^{-1} v\bigr)^\top`.
+# rate at most 0.8. At :math:`x^\star` itself the spectrum is narrower, and
+# its spectral radius :math:`\rho(T_x)` is the rate the iterations near
+# :math:`x^\star` actually show. The reference comes from the equation
+# directly: with :math:`I - T_x = \alpha (A + D)` and
+# :math:`T_\theta = \alpha I`, the hand derivative is
+# :math:`v^\top \partial x^\star / \partial \theta = \bigl((A +
+# D^\star)^{-1} v\bigr)^\top` (:math:`A + D` is symmetric), with
+# :math:`D^\star` at :math:`x^\star`.
+
+# %%
+# A linear solve, by hand and by autograd
+# ---------------------------------------
+#
+# The two VJPs of the maths section, for a well-conditioned
+# :math:`5 \times 5` system, against autograd's, which differentiates
+# :func:`torch.linalg.solve` by its own rule.
+
+import matplotlib.pyplot as plt
+import torch
+from torch.autograd.graph import saved_tensors_hooks
+
+n = 5
+generator = torch.Generator().manual_seed(0)
+A = torch.randn(n, n, generator=generator, dtype=torch.float64) + n * torch.eye(
+    n, dtype=torch.float64
+)
+b = torch.randn(n, generator=generator, dtype=torch.float64)
+v = torch.randn(n, generator=generator, dtype=torch.float64)
+
+assert torch.linalg.cond(A) < 10, "a well-conditioned A"
+x = torch.linalg.solve(A, b)
+w = torch.linalg.solve(A.T, v)
+expected_grad_b, expected_grad_A = w, -torch.outer(w, x)
+
+A_leaf, b_leaf = A.clone().requires_grad_(), b.clone().requires_grad_()
+grad_A_autograd, grad_b_autograd = torch.autograd.grad(
+    torch.linalg.solve(A_leaf, b_leaf), (A_leaf, b_leaf), v
+)
+A_bar_error = (expected_grad_A - grad_A_autograd).abs().max().item()
+b_bar_error = (expected_grad_b - grad_b_autograd).abs().max().item()
+print(f"max |A-bar by hand - autograd| = {A_bar_error:.1e}")
+print(f"max |b-bar by hand - autograd| = {b_bar_error:.1e}")
+print(f"smallest |entry| of w: {w.abs().min().item():.3f}")
+assert w.abs().min() > 0.16  # the premise of the tolerance below
+# x is the same solve on both sides; w comes from two different solves with
+# A^T (cond(A) = 3.7, n = 5), each within ~3 n cond eps = 1.2e-14 relative of
+# the exact w, whose entries all exceed 0.16 here: inside rtol = 1e-12.
+torch.testing.assert_close(expected_grad_A, grad_A_autograd, rtol=1e-12, atol=1e-14)
+torch.testing.assert_close(expected_grad_b, grad_b_autograd, rtol=1e-12, atol=1e-14)
+
+# %%
+# And against central finite differences of :math:`v^\top A^{-1} b`, one
+# entry of :math:`A` or :math:`b` at a time, which use only solves:
+
+eps = 1e-6
+fd_A, fd_b = torch.empty_like(A), torch.empty_like(b)
+for index in [(i, j) for i in range(n) for j in range(n)]:
+    step = torch.zeros_like(A)
+    step[index] = eps
+    fd_A[index] = (
+        v
+        @ (torch.linalg.solve(A + step, b) - torch.linalg.solve(A - step, b))
+        / (2 * eps)
+    )
+for i in range(n):
+    step = torch.zeros_like(b)
+    step[i] = eps
+    fd_b[i] = (
+        v
+        @ (torch.linalg.solve(A, b + step) - torch.linalg.solve(A, b - step))
+        / (2 * eps)
+    )
+fd_error = max(
+    (expected_grad_A - fd_A).abs().max(), (expected_grad_b - fd_b).abs().max()
+)
+print(f"max |by hand - finite differences| = {fd_error.item():.1e}")
+# Central differences with step 1e-6: truncation error ~ 1e-12; rounding: each
+# solve is off by up to ~3 n cond eps |x| = 8e-15, times |v| = 3.9, over 2e-6:
+# up to 3e-8, so atol widened from 1e-8 to 1e-7 (the float64 default).
+torch.testing.assert_close(expected_grad_A, fd_A, rtol=1e-7, atol=1e-7)
+torch.testing.assert_close(expected_grad_b, fd_b, rtol=1e-7, atol=1e-7)
+
+# %%
+# The fixed point, and the reference
+# ----------------------------------
+#
+# The example of the maths section with :math:`n = 8`: :math:`x^\star` by
+# Newton's method to machine precision, the hand derivative ``expected``,
+# and the spectrum of :math:`T_x` at :math:`x^\star`.
 
 n = 8
 Q, _ = torch.linalg.qr(torch.randn(n, n, generator=generator, dtype=torch.float64))
@@ -166,7 +186,7 @@ for _ in range(30):  # Newton's method on A x + tanh(x) - theta = 0
     x_star = x_star - torch.linalg.solve(A + D, A @ x_star + torch.tanh(x_star) - theta)
 residual = (T(x_star, theta) - x_star).abs().max().item()
 D_star = torch.diag(1 - torch.tanh(x_star) ** 2)
-reference = torch.linalg.solve(A + D_star, v)  # A + D is symmetric
+expected = torch.linalg.solve(A + D_star, v)  # A + D is symmetric
 # Machine precision for this equation: evaluating A x + tanh(x) - theta in
 # floating point is off by up to (n + a few) eps times the size of its
 # terms, |A| |x| + |tanh x| + |theta|, once at x* and once inside T;
@@ -240,20 +260,28 @@ def unrolled(theta, steps):
     return x
 
 
+# %%
+# The checks
+# ----------
+#
+# After 150 steps both the implicit VJP and backpropagation through the
+# unrolled loop should give the hand derivative of the maths section,
+# ``expected``, to rounding.
+
 theta_leaf = theta.clone().requires_grad_()
 (implicit_grad,) = torch.autograd.grad(implicit(theta_leaf, 150), theta_leaf, v)
 (unrolled_grad,) = torch.autograd.grad(unrolled(theta_leaf, 150), theta_leaf, v)
-implicit_error = (implicit_grad - reference).abs().max().item()
-unrolled_error = (unrolled_grad - reference).abs().max().item()
+implicit_error = (implicit_grad - expected).abs().max().item()
+unrolled_error = (unrolled_grad - expected).abs().max().item()
 print(
-    f"150 steps: max |implicit - reference| = {implicit_error:.1e},",
-    f"max |unrolled - reference| = {unrolled_error:.1e}",
+    f"150 steps: max |implicit - expected| = {implicit_error:.1e},",
+    f"max |unrolled - expected| = {unrolled_error:.1e}",
 )
 # 0.8^150 ~ 3e-15: both have converged to rounding. Each step's rounding
 # (a few n eps of terms below ~5) adds up to at most 1 / (1 - 0.8) = 5 times,
 # and the reference solve (cond <= 5) is within ~3 n cond eps: ~3e-14 in all.
-torch.testing.assert_close(implicit_grad, reference, rtol=1e-12, atol=1e-13)
-torch.testing.assert_close(unrolled_grad, reference, rtol=1e-12, atol=1e-13)
+torch.testing.assert_close(implicit_grad, expected, rtol=1e-12, atol=1e-13)
+torch.testing.assert_close(unrolled_grad, expected, rtol=1e-12, atol=1e-13)
 
 # %%
 # :func:`torch.autograd.gradcheck` compares the Jacobian that the Function's
@@ -293,7 +321,7 @@ for steps in steps_grid:
     theta_leaf = theta.clone().requires_grad_()
     for name, method in variants.items():
         (grad_theta,) = torch.autograd.grad(method(theta_leaf, steps), theta_leaf, v)
-        errors[name].append((grad_theta - reference).norm().item())
+        errors[name].append((grad_theta - expected).norm().item())
     errors["x_K"].append((unrolled(theta, steps) - x_star).norm().item())
 equal_steps = [u / i for u, i in zip(errors["unrolled"], errors["implicit"])]
 equal_vjps = [u / i for u, i in zip(errors["unrolled"], errors["implicit, K - 1 VJPs"])]
@@ -335,9 +363,11 @@ assert abs(equal_steps[last] * rho - 1) < 0.1, (
 # -----------------------------------------------------
 #
 # Both backward passes make about :math:`K` VJPs of :math:`T` with respect
-# to :math:`x`: a ``TorchDispatchMode`` counts the ATen ``tanh_backward``
-# calls, one per VJP of :math:`T` (:math:`K - 1` unrolled, since
-# :math:`x_0 = 0` needs no gradient; :math:`K` implicit). What
+# to :math:`x`. :class:`torch.profiler.profile` records each backward
+# function autograd runs, by the name of its node (``grad_fn.name()``); the
+# ``TanhBackward0`` events count the VJPs of :math:`T`, one each
+# (:math:`K - 1` unrolled, since :math:`x_0 = 0` needs no gradient;
+# :math:`K` implicit). What
 # differs is what the forward pass leaves for backward: the bytes of the
 # distinct tensors saved for backward, counted by a
 # :class:`torch.autograd.graph.saved_tensors_hooks` pack hook (each storage
@@ -348,19 +378,9 @@ assert abs(equal_steps[last] * rho - 1) < 0.1, (
 # adds for backward, and it is the part that grows with :math:`K`.
 
 
-class CountTanhBackward(TorchDispatchMode):
-    def __init__(self):
-        super().__init__()
-        self.calls = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        self.calls += func is torch.ops.aten.tanh_backward.default
-        return func(*args, **(kwargs or {}))
-
-
 def saved_bytes_and_backward_calls(method, steps):
     """Bytes saved for backward other than A's, whether A was saved, and
-    the number of tanh_backward calls."""
+    the number of VJPs of tanh in the backward pass."""
     storages = {}
 
     def pack(tensor):
@@ -371,25 +391,26 @@ def saved_bytes_and_backward_calls(method, steps):
     theta_leaf = theta.clone().requires_grad_()
     with saved_tensors_hooks(pack, lambda tensor: tensor):
         x_K = method(theta_leaf, steps)
-    with CountTanhBackward() as counter:
+    with torch.profiler.profile() as profiled:
         torch.autograd.grad(x_K, theta_leaf, v)
+    calls = sum(event.name == "TanhBackward0" for event in profiled.events())
     saved_A = storages.pop(A.untyped_storage().data_ptr(), None) is not None
-    return sum(storages.values()), saved_A, counter.calls
+    return sum(storages.values()), saved_A, calls
 
 
 memory_grid = [10, 50, 100, 150]
 saved = {name: [] for name in ("unrolled", "implicit")}
-tanh_backward_calls = {name: [] for name in saved}
+tanh_vjps = {name: [] for name in saved}
 for steps in memory_grid:
     for name, method in {"unrolled": unrolled, "implicit": implicit}.items():
         nbytes, saved_A, calls = saved_bytes_and_backward_calls(method, steps)
         saved[name].append(nbytes)
-        tanh_backward_calls[name].append(calls)
+        tanh_vjps[name].append(calls)
         assert saved_A == (name == "unrolled"), (
             f"{name}: A saved for backward: {saved_A}"
         )
         assert calls == steps - (name == "unrolled"), (
-            f"{name}: {calls} tanh_backward calls for K = {steps}"
+            f"{name}: {calls} VJPs of tanh for K = {steps}"
         )
     unrolled_bytes, implicit_bytes = saved["unrolled"][-1], saved["implicit"][-1]
     print(
@@ -397,9 +418,9 @@ for steps in memory_grid:
         f"implicit {implicit_bytes:3d} bytes",
     )
 print(
-    "tanh_backward calls: unrolled",
-    ", ".join(map(str, tanh_backward_calls["unrolled"])) + "; implicit",
-    ", ".join(map(str, tanh_backward_calls["implicit"])),
+    "VJPs of tanh (TanhBackward0): unrolled",
+    ", ".join(map(str, tanh_vjps["unrolled"])) + "; implicit",
+    ", ".join(map(str, tanh_vjps["implicit"])),
 )
 print(f"left out of both counts: A, {n * n * 8} bytes")
 print("  (saved by the unrolled loop; the implicit one reaches it via T)")
