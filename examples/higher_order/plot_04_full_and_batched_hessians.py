@@ -59,14 +59,15 @@ to use and when, and shows what symmetry does and does not prove.
 # -----------------------------
 
 import inspect
+import json
+import math
+import os
+import tempfile
 
 import matplotlib.pyplot as plt
 import torch
 from torch.func import grad, hessian, jacfwd, jacrev, jvp, vjp, vmap
-from torch.multiprocessing.reductions import StorageWeakRef
 from torch.utils import benchmark
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_leaves
 from torch.utils.flop_counter import FlopCounterMode
 
 generator = torch.Generator().manual_seed(0)
@@ -90,8 +91,8 @@ def make_problem(n, m=32):
     return f, hessian_by_hand
 
 
-n = 16
-f, hessian_by_hand = make_problem(n)
+n, m = 16, 32
+f, hessian_by_hand = make_problem(n, m)
 x = torch.randn(n, generator=generator, dtype=torch.float64)
 expected = hessian_by_hand(x)
 
@@ -105,42 +106,50 @@ hessians = {
     ),
 }
 for name, result in hessians.items():
+    print(f"{name:<34} {tuple(result.shape)}")
+
+# %%
+# The checks
+# ----------
+#
+# Each Hessian against the hand-derived one, ``expected``.
+
+for name, result in hessians.items():
+    error = (result - expected).abs().max().item()
+    print(f"{name:<34} max |H - expected| = {error:.1e}")
     # Each entry takes about 2m + n = 80 roundings (m = 32) of terms whose sizes add
     # to at most 0.21: error below ~100 eps 0.21 = 5e-15 (eps = 2.2e-16), far under
     # atol 1e-13.
     torch.testing.assert_close(result, expected, rtol=1e-12, atol=1e-13)
-    error = (result - expected).abs().max().item()
-    print(f"{name:<34} {tuple(result.shape)}  max |H - H by hand| = {error:.1e}")
 
 # %%
 # Which nesting is which
 # ----------------------
 #
 # :func:`torch.func.hessian` is defined as ``jacfwd(jacrev(f))``:
-# forward-over-reverse. Recording the ATen operations each one runs (a
-# ``TorchDispatchMode`` sees every one) shows the same sequence.
+# forward-over-reverse. The ATen operations each one runs, as
+# :class:`torch.profiler.profile` records them (its events named
+# ``aten::``), are the same sequence.
 # :func:`torch.autograd.functional.hessian` instead defaults to
 # reverse-over-reverse, with a Python loop over the :math:`n` rows unless
 # ``vectorize=True`` (which batches them into matrix-matrix products).
 
 
-class OperationLog(TorchDispatchMode):
-    def __init__(self):
-        super().__init__()
-        self.operations = []
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        self.operations.append(str(func))
-        return func(*args, **(kwargs or {}))
+def aten_operations(run):
+    with torch.profiler.profile() as profiled:
+        run()
+    return [
+        event.name for event in profiled.events() if event.name.startswith("aten::")
+    ]
 
 
-with OperationLog() as by_hessian:
-    hessian(f)(x)
-with OperationLog() as by_nesting:
-    jacfwd(jacrev(f))(x)
-assert by_hessian.operations == by_nesting.operations
-operations = len(by_hessian.operations)
-print(f"func.hessian and jacfwd(jacrev(f)) run the same {operations} ATen operations")
+by_hessian = aten_operations(lambda: hessian(f)(x))
+by_nesting = aten_operations(lambda: jacfwd(jacrev(f))(x))
+assert by_hessian == by_nesting
+print(
+    f"func.hessian and jacfwd(jacrev(f)): the same {len(by_hessian)} ATen operations,"
+    " in the same order"
+)
 
 defaults = inspect.signature(torch.autograd.functional.hessian).parameters
 assert defaults["outer_jacobian_strategy"].default == "reverse-mode"
@@ -148,17 +157,34 @@ assert defaults["vectorize"].default is False
 print("functional.hessian defaults:")
 print("  outer_jacobian_strategy='reverse-mode', vectorize=False")
 
-# The loop, seen in the matrix-vector products with W: 2 for the gradient,
-# then 2 in each of the n backward passes, one per row of H.
+# %%
+# The loop shows in the matrix-vector products with :math:`W`, which
+# ``FlopCounterMode`` counts when its ``custom_mapping`` argument gives their
+# FLOPs (:math:`2mn` for an :math:`m \times n` matrix; by default it counts
+# matrix-matrix products only): 2 for the gradient, then 2 in each of the
+# :math:`n` backward passes, one per row of :math:`H`.
+
+
+def mv_flops(matrix_shape, vector_shape, *args, **kwargs):
+    return 2 * matrix_shape[0] * matrix_shape[1]
+
+
+def flop_counter():
+    """A FlopCounterMode that counts matrix-vector products too."""
+    return FlopCounterMode(display=False, custom_mapping={torch.ops.aten.mv: mv_flops})
+
+
 matrix_vector = {}
 for vectorize in (False, True):
-    with OperationLog() as log:
+    with flop_counter() as counter:
         torch.autograd.functional.hessian(f, x, vectorize=vectorize)
-    matrix_vector[vectorize] = sum(op.startswith("aten.mv") for op in log.operations)
+    mv_count = counter.get_flop_counts()["Global"].get(torch.ops.aten.mv, 0)
+    matrix_vector[vectorize] = mv_count / (2 * m * n)
 print(
-    f"matrix-vector products: {matrix_vector[False]} (loop over rows),"
-    f" {matrix_vector[True]} (vectorize=True)"
+    f"matrix-vector products: {matrix_vector[False]:.0f} (loop over rows),"
+    f" {matrix_vector[True]:.0f} (vectorize=True)"
 )
+# Exact: integer FLOP counts fixed by the shapes, FLOPs / 2mn an exact quotient.
 assert matrix_vector[False] == 2 + 2 * n and matrix_vector[True] == 2
 
 # %%
@@ -200,17 +226,18 @@ assert relative_error > 0.1
 # :math:`He_j`; how to compute one product without the matrix is the subject
 # of :ref:`sphx_glr_auto_examples_higher_order_plot_02_hessian_vector_products.py`.
 # The deterministic measure here is the arithmetic in matrix products, in
-# units of one product with :math:`W` (:math:`2mn` FLOPs). A
-# ``TorchDispatchMode`` sees every ``aten::mm``, ``aten::mv`` and
-# ``aten::bmm``, checks that one operand has the shape of :math:`W` or
-# :math:`W^\top` (in its last two dimensions) and adds up their FLOPs; its
-# ``mm`` and ``bmm`` part must equal what
-# ``FlopCounterMode`` counts (which leaves
-# out matrix-vector products). Products with an operand that is all zeros
-# and a broadcast view (stride 0) are counted apart: they multiply
-# :math:`W`'s tangent, which forward mode carries although :math:`W` is a
-# constant (as on the Hessian-vector product page). Counted, at every
-# :math:`n` below:
+# units of one product with :math:`W` (:math:`2mn` FLOPs): the FLOPs
+# ``FlopCounterMode`` counts, matrix-vector products included as above.
+# :math:`W` is :math:`f`'s only matrix, so every product is one with
+# :math:`W`, or with its tangent: forward mode carries a zero tangent for
+# :math:`W` although it is a constant, and multiplies it out (as on the
+# Hessian-vector product page). Those products are counted apart, from the
+# profiler's events: torch hands the zero tangent to ``mm``, ``mv`` and
+# ``bmm``, which have no kernel for a ``ZeroTensor``, as one stored zero
+# expanded to a matrix, so the profiler records an ``aten::zeros`` and an
+# ``aten::expand`` inside the product's event, whose operand shapes
+# (``record_shapes=True``) give its FLOPs. Counted, at every :math:`n`
+# below:
 #
 # * one :math:`Hv` by reverse-over-reverse (``vjp`` of ``grad``): 4
 #   products, 2 for the forward pass and the gradient (what ``grad(f)``
@@ -223,8 +250,8 @@ assert relative_error > 0.1
 # * ``jacrev(jacfwd(f))`` and ``jacfwd(jacfwd(f))``: :math:`(n + 1)^2`, an
 #   inner forward mode pushing :math:`n` tangents through :math:`W` for
 #   each of the :math:`n` outer directions, :math:`(n + 1)/2` times the
-#   inner-reverse count; and :math:`n + 1` and :math:`2n + 3` with the zero
-#   tangent.
+#   inner-reverse count; and with the zero tangent a count that grows with
+#   :math:`n` (:math:`n + 1` and :math:`2n + 3` in the table below).
 
 sizes = [4, 8, 16, 32, 64]
 nestings = {
@@ -240,86 +267,82 @@ gradient_and_hv = {
 }
 
 
-class ProductsWithW(TorchDispatchMode):
-    """FLOPs of the matrix products (mm, mv, bmm), all with W; those with an all-zero
-    broadcast (stride-0) operand, W's zero tangent, apart; and the mm and bmm part,
-    which FlopCounterMode counts too."""
-
-    def __init__(self, m, n):
-        super().__init__()
-        self.shapes = {(m, n), (n, m)}
-        self.with_W, self.with_zero_tangent, self.mm_and_bmm = 0, 0, 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        name = func.name()
-        assert name not in ("aten::addmm", "aten::addmv", "aten::baddbmm", "aten::dot")
-        if name in ("aten::mm", "aten::mv", "aten::bmm"):
-            left, right = args[:2]
-            assert any(tuple(a.shape[-2:]) in self.shapes for a in (left, right)), name
-            flops = 2 * left.numel() * (right.shape[-1] if right.dim() > 1 else 1)
-            if any(0 in a.stride() and not a.any() for a in (left, right)):
-                self.with_zero_tangent += flops
-            else:
-                self.with_W += flops
-            self.mm_and_bmm += 0 if name == "aten::mv" else flops
-        return out
+def with_zero_tangent(event):
+    """A matrix product whose operand is a zero tangent: a stored zero expanded."""
+    inside = {child.name for child in event.cpu_children}
+    matrix_product = event.name in ("aten::mm", "aten::mv", "aten::bmm")
+    return matrix_product and {"aten::zeros", "aten::expand"} <= inside
 
 
 def count_products(run, n, m=32):
     """run()'s result, and its products with W and with W's zero tangent, in units
     of 2mn FLOPs."""
-    with FlopCounterMode(display=False) as counter, ProductsWithW(m, n) as products:
+    with flop_counter() as counter, torch.profiler.profile(record_shapes=True) as prof:
         result = run()
-    # Exact integers: every product FlopCounterMode counts is an mm or bmm the mode
-    # inspected.
-    assert counter.get_total_flops() == products.mm_and_bmm
+    zero_tangent_flops = 0
+    for event in filter(with_zero_tangent, prof.events()):
+        left, right = event.input_shapes[:2]
+        zero_tangent_flops += 2 * math.prod(left) * (right[-1] if len(right) > 1 else 1)
+    with_W = counter.get_total_flops() - zero_tangent_flops
     unit = 2 * m * n
-    return result, (products.with_W / unit, products.with_zero_tangent / unit)
+    return result, (with_W / unit, zero_tangent_flops / unit)
 
 
 counts = {name: [] for name in [*gradient_and_hv, *nestings]}
 for size in sizes:
-    f_n, by_hand_n = make_problem(size)
+    f_n, hessian_by_hand_n = make_problem(size)
     x_n = torch.randn(size, generator=generator, dtype=torch.float64)
     v_n = torch.ones(size, dtype=torch.float64)  # any direction: counts follow shapes
     for name, method in gradient_and_hv.items():
         result, count = count_products(lambda: method(f_n, x_n, v_n), size)
         counts[name].append(count)
         if name.startswith("one Hv"):
-            torch.testing.assert_close(result, by_hand_n(x_n) @ v_n)  # float64 defaults
+            # assert_close's float64 defaults
+            torch.testing.assert_close(result, hessian_by_hand_n(x_n) @ v_n)
     for name, nest in nestings.items():
         result, count = count_products(lambda: nest(f_n)(x_n), size)
         counts[name].append(count)
         # As at n = 16: at most 2m + n = 128 roundings of terms whose sizes add to at
         # most 0.46 per entry: error below ~150 eps 0.46 = 1.5e-14, under atol 1e-13.
-        torch.testing.assert_close(result, by_hand_n(x_n), rtol=1e-12, atol=1e-13)
+        torch.testing.assert_close(
+            result, hessian_by_hand_n(x_n), rtol=1e-12, atol=1e-13
+        )
 
 print("products with W (+ with its zero tangent)")
 print(f"{'':<22}" + "".join(f"{f'n = {size}':>12}" for size in sizes))
 for name, values in counts.items():
     cells = (f"{w:.0f}" + (f" (+{z:.0f})" if z else "") for w, z in values)
     print(f"{name:<22}" + "".join(f"{cell:>12}" for cell in cells))
-products = {  # name: (products with W, products with its zero tangent) at size n
-    "grad(f) alone": lambda n: (2, 0),
-    "one Hv: vjp of grad": lambda n: (4, 0),
-    "one Hv: jvp of grad": lambda n: (4, 2),
-    "jacfwd(jacrev(f))": lambda n: (2 + 2 * n, 2),
-    "jacrev(jacrev(f))": lambda n: (2 + 2 * n, 0),
-    "jacrev(jacfwd(f))": lambda n: ((n + 1) ** 2, n + 1),
-    "jacfwd(jacfwd(f))": lambda n: ((n + 1) ** 2, 2 * n + 3),
+products = {  # name: products with W at size n, from the maths above
+    "grad(f) alone": lambda n: 2,
+    "one Hv: vjp of grad": lambda n: 4,
+    "one Hv: jvp of grad": lambda n: 4,
+    "jacfwd(jacrev(f))": lambda n: 2 + 2 * n,
+    "jacrev(jacrev(f))": lambda n: 2 + 2 * n,
+    "jacrev(jacfwd(f))": lambda n: (n + 1) ** 2,
+    "jacfwd(jacfwd(f))": lambda n: (n + 1) ** 2,
 }
 expected_counts = {name: [count(n) for n in sizes] for name, count in products.items()}
+with_W = {name: [w for w, _ in values] for name, values in counts.items()}
+zero = {name: [z for _, z in values] for name, values in counts.items()}
 # Exact: FLOP counts are integers fixed by the shapes, and FLOPs / 2mn an exact
 # quotient.
-assert counts == expected_counts, counts
-# So a Hessian is n products Hv sharing one gradient, and the zero-tangent products
-# come once per point.
+assert with_W == expected_counts, with_W
+# So a Hessian is n products Hv sharing one gradient.
 for i, size in enumerate(sizes):
-    gradient = counts["grad(f) alone"][i][0]
-    per_direction = counts["one Hv: vjp of grad"][i][0] - gradient
-    assert counts["jacrev(jacrev(f))"][i][0] == gradient + size * per_direction
-    assert counts["jacfwd(jacrev(f))"][i][1] == counts["one Hv: jvp of grad"][i][1]
+    gradient = with_W["grad(f) alone"][i]
+    per_direction = with_W["one Hv: vjp of grad"][i] - gradient
+    assert with_W["jacrev(jacrev(f))"][i] == gradient + size * per_direction
+# How many products with the zero tangent forward mode runs is torch's choice, not the
+# maths': compared, not pinned. None without forward mode; for an inner reverse mode
+# the same as one Hv at every n (once per point); for an inner forward one, growing
+# with n.
+for name in ("grad(f) alone", "one Hv: vjp of grad", "jacrev(jacrev(f))"):
+    assert not any(zero[name]), (name, zero[name])
+assert all(zero["one Hv: jvp of grad"]), zero
+assert zero["jacfwd(jacrev(f))"] == zero["one Hv: jvp of grad"], zero
+for name in ("jacrev(jacfwd(f))", "jacfwd(jacfwd(f))"):
+    assert all(a < b for a, b in zip(zero[name], zero[name][1:])), (name, zero[name])
 
 # %%
 # Which outer mode?
@@ -434,8 +457,9 @@ print(
 )
 print(f"  {product_ratio:.1f}x the products with W")
 # Exact: integer FLOP counts over 2mn.
-assert per_sample_count == (B * (2 + 2 * n), 2 * B)
-assert summed_count == (2 * B + 2 * B**2 * n, 2 * B)
+zero_per_point = zero["jacfwd(jacrev(f))"][sizes.index(n)]
+assert per_sample_count == (B * (2 + 2 * n), B * zero_per_point)
+assert summed_count == (2 * B + 2 * B**2 * n, B * zero_per_point)
 
 batch_times = {
     name: median_ms(vmap(nestings[name](f)), X)
@@ -452,51 +476,30 @@ print(f"  -> forward-over-reverse {forward_over_reverse_is(batch_times)}")
 # And memory?
 # -----------
 #
-# Counted as on
-# :ref:`sphx_glr_auto_examples_under_the_hood_plot_02_memory_what_reverse_mode_keeps.py`:
-# a ``TorchDispatchMode`` sees every ATen operation, notes each new storage
-# its outputs have, drops it once freed, and keeps the largest total: the
-# peak of tensor memory allocated inside the block (kernels' scratch space
-# left out), exact and the same on every run. Forward-over-reverse against
-# reverse-over-reverse, for one :math:`Hv` (``jvp`` or ``vjp`` of ``grad``),
-# one Hessian, and the batch of Hessians above:
-
-
-class PeakTensorBytes(TorchDispatchMode):
-    def __init__(self):
-        super().__init__()
-        self.live, self.peak = {}, 0  # storage address -> (weak reference, bytes)
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-
-        def storages(
-            tree,
-        ):  # a ZeroTensor (forward mode's tangent of a constant) has no storage
-            tensors = [
-                t
-                for t in tree_leaves(tree)
-                if isinstance(t, torch.Tensor) and not t._is_zerotensor()
-            ]
-            return {
-                t.untyped_storage().data_ptr(): t.untyped_storage() for t in tensors
-            }
-
-        self.live = {
-            key: entry for key, entry in self.live.items() if not entry[0].expired()
-        }
-        inputs = storages((args, kwargs))
-        for key, storage in storages(out).items():
-            if key not in inputs and key not in self.live:
-                self.live[key] = (StorageWeakRef(storage), storage.nbytes())
-        self.peak = max(self.peak, sum(size for _, size in self.live.values()))
-        return out
+# :class:`torch.profiler.profile` with ``profile_memory=True`` records every
+# allocation and release of tensor memory by torch's CPU allocator, with the
+# allocator's running total; its trace (``export_chrome_trace``) lists them
+# as ``[memory]`` events. The largest total, less the total before the
+# first event, is the peak of memory allocated inside the block, kernels'
+# scratch space included: the same on every run here. (What reverse mode
+# keeps is the subject of
+# :ref:`sphx_glr_auto_examples_under_the_hood_plot_02_memory_what_reverse_mode_keeps.py`.)
+# Forward-over-reverse against reverse-over-reverse, for one :math:`Hv`
+# (``jvp`` or ``vjp`` of ``grad``), one Hessian, and the batch of Hessians
+# above:
 
 
 def peak_kib(run):
-    with PeakTensorBytes() as mode:
+    with torch.profiler.profile(profile_memory=True) as profiled:
         run()
-    return mode.peak / 1024
+    with tempfile.TemporaryDirectory() as folder:
+        trace = os.path.join(folder, "trace.json")
+        profiled.export_chrome_trace(trace)
+        with open(trace) as file:
+            events = json.load(file)["traceEvents"]
+    memory = [event["args"] for event in events if event["name"] == "[memory]"]
+    before = memory[0]["Total Allocated"] - memory[0]["Bytes"]
+    return (max(event["Total Allocated"] for event in memory) - before) / 1024
 
 
 v = torch.randn(n, generator=generator, dtype=torch.float64)
@@ -524,9 +527,9 @@ for name, (forward_over_reverse, reverse_over_reverse) in cases.items():
     peaks[name] = (peak_kib(forward_over_reverse), peak_kib(reverse_over_reverse))
     forward, reverse = peaks[name]
     print(f"{name:<24}{forward:>13.1f}{reverse:>13.1f}{forward / reverse:>7.2f}")
-# Byte counts of the tensors the operations allocate: exact, and the same on every
-# machine. Which tensors they are depends on the torch release, so only the order is
-# asserted.
+# Byte counts, exact. Which tensors the operations allocate, and what scratch space
+# their kernels take, depends on the torch release and can depend on the machine: only
+# the order is asserted.
 higher = all(forward > reverse for forward, reverse in peaks.values())
 assert higher, "forward-over-reverse should peak higher here"
 
@@ -537,8 +540,8 @@ assert higher, "forward-over-reverse should peak higher here"
 # releases: the page asserts only that it is higher. Measure memory for
 # your own function, as above.
 #
-# The Hessian and the cost of each nesting, seen
-# ----------------------------------------------
+# The picture
+# -----------
 #
 # Left: :math:`H` at one point (:math:`n = 16`), symmetric about its
 # diagonal. Right: the counted FLOPs of matrix products (with :math:`W` and
@@ -600,4 +603,4 @@ plt.show()
 # :func:`torch.func.jacrev`, :func:`torch.func.vmap`, :func:`torch.func.grad`,
 # :func:`torch.autograd.functional.hessian`,
 # ``torch.utils.flop_counter.FlopCounterMode``,
-# :class:`torch.utils.benchmark.Timer`.
+# :class:`torch.utils.benchmark.Timer`, :class:`torch.profiler.profile`.
