@@ -58,7 +58,6 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, grad, vmap
 from torch.utils import benchmark
-from torch.utils._python_dispatch import TorchDispatchMode
 
 generator = torch.Generator().manual_seed(0)
 
@@ -148,10 +147,10 @@ def loss_of_params(params):
 fixed = grad(loss_of_params)(params)
 mlp.zero_grad()
 F.mse_loss(mlp(x_small), y_small).backward()
-for name, p in mlp.named_parameters():
-    # grad of functional_call and backward() run the same forward and backward
-    # operations on the same tensors: bit-identical on any one machine.
-    torch.testing.assert_close(fixed[name], p.grad, rtol=1e-12, atol=1e-14)
+by_backward = {name: p.grad for name, p in mlp.named_parameters()}
+# grad of functional_call and backward() run the same forward and backward
+# operations on the same tensors: bit-identical on any one machine.
+torch.testing.assert_close(fixed, by_backward, rtol=1e-12, atol=1e-14)
 print("functional_call: grad wrt every parameter equals loss.backward()'s .grad")
 print(
     f"and the loss now moves with params: {loss_of_params(params).item():.6f} -> "
@@ -205,14 +204,12 @@ for name, g in per_sample_grads.items():
     print(f"  {name:<13} {tuple(g.shape)}")
 
 # %%
-# The check is the loop that ``vmap`` replaces: for each sample, a forward
-# pass of the module and ``torch.autograd.grad`` with respect to its
-# parameters. A forward pre-hook counts how many times the module runs.
-
-forward_calls = []
-cnn.register_forward_pre_hook(
-    lambda module, args: forward_calls.append(args[0].shape[0])
-)
+# The checks
+# ----------
+#
+# The reference is the loop that ``vmap`` replaces: for each sample, a
+# forward pass of the module and ``torch.autograd.grad`` with respect to its
+# parameters.
 
 
 def per_sample_loop(images, labels):
@@ -223,14 +220,7 @@ def per_sample_loop(images, labels):
     return {name: torch.stack(column) for name, column in zip(cnn_params, zip(*rows))}
 
 
-forward_calls.clear()
-loop_grads = per_sample_loop(images, labels)
-loop_forwards = len(forward_calls)
-forward_calls.clear()
-vmap(grad(loss_one_sample), in_dims=(None, 0, 0))(cnn_params, images, labels)
-vmap_forwards = len(forward_calls)
-print(f"module forward calls: loop {loop_forwards}, vmap {vmap_forwards}")
-assert (loop_forwards, vmap_forwards) == (B, 1)
+expected = per_sample_loop(images, labels)
 
 # %%
 # Batched and single-sample kernels add in different orders, so the two
@@ -282,6 +272,10 @@ print(
     f"largest absolute-value sum: of a gradient entry {largest_sum:.1f}, of a logit "
     f"{logit_sums.max().item():.1f}"
 )
+difference = max(
+    (per_sample_grads[name] - expected[name]).abs().max().item() for name in expected
+)
+print(f"max |vmap(grad) - loop| over {B} samples, {P} parameters: {difference:.1e}")
 # To first order in eps = 2.2e-16, each way is off from the exact entry by
 # ~700 roundings (sums of 9, 72, 256, 32 and 10 terms forward, of 10, 32, 144
 # and 100 backward), each < eps times the entry's sum S; plus the logits'
@@ -289,14 +283,7 @@ print(
 # that, and the entry by that times S. With S < 60 and L < 60 (asserted):
 # 60 eps (700 + 800 x 60) = 6.4e-10 each way, so atol widened to 2e-9.
 assert largest_sum < 60 and logit_sums.max() < 60
-for name in cnn_params:
-    torch.testing.assert_close(
-        per_sample_grads[name], loop_grads[name], rtol=1e-10, atol=2e-9
-    )
-print(
-    f"vmap(grad) equals the loop for all {B} samples and {len(cnn_params)} parameter "
-    "tensors"
-)
+torch.testing.assert_close(per_sample_grads, expected, rtol=1e-10, atol=2e-9)
 
 # %%
 # The rows average to the ordinary gradient of the mean loss, one backward
@@ -316,66 +303,83 @@ print("mean of the per-sample gradients equals the batch gradient")
 # What ``vmap`` saves
 # -------------------
 #
-# The count above, 32 module calls against 1, counts calls: each pays its
-# own Python and dispatch overhead and runs small kernels. It is not a
-# count of arithmetic. For the convolutions, a ``TorchDispatchMode`` (from
-# ``torch.utils._python_dispatch``; it sees every ATen operation that
-# reaches the dispatcher below autograd) counts both: the calls, forward
-# and backward, and their multiply-adds, read from the shapes (one per
-# product of an output entry, or of a computed gradient entry, with the
-# kernel). The multiply-adds are the same on both sides.
-# ``vmap`` runs each forward convolution once for all 32 samples and gets
-# every sample's weight gradient from one grouped convolution
-# (``groups=32``).
+# A forward pre-hook counts how many times the module runs: once per sample
+# in the loop, once in all for ``vmap``.
 
-aten = torch.ops.aten
+forward_calls = []
+cnn.register_forward_pre_hook(
+    lambda module, args: forward_calls.append(args[0].shape[0])
+)
+per_sample_loop(images, labels)
+loop_forwards = len(forward_calls)
+forward_calls.clear()
+vmap(grad(loss_one_sample), in_dims=(None, 0, 0))(cnn_params, images, labels)
+vmap_forwards = len(forward_calls)
+print(f"module forward calls: loop {loop_forwards}, vmap {vmap_forwards}")
+assert (loop_forwards, vmap_forwards) == (B, 1)
 
+# %%
+# That counts calls of the module, each with its own Python and dispatch
+# overhead and small kernels; it is not a count of arithmetic. The
+# convolutions show how the work is split. :class:`torch.profiler.profile`
+# with ``record_shapes=True`` records each ATen operation with the shapes of
+# its inputs. For a convolution, forward or backward, they say how many
+# images it covers: its batch size, times its groups (the input's channels
+# over the weight's). Under ``vmap`` the convolution of one sample is
+# recorded too, with the batched call that does the work inside it; only
+# calls with no convolution inside them are counted.
 
-class ConvolutionWork(TorchDispatchMode):
-    """Counts ATen convolutions (forward and backward): calls, groups, multiply-adds."""
-
-    def __init__(self):
-        super().__init__()
-        self.groups, self.multiply_adds = [], 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        result = func(*args, **(kwargs or {}))
-        if func is aten.convolution.default:
-            weight, entries, groups = args[1], result.numel(), args[8]
-        elif func is aten.convolution_backward.default:
-            grad_output, weight, output_mask = args[0], args[2], args[10]
-            # an input and a weight gradient each cost what the forward does
-            entries = (output_mask[0] + output_mask[1]) * grad_output.numel()
-            groups = args[9]
-        else:
-            return result
-        # weight[0]: one output channel's kernel, in_channels / groups x 3 x 3
-        self.multiply_adds += entries * weight[0].numel()
-        self.groups.append(groups)
-        return result
+CONVOLUTIONS = ("aten::convolution", "aten::convolution_backward")
 
 
-work = {}
-with ConvolutionWork() as work["loop"]:
-    per_sample_loop(images, labels)
-with ConvolutionWork() as work["vmap(grad)"]:
-    vmap(grad(loss_one_sample), in_dims=(None, 0, 0))(cnn_params, images, labels)
-for name, counted in work.items():
-    print(
-        f"{name:<10} convolution calls {len(counted.groups):>3}, groups "
-        f"{sorted(set(counted.groups))}, multiply-adds {counted.multiply_adds:,}"
+def convolution_calls(run):
+    """(batch size, groups) of each convolution that RUN computes."""
+    with torch.profiler.profile(record_shapes=True) as profiled:
+        run()
+    calls = []
+    for event in profiled.events():
+        inside = [child.name for child in event.cpu_children]
+        if event.name in CONVOLUTIONS and not set(inside) & set(CONVOLUTIONS):
+            # forward: (input, weight, ...); backward: (grad_output, input, weight, ...)
+            shapes = event.input_shapes[event.name == "aten::convolution_backward" :]
+            (batch, channels, *_), weight = shapes[0], shapes[1]
+            calls.append((batch, channels // weight[1]))
+    return calls
+
+
+def vmap_run(count):
+    return lambda: vmap(grad(loss_one_sample), in_dims=(None, 0, 0))(
+        cnn_params, images[:count], labels[:count]
     )
-# Exact: integer counts. The loop: two convolutions forward and two backward
-# a sample. vmap: two forward, conv2's input gradient, two weight gradients.
-assert len(work["loop"].groups) == 4 * B and set(work["loop"].groups) == {1}
-assert sorted(work["vmap(grad)"].groups) == [1, 1, 1, B, B]
-assert work["loop"].multiply_adds == work["vmap(grad)"].multiply_adds
+
+
+loop_calls = convolution_calls(lambda: per_sample_loop(images, labels))
+one_sample = convolution_calls(lambda: per_sample_loop(images[:1], labels[:1]))
+vmap_calls = convolution_calls(vmap_run(B))
+half_batch = convolution_calls(vmap_run(B // 2))
+for name, calls in (("loop", loop_calls), ("vmap(grad)", vmap_calls)):
+    print(
+        f"{name:<10} convolution calls {len(calls):>3},",
+        f"(batch size, groups): {sorted(set(calls))}",
+    )
+print(f"vmap(grad) on {B // 2} samples: {len(half_batch)} convolution calls")
+# Exact: counts. The loop repeats one sample's calls, each on one image; vmap
+# makes as many calls for 16 samples as for 32, and each covers all 32.
+assert len(loop_calls) == B * len(one_sample) and set(loop_calls) == {(1, 1)}
+assert len(half_batch) == len(vmap_calls)
+assert all(batch * groups == B for batch, groups in vmap_calls)
+
+# %%
+# The loop makes one sample's convolutions 32 times over, each on one
+# image. ``vmap`` makes the same few calls whatever the batch size, each on
+# all the images at once: as the batch of the call (batch size 32), or, for
+# the weight gradients, as its groups, one group per sample (groups 32).
 
 # %%
 # Median times of 5 runs on the machine that built this page, after a
 # warm-up, for the same work on both sides (forward and gradient for all 32
 # samples). The counts above say where a difference can come from: the
-# number and size of the calls, not the arithmetic.
+# number and the size of the calls.
 
 median_ms = {}
 statements = {
