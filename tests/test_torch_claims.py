@@ -177,3 +177,124 @@ def test_the_nan_page_states_that_sqrts_backward_divides_with_no_infinity():
     assert not any(torch.isinf(out).any() for _, out in tensors)
     (quotient,) = [out for name, out in tensors if name == "div"]
     assert torch.isnan(quotient[:2]).all()
+
+
+# -- under_the_hood/plot_02: what forward mode multiplies, and jacrev's FLOPs ---------
+def memory_page_stack(depth=16, B=32, n=64):
+    """The memory page's network: h_{l+1} = tanh(h_l W_l), fixed weights; x, u."""
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    x, u = (torch.randn(B, n, generator=generator, dtype=torch.float64) for _ in range(2))
+    weights = [torch.randn(n, n, generator=generator, dtype=torch.float64) / n**0.5 for _ in range(depth)]
+
+    def network(h, depth):
+        for weight in weights[:depth]:
+            h = torch.tanh(h @ weight)
+        return h
+
+    def jvp_by_hand(h, tangent, depth):
+        for weight in weights[:depth]:
+            h = torch.tanh(h @ weight)
+            tangent = (1 - h**2) * (tangent @ weight)
+        return h.sum(), tangent.sum()
+
+    return x, u, network, jvp_by_hand
+
+
+def live_tensor_bytes():
+    """A dispatch mode that follows the storages the operations return: the peak
+    of their live bytes, and, of that peak, the bytes returned by matrix products
+    with a broadcast (stride-0) all-zero factor, whose (strides, bytes) it lists."""
+    import torch
+    from torch.multiprocessing.reductions import StorageWeakRef
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils._pytree import tree_leaves
+
+    def key(tensor):
+        return tensor.untyped_storage().data_ptr()
+
+    class LiveTensorBytes(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.live, self.peak, self.zero_product_bytes_at_peak, self.zero_factors = {}, 0, 0, []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            zero = [a for a in args if func is torch.ops.aten.mm.default and 0 in a.stride() and not a.any()]
+            self.zero_factors += [(a.stride(), a.untyped_storage().nbytes()) for a in zero]
+            self.live = {k: v for k, v in self.live.items() if not v[0].expired()}
+            inputs = {key(t) for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)}
+            for tensor in tree_leaves(out):
+                if isinstance(tensor, torch.Tensor) and not tensor._is_zerotensor():
+                    if key(tensor) not in inputs | self.live.keys():
+                        storage = tensor.untyped_storage()
+                        self.live[key(tensor)] = (StorageWeakRef(storage), storage.nbytes(), bool(zero))
+            total = sum(size for _, size, _ in self.live.values())
+            if total > self.peak:
+                self.peak = total
+                self.zero_product_bytes_at_peak = sum(size for _, size, z in self.live.values() if z)
+            return out
+
+    return LiveTensorBytes()
+
+
+def test_the_memory_page_forward_mode_multiplies_by_a_broadcast_zero_tangent_per_layer():
+    """under_the_hood/plot_02: torch.func.jvp and torch.autograd.forward_ad both
+    compute h_l times the weight's zero tangent in every layer, the zero tangent
+    materialised as one 8-byte scalar with strides (0, 0); the hand JVP has no
+    such product."""
+    import torch
+    import torch.autograd.forward_ad as fwAD
+
+    x, u, network, jvp_by_hand = memory_page_stack()
+    for depth in (1, 4, 16):
+        with live_tensor_bytes() as func_jvp:
+            torch.func.jvp(lambda h: network(h, depth).sum(), (x,), (u,))
+        with live_tensor_bytes() as dual_numbers, fwAD.dual_level():
+            fwAD.unpack_dual(network(fwAD.make_dual(x, u), depth).sum())
+        with live_tensor_bytes() as by_hand:
+            jvp_by_hand(x, u, depth)
+        assert func_jvp.zero_factors == dual_numbers.zero_factors == [((0, 0), 8)] * depth
+        assert by_hand.zero_factors == []
+
+
+def test_the_memory_page_func_jvp_peak_is_the_hand_jvps_plus_one_zero_product():
+    """under_the_hood/plot_02: from depth 2 on, func.jvp's peak exceeds the hand
+    JVP's by one activation, and that activation is the output of one of the
+    products with a zero tangent, alive at the peak."""
+    import torch
+
+    x, u, network, jvp_by_hand = memory_page_stack()
+    activation_bytes = x.numel() * x.element_size()
+    for depth in (2, 4, 8, 16):
+        with live_tensor_bytes() as func_jvp:
+            torch.func.jvp(lambda h: network(h, depth).sum(), (x,), (u,))
+        with live_tensor_bytes() as by_hand:
+            jvp_by_hand(x, u, depth)
+        assert func_jvp.zero_product_bytes_at_peak == activation_bytes
+        assert func_jvp.peak - func_jvp.zero_product_bytes_at_peak == by_hand.peak
+
+
+def test_the_memory_page_jacrev_does_the_same_matrix_product_flops_for_every_chunk_size():
+    """under_the_hood/plot_02: torch.func.jacrev of the wide network (16 -> 256 ->
+    256 -> 256 -> 16) counts, with FlopCounterMode, the matrix-product FLOPs of
+    one forward pass and m = 16 VJPs, whatever chunk_size."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    generator = torch.Generator().manual_seed(0)
+    shapes = [(16, 256), (256, 256), (256, 256), (256, 16)]
+    weights = [torch.randn(*shape, generator=generator, dtype=torch.float64) for shape in shapes]
+    sample = torch.randn(16, generator=generator, dtype=torch.float64)
+
+    def wide_network(h):
+        for weight in weights:
+            h = torch.tanh(h @ weight)
+        return h
+
+    forward_flops = 2 * sum(rows * columns for rows, columns in shapes)
+    for chunk_size in (16, 8, 4, 2, 1):
+        with FlopCounterMode(display=False) as flops:
+            torch.func.jacrev(wide_network, chunk_size=chunk_size)(sample)
+        assert flops.get_total_flops() == (1 + 16) * forward_flops, chunk_size
