@@ -48,12 +48,8 @@ extensions = [
     "card_titles",  # long dotted names in card titles wrap at their dots
     "tag_lists",  # the top gallery index keeps one id='sg-tag-list'
     "source_links",  # "Edit/View this page" of gallery pages lead to examples/*.py and GALLERY_HEADER.rst
-    "image_sizes",  # width and height on every <img>, so nothing jumps while images load
-    "page_loading",  # KaTeX fonts preloaded, unused stylesheets left out, thumbnails lazy
+    "page_html",  # everything done to a page's HTML once written, in one list of steps
     "alt_text",  # figure alt texts: the maths of plot titles in characters, not TeX
-    "code_spans",  # code blocks without the spans of tokens that look like plain code
-    "table_labels",  # each table cell names its column, for the stacked rows of a phone
-    "short_literals",  # short inline code (a shape, a call's arguments) never breaks inside
 ]
 
 # -- Sources -------------------------------------------------------------------
