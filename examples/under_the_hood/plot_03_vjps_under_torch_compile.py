@@ -392,45 +392,30 @@ assert exp_saved == {
 }
 
 # %%
-# The check against eager and against the formulas
-# --------------------------------------------------
+# The checks
+# ----------
 #
-# For this function every recipe's graphs compute each value with the same
-# ATen operation as eager mode, in float64 (the op counts above; the min-cut
-# backward graphs also run ``sin`` again, which gives the same values), so
-# the gradients agree to rounding (1e-12); the hand formulas are the
-# independent reference.
+# The gradients of eager mode and of every recipe against the formulas of
+# the maths, :math:`\bar x = w \odot \cos x` and :math:`\bar w = \sin x`
+# (with :math:`v_y = 1`). For this function every recipe's graphs compute
+# each value with the same ATen operation as eager mode, in float64 (the op
+# counts above; the min-cut backward graphs also run ``sin`` again, which
+# gives the same values).
 
-aot_eager_grads = gradients['backend="aot_eager"']
-decomposed_f_grads = gradients['backend="aot_eager_decomp_partition"']
-# These backends generate no code: the graphs call the same ATen kernels as
-# eager on the same operands (a product's factors at most swapped, which is
-# exact), so the gradients are bit-identical. A code-generating backend such
-# as inductor may round differently, but for these elementwise formulas by a
-# few eps of values below 10, still far under 1e-12.
-torch.testing.assert_close(
-    gradients["default partition"], gradients["eager"], rtol=1e-12, atol=1e-12
-)
-torch.testing.assert_close(aot_eager_grads, gradients["eager"], rtol=1e-12, atol=1e-12)
-torch.testing.assert_close(
-    decomposed_f_grads, gradients["eager"], rtol=1e-12, atol=1e-12
-)
 x_value, w_value = x.detach(), w.detach()
-# The same kernels again: (1 * w) * cos x and 1 * sin x, with 1 * w = w exactly.
-torch.testing.assert_close(
-    # sphinx_gallery_break = ("cos", "sin")
-    aot_eager_grads[0],
-    w_value * torch.cos(x_value),
-    rtol=1e-12,
-    atol=1e-12,
-)
-torch.testing.assert_close(
-    aot_eager_grads[1], torch.sin(x_value), rtol=1e-12, atol=1e-12
-)
-error = max(
-    (c - e).abs().max().item() for c, e in zip(aot_eager_grads, gradients["eager"])
-)
-print(f"max |aot_eager - eager| = {error:.1e}")
+# sphinx_gallery_break = ("cos", "sin")
+expected = (w_value * torch.cos(x_value), torch.sin(x_value))  # (x-bar, w-bar)
+for name, grads in gradients.items():
+    error = max((g - e).abs().max().item() for g, e in zip(grads, expected))
+    print(f"max |{name} - formulas| = {error:.1e}")
+# These backends generate no code: the graphs call the same ATen kernels as eager,
+# and the formulas the same kernels again, on the same operands ((1 * w) * cos x and
+# 1 * sin x, with 1 * w = w exactly; a product's factors at most swapped, which is
+# exact), so the gradients are bit-identical; 1e-12 is only slack. A code-generating
+# backend such as inductor may round differently, but for these elementwise formulas
+# by a few eps of values below 10, still far under 1e-12.
+for name, grads in gradients.items():
+    torch.testing.assert_close(grads, expected, rtol=1e-12, atol=1e-12)
 
 # %%
 # A layer's backward: a matrix product per input that needs a gradient
@@ -525,89 +510,6 @@ print(f"decomposed - eager: {decomposed_error:.1e} (bound {rounding_bound:.1e})"
 # (2 x 2 + 2 x 8) eps x max(|data|^T |v|): the bound printed, inside atol 1e-11.
 assert rounding_bound < 1e-11
 torch.testing.assert_close(decomposed_grads, eager_grads, rtol=0, atol=1e-11)
-
-# %%
-# The figure: both partitions of the same joint graph
-# ---------------------------------------------------
-#
-# Drawn from the captured forward and backward graphs (backend: the
-# capturing ``aot_autograd`` backends above, which generate no code; no
-# timings on this page). Red arrows are the tensors the backward graph takes
-# from the forward graph; its only other input is :math:`v_y`. A yellow box
-# is an operation of the forward pass done again in the backward graph.
-
-symbols = {"primals_1": "x", "primals_2": "w", "tangents_1": "v_y"}
-
-
-def describe(node):
-    if node.op == "placeholder":
-        return symbols[node.name]
-    arguments = ", ".join(symbols.get(str(a), str(a)) for a in node.args)
-    return f"{node.name} = {node.target.overloadpacket.__name__}({arguments})"
-
-
-def draw(ax, captured, title):
-    forward = [node for node in captured["forward"].graph.nodes if node.op != "output"]
-    (output,) = [
-        node for node in captured["forward"].graph.nodes if node.op == "output"
-    ]
-    saved_names = {str(a) for a in output.args[0][1:]}
-    backward = [
-        node
-        for node in captured["backward"].graph.nodes
-        if node.op != "output" and node.name not in saved_names
-    ]
-    forward_names = {node.name for node in forward if node.op == "call_function"}
-    box = {}
-    for column, nodes in ((0, forward), (1, backward)):
-        for index, node in enumerate(nodes):
-            recomputed = column == 1 and node.name in forward_names
-            colour = (
-                "#fff2b3" if recomputed else ("#e8eef7" if column == 0 else "#fbe9dc")
-            )
-            box[column, node.name] = ax.text(
-                column,
-                -index,
-                describe(node),
-                ha="center",
-                va="center",
-                fontsize=8.5,
-                family="monospace",
-                bbox={"boxstyle": "round", "fc": colour, "ec": "0.5"},
-            )
-    for node in backward:
-        for argument in node.all_input_nodes:
-            # from the right edge of the producer to the left edge of the user
-            if argument.name in saved_names:
-                ax.annotate(
-                    "",
-                    xy=(0, 0.5),
-                    xycoords=box[1, node.name],
-                    xytext=(1, 0.5),
-                    textcoords=box[0, argument.name],
-                    arrowprops={"arrowstyle": "->", "color": "C3", "lw": 1.2},
-                )
-    ax.text(0, 1, "forward graph", ha="center", fontsize=9.5, weight="bold")
-    ax.text(1, 1, "backward graph", ha="center", fontsize=9.5, weight="bold")
-    ax.set_title(title, fontsize=10.5)
-    ax.set_xlim(-0.45, 1.45)
-    ax.set_ylim(-max(len(forward), len(backward)) + 0.4, 1.5)
-    ax.axis("off")
-
-
-fig, axes = plt.subplots(2, 1, figsize=(7.2, 6.6), layout="constrained")
-draw(
-    axes[0],
-    graphs["default"],
-    f"default partition: saves sin(x), {saved['default partition']} new bytes",
-)
-aot_eager_saved = saved['backend="aot_eager"']
-draw(
-    axes[1],
-    graphs["min-cut (aot_eager)"],
-    f"min-cut (aot_eager): recomputes sin(x), {aot_eager_saved} new bytes",
-)
-plt.show()
 
 # %%
 # What inductor adds
@@ -727,6 +629,89 @@ assert len(static_inputs) == 3 and not any(static_inputs), static_inputs
 print("static_lifetime_input_indices, as each partition received it:", static_inputs)
 
 torch._dynamo.reset()  # leave no compiled code behind for later examples
+
+# %%
+# The picture
+# -----------
+#
+# Both partitions of the same joint graph, drawn from the captured forward and backward graphs (backend: the
+# capturing ``aot_autograd`` backends above, which generate no code; no
+# timings on this page). Red arrows are the tensors the backward graph takes
+# from the forward graph; its only other input is :math:`v_y`. A yellow box
+# is an operation of the forward pass done again in the backward graph.
+
+symbols = {"primals_1": "x", "primals_2": "w", "tangents_1": "v_y"}
+
+
+def describe(node):
+    if node.op == "placeholder":
+        return symbols[node.name]
+    arguments = ", ".join(symbols.get(str(a), str(a)) for a in node.args)
+    return f"{node.name} = {node.target.overloadpacket.__name__}({arguments})"
+
+
+def draw(ax, captured, title):
+    forward = [node for node in captured["forward"].graph.nodes if node.op != "output"]
+    (output,) = [
+        node for node in captured["forward"].graph.nodes if node.op == "output"
+    ]
+    saved_names = {str(a) for a in output.args[0][1:]}
+    backward = [
+        node
+        for node in captured["backward"].graph.nodes
+        if node.op != "output" and node.name not in saved_names
+    ]
+    forward_names = {node.name for node in forward if node.op == "call_function"}
+    box = {}
+    for column, nodes in ((0, forward), (1, backward)):
+        for index, node in enumerate(nodes):
+            recomputed = column == 1 and node.name in forward_names
+            colour = (
+                "#fff2b3" if recomputed else ("#e8eef7" if column == 0 else "#fbe9dc")
+            )
+            box[column, node.name] = ax.text(
+                column,
+                -index,
+                describe(node),
+                ha="center",
+                va="center",
+                fontsize=8.5,
+                family="monospace",
+                bbox={"boxstyle": "round", "fc": colour, "ec": "0.5"},
+            )
+    for node in backward:
+        for argument in node.all_input_nodes:
+            # from the right edge of the producer to the left edge of the user
+            if argument.name in saved_names:
+                ax.annotate(
+                    "",
+                    xy=(0, 0.5),
+                    xycoords=box[1, node.name],
+                    xytext=(1, 0.5),
+                    textcoords=box[0, argument.name],
+                    arrowprops={"arrowstyle": "->", "color": "C3", "lw": 1.2},
+                )
+    ax.text(0, 1, "forward graph", ha="center", fontsize=9.5, weight="bold")
+    ax.text(1, 1, "backward graph", ha="center", fontsize=9.5, weight="bold")
+    ax.set_title(title, fontsize=10.5)
+    ax.set_xlim(-0.45, 1.45)
+    ax.set_ylim(-max(len(forward), len(backward)) + 0.4, 1.5)
+    ax.axis("off")
+
+
+fig, axes = plt.subplots(2, 1, figsize=(7.2, 6.6), layout="constrained")
+draw(
+    axes[0],
+    graphs["default"],
+    f"default partition: saves sin(x), {saved['default partition']} new bytes",
+)
+aot_eager_saved = saved['backend="aot_eager"']
+draw(
+    axes[1],
+    graphs["min-cut (aot_eager)"],
+    f"min-cut (aot_eager): recomputes sin(x), {aot_eager_saved} new bytes",
+)
+plt.show()
 
 # %%
 # What to remember
