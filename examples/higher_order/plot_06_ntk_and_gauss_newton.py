@@ -224,15 +224,16 @@ print(
 # linearize 2, vjp 1
 assert (setup_evaluations, evaluations - setup_evaluations) == (3, 0)
 
-J_hand = jacobian_by_hand(theta_start)
-gauss_newton_error = (gauss_newton_u - J_hand.T @ J_hand @ u).abs().max().item()
+J_start = jacobian_by_hand(theta_start)
+gauss_newton_error = (gauss_newton_u - J_start.T @ J_start @ u).abs().max().item()
 print(f"max |J^T (J u) - explicit J^T J u| = {gauss_newton_error:.1e}")
 # Each entry of J^T J u and J^T r as a fraction of the sizes of its terms, |J|^T |J| |u|
 # and |J|^T |r|.
 size_fraction = torch.cat(
     [
-        (J_hand.T @ (J_hand @ u)).abs() / (J_hand.abs().T @ (J_hand.abs() @ u.abs())),
-        (J_hand.T @ r).abs() / (J_hand.abs().T @ r.abs()),
+        (J_start.T @ (J_start @ u)).abs()
+        / (J_start.abs().T @ (J_start.abs() @ u.abs())),
+        (J_start.T @ r).abs() / (J_start.abs().T @ r.abs()),
     ]
 )
 print(f"smallest entry / size of its terms: {size_fraction.min().item():.2f}")
@@ -241,9 +242,9 @@ print(f"smallest entry / size of its terms: {size_fraction.min().item():.2f}")
 # are within ~100 eps relative of the exact products: well within rtol 1e-12 = 4500 eps.
 assert size_fraction.min() > 0.5, size_fraction
 torch.testing.assert_close(
-    gauss_newton_u, J_hand.T @ (J_hand @ u), rtol=1e-12, atol=1e-12
+    gauss_newton_u, J_start.T @ (J_start @ u), rtol=1e-12, atol=1e-12
 )
-torch.testing.assert_close(J_transpose_times(r), J_hand.T @ r, rtol=1e-12, atol=1e-12)
+torch.testing.assert_close(J_transpose_times(r), J_start.T @ r, rtol=1e-12, atol=1e-12)
 
 # %%
 # Levenberg–Marquardt with conjugate gradients
@@ -311,15 +312,15 @@ def fit(theta, damping, max_steps, gradient_tolerance=1e-6, check_against_dense=
         step, cg_residuals = conjugate_gradients(
             lambda u: J_transpose_times(J_times(u)) + damping * u, -gradient
         )
-        J_hand = jacobian_by_hand(theta)
-        matrix = J_hand.T @ J_hand + damping * torch.eye(3, dtype=torch.float64)
+        J_dense = jacobian_by_hand(theta)
+        matrix = J_dense.T @ J_dense + damping * torch.eye(3, dtype=torch.float64)
         history[-1].update(
             cg_iterations=len(cg_residuals),
             cg_residuals=cg_residuals,
             cond=torch.linalg.cond(matrix).item(),
         )
         if check_against_dense:
-            dense_step = torch.linalg.solve(matrix, -J_hand.T @ r)
+            dense_step = torch.linalg.solve(matrix, -J_dense.T @ r)
             eps = torch.finfo(torch.float64).eps
             bound = history[-1]["cond"] * (1e-10 + 100 * eps) * dense_step.norm().item()
             # CG against a dense solve with the hand Jacobian. CG stops at a residual of
@@ -406,7 +407,7 @@ assert min(abs(c) for c in changes) > 1e-12, (
 )
 
 # Run on: the same loop, from the same start, for four steps past where the tolerance
-# stopped it (no tolerance, and no dense comparison: its rhs, J_hand^T r, and CG's, the
+# stopped it (no tolerance, and no dense comparison: its rhs, J_dense^T r, and CG's, the
 # VJP, differ by rounding, which is no longer negligible next to a gradient below 1e-6).
 run_on = fit(
     theta_start,
@@ -435,7 +436,7 @@ assert min(abs(c) for c in run_on_changes) < 1e-13, (
 
 theta_fit = levenberg_marquardt[-1]["theta"]
 r_fit = residuals(theta_fit)
-gradient_by_hand = jacobian_by_hand(theta_fit).T @ r_fit
+gradient_at_fit = jacobian_by_hand(theta_fit).T @ r_fit
 loss_fit = 0.5 * (r_fit @ r_fit).item()
 loss_true = 0.5 * (residuals(theta_true) ** 2).sum().item()
 print(
@@ -444,7 +445,7 @@ print(
 )
 print(
     f"loss {loss_fit:.6f} (at the true parameters {loss_true:.6f}),"
-    f" max |J^T r| = {gradient_by_hand.abs().max().item():.1e}"
+    f" max |J^T r| = {gradient_at_fit.abs().max().item():.1e}"
 )
 assert (
     max(h["residual_norm"] for h in gauss_newton)
@@ -456,7 +457,7 @@ assert loss_fit <= loss_true, (
 # The loop stopped with |J^T r| <= 1e-6 (VJP); the hand Jacobian's gradient
 # agrees with it to rounding (1e-15 here), so its largest entry is within it too.
 torch.testing.assert_close(
-    gradient_by_hand, torch.zeros(3, dtype=torch.float64), rtol=0, atol=1e-6
+    gradient_at_fit, torch.zeros(3, dtype=torch.float64), rtol=0, atol=1e-6
 )
 
 # %%
@@ -465,14 +466,10 @@ torch.testing.assert_close(
 #
 # At the solution, the matrix-free NTK (VJP then JVP, :math:`40 \times 40`)
 # and the Gauss–Newton matrix built from three products (JVP then VJP,
-# :math:`3 \times 3`) are first checked entry by entry against
-# :math:`J J^\top` and :math:`J^\top J` from the hand Jacobian. Then the
-# maths: :math:`J J^\top` has rank 3, and its three non-zero eigenvalues are
-# those of :math:`J^\top J` (as for any :math:`AB` and :math:`BA`, so this
-# second check alone would not catch a wrong product). Here every tangent is
-# known in advance (the columns of an identity matrix), so the JVPs are
-# ``vmap`` over :func:`torch.func.jvp`, as ``linearize``'s documentation
-# suggests for that case, not a replay of ``linearize``'s graph.
+# :math:`3 \times 3`). Here every tangent is known in advance (the columns
+# of an identity matrix), so the JVPs are ``vmap`` over
+# :func:`torch.func.jvp`, as ``linearize``'s documentation suggests for that
+# case, not a replay of ``linearize``'s graph.
 
 _, fit_vjp_fn = vjp(residuals, theta_fit)
 
@@ -487,9 +484,24 @@ fit_ntk = vmap(lambda w: J_times_at_fit(fit_vjp_fn(w)[0]))(
 fit_gauss_newton = vmap(lambda u: fit_vjp_fn(J_times_at_fit(u))[0])(
     torch.eye(3, dtype=torch.float64)
 )
+print(
+    f"NTK {tuple(fit_ntk.shape)}, Gauss–Newton matrix {tuple(fit_gauss_newton.shape)}"
+)
+
+# %%
+# The checks
+# ----------
+#
+# Both matrices entry by entry against :math:`J J^\top` (``expected``) and
+# :math:`J^\top J` (``expected_gauss_newton``) from the hand Jacobian. Then
+# the maths: :math:`J J^\top` has rank 3, and its three non-zero
+# eigenvalues are those of :math:`J^\top J` (as for any :math:`AB` and
+# :math:`BA`, so this second check alone would not catch a wrong product).
+
 J_fit = jacobian_by_hand(theta_fit)
-fit_ntk_error = (fit_ntk - J_fit @ J_fit.T).abs().max().item()
-fit_gauss_newton_error = (fit_gauss_newton - J_fit.T @ J_fit).abs().max().item()
+expected, expected_gauss_newton = J_fit @ J_fit.T, J_fit.T @ J_fit
+fit_ntk_error = (fit_ntk - expected).abs().max().item()
+fit_gauss_newton_error = (fit_gauss_newton - expected_gauss_newton).abs().max().item()
 print(
     f"max |NTK - J J^T| = {fit_ntk_error:.1e},"
     f" max |GN matrix - J^T J| = {fit_gauss_newton_error:.1e} (hand J)"
@@ -498,8 +510,8 @@ print(
 # 1), so no cancellation: each route is within a few tens of eps (exp, products, sums of
 # 3 or 40) of the exact entry, relative. Well within rtol 1e-12 = 4500 eps; a wrong VJP
 # or JVP is off by O(1).
-torch.testing.assert_close(fit_ntk, J_fit @ J_fit.T, rtol=1e-12, atol=0)
-torch.testing.assert_close(fit_gauss_newton, J_fit.T @ J_fit, rtol=1e-12, atol=0)
+torch.testing.assert_close(fit_ntk, expected, rtol=1e-12, atol=0)
+torch.testing.assert_close(fit_gauss_newton, expected_gauss_newton, rtol=1e-12, atol=0)
 ntk_eigenvalues = torch.linalg.eigvalsh(fit_ntk)[-3:]
 gauss_newton_eigenvalues = torch.linalg.eigvalsh(fit_gauss_newton)
 print("largest eigenvalues of J J^T:", ntk_eigenvalues)
