@@ -149,6 +149,90 @@ def test_the_colouring_page_jacfwd_writes_over_50_times_the_coloured_jvps():
     assert elements_written(lambda: torch.func.jacfwd(residual)(u)) > 50 * with_seeds(3)
 
 
+def reverse_passes(route) -> int:
+    """How many reverse passes ROUTE starts: calls of the one function through
+    which torch.autograd.grad and torch.autograd.backward enter autograd's
+    engine (torch/autograd/__init__.py, _engine_run_backward)."""
+    from unittest import mock
+
+    import torch
+
+    engine_entry = torch.autograd.graph._engine_run_backward
+    with mock.patch.object(
+        torch.autograd, "_engine_run_backward", wraps=engine_entry
+    ) as engine_calls:
+        route()
+    return engine_calls.call_count
+
+
+def test_the_jvp_page_counts_the_reverse_passes_of_each_route():
+    """higher_order/plot_01: torch.autograd.functional.jvp runs two reverse
+    passes (the double-backward trick), a VJP one, the forward-mode routes
+    none."""
+    import torch
+    import torch.autograd.forward_ad as fwAD
+
+    generator = torch.Generator().manual_seed(0)
+    W = torch.randn(30, 50, generator=generator, dtype=torch.float64)
+    x, u = torch.randn(2, 50, generator=generator, dtype=torch.float64)
+    v = torch.randn(30, generator=generator, dtype=torch.float64)
+
+    def f(x):
+        return torch.tanh(W @ x)
+
+    def dual_numbers_jvp():
+        with fwAD.dual_level():
+            return fwAD.unpack_dual(f(fwAD.make_dual(x, u))).tangent
+
+    # The wrapper sees a pass by either entry point: one each.
+    x_leaf = x.clone().requires_grad_()
+    assert reverse_passes(lambda: torch.autograd.grad(f(x_leaf).sum(), x_leaf)) == 1
+    assert reverse_passes(lambda: f(x_leaf).sum().backward()) == 1
+    assert reverse_passes(lambda: torch.autograd.functional.jvp(f, x, u)) == 2
+    assert reverse_passes(lambda: torch.autograd.functional.vjp(f, x, v)) == 1
+    assert reverse_passes(lambda: torch.func.jvp(f, (x,), (u,))) == 0
+    assert reverse_passes(dual_numbers_jvp) == 0
+
+
+def test_the_hessian_vector_page_counts_the_backward_passes_of_each_route():
+    """higher_order/plot_02: torch.autograd.grad is called three times by
+    functional.hvp, twice by functional.vhp, by double backward and by
+    vjp(grad(f)), once by jvp(grad(f)); every route goes through it."""
+    from unittest import mock
+
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    n = 20
+    B = torch.randn(n, n, generator=generator, dtype=torch.float64)
+    A = (B + B.T) / 2
+    x, v = torch.randn(2, n, generator=generator, dtype=torch.float64)
+
+    def f(x):
+        return 0.5 * x @ A @ x + torch.cos(x).sum()
+
+    def double_backward():
+        x_leaf = x.detach().requires_grad_()
+        (g,) = torch.autograd.grad(f(x_leaf), x_leaf, create_graph=True)
+        return torch.autograd.grad(g, x_leaf, grad_outputs=v)
+
+    routes = {
+        "functional.hvp": (lambda: torch.autograd.functional.hvp(f, x, v), 3),
+        "functional.vhp": (lambda: torch.autograd.functional.vhp(f, x, v), 2),
+        "double backward": (double_backward, 2),
+        "jvp of grad": (lambda: torch.func.jvp(torch.func.grad(f), (x,), (v,)), 1),
+        "vjp of grad": (lambda: torch.func.vjp(torch.func.grad(f), x)[1](v), 2),
+    }
+    for name, (route, passes) in routes.items():
+        with mock.patch.object(
+            torch.autograd, "grad", wraps=torch.autograd.grad
+        ) as grad_calls:
+            route()
+        assert grad_calls.call_count == passes, name
+        # and each call is one entry into autograd's engine
+        assert reverse_passes(route) == passes, name
+
+
 def test_the_nan_page_states_that_sqrts_backward_divides_with_no_infinity():
     """in_practice/plot_08: the VJP of sqrt is grad / (2 * result), so the
     zeros that where sends back to an unselected 0 and -1 become 0 / 0 and
