@@ -103,12 +103,13 @@ def jacobian_by_hand(x):
 expected = torch.einsum("ni,nij->nj", v, jacobian_by_hand(x))  # v^T J, (N, 2)
 print(f"{'spelling':<30} {'shape':<10} max |error|")
 for name, result in results.items():
+    error = (result - expected).abs().max().item()
+    print(f"{name:<30} {str(tuple(result.shape)):<10} {error:.1e}")
+for name, result in results.items():
     # Each entry is a sum of three products of v (|v| < 3.9) with partials (at most 3 in
     # magnitude); the APIs and einsum sum them in other orders and kernels: terms
     # adding up to < 12, within a few times 12 x 2.2e-16 ~ 1e-14, << 1e-12.
     torch.testing.assert_close(result, expected, rtol=1e-12, atol=1e-12)
-    error = (result - expected).abs().max().item()
-    print(f"{name:<30} {str(tuple(result.shape)):<10} {error:.1e}")
 
 # %%
 # Full Jacobians: ``functional.jacobian``, ``jacrev``, ``jacfwd``
