@@ -340,11 +340,12 @@ assert len(set(forward_peaks[1:])) == 1, "forward mode's peak does not grow with
 print(f"forward mode's largest single allocation: {max(forward_largest)} bytes")
 
 # %%
-# Most of forward mode's peak is one allocation of :math:`8n^2` bytes, an
-# :math:`n \times n` matrix: the zero tangent of the constant
-# :math:`W_s`, written out for its product with :math:`h` in the tangent
-# :math:`\dot W_s h + W_s \dot h` (the next section counts that product).
-# It is freed in each layer, so it too stays the same at every depth.
+# Here most of forward mode's peak is one allocation of :math:`8n^2` bytes
+# (printed above), an :math:`n \times n` matrix: the zero tangent of the
+# constant :math:`W_s`, written out for its product with :math:`h` in the
+# tangent :math:`\dot W_s h + W_s \dot h` (the next section counts such a
+# product in ``jacfwd``). It is freed in each layer, so it too stays the
+# same at every depth.
 
 # %%
 # Full Jacobians: columns or rows
