@@ -372,8 +372,8 @@ assert all(batch * groups == B for batch, groups in vmap_calls)
 # %%
 # The loop makes one sample's convolutions 32 times over, each on one
 # image. ``vmap`` makes the same few calls whatever the batch size, each on
-# all the images at once: as the batch of the call (batch size 32), or, for
-# the weight gradients, as its groups, one group per sample (groups 32).
+# all the images at once: as the batch of the call (batch size 32) or as its
+# groups, one group per sample (groups 32).
 
 # %%
 # Median times of 5 runs on the machine that built this page, after a
