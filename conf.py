@@ -14,8 +14,8 @@ from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent
 
-# Build helpers (torch-state reset, offline maths, gallery guard, Colab links,
-# accessibility fixes, PyTorch inventory) live in docs/_ext/.
+# The site's own Sphinx extensions live in docs/_ext/, one job each (the list
+# below; docs/contributing.md, "How a page is made", says where each acts).
 sys.path.insert(0, str(ROOT / "docs" / "_ext"))
 
 # -- The project, and the addresses everything else is built from ----------------
@@ -98,6 +98,9 @@ sphinx_gallery_conf = {
     # when not), then hands it to sphinx-gallery's matplotlib scraper.
     "image_srcset": ["2x"],
     "image_scrapers": ("figure_text",),
+    # Only the stylesheet of the cards and figures: the others style Binder
+    # badges, pandas tables and captured HTML reprs, none of which a page has.
+    "css": ("sg_gallery",),
 }
 
 # -- Markdown pages (myst-nb) ---------------------------------------------------
@@ -164,6 +167,8 @@ def describe_generated_pages(app, pagename, templatename, context, doctree):
 
 
 def setup(app):
-    # After sphinx-gallery reads its options (priority 10), before it runs the examples (500).
+    # After sphinx-gallery reads its options (gen_gallery.update_gallery_conf_builder_inited,
+    # priority 10), before it runs the examples (generate_gallery_rst, 500): both connected
+    # in sphinx_gallery/gen_gallery.py's setup().
     app.connect("builder-inited", choose_examples, priority=20)
     app.connect("html-page-context", describe_generated_pages, priority=900)  # after sphinxext-opengraph

@@ -147,7 +147,7 @@ AXE_OPTIONS = {
 #   test_code_and_output_text_contrast_in_both_themes.
 AXE_CONTEXT = {"exclude": [[".katex-html"], [".highlight pre"]]}
 # Every KaTeX font the page draws with was preloaded from its <head>
-# (docs/_ext/page_loading.py), so no maths is laid out again, moving the
+# (docs/_ext/page_html.py), so no maths is laid out again, moving the
 # lines below it, when a font arrives late; and no preloaded font goes unused.
 FONTS_PRELOADED = r"""(() => {
   const problems = [];
@@ -618,7 +618,7 @@ NOT_PRINTED = [
 
 # Boxes that scroll sideways, each named by its longest line (code, output)
 # or its text (display maths), and figures with their smallest text as shown,
-# in CSS px (docs/_ext/figure_text.py measures it at full size, image_sizes.py
+# in CSS px (docs/_ext/figure_text.py measures it at full size, page_html.py
 # puts it on the image as data-text-px; a figure without it counts as 0 px).
 SCROLLING = """(selector) => [...document.querySelectorAll(selector)]
   .filter((box) => box.scrollWidth > box.clientWidth + 1)
@@ -646,7 +646,7 @@ BROKEN_INSIDE_BRACKETS = """() => {
   }
   return found;
 }"""
-# Short inline code (docs/_ext/short_literals.py) that the browser broke over
+# Short inline code (docs/_ext/page_html.py) that the browser broke over
 # two lines anyway, as "(f, x," / "v)".
 BROKEN_SHORT_CODE = """() => [...document.querySelectorAll("article code.unbroken")]
   .filter((code) => new Set([...code.getClientRects()].map((r) => Math.round(r.top))).size > 1)

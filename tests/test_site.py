@@ -286,13 +286,13 @@ def test_every_image_has_the_width_and_height_of_its_file_and_thumbnails_fit_the
 ):
     """So the browser reserves each image's space before it loads, and a
     thumbnail is not much larger than the 160 x 112 px card shows."""
-    import image_sizes  # docs/_ext: reads a PNG's size from its header
+    import page_html  # docs/_ext: reads a PNG's size from its header
 
     found, thumbs = [], 0
     for path in site.html.rglob("*.html"):
         for img in soup(path, "img").select("img[src$='.png']"):
             file = (path.parent / img["src"]).resolve()
-            size = image_sizes.png_size(file)
+            size = page_html.png_size(file)
             if (img.get("width"), img.get("height")) != tuple(str(n) for n in size):
                 found.append(
                     f"{path.relative_to(site.html)}: {img['src']} is {size}, says {img.get('width')} x {img.get('height')}"
@@ -310,7 +310,7 @@ def test_every_image_has_the_width_and_height_of_its_file_and_thumbnails_fit_the
 def test_pages_link_only_the_stylesheets_and_scripts_they_use_and_load_later_thumbnails_lazily(
     site,
 ):
-    """docs/_ext/page_loading.py: myst-nb's stylesheet only where there are
+    """docs/_ext/page_html.py: myst-nb's stylesheet only where there are
     notebook cells, no sphinx-gallery sheet for Binder, data frames or HTML
     output, its script that filters cards by tag only where a card has tags,
     and card thumbnails after the first four marked loading="lazy"."""
@@ -368,7 +368,7 @@ def pygments_rules(css, prefix):
 
 
 def test_code_looks_the_same_with_fewer_elements(site):
-    """docs/_ext/code_spans.py drops the spans of code tokens drawn like
+    """docs/_ext/page_html.py drops the spans of code tokens drawn like
     plain code. Judged by pygments.css in both themes: on Sphinx's highlighting
     of every example's code it drops every span of such a token and keeps
     every other one (no coloured token loses its colour), and no tutorial page
@@ -377,7 +377,7 @@ def test_code_looks_the_same_with_fewer_elements(site):
 
     from sphinx.highlighting import PygmentsBridge
 
-    import code_spans
+    import page_html
 
     css = (site.html / "_static" / "pygments.css").read_text(encoding="utf-8")
     themes = [
@@ -399,8 +399,11 @@ def test_code_looks_the_same_with_fewer_elements(site):
     light = PygmentsBridge(
         "html", CONF.get("pygments_style", "a11y-light")
     )  # furo's default style
-    unwrap = code_spans.plain_spans(
-        light.formatter_args["style"], CONF.get("pygments_dark_style", "native")
+    dark = PygmentsBridge("html", CONF.get("pygments_dark_style", "native"))
+    unwrap = page_html.plain_spans(
+        page_html.plain_token_classes(
+            [light.formatter_args["style"], dark.formatter_args["style"]]
+        )
     )
     spans = re.compile(r'<span class="(\w+)">')
     before, after, left = Counter(), Counter(), []

@@ -13,7 +13,7 @@ figure's smallest text (tick labels, legends, titles, annotations) in CSS
 pixels as shown in the column, and fails the example, naming the text and
 what to change, when it is below ``SMALLEST_TEXT_PX``. Each figure's smallest
 text size at full size is written beside its image, in a file
-``<image>.text-px``; docs/_ext/image_sizes.py copies it into the page as
+``<image>.text-px``; docs/_ext/page_html.py copies it into the page as
 ``data-text-px``, from which tests/test_browser.py computes the size a
 reader sees at any width.
 
