@@ -56,6 +56,12 @@ SETTINGS = {
 # frame eagerly), so a page whose point is torch.compile cannot run under the
 # rounding model; it still runs in every kernel and thread setting.
 COMPILES = "torch.compile("
+# The rounding model's mode allocates a perturbed copy of each result it
+# touches, and torch.profiler counts those bytes too; a page that asserts the
+# exact bytes its computation allocates (integers, the same on every machine)
+# cannot run under it. Its other checks still run in every kernel and thread
+# setting.
+COUNTS_ALLOCATED_BYTES = {"under_the_hood/plot_02_memory_what_reverse_mode_keeps"}
 
 _SERVERS: dict[str, Standalone] = {}
 
@@ -98,6 +104,8 @@ def test_example_passes_on_another_machine(example, setting, tmp_path):
     rounding = SETTINGS[setting].get("rounding")
     if rounding and COMPILES in example.read_text(encoding="utf-8"):
         pytest.skip("compiles with torch.compile, which compiles nothing under a Python dispatch mode")
+    if rounding and f"{example.parent.name}/{example.stem}" in COUNTS_ALLOCATED_BYTES:
+        pytest.skip("asserts the exact bytes it allocates, and the rounding model allocates more")
     result = server(setting).run("script", example, tmp_path, rounding=rounding, quick_timers=True)
     assert result["returncode"] == 0, f"{example.name} fails with {setting}:\n" + result["stderr"][-3000:]
 
