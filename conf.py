@@ -43,13 +43,9 @@ extensions = [
     "notebook_markdown",  # notebooks: Markdown cells in Markdown (links to PyTorch and the site, tables, $…$)
     "colab_links",  # "Run in Colab" on each tutorial
     "torch_releases",  # "Checked with torch …" next to each tutorial's downloads (make compat)
-    "accessibility",  # fixes for what axe-core reports on the built pages
-    "card_tooltips",  # card tooltips in plain text (no raw TeX) under data-tooltip
-    "card_titles",  # long dotted names in card titles wrap at their dots
-    "tag_lists",  # the top gallery index keeps one id='sg-tag-list'
+    "tex_text",  # maths in card tooltips and figure alt texts as characters, not TeX
     "source_links",  # "Edit/View this page" of gallery pages lead to examples/*.py and GALLERY_HEADER.rst
     "page_html",  # everything done to a page's HTML once written, in one list of steps
-    "alt_text",  # figure alt texts: the maths of plot titles in characters, not TeX
 ]
 
 # -- Sources -------------------------------------------------------------------

@@ -437,7 +437,7 @@ def test_code_looks_the_same_with_fewer_elements(site):
 
 
 def test_alt_texts_are_words_and_symbols_not_tex(site):
-    """docs/_ext/alt_text.py turns the maths in figure titles, which
+    """docs/_ext/tex_text.py turns the maths in figure titles, which
     sphinx-gallery makes alt texts, into characters a screen reader reads."""
     alts = [
         img.get("alt", "")

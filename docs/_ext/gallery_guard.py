@@ -33,7 +33,7 @@ when sphinx-gallery writes the ``.md5`` last and deletes it when a run fails.
 
 from pathlib import Path
 
-from gallery_dirs import gallery_pairs
+from source_links import gallery_pairs
 
 MARK = ".gallery-run-in-progress"
 

@@ -74,7 +74,7 @@ import textwrap
 from functools import cache, partial
 from pathlib import Path
 
-from gallery_dirs import gallery_pairs
+from source_links import gallery_pairs
 from sphinx.domains.python import PythonDomain
 from sphinx.errors import ExtensionError
 from sphinx.util.inventory import InventoryFile

@@ -1,76 +1,59 @@
-"""Everything done to a page's HTML after Sphinx has written it, in one place.
+"""Everything done to a page's HTML once written: one ``html-page-context`` hook.
 
-Sphinx, furo, sphinx-gallery and myst-nb make each page; this module's one
-``html-page-context`` hook, ``rewrite``, then changes it before it is saved.
-In the head, the KaTeX fonts its maths uses are preloaded and the assets it
-does not use are left out; in the body, each step of ``body_steps`` runs in
-turn, a small function ``str -> str`` once given what it needs to know about
-the page (the sizes of its images, the Pygments classes drawn like plain
-code).
+In the head, the KaTeX fonts the page's maths uses are preloaded and assets it
+does not use are left out; the body goes through ``body_steps`` in order, each
+a ``str -> str`` function. Each step stays for a figure, measured with and
+without it on the built site's heaviest pages (Chromium 156, Lighthouse 12.2.3,
+December 2026), and cites what it works around:
 
-Each step stays because of a figure, measured by applying and un-applying it
-to the saved pages of the built site (the heaviest: jacobians/plot_04,
-under_the_hood/plot_02, index, api, concepts/cheat_sheet), in Chromium 156
-and Lighthouse 12.2.3, December 2026. With / without the step:
-
-- preload_fonts: layout shift (CLS) 0.000 / 0.105 on a phone and 0.002 /
-  0.312 on a laptop on jacobians/plot_04, 0.000 / 0.039 on index, when
-  stylesheets and fonts arrive 300 ms late: maths laid out in a fallback font
-  moves the lines below it when its font arrives.
-- used: 41 of 44 pages no longer fetch mystnb.css (43 kB, 6 kB gzipped,
-  render-blocking), and no page sg-tags.js (4.7 kB, parser-blocking). With
-  sphinx-gallery's ``css`` option in conf.py, which leaves out its sheets for
-  Binder, data frames and HTML output: jacobians/plot_04 on a slow link
-  (150 ms, 1.6 Mbit/s) makes 26 / 31 requests, first paint 1.47 / 1.57 s.
-- size_images: Lighthouse's "unsized-images" lists 0 / 1 image on
-  jacobians/plot_04 (api: 0 / 175). A figure that arrives while in view moves
-  the text below it by its height: CLS 0.000 / 0.343 on a phone, 0.001 / 0.12
-  on a laptop. (On first load nothing moves either way: figures are below the
-  first screen, cards have fixed sizes, Chromium anchors scrolling.)
-- note_text_sizes: 20 bytes a figure, which tests/test_browser.py reads.
-- link_full_size: one element a figure; on a phone the link is the box the
-  figure scrolls in (cookbook.css), and a tap opens the 2x file.
-- lazy_thumbnails: bytes fetched by the load event on that slow link, 253 /
-  807 KiB on api, 237 / 776 KiB on index.
-- unwrap_plain_spans: 7,795 / 9,967 elements on jacobians/plot_04, 4,528 /
-  7,982 on under_the_hood/plot_02 (1.4 and 3.0 KiB gzipped); Chromium's style
-  recalculation 111 / 154 and 99 / 148 ms (median of 7, shown only).
-- label_table_cells: the 196 cells of 5 tables show their column's name on a
-  phone, where cookbook.css stacks the rows and hides the header row.
-- keep_short_literals_whole: short inline code broken over two lines at
-  390 px, 0 / 27 of 166 (on the 18 pages that have any).
-
-What each works around, and when it can go:
-
-- preload_fonts: a browser asks for a web font only when layout finds text
-  that needs it; KaTeX's documentation advises preloading
-  (https://github.com/KaTeX/KaTeX/blob/main/docs/browser.md, from
-  https://github.com/KaTeX/KaTeX/pull/1895). Stays while fonts are web fonts.
-- used: Sphinx links an extension's assets from every page; the advice is to
-  remove them in html-page-context
-  (https://github.com/sphinx-doc/sphinx/issues/8302). myst-nb's stylesheet:
+- preload_fonts: layout shift (CLS) 0.000 / 0.105 on a phone and 0.002 / 0.312
+  on a laptop on jacobians/plot_04 (index: 0.000 / 0.039) with fonts 300 ms
+  late. A browser fetches a web font only when layout meets text that needs
+  it; KaTeX advises preloading (https://github.com/KaTeX/KaTeX/pull/1895,
+  https://github.com/KaTeX/KaTeX/blob/main/docs/browser.md).
+- used: 41 of 44 pages no longer fetch mystnb.css (43 kB, render-blocking),
+  none sg-tags.js (4.7 kB, parser-blocking); with conf.py's ``css`` option,
+  jacobians/plot_04 on a slow link (150 ms, 1.6 Mbit/s) makes 26 / 31
+  requests, first paint 1.47 / 1.57 s. Sphinx links an extension's assets
+  from every page (https://github.com/sphinx-doc/sphinx/issues/8302):
   https://github.com/executablebooks/MyST-NB/blob/v1.4.0/myst_nb/sphinx_ext.py#L202-L206
-  (its scripts: https://github.com/executablebooks/MyST-NB/issues/377);
-  sphinx-gallery's script:
+  (https://github.com/executablebooks/MyST-NB/issues/377),
   https://github.com/sphinx-gallery/sphinx-gallery/blob/v0.22.1/sphinx_gallery/gen_gallery.py#L1860.
-  Goes when both link them only where used (texts for issues:
-  docs/contributing.md, "Upstream issues to file").
-- size_images: sphinx-gallery writes figures and thumbnails without a size
+- size_images: Lighthouse's "unsized-images" 0 / 1 on jacobians/plot_04 (api:
+  0 / 175); a figure arriving in view moves the text below it, CLS 0.000 /
+  0.343 on a phone, 0.001 / 0.12 on a laptop. sphinx-gallery writes figures
+  and thumbnails unsized
   (https://github.com/sphinx-gallery/sphinx-gallery/blob/v0.22.1/sphinx_gallery/directives.py#L380,
-  backreferences.py#L311-L328; text for an issue: docs/contributing.md).
-- note_text_sizes: that directive keeps one class of an image
-  (directives.py#L374-L378), so the size cannot travel as a class.
-- lazy_thumbnails: https://github.com/sphinx-gallery/sphinx-gallery/issues/803
-- unwrap_plain_spans: Pygments wraps every token in a span, styled or not
-  (https://github.com/pygments/pygments/issues/1226), and so do
-  sphinx-gallery's code links (_doctree_links.py#L229-L234, v0.22.1).
-- keep_short_literals_whole: Sphinx lets inline code break at its spaces
+  backreferences.py#L311-L328).
+- note_text_sizes: 20 bytes a figure, read by tests/test_browser.py; an
+  attribute, since that directive keeps one class (directives.py#L374-L378).
+- link_full_size: one element a figure; a tap on a phone opens the 2x file.
+- lazy_thumbnails: 253 / 807 KiB fetched by the load event on api, 237 / 776
+  on index, on that slow link
+  (https://github.com/sphinx-gallery/sphinx-gallery/issues/803).
+- unwrap_plain_spans: 7,795 / 9,967 elements on jacobians/plot_04, 4,528 /
+  7,982 on under_the_hood/plot_02; style recalculation 111 / 154 and 99 / 148
+  ms (median of 7). Pygments wraps every token in a span
+  (https://github.com/pygments/pygments/issues/1226), as do sphinx-gallery's
+  code links (_doctree_links.py#L229-L234, v0.22.1).
+- label_table_cells: the 196 cells of 5 tables name their column on a phone.
+- keep_short_literals_whole: short inline code broken at 390 px, 0 / 27 of
+  166. Sphinx lets inline code break at its spaces
   (https://github.com/sphinx-doc/sphinx/blob/v9.0.4/sphinx/writers/html5.py#L826-L832,
   after https://github.com/sphinx-doc/sphinx/pull/9929).
-- label_table_cells, link_full_size: no workaround; this site's phone layout.
+- break_card_titles: a name such as ``torch.autograd.functional.vjp`` is wider
+  than a card (160 px at the narrowest), and would break inside a word.
+- one_tag_list: the top gallery index repeats sphinx-gallery's
+  ``id='sg-tag-list'`` once per section (``gen_rst.generate_dir_rst``,
+  0.22.1), which the validator reports; ``sg-tags.js`` uses the first.
+- caption_levels: axe-core reports the sidebar's captions, a heading role
+  without ``aria-level``
+  (https://github.com/sphinx-doc/sphinx/blob/v9.0.4/sphinx/writers/html5.py#L500-L510,
+  https://github.com/sphinx-doc/sphinx/issues/14030); it can go with
+  https://github.com/sphinx-doc/sphinx/pull/14437.
 
-An image whose file cannot be found is a warning, so a build with ``-W``
-fails and names the page.
+Texts for the upstream issues not yet filed: docs/contributing.md, "Upstream
+issues to file". An image whose file cannot be found is a warning.
 """
 
 import functools
@@ -125,8 +108,8 @@ def fonts_used(html_text: str) -> list[str]:
 
 
 def shown_navigation(tree: str) -> str:
-    """The entries of furo's navigation tree that the page shows open: maths
-    in a collapsed section is not drawn, so it needs no font yet."""
+    """furo's navigation TREE without its collapsed sections (their maths is
+    not drawn, so it needs no font yet)."""
     from bs4 import BeautifulSoup  # furo's own dependency
 
     soup = BeautifulSoup(tree, "html.parser")
@@ -147,9 +130,8 @@ def preload_fonts(metatags: str, hrefs: list[str]) -> str:
 
 
 def used(asset, body: str) -> bool:
-    """Whether a page whose body is BODY uses ASSET (a stylesheet or script):
-    myst-nb's stylesheet only with notebook cells, sphinx-gallery's filter of
-    cards by tag only with tagged cards (this site has none)."""
+    """Whether a page whose body is BODY uses ASSET: myst-nb's stylesheet only
+    with notebook cells, sphinx-gallery's tag filter only with tagged cards."""
     name = str(getattr(asset, "filename", asset)).rsplit("/", 1)[-1]
     if name.startswith("sg-tags.js"):
         return "data-sgtags" in body
@@ -177,9 +159,8 @@ def _add_to_images(body: str, attributes, skip: str) -> str:
 
 
 def size_images(body: str, sizes: dict[str, tuple[int, int]]) -> str:
-    """Width and height (SIZES, by src) on each <img> that has neither, so a
-    browser keeps their space before the files arrive. The stylesheets scale
-    images down (max-width) and keep their shape (height: auto)."""
+    """Width and height (SIZES, by src) on each <img> that has neither: the
+    space is kept before the file arrives (cookbook.css scales it down)."""
 
     def size(src):
         return src in sizes and 'width="{}" height="{}"'.format(*sizes[src])
@@ -188,8 +169,8 @@ def size_images(body: str, sizes: dict[str, tuple[int, int]]) -> str:
 
 
 def note_text_sizes(body: str, text_px: dict[str, str]) -> str:
-    """Each figure's smallest text size in px at full size (TEXT_PX, by src,
-    measured by docs/_ext/figure_text.py), as data-text-px."""
+    """Each figure's smallest text size in px (TEXT_PX, by src, from
+    figure_text.py) as data-text-px."""
 
     def text(src):
         return src in text_px and f'data-text-px="{text_px[src]}"'
@@ -211,9 +192,9 @@ def link_full_size(body: str) -> str:
     return IMG.sub(linked, body)
 
 
-def lazy_thumbnails(body: str, eager: int = 4) -> str:
-    """loading="lazy" on the card thumbnails after the first EAGER (the ones a
-    reader sees first): the API index shows 168 cards."""
+def lazy_thumbnails(body: str) -> str:
+    """loading="lazy" on the card thumbnails after the first four, which a
+    reader sees first (the API index shows 168 cards)."""
     count = 0
 
     def lazy(match):
@@ -222,7 +203,7 @@ def lazy_thumbnails(body: str, eager: int = 4) -> str:
         if not (src and src.group(1).endswith("_thumb.png")):
             return tag
         count += 1
-        if count <= eager or "loading=" in tag:
+        if count <= 4 or "loading=" in tag:
             return tag
         return tag.replace("<img", '<img loading="lazy"', 1)
 
@@ -230,9 +211,9 @@ def lazy_thumbnails(body: str, eager: int = 4) -> str:
 
 
 def plain_token_classes(styles) -> frozenset[str]:
-    """The Pygments classes that every one of STYLES draws exactly like plain
-    text (``Token.Text``), plus whitespace wherever it has no underline,
-    background or border (it has no ink, so its colour never shows)."""
+    """The Pygments classes every one of STYLES draws like ``Token.Text``, and
+    whitespace unless underlined, with a background or a border (it has no
+    ink, so its colour never shows)."""
     plain = set()
     for token, name in STANDARD_TYPES.items():
         if name and all(
@@ -252,9 +233,8 @@ def plain_spans(classes: frozenset[str]) -> re.Pattern:
 
 
 def unwrap_plain_spans(body: str, classes: frozenset[str]) -> str:
-    """Code without the spans of tokens drawn like plain code (CLASSES): the
-    code looks the same with fewer elements to style and lay out. A linked
-    name keeps its link, and takes the code's colour from cookbook.css."""
+    """Code without the spans of CLASSES, drawn like plain code: it looks the
+    same. A linked name keeps its link (coloured by cookbook.css)."""
     return plain_spans(classes).sub(r"\1", body) if classes else body
 
 
@@ -264,9 +244,9 @@ ROW = re.compile(r"<tr\b[^>]*>.*?</tr>", re.S)
 
 
 def label_table_cells(body: str) -> str:
-    """Each body cell of a table with a header row carries its column's name
-    as data-label, which cookbook.css shows above the cell when a phone's
-    screen stacks the rows (CSS can show an attribute, not another cell)."""
+    """Each body cell of a table with a header row gets its column's name as
+    data-label, which cookbook.css shows when a phone stacks the rows (CSS can
+    show an attribute, not another cell)."""
 
     def labelled(match):
         head, found, rows = match.group(0).partition("</thead>")
@@ -294,19 +274,49 @@ LITERAL_CLASS = "docutils literal notranslate"  # Sphinx's inline code
 LITERAL = re.compile(rf'<code class="{LITERAL_CLASS}">(.*?)</code>', re.S)
 
 
-def keep_short_literals_whole(body: str, short: int = 40) -> str:
-    """The class "unbroken" on inline code of at most SHORT characters with a
-    space in it, which cookbook.css keeps on one line: a shape "(4, 3, 4, 2)"
-    or a call's arguments is not split. Longer code may still break, or it
-    would stick out of a phone's column (about 44 characters at 390 px)."""
+def keep_short_literals_whole(body: str) -> str:
+    """The class "unbroken", which cookbook.css keeps on one line, on inline
+    code with a space of at most 40 characters ("(4, 3, 4, 2)"): longer code
+    may break, or stick out of a phone's column (44 characters at 390 px)."""
 
     def mark(match):
         text = html.unescape(TAG.sub("", match.group(1)))
-        if " " not in text or len(text) > short:
+        if " " not in text or len(text) > 40:
             return match.group(0)
         return f'<code class="{LITERAL_CLASS} unbroken">{match.group(1)}</code>'
 
     return LITERAL.sub(mark, body)
+
+
+CARD_TITLE = re.compile(r'(<div class="sphx-glr-thumbnail-title">)(.*?)(</div>)', re.S)
+DOTTED_NAME = re.compile(r"\b\w+(?:\.\w+)+\b")
+
+
+def break_card_titles(body: str) -> str:
+    """A <wbr> after each dot of a dotted name of 20 characters or more in a
+    card's title: it breaks between its parts before cookbook.css lets it
+    break anywhere. A shorter name moves to the next line whole, as a word."""
+
+    def wrap(match):
+        name = match[0]
+        return name.replace(".", ".<wbr>") if len(name) >= 20 else name
+
+    return CARD_TITLE.sub(lambda m: m[1] + DOTTED_NAME.sub(wrap, m[2]) + m[3], body)
+
+
+TAG_LIST = "id='sg-tag-list' "
+
+
+def one_tag_list(body: str) -> str:
+    """sphinx-gallery's tag-list id on its first element only."""
+    first, found, rest = body.partition(TAG_LIST)
+    return first + found + rest.replace(TAG_LIST, "")
+
+
+def caption_levels(html_text: str) -> str:
+    """aria-level="2" on the toctree captions' heading role."""
+    caption = 'class="caption" role="heading"'
+    return html_text.replace(f"{caption}>", f'{caption} aria-level="2">')
 
 
 # -- What the steps need to know about a page -------------------------------------
@@ -383,30 +393,31 @@ def body_steps(app, pagename: str, body: str) -> list:
         ),
         label_table_cells,
         keep_short_literals_whole,
+        break_card_titles,
+        one_tag_list,
+        caption_levels,
     ]
 
 
 def rewrite(app, pagename, templatename, context, doctree):
-    body = context.get("body") or ""
-    drawn = body + shown_navigation(context.get("furo_navigation_tree") or "")
+    body, tree = context.get("body") or "", context.get("furo_navigation_tree") or ""
     fonts = [
         context["pathto"](f"_static/katex/fonts/{font}.woff2", 1)
-        for font in fonts_used(drawn)
+        for font in fonts_used(body + shown_navigation(tree))
     ]
     context["metatags"] = preload_fonts(context.get("metatags", ""), fonts)
-    context["css_files"] = [
-        css for css in context.get("css_files", []) if used(css, body)
-    ]
-    context["script_files"] = [
-        js for js in context.get("script_files", []) if used(js, body)
-    ]
+    for key in ("css_files", "script_files"):
+        context[key] = [asset for asset in context.get(key, []) if used(asset, body)]
     if body:
         for step in body_steps(app, pagename, body):
             body = step(body)
         context["body"] = body
+    context["furo_navigation_tree"] = caption_levels(tree)
 
 
 def setup(app):
     # After furo's hook (priority 500), which makes the navigation tree.
     app.connect("html-page-context", rewrite, priority=600)
+    # Makes boxes that scroll focusable (axe-core's scrollable-region-focusable).
+    app.add_js_file("cookbook.js")
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,34 +1,31 @@
-"""Point "Edit this page" and "View this page" of gallery pages at their sources.
+"""The file each gallery page is made from, and its "Edit/View this page" links.
 
-furo builds both links from ``html_theme_options`` (``source_repository``,
-``source_branch``, ``source_directory``) and the page's name, so on the pages
-sphinx-gallery generates they lead to ``docs/auto_examples/...rst``: files
-the build writes and git ignores, which do not exist in the repository.
+furo builds both links from ``html_theme_options`` and the page's name, so on
+the pages sphinx-gallery generates they lead to ``docs/auto_examples/...rst``,
+which git ignores. Here a tutorial's links lead to its ``examples/...py``, a
+gallery index's to its ``GALLERY_HEADER.rst``, through the two values furo's
+template takes as given (``theme_source_edit_link``, ``theme_source_view_link``,
+sphinx-basic-ng's ``components/edit-this-page.html``). Upstream:
+https://github.com/sphinx-gallery/sphinx-gallery/issues/154 (closed by removing
+the button, PR 156) and https://github.com/readthedocs/readthedocs.org/issues/5131;
+it can go when sphinx-gallery gives each page its source's path and the theme
+uses it.
 
-Here each generated page gets the file it is made from instead:
-
-- a tutorial, ``auto_examples/<section>/<name>``: ``examples/<section>/<name>.py``;
-- a gallery index, ``auto_examples/<section>/index``: that section's
-  ``GALLERY_HEADER.rst`` (``examples/GALLERY_HEADER.rst`` for the top index).
-
-It sets the two links furo's template takes as they are when given
-(``theme_source_edit_link``, ``theme_source_view_link``, in sphinx-basic-ng's
-``components/edit-this-page.html`` and ``view-this-page.html``). Upstream:
-sphinx-gallery's https://github.com/sphinx-gallery/sphinx-gallery/issues/154
-(closed by removing the Read the Docs theme's button, PR 156) and
-https://github.com/readthedocs/readthedocs.org/issues/5131; no theme or
-sphinx-gallery release maps a generated page to its example. It can go if
-sphinx-gallery comes to give each page its source's path (for example in the
-page's metadata) and the theme uses it.
+:func:`gallery_pairs` and :func:`example_source` serve the other helpers:
+sphinx-gallery's own pairing (``gen_gallery._prepare_sphx_glr_dirs``, 0.22.1)
+is private and creates folders.
 """
 
+import os
 import posixpath
+from pathlib import Path
 
-from gallery_dirs import example_source
 from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
 
+# sphinx-gallery's names for a gallery's header file, in the order it looks for them.
+HEADERS = ("GALLERY_HEADER.rst", "README.rst", "README.txt")
 # How each host spells an edit link and a view link (as furo does).
 HOSTS = {
     "https://github.com/": (
@@ -44,6 +41,41 @@ HOSTS = {
         "{repo}/src/{branch}/{path}",
     ),
 }
+
+
+def gallery_pairs(app) -> list[tuple[Path, Path]]:
+    """(folder of examples, folder of generated pages), absolute, per gallery;
+    the first normalised, not resolved, as sphinx-gallery reports paths."""
+    conf = app.config.sphinx_gallery_conf
+    examples, galleries = (
+        [dirs] if isinstance(dirs, str) else dirs
+        for dirs in (conf["examples_dirs"], conf["gallery_dirs"])
+    )
+    return [
+        (Path(os.path.normpath(Path(app.srcdir, e))), Path(app.srcdir, g))
+        for e, g in zip(examples, galleries)
+    ]
+
+
+def example_source(app, docname: str) -> str | None:
+    """The file gallery page DOCNAME is made from, relative to the source
+    folder (``../examples/basics/plot_01_x.py``, or an index's header), or
+    None for another page."""
+    srcdir = Path(app.srcdir)
+    extensions = sorted(app.config.sphinx_gallery_conf["example_extensions"])
+    for examples, gallery in gallery_pairs(app):
+        gallery_name = gallery.relative_to(srcdir).as_posix()
+        if not docname.startswith(gallery_name + "/"):
+            continue
+        folder, _, stem = docname[len(gallery_name) + 1 :].rpartition("/")
+        source_dir = posixpath.join(
+            os.path.relpath(examples, srcdir).replace(os.sep, "/"), folder
+        )
+        names = HEADERS if stem == "index" else [stem + suffix for suffix in extensions]
+        for name in names:
+            if Path(srcdir, source_dir, name).is_file():
+                return posixpath.normpath(posixpath.join(source_dir, name))
+    return None
 
 
 def point_links_at_sources(app, pagename, templatename, context, doctree):

@@ -1,23 +1,35 @@
-r"""Plain Unicode text for the TeX of inline maths: one table, one output.
+r"""TeX in text a reader sees outside the maths renderer, written as characters.
 
-Some text on the site shows maths where nothing typesets it: a figure's alt
-text (sphinx-gallery takes it from the plot's title, ``$f(x) = \sqrt{x}$``)
-and a gallery card's tooltip (the first paragraph of the example, with its
-``:math:`` roles). Both go through :func:`tex_to_text`, so the same formula
-reads the same everywhere: ``\mathbb{R}^2 \to \mathbb{R}^3`` becomes
-``ℝ² → ℝ³``.
+sphinx-gallery shows maths where nothing typesets it: a figure's alt text is
+its plot titles (``$f(x) = \sqrt{x}$``; ``scrapers._matplotlib_fig_titles``,
+0.22.1, from https://github.com/sphinx-gallery/sphinx-gallery/pull/663), and a
+card's tooltip is its example's first paragraph, whose ``:math:`` roles keep
+their TeX (``gen_rst._sanitize_rst`` since
+https://github.com/sphinx-gallery/sphinx-gallery/pull/511, after
+https://github.com/sphinx-gallery/sphinx-gallery/issues/136), under
+``tooltip``, which is no HTML attribute (``backreferences.THUMBNAIL_TEMPLATE``).
+Both go through :func:`tex_to_text` (``\mathbb{R}^2 \to \mathbb{R}^3`` reads
+``ℝ² → ℝ³``), and the tooltip moves to ``data-tooltip``, which cookbook.css
+shows on hover. A minus is U+2212 (``−``), which TeX typesets and whose raised
+form ``⁻`` exponents use; ``-`` is the hyphen of running text.
 
-A TeX minus becomes U+2212 MINUS SIGN (``−``), the character TeX typesets
-for ``-`` in maths and the one whose raised and lowered forms (``⁻``, ``₋``)
-the exponents and indices use; ``-`` (U+002D HYPHEN-MINUS) is the hyphen of
-running text.
-
-A command missing from the tables below raises :class:`UnknownTeX` rather
-than passing through: add it here, with a case in
-tests/unit/test_tex_text.py.
+TeX missing from the tables is a warning naming the page (an error under
+``-W``): add it here, with a case in tests/unit/test_tex_text.py. No upstream
+issues yet (texts in docs/contributing.md, "Upstream issues to file"); this
+module can go when sphinx-gallery writes both as plain text.
 """
 
+import html
 import re
+from pathlib import Path
+
+from docutils import nodes
+from source_links import example_source
+from sphinx import addnodes
+from sphinx.util import logging
+from sphinx_gallery.py_source_parser import split_code_and_text_blocks
+
+logger = logging.getLogger(__name__)
 
 SYMBOLS = {
     "to": "→", "in": "∈", "times": "×", "cdot": "·", "partial": "∂", "sum": "∑",
@@ -82,7 +94,7 @@ COMMAND = re.compile(r"\\([A-Za-z]+|.)")
 
 
 class UnknownTeX(ValueError):
-    """TeX this module cannot write as text (an unknown command, a missing argument)."""
+    """TeX this module cannot write as text."""
 
 
 def tex_to_text(tex: str) -> str:
@@ -193,3 +205,100 @@ def _last(out):
     """The last character written that is not a space (a space at the start)."""
     text = "".join(out).rstrip()
     return text[-1] if text else " "
+
+
+# -- Alt texts and card tooltips ----------------------------------------------
+
+TOOLTIP = re.compile(r'\btooltip="[^"]*"')
+ROLE = re.compile(r":(?P<role>[\w.:+-]+):`(?P<body>(?:\\`|[^`])+)`")
+
+
+def rst_to_text(text):
+    """Plain text for one paragraph of reST: roles give their text (maths in
+    Unicode), literals and emphasis lose their marks, links keep their text."""
+
+    def role(match):
+        name, body = match["role"], match["body"]
+        if name == "math":
+            return tex_to_text(body.replace("\\`", "`"))
+        explicit = re.fullmatch(r"(.*?)\s*<[^<>]*>", body, re.S)
+        if explicit:
+            return explicit[1]
+        return body[1:].rsplit(".", 1)[-1] if body.startswith("~") else body.lstrip("!")
+
+    text = ROLE.sub(role, " ".join(text.split()))
+    text = re.sub(r"``(.+?)``", r"\1", text)
+    text = re.sub(r"`([^`<>]+?)\s*<[^`<>]+>`__?", r"\1", text)
+    return re.sub(r"\*\*(.+?)\*\*|\*(.+?)\*", lambda m: m[1] or m[2], text)
+
+
+def example_intro(path):
+    """The reST of the paragraph sphinx-gallery shows on an example's card:
+    the first after the title (``gen_rst.extract_intro_and_title``)."""
+    _, blocks = split_code_and_text_blocks(str(path))
+    paragraphs = [
+        p
+        for p in blocks[0].content.lstrip().split("\n\n")
+        if p and not p.startswith(".. ")
+    ]
+    return paragraphs[1] if len(paragraphs) > 1 else paragraphs[0]
+
+
+def _card_target(raw):
+    """The docname that the card opened by the raw node RAW links to."""
+    for sibling in raw.parent.children[raw.parent.index(raw) + 1 :]:
+        if isinstance(sibling, nodes.raw) and "thumbnail-title" in sibling.astext():
+            return None  # the card ended without a link
+        for xref in sibling.findall(addnodes.pending_xref):
+            if xref.get("reftype") == "doc":
+                return xref["reftarget"].lstrip("/")
+    return None
+
+
+def rewrite_tooltips(app, doctree):
+    """Each card's tooltip, made again from its example, under data-tooltip."""
+    for raw in list(doctree.findall(nodes.raw)):
+        text = raw.astext()
+        if "sphx-glr-thumbcontainer" not in text or not TOOLTIP.search(text):
+            continue
+        target = _card_target(raw)
+        source = example_source(app, target) if target else None
+        if source is None:
+            logger.warning(f"card for {target!r}: no example source", location=raw)
+            continue
+        path = Path(app.srcdir, source).resolve()
+        app.env.note_dependency(str(path))
+        try:
+            tooltip = rst_to_text(example_intro(path))
+        except UnknownTeX as error:
+            logger.warning(
+                f"{source}: cannot write {error} of its card's tooltip as text "
+                "(docs/_ext/tex_text.py)",
+                location=raw,
+            )
+            continue
+        attribute = f'data-tooltip="{html.escape(tooltip, quote=True)}"'
+        raw.children = [nodes.Text(TOOLTIP.sub(lambda _: attribute, text))]
+        raw.rawsource = raw.astext()
+
+
+def fix_alt_texts(app, doctree, docname):
+    """The maths of each alt text (images and sphinx-gallery's figures) as text."""
+    for image in doctree.findall(
+        lambda node: isinstance(node, nodes.Element) and "$" in str(node.get("alt", ""))
+    ):
+        alt = image["alt"]
+        try:
+            image["alt"] = text_with_maths(alt)
+        except UnknownTeX as error:
+            logger.warning(
+                f"alt text {alt!r}: cannot write {error} as text "
+                "(docs/_ext/tex_text.py)",
+                location=docname,
+            )
+
+
+def setup(app):
+    app.connect("doctree-read", rewrite_tooltips)
+    app.connect("doctree-resolved", fix_alt_texts)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

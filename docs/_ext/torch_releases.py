@@ -15,7 +15,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from docutils import nodes
-from gallery_dirs import example_source
+from source_links import example_source
 
 RECORD = Path(__file__).with_name("torch_releases.json")
 

@@ -180,6 +180,33 @@ def test_short_inline_code_with_spaces_is_kept_whole():
     assert out == code("(4, 3, 4, 2)", unbroken) + word + long
 
 
+def test_long_dotted_names_in_card_titles_break_at_their_dots():
+    title = "Every argument of torch.autograd.functional.vjp, and torch.func"
+    outside = "<p>torch.autograd.functional.vjp</p>"
+    out = page_html.break_card_titles(
+        f'<div class="sphx-glr-thumbnail-title">{title}</div>{outside}'
+    )
+    assert "torch.<wbr>autograd.<wbr>functional.<wbr>vjp, and" in out
+    assert "and torch.func<" in out, "a short name moves whole, as a word"
+    assert out.endswith(outside), "only card titles"
+
+
+def test_the_tag_list_id_once_per_page():
+    tag_list = "<div id='sg-tag-list' class='sphx-glr-tag-list'></div>"
+    out = page_html.one_tag_list(tag_list * 3)
+    assert out.startswith(tag_list) and out.count("id='sg-tag-list'") == 1
+    assert page_html.one_tag_list("<p>none</p>") == "<p>none</p>"
+
+
+CAPTION = '<p class="caption" role="heading"><span>Tutorials</span></p>'
+
+
+def test_toctree_captions_have_a_heading_level():
+    assert page_html.caption_levels(CAPTION) == (
+        '<p class="caption" role="heading" aria-level="2"><span>Tutorials</span></p>'
+    )
+
+
 # -- The hook --------------------------------------------------------------------
 
 
@@ -196,8 +223,11 @@ def test_the_hook_runs_every_step_on_a_page(tmp_path):
     )
     maths = '<span class="katex"><span class="mord mathnormal">x</span></span>'
     body = FIGURE + '<span class="n">f</span>' + TABLE + code("(f, x)") + maths
+    tag_list = "<div id='sg-tag-list' class='sphx-glr-tag-list'></div>"
+    title = '<div class="sphx-glr-thumbnail-title">torch.autograd.functional</div>'
     context = {
-        "body": body,
+        "body": body + tag_list * 2 + title + CAPTION,
+        "furo_navigation_tree": CAPTION,
         "metatags": "",
         "pathto": lambda name, resource: "../" + name,
         "css_files": [SimpleNamespace(filename="mystnb.0a.css"), "cookbook.css"],
@@ -216,4 +246,8 @@ def test_the_hook_runs_every_step_on_a_page(tmp_path):
     )
     assert (
         '<span class="n">' not in page and "data-label=" in page and "unbroken" in page
+    )
+    assert page.count("sg-tag-list'") == 1 and "torch.<wbr>" in page
+    assert (
+        'aria-level="2"' in page and 'aria-level="2"' in context["furo_navigation_tree"]
     )

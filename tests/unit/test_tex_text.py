@@ -1,7 +1,7 @@
 r"""docs/_ext/tex_text.py: the TeX of inline maths as plain text, for figure
 alt texts and card tooltips alike. Every command of its tables has a case
-here, and every formula today's pages put in an alt text or a tooltip
-converts."""
+here, every formula today's pages put in an alt text or a tooltip converts,
+and its hooks rewrite a card's tooltip and an alt text on a doctree."""
 
 import ast
 import re
@@ -9,8 +9,16 @@ from pathlib import Path
 
 import pytest
 import tex_text
-from card_tooltips import example_intro, rst_to_text
-from tex_text import UnknownTeX, tex_to_text, text_with_maths
+from docutils import nodes
+from docutils.utils import new_document
+from sphinx import addnodes
+from tex_text import (
+    UnknownTeX,
+    example_intro,
+    rst_to_text,
+    tex_to_text,
+    text_with_maths,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((REPO / "examples").glob("*/plot_*.py"))
@@ -229,3 +237,42 @@ def test_every_tooltip_formula_converts(tex):
 def test_every_title_converts(title):
     text = text_with_maths(title)
     assert "\\" not in text and "$" not in text
+
+
+def card(target, tooltip, title):
+    """A document holding one card as sphinx-gallery's THUMBNAIL_TEMPLATE makes it."""
+    document = new_document("index")
+    opening = f'<div class="sphx-glr-thumbcontainer" tooltip="{tooltip}">'
+    link = nodes.paragraph(
+        "", "", addnodes.pending_xref("", reftype="doc", reftarget=target)
+    )
+    closing = f'<div class="sphx-glr-thumbnail-title">{title}</div>\n</div>'
+    document += [
+        nodes.raw("", opening, format="html"),
+        link,
+        nodes.raw("", closing, format="html"),
+    ]
+    return document
+
+
+def test_card_tooltip_in_plain_text_under_data_tooltip(fake_app):
+    app = fake_app()
+    document = card(
+        "/auto_examples/basics/plot_05_batched_jacobian_two_inputs",
+        r"maps \mathbb{R}^2 \to",
+        "t",
+    )
+    tex_text.rewrite_tooltips(app, document)
+    opening = document.children[0].astext()
+    assert ' tooltip="' not in opening and "data-tooltip=" in opening
+    assert "ℝ² → ℝ³" in opening and "\\" not in opening
+    assert app.env.noted == [
+        str(REPO / "examples/basics/plot_05_batched_jacobian_two_inputs.py")
+    ]
+
+
+def test_alt_texts_in_plain_text():
+    document = new_document("page")
+    document += nodes.image(uri="f.png", alt=r"$f(x) = \sqrt{x}$ for $x > 0$")
+    tex_text.fix_alt_texts(None, document, "page")
+    assert document.children[0]["alt"] == "f(x) = √x for x > 0"

@@ -124,6 +124,13 @@ def test_table_cells_name_their_column(tiny):
     assert [cell.get("data-label") for cell in cells] == ["function", "derivative"]
 
 
+def test_toctree_captions_have_a_heading_level(tiny):
+    """In the page and in furo's sidebar, which draws it again."""
+    captions = page_of(tiny, "index.html").select("p.caption[role=heading]")
+    assert len(captions) == 2
+    assert all(caption.get("aria-level") == "2" for caption in captions), captions
+
+
 def test_the_card_tooltip_is_plain_text(tiny):
     (card,) = page_of(tiny, "auto_examples/index.html").select(
         "div.sphx-glr-thumbcontainer"
