@@ -1,11 +1,9 @@
-"""Add a "Run in Google Colab" link next to each tutorial's downloads.
+"""A "Run in Google Colab" link next to each tutorial's downloads.
 
-Colab opens notebooks from GitHub. The published site (``build/html``, pushed
-to the ``colab_branch`` of ``colab_repository`` by the publishing workflow)
-holds each tutorial's notebook at the path its download link points to, so
-the link is built from that path. Not a workaround: sphinx-gallery makes
-Binder and JupyterLite links (its ``binder`` and ``jupyterlite`` options),
-not Colab ones.
+Colab opens notebooks from GitHub: the publishing workflow pushes build/html
+to ``colab_branch`` of ``colab_repository``, where each notebook is at its
+download link's path. Not a workaround: sphinx-gallery makes Binder and
+JupyterLite links, not Colab ones.
 """
 
 from docutils import nodes

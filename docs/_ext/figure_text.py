@@ -1,27 +1,15 @@
-"""Figures whose text is readable where furo shows them.
+"""sphinx-gallery's image scraper (conf.py's ``image_scrapers``), with a check
+that each figure's text is readable where furo shows it.
 
-sphinx-gallery saves each matplotlib figure of an example as a PNG (and, with
-``image_srcset = ["2x"]`` in conf.py, a second one at twice the resolution
-for high-density screens). A page shows a figure at its own width in pixels,
-or at the width of furo's content column (736 CSS px on a laptop) if it is
-wider, so a figure 1000 px wide is shown at 74% of its size, and its 8 pt
-labels (11 px) at 8 px.
-
-This module is the image scraper conf.py names (``"figure_text"``): before
-sphinx-gallery's own matplotlib scraper saves the figures, it measures each
-figure's smallest text (tick labels, legends, titles, annotations) in CSS
-pixels as shown in the column, and fails the example, naming the text and
-what to change, when it is below ``SMALLEST_TEXT_PX``. Each figure's smallest
-text size at full size is written beside its image, in a file
-``<image>.text-px``; docs/_ext/page_html.py copies it into the page as
-``data-text-px``, from which tests/test_browser.py computes the size a
-reader sees at any width.
-
-A scraper is sphinx-gallery's own extension point (``image_scrapers``); the
-one workaround is the side file: sphinx-gallery's image directive writes the
-first of an image's classes only (``sphinx_gallery/directives.py``,
-``visit_imgsg_html``, 0.22.1), so a class that carried the size would
-displace sphinx-gallery's own (``sphx-glr-single-img``).
+furo shows a figure at its width or at the content column's (736 CSS px on a
+laptop) if wider: a figure 1000 px wide is shown at 74%, its 8 pt labels (11
+px) at 8 px. Before sphinx-gallery's matplotlib scraper saves the figures,
+each one's smallest text is measured, and the example fails, naming the text,
+when it is shown below ``SMALLEST_TEXT_PX``. The size at full size is written
+beside the image (``<image>.text-px``), for page_html.py to put in the page
+(tests/test_browser.py reads it): sphinx-gallery's image directive keeps the
+first of an image's classes only (``directives.py``, ``visit_imgsg_html``,
+0.22.1), so a class could not carry it.
 """
 
 import re
@@ -50,27 +38,20 @@ def smallest_text(fig) -> tuple[float, str]:
     )
 
 
-def shown_scale(fig) -> float:
-    return min(1.0, COLUMN_PX / (fig.get_figwidth() * fig.dpi))
-
-
 def check_figures(figures) -> list[float]:
     """The smallest text size of each figure at full size; an error if it is
     shown too small."""
     sizes = []
     for number, fig in enumerate(figures, start=1):
         size, text = smallest_text(fig)
-        if not text:  # a figure without text
-            sizes.append(size)
-            continue
-        shown = size * shown_scale(fig)
-        if shown < SMALLEST_TEXT_PX:
+        shown = size * min(1.0, COLUMN_PX / (fig.get_figwidth() * fig.dpi))
+        if text and shown < SMALLEST_TEXT_PX:
             raise ValueError(
                 f"figure {number}: its text {text[:40]!r} is {size:.1f} px in the "
                 f"saved figure, {fig.get_figwidth() * fig.dpi:.0f} px wide, so "
                 f"{shown:.1f} CSS px in furo's {COLUMN_PX} px column (at least "
-                f"{SMALLEST_TEXT_PX} needed): use a larger "
-                f"font size or a narrower figure (figsize)"
+                f"{SMALLEST_TEXT_PX} needed): use a larger font size or a "
+                "narrower figure (figsize)"
             )
         sizes.append(size)
     return sizes
@@ -82,21 +63,17 @@ def scraper(block, block_vars, gallery_conf, **kwargs):
     try:
         sizes = check_figures([plt.figure(number) for number in plt.get_fignums()])
     except ValueError:
-        plt.close(
-            "all"
-        )  # as sphinx-gallery's scraper does: the next example starts with none
+        # As sphinx-gallery's scraper does: the next example starts with none.
+        plt.close("all")
         raise
     rst = matplotlib_scraper(block, block_vars, gallery_conf, **kwargs)
-    images = IMAGE.findall(rst)  # in the order of the figures
+    images = re.findall(r"image-sg:: (\S+)", rst)  # in the order of the figures
     assert len(images) == len(sizes), (images, sizes)
     for image, size in zip(images, sizes):
         sidecar(Path(gallery_conf["src_dir"], image.lstrip("/"))).write_text(
             f"{size:.1f}\n"
         )
     return rst
-
-
-IMAGE = re.compile(r"image-sg:: (\S+)")
 
 
 def sidecar(image: Path) -> Path:

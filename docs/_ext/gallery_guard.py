@@ -1,34 +1,24 @@
-"""Re-run the examples whose pages a build may have left wrong: half-written
-by an interrupted build, or showing the traceback of a failed run.
+"""Re-run the examples whose pages a build may have left wrong, and fail the
+build when an example fails.
 
-sphinx-gallery decides whether to run an example again by the example's
-``.md5`` file alone, and it writes that file right after the example has run
-(``sphinx_gallery/gen_rst.py``, ``execute_script``, 0.22.1), *before*
-``generate_file_rst`` writes the example's page, thumbnail, notebook and zip. A build
-killed in between (Ctrl-C, a killed process) would leave a page without its
-outputs that no later build repairs.
+sphinx-gallery writes an example's ``.md5``, by which it decides whether to
+run it again, right after running it (``gen_rst.execute_script``, 0.22.1) and
+before ``generate_file_rst`` writes its page, thumbnail, notebook and zip: an
+interrupted build would leave a page no later build repairs. Each gallery
+run is marked here as in progress; a build that finds the mark of a run that
+never ended deletes every ``.md5`` written since it began. A failed example
+keeps the ``.md5`` of its last good run while its page shows the traceback,
+so undoing the change would bring that page back: its ``.md5`` is deleted.
 
-This extension marks each gallery run as in progress and clears the mark when
-the run ends. A build that finds the mark of a run that never ended deletes
-every ``.md5`` written since that run started, so those examples run again.
+Failures are a warning (conf.py's ``only_warn_on_example_error``) and the
+exit status 1 is set here: when a build raises, Sphinx throws away its
+environment and the next build reads every page again.
 
-A failed example keeps the ``.md5`` of its last good run, while its page now
-shows the traceback. A writer who fixes the example by undoing the change
-would get that page back unchanged from a build that passes. So the ``.md5``
-of every example that failed is deleted, and the next build runs it again.
-
-A failed example fails the build (exit status 1), with or without ``-W``.
-sphinx-gallery reports the failures as a warning (conf.py sets
-``only_warn_on_example_error``) rather than by raising: when a build raises,
-Sphinx throws away its environment, and the build after the fix would read
-every page again instead of the few that changed.
-
-Upstream: https://github.com/sphinx-gallery/sphinx-gallery/issues/105
-(closed) asked that failed examples run again; 0.22.1 writes no ``.md5`` for
-a failed run, but the one of the last good run stays. No issue covers either
-case yet (the text for one
-is in docs/contributing.md, "Upstream issues to file"). This module can go
-when sphinx-gallery writes the ``.md5`` last and deletes it when a run fails.
+Upstream: https://github.com/sphinx-gallery/sphinx-gallery/issues/105 (closed)
+asked that failed examples run again; 0.22.1 writes no ``.md5`` for a failed
+run but keeps the last good one. No issue covers either case yet (text in
+docs/contributing.md, "Upstream issues to file"). This module can go when
+sphinx-gallery writes the ``.md5`` last and deletes it when a run fails.
 """
 
 from pathlib import Path
@@ -54,9 +44,8 @@ def end_gallery_run(app):
     for failed in app.config.sphinx_gallery_conf.get("failing_examples", {}):
         for examples, gallery in gallery_pairs(app):
             if Path(failed).is_relative_to(examples):
-                Path(gallery, Path(failed).relative_to(examples)).with_suffix(
-                    ".py.md5"
-                ).unlink(missing_ok=True)
+                page = Path(gallery, Path(failed).relative_to(examples))
+                page.with_suffix(".py.md5").unlink(missing_ok=True)
     for _, gallery in gallery_pairs(app):
         (gallery / MARK).unlink(missing_ok=True)
 

@@ -1,32 +1,21 @@
-"""Run the concept notebooks in this build's own Python, quietly, with no race.
+"""The concept notebooks run in this build's Python, quietly, with no race.
 
-myst-nb executes the notebook pages in ``docs/`` with a Jupyter kernel. Three
-things go wrong with the defaults, and this extension fixes each one before
-any page is read:
+myst-nb runs the notebook pages of ``docs/`` in a Jupyter kernel. Before any
+page is read:
 
-* **Which Python.** The notebooks ask for the kernel ``python3``. Jupyter
-  looks for it in the reader's own folders first, so a ``python3`` kernel
-  installed there for another Python (without torch, say) would run the
-  pages. A kernel spec written under the build folder, and put first on
-  ``JUPYTER_PATH``, names the Python that runs Sphinx.
-* **A noisy log.** ipykernel logs "Kernel is running over TCP without
-  encryption" once per notebook, a kernel on loopback that nobody else talks
-  to; the kernel spec starts it with ``log_level=ERROR``, so that warning
-  stays out of the build log while real kernel errors still show.
-* **A race.** With ``sphinx-build -j auto`` the pages are read by forked
-  processes; on a clean build two of them could each create myst-nb's
-  jupyter-cache database and one fails with "table settings already exists".
-  The database is created here, in the main process, before any fork.
-  jupyter-cache 1.0 creates it lazily, on first use, from whichever process
-  gets there first (``jupyter_cache/cache/db.py``, ``create_db``: it checks
-  that the file exists, then creates the tables). Reported as
+* A kernel spec under the build folder, first on ``JUPYTER_PATH``, names the
+  Python that runs Sphinx: Jupyter looks for ``python3`` in the user's folders
+  first, where it may be another Python's, without torch.
+* It starts ipykernel with ``log_level=ERROR``: "Kernel is running over TCP
+  without encryption" (on loopback) stays out of the log, real errors do not.
+* jupyter-cache's database is created in the main process: under ``-j auto``
+  two forked readers could each create it (``cache/db.py``, ``create_db``,
+  1.0, checks for the file, then creates the tables), and one fails with
+  "table settings already exists". Reported as
   https://github.com/sphinx-doc/sphinx/issues/12481, closed there as an
-  extension's bug; no jupyter-cache issue yet (the text for one is in
-  docs/contributing.md, "Upstream issues to file"). This part can go once
-  ``create_db`` tolerates a concurrent create.
-
-The first two are not workarounds: Jupyter looks for kernels in the user's
-folders first by design, and ipykernel's log level is a setting.
+  extension's bug; no jupyter-cache issue yet (text in docs/contributing.md,
+  "Upstream issues to file"). Can go once ``create_db`` tolerates a
+  concurrent create. The first two are settings, not workarounds.
 """
 
 import json
@@ -40,16 +29,9 @@ KERNEL = "python3"  # the name the notebook pages' front matter asks for
 def write_kernel_spec(folder: Path) -> None:
     spec = folder / "kernels" / KERNEL
     spec.mkdir(parents=True, exist_ok=True)
-    argv = [
-        sys.executable,
-        "-m",
-        "ipykernel_launcher",
-        "-f",
-        "{connection_file}",
-        "--IPKernelApp.log_level=ERROR",
-    ]
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     content = {
-        "argv": argv,
+        "argv": argv + ["--IPKernelApp.log_level=ERROR"],
         "display_name": "Python 3 (VJP Cookbook build)",
         "language": "python",
     }
@@ -65,9 +47,7 @@ def prepare(app):
 
     cache = Path(app.env.mystnb_config.execution_cache_path)
     if app.config.nb_execution_mode == "cache" and not (cache / "global.db").exists():
-        from jupyter_cache import (
-            get_cache,
-        )  # imported only when there is a database to create
+        from jupyter_cache import get_cache  # only when there is one to create
 
         get_cache(cache).db  # creates the folder, the database and its tables
 

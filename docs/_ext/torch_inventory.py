@@ -1,16 +1,12 @@
 """Write docs/_ext/torch.inv, the intersphinx inventory of the PyTorch names used here.
 
-No PyTorch inventory can be downloaded while building (no network), so this
-script writes one. It collects every ``torch.…`` name written in examples/ and
-docs/ (dotted names and ``from torch… import …``) and gives an entry only to
-those that docs/_ext/torch_documented.json records as documented by PyTorch's
-reference for the pinned release, at the address recorded there (that file
-says where each address was read and how to redo it). Every other name gets no
-entry and is shown unlinked: private ones (a dotted part starting with ``_``,
-such as ``torch._dynamo.reset`` or ``torch.utils._pytree.tree_leaves``),
-attributes such as ``torch.__version__.split``, and the names PyTorch does not
-document. Run it with ``make inventory`` after using a torch name the site has
-not used before: it lists the functions and classes used that the record does
+No PyTorch inventory can be downloaded while building (no network). This
+script (``make inventory``) collects every ``torch.…`` name in examples/ and
+docs/ (dotted, or imported with ``from torch… import``) and lists those that
+docs/_ext/torch_documented.json records as documented for the pinned release,
+at the address recorded there. Other names are shown unlinked: private ones
+(``torch._dynamo.reset``), attributes (``torch.__version__.split``) and the
+undocumented. It names the functions and classes used that the record does
 not mention yet. tests/unit/test_torch_inventory.py fails while the committed
 file is out of date.
 """

@@ -1,11 +1,9 @@
 """Say, next to each tutorial's downloads, which torch releases ran its code.
 
-``make compat`` (tests/compat.py) runs every example's script and notebook
-under other torch releases and records, per example, the SHA-256 of the
-source it ran and the releases it passed with, in ``torch_releases.json``
-beside this file. A page lists those releases only while its example is still
-that source; otherwise it lists just the release this build ran it with. So
-the line is true by construction: every release it names ran this very code.
+``make compat`` (tests/compat.py) records in ``torch_releases.json``, per
+example, the SHA-256 of the source it ran and the releases it passed with. A
+page lists them only while its example is still that source, and otherwise
+just this build's release: every release named ran this very code.
 """
 
 import hashlib
@@ -37,42 +35,32 @@ def build_platform() -> str:
 def checked_with(
     source: bytes, entry: dict | None, record_platform: str
 ) -> tuple[list[str], str | None]:
-    """The releases that ran SOURCE, and on what; ENTRY is the example's record.
-
-    Returns (releases, platform of the recorded runs, or None when only this
-    build counts)."""
+    """(the releases that ran SOURCE, the platform of the recorded runs or None
+    when only this build counts); ENTRY is the example's record."""
     own = build_release()
     if not entry or entry.get("sha256") != hashlib.sha256(source).hexdigest():
         return [own], None
-    return sorted(
-        set(entry.get("passed", [])) | {own}, key=release_key
-    ), record_platform
+    passed = set(entry.get("passed", [])) | {own}
+    return sorted(passed, key=release_key), record_platform
 
 
 def sentence(releases: list[str], recorded_on: str | None) -> str:
-    names = (
-        ", ".join(releases[:-1]) + (" and " if len(releases) > 1 else "") + releases[-1]
-    )
-    where = (
-        recorded_on
-        if recorded_on in (None, build_platform())
-        else f"{recorded_on} and {build_platform()}"
-    )
-    return f"Checked with torch {names} on {where or build_platform()}."
+    names = ", ".join(releases[:-1]) + (" and " if releases[1:] else "") + releases[-1]
+    where = build_platform()
+    if recorded_on not in (None, where):
+        where = f"{recorded_on} and {where}"
+    return f"Checked with torch {names} on {where}."
 
 
 def add_releases(app, doctree):
     source = example_source(app, app.env.docname)
-    if source is None or not Path(source).name.startswith(
-        "plot_"
-    ):  # a tutorial, not a gallery index
+    if source is None or not Path(source).name.startswith("plot_"):  # an index
         return
     source = Path(app.srcdir, source)
     record = {}
-    if (
-        RECORD.exists()
-    ):  # a missing dependency would make Sphinx read the page on every build
-        app.env.note_dependency(str(RECORD))  # a new record re-reads the page
+    # A new record re-reads the page; a missing one would, on every build.
+    if RECORD.exists():
+        app.env.note_dependency(str(RECORD))
         record = json.loads(RECORD.read_text())
     key = f"{source.parent.name}/{source.name}"
     entry = record.get("examples", {}).get(key)

@@ -1,14 +1,10 @@
 """Give every gallery example the torch state of a fresh interpreter.
 
-sphinx-gallery runs all examples in one process, one after another. A global
-change made by one example (default dtype, RNG state, grad mode, thread count,
-default device, print options) would otherwise leak into every later one, and
-a page's output would depend on the order of the gallery. torch.compile's
-caches are cleared too, so a compiled function of one example never serves
-another. conf.py lists
-``torch_state.reset_torch_state`` in ``reset_modules``, so it runs before each
-example and after the last one. Not a workaround: ``reset_modules`` is
-sphinx-gallery's own option for this.
+sphinx-gallery runs the examples one after another in one process: a global
+change one makes (default dtype, RNG, grad mode, threads, device, print
+options, torch.compile's caches) would reach every later one. conf.py's
+``reset_modules`` (sphinx-gallery's option for this) runs
+``reset_torch_state`` before each example and after the last.
 """
 
 import sys
