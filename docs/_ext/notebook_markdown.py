@@ -131,11 +131,8 @@ class Targets:
     def resolve(self, role, target, docname):
         """The Markdown for ``:role:`target``` written on page DOCNAME."""
         match = EXPLICIT_TITLE.fullmatch(target)
-        title, target = (
-            (one_line(match[1]), match[2].strip())
-            if match
-            else (None, one_line(target))
-        )
+        title = one_line(match[1]) if match else None
+        target = match[2].strip() if match else one_line(target)
         if role == "ref":
             if target.lower() not in self.examples:
                 raise NotMarkdown(
@@ -354,15 +351,10 @@ def route_notebooks(save):
 def install(app):
     """Before sphinx-gallery runs: route its notebooks through the converter."""
     conf = app.config.sphinx_gallery_conf
-    if conf["pypandoc"] is not False:
+    if conf["pypandoc"] is not False or conf["parallel"]:
         raise ExtensionError(
-            "notebook_markdown replaces sphinx-gallery's 'pypandoc' option: "
-            "use one of them"
-        )
-    if conf["parallel"]:
-        raise ExtensionError(
-            "notebook_markdown works in this process: "
-            "sphinx-gallery's 'parallel' would bypass it"
+            "notebook_markdown converts the notebooks in this process: "
+            "sphinx-gallery's 'pypandoc' and 'parallel' options would bypass it"
         )
     examples = generated_examples(app)
     route_notebooks(

@@ -95,32 +95,25 @@ class KaTeX:
         except (OSError, ValueError, KeyError):
             pass
 
-    @staticmethod
-    def _cache_key(tex, display):
-        return ("D " if display else "I ") + tex
-
     def render(self, formulas):
         """Per (tex, display) pair: {"html": ...} or {"error": ..., "token": ...}."""
-        answers = {}
-        missing = []
-        for tex, display in formulas:
-            key = self._cache_key(tex, display)
-            if key in self.cache:
-                answers[tex, display] = {"html": self.cache[key]}
-            elif key in self.errors:
-                answers[tex, display] = self.errors[key]
-            elif (tex, display) not in answers:
-                answers[tex, display] = None
-                missing.append((tex, display))
+        keys = [("D " if display else "I ") + tex for tex, display in formulas]
+        missing = {  # in order, each once
+            key: formula
+            for key, formula in zip(keys, formulas)
+            if key not in self.cache and key not in self.errors
+        }
         if missing:
-            for (tex, display), answer in zip(missing, self._typeset(missing)):
-                answers[tex, display] = answer
+            for key, answer in zip(missing, self._typeset(list(missing.values()))):
                 if "html" in answer:
-                    self.cache[self._cache_key(tex, display)] = answer["html"]
+                    self.cache[key] = answer["html"]
                     self.changed = True
                 else:
-                    self.errors[self._cache_key(tex, display)] = answer
-        return [answers[f] for f in formulas]
+                    self.errors[key] = answer
+        return [
+            {"html": self.cache[key]} if key in self.cache else self.errors[key]
+            for key in keys
+        ]
 
     def _typeset(self, formulas):
         start = time.perf_counter()
@@ -236,13 +229,11 @@ def on_builder_inited(app):
 
 
 def on_doctree_resolved(app, doctree, docname):
-    """Typeset a page's maths in one batch (in Sphinx's main process)."""
+    """Typeset a page's maths in one batch, which fills the cache (in Sphinx's
+    main process)."""
     if _katex is None:
         return
     found = _math_nodes(doctree)
-    if not found:
-        return
-    # One batch, which fills the cache.
     _katex.render([f for node in found for f in _formulas(node)])
     for node in found:
         _typeset(node)
@@ -286,8 +277,7 @@ def on_write_started(app, builder):
     if _katex is None:
         return
     found = [n for toc in app.env.tocs.values() for n in _math_nodes(toc)]
-    if found:
-        _katex.render([f for node in found for f in _formulas(node)])
+    _katex.render([f for node in found for f in _formulas(node)])
 
 
 def on_build_finished(app, exception):
@@ -331,14 +321,10 @@ def _copy_assets(static):
             target.write_bytes(content)
 
 
-def _visit(translator, node):
+def _visit(node):
     if "katex" not in node:
-        # Not seen when its page was resolved (maths that an extension adds
-        # later, say): typeset it now, in this process.
-        if _katex is None:
-            raise ExtensionError(
-                "maths: html_math_renderer is 'katex' but KaTeX was not set up"
-            )
+        # Not seen when its page was resolved (a table of contents' copy, or
+        # maths an extension adds later): typeset it now, in this process.
         _typeset(node)
     return node["katex"]
 
@@ -349,7 +335,7 @@ _INLINE_END = "</span></span></span></span>"
 
 
 def visit_inline(translator, node):
-    typeset = _visit(translator, node)
+    typeset = _visit(node)
     before = node.get("katex_before")
     if before:
         # The bracket and the formula in a box that does not break between
@@ -360,11 +346,8 @@ def visit_inline(translator, node):
         # Inside the formula's last box, which KaTeX keeps on one line: a
         # browser breaks lines after any such box, even before a comma.
         cut = len(typeset) - len("</span></span></span>")
-        typeset = (
-            typeset[:cut]
-            + f'<span class="katex-after">{html.escape(after)}</span>'
-            + typeset[cut:]
-        )
+        after_box = f'<span class="katex-after">{html.escape(after)}</span>'
+        typeset = typeset[:cut] + after_box + typeset[cut:]
     elif after:
         typeset += html.escape(after)
     translator.body.append(
@@ -384,7 +367,7 @@ def visit_block(translator, node):
         translator.body.append(f'<span class="eqno">({number})')
         translator.add_permalink_ref(node, "Link to this equation")
         translator.body.append("</span>")
-    translator.body.append(_visit(translator, node))
+    translator.body.append(_visit(node))
     translator.body.append("</div>\n")
     raise nodes.SkipNode
 

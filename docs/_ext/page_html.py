@@ -1,15 +1,16 @@
 """Everything done to a page's HTML once written: one ``html-page-context`` hook.
 
-In the head, the KaTeX fonts the page's maths uses are preloaded and assets it
-does not use are left out; the body goes through ``body_steps`` in order, each
-a ``str -> str`` function. Each step stays for a figure, measured with and
-without it on the built site's heaviest pages (Chromium 156, Lighthouse 12.2.3,
-December 2026), and cites what it works around:
+The head preloads the KaTeX fonts the page's maths uses and leaves out assets
+it does not use; the body goes through ``body_steps`` in order, each a ``str
+-> str`` function. Each step stays for a figure, with / without it, on the
+built site's heaviest pages (Chromium 156, Lighthouse 12.2.3, December 2026),
+and cites what it works around (texts for issues not yet filed:
+docs/contributing.md, "Upstream issues to file"):
 
-- preload_fonts: layout shift (CLS) 0.000 / 0.105 on a phone and 0.002 / 0.312
-  on a laptop on jacobians/plot_04 (index: 0.000 / 0.039) with fonts 300 ms
-  late. A browser fetches a web font only when layout meets text that needs
-  it; KaTeX advises preloading (https://github.com/KaTeX/KaTeX/pull/1895,
+- preload_fonts: layout shift (CLS) 0.000 / 0.105 on a phone, 0.002 / 0.312 on
+  a laptop on jacobians/plot_04 (index: 0.000 / 0.039), fonts 300 ms late. A
+  browser fetches a web font only when layout meets text that needs it; KaTeX
+  advises preloading (https://github.com/KaTeX/KaTeX/pull/1895,
   https://github.com/KaTeX/KaTeX/blob/main/docs/browser.md).
 - used: 41 of 44 pages no longer fetch mystnb.css (43 kB, render-blocking),
   none sg-tags.js (4.7 kB, parser-blocking); with conf.py's ``css`` option,
@@ -22,11 +23,10 @@ December 2026), and cites what it works around:
 - size_images: Lighthouse's "unsized-images" 0 / 1 on jacobians/plot_04 (api:
   0 / 175); a figure arriving in view moves the text below it, CLS 0.000 /
   0.343 on a phone, 0.001 / 0.12 on a laptop. sphinx-gallery writes figures
-  and thumbnails unsized
-  (https://github.com/sphinx-gallery/sphinx-gallery/blob/v0.22.1/sphinx_gallery/directives.py#L380,
-  backreferences.py#L311-L328).
-- note_text_sizes: 20 bytes a figure, read by tests/test_browser.py; an
-  attribute, since that directive keeps one class (directives.py#L374-L378).
+  and thumbnails unsized (backreferences.py#L311-L328,
+  https://github.com/sphinx-gallery/sphinx-gallery/blob/v0.22.1/sphinx_gallery/directives.py#L380).
+- note_text_sizes: 20 bytes a figure, for tests/test_browser.py; an attribute,
+  as that directive keeps one class (directives.py#L374-L378).
 - link_full_size: one element a figure; a tap on a phone opens the 2x file.
 - lazy_thumbnails: 253 / 807 KiB fetched by the load event on api, 237 / 776
   on index, on that slow link
@@ -38,22 +38,18 @@ December 2026), and cites what it works around:
   code links (_doctree_links.py#L229-L234, v0.22.1).
 - label_table_cells: the 196 cells of 5 tables name their column on a phone.
 - keep_short_literals_whole: short inline code broken at 390 px, 0 / 27 of
-  166. Sphinx lets inline code break at its spaces
-  (https://github.com/sphinx-doc/sphinx/blob/v9.0.4/sphinx/writers/html5.py#L826-L832,
-  after https://github.com/sphinx-doc/sphinx/pull/9929).
-- break_card_titles: a name such as ``torch.autograd.functional.vjp`` is wider
-  than a card (160 px at the narrowest), and would break inside a word.
-- one_tag_list: the top gallery index repeats sphinx-gallery's
-  ``id='sg-tag-list'`` once per section (``gen_rst.generate_dir_rst``,
-  0.22.1), which the validator reports; ``sg-tags.js`` uses the first.
+  166. Sphinx lets inline code break at its spaces (after
+  https://github.com/sphinx-doc/sphinx/pull/9929,
+  https://github.com/sphinx-doc/sphinx/blob/v9.0.4/sphinx/writers/html5.py#L826-L832).
+- break_card_titles: ``torch.autograd.functional.vjp`` is wider than a card
+  (160 px at the narrowest), and would break inside a word.
+- one_tag_list: the top gallery index repeats ``id='sg-tag-list'`` once per
+  section (``gen_rst.generate_dir_rst``, 0.22.1): the validator reports it.
 - caption_levels: axe-core reports the sidebar's captions, a heading role
   without ``aria-level``
   (https://github.com/sphinx-doc/sphinx/blob/v9.0.4/sphinx/writers/html5.py#L500-L510,
   https://github.com/sphinx-doc/sphinx/issues/14030); it can go with
   https://github.com/sphinx-doc/sphinx/pull/14437.
-
-Texts for the upstream issues not yet filed: docs/contributing.md, "Upstream
-issues to file". An image whose file cannot be found is a warning.
 """
 
 import functools

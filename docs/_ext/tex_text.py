@@ -47,15 +47,8 @@ SYMBOLS = {
 SPACED = set("→∈×≈≠≤≥∝↦⊙·∣")
 # A space goes between a big operator (with its limits) and what it applies to.
 BIG_OPERATORS = set("∑∏")
-SPACES = {
-    ",": "\u2009",
-    ";": " ",
-    ":": " ",
-    "!": "",
-    " ": " ",
-    "quad": " ",
-    "qquad": "  ",
-}
+SPACES = {",": "\u2009", ";": " ", ":": " ", "!": "", " ": " ",
+          "quad": " ", "qquad": "  "}  # fmt: skip
 NAMED_FUNCTIONS = set("sin cos tan tanh exp log det max min diag tr".split())
 IGNORED = set("left right big Big bigl bigr Bigl Bigr displaystyle".split())
 ESCAPED = set("{}_^%&#$")
@@ -72,24 +65,15 @@ FONTS = {
     "hat": lambda text: text + "\u0302",  # combining circumflex: d̂
     "bar": lambda text: text + "\u0304",  # combining macron: x̄
 }
-SUPERSCRIPTS = (
-    dict(zip("0123456789+−=()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾"))
-    | dict(
-        zip(
-            "abcdefghijklmnoprstuvwxyzABDEGHIJKLMNOPRTUVW",
-            "ᵃᵇᶜᵈᵉᶠᵍʰⁱʲᵏˡᵐⁿᵒᵖʳˢᵗᵘᵛʷˣʸᶻᴬᴮᴰᴱᴳᴴᴵᴶᴷᴸᴹᴺᴼᴾᴿᵀᵁⱽᵂ",
-            strict=True,
-        )
-    )
-    | {"ᵀ": "ᵀ", "⋆": "⋆", "′": "′"}  # already raised
-)
-SUBSCRIPTS = dict(
-    zip(
-        "0123456789+−=()aehijklmnoprstuvxβγρφχ",
-        "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓᵦᵧᵨᵩᵪ",
-        strict=True,
-    )
-)
+# The characters that have a raised or a lowered form (ᵀ⋆′ are raised already).
+SUPERSCRIPTS = dict(zip(
+    "0123456789+−=()abcdefghijklmnoprstuvwxyzABDEGHIJKLMNOPRTUVWᵀ⋆′",
+    "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ᵃᵇᶜᵈᵉᶠᵍʰⁱʲᵏˡᵐⁿᵒᵖʳˢᵗᵘᵛʷˣʸᶻᴬᴮᴰᴱᴳᴴᴵᴶᴷᴸᴹᴺᴼᴾᴿᵀᵁⱽᵂᵀ⋆′",
+    strict=True))  # fmt: skip
+SUBSCRIPTS = dict(zip(
+    "0123456789+−=()aehijklmnoprstuvxβγρφχ",
+    "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓᵦᵧᵨᵩᵪ",
+    strict=True))  # fmt: skip
 COMMAND = re.compile(r"\\([A-Za-z]+|.)")
 
 

@@ -38,19 +38,14 @@ def names_used(paths):
         names.update(DOTTED.findall(text))
         aliases = {alias: module for module, alias in IMPORT_AS.findall(text)}
         for module, in_parentheses, on_one_line in FROM_IMPORT.findall(text):
-            for name in (
-                n.strip()
-                for n in (in_parentheses or on_one_line).replace("\n", ",").split(",")
-            ):
+            for name in re.split(r"[,\s]+", in_parentheses or on_one_line):
                 if name:
                     names.add(f"{module}.{name}")
                     aliases[name] = f"{module}.{name}"
         # Attributes of imported modules: nn.Linear, fwAD.make_dual.
         for alias, full in aliases.items():
-            names.update(
-                f"{full}.{attribute}"
-                for attribute in re.findall(rf"\b{alias}\.(\w+)", text)
-            )
+            found = re.findall(rf"\b{alias}\.(\w+)", text)
+            names.update(f"{full}.{attribute}" for attribute in found)
     return names
 
 
