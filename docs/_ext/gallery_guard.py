@@ -1,24 +1,22 @@
-"""Re-run the examples whose pages a build may have left wrong, and fail the
-build when an example fails.
+"""Re-run the examples whose pages a build may have left wrong; fail the build
+when an example fails.
 
-sphinx-gallery writes an example's ``.md5``, by which it decides whether to
-run it again, right after running it (``gen_rst.execute_script``, 0.22.1) and
-before ``generate_file_rst`` writes its page, thumbnail, notebook and zip: an
-interrupted build would leave a page no later build repairs. Each gallery
-run is marked here as in progress; a build that finds the mark of a run that
-never ended deletes every ``.md5`` written since it began. A failed example
-keeps the ``.md5`` of its last good run while its page shows the traceback,
-so undoing the change would bring that page back: its ``.md5`` is deleted.
+sphinx-gallery writes an example's ``.md5`` (which decides whether it runs
+again) right after running it (``gen_rst.execute_script``, 0.22.1), before
+its page, thumbnail, notebook and zip are written, and keeps the last good
+run's ``.md5`` when a run fails. So an interrupted build, or undoing a
+change that failed, would leave a page that no later build repairs. Here a
+gallery run is marked as in progress: a build that finds the mark of a run
+that never ended deletes every ``.md5`` written since; and a failed
+example's ``.md5`` is deleted. Failures are warnings (conf.py's
+``only_warn_on_example_error``) made exit status 1 here: a build that raises
+makes Sphinx discard its environment and read every page again next time.
 
-Failures are a warning (conf.py's ``only_warn_on_example_error``) and the
-exit status 1 is set here: when a build raises, Sphinx throws away its
-environment and the next build reads every page again.
-
-Upstream: https://github.com/sphinx-gallery/sphinx-gallery/issues/105 (closed)
-asked that failed examples run again; 0.22.1 writes no ``.md5`` for a failed
-run but keeps the last good one. No issue covers either case yet (text in
-docs/contributing.md, "Upstream issues to file"). This module can go when
-sphinx-gallery writes the ``.md5`` last and deletes it when a run fails.
+Upstream: https://github.com/sphinx-gallery/sphinx-gallery/issues/105
+(closed) asked that failed examples run again. No issue covers either case
+yet (text in docs/contributing.md, "Upstream issues to file"); this module
+can go when sphinx-gallery writes the ``.md5`` last and deletes it when a
+run fails.
 """
 
 from pathlib import Path

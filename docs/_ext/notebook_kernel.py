@@ -1,17 +1,16 @@
 """The concept notebooks run in this build's Python, quietly, with no race.
 
-myst-nb runs the notebook pages of ``docs/`` in a Jupyter kernel. Before any
-page is read:
+Before myst-nb reads the notebook pages of ``docs/``:
 
-* A kernel spec under the build folder, first on ``JUPYTER_PATH``, names the
-  Python that runs Sphinx: Jupyter looks for ``python3`` in the user's folders
-  first, where it may be another Python's, without torch.
-* It starts ipykernel with ``log_level=ERROR``: "Kernel is running over TCP
-  without encryption" (on loopback) stays out of the log, real errors do not.
-* jupyter-cache's database is created in the main process: under ``-j auto``
-  two forked readers could each create it (``cache/db.py``, ``create_db``,
-  1.0, checks for the file, then creates the tables), and one fails with
-  "table settings already exists". Reported as
+* a kernel spec under the build folder, first on ``JUPYTER_PATH``, names the
+  Python running Sphinx (Jupyter looks for ``python3`` in the user's folders
+  first, where it may be another Python's, without torch);
+* the kernel logs errors only: not "Kernel is running over TCP without
+  encryption" (on loopback) once per notebook;
+* jupyter-cache's database is created in the main process, since under
+  ``-j auto`` two forked readers could each create it and one fail with
+  "table settings already exists" (``cache/db.py``, ``create_db``, 1.0,
+  checks for the file, then creates the tables). Reported as
   https://github.com/sphinx-doc/sphinx/issues/12481, closed there as an
   extension's bug; no jupyter-cache issue yet (text in docs/contributing.md,
   "Upstream issues to file"). Can go once ``create_db`` tolerates a

@@ -127,8 +127,8 @@ HESSIAN = (
     [
         # in_practice/plot_06: a function, and the short form of a name
         (
-            r"Forward mode (:func:`torch.func.jvp`, dual numbers",
-            f"Forward mode ([`torch.func.jvp()`]({GEN}torch.func.jvp.html), dual numbers",
+            r"Forward mode (:func:`torch.func.jvp`, dual",
+            f"Forward mode ([`torch.func.jvp()`]({GEN}torch.func.jvp.html), dual",
         ),
         (
             r"rule with :func:`~torch.autograd.gradcheck`, shows",
