@@ -114,12 +114,10 @@ class Targets:
             for location in locations:
                 if location and not location.startswith(("http:", "https:")):
                     raw = Path(app.srcdir, location).read_bytes()
-                    for objtype, entries in InventoryFile.loads(
-                        raw, uri=uri
-                    ).data.items():
+                    inventory = InventoryFile.loads(raw, uri=uri).data
+                    for objtype, entries in inventory.items():
                         self.objects.setdefault(objtype, {}).update(entries)
-        # sphinx-gallery's label of each example:
-        # sphx_glr_<its path under srcdir, / as _>.
+        # sphinx-gallery's label of an example: sphx_glr_<its docname, / as _>.py
         self.examples = {
             ("sphx_glr_" + docname.replace("/", "_") + ".py").lower(): (docname, source)
             for docname, source in gallery_examples(app)
