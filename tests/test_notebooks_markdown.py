@@ -16,7 +16,7 @@ sys.path.insert(0, str(REPO / "docs" / "_ext"))
 # reST that Jupyter and Colab would show as literal text: the pattern the
 # converter checks its own output with (tests/unit/test_notebook_markdown.py
 # checks what it matches).
-from notebook_markdown import REST  # noqa: E402
+from notebook_markdown import CODE_SPAN, REST  # noqa: E402
 
 TABLE = re.compile(r"^\|.*\|[ \t]*\n\|(?:[ \t]*:?-{3,}:?[ \t]*\|)+[ \t]*$", re.M)
 
@@ -58,7 +58,7 @@ def test_every_notebook_markdown_cell_is_markdown(site):
         name: [
             match[0]
             for cell in markdown_cells(notebook)
-            for match in REST.finditer(cell)
+            for match in REST.finditer(CODE_SPAN.sub("", cell))
         ]
         for name, notebook in notebooks.items()
     }

@@ -62,6 +62,16 @@ REST = re.compile(
     re.M,
 )
 
+# A Markdown code span (single backticks, not a role's target, not a link's
+# text): its text is code, never reST.
+CODE_SPAN = re.compile(r"(?<![`:\w])`[^`\n]+`(?![`_])")
+
+
+def leftover_rest(line):
+    """Whether LINE of converted Markdown still holds reST outside its code spans."""
+    return REST.search(CODE_SPAN.sub("", line)) is not None
+
+
 # rst2md's .. math:: at column 0; it leaves an indented one (in a list) as it is.
 ALIGN = re.compile(r"\\begin\{align\}(.*?)\\end\{align\}", re.S)
 MATH = re.compile(
@@ -297,7 +307,7 @@ def save_markdown_notebook(work_notebook, write_file, targets, examples):
             raise ExtensionError(
                 f"{source}: cannot write its notebook's Markdown: {error}"
             ) from None
-        left = [line.strip() for line in markdown.splitlines() if REST.search(line)]
+        left = [line.strip() for line in markdown.splitlines() if leftover_rest(line)]
         if left:
             raise ExtensionError(
                 f"{source}: reST left in its notebook's Markdown: {left}"

@@ -14,7 +14,14 @@ from types import SimpleNamespace
 
 import notebook_markdown
 import pytest
-from notebook_markdown import REST, NotMarkdown, Targets, markdown_table, to_markdown
+from notebook_markdown import (
+    REST,
+    NotMarkdown,
+    Targets,
+    leftover_rest,
+    markdown_table,
+    to_markdown,
+)
 from sphinx_gallery import gen_gallery, gen_rst, notebook
 
 SITE = "https://vjp.example/site/"
@@ -197,7 +204,13 @@ def test_what_resolves_nowhere_is_an_error(app, rst, error):
     ],
 )
 def test_rest_is_found(rest):
-    assert REST.search(rest)
+    assert REST.search(rest) and leftover_rest(rest)
+
+
+def test_code_spans_are_code_not_rest():
+    """A C++ name in a code span looks like a role (`a::b:`), and is not one."""
+    assert not leftover_rest("as `autograd::engine::evaluate_function:` and the")
+    assert leftover_rest("`x` and :func:`y`")
 
 
 @pytest.mark.parametrize(
