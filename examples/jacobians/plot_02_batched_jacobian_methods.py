@@ -186,7 +186,10 @@ torch.testing.assert_close(
 #   ``self_cpu_memory_usage``), summed over the calls where that is
 #   positive. A result counts once, in the call that allocates it; views
 #   allocate nothing; an uninitialised tensor from :func:`torch.empty` counts
-#   although nothing is written to it yet (the loop of VJPs fills one).
+#   although nothing is written to it yet (the loop of VJPs fills one). The
+#   hand-written derivative shows it: the tensors it makes hold 19 numbers
+#   per point, and the measure gives :math:`19 \cdot 8` bytes per point
+#   (checked below).
 #
 # One profiled run of every method at every :math:`N` gives the counts; each
 # run sits in a range of its own
@@ -198,12 +201,17 @@ torch.testing.assert_close(
 # themselves.
 #
 # Then each method is timed with :class:`torch.utils.benchmark.Timer` on the
-# same input: the profiled run was its first, then ``blocked_autorange``
-# warms up and takes the median over repeated blocks. Every method starts
+# same input, after the runs above (the checks, and the profiled run):
+# ``blocked_autorange`` sizes its blocks with a few first runs, which warm
+# up too, and takes the median over repeated blocks. Every method starts
 # from ``x`` and does the whole job: the autodiff methods include their own
-# forward pass (the hand-written derivative needs none). The times come from
-# the machine that built this page; each timing is kept short
-# (``min_run_time=0.04``: repeated calls for at least 0.04 s).
+# forward pass (the hand-written derivative needs none). ``Timer`` runs the
+# statement in one thread unless its ``num_threads`` says otherwise; the
+# page passes ``num_threads=1`` to say so, so every time below is one
+# thread's, while the profiled run used torch's own number of threads (both
+# printed below). The times come from the machine that built this page;
+# each timing is kept short (``min_run_time=0.04``: repeated calls for at
+# least 0.04 s).
 
 
 def outermost(event) -> str:
@@ -250,10 +258,15 @@ print(
 )
 assert stacks and inside_stacks, "calls made inside an operator are counted too"
 
+timing_threads = 1  # every Timer below runs its statement in one thread
 measured = {name: [] for name in methods}
 for n, x_n in inputs.items():
     for name, method in methods.items():
-        timer = benchmark.Timer(stmt="method(x)", globals={"method": method, "x": x_n})
+        timer = benchmark.Timer(
+            stmt="method(x)",
+            globals={"method": method, "x": x_n},
+            num_threads=timing_threads,
+        )
         median = timer.blocked_autorange(min_run_time=0.04).median
         measured[name].append(
             {"forward passes": passes[name, n], **work[f"{name}, N = {n}"]}
@@ -261,7 +274,10 @@ for n, x_n in inputs.items():
         )
 
 threads = torch.get_num_threads()
-print(f"torch {torch.__version__}, {threads} threads, {platform.machine()}")
+print(
+    f"torch {torch.__version__}, {platform.machine()}:"
+    f" counts with {threads} threads, times with {timing_threads}"
+)
 
 
 def relative(seconds: float, baseline: float) -> str:
@@ -307,13 +323,24 @@ for i, n in enumerate(sizes):
         f"N = {n}: bytes"
     )
 
-# Operator calls hardly change with N: at every N, each method's count is within
-# a factor of 1.5 of its count at N = 10. The counts are integers, so this is no
-# rounding tolerance: a loose bound on the few calls another code path can add.
+# The bytes measure counts each tensor once, views none: the hand-written
+# derivative makes b**2, a + b**2, its cosine, 2b, 2bc, 2a and the -3s (one number
+# per point each), three stacked rows (two each) and the stacked result (six):
+# 19 float64 per point. Byte counts are integers; the bound of 64 bytes leaves
+# room for a few scalars (8 bytes each) made or freed outside the reader's code,
+# while one tensor counted twice, or a view counted, would add at least 8N >= 80.
+hand_bytes = [counts["bytes"] for counts in measured["hand-written derivative"]]
+print(f"hand-written derivative: {hand_bytes[-1] / n_last:.0f} bytes per point")
+assert all(abs(b - 19 * 8 * n) <= 64 for b, n in zip(hand_bytes, sizes)), hand_bytes
+
+# Operator calls hardly change with N: at every N from 100 on, each method's count
+# is within a factor of 1.5 of its count at N = 10. The counts are integers, so
+# this is no rounding tolerance: a loose bound on the few calls another code path
+# can add.
 call_growth = [
     counts["calls"] / measured[name][0]["calls"]
     for name in methods
-    for counts in measured[name]
+    for counts in measured[name][1:]
 ]
 print(
     f"operator calls at N = {sizes[1]:,} to {sizes[-1]:,} over those at N = {sizes[0]}:"
@@ -321,11 +348,25 @@ print(
 )
 assert all(2 / 3 <= growth <= 1.5 for growth in call_growth), call_growth
 
+# And bytes per point hardly change with N: at every N, each method's are within
+# 10% of its bytes per point at N = 10^5. Integers again: the bound leaves room for
+# the few allocations of a fixed size (scalars), which weigh most at N = 10.
+per_point_spread = [
+    counts["bytes"] / n / (measured[name][-1]["bytes"] / n_last)
+    for name in methods
+    for counts, n in zip(measured[name], sizes)
+]
+print(
+    f"bytes per point at N = {sizes[0]} to {sizes[-1]:,} over those at N = {n_last:,}:"
+    f" {min(per_point_spread):.2f} to {max(per_point_spread):.2f} times"
+)
+assert all(1 / 1.1 <= spread <= 1.1 for spread in per_point_spread), per_point_spread
+
 # %%
 # How the counts relate to the times: each method makes about as many
-# operator calls at every :math:`N` (printed above), and the bytes it
-# allocates grow in proportion to :math:`N` (checked below from
-# :math:`N = 100` to :math:`1000`). If each call cost a fixed time (Python,
+# operator calls at every :math:`N`, and allocates about as many bytes per
+# point, so its bytes grow in proportion to :math:`N` (both printed and
+# checked above). If each call cost a fixed time (Python,
 # dispatch, autograd's bookkeeping) plus a time per byte, the calls would
 # set the time at small :math:`N` and the bytes at large :math:`N`. But both
 # costs differ between operations (a ``sin`` and an ``add`` on the same
@@ -370,6 +411,7 @@ for n, allocated in zip(naive_sizes, naive_bytes):
             "f": f,
             "x": naive_inputs[n],
         },
+        num_threads=timing_threads,
     )
     naive_ms.append(timer.blocked_autorange(min_run_time=0.04).median * 1e3)
     result_mib = n * 3 * n * 2 * 8 / 2**20
@@ -458,6 +500,7 @@ for vectorize in (False, True):
             "x": x_100,
             "vectorize": vectorize,
         },
+        num_threads=timing_threads,
     )
     ms_by_mode[vectorize] = timer.blocked_autorange(min_run_time=0.04).median * 1e3
     count = passes_by_mode[vectorize]
@@ -508,7 +551,7 @@ ax_work.set_xlabel("batch size $N$")
 ax_time.set_ylabel("median time (ms)")
 ax_work.set_ylabel("bytes allocated (counted)")
 ax_time.set_title(
-    f"measured:\ntorch {torch.__version__}, {torch.get_num_threads()} threads",
+    f"measured:\ntorch {torch.__version__}, {timing_threads} thread (Timer)",
     fontsize=10,
 )
 ax_work.set_title(
@@ -530,9 +573,9 @@ plt.show()
 #   allocates the most, and it runs the forward pass once per VJP where
 #   the batched forms run it once (both asserted above). How much that shows
 #   in the time depends on :math:`N` and on the machine: the table above gives
-#   this build's figures at :math:`N = 10^5`, where some batched forms can
-#   measure slower than the loop. The hand-written derivative does the least
-#   work of all: no autodiff.
+#   this build's figures at :math:`N = 10^5`, one measurement, and another
+#   machine, or a busier one, can order the methods' times differently. The
+#   hand-written derivative does the least work of all: no autodiff.
 # * All methods agree to rounding: pick for clarity first.
 #
 # Next: :ref:`sphx_glr_auto_examples_jacobians_plot_03_functional_to_torch_func.py`.
