@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -86,6 +87,37 @@ def timed_make(root: Path, what: str) -> float:
     if build.returncode != 0:
         sys.exit(f"{what}: make html failed\n{build.log[-3000:]}")
     return build.seconds
+
+
+# Where a clean build's time goes: each phase runs from the first log line
+# matching its pattern to the next phase's first line (Sphinx and
+# sphinx-gallery print these lines in this order).
+PHASES = [
+    ("start-up (Python, Sphinx, extensions, torch)", r"Running Sphinx"),
+    ("examples: runs, figures saved, files written", r"generating gallery for"),
+    ("reading sources (with the notebook pages' runs)", r"updating environment:"),
+    ("writing pages", r"preparing documents"),
+    ("finishing (indices, search, code links, sitemap)", r"generating indices"),
+]
+
+
+def phased_make(root: Path, what: str) -> tuple[float, dict[str, float], dict[str, float]]:
+    """`make html` in ROOT, timing each line of its log as it arrives: the wall
+    time, the seconds of each phase in PHASES, and each notebook page's run."""
+    command = ["make", "-C", str(root), "html", f"VENV={sys.prefix}"]
+    start = time.perf_counter()
+    env = reader_env() | {"PYTHONUNBUFFERED": "1"}  # each line as it is printed, not a buffer later
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    stamped = [(time.perf_counter() - start, line) for line in process.stdout]
+    if process.wait() != 0:
+        sys.exit(f"{what}: make html failed\n{''.join(line for _, line in stamped[-60:])}")
+    wall = time.perf_counter() - start
+    marks = [next((t for t, line in stamped if re.search(pattern, line)), None) for _, pattern in PHASES]
+    ends = marks[1:] + [wall]
+    phases = {"make, and Python until Sphinx's first line": round(marks[0] or 0, 2)}
+    phases |= {name: round(end - mark, 2) for (name, _), mark, end in zip(PHASES, marks, ends) if mark is not None and end is not None}
+    notebooks = {m[1]: float(m[2]) for _, line in stamped if (m := re.search(r"(\S+\.md): Executed notebook in ([\d.]+) seconds", line))}
+    return wall, phases, notebooks
 
 
 def page_figures(html: Path) -> dict[str, dict]:
@@ -232,7 +264,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         clone_s = None if args.skip_clone else fresh_clone_to_site(Path(tmp))
         root = copy_repo(Path(tmp) / "repo")
-        clean = timed_make(root, "clean build")
+        clean, phases, notebooks = phased_make(root, "clean build")
         per_example = examples_seconds(root)
         noop = timed_make(root, "no-op rebuild")
         pages = page_figures(root / "build" / "html")
@@ -261,6 +293,8 @@ def main() -> None:
         "make_test_s": test_s and round(test_s, 1),
         "make_test_over_clean_build": test_s and round(test_s / clean, 2),
         "lighthouse": lighthouse,
+        "clean_build_phases_s": phases,
+        "notebook_pages_s": notebooks,
         "examples_s": {name: round(t, 2) for name, t in per_example.items()},
         "pages": pages,
     }
@@ -274,6 +308,12 @@ def main() -> None:
     print(f"Build benchmark on {figures['machine']}")
     for label, seconds in rows:
         print(f"{label:<48} {seconds:7.2f} s")
+    print("\nWhere the clean build's time goes (phases in the order they run)")
+    for name, seconds in phases.items():
+        print(f"  {name:<50} {seconds:7.2f} s")
+    print(f"  {'of which the examples themselves':<50} {examples_total:7.2f} s")
+    for name, seconds in notebooks.items():
+        print(f"  {'of which the notebook page ' + Path(name).name:<50} {seconds:7.2f} s")
     tutorials = {path: f for path, f in pages.items() if path.count("/") == 2 and "/plot_" in path}
     if pages:
         print(f"\nPages in Chromium, cold cache ({len(pages)} pages, {len(tutorials)} tutorials)")
@@ -319,6 +359,14 @@ def main() -> None:
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(figures, indent=1) + "\n")
     print(f"written to {out.relative_to(REPO)}")
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")  # a GitHub Actions run's summary page
+    if summary:
+        with open(summary, "a", encoding="utf-8") as file:
+            file.write(f"## Build benchmark ({figures['machine']})\n\n| | seconds |\n| --- | ---: |\n")
+            file.writelines(f"| {label.strip()} | {seconds:.2f} |\n" for label, seconds in rows if not label.startswith("  "))
+            file.writelines(f"| phase: {name} | {seconds:.2f} |\n" for name, seconds in phases.items())
+            file.write("\n| target | met | figure |\n| --- | --- | --- |\n")
+            file.writelines(f"| {label} | {'yes' if met else 'no'} | {figure} |\n" for label, met, figure in checks)
 
 
 if __name__ == "__main__":
