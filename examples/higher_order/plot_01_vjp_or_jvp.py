@@ -139,8 +139,9 @@ torch.testing.assert_close(left, right, rtol=1e-12, atol=1e-12)
 # <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/autograd/functional.py>`__)
 # calls :func:`torch.autograd.grad` twice, and the site's tests count the
 # passes. The first computes :math:`g(w) = J^\top w` for a dummy :math:`w`
-# (zeros that require grad) and records that computation; :math:`g` is
-# linear in :math:`w` with Jacobian :math:`J^\top`, so the second, a VJP of
+# (a tensor that requires grad; its values do not matter) and records that
+# computation; :math:`g` is linear in :math:`w` with Jacobian
+# :math:`J^\top`, whatever :math:`w` holds, so the second, a VJP of
 # :math:`g` with :math:`u`, gives :math:`(J^\top)^\top u = J u`.
 #
 # What each route runs backwards shows in the events of
@@ -189,7 +190,7 @@ assert evaluated["func.jvp"] == evaluated["forward_ad dual"] == [], "no reverse 
 vjp_names = evaluated["functional.vjp"]
 assert evaluated["functional.jvp"][: len(vjp_names)] == vjp_names, "a VJP first"
 second_pass = evaluated["functional.jvp"][len(vjp_names) :]
-assert any("BackwardBackward" in name for name in second_pass), "then its backward"
+assert sorted(second_pass) == ["MvBackward0", "TanhBackwardBackward0"], second_pass
 
 # %%
 # Arithmetic, counted
@@ -269,7 +270,8 @@ assert route_flops == {
 #
 # The measure: :class:`torch.profiler.profile` with ``profile_memory=True``
 # records every allocation and release of tensor memory by torch's CPU
-# allocator, with the allocator's running total; its trace
+# allocator while it profiles, with a running total of the bytes allocated
+# since profiling began (memory allocated before is not in it); its trace
 # (``export_chrome_trace``) lists them as ``[memory]`` events. That total,
 # less its value before the first event, is what the block has allocated:
 # its last value is what is still held when the forward pass returns (what
@@ -296,7 +298,14 @@ def tensor_memory(run):
     before = memory[0]["Total Allocated"] - memory[0]["Bytes"]
     totals = [event["Total Allocated"] - before for event in memory]
     largest = max(event["Bytes"] for event in memory)
-    return result, {"held": totals[-1], "peak": max(totals), "largest": largest}
+    return result, {
+        "held": totals[-1],
+        "peak": max(totals),
+        "largest": largest,
+        # how many times an allocation of that size is made, and released
+        "largest made": sum(event["Bytes"] == largest for event in memory),
+        "largest freed": sum(event["Bytes"] == -largest for event in memory),
+    }
 
 
 def layer_stack(h, depth, weight=W_square):
@@ -334,18 +343,23 @@ for depth in depths:
         "every layer's output"
     )
     assert forward["held"] == 8 * n, "forward mode keeps only the tangent it returns"
+    assert forward["largest"] == 8 * n * n, "an n x n matrix"
+    assert forward["largest made"] == forward["largest freed"] == depth, "per layer"
 # From depth 2 on, each layer frees the previous layer's values as it makes
 # its own (at depth 1, the layer's inputs x and u were made before the block).
 assert len(set(forward_peaks[1:])) == 1, "forward mode's peak does not grow with depth"
-print(f"forward mode's largest single allocation: {max(forward_largest)} bytes")
+print(
+    f"forward mode's largest single allocation: {max(forward_largest)} bytes,"
+    " made and freed once per layer"
+)
 
 # %%
 # Here most of forward mode's peak is one allocation of :math:`8n^2` bytes
 # (printed above), an :math:`n \times n` matrix: the zero tangent of the
 # constant :math:`W_s`, written out for its product with :math:`h` in the
 # tangent :math:`\dot W_s h + W_s \dot h` (the next section counts such a
-# product in ``jacfwd``). It is freed in each layer, so it too stays the
-# same at every depth.
+# product in ``jacfwd``). It is made and freed in each layer (counted
+# above), so it too stays the same at every depth.
 
 # %%
 # Full Jacobians: columns or rows
@@ -363,9 +377,10 @@ print("jacfwd and jacrev both equal the hand-derived J:", tuple(J.shape))
 # %%
 # The products each one runs, counted by ``FlopCounterMode`` per ATen
 # operation and divided by :math:`2mn`, the FLOPs of one product with
-# :math:`W`. By default it counts matrix-matrix products (``mm``) only;
-# its ``custom_mapping`` argument makes it count matrix-vector products
-# (``mv``) too, at :math:`2mn` FLOPs for an :math:`m \times n` matrix.
+# :math:`W`. By default it counts matrix-matrix products (``mm`` and its
+# kin), convolutions and attention kernels, not matrix-vector products;
+# its ``custom_mapping`` argument makes it count those (``mv``) too, at
+# :math:`2mn` FLOPs for an :math:`m \times n` matrix.
 # Besides the forward pass's :math:`Wx` (one ``mv``), ``jacrev`` runs one
 # ``mm``, the :math:`m` basis cotangents times :math:`W`: :math:`m`
 # products. ``jacfwd`` runs one ``mm`` too, :math:`W` times the :math:`n`
@@ -373,8 +388,11 @@ print("jacfwd and jacrev both equal the hand-derived J:", tuple(J.shape))
 # :math:`\dot W x` of the product's tangent, where :math:`\dot W` is the
 # zero tangent forward mode gives the constant :math:`W`. The profiler's
 # events show it made, with :math:`W`'s shape
-# (``aten::_efficientzerotensor``, a tensor of zeros that stores none); it
-# is the same for every column, so its product runs once. In all,
+# (``aten::_efficientzerotensor``, a tensor of zeros that stores none), and
+# multiplied: an ``aten::mv`` on an :math:`m \times n` operand, inside
+# which torch writes the zero out as one stored zero expanded to that shape
+# (``aten::zeros`` and ``aten::expand``); it is the same for every column,
+# so its product runs once. In all,
 # ``jacfwd`` runs :math:`n + 1` products with an :math:`m \times n` matrix
 # besides :math:`Wx`, ``jacrev`` :math:`m`.
 
@@ -397,30 +415,41 @@ def products_with_W(run):
     }
 
 
-def zero_tangents_shaped_like_W(run):
+def zero_tangents_of_W(run):
+    """How many zero tangents of W's shape run() makes, and how many products
+    with an m x n matrix it runs on one, expanded from a stored zero."""
     with torch.profiler.profile(record_shapes=True) as profiled:
         run()
-    return sum(
+    events = profiled.events()
+    made = sum(
         event.name == "aten::_efficientzerotensor"
         and event.concrete_inputs[0] == [m, n]
-        for event in profiled.events()
+        for event in events
     )
+    multiplied = sum(
+        event.name == "aten::mv"
+        and event.input_shapes[0] == [m, n]
+        and {"aten::zeros", "aten::expand"} <= {c.name for c in event.cpu_children}
+        for event in events
+    )
+    return made, multiplied
 
 
 listed, zero_tangents = {}, {}
 for name, transform in (("jacfwd", torch.func.jacfwd), ("jacrev", torch.func.jacrev)):
     listed[name] = products_with_W(lambda: transform(f)(x))
-    zero_tangents[name] = zero_tangents_shaped_like_W(lambda: transform(f)(x))
+    zero_tangents[name] = zero_tangents_of_W(lambda: transform(f)(x))
     counted = ", ".join(f"{op} {count:g}" for op, count in listed[name].items())
-    print(
-        f"{name}: products {counted}; zero tangents of W's shape: {zero_tangents[name]}"
-    )
+    made, multiplied = zero_tangents[name]
+    print(f"{name}: products {counted};")
+    print(f"  zero tangents of W's shape: {made} made, {multiplied} multiplied")
 # Exact: FLOP counts are integers fixed by the shapes, FLOPs / 2mn an exact quotient.
 assert listed["jacfwd"]["mm"] == n and listed["jacrev"]["mm"] == m, listed
 assert listed["jacrev"]["mv"] == 1, "W x"
 # jacfwd's one mv more is the product with W's zero tangent, which jacrev does not make.
 assert listed["jacfwd"]["mv"] - listed["jacrev"]["mv"] == 1
-assert zero_tangents["jacfwd"] >= 1 and zero_tangents["jacrev"] == 0, zero_tangents
+assert zero_tangents["jacfwd"][0] >= 1 and zero_tangents["jacfwd"][1] == 1
+assert zero_tangents["jacrev"] == (0, 0), zero_tangents
 
 # %%
 # Counted and measured: tall against wide
@@ -435,15 +464,16 @@ assert zero_tangents["jacfwd"] >= 1 and zero_tangents["jacrev"] == 0, zero_tange
 # costs :math:`2mn` FLOPs, so the FLOPs that
 # ``FlopCounterMode`` counts, divided by
 # :math:`2mn`, give the number of products in it. (Without a
-# ``custom_mapping`` it counts matrix-matrix products and convolutions, not
-# matrix-vector products: it leaves out the forward pass's :math:`Wx` in
+# ``custom_mapping`` it counts matrix-matrix products, convolutions and
+# attention kernels, not matrix-vector products: it leaves out the forward pass's :math:`Wx` in
 # both and, in ``jacfwd``, the product with :math:`W`'s zero tangent
 # counted above, one evaluation's worth each.) The
 # count is the same on every machine, and the page asserts it: 16 products
 # for the mode that fits the shape, 4096 for the other, a ratio of 256.
 #
 # **Measured.** Median times with :class:`torch.utils.benchmark.Timer`, after
-# the counted call as a warm-up, the same input for both methods, on the
+# the counted call as a warm-up, the same input for both methods, in one
+# thread (``num_threads=1``, ``Timer``'s default, passed to say so), on the
 # machine that built this page. The time ratio is not the product ratio:
 # fixed per-call costs weigh on the cheap side, and the expensive side also
 # builds and processes a :math:`4096 \times 4096` basis. The sizes stop at
@@ -456,7 +486,9 @@ def count_and_time(jacobian_fn, x, W):
         jacobian_fn(x)  # counted, and the warm-up
     products = counter.get_total_flops() / (2 * W.numel())
     timer = benchmark.Timer(
-        stmt="jacobian_fn(x)", globals={"jacobian_fn": jacobian_fn, "x": x}
+        stmt="jacobian_fn(x)",
+        globals={"jacobian_fn": jacobian_fn, "x": x},
+        num_threads=1,
     )
     return products, timer.blocked_autorange(min_run_time=0.04).median * 1e3
 
