@@ -22,12 +22,19 @@ sys.path.insert(0, str(ROOT / "docs" / "_ext"))
 project = "VJP Cookbook"
 author = "The VJP Cookbook authors"
 copyright = f"2026, {author}"
-REPOSITORY = "https://github.com/vjp-cookbook/vjp-cookbook"  # source; "Run in Colab" links
+REPOSITORY = (
+    "https://github.com/vjp-cookbook/vjp-cookbook"  # source; "Run in Colab" links
+)
 # Where the built site is hosted. Read the Docs serves it under
 # /<language>/<version>/ and says so in READTHEDOCS_CANONICAL_URL; the 404
 # page's asset links, the sitemap and the social-card URLs follow it.
-SITE_URL = os.environ.get("READTHEDOCS_CANONICAL_URL") or "https://vjp-cookbook.github.io/vjp-cookbook/"
-TORCH_DOCS = "https://docs.pytorch.org/docs/2.13/"  # PyTorch's reference for the pinned torch
+SITE_URL = (
+    os.environ.get("READTHEDOCS_CANONICAL_URL")
+    or "https://vjp-cookbook.github.io/vjp-cookbook/"
+)
+TORCH_DOCS = (
+    "https://docs.pytorch.org/docs/2.13/"  # PyTorch's reference for the pinned torch
+)
 
 extensions = [
     "myst_nb",  # hand-written Markdown pages and notebooks in docs/
@@ -118,13 +125,21 @@ intersphinx_mapping = {"torch": (TORCH_DOCS, str(ROOT / "docs" / "_ext" / "torch
 # -- HTML ---------------------------------------------------------------------------
 html_theme = "furo"
 html_title = "VJP Cookbook"
-html_math_renderer = "katex"  # typeset at build time (docs/_ext/offline_math.py): no script, no CDN
+html_math_renderer = (
+    "katex"  # typeset at build time (docs/_ext/offline_math.py): no script, no CDN
+)
 html_static_path = ["docs/_static"]
 html_css_files = ["cookbook.css"]
 html_favicon = "docs/_static/favicon.svg"
 html_baseurl = SITE_URL
-html_theme_options = {"source_repository": REPOSITORY, "source_branch": "main", "source_directory": "docs/"}
-copybutton_selector = "div:not(.highlight-none) > div.highlight > pre"  # code, not its output
+html_theme_options = {
+    "source_repository": REPOSITORY,
+    "source_branch": "main",
+    "source_directory": "docs/",
+}
+copybutton_selector = (
+    "div:not(.highlight-none) > div.highlight > pre"  # code, not its output
+)
 notfound_urls_prefix = urlparse(SITE_URL).path
 ogp_site_url = SITE_URL
 ogp_social_cards = {"enable": False}  # no images drawn per page at build time
@@ -144,8 +159,13 @@ def choose_examples(app):
         gallery["plot_gallery"] = False
     pattern = os.environ.get("VJP_COOKBOOK_EXAMPLE")
     if pattern:
-        if not any(re.search(pattern, str(path)) for path in (ROOT / "examples").glob("*/plot_*.py")):
-            sys.exit(f"EXAMPLE={pattern} matches no example in examples/ (for example: EXAMPLE=basics/plot_04)")
+        if not any(
+            re.search(pattern, str(path))
+            for path in (ROOT / "examples").glob("*/plot_*.py")
+        ):
+            sys.exit(
+                f"EXAMPLE={pattern} matches no example in examples/ (for example: EXAMPLE=basics/plot_04)"
+            )
         gallery["filename_pattern"] = pattern
 
 
@@ -155,8 +175,13 @@ def describe_generated_pages(app, pagename, templatename, context, doctree):
     search and 404 pages get a description here (search engines show it, and
     Lighthouse's SEO audit asks for one)."""
     if 'name="description"' not in context.get("metatags", ""):
-        title = re.sub(r"<[^>]+>", "", context.get("title") or "") or {"genindex": "Index", "search": "Search"}.get(pagename, pagename)
-        title = title.replace('"', "&quot;")  # already HTML text: only the attribute's quote needs escaping
+        title = re.sub(r"<[^>]+>", "", context.get("title") or "") or {
+            "genindex": "Index",
+            "search": "Search",
+        }.get(pagename, pagename)
+        title = title.replace(
+            '"', "&quot;"
+        )  # already HTML text: only the attribute's quote needs escaping
         context["metatags"] = context.get("metatags", "") + (
             f'\n<meta name="description" content="{title}: VJP Cookbook, executable tutorials on vector-Jacobian products in PyTorch">'
         )
@@ -167,4 +192,6 @@ def setup(app):
     # priority 10), before it runs the examples (generate_gallery_rst, 500): both connected
     # in sphinx_gallery/gen_gallery.py's setup().
     app.connect("builder-inited", choose_examples, priority=20)
-    app.connect("html-page-context", describe_generated_pages, priority=900)  # after sphinxext-opengraph
+    app.connect(
+        "html-page-context", describe_generated_pages, priority=900
+    )  # after sphinxext-opengraph

@@ -34,7 +34,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from sitebuild import CHROMIUM_ARGS, REPO, SITE_PREFIX, copy_repo, gallery_order, make, reader_env, serve
+from sitebuild import (
+    CHROMIUM_ARGS,
+    REPO,
+    SITE_PREFIX,
+    copy_repo,
+    gallery_order,
+    make,
+    reader_env,
+    serve,
+)
 
 # The targets, on a 2-core machine (docs/contributing.md, "Build and page figures").
 MAX_OVERHEAD_S = 15  # clean build minus the examples' own run times
@@ -43,13 +52,18 @@ MAX_PAGE_BYTES = 1_000_000  # a tutorial page with a cold cache
 MAX_MATHS_MS = 500  # navigation until maths is typeset
 MAX_TEST_RATIO = 4  # make test / clean make html
 MIN_LIGHTHOUSE = {"desktop": 0.95, "mobile performance": 0.90}
-BENCH_TOOLS = REPO / "tests" / "bench-tools"  # Lighthouse 12.2.3 (npm), installed into build/bench-tools
+BENCH_TOOLS = (
+    REPO / "tests" / "bench-tools"
+)  # Lighthouse 12.2.3 (npm), installed into build/bench-tools
 # Pages Lighthouse audits by default (--lighthouse-all: every page): the two
 # card-heavy indexes, the landing page, a concept notebook, a small tutorial,
 # and the tutorials with the most elements (HEAVIEST of them, found in the
 # build: laying those out is most of a phone's work on a page).
 LIGHTHOUSE_PAGES = [
-    "index.html", "api.html", "auto_examples/index.html", "concepts/cheat_sheet.html",
+    "index.html",
+    "api.html",
+    "auto_examples/index.html",
+    "concepts/cheat_sheet.html",
     "auto_examples/basics/plot_01_elementwise_derivative.html",
 ]
 HEAVIEST = 3
@@ -79,7 +93,12 @@ MATHS_READY = """
 
 def examples_seconds(root: Path) -> dict[str, float]:
     costs = sorted(root.glob("docs/auto_examples/*/*.cost.json"))
-    return {f"{p.parent.name}/{p.name.removesuffix('.cost.json')}": json.loads(p.read_text())["time"] for p in costs}
+    return {
+        f"{p.parent.name}/{p.name.removesuffix('.cost.json')}": json.loads(
+            p.read_text()
+        )["time"]
+        for p in costs
+    }
 
 
 def timed_make(root: Path, what: str) -> float:
@@ -101,22 +120,41 @@ PHASES = [
 ]
 
 
-def phased_make(root: Path, what: str) -> tuple[float, dict[str, float], dict[str, float]]:
+def phased_make(
+    root: Path, what: str
+) -> tuple[float, dict[str, float], dict[str, float]]:
     """`make html` in ROOT, timing each line of its log as it arrives: the wall
     time, the seconds of each phase in PHASES, and each notebook page's run."""
     command = ["make", "-C", str(root), "html", f"VENV={sys.prefix}"]
     start = time.perf_counter()
-    env = reader_env() | {"PYTHONUNBUFFERED": "1"}  # each line as it is printed, not a buffer later
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    env = reader_env() | {
+        "PYTHONUNBUFFERED": "1"
+    }  # each line as it is printed, not a buffer later
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
     stamped = [(time.perf_counter() - start, line) for line in process.stdout]
     if process.wait() != 0:
-        sys.exit(f"{what}: make html failed\n{''.join(line for _, line in stamped[-60:])}")
+        sys.exit(
+            f"{what}: make html failed\n{''.join(line for _, line in stamped[-60:])}"
+        )
     wall = time.perf_counter() - start
-    marks = [next((t for t, line in stamped if re.search(pattern, line)), None) for _, pattern in PHASES]
+    marks = [
+        next((t for t, line in stamped if re.search(pattern, line)), None)
+        for _, pattern in PHASES
+    ]
     ends = marks[1:] + [wall]
     phases = {"make, and Python until Sphinx's first line": round(marks[0] or 0, 2)}
-    phases |= {name: round(end - mark, 2) for (name, _), mark, end in zip(PHASES, marks, ends) if mark is not None and end is not None}
-    notebooks = {m[1]: float(m[2]) for _, line in stamped if (m := re.search(r"(\S+\.md): Executed notebook in ([\d.]+) seconds", line))}
+    phases |= {
+        name: round(end - mark, 2)
+        for (name, _), mark, end in zip(PHASES, marks, ends)
+        if mark is not None and end is not None
+    }
+    notebooks = {
+        m[1]: float(m[2])
+        for _, line in stamped
+        if (m := re.search(r"(\S+\.md): Executed notebook in ([\d.]+) seconds", line))
+    }
     return wall, phases, notebooks
 
 
@@ -130,22 +168,38 @@ def page_figures(html: Path) -> dict[str, dict]:
 
     figures = {}
     with serve(html, SITE_PREFIX) as base_url, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        for path in sorted(p.relative_to(html).as_posix() for p in html.rglob("*.html")):
+        browser = playwright.chromium.launch(
+            executable_path=chromium, args=CHROMIUM_ARGS
+        )
+        for path in sorted(
+            p.relative_to(html).as_posix() for p in html.rglob("*.html")
+        ):
             context = browser.new_context()  # a new, empty cache
             page = context.new_page()
             network = context.new_cdp_session(page)
             network.send("Network.enable")
             network.send("Network.setCacheDisabled", {"cacheDisabled": True})
             transferred = []
-            network.on("Network.loadingFinished", lambda event: transferred.append(event["encodedDataLength"]))
+            network.on(
+                "Network.loadingFinished",
+                lambda event: transferred.append(event["encodedDataLength"]),
+            )
             page.add_init_script(MATHS_READY)
             page.goto(base_url + path, wait_until="load")
-            page.wait_for_function("window.__mathsReadyAt !== undefined", timeout=10_000)
-            ready_ms, maths = page.evaluate("[window.__mathsReadyAt, window.__mathsCount]")
+            page.wait_for_function(
+                "window.__mathsReadyAt !== undefined", timeout=10_000
+            )
+            ready_ms, maths = page.evaluate(
+                "[window.__mathsReadyAt, window.__mathsCount]"
+            )
             page.wait_for_load_state("networkidle")
             elements = page.evaluate("document.getElementsByTagName('*').length")
-            figures[path] = {"bytes": sum(transferred), "maths_ready_ms": round(ready_ms, 1), "maths": maths, "elements": elements}
+            figures[path] = {
+                "bytes": sum(transferred),
+                "maths_ready_ms": round(ready_ms, 1),
+                "maths": maths,
+                "elements": elements,
+            }
             context.close()
         browser.close()
     return figures
@@ -168,28 +222,52 @@ def lighthouse_scores(html: Path, pages: list[str]) -> dict[str, dict]:
         shutil.copy2(BENCH_TOOLS / name, tools / name)
     cli = tools / "node_modules" / ".bin" / "lighthouse"
     if not cli.exists():
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=tools, check=True, capture_output=True)
+        subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund"],
+            cwd=tools,
+            check=True,
+            capture_output=True,
+        )
     scores = {}
     runs = [("desktop", True), ("mobile", True), ("mobile, uncompressed", False)]
-    with serve(html, SITE_PREFIX, compress=True) as gzipped, serve(html, SITE_PREFIX) as plain, tempfile.TemporaryDirectory() as out:
+    with (
+        serve(html, SITE_PREFIX, compress=True) as gzipped,
+        serve(html, SITE_PREFIX) as plain,
+        tempfile.TemporaryDirectory() as out,
+    ):
         for path in pages:
             for form, compressed in runs:
                 report = Path(out) / "report.json"
-                command = [str(cli), (gzipped if compressed else plain) + path, "--quiet", "--output=json",
-                           f"--output-path={report}", "--chrome-flags=--headless=new --no-sandbox"]
+                command = [
+                    str(cli),
+                    (gzipped if compressed else plain) + path,
+                    "--quiet",
+                    "--output=json",
+                    f"--output-path={report}",
+                    "--chrome-flags=--headless=new --no-sandbox",
+                ]
                 if form == "desktop":
                     command.append("--preset=desktop")
                 elif not compressed:
                     command.append("--only-categories=performance")
                 runs_of_form = []
                 for _ in range(MOBILE_RUNS if form == "mobile" else 1):
-                    subprocess.run(command, env=dict(os.environ, CHROME_PATH=chromium), check=True, capture_output=True)
+                    subprocess.run(
+                        command,
+                        env=dict(os.environ, CHROME_PATH=chromium),
+                        check=True,
+                        capture_output=True,
+                    )
                     categories = json.loads(report.read_text())["categories"]
-                    runs_of_form.append({name: c["score"] for name, c in categories.items()})
+                    runs_of_form.append(
+                        {name: c["score"] for name, c in categories.items()}
+                    )
                 runs_of_form.sort(key=lambda run: run["performance"])
                 scores.setdefault(path, {})[form] = runs_of_form[len(runs_of_form) // 2]
                 if form == "mobile":
-                    scores[path]["mobile runs"] = [run["performance"] for run in runs_of_form]
+                    scores[path]["mobile runs"] = [
+                        run["performance"] for run in runs_of_form
+                    ]
             print(f"  lighthouse {path}: {scores[path]}", flush=True)
     return scores
 
@@ -200,12 +278,24 @@ def fresh_clone_to_site(tmp: Path) -> float:
     subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
     env = {k: v for k, v in reader_env().items() if k != "VIRTUAL_ENV"}
     start = time.perf_counter()
-    result = subprocess.run(["make", "-C", str(clone), "html"], capture_output=True, text=True, env=env)
+    result = subprocess.run(
+        ["make", "-C", str(clone), "html"], capture_output=True, text=True, env=env
+    )
     seconds = time.perf_counter() - start
     if result.returncode != 0:
-        sys.exit(f"fresh clone: make html failed\n{(result.stdout + result.stderr)[-3000:]}")
-    installed = subprocess.run([str(clone / ".venv" / "bin" / "python"), "-m", "pip", "list"], capture_output=True, text=True).stdout
-    test_only = [name for name in ("pytest", "playwright", "axe-playwright-python") if f"\n{name} " in "\n" + installed.lower()]
+        sys.exit(
+            f"fresh clone: make html failed\n{(result.stdout + result.stderr)[-3000:]}"
+        )
+    installed = subprocess.run(
+        [str(clone / ".venv" / "bin" / "python"), "-m", "pip", "list"],
+        capture_output=True,
+        text=True,
+    ).stdout
+    test_only = [
+        name
+        for name in ("pytest", "playwright", "axe-playwright-python")
+        if f"\n{name} " in "\n" + installed.lower()
+    ]
     if test_only:
         sys.exit(f"fresh clone: make html installed test-only packages {test_only}")
     return seconds
@@ -227,21 +317,36 @@ def contention(runs: int) -> None:
                 root = copy_repo(Path(tmp) / "repo")
                 busy = []
                 if setting == "both cores busy":
-                    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+                    busy = [
+                        subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                        for _ in range(2)
+                    ]
                 try:
                     command = ["make", "-C", str(root), "html", f"VENV={sys.prefix}"]
                     if setting == "pinned to core 0":
                         command = ["taskset", "-c", "0"] + command
                     start = time.perf_counter()
-                    result = subprocess.run(command, capture_output=True, text=True, env=reader_env())
+                    result = subprocess.run(
+                        command, capture_output=True, text=True, env=reader_env()
+                    )
                     seconds = time.perf_counter() - start
                 finally:
                     for process in busy:
                         process.kill()
                         process.wait()
                 passed = result.returncode == 0
-                results.append({"setting": setting, "run": run + 1, "passed": passed, "seconds": round(seconds, 1)})
-                print(f"{setting:<18} run {run + 1}: {'passed' if passed else 'FAILED'} in {seconds:6.1f} s", flush=True)
+                results.append(
+                    {
+                        "setting": setting,
+                        "run": run + 1,
+                        "passed": passed,
+                        "seconds": round(seconds, 1),
+                    }
+                )
+                print(
+                    f"{setting:<18} run {run + 1}: {'passed' if passed else 'FAILED'} in {seconds:6.1f} s",
+                    flush=True,
+                )
                 if not passed:
                     print((result.stdout + result.stderr)[-3000:])
     passed = sum(r["passed"] for r in results)
@@ -254,10 +359,23 @@ def contention(runs: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--contention", type=int, metavar="N", help="N clean builds busy, N pinned to one core")
-    parser.add_argument("--skip-clone", action="store_true", help="leave out the fresh-clone measurement")
-    parser.add_argument("--skip-test", action="store_true", help="leave out the make test measurement")
-    parser.add_argument("--lighthouse-all", action="store_true", help="audit every page, not a sample")
+    parser.add_argument(
+        "--contention",
+        type=int,
+        metavar="N",
+        help="N clean builds busy, N pinned to one core",
+    )
+    parser.add_argument(
+        "--skip-clone",
+        action="store_true",
+        help="leave out the fresh-clone measurement",
+    )
+    parser.add_argument(
+        "--skip-test", action="store_true", help="leave out the make test measurement"
+    )
+    parser.add_argument(
+        "--lighthouse-all", action="store_true", help="audit every page, not a sample"
+    )
     args = parser.parse_args()
     if args.contention:
         return contention(args.contention)
@@ -268,18 +386,34 @@ def main() -> None:
         per_example = examples_seconds(root)
         noop = timed_make(root, "no-op rebuild")
         pages = page_figures(root / "build" / "html")
-        by_elements = sorted((f["elements"], path) for path, f in pages.items() if "/plot_" in path)
-        audited = sorted(pages) if args.lighthouse_all else LIGHTHOUSE_PAGES + [path for _, path in by_elements[-HEAVIEST:]]
+        by_elements = sorted(
+            (f["elements"], path) for path, f in pages.items() if "/plot_" in path
+        )
+        audited = (
+            sorted(pages)
+            if args.lighthouse_all
+            else LIGHTHOUSE_PAGES + [path for _, path in by_elements[-HEAVIEST:]]
+        )
         lighthouse = lighthouse_scores(root / "build" / "html", audited)
         # A page that asks search engines not to index it (search.html, as
         # Sphinx makes it) fails Lighthouse's SEO audit "is crawlable" by
         # design: its SEO score is left out of the lowest.
-        unindexed = {p for p in lighthouse if NOINDEX in (root / "build" / "html" / p).read_text(encoding="utf-8")}
-        first = gallery_order()[0]  # the gallery's first tutorial: the same page from run to run
+        unindexed = {
+            p
+            for p in lighthouse
+            if NOINDEX in (root / "build" / "html" / p).read_text(encoding="utf-8")
+        }
+        first = gallery_order()[
+            0
+        ]  # the gallery's first tutorial: the same page from run to run
         edited = root / "examples" / first.parent.name / first.name
         edited.write_text(edited.read_text() + "\n# An edit.\n")
         one_edit = timed_make(root, "rebuild after one edit")
-        test_s = None if args.skip_test else timed_make_test(copy_repo(Path(tmp) / "test-repo"))
+        test_s = (
+            None
+            if args.skip_test
+            else timed_make_test(copy_repo(Path(tmp) / "test-repo"))
+        )
 
     examples_total = sum(per_example.values())
     figures = {
@@ -298,13 +432,22 @@ def main() -> None:
         "examples_s": {name: round(t, 2) for name, t in per_example.items()},
         "pages": pages,
     }
-    rows = [
-        ("clean build (make html)", clean),
-        (f"examples' own run times ({len(per_example)})", examples_total),
-        ("overhead (clean - examples)", clean - examples_total),
-        ("no-op rebuild", noop),
-        ("rebuild after editing one example", one_edit),
-    ] + ([("make test", test_s)] if test_s else []) + ([("fresh clone to built site (venv + install + build)", clone_s)] if clone_s else []) + [(f"  {name}", t) for name, t in per_example.items()]
+    rows = (
+        [
+            ("clean build (make html)", clean),
+            (f"examples' own run times ({len(per_example)})", examples_total),
+            ("overhead (clean - examples)", clean - examples_total),
+            ("no-op rebuild", noop),
+            ("rebuild after editing one example", one_edit),
+        ]
+        + ([("make test", test_s)] if test_s else [])
+        + (
+            [("fresh clone to built site (venv + install + build)", clone_s)]
+            if clone_s
+            else []
+        )
+        + [(f"  {name}", t) for name, t in per_example.items()]
+    )
     print(f"Build benchmark on {figures['machine']}")
     for label, seconds in rows:
         print(f"{label:<48} {seconds:7.2f} s")
@@ -313,43 +456,90 @@ def main() -> None:
         print(f"  {name:<50} {seconds:7.2f} s")
     print(f"  {'of which the examples themselves':<50} {examples_total:7.2f} s")
     for name, seconds in notebooks.items():
-        print(f"  {'of which the notebook page ' + Path(name).name:<50} {seconds:7.2f} s")
-    tutorials = {path: f for path, f in pages.items() if path.count("/") == 2 and "/plot_" in path}
+        print(
+            f"  {'of which the notebook page ' + Path(name).name:<50} {seconds:7.2f} s"
+        )
+    tutorials = {
+        path: f
+        for path, f in pages.items()
+        if path.count("/") == 2 and "/plot_" in path
+    }
     if pages:
-        print(f"\nPages in Chromium, cold cache ({len(pages)} pages, {len(tutorials)} tutorials)")
-        print(f"{'page':<66} {'bytes':>10} {'maths ready':>12} {'maths':>6} {'elements':>9}")
+        print(
+            f"\nPages in Chromium, cold cache ({len(pages)} pages, {len(tutorials)} tutorials)"
+        )
+        print(
+            f"{'page':<66} {'bytes':>10} {'maths ready':>12} {'maths':>6} {'elements':>9}"
+        )
         for path, f in pages.items():
-            print(f"{path:<66} {f['bytes']:>10,} {f['maths_ready_ms']:>9.0f} ms {f['maths']:>6} {f['elements']:>9,}")
+            print(
+                f"{path:<66} {f['bytes']:>10,} {f['maths_ready_ms']:>9.0f} ms {f['maths']:>6} {f['elements']:>9,}"
+            )
     checks = [
-        (f"overhead <= {MAX_OVERHEAD_S} s", clean - examples_total <= MAX_OVERHEAD_S, f"{clean - examples_total:.1f} s"),
+        (
+            f"overhead <= {MAX_OVERHEAD_S} s",
+            clean - examples_total <= MAX_OVERHEAD_S,
+            f"{clean - examples_total:.1f} s",
+        ),
         (f"no-op rebuild <= {MAX_NOOP_S} s", noop <= MAX_NOOP_S, f"{noop:.2f} s"),
     ]
     if test_s:
-        checks.append((f"make test <= {MAX_TEST_RATIO} x clean build", test_s <= MAX_TEST_RATIO * clean, f"{test_s / clean:.2f} x"))
+        checks.append(
+            (
+                f"make test <= {MAX_TEST_RATIO} x clean build",
+                test_s <= MAX_TEST_RATIO * clean,
+                f"{test_s / clean:.2f} x",
+            )
+        )
     if lighthouse:
+
         def counted(p, form):
-            return [score for name, score in lighthouse[p][form].items() if not (name == "seo" and p in unindexed)]
+            return [
+                score
+                for name, score in lighthouse[p][form].items()
+                if not (name == "seo" and p in unindexed)
+            ]
 
         desktop_low = min((min(counted(p, "desktop")), p) for p in lighthouse)
         mobile_low = min((min(counted(p, "mobile")), p) for p in lighthouse)
-        mobile_perf = min((s["mobile"]["performance"], p) for p, s in lighthouse.items())
-        plain = min((s["mobile, uncompressed"]["performance"], p) for p, s in lighthouse.items())
+        mobile_perf = min(
+            (s["mobile"]["performance"], p) for p, s in lighthouse.items()
+        )
+        plain = min(
+            (s["mobile, uncompressed"]["performance"], p) for p, s in lighthouse.items()
+        )
         checks += [
-            (f"Lighthouse desktop >= {MIN_LIGHTHOUSE['desktop']:.0%} (all four)", desktop_low[0] >= MIN_LIGHTHOUSE["desktop"],
-             f"lowest {desktop_low[0]:.2f} ({desktop_low[1]})" + (f"; SEO not counted on noindex {', '.join(sorted(unindexed))}" if unindexed else "")),
-            (f"Lighthouse mobile perf. >= {MIN_LIGHTHOUSE['mobile performance']:.0%}",
-             mobile_perf[0] >= MIN_LIGHTHOUSE["mobile performance"],
-             f"lowest {mobile_perf[0]:.2f} ({mobile_perf[1]}); all four, lowest {mobile_low[0]:.2f};"
-             f" uncompressed, lowest {plain[0]:.2f} ({plain[1]})"),
+            (
+                f"Lighthouse desktop >= {MIN_LIGHTHOUSE['desktop']:.0%} (all four)",
+                desktop_low[0] >= MIN_LIGHTHOUSE["desktop"],
+                f"lowest {desktop_low[0]:.2f} ({desktop_low[1]})"
+                + (
+                    f"; SEO not counted on noindex {', '.join(sorted(unindexed))}"
+                    if unindexed
+                    else ""
+                ),
+            ),
+            (
+                f"Lighthouse mobile perf. >= {MIN_LIGHTHOUSE['mobile performance']:.0%}",
+                mobile_perf[0] >= MIN_LIGHTHOUSE["mobile performance"],
+                f"lowest {mobile_perf[0]:.2f} ({mobile_perf[1]}); all four, lowest {mobile_low[0]:.2f};"
+                f" uncompressed, lowest {plain[0]:.2f} ({plain[1]})",
+            ),
         ]
     if tutorials:
         heaviest = max(tutorials, key=lambda p: tutorials[p]["bytes"])
         slowest = max(tutorials, key=lambda p: tutorials[p]["maths_ready_ms"])
         checks += [
-            (f"tutorial pages <= {MAX_PAGE_BYTES:,} bytes", tutorials[heaviest]["bytes"] <= MAX_PAGE_BYTES,
-             f"largest {tutorials[heaviest]['bytes']:,} ({heaviest})"),
-            (f"maths typeset <= {MAX_MATHS_MS} ms", tutorials[slowest]["maths_ready_ms"] <= MAX_MATHS_MS,
-             f"slowest {tutorials[slowest]['maths_ready_ms']:.0f} ms ({slowest})"),
+            (
+                f"tutorial pages <= {MAX_PAGE_BYTES:,} bytes",
+                tutorials[heaviest]["bytes"] <= MAX_PAGE_BYTES,
+                f"largest {tutorials[heaviest]['bytes']:,} ({heaviest})",
+            ),
+            (
+                f"maths typeset <= {MAX_MATHS_MS} ms",
+                tutorials[slowest]["maths_ready_ms"] <= MAX_MATHS_MS,
+                f"slowest {tutorials[slowest]['maths_ready_ms']:.0f} ms ({slowest})",
+            ),
         ]
     print("\nTargets")
     for label, met, figure in checks:
@@ -359,14 +549,28 @@ def main() -> None:
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(figures, indent=1) + "\n")
     print(f"written to {out.relative_to(REPO)}")
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")  # a GitHub Actions run's summary page
+    summary = os.environ.get(
+        "GITHUB_STEP_SUMMARY"
+    )  # a GitHub Actions run's summary page
     if summary:
         with open(summary, "a", encoding="utf-8") as file:
-            file.write(f"## Build benchmark ({figures['machine']})\n\n| | seconds |\n| --- | ---: |\n")
-            file.writelines(f"| {label.strip()} | {seconds:.2f} |\n" for label, seconds in rows if not label.startswith("  "))
-            file.writelines(f"| phase: {name} | {seconds:.2f} |\n" for name, seconds in phases.items())
+            file.write(
+                f"## Build benchmark ({figures['machine']})\n\n| | seconds |\n| --- | ---: |\n"
+            )
+            file.writelines(
+                f"| {label.strip()} | {seconds:.2f} |\n"
+                for label, seconds in rows
+                if not label.startswith("  ")
+            )
+            file.writelines(
+                f"| phase: {name} | {seconds:.2f} |\n"
+                for name, seconds in phases.items()
+            )
             file.write("\n| target | met | figure |\n| --- | --- | --- |\n")
-            file.writelines(f"| {label} | {'yes' if met else 'no'} | {figure} |\n" for label, met, figure in checks)
+            file.writelines(
+                f"| {label} | {'yes' if met else 'no'} | {figure} |\n"
+                for label, met, figure in checks
+            )
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from sitebuild import EXAMPLES, REPO, gallery_notebook
 
 sys.path.insert(0, str(REPO / "docs" / "_ext"))
 from torch_releases import RECORD, build_platform, release_key  # noqa: E402 (the page side of the record)
+
 # The oldest torch the downloads support, and the newest the maintainers' pip
 # served when this was set (its configuration capped torch at 2.14.1). Why this floor: see
 # docs/contributing.md, "torch releases".
@@ -46,7 +47,9 @@ def example_key(example: Path) -> str:
 def recorded(entry: dict, example: Path, release: str) -> bool:
     """ENTRY records how EXAMPLE's current source did with torch RELEASE."""
     same = entry.get("sha256") == hashlib.sha256(example.read_bytes()).hexdigest()
-    return same and (release in entry.get("passed", []) or release in entry.get("failed", {}))
+    return same and (
+        release in entry.get("passed", []) or release in entry.get("failed", {})
+    )
 
 
 def requirements(release: str) -> list[str]:
@@ -62,7 +65,9 @@ def environment(release: str) -> Path:
     shutil.rmtree(folder, ignore_errors=True)
     venv.create(folder, with_pip=True)
     python = folder / "bin" / "python"
-    subprocess.run([python, "-m", "pip", "install", "-q", *requirements(release)], check=True)
+    subprocess.run(
+        [python, "-m", "pip", "install", "-q", *requirements(release)], check=True
+    )
     return folder
 
 
@@ -76,16 +81,33 @@ def run_release(release: str, examples: list[Path]) -> dict:
         for example in examples:
             outcome = {}
             with tempfile.TemporaryDirectory() as work:
-                script = Path(work) / example.name  # this very source is what runs and what is hashed
+                script = (
+                    Path(work) / example.name
+                )  # this very source is what runs and what is hashed
                 script.write_bytes(example.read_bytes())
                 notebook = script.with_suffix(".ipynb")
                 notebook.write_text(json.dumps(gallery_notebook(script)))
                 for kind, path in (("script", script), ("notebook", notebook)):
                     result = server.run(kind, path, work)
-                    failed = result["returncode"] != 0 or (kind == "notebook" and result["figures"] < 1)
-                    outcome[kind] = (result["stderr"].strip() or result["stdout"].strip())[-1500:] if failed else None
-                results[example_key(example)] = (hashlib.sha256(script.read_bytes()).hexdigest(), outcome)
-            print(f"torch {release}: {example_key(example)}: " + ", ".join(f"{k} {'FAILED' if v else 'passed'}" for k, v in outcome.items()), flush=True)
+                    failed = result["returncode"] != 0 or (
+                        kind == "notebook" and result["figures"] < 1
+                    )
+                    outcome[kind] = (
+                        (result["stderr"].strip() or result["stdout"].strip())[-1500:]
+                        if failed
+                        else None
+                    )
+                results[example_key(example)] = (
+                    hashlib.sha256(script.read_bytes()).hexdigest(),
+                    outcome,
+                )
+            print(
+                f"torch {release}: {example_key(example)}: "
+                + ", ".join(
+                    f"{k} {'FAILED' if v else 'passed'}" for k, v in outcome.items()
+                ),
+                flush=True,
+            )
         server.close()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -98,8 +120,15 @@ def main(releases: list[str]) -> int:
     failures = 0
     for release in releases:
         # An example whose record already says how this very source did with RELEASE is not run again.
-        stale = [e for e in EXAMPLES if not recorded(record["examples"].get(example_key(e), {}), e, release)]
-        print(f"torch {release}: {len(stale)} of {len(EXAMPLES)} examples to run", flush=True)
+        stale = [
+            e
+            for e in EXAMPLES
+            if not recorded(record["examples"].get(example_key(e), {}), e, release)
+        ]
+        print(
+            f"torch {release}: {len(stale)} of {len(EXAMPLES)} examples to run",
+            flush=True,
+        )
         if not stale:
             continue
         for key, (sha256, outcome) in run_release(release, stale).items():
@@ -114,7 +143,11 @@ def main(releases: list[str]) -> int:
                 entry["passed"].remove(release)
             if any(outcome.values()):
                 failures += 1
-                entry["failed"][release] = next(error for error in outcome.values() if error).strip().splitlines()[-1]
+                entry["failed"][release] = (
+                    next(error for error in outcome.values() if error)
+                    .strip()
+                    .splitlines()[-1]
+                )
             else:
                 entry["passed"].append(release)
             entry["passed"].sort(key=release_key)

@@ -18,6 +18,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 # The tests run several torch processes at once (pytest-xdist workers, their
 # builds and standalone runs) on few cores. Waiting OpenMP threads that spin
@@ -29,8 +30,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import pytest
 from bs4 import BeautifulSoup, SoupStrainer
 from filelock import FileLock
-from sphinx_gallery.py_source_parser import split_code_and_text_blocks
-
 from sitebuild import (  # noqa: F401 (re-exported for the tests)
     CONF,
     EXAMPLES,
@@ -46,6 +45,7 @@ from sitebuild import (  # noqa: F401 (re-exported for the tests)
     reader_env,
     start_make,
 )
+from sphinx_gallery.py_source_parser import split_code_and_text_blocks
 
 # The build helpers (docs/_ext), importable by every test as conf.py imports them.
 sys.path.insert(0, str(REPO / "docs" / "_ext"))
@@ -359,3 +359,26 @@ def built_tree(site, tmp_path_factory) -> Path:
     and each leaves the tree built and whole for the next (the last one runs
     `make clean`)."""
     return shared_tmp(tmp_path_factory) / "built" / "repo"
+
+
+# -- For the unit tests (tests/unit) ------------------------------------------------------
+@pytest.fixture
+def fake_app():
+    """Makes a stand-in for Sphinx's application: this repository's docs/ and
+    examples/, conf.py's gallery folders (or the ones given); the files its
+    pages depend on are kept in env.noted."""
+
+    def make(examples_dirs="../examples", gallery_dirs="auto_examples"):
+        gallery = {
+            "examples_dirs": examples_dirs,
+            "gallery_dirs": gallery_dirs,
+            "example_extensions": {".py"},
+        }
+        noted = []
+        return SimpleNamespace(
+            srcdir=str(REPO / "docs"),
+            config=SimpleNamespace(sphinx_gallery_conf=gallery),
+            env=SimpleNamespace(note_dependency=noted.append, noted=noted),
+        )
+
+    return make

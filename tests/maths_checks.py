@@ -291,7 +291,12 @@ def maths_problems(page):
     page.evaluate(HELPERS)
     page.evaluate("document.fonts.ready.then(() => true)")
     counts, problems = {}, []
-    for name, script in [("overline", OVERLINES), ("prime", PRIMES), ("bold", BOLD), ("brace", BRACES)]:
+    for name, script in [
+        ("overline", OVERLINES),
+        ("prime", PRIMES),
+        ("bold", BOLD),
+        ("brace", BRACES),
+    ]:
         counts[name], found = page.evaluate(script)
         problems += found
     problems += page.evaluate(GENERAL)
@@ -302,5 +307,7 @@ def construct_page_problems(page):
     counts, problems = maths_problems(page)
     for name, minimum in MINIMUM_ON_CONSTRUCT_PAGE.items():
         if counts[name] < minimum:
-            problems.append(f"construct page: {counts[name]} {name}s checked, expected at least {minimum}")
+            problems.append(
+                f"construct page: {counts[name]} {name}s checked, expected at least {minimum}"
+            )
     return problems + page.evaluate(CONSTRUCTS)

@@ -12,7 +12,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*/plot_*.py"))
+EXAMPLES = sorted(
+    (Path(__file__).resolve().parent.parent / "examples").glob("*/plot_*.py")
+)
 
 
 def main() -> int:
@@ -20,7 +22,11 @@ def main() -> int:
     for example in EXAMPLES:
         with tempfile.TemporaryDirectory() as work:
             result = subprocess.run(
-                [sys.executable, str(example)], cwd=work, capture_output=True, text=True, env=dict(os.environ, MPLBACKEND="Agg")
+                [sys.executable, str(example)],
+                cwd=work,
+                capture_output=True,
+                text=True,
+                env=dict(os.environ, MPLBACKEND="Agg"),
             )
         name = f"{example.parent.name}/{example.name}"
         print(f"{'passed' if result.returncode == 0 else 'FAILED'} {name}", flush=True)

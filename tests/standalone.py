@@ -53,7 +53,9 @@ PRELOAD = [
     "IPython",
 ]
 with warnings.catch_warnings():
-    warnings.simplefilter("ignore")  # torch 2.13's own deprecation of torch.jit.script, met while loading
+    warnings.simplefilter(
+        "ignore"
+    )  # torch 2.13's own deprecation of torch.jit.script, met while loading
     for module in PRELOAD:
         try:
             importlib.import_module(module)
@@ -108,13 +110,22 @@ def quicken_timers() -> None:
     from torch.utils.benchmark import Timer
 
     measure = Timer.blocked_autorange
-    Timer.blocked_autorange = lambda self, callback=None, min_run_time=0.2: measure(self, callback, min_run_time=0)
+    Timer.blocked_autorange = lambda self, callback=None, min_run_time=0.2: measure(
+        self, callback, min_run_time=0
+    )
 
 
 def about() -> None:
     import torch
 
-    print(json.dumps({"capability": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads()}))
+    print(
+        json.dumps(
+            {
+                "capability": torch.backends.cpu.get_cpu_capability(),
+                "threads": torch.get_num_threads(),
+            }
+        )
+    )
 
 
 def child(request: dict, out: int, err: int, count: int) -> None:
@@ -130,11 +141,15 @@ def child(request: dict, out: int, err: int, count: int) -> None:
         sys.stdout.flush()
         os._exit(0)
     os.chdir(request["cwd"])
-    sys.path[0] = os.path.dirname(os.path.abspath(request["path"]))  # as `python script.py` sets it
+    sys.path[0] = os.path.dirname(
+        os.path.abspath(request["path"])
+    )  # as `python script.py` sets it
     if request.get("quick_timers"):
         quicken_timers()
     if request.get("rounding"):
-        OtherRounding(*request["rounding"]).__enter__()  # for the rest of this child's life
+        OtherRounding(
+            *request["rounding"]
+        ).__enter__()  # for the rest of this child's life
     if request["kind"] == "script":
         code = run_script(request["path"])
     else:
@@ -148,7 +163,9 @@ def child(request: dict, out: int, err: int, count: int) -> None:
 def serve() -> None:
     for line in sys.stdin:
         request = json.loads(line)
-        files = [tempfile.TemporaryFile("w+") for _ in range(3)]  # stdout, stderr, figures
+        files = [
+            tempfile.TemporaryFile("w+") for _ in range(3)
+        ]  # stdout, stderr, figures
         sys.stdout.flush()
         pid = os.fork()
         if pid == 0:
@@ -159,7 +176,12 @@ def serve() -> None:
         out, err, figures = (file.read() for file in files)
         for file in files:
             file.close()
-        answer = {"returncode": os.waitstatus_to_exitcode(status), "stdout": out, "stderr": err, "figures": int(figures or 0)}
+        answer = {
+            "returncode": os.waitstatus_to_exitcode(status),
+            "stdout": out,
+            "stderr": err,
+            "figures": int(figures or 0),
+        }
         print(json.dumps(answer), flush=True)
 
 

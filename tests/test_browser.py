@@ -21,7 +21,6 @@ import re
 import shutil
 
 import pytest
-
 from conftest import first_tutorial, gallery_order, tutorial_page
 from maths_checks import construct_page_problems, maths_problems
 from sitebuild import CHROMIUM_ARGS, SITE_PREFIX, serve
@@ -38,8 +37,8 @@ if not CHROMIUM:
     )
 
 from axe_playwright_python.sync_playwright import Axe  # noqa: E402
-from playwright.sync_api import sync_playwright  # noqa: E402
 from PIL import Image  # noqa: E402
+from playwright.sync_api import sync_playwright  # noqa: E402
 
 # Raw TeX that typeset maths never leaves in the text of a page.
 RAW_TEX = re.compile(r"\\(frac|mathbb|partial|top|sum|begin|left|right)\b|\$\$")

@@ -9,7 +9,6 @@ import sys
 from types import SimpleNamespace
 
 import pytest
-
 from conftest import EXAMPLES, REPO, tutorial_page
 
 

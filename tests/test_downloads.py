@@ -18,8 +18,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
-
 from conftest import (
     EXAMPLES,
     Standalone,
@@ -32,6 +30,7 @@ from conftest import (
     soup,
     tutorial_page,
 )
+from nbclient import NotebookClient
 
 
 def downloaded(site, example, suffix):

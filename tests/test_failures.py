@@ -23,7 +23,6 @@ from pathlib import Path
 
 import matplotlib
 import pytest
-
 from conftest import (
     CONF,
     EXAMPLES,

@@ -6,7 +6,9 @@ import re
 from conftest import soup
 
 EXTERNAL = re.compile(r"^(https?:)?//", re.IGNORECASE)
-CSS_URL = re.compile(r"""url\(\s*['"]?((https?:)?//[^'")]+)|@import\s+['"]((https?:)?//[^'"]+)""")
+CSS_URL = re.compile(
+    r"""url\(\s*['"]?((https?:)?//[^'")]+)|@import\s+['"]((https?:)?//[^'"]+)"""
+)
 # A URL written as a string in a script (what fetch, import, XHR or a new
 # <script src> would load), after comments are removed. XML namespaces name
 # things, they load nothing.
@@ -17,21 +19,48 @@ NAMESPACES = ("http://www.w3.org/",)
 
 def urls_a_script_can_load(text: str) -> list[str]:
     code = JS_COMMENT.sub("", text)
-    return [m.group(1) for m in JS_URL.finditer(code) if not m.group(1).startswith(NAMESPACES)]
+    return [
+        m.group(1)
+        for m in JS_URL.finditer(code)
+        if not m.group(1).startswith(NAMESPACES)
+    ]
 
 
 def test_pages_load_nothing_from_outside(site):
     pages = sorted(site.html.rglob("*.html"))
     assert pages
     for path in pages:
-        page = soup(path, "script", "img", "iframe", "audio", "video", "source", "embed", "link", "object", "style")
-        loads = [tag.get("src") for tag in page.find_all(["script", "img", "iframe", "audio", "video", "source", "embed"])]
-        loads += [tag.get("href") for tag in page.find_all("link") if tag.get("rel") != ["canonical"]]
+        page = soup(
+            path,
+            "script",
+            "img",
+            "iframe",
+            "audio",
+            "video",
+            "source",
+            "embed",
+            "link",
+            "object",
+            "style",
+        )
+        loads = [
+            tag.get("src")
+            for tag in page.find_all(
+                ["script", "img", "iframe", "audio", "video", "source", "embed"]
+            )
+        ]
+        loads += [
+            tag.get("href")
+            for tag in page.find_all("link")
+            if tag.get("rel") != ["canonical"]
+        ]
         loads += [tag.get("data") for tag in page.find_all("object")]
         external = [url for url in loads if url and EXTERNAL.match(url)]
         assert not external, f"{path.relative_to(site.html)} loads {external}"
         for style in page.find_all("style"):
-            assert not CSS_URL.search(style.get_text()), f"{path}: inline style loads from outside"
+            assert not CSS_URL.search(style.get_text()), (
+                f"{path}: inline style loads from outside"
+            )
         scripts = " ".join(str(tag) for tag in page.find_all("script")).lower()
         assert "mathjax" not in scripts, f"{path}: maths must not need MathJax"
 
@@ -48,12 +77,23 @@ def test_scripts_name_no_outside_url(site):
     files = list(site.html.rglob("*.js"))
     assert len(files) >= 5
     for path in files:
-        urls = urls_a_script_can_load(path.read_text(encoding="utf-8", errors="replace"))
+        urls = urls_a_script_can_load(
+            path.read_text(encoding="utf-8", errors="replace")
+        )
         assert not urls, f"{path.relative_to(site.html)} may load {urls}"
 
 
 def test_the_script_check_sees_a_cdn_url():
     # The check above on the kind of line it exists to catch, and on what it must let pass.
-    assert urls_a_script_can_load('s.src = "https://cdn.example.org/mathjax/tex-chtml.js";') == ["https://cdn.example.org/mathjax/tex-chtml.js"]
-    assert urls_a_script_can_load("fetch(`//cdn.example.org/x.json`)") == ["//cdn.example.org/x.json"]
-    assert urls_a_script_can_load('// see https://example.org\nconst ns = "http://www.w3.org/2000/svg";') == []
+    assert urls_a_script_can_load(
+        's.src = "https://cdn.example.org/mathjax/tex-chtml.js";'
+    ) == ["https://cdn.example.org/mathjax/tex-chtml.js"]
+    assert urls_a_script_can_load("fetch(`//cdn.example.org/x.json`)") == [
+        "//cdn.example.org/x.json"
+    ]
+    assert (
+        urls_a_script_can_load(
+            '// see https://example.org\nconst ns = "http://www.w3.org/2000/svg";'
+        )
+        == []
+    )

@@ -22,7 +22,6 @@ import platform
 from pathlib import Path
 
 import pytest
-
 from conftest import EXAMPLES, Standalone
 
 
@@ -31,7 +30,12 @@ def cpu_flags() -> set[str]:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
         return set()
-    return {flag for line in text.splitlines() if line.startswith("flags") for flag in line.split(":", 1)[1].split()}
+    return {
+        flag
+        for line in text.splitlines()
+        if line.startswith("flags")
+        for flag in line.split(":", 1)[1].split()
+    }
 
 
 def aten_levels_below_this_cpu() -> list[str]:
@@ -47,10 +51,24 @@ def aten_levels_below_this_cpu() -> list[str]:
 
 X86 = platform.machine().lower() in ("x86_64", "amd64")
 SETTINGS = {
-    **{f"aten-{level}": {"env": {"ATEN_CPU_CAPABILITY": level}} for level in aten_levels_below_this_cpu()},
-    **({f"mkl-{branch}": {"env": {"MKL_CBWR": branch}} for branch in ("COMPATIBLE", "AVX2")} if X86 else {}),
+    **{
+        f"aten-{level}": {"env": {"ATEN_CPU_CAPABILITY": level}}
+        for level in aten_levels_below_this_cpu()
+    },
+    **(
+        {
+            f"mkl-{branch}": {"env": {"MKL_CBWR": branch}}
+            for branch in ("COMPATIBLE", "AVX2")
+        }
+        if X86
+        else {}
+    ),
     "one-thread": {"env": {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}},
-    **{f"rounding-k{k}-hash{seed}": {"rounding": [k, seed]} for k in (4, 8) for seed in (1, 2)},
+    **{
+        f"rounding-k{k}-hash{seed}": {"rounding": [k, seed]}
+        for k in (4, 8)
+        for seed in (1, 2)
+    },
 }
 # Dynamo compiles nothing while a Python dispatch mode is active (it runs the
 # frame eagerly), so a page whose point is torch.compile cannot run under the
@@ -82,7 +100,10 @@ def close_servers():
 
 
 # One pytest-xdist worker runs all the tests of a setting: one server each.
-SETTING = pytest.mark.parametrize("setting", [pytest.param(s, marks=pytest.mark.xdist_group(f"machine-{s}")) for s in SETTINGS])
+SETTING = pytest.mark.parametrize(
+    "setting",
+    [pytest.param(s, marks=pytest.mark.xdist_group(f"machine-{s}")) for s in SETTINGS],
+)
 
 
 @SETTING
@@ -103,16 +124,21 @@ def test_the_setting_takes_effect(setting):
 def test_example_passes_on_another_machine(example, setting, tmp_path):
     rounding = SETTINGS[setting].get("rounding")
     if rounding and COMPILES in example.read_text(encoding="utf-8"):
-        pytest.skip("compiles with torch.compile, which compiles nothing under a Python dispatch mode")
+        pytest.skip(
+            "compiles with torch.compile, which compiles nothing under a Python dispatch mode"
+        )
     if rounding and f"{example.parent.name}/{example.stem}" in COUNTS_OPERATOR_EVENTS:
         pytest.skip("counts operator events, which the model's mode records twice")
-    result = server(setting).run("script", example, tmp_path, rounding=rounding, quick_timers=True)
-    assert result["returncode"] == 0, f"{example.name} fails with {setting}:\n" + result["stderr"][-3000:]
+    result = server(setting).run(
+        "script", example, tmp_path, rounding=rounding, quick_timers=True
+    )
+    assert result["returncode"] == 0, (
+        f"{example.name} fails with {setting}:\n" + result["stderr"][-3000:]
+    )
 
 
 def test_the_rounding_model_perturbs_only_inexact_results_and_always_alike():
     import torch
-
     from rounding import OtherRounding
 
     x = torch.linspace(0.1, 3, 1000, dtype=torch.float64)
@@ -121,9 +147,14 @@ def test_the_rounding_model_perturbs_only_inexact_results_and_always_alike():
         first, second, product = x.exp(), x.exp(), x * x
         count = torch.ones(1000, dtype=torch.float64).sum()
     assert first.equal(second), "the same computation gives the same answer"
-    assert not first.equal(plain_exp) and product.equal(plain_product), "exp is perturbed, x * x is not"
+    assert not first.equal(plain_exp) and product.equal(plain_product), (
+        "exp is perturbed, x * x is not"
+    )
     # Up to k eps relative, plus the rounding of the product y (1 + k eps u): half an ulp.
-    assert ((first - plain_exp).abs() <= (8 + 1) * torch.finfo(torch.float64).eps * plain_exp.abs()).all()
+    assert (
+        (first - plain_exp).abs()
+        <= (8 + 1) * torch.finfo(torch.float64).eps * plain_exp.abs()
+    ).all()
     assert count.item() == 1000, "an integer-valued sum is exact everywhere"
 
 
@@ -132,7 +163,6 @@ def test_the_rounding_model_allocates_nothing_the_profiler_counts():
     must count the same bytes (the model perturbs in place, in NumPy), and
     float32 and complex results are perturbed too."""
     import torch
-
     from rounding import OtherRounding
 
     def allocated(run):
@@ -141,9 +171,21 @@ def test_the_rounding_model_allocates_nothing_the_profiler_counts():
         return sum(max(e.self_cpu_memory_usage, 0) for e in profile.events())
 
     x = torch.linspace(0.1, 3, 1000, dtype=torch.float64)
-    plain = allocated(lambda: (x.exp() @ x.tanh(), torch.linalg.solve(torch.eye(3, dtype=x.dtype) * 2, x[:3])))
+    plain = allocated(
+        lambda: (
+            x.exp() @ x.tanh(),
+            torch.linalg.solve(torch.eye(3, dtype=x.dtype) * 2, x[:3]),
+        )
+    )
     with OtherRounding(k=8, seed=1):
-        assert allocated(lambda: (x.exp() @ x.tanh(), torch.linalg.solve(torch.eye(3, dtype=x.dtype) * 2, x[:3]))) == plain
+        assert (
+            allocated(
+                lambda: (
+                    x.exp() @ x.tanh(),
+                    torch.linalg.solve(torch.eye(3, dtype=x.dtype) * 2, x[:3]),
+                )
+            )
+            == plain
+        )
         single, complex_ = x.float().exp(), (x * 1j).exp()
     assert not single.equal(x.float().exp()) and not complex_.equal((x * 1j).exp())
-

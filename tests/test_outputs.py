@@ -26,7 +26,9 @@ def test_no_output_shows_a_warning_a_traceback_or_a_local_path(site):
     for page in sorted(site.html.rglob("*.html")):
         for block in soup(page, "div").select(OUTPUTS):
             for found in leaks(block.get_text(), str(site.root)):
-                problems.append(f"{page.relative_to(site.html)}: {found!r} in {block.get_text()[:200]!r}")
+                problems.append(
+                    f"{page.relative_to(site.html)}: {found!r} in {block.get_text()[:200]!r}"
+                )
     assert not problems, "\n".join(problems)
 
 

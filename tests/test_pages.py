@@ -11,9 +11,8 @@ import pickle
 import re
 
 import pytest
-from docutils import nodes
-
 from conftest import EXAMPLES, REPO, page_outputs, soup, tutorial_page
+from docutils import nodes
 
 # Code that checks: an assert statement or an assert_* call (assert_close, ...).
 CHECK = re.compile(r"^\s*(assert\b|[\w.]*\bassert_\w+\()", re.M)

@@ -15,7 +15,7 @@ import threading
 import time
 
 import pytest
-
+import torch_releases  # noqa: E402 (docs/_ext, on the path from conftest)
 from conftest import (
     CONF,
     EXAMPLES,
@@ -28,8 +28,6 @@ from conftest import (
     start_make,
     tutorial_page,
 )
-
-import torch_releases  # noqa: E402 (docs/_ext, on the path from conftest)
 
 
 class PageGate:

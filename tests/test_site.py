@@ -18,7 +18,6 @@ from pathlib import Path
 
 import yaml
 from bs4 import BeautifulSoup, SoupStrainer
-
 from conftest import EXAMPLES, REPO, first_tutorial, soup, tutorial_page
 from sitebuild import CONF, SITE_PREFIX, make_command
 
@@ -375,9 +374,8 @@ def test_code_looks_the_same_with_fewer_elements(site):
     has a span of such a token left."""
     from collections import Counter
 
-    from sphinx.highlighting import PygmentsBridge
-
     import page_html
+    from sphinx.highlighting import PygmentsBridge
 
     css = (site.html / "_static" / "pygments.css").read_text(encoding="utf-8")
     themes = [

@@ -22,15 +22,20 @@ import re
 from pathlib import Path
 
 import pytest
-from sphinx_gallery.py_source_parser import split_code_and_text_blocks
-
 from conftest import EXAMPLES, REPO
+from sphinx_gallery.py_source_parser import split_code_and_text_blocks
 
 PAGES = EXAMPLES + [REPO / "docs" / "tutorial_template.py"]
 FIRST = "The maths"
 CHECKS = "The checks"
 LAST = ("The picture", "What to remember")
-GLOBAL_SEEDING = {"torch.manual_seed", "torch.random.manual_seed", "np.random.seed", "numpy.random.seed", "random.seed"}
+GLOBAL_SEEDING = {
+    "torch.manual_seed",
+    "torch.random.manual_seed",
+    "np.random.seed",
+    "numpy.random.seed",
+    "random.seed",
+}
 MACHINERY = ("unittest.mock", "ast", "torch.utils._python_dispatch")
 
 
@@ -45,7 +50,12 @@ def sections(path: Path) -> list[str]:
         for i, line in enumerate(lines[:-1]):
             title = line.strip()
             underline = lines[i + 1].strip()
-            if title and (i == 0 or not lines[i - 1].strip()) and re.fullmatch(r"-+", underline) and len(underline) >= len(title):
+            if (
+                title
+                and (i == 0 or not lines[i - 1].strip())
+                and re.fullmatch(r"-+", underline)
+                and len(underline) >= len(title)
+            ):
                 found.append(title)
     return found
 
@@ -71,7 +81,11 @@ def dotted(node: ast.AST) -> str:
 
 
 def assigned_names(tree: ast.AST) -> set[str]:
-    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)}
+    return {
+        node.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
+    }
 
 
 def global_seeding(tree: ast.AST) -> list[str]:
@@ -90,12 +104,19 @@ def machinery(tree: ast.AST) -> list[str]:
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module:
-            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            names = [node.module] + [
+                f"{node.module}.{alias.name}" for alias in node.names
+            ]
         elif isinstance(node, ast.Attribute):
             names = [dotted(node)] if dotted(node) in MACHINERY else []
         else:
             continue
-        hits = [name for name in names for bad in MACHINERY if name == bad or name.startswith(bad + ".")]
+        hits = [
+            name
+            for name in names
+            for bad in MACHINERY
+            if name == bad or name.startswith(bad + ".")
+        ]
         if hits:
             found.append(f"line {node.lineno}: {hits[0]}")
     return found
@@ -105,7 +126,9 @@ def parsed(path: Path) -> ast.AST:
     return ast.parse(path.read_text(encoding="utf-8"), str(path))
 
 
-PAGE = pytest.mark.parametrize("path", PAGES, ids=lambda p: p.relative_to(REPO).as_posix())
+PAGE = pytest.mark.parametrize(
+    "path", PAGES, ids=lambda p: p.relative_to(REPO).as_posix()
+)
 
 
 @PAGE
@@ -117,13 +140,17 @@ def test_sections_follow_the_skeleton(path):
 
 @PAGE
 def test_the_hand_derived_reference_is_named_expected(path):
-    assert "expected" in assigned_names(parsed(path)), "no variable `expected` is assigned"
+    assert "expected" in assigned_names(parsed(path)), (
+        "no variable `expected` is assigned"
+    )
 
 
 @PAGE
 def test_no_global_seeding(path):
     found = global_seeding(parsed(path))
-    assert not found, "seed a torch.Generator and pass it as generator=:\n" + "\n".join(found)
+    assert not found, "seed a torch.Generator and pass it as generator=:\n" + "\n".join(
+        found
+    )
 
 
 @PAGE
@@ -143,12 +170,23 @@ def test_the_readers_see_what_they_look_for(tmp_path):
         "# %%\n# The picture\n# -----------\n"
     )
     assert sections(page) == ["The maths", "The checks", "The picture"]
-    assert skeleton_problems(sections(page)) == ["the last two sections are ['The checks', 'The picture'], not ['The picture', 'What to remember']"]
-    assert skeleton_problems(["The checks", "The checks", "The picture", "What to remember"]) == [
+    assert skeleton_problems(sections(page)) == [
+        "the last two sections are ['The checks', 'The picture'], not ['The picture', 'What to remember']"
+    ]
+    assert skeleton_problems(
+        ["The checks", "The checks", "The picture", "What to remember"]
+    ) == [
         "the first section is ['The checks'], not 'The maths'",
         "'The checks' occurs 2 times, not once",
     ]
     tree = parsed(page)
     assert {"expected", "other", "g"} <= assigned_names(tree)
-    assert global_seeding(tree) == ["line 21: torch.manual_seed(...)", "line 22: np.random.seed(...)"]
-    assert machinery(tree) == ["line 15: ast", "line 16: unittest.mock", "line 24: torch.utils._python_dispatch"]
+    assert global_seeding(tree) == [
+        "line 21: torch.manual_seed(...)",
+        "line 22: np.random.seed(...)",
+    ]
+    assert machinery(tree) == [
+        "line 15: ast",
+        "line 16: unittest.mock",
+        "line 24: torch.utils._python_dispatch",
+    ]

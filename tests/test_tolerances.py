@@ -14,14 +14,19 @@ import io
 import tokenize
 
 import pytest
-
 from conftest import EXAMPLES
 
 DEFAULT = 1e-7  # assert_close's rtol and atol for float64
 
 
 def small_constants(node: ast.AST) -> list[float]:
-    return [n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and type(n.value) in (int, float) and 0 <= n.value < DEFAULT]
+    return [
+        n.value
+        for n in ast.walk(node)
+        if isinstance(n, ast.Constant)
+        and type(n.value) in (int, float)
+        and 0 <= n.value < DEFAULT
+    ]
 
 
 def is_tight(node: ast.AST) -> bool:
@@ -30,11 +35,16 @@ def is_tight(node: ast.AST) -> bool:
     for n in ast.walk(node):
         if isinstance(n, ast.Call):
             name = ast.unparse(n.func)
-            if name.endswith("assert_close") and any(k.arg in ("rtol", "atol") and small_constants(k.value) for k in n.keywords):
+            if name.endswith("assert_close") and any(
+                k.arg in ("rtol", "atol") and small_constants(k.value)
+                for k in n.keywords
+            ):
                 return True
             if name.endswith(".equal") or name == "torch.equal":
                 return True
-        if isinstance(n, ast.Compare) and any(isinstance(op, (ast.Lt, ast.LtE)) for op in n.ops):
+        if isinstance(n, ast.Compare) and any(
+            isinstance(op, (ast.Lt, ast.LtE)) for op in n.ops
+        ):
             if any(value > 0 for c in n.comparators for value in small_constants(c)):
                 return True
     return False
@@ -43,19 +53,36 @@ def is_tight(node: ast.AST) -> bool:
 def is_check(node: ast.AST) -> bool:
     """An assert statement, or a call of assert_close as a statement."""
     call = isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
-    return isinstance(node, ast.Assert) or (call and ast.unparse(node.value.func).endswith("assert_close"))
+    return isinstance(node, ast.Assert) or (
+        call and ast.unparse(node.value.func).endswith("assert_close")
+    )
 
 
 def tight_checks(tree: ast.Module) -> list[ast.stmt]:
     """The checks with tight tolerances."""
-    return [node for node in ast.walk(tree) if is_check(node) and is_tight(node.test if isinstance(node, ast.Assert) else node.value)]
+    return [
+        node
+        for node in ast.walk(tree)
+        if is_check(node)
+        and is_tight(node.test if isinstance(node, ast.Assert) else node.value)
+    ]
 
 
 def comment_lines(source: str) -> set[int]:
-    return {tok.start[0] for tok in tokenize.generate_tokens(io.StringIO(source).readline) if tok.type == tokenize.COMMENT}
+    return {
+        tok.start[0]
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline)
+        if tok.type == tokenize.COMMENT
+    }
 
 
-def has_reason(check: ast.stmt, lines: list[str], comments: set[int], starts: dict[int, ast.stmt], parents: dict) -> bool:
+def has_reason(
+    check: ast.stmt,
+    lines: list[str],
+    comments: set[int],
+    starts: dict[int, ast.stmt],
+    parents: dict,
+) -> bool:
     """A comment on CHECK's lines, or directly above it, above the consecutive
     checks before it, or above the block it opens."""
     if comments & set(range(check.lineno, check.end_lineno + 1)):
@@ -71,8 +98,15 @@ def has_reason(check: ast.stmt, lines: list[str], comments: set[int], starts: di
             node = previous
             continue
         parent = parents.get(node)
-        if parent is not None and getattr(parent, "body", [None])[0] is node and parent.lineno == line:
-            line, node = parent.lineno - 1, parent  # the first statement of a block: a comment above its header
+        if (
+            parent is not None
+            and getattr(parent, "body", [None])[0] is node
+            and parent.lineno == line
+        ):
+            line, node = (
+                parent.lineno - 1,
+                parent,
+            )  # the first statement of a block: a comment above its header
             continue
         return False
     return False
@@ -82,17 +116,30 @@ def missing_reasons(source: str, name: str = "<example>") -> list[str]:
     tree = ast.parse(source)
     lines = source.splitlines()
     comments = comment_lines(source)
-    parents = {child: parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
+    parents = {
+        child: parent
+        for parent in ast.walk(tree)
+        for child in ast.iter_child_nodes(parent)
+    }
     statements = [n for n in ast.walk(tree) if isinstance(n, ast.stmt)]
     checks = tight_checks(tree)
     starts = {id(s): s for s in statements}
-    return [f"{name}:{c.lineno}: {lines[c.lineno - 1].strip()}" for c in checks if not has_reason(c, lines, comments, starts, parents)]
+    return [
+        f"{name}:{c.lineno}: {lines[c.lineno - 1].strip()}"
+        for c in checks
+        if not has_reason(c, lines, comments, starts, parents)
+    ]
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
 def test_every_tight_check_says_why_it_holds_on_any_machine(example):
-    missing = missing_reasons(example.read_text(encoding="utf-8"), f"{example.parent.name}/{example.name}")
-    assert not missing, "checks tighter than assert_close's defaults, with no reason above them:\n" + "\n".join(missing)
+    missing = missing_reasons(
+        example.read_text(encoding="utf-8"), f"{example.parent.name}/{example.name}"
+    )
+    assert not missing, (
+        "checks tighter than assert_close's defaults, with no reason above them:\n"
+        + "\n".join(missing)
+    )
 
 
 def test_the_rule_sees_what_it_is_for():

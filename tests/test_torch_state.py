@@ -4,7 +4,6 @@ state, so no example sees what an earlier one changed."""
 import sys
 
 import torch
-
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "docs" / "_ext"))
