@@ -205,8 +205,8 @@ def counting_calls(f):
 
 
 def count(method, f, x, v):
-    """Forward passes, backward functions, products with the n x n matrix, and
-    those with broadcast zeros, for one call."""
+    """Forward passes, backward functions (their names), products with the n x n
+    matrix, and those with broadcast zeros, for one call."""
     global forward_passes
     forward_passes = 0
     flops = FlopCounterMode(display=False)
@@ -215,9 +215,10 @@ def count(method, f, x, v):
     products = flops.get_total_flops() / (2 * x.numel() ** 2)
     events = profiled.events()
     prefix = "autograd::engine::evaluate_function: "
-    backward = sum(
-        e.name.startswith(prefix) and not e.name.endswith("AccumulateGrad")
+    backward = sorted(
+        e.name.removeprefix(prefix)
         for e in events
+        if e.name.startswith(prefix) and not e.name.endswith("AccumulateGrad")
     )
     return (
         forward_passes,
@@ -232,7 +233,9 @@ header = f"{f'n = {n}':<22}{'forward':>8}{'backward':>10}{'products':>13}"
 print(f"{header}{'with broadcast':>16}")
 print(f"{'passes':>30}{'functions':>10}{'with n x n':>13}{'zeros':>16}")
 for name, (forward, backward, products, broadcast) in counts.items():
-    print(f"  {name:<20}{forward:>8}{backward:>10}{products:>13.0f}{broadcast:>16}")
+    print(
+        f"  {name:<20}{forward:>8}{len(backward):>10}{products:>13.0f}{broadcast:>16}"
+    )
 
 # Exact integers, the same on every machine: calls of f, events, and FLOPs / 2n^2 an
 # exact quotient. How many backward functions a pass evaluates depends on how the
@@ -244,10 +247,19 @@ reverse_over_reverse = ["functional.vhp", "double backward", "func: vjp of grad"
 assert set(forward.values()) == {1}, forward
 # one product in the forward pass, one in the gradient, two through the gradient
 assert {products[name] for name in reverse_over_reverse} == {4}, products
-assert len({backward[name] for name in reverse_over_reverse}) == 1, backward
-assert backward["functional.hvp"] > backward["functional.vhp"], "a third pass"
+# the same backward functions, by name and number
+assert len({tuple(backward[name]) for name in reverse_over_reverse}) == 1, backward
+assert len(backward["functional.hvp"]) > len(backward["functional.vhp"]), "a third pass"
 assert products["functional.hvp"] > products["functional.vhp"], "a third pass"
-assert 0 < backward["func: jvp of grad"] < backward["functional.vhp"], "one pass"
+assert 0 < len(backward["func: jvp of grad"]) < len(backward["functional.vhp"]), "one"
+# jvp of grad's are those of one gradient pass through f's graph
+gradient_alone = count(lambda f, x, v: torch.func.grad(f)(x), f, x, v)[1]
+assert backward["func: jvp of grad"] == gradient_alone, gradient_alone
+# functional.hvp's docstring, which the text below quotes
+hvp_note = " ".join(torch.autograd.functional.hvp.__doc__.split())
+assert "significantly slower than `vhp`" in hvp_note, hvp_note
+assert "twice continuously differentiable" in hvp_note, hvp_note
+assert "you should use vhp instead" in hvp_note, hvp_note
 assert broadcast["func: jvp of grad"] > 0, "products with zero tangents"
 assert not any(broadcast[name] for name in methods if name != "func: jvp of grad")
 # Without its products with broadcast zeros, jvp of grad runs exactly the products
@@ -275,10 +287,12 @@ assert (
 #   third pass costs two more products, and more backward functions. Its
 #   docstring calls it significantly
 #   slower than :func:`~torch.autograd.functional.vhp`, and recommends
-#   ``vhp`` for twice continuously differentiable functions.
+#   ``vhp`` for twice continuously differentiable functions (the cell above
+#   reads both in the docstring).
 # * **jvp of grad** (forward-over-reverse) runs one forward and one backward
 #   pass (the fewest backward functions: only those of :math:`f`'s
-#   operations), carrying a tangent through every operation of both: the two
+#   operations, the same as :func:`torch.func.grad` alone, checked above),
+#   carrying a tangent through every operation of both: the two
 #   products of the gradient, two for their tangents, and two more that
 #   multiply by an :math:`n \times n` matrix of zeros: the tangent of the
 #   constant :math:`A`, which has none of its own, so forward mode uses a
@@ -308,7 +322,9 @@ assert (
 # Median times (:class:`torch.utils.benchmark.Timer`, after a counted call as
 # the warm-up) for one :math:`Hv` by each method, and for the route through
 # the full Hessian (build :math:`H`, then multiply). All start from the same
-# ``f``, ``x`` and ``v``. Figures from the machine that built this page; the
+# ``f``, ``x`` and ``v``, and all run in one thread (``num_threads=1``,
+# ``Timer``'s default, passed to say so; so do the timings after this
+# cell). Figures from the machine that built this page; the
 # full Hessian is timed up to :math:`n = 1000` only, to keep the page within
 # a few seconds. The products with :math:`n \times n` matrices are counted
 # in the warm-up call, as above (``H @ v`` at the end of the full-Hessian
@@ -340,6 +356,7 @@ for size in sizes:
         timer = benchmark.Timer(
             stmt="method(f, x, v)",
             globals={"method": method, "f": f_n, "x": x_n, "v": v_n},
+            num_threads=1,
         )
         median_ms[name].append(timer.blocked_autorange(min_run_time=0.04).median * 1e3)
 
@@ -381,7 +398,7 @@ for name, matrix in {
 }.items():
     row.mm(matrix)  # warm-up
     timer = benchmark.Timer(
-        stmt="row.mm(matrix)", globals={"row": row, "matrix": matrix}
+        stmt="row.mm(matrix)", globals={"row": row, "matrix": matrix}, num_threads=1
     )
     product_ms[name] = timer.blocked_autorange(min_run_time=0.04).median * 1e3
 ratio = product_ms["with the broadcast zeros"] / product_ms["with A"]
@@ -397,20 +414,26 @@ print(
 # time spent in its ``aten::mm`` calls with broadcast zeros (each event's
 # ``cpu_time_total``), and the cell prints their share of the whole call's
 # time, the median of three calls at :math:`n = 3000`, on the machine that
-# built this page (the profiler adds its own overhead to the call, the
-# products included). It also lists the operations the profiler records
-# inside one of those products.
+# built this page, with torch set to one thread like the timings above (the
+# profiler adds its own overhead to the call, the products included). It
+# also lists the operations the profiler records inside one of those
+# products, with the shapes of their inputs.
 
 shares = []
-for _ in range(3):
-    with torch.profiler.profile() as profiled:
-        start = time.perf_counter()
-        forward_over_reverse(f_n, x_n, v_n)
-        elapsed = time.perf_counter() - start
-    zero_products = products_with_broadcast_zeros(profiled.events())
-    # Exact integers: the broadcast zero products counted above.
-    assert len(zero_products) == counts["func: jvp of grad"][3]
-    shares.append(sum(e.cpu_time_total for e in zero_products) / 1e6 / elapsed)
+threads = torch.get_num_threads()
+torch.set_num_threads(1)  # as Timer ran the statements above
+try:
+    for _ in range(3):
+        with torch.profiler.profile(record_shapes=True) as profiled:
+            start = time.perf_counter()
+            forward_over_reverse(f_n, x_n, v_n)
+            elapsed = time.perf_counter() - start
+        zero_products = products_with_broadcast_zeros(profiled.events())
+        # Exact integers: the broadcast zero products counted above.
+        assert len(zero_products) == counts["func: jvp of grad"][3]
+        shares.append(sum(e.cpu_time_total for e in zero_products) / 1e6 / elapsed)
+finally:
+    torch.set_num_threads(threads)
 share = statistics.median(shares)
 print(
     f"jvp of grad at n = {sizes[-1]}: its two products with the broadcast zeros"
@@ -428,12 +451,15 @@ def within(event):
 
 inside = [child.name for child in zero_products[0].cpu_children]
 print("inside one of them:", ", ".join(inside))
-assert any(event.name == "aten::clone" for event in within(zero_products[0])), inside
+clones = [event for event in within(zero_products[0]) if event.name == "aten::clone"]
+print("  the clone's input:", clones[0].input_shapes[0])
+assert [clone.input_shapes[0] for clone in clones] == [[sizes[-1], sizes[-1]]], inside
 
 # %%
 # Besides the ``aten::zeros`` and ``aten::expand`` that make the broadcast
-# operand, the list holds an ``aten::clone``: the stored zero is copied out
-# to all :math:`n^2` entries before the product runs.
+# operand, the list holds an ``aten::clone`` of an :math:`n \times n` input:
+# the stored zero is copied out to all :math:`n^2` entries before the
+# product runs.
 
 # %%
 # The picture
@@ -449,12 +475,12 @@ assert any(event.name == "aten::clone" for event in within(zero_products[0])), i
 # and elementwise work, which the count leaves out, and on a shared machine
 # routes with the same count can differ by a third or more. jvp of grad also
 # runs six, but two of them are with the broadcast zero matrix, whose cost
-# the cells above measured beside a product with :math:`A` and inside jvp of
-# grad itself: that, not the count alone, decides where jvp of grad lands
-# among the times. The full Hessian's :math:`2n + 2` products grow with
-# :math:`n` and leave the count of every :math:`Hv` route far behind. The
-# times are this build's measurements, and a busy machine scatters them;
-# the counts are asserted.
+# the cells above measured, all in one thread, beside a product with
+# :math:`A` and inside jvp of grad itself: that, not the count alone,
+# decides where jvp of grad lands among the times. The full Hessian's
+# :math:`2n + 2` products grow with :math:`n` and leave the count of every
+# :math:`Hv` route far behind. The times are this build's measurements, and
+# a busy machine scatters them; the counts are asserted.
 
 fig, (ax_time, ax_count) = plt.subplots(
     2, 1, figsize=(7.2, 7.6), layout="constrained", sharex=True
