@@ -465,9 +465,9 @@ assert zero_tangents["jacrev"] == (0, 0), zero_tangents
 # ``FlopCounterMode`` counts, divided by
 # :math:`2mn`, give the number of products in it. (Without a
 # ``custom_mapping`` it counts matrix-matrix products, convolutions and
-# attention kernels, not matrix-vector products: it leaves out the forward pass's :math:`Wx` in
-# both and, in ``jacfwd``, the product with :math:`W`'s zero tangent
-# counted above, one evaluation's worth each.) The
+# attention kernels, not matrix-vector products: it leaves out the forward
+# pass's :math:`Wx` in both and, in ``jacfwd``, the product with
+# :math:`W`'s zero tangent counted above, one evaluation's worth each.) The
 # count is the same on every machine, and the page asserts it: 16 products
 # for the mode that fits the shape, 4096 for the other, a ratio of 256.
 #
