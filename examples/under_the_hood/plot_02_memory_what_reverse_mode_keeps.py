@@ -53,13 +53,14 @@ of :class:`torch.profiler.profile`.
 # weights) and those the forward pass allocated: the second group is the
 # memory that reverse mode keeps.
 
+import json
+import tempfile
 import textwrap
 
 import matplotlib.pyplot as plt
 import torch
 import torch.autograd.forward_ad as fwAD
 from torch.autograd.graph import saved_tensors_hooks
-from torch.autograd.profiler import record_function
 from torch.utils.checkpoint import checkpoint
 
 B, n = 32, 64
@@ -77,8 +78,7 @@ layer_calls = 0
 def layer(h, weight):
     global layer_calls
     layer_calls += 1
-    with record_function("layer"):  # a block of its own in the profile (see below)
-        return torch.tanh(h @ weight)
+    return torch.tanh(h @ weight)
 
 
 def network(h, depth, layer_weights=weights):
@@ -180,23 +180,21 @@ assert kept == 4 * activation_bytes, "the same L layer outputs"
 # also includes the temporaries of both passes. ``torch.cpu`` has no
 # counterpart of :func:`torch.cuda.max_memory_allocated`, and the process's
 # memory is shared with everything else the interpreter has done, so this
-# page adds the peak up from the records of :class:`torch.profiler.profile`.
-# With ``profile_memory=True`` every event it records (an operation, a
-# backward node, a :class:`~torch.autograd.profiler.record_function` block,
-# or ``[memory]`` outside all of them) carries ``self_cpu_memory_usage``:
-# the bytes of tensors allocated minus those freed inside it, but not inside
-# the events it contains. Added up in the order the events end, they give the
-# bytes of tensors alive after each one; the largest total is the peak of
-# tensor memory allocated inside the block. It leaves out tensors that
-# existed before the block and memory that kernels take other than from
-# PyTorch's allocator, and it counts what an event allocates or frees
-# between the events it contains as if at that event's end: exact only
-# where nothing else is allocated in between. So ``layer`` above is a
-# ``record_function`` block: the product it frees once ``tanh`` has used it
-# is counted when the layer ends, not when some larger event around it ends
-# (during checkpointing, below, that is the backward node that recomputes a
-# whole segment). The records are exact byte counts in the order the
-# operations ran, so the peak is the same on every run.
+# page reads the peak from the records of :class:`torch.profiler.profile`.
+# With ``profile_memory=True`` it records every allocation and every release
+# of tensor memory on the CPU, by any thread, in the order they happen, each
+# as a ``[memory]`` record with its bytes (negative for a release) and the
+# allocator's running total of the bytes allocated while profiling and not
+# yet released. The trace that
+# :meth:`~torch.profiler.profile.export_chrome_trace` writes lists these
+# records with their fields. The running total just before the first record
+# is what was alive when the block began; the largest total minus that is
+# the peak of the tensor memory the block allocated. It leaves out tensors
+# that existed before the block and memory that kernels take other than from
+# PyTorch's allocator. The records are exact byte counts, so the peak is the
+# same on every run. (Each event the profiler records also carries a
+# ``self_cpu_memory_usage``, but an allocation and a release inside the same
+# event cancel there: a sum of those can miss a peak.)
 
 
 assert not hasattr(torch.cpu, "max_memory_allocated"), (
@@ -204,20 +202,28 @@ assert not hasattr(torch.cpu, "max_memory_allocated"), (
 )
 
 
-def peak_bytes(run):
-    """Run RUN() under the profiler: (peak bytes of live tensors, result)."""
+def memory_records(run):
+    """Run RUN() under the profiler: (its [memory] records, in the order they
+    happened, each with "Bytes" and "Total Allocated"; result)."""
     with torch.profiler.profile(profile_memory=True) as profiled:
         result = run()
-    changes = sorted(
-        (event.time_range.end, event.self_cpu_memory_usage)
-        for event in profiled.events()
-        if event.self_cpu_memory_usage
-    )
-    live = peak = 0
-    for _, change in changes:
-        live += change
-        peak = max(peak, live)
-    return peak, result
+    with tempfile.TemporaryDirectory() as folder:
+        profiled.export_chrome_trace(f"{folder}/trace.json")
+        with open(f"{folder}/trace.json") as trace:
+            events = json.load(trace)["traceEvents"]
+    records = [event["args"] for event in events if event.get("name") == "[memory]"]
+    for before, record in zip(records, records[1:]):
+        # each total is the one before plus the record's own bytes: no record
+        # is missing or out of order
+        assert record["Total Allocated"] == before["Total Allocated"] + record["Bytes"]
+    return records, result
+
+
+def peak_bytes(run):
+    """Run RUN() under the profiler: (peak bytes of live tensors, result)."""
+    records, result = memory_records(run)
+    at_start = records[0]["Total Allocated"] - records[0]["Bytes"]
+    return max(record["Total Allocated"] for record in records) - at_start, result
 
 
 def matrix_products(run):
@@ -394,12 +400,20 @@ assert reverse_saved == expected, "8 L B n bytes"  # integer counts: exact
 #
 # Forward mode keeps nothing, but carries a tangent beside every value and
 # needs temporaries for the tangent formulas. From depth 2 on, whatever the
-# depth, its peak is five activation-sized buffers for the hand-written
-# JVP and six for :func:`torch.func.jvp` (at depth 1, four for both). The
-# sixth is waste, and it comes from PyTorch's forward-mode AD itself:
-# :func:`torch.func.jvp` and :mod:`torch.autograd.forward_ad` alike (the
-# same peaks, below). The tangent formula of a matrix product is
-# :math:`\dot h_l W_l + h_l \dot W_l`
+# depth, its peak is five activation-sized buffers for the hand-written JVP
+# and six, and 8 bytes, for :func:`torch.func.jvp` and
+# :mod:`torch.autograd.forward_ad` alike (the same peaks, below); at depth 1,
+# where :math:`h_0 = x` and its tangent :math:`u` existed before, four for
+# both (and the 8 bytes for ``func.jvp``). The sixth buffer comes from the
+# order of the work. PyTorch's forward-mode AD computes an operation's
+# tangent inside that operation's call: while ``tanh`` writes
+# :math:`h_{l+1}` and its tangent, the layer's input :math:`h_l` and its
+# tangent, the product :math:`h_l W_l` and its tangent are all still alive,
+# six buffers. The hand-written JVP finishes each layer's value first: the product and
+# :math:`h_l` are gone before it works on the tangent.
+#
+# PyTorch's forward-mode AD also does work the hand-written JVP skips. The
+# tangent formula of a matrix product is :math:`\dot h_l W_l + h_l \dot W_l`
 # (``at::mm(self_t, mat2_p) + at::mm(self_p, mat2_t)`` in
 # `tools/autograd/derivatives.yaml
 # <https://github.com/pytorch/pytorch/blob/v2.13.0/tools/autograd/derivatives.yaml>`__).
@@ -412,32 +426,95 @@ assert reverse_saved == expected, "8 L B n bytes"  # integer counts: exact
 # (`aten/src/ATen/ZeroTensorFallback.cpp
 # <https://github.com/pytorch/pytorch/blob/v2.13.0/aten/src/ATen/ZeroTensorFallback.cpp>`__)
 # materialises it as ``at::zeros({})`` expanded to the weight's shape: a
-# broadcast zero matrix, one 8-byte scalar with strides (0, 0). The product
-# :math:`h_l \dot W_l` is then an activation-sized buffer of zeros, one per
-# layer: the profiler counts three matrix products per layer under
+# broadcast zero matrix, one 8-byte scalar with strides (0, 0). The CPU
+# ``mm`` kernel then copies that factor into a dense :math:`n \times n`
+# matrix of zeros before it multiplies: 32 KiB here, two activations' worth,
+# the largest block ``func.jvp`` allocates (below). So each layer spends a
+# full :math:`B \times n \times n` product, and an :math:`n \times n`
+# temporary, on an activation-sized buffer of zeros, :math:`h_l \dot W_l`:
+# the profiler counts three matrix products per layer under
 # :mod:`torch.autograd.forward_ad`, where the hand-written JVP has two. That
-# the third one's factor is that broadcast scalar, and that at
-# ``torch.func.jvp``'s peak one of these products' outputs is alive (the
-# sixth buffer, the rest of the peak being the hand-written JVP's, byte for
-# byte), the site's tests check with a dispatch mode that sees each
-# operation's arguments (``tests/test_torch_claims.py``).
+# the third one's factor is that broadcast scalar, and that ``mm`` copies it
+# into a dense matrix, the site's tests check (``tests/test_torch_claims.py``);
 # :ref:`sphx_glr_auto_examples_higher_order_plot_02_hessian_vector_products.py`
-# finds the same products. Where the peaks cross therefore depends on the
-# implementation as much as on the mode. Reverse mode's peak,
-# :math:`(L + 1) \cdot 8Bn` bytes and the two scalars, passes
-# ``torch.func.jvp``'s between depth 4 and 8; it reaches the hand-written
-# JVP's at depth 4 (above it by the two scalars only) and grows past it
-# from there on.
+# finds the same products. Those products do not make the sixth buffer:
+# ``TimesWeight`` below is :math:`h W` with a tangent rule of its own,
+# :math:`\dot h W`, for a weight that has no tangent (and, with
+# ``set_materialize_grads(False)``, is handed none rather than a matrix of
+# zeros). With it the network makes two products per layer and allocates
+# nothing larger than an activation, and its peak is the same six buffers,
+# 8 bytes less.
+#
+# Where the peaks cross therefore depends on the implementation as much as
+# on the mode. Reverse mode's peak, :math:`(L + 1) \cdot 8Bn` bytes and the
+# two scalars, passes ``torch.func.jvp``'s between depth 4 and 8; it reaches
+# the hand-written JVP's at depth 4 (above it by the two scalars only) and
+# grows past it from there on.
+
+
+class TimesWeight(torch.autograd.Function):
+    """h @ weight, for a weight with no tangent: the tangent is tangent @ weight."""
+
+    generate_vmap_rule = True  # so that torch.func.vmap, and jacfwd, can batch it
+
+    @staticmethod
+    def forward(h, weight):
+        return h @ weight
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_forward(inputs[1])
+        # a missing tangent reaches jvp as None, not as a matrix of zeros
+        ctx.set_materialize_grads(False)
+
+    @staticmethod
+    def jvp(ctx, h_tangent, weight_tangent):
+        assert weight_tangent is None, "a rule for a constant weight"
+        (weight,) = ctx.saved_tensors
+        return h_tangent @ weight
+
+
+def network_with_rule(h, depth):
+    for weight in weights[:depth]:
+        h = torch.tanh(TimesWeight.apply(h, weight))
+    return h
+
+
+def largest_block(run):
+    """The most bytes RUN() allocates at once."""
+    records, _ = memory_records(run)
+    return max(record["Bytes"] for record in records)
+
+
+rule_peak, rule_products = [], []
+for depth in depths:
+    peak, (_, directional_rule) = peak_bytes(
+        lambda: torch.func.jvp(lambda h: network_with_rule(h, depth).sum(), (x,), (u,))
+    )
+    rule_peak.append(peak)
+    rule_products.append(
+        matrix_products(
+            lambda: torch.func.jvp(
+                lambda h: network_with_rule(h, depth).sum(), (x,), (u,)
+            )
+        )
+    )
+    # the hand JVP's operations: within the sum of the two sides' rounding
+    # bounds, asserted below 1e-7 above, so assert_close's float64 defaults
+    torch.testing.assert_close(directional_rule, network_jvp_by_hand(x, u, depth)[1])
 
 print(
     "reverse peak - saved, in bytes:",
     sorted({peak - saved for peak, saved in zip(reverse_peak, reverse_saved)}),
 )
+for name, peak in (("func.jvp", forward_peak), ("by hand", hand_peak)):
+    print(
+        f"{name} peak at depth 16: {peak[-1] // activation_bytes} activations"
+        f" + {peak[-1] % activation_bytes} bytes"
+    )
 print(
-    "forward peak in activations: func.jvp",
-    forward_peak[-1] / activation_bytes,
-    " by hand",
-    hand_peak[-1] / activation_bytes,
+    f"TimesWeight peak at depth 16: {rule_peak[-1] // activation_bytes} activations"
+    f" + {rule_peak[-1] % activation_bytes} bytes"
 )
 print("forward_ad dual numbers: peaks", dual_peak)
 print(
@@ -445,6 +522,19 @@ print(
     sorted({count // depth for count, depth in zip(products["forward_ad"], depths)}),
     " by hand",
     sorted({count // depth for count, depth in zip(products["by hand"], depths)}),
+    " TimesWeight",
+    sorted({count // depth for count, depth in zip(rule_products, depths)}),
+)
+func_jvp_block = largest_block(
+    lambda: torch.func.jvp(lambda h: network(h, 4).sum(), (x,), (u,))
+)
+rule_block = largest_block(
+    lambda: torch.func.jvp(lambda h: network_with_rule(h, 4).sum(), (x,), (u,))
+)
+hand_block = largest_block(lambda: network_jvp_by_hand(x, u, 4))
+print(
+    f"largest block allocated: func.jvp {func_jvp_block},"
+    f" TimesWeight {rule_block}, by hand {hand_block}"
 )
 assert all(
     peak - saved == activation_bytes + 2 * 8
@@ -453,20 +543,24 @@ assert all(
 assert all(a < b for a, b in zip(reverse_peak, reverse_peak[1:])), (
     "reverse mode's peak grows with depth"
 )
-assert forward_peak[0] == hand_peak[0] == 4 * activation_bytes, (
-    "depth 1: four activations for both"
-)
-assert forward_peak[1:] == [6 * activation_bytes] * 4, (
-    "func.jvp, from depth 2 on: six, whatever the depth"
+assert hand_peak[0] == 4 * activation_bytes, "depth 1: four activations"
+assert forward_peak[0] == 4 * activation_bytes + 8, "depth 1: four, and 8 bytes"
+assert forward_peak[1:] == [6 * activation_bytes + 8] * 4, (
+    "func.jvp, from depth 2 on: six and 8 bytes, whatever the depth"
 )
 assert hand_peak[1:] == [5 * activation_bytes] * 4, (
     "by hand, from depth 2 on: five, whatever the depth"
 )
 assert dual_peak == forward_peak, "forward_ad: the same peaks as func.jvp"
-assert products["by hand"] == [2 * depth for depth in depths]
+assert rule_peak == [peak - 8 for peak in forward_peak], (
+    "no zero products: the same buffers, without the 8-byte scalar"
+)
+assert products["by hand"] == rule_products == [2 * depth for depth in depths]
 assert products["forward_ad"] == [3 * depth for depth in depths], (
     "one more product per layer than by hand"
 )
+assert func_jvp_block == n * n * 8, "func.jvp: an n x n matrix"
+assert rule_block == hand_block == activation_bytes, "the others: one activation"
 assert forward_peak[2] > reverse_peak[2] and forward_peak[3] < reverse_peak[3], (
     "func.jvp: crossing between 4 and 8"
 )
@@ -488,9 +582,11 @@ assert hand_peak[1] > reverse_peak[1] and hand_peak[2] == reverse_peak[2] - 2 * 
 # :math:`L` (counted by the layer function itself). The gradient is the
 # same. By default each checkpoint also keeps a copy of the random number
 # generator's state (:func:`torch.get_rng_state`), to draw the same numbers
-# when it recomputes; this network draws none, so the segments below are
-# checkpointed with ``preserve_rng_state=False`` (what the default adds is
-# measured after the loop).
+# when it recomputes, and while it recomputes it holds one copy more: the
+# state of that moment, to put back afterwards. This network draws no random
+# numbers, so the segments below are checkpointed with
+# ``preserve_rng_state=False`` (what the default adds is measured after the
+# loop: four kept states and the one taken during a recomputation).
 
 depth = 16
 layer_calls = 0
@@ -559,9 +655,12 @@ peak_with_rng_states, _ = peak_bytes(
 )
 print(
     f"segments of  4, default preserve_rng_state=True: peak {peak_with_rng_states},"
-    f" {depth // 4} x {rng_state_bytes} bytes more"
+    f" {(peak_with_rng_states - checkpoint_peak[2]) / rng_state_bytes:g}"
+    f" x {rng_state_bytes} bytes more"
 )
-assert peak_with_rng_states - checkpoint_peak[2] == depth // 4 * rng_state_bytes
+assert (
+    peak_with_rng_states - checkpoint_peak[2] == (depth // 4 + 1) * rng_state_bytes
+), "one state per checkpoint, and one more while a segment is recomputed"
 
 # %%
 # Saved bytes fall as segments get longer, but the peak does not follow:
@@ -605,11 +704,21 @@ except RuntimeError as error:
 # the Jacobian, as here: one sample, :math:`n = m = 16`, hidden width 256,
 # 4 layers (``chunk_size=16`` is all :math:`m` at once).
 # :func:`torch.func.jacfwd` (no ``chunk_size`` argument) carries :math:`n`
-# tangents through every layer instead, with their temporaries.
+# tangents through every layer instead, with their temporaries, and, as
+# above, multiplies by each weight's zero tangent, copied into a dense
+# matrix: here a :math:`256 \times 256` one, 512 KiB, more than half of
+# its peak. With ``TimesWeight`` in place of the products, ``jacfwd``
+# carries the same tangents without the zero products, and its peak falls
+# below a fifth of that: what the tangents and their temporaries take, still
+# above ``jacrev``'s.
 # Every chunk size does the same :math:`m` VJPs, each with the
-# matrix-product FLOPs of one forward pass: the site's tests count them with
-# ``FlopCounterMode`` (``tests/test_torch_claims.py``), which counts matrix
-# products and convolutions, not elementwise operations such as ``tanh``.
+# matrix-product FLOPs of one forward pass, one product per layer, because
+# the weights here are constants and only the sample is differentiated
+# (were the weights differentiated too, each VJP would also multiply out
+# their gradients, a second product per layer). The site's tests count the
+# FLOPs with ``FlopCounterMode`` (``tests/test_torch_claims.py``), which
+# counts matrix products and convolutions, not elementwise operations such
+# as ``tanh``.
 #
 # The reference is the Jacobian multiplied out by hand, layer by layer:
 # :math:`J = J_{L-1} \cdots J_0` with
@@ -687,14 +796,36 @@ for chunk_size in chunk_sizes:
 jacfwd_peak, jacobian = peak_bytes(lambda: torch.func.jacfwd(wide_network)(sample))
 # the same bound
 torch.testing.assert_close(jacobian, expected_jacobian, rtol=1e-12, atol=1e-10)
+jacfwd_block = largest_block(lambda: torch.func.jacfwd(wide_network)(sample))
+
+
+def wide_network_with_rule(h):
+    for weight in wide_weights:
+        h = torch.tanh(TimesWeight.apply(h, weight))
+    return h
+
+
+jacfwd_rule_peak, jacobian = peak_bytes(
+    lambda: torch.func.jacfwd(wide_network_with_rule)(sample)
+)
+# the same bound
+torch.testing.assert_close(jacobian, expected_jacobian, rtol=1e-12, atol=1e-10)
 
 for chunk_size, peak in zip(chunk_sizes, jacrev_peak):
     print(f"jacrev, chunk_size={chunk_size:>2}: peak {peak:>6} bytes")
 print(f"jacfwd:                peak {jacfwd_peak:>6} bytes")
+print(f"jacfwd's largest block: {jacfwd_block} bytes, a {width} x {width} matrix")
+print(f"jacfwd with TimesWeight: peak {jacfwd_rule_peak:>6} bytes")
 assert all(a > b for a, b in zip(jacrev_peak, jacrev_peak[1:])), (
     "smaller chunks, lower peak"
 )
 assert jacfwd_peak > max(jacrev_peak)
+assert jacfwd_block == width * width * 8 > jacfwd_peak / 2, (
+    "most of jacfwd's peak is one dense copy of a zero tangent"
+)
+assert max(jacrev_peak) < jacfwd_rule_peak < jacfwd_peak / 5, (
+    "without the zero products: under a fifth, still above jacrev"
+)
 
 # %%
 # A small ``chunk_size`` costs no extra matrix-product FLOPs (the tests'
@@ -706,8 +837,9 @@ assert jacfwd_peak > max(jacrev_peak)
 #
 # The bytes counted above: saved and peak by depth for reverse mode, with
 # the peaks of one JVP (top); saved and peak with checkpointing (bottom
-# left); and the peak of ``jacrev`` by chunk size, with ``jacfwd``'s
-# (bottom right).
+# left); and the peak of ``jacrev`` by chunk size, with ``jacfwd``'s, most
+# of which is the dense copy of a weight's zero tangent, and ``jacfwd``'s
+# with ``TimesWeight`` (bottom right).
 
 
 def kib(values):
@@ -777,7 +909,11 @@ bars(
     "jacrev chunk_size $c$ ($m = 16$)",
     "Jacobian $16 \\times 16$, width 256",
 )
-axes[2].axhline(jacfwd_peak / 1024, color="C3", ls="--", lw=1, label="jacfwd: peak")
+for peak, style, label in (
+    (jacfwd_peak, "C3--", "jacfwd: peak (512 KiB of zeros)"),
+    (jacfwd_rule_peak, "C4:", "jacfwd, TimesWeight: peak"),
+):
+    axes[2].axhline(peak / 1024, color=style[:2], ls=style[2:], lw=1.2, label=label)
 axes[2].set_ylim(0, 1.3 * jacfwd_peak / 1024)
 for ax, corner in zip(axes, ["upper left", "upper center", "upper center"]):
     ax.legend(fontsize=9, loc=corner)
@@ -791,19 +927,22 @@ plt.show()
 #   :math:`8LBn` bytes, growing with depth. Count it per storage, not per
 #   saved tensor, and leave out the weights and inputs that exist anyway.
 # * Forward mode keeps nothing, but carries tangents and their temporaries,
-#   and gives one direction per pass; PyTorch's forward-mode AD
-#   (``torch.func.jvp`` and ``torch.autograd.forward_ad`` alike) also
-#   multiplies by the zero tangents of constants in operations without a
-#   kernel for zero tensors, such as ``mm``. ``jacrev``'s ``chunk_size`` and
-#   checkpointing lower the peak by doing the same work in pieces or twice.
+#   and gives one direction per pass. PyTorch's forward-mode AD
+#   (``torch.func.jvp`` and ``torch.autograd.forward_ad`` alike) computes
+#   each operation's tangent inside its call, so a layer's input, product
+#   and output are alive with their tangents; it also multiplies by the zero
+#   tangents of constants in operations without a kernel for zero tensors,
+#   such as ``mm``, which on a CPU copies the zero into a dense matrix first.
+#   ``jacrev``'s ``chunk_size`` and checkpointing lower the peak by doing the
+#   same work in pieces or twice.
 # * On a CPU, measure memory deterministically: saved-tensor hooks for what
-#   the graph keeps, the profiler's memory records for live tensor bytes.
+#   the graph keeps, the profiler's memory records (the allocator's running
+#   total) for the peak of live tensor bytes.
 #
 # Next: :ref:`sphx_glr_auto_examples_under_the_hood_plot_03_vjps_under_torch_compile.py`.
 # Reference: :class:`torch.autograd.graph.saved_tensors_hooks`,
 # :func:`torch.utils.checkpoint.checkpoint`, :func:`torch.func.jvp`,
 # :mod:`torch.autograd.forward_ad`, :func:`torch.func.jacrev`,
 # :func:`torch.func.jacfwd`, :func:`torch.autograd.grad`,
-# :class:`torch.profiler.profile`,
-# :class:`torch.autograd.profiler.record_function`,
+# :class:`torch.profiler.profile`, :class:`torch.autograd.Function`,
 # :func:`torch.get_rng_state`.
