@@ -382,3 +382,42 @@ def test_the_memory_page_jacrev_does_the_same_matrix_product_flops_for_every_chu
         with FlopCounterMode(display=False) as flops:
             torch.func.jacrev(wide_network, chunk_size=chunk_size)(sample)
         assert flops.get_total_flops() == (1 + 16) * forward_flops, chunk_size
+
+
+def test_the_memory_page_cpu_mm_copies_the_broadcast_zero_tangent_into_a_dense_matrix():
+    """under_the_hood/plot_02: the CPU mm kernel copies forward mode's broadcast
+    zero tangent of a weight into a dense matrix (a clone inside mm), once per
+    layer: n x n under func.jvp, the weight's shape under jacfwd of the wide
+    network (256 x 256 for the middle two: the page finds one such float64
+    matrix to be the largest block jacfwd allocates). The hand JVP copies nothing."""
+    import torch
+
+    def copies_inside_mm(run):
+        with torch.profiler.profile(record_shapes=True) as profiled:
+            run()
+        return [
+            event.input_shapes[0]
+            for event in profiled.events()
+            if event.name == "aten::clone"
+            and event.cpu_parent is not None
+            and event.cpu_parent.name == "aten::mm"
+        ]
+
+    x, u, network, jvp_by_hand = memory_page_stack()
+    for depth in (1, 4):
+        assert copies_inside_mm(
+            lambda: torch.func.jvp(lambda h: network(h, depth).sum(), (x,), (u,))
+        ) == [[64, 64]] * depth
+        assert copies_inside_mm(lambda: jvp_by_hand(x, u, depth)) == []
+
+    generator = torch.Generator().manual_seed(0)
+    shapes = [(16, 256), (256, 256), (256, 256), (256, 16)]
+    weights = [torch.randn(*shape, generator=generator, dtype=torch.float64) for shape in shapes]
+
+    def wide_network(h):
+        for weight in weights:
+            h = torch.tanh(h @ weight)
+        return h
+
+    sample = torch.randn(16, generator=generator, dtype=torch.float64)
+    assert copies_inside_mm(lambda: torch.func.jacfwd(wide_network)(sample)) == [list(shape) for shape in shapes]
