@@ -421,3 +421,15 @@ def test_the_memory_page_cpu_mm_copies_the_broadcast_zero_tangent_into_a_dense_m
 
     sample = torch.randn(16, generator=generator, dtype=torch.float64)
     assert copies_inside_mm(lambda: torch.func.jacfwd(wide_network)(sample)) == [list(shape) for shape in shapes]
+
+
+def test_the_memory_page_mm_has_no_kernel_for_zero_tensors():
+    """under_the_hood/plot_02: mm has no ZeroTensor kernel (so the fallback
+    materialises the zero factor), where add and mul have one."""
+    import torch
+
+    def has_kernel(op):
+        return torch._C._dispatch_has_kernel_for_dispatch_key(op, "ZeroTensor")
+
+    assert not has_kernel("aten::mm")
+    assert has_kernel("aten::add.Tensor") and has_kernel("aten::mul.Tensor")

@@ -434,8 +434,9 @@ assert reverse_saved == expected, "8 L B n bytes"  # integer counts: exact
 # temporary, on an activation-sized buffer of zeros, :math:`h_l \dot W_l`:
 # the profiler counts three matrix products per layer under
 # :mod:`torch.autograd.forward_ad`, where the hand-written JVP has two. That
-# the third one's factor is that broadcast scalar, and that ``mm`` copies it
-# into a dense matrix, the site's tests check (``tests/test_torch_claims.py``);
+# ``mm`` has no kernel for zero tensors, that the third product's factor is
+# that broadcast scalar, and that ``mm`` copies it into a dense matrix, the
+# site's tests check (``tests/test_torch_claims.py``);
 # :ref:`sphx_glr_auto_examples_higher_order_plot_02_hessian_vector_products.py`
 # finds the same products. Those products do not make the sixth buffer:
 # ``TimesWeight`` below is :math:`h W` with a tangent rule of its own,
