@@ -161,7 +161,8 @@ print("  outer_jacobian_strategy='reverse-mode', vectorize=False")
 # The loop shows in the matrix-vector products with :math:`W`, which
 # ``FlopCounterMode`` counts when its ``custom_mapping`` argument gives their
 # FLOPs (:math:`2mn` for an :math:`m \times n` matrix; by default it counts
-# matrix-matrix products only): 2 for the gradient, then 2 in each of the
+# matrix-matrix products, convolutions and attention kernels, not
+# matrix-vector products): 2 for the gradient, then 2 in each of the
 # :math:`n` backward passes, one per row of :math:`H`.
 
 
@@ -353,16 +354,20 @@ for name in ("jacrev(jacfwd(f))", "jacfwd(jacfwd(f))"):
 # with :math:`(n + 1)/2` times the products with :math:`W`. For the outer
 # mode the count is a tie per direction, two products with :math:`W` either
 # way. What forward-over-reverse adds is fixed per point, the two products
-# with :math:`W`'s zero tangent, and memory: every value of the inner
-# computation has tangents beside it, and the peak of tensor memory,
-# measured at the end of this page, is higher than reverse-over-reverse's in
-# every case measured there. By these measures ``jacrev(jacrev(f))`` is
-# never the worse choice here. :func:`torch.func.hessian` uses
-# forward-over-reverse all the same: its docstring calls it "a good default
-# for good performance", and names ``jacrev(jacrev(func))`` as the
-# alternative with "better operator coverage"
-# (`torch/_functorch/eager_transforms.py
-# <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/_functorch/eager_transforms.py>`__).
+# with :math:`W`'s zero tangent, and memory: torch writes that zero tangent
+# out as an :math:`m \times n` matrix for each product with it, and it
+# carries tangents beside the inner computation's values. The peak of
+# tensor memory, measured at the end of this page, is higher than
+# reverse-over-reverse's in every case measured there: for one :math:`Hv`
+# by less than one written-out zero tangent, for one Hessian at
+# :math:`n = 64` by more than its two together. By these measures
+# ``jacrev(jacrev(f))`` is never the worse choice here.
+# :func:`torch.func.hessian` uses forward-over-reverse all the same: its
+# docstring calls it "a good default for good performance", and names
+# ``jacrev(jacrev(func))`` as the alternative with "better operator
+# coverage" (`torch/_functorch/eager_transforms.py
+# <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/_functorch/eager_transforms.py>`__;
+# the next cell reads both in the docstring).
 # JAX's `Autodiff Cookbook
 # <https://docs.jax.dev/en/latest/notebooks/autodiff_cookbook.html>`__
 # defines its own ``hessian`` as ``jacfwd(jacrev(f))`` and calls
@@ -371,9 +376,10 @@ for name in ("jacrev(jacfwd(f))", "jacfwd(jacfwd(f))"):
 # Hessian-vector product it says that forward-over-reverse can "save some
 # memory" over reverse-over-reverse. That is said of JAX: in torch, for this
 # function, the memory peak measured at the end of this page goes the other
-# way, one :math:`Hv` included. What is left is time, which depends on the
-# function, the machine and the implementation. Below are two timings
-# (medians after a warm-up, with :class:`torch.utils.benchmark.Timer`, from
+# way, one :math:`Hv` included (by less than one written-out zero tangent
+# of :math:`W` there). What is left is time, which depends on the function,
+# the machine and the implementation. Below are two timings (medians after a
+# warm-up, with :class:`torch.utils.benchmark.Timer`, in one thread, from
 # the machine that built this page), for one Hessian at :math:`n = 64` and
 # for a batch of 64 Hessians at :math:`n = 16`: one measurement each, which
 # could come out the other way on another run or another machine, and
@@ -385,12 +391,21 @@ for name in ("jacrev(jacfwd(f))", "jacfwd(jacfwd(f))"):
 # forward-over-reverse's six for one :math:`Hv`, and the same two beside
 # :math:`2 + 2n` for a full Hessian, so that difference matters for one
 # product and fades over :math:`n`; the higher memory peak holds in every
-# case measured below, one :math:`Hv` included.
+# case measured below, one :math:`Hv` included (there, by less than one
+# written-out zero tangent).
+
+
+# torch.func.hessian's docstring, which the text above quotes
+hessian_doc = " ".join(hessian.__doc__.split())
+assert "is a good default for good performance" in hessian_doc, hessian_doc
+assert "``jacrev(jacrev(func))``, which has better operator coverage" in hessian_doc
 
 
 def median_ms(fn, *args):
     fn(*args)  # warm-up
-    timer = benchmark.Timer(stmt="fn(*args)", globals={"fn": fn, "args": args})
+    timer = benchmark.Timer(
+        stmt="fn(*args)", globals={"fn": fn, "args": args}, num_threads=1
+    )  # one thread, Timer's default, passed to say so
     return timer.blocked_autorange(min_run_time=0.1).median * 1e3
 
 
@@ -477,19 +492,25 @@ print(f"  -> forward-over-reverse {forward_over_reverse_is(batch_times)}")
 # -----------
 #
 # :class:`torch.profiler.profile` with ``profile_memory=True`` records every
-# allocation and release of tensor memory by torch's CPU allocator, with the
-# allocator's running total; its trace (``export_chrome_trace``) lists them
-# as ``[memory]`` events. The largest total, less the total before the
-# first event, is the peak of memory allocated inside the block, kernels'
-# scratch space included: the same on every run here. (What reverse mode
-# keeps is the subject of
+# allocation and release of tensor memory by torch's CPU allocator while it
+# profiles, with a running total of the bytes allocated since profiling
+# began (memory allocated before is not in it); its trace
+# (``export_chrome_trace``) lists them as ``[memory]`` events. The largest
+# total, less the total before the first event, is the peak of memory
+# allocated inside the block, scratch space included where kernels take it
+# from torch's allocator (buffers a library such as a BLAS keeps for itself
+# are not seen): the same on two runs in a row here (checked). The
+# allocations of exactly :math:`8mn` bytes, an :math:`m \times n` matrix in
+# float64, are counted too. (What reverse mode keeps is the subject of
 # :ref:`sphx_glr_auto_examples_under_the_hood_plot_02_memory_what_reverse_mode_keeps.py`.)
 # Forward-over-reverse against reverse-over-reverse, for one :math:`Hv`
 # (``jvp`` or ``vjp`` of ``grad``), one Hessian, and the batch of Hessians
 # above:
 
 
-def peak_kib(run):
+def peak_kib(run, matrix_bytes):
+    """The peak of the memory run() allocates, in KiB, and how many allocations
+    of matrix_bytes it makes."""
     with torch.profiler.profile(profile_memory=True) as profiled:
         run()
     with tempfile.TemporaryDirectory() as folder:
@@ -499,7 +520,8 @@ def peak_kib(run):
             events = json.load(file)["traceEvents"]
     memory = [event["args"] for event in events if event["name"] == "[memory]"]
     before = memory[0]["Total Allocated"] - memory[0]["Bytes"]
-    return (max(event["Total Allocated"] for event in memory) - before) / 1024
+    peak = (max(event["Total Allocated"] for event in memory) - before) / 1024
+    return peak, sum(event["Bytes"] == matrix_bytes for event in memory)
 
 
 v = torch.randn(n, generator=generator, dtype=torch.float64)
@@ -522,9 +544,14 @@ cases = {  # name: (forward-over-reverse, reverse-over-reverse)
     ),
 }
 print(f"{'peak KiB':<24}{'fwd over rev':>13}{'rev over rev':>13}{'ratio':>7}")
-peaks = {}
-for name, (forward_over_reverse, reverse_over_reverse) in cases.items():
-    peaks[name] = (peak_kib(forward_over_reverse), peak_kib(reverse_over_reverse))
+peaks, matrices = {}, {}
+for name, runs in cases.items():
+    size = 64 if "n = 64" in name else n
+    measured = [peak_kib(run, 8 * m * size) for run in runs]
+    # a second run of each allocates the same: byte counts are integers
+    assert [peak_kib(run, 8 * m * size) for run in runs] == measured, name
+    peaks[name] = tuple(peak for peak, _ in measured)
+    matrices[name] = tuple(count for _, count in measured)
     forward, reverse = peaks[name]
     print(f"{name:<24}{forward:>13.1f}{reverse:>13.1f}{forward / reverse:>7.2f}")
 # Byte counts, exact. Which tensors the operations allocate, and what scratch space
@@ -532,13 +559,33 @@ for name, (forward_over_reverse, reverse_over_reverse) in cases.items():
 # the order is asserted.
 higher = all(forward > reverse for forward, reverse in peaks.values())
 assert higher, "forward-over-reverse should peak higher here"
+one_hv = f"one Hv, n = {n}"
+print(
+    f"{one_hv}: allocations of 8mn = {8 * m * n} bytes, {matrices[one_hv][0]}"
+    f" (fwd over rev), {matrices[one_hv][1]} (rev over rev)"
+)
+# For one Hv, reverse-over-reverse makes no m x n matrix; forward-over-reverse makes
+# one per product with W's zero tangent (2, counted above), and its peak exceeds
+# reverse-over-reverse's by less than one of them. For one Hessian at n = 64, by
+# more than two of them.
+assert matrices[one_hv] == (zero["one Hv: jvp of grad"][sizes.index(n)], 0), matrices
+excess_kib = {name: forward - reverse for name, (forward, reverse) in peaks.items()}
+assert excess_kib[one_hv] < 8 * m * n / 1024, excess_kib
+assert excess_kib["one Hessian, n = 64"] > 2 * 8 * m * 64 / 1024, excess_kib
 
 # %%
 # For this function, forward-over-reverse peaks higher in every case, one
-# :math:`Hv` included. By how much (the ratio column) depends on which
-# tensors the installed torch allocates and keeps, and differs between
-# releases: the page asserts only that it is higher. Measure memory for
-# your own function, as above.
+# :math:`Hv` included. For one :math:`Hv` the difference is less than one
+# :math:`m \times n` matrix, and forward-over-reverse allocates one such
+# matrix for each of its two products with :math:`W`'s zero tangent,
+# reverse-over-reverse none: one written-out zero is more than the whole
+# difference. For one Hessian at :math:`n = 64` the difference is more than
+# two such matrices, the zero tangent written out for both products
+# together: more than the written-out zero adds to it, such as the tangents
+# carried beside the inner computation's values. By how much
+# (the ratio column) depends on which tensors the installed torch allocates
+# and keeps, and differs between releases: the page asserts only these
+# comparisons. Measure memory for your own function, as above.
 #
 # The picture
 # -----------
