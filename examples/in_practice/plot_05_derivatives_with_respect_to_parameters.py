@@ -119,8 +119,9 @@ assert loss_closure(moved) == loss_closure(params)
 
 # %%
 # The older :mod:`torch.autograd.functional` API has the same trap: it
-# calls the function with detached aliases of the inputs, so a function
-# that ignores them gets zeros, with no error unless ``strict=True``
+# calls the function with new tensors that alias the inputs and
+# differentiates with respect to those, so a function that ignores them
+# gets zeros, with no error unless ``strict=True``
 # (:ref:`sphx_glr_auto_examples_in_practice_plot_02_vjp_arguments_and_errors.py`
 # shows both for ``vjp``). For ``jacobian`` this is the behaviour reported in
 # pytorch/pytorch#49830. With a function that runs ``mlp`` and ignores its
@@ -304,10 +305,11 @@ print("mean of the per-sample gradients equals the batch gradient")
 # -------------------
 #
 # A forward pre-hook counts how many times the module runs: once per sample
-# in the loop, once in all for ``vmap``.
+# in the loop, once in all for ``vmap``. It is removed once counted, so the
+# runs timed below carry no hook.
 
 forward_calls = []
-cnn.register_forward_pre_hook(
+counting = cnn.register_forward_pre_hook(
     lambda module, args: forward_calls.append(args[0].shape[0])
 )
 per_sample_loop(images, labels)
@@ -315,6 +317,7 @@ loop_forwards = len(forward_calls)
 forward_calls.clear()
 vmap(grad(loss_one_sample), in_dims=(None, 0, 0))(cnn_params, images, labels)
 vmap_forwards = len(forward_calls)
+counting.remove()
 print(f"module forward calls: loop {loop_forwards}, vmap {vmap_forwards}")
 assert (loop_forwards, vmap_forwards) == (B, 1)
 
@@ -326,8 +329,10 @@ assert (loop_forwards, vmap_forwards) == (B, 1)
 # its inputs. For a convolution, forward or backward, they say how many
 # images it covers: its batch size, times its groups (the input's channels
 # over the weight's). Under ``vmap`` the convolution of one sample is
-# recorded too, with the batched call that does the work inside it; only
-# calls with no convolution inside them are counted.
+# recorded too, with the batched call that does the work inside it; only the
+# innermost ``aten::convolution`` and ``aten::convolution_backward`` calls
+# are counted. These are ATen operations, not kernels: the kernels an
+# operation runs inside it are not counted here.
 
 CONVOLUTIONS = ("aten::convolution", "aten::convolution_backward")
 
@@ -363,23 +368,31 @@ for name, calls in (("loop", loop_calls), ("vmap(grad)", vmap_calls)):
         f"(batch size, groups): {sorted(set(calls))}",
     )
 print(f"vmap(grad) on {B // 2} samples: {len(half_batch)} convolution calls")
-# Exact: counts. The loop repeats one sample's calls, each on one image; vmap
-# makes as many calls for 16 samples as for 32, and each covers all 32.
+# Exact: counts of ATen operations. The loop repeats one sample's, each on one
+# image; vmap makes as many for 16 samples as for 32, and each covers all 32.
 assert len(loop_calls) == B * len(one_sample) and set(loop_calls) == {(1, 1)}
 assert len(half_batch) == len(vmap_calls)
 assert all(batch * groups == B for batch, groups in vmap_calls)
 
 # %%
-# The loop makes one sample's convolutions 32 times over, each on one
-# image. ``vmap`` makes the same few calls whatever the batch size, each on
-# all the images at once: as the batch of the call (batch size 32) or as its
-# groups, one group per sample (groups 32).
+# The loop makes one sample's convolution operations 32 times over, each on
+# one image. ``vmap`` makes the same few operations whatever the batch size,
+# each on all the images at once: as the batch of the call (batch size 32)
+# or as its groups, one group per sample (groups 32). How an operation is
+# split into kernels is the backend's business, and fewer operations need
+# not mean fewer kernels: on a CPU in float64, the backward of a grouped
+# convolution runs its kernel once per group, so the calls with groups 32
+# still run one kernel per sample inside (the site's tests check this: ``tests/test_torch_claims.py``). What
+# ``vmap`` removes for certain is the per-sample work around the kernels:
+# the module's Python, the dispatch and the autograd bookkeeping of 32
+# separate passes.
 
 # %%
 # Median times of 5 runs on the machine that built this page, after a
 # warm-up, for the same work on both sides (forward and gradient for all 32
 # samples). The counts above say where a difference can come from: the
-# number and the size of the calls.
+# number of operations, each with its overhead, and how the backend splits
+# each into kernels.
 
 median_ms = {}
 statements = {
@@ -415,6 +428,10 @@ C = per_sample_norms.median().item()
 # clamp(C / norms, max=1): a float divided by a tensor is computed as C times
 # the reciprocal, which for the median's own norm can round to just below 1.)
 scale = torch.where(per_sample_norms > C, C / per_sample_norms, 1.0)
+# That rounding, seen: 49 times the correctly rounded 1/49 is just below 1.
+forty_nine = torch.tensor([49.0], dtype=torch.float64)
+print(f"49.0 / tensor([49.]) = {(49.0 / forty_nine).item()!r}")
+assert (49.0 / forty_nine).item() < 1, "a float / a tensor is no longer C * (1 / t)"
 clipped = {
     name: g * scale.reshape(B, *[1] * (g.dim() - 1))
     for name, g in per_sample_grads.items()
@@ -429,8 +446,8 @@ print(
     f"{clipped_norms.max().item():.4f}",
 )
 # A count, exact: for an even B, median returns the lower of the two middle
-# norms, so the B / 2 norms above it (all distinct, so well above C) are scaled
-# down, and the median's own sample keeps scale 1.
+# norms, so the B / 2 norms above it (all distinct, so strictly greater than C)
+# are scaled down, and the median's own sample keeps scale 1.
 assert per_sample_norms.unique().numel() == B and (scale < 1).sum() == B // 2
 # Each norm sums 9802 positive squares: within 9802 eps/2 = 1.1e-12 relative,
 # whatever the order, so a clipped norm is within ~2.5e-12 of C: widened from
@@ -445,13 +462,33 @@ assert (clipped_norms <= C * (1 + 1e-11)).all()
 # hence the tolerance below), which also returns the norm before clipping.
 
 loop_sum = {name: torch.zeros_like(p) for name, p in cnn.named_parameters()}
-loop_norms = []
+loop_norms, loop_clipped_norms = [], []
 for image, label in zip(images, labels):
     cnn.zero_grad()
     F.cross_entropy(cnn(image.unsqueeze(0)), label.unsqueeze(0)).backward()
     loop_norms.append(torch.nn.utils.clip_grad_norm_(cnn.parameters(), max_norm=C))
+    loop_clipped_norms.append(
+        torch.sqrt(sum((p.grad**2).sum() for p in cnn.parameters()))
+    )
     for name, p in cnn.named_parameters():
         loop_sum[name] += p.grad
+loop_norms, loop_clipped_norms = (
+    torch.stack(loop_norms),
+    torch.stack(loop_clipped_norms),
+)
+# The 1e-6, seen: a clipped sample's norm is C * norm / (norm + 1e-6), not C.
+# Both norms sum 9802 squares (within 1.1e-12 relative, above) and the scaling
+# rounds once more: rtol 1e-11, far below the 1e-6 / norm that tells them apart.
+torch.testing.assert_close(
+    loop_clipped_norms,
+    loop_norms * torch.clamp(C / (loop_norms + 1e-6), max=1),
+    rtol=1e-11,
+    atol=0,
+)
+print(
+    "largest norm after clip_grad_norm_: C -"
+    f" {C - loop_clipped_norms.max().item():.1e} (C * norm / (norm + 1e-6))"
+)
 sums_norms = torch.sqrt(
     sum((entry_sums.reshape(B, -1) ** 2).sum(dim=1) for entry_sums in sums.values())
 )
@@ -464,7 +501,7 @@ print(
 # < 300 |g_i| (asserted): 6.4e-9 relative; each norm adds < 1.1e-12 (see
 # above). So rtol widened from 1e-12 to 1e-8.
 assert (sums_norms < 300 * per_sample_norms).all()
-torch.testing.assert_close(per_sample_norms, torch.stack(loop_norms), rtol=1e-8, atol=0)
+torch.testing.assert_close(per_sample_norms, loop_norms, rtol=1e-8, atol=0)
 for name in cnn_params:
     # clip_grad_norm_ scales by min(1, C / (norm + 1e-6)) rather than
     # min(1, C / norm), which moves a sample's g_i by a vector of norm
