@@ -433,3 +433,39 @@ def test_the_memory_page_mm_has_no_kernel_for_zero_tensors():
 
     assert not has_kernel("aten::mm")
     assert has_kernel("aten::add.Tensor") and has_kernel("aten::mul.Tensor")
+
+
+def test_the_parameters_page_grouped_convolution_backward_runs_a_kernel_per_group():
+    """in_practice/plot_05: on a CPU in float64, the backward of a grouped
+    convolution (vmap's per-sample weight gradients, groups = batch) runs its
+    kernel once per group inside one aten::convolution_backward."""
+    import torch
+    import torch.nn.functional as F
+
+    generator = torch.Generator().manual_seed(0)
+    for groups in (4, 32):
+        images = torch.randn(1, groups * 8, 10, 10, generator=generator, dtype=torch.float64)
+        weight = torch.randn(groups * 16, 8, 3, 3, generator=generator, dtype=torch.float64, requires_grad=True)
+        output = F.conv2d(images, weight, groups=groups)
+        with torch.profiler.profile() as profiled:
+            torch.autograd.grad(output.sum(), weight)
+        backward = [event for event in profiled.events() if event.name == "aten::convolution_backward"]
+        assert len(backward) == 1
+        kernels = [event for event in profiled.events() if event.name == "aten::_slow_conv2d_backward"]
+        assert len(kernels) == groups
+        assert all(kernel.cpu_parent.name == "aten::convolution_backward" for kernel in kernels)
+
+
+def test_the_api_page_functional_jvp_calls_autograd_grad_twice():
+    """docs/api.md, torch.autograd.functional.jvp: its two reverse passes are two
+    calls of torch.autograd.grad (the page shows the backward functions each
+    pass evaluates)."""
+    from unittest import mock
+
+    import torch
+
+    x = torch.linspace(0.1, 1.0, 4, dtype=torch.float64)
+    u = torch.ones(4, dtype=torch.float64)
+    with mock.patch.object(torch.autograd, "grad", wraps=torch.autograd.grad) as grad_calls:
+        torch.autograd.functional.jvp(torch.sin, x, u)
+    assert grad_calls.call_count == 2
