@@ -466,6 +466,8 @@ def test_the_api_page_functional_jvp_calls_autograd_grad_twice():
 
     x = torch.linspace(0.1, 1.0, 4, dtype=torch.float64)
     u = torch.ones(4, dtype=torch.float64)
-    with mock.patch.object(torch.autograd, "grad", wraps=torch.autograd.grad) as grad_calls:
+    with mock.patch.object(
+        torch.autograd, "grad", wraps=torch.autograd.grad
+    ) as grad_calls:
         torch.autograd.functional.jvp(torch.sin, x, u)
     assert grad_calls.call_count == 2
