@@ -211,8 +211,9 @@ assert 0 < spectrum.min() and spectrum.max() < 0.8
 # -------------------------------------
 #
 # ``forward`` iterates :math:`T` without recording anything (a custom
-# Function's ``forward`` runs with gradients off) and saves :math:`x^\star`
-# and :math:`\theta`. ``backward`` evaluates :math:`T` once at
+# Function's ``forward`` runs with gradients off: the count of saved bytes
+# below finds nothing of the loop) and saves :math:`x^\star` and
+# :math:`\theta`. ``backward`` evaluates :math:`T` once at
 # :math:`x^\star` with gradients on, then runs the adjoint iteration with
 # VJPs of that one evaluation, as many steps as the forward pass unless
 # told otherwise (``adjoint_steps``).
@@ -374,8 +375,12 @@ assert abs(equal_steps[last] * rho - 1) < 0.1, (
 # counted once). :math:`A` is left out of the count: both backward passes
 # need it, the unrolled one as a saved tensor, the implicit one through
 # ``ctx.T``, a Python function that refers to it, which no hook sees (the
-# cell checks which one saves it). So the count is what each forward pass
-# adds for backward, and it is the part that grows with :math:`K`.
+# cell checks which one saves it). So the count is the rest of what each
+# backward pass holds on to, and it is the part that grows with :math:`K`.
+# Not all of it is memory added for backward: the implicit function saves
+# only :math:`\theta`, its input, and :math:`x^\star`, its output, which
+# exist anyway; the unrolled loop saves :math:`\tanh x_k` at every step after
+# the first, each of which would otherwise be freed as the loop moves on.
 
 
 def saved_bytes_and_backward_calls(method, steps):
@@ -424,8 +429,9 @@ print(
 )
 print(f"left out of both counts: A, {n * n * 8} bytes")
 print("  (saved by the unrolled loop; the implicit one reaches it via T)")
-# Implicit: x* and theta, n float64 each. Unrolled: tanh's output (n float64)
-# at every step after the first (x_0 = 0 needs no gradient).
+# Implicit: x* and theta, n float64 each, the output and the input: nothing
+# added. Unrolled: tanh's output (n float64) at every step after the first
+# (x_0 = 0 needs no gradient).
 assert saved["implicit"] == [2 * n * 8] * len(memory_grid)
 assert saved["unrolled"] == [(steps - 1) * n * 8 for steps in memory_grid]
 
