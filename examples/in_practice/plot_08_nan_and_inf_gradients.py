@@ -311,6 +311,16 @@ assert gradients["use_mm_for_euclid_dist_if_necessary"].equal(
 assert torch.cdist(points, points).equal(
     torch.cdist(points, points, compute_mode="donot_use_mm_for_euclid_dist")
 )
+# The threshold: 25 rows still take the direct formula, 26 the matrix product
+# (the two modes give different distances at both sizes).
+for rows, same, other in (
+    (25, "donot_use_mm_for_euclid_dist", "use_mm_for_euclid_dist"),
+    (26, "use_mm_for_euclid_dist", "donot_use_mm_for_euclid_dist"),
+):
+    block = many[:rows].detach()
+    default = torch.cdist(block, block)
+    assert default.equal(torch.cdist(block, block, compute_mode=same)), rows
+    assert not default.equal(torch.cdist(block, block, compute_mode=other)), rows
 # The direct formula: sums of 29 unit vectors, times 2, each entry a few
 # roundings: within ~10 eps x 29 x 2 = 1.3e-13.
 torch.testing.assert_close(
@@ -323,11 +333,15 @@ torch.testing.assert_close(
 # physics-informed loss that differentiates a gradient), ``vector_norm``
 # gives NaN again: its backward divides by the norm (``norm_backward`` in
 # `FunctionsManual.cpp
-# <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/csrc/autograd/FunctionsManual.cpp>`_).
+# <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/csrc/autograd/FunctionsManual.cpp>`_,
+# which then replaces the 0 / 0 by 0 where the norm is 0; the site's tests
+# check both steps, ``tests/test_torch_claims.py``).
 # :func:`torch.func.hessian` (forward over reverse) returns 0 there.
 # ``cdist``'s direct formula (up to 25 rows) has no double backward in
-# torch 2.13 and earlier; torch 2.14 adds one, finite despite the zero
-# diagonal (the cell compares it with the double ``where``'s).
+# torch 2.13 and earlier; torch 2.14 adds one. Run with 2.14 or later, the
+# cell compares it with the double ``where``'s, which is finite, and so
+# checks that it is finite too, despite the zero diagonal (with this torch
+# it checks only that there is none).
 # The double ``where`` of the first section keeps both derivatives finite
 # by double backward, and away from 0 its double backward gives the norm's
 # Hessian, :math:`(I - u u^\top) / \lVert x \rVert` with
@@ -400,10 +414,13 @@ if cdist_second is not None:
 # Masking by multiplication
 # -------------------------
 #
-# Multiplying by a 0/1 mask, or ``where`` on the result, keeps the *value*
-# finite but not the gradient, for the reason above: the mask's zero reaches
-# the VJP of ``sqrt``, :math:`\bar y / (2\sqrt{x})`, which at a masked
-# :math:`x = 0` is :math:`0 / 0`. Selecting the entries *before* the
+# ``where`` on the result keeps the *value* finite, and so does multiplying
+# by a 0/1 mask where :math:`g` is finite at the masked entries (where it is
+# not, :math:`0 \cdot \infty` is NaN: a mask does not even mend the value
+# of :math:`\log 0`, checked below). Neither keeps the gradient finite
+# where :math:`g'` is infinite, for the reason above: the mask's zero
+# reaches the VJP of ``sqrt``, :math:`\bar y / (2\sqrt{x})`, which at a
+# masked :math:`x = 0` is :math:`0 / 0`. Selecting the entries *before* the
 # operation, with a boolean index, never sends the masked ones through
 # :math:`g`; the VJP of indexing puts exact zeros at the unselected entries.
 
@@ -425,6 +442,12 @@ for name, loss in masked_products.items():
     )
 assert torch.isnan(masked_grads["multiply by mask"][~keep]).all()
 assert torch.isnan(masked_grads["where on result"][~keep]).all()
+zero = torch.tensor([0.0], dtype=torch.float64)
+print(
+    f"0 * log(0) = {(zero * torch.log(zero)).item()},",
+    f"where(False, log(0), 0) = {torch.where(zero > 0, torch.log(zero), 0.0).item()}",
+)
+assert torch.isnan(zero * torch.log(zero)).all()  # IEEE: 0 * -inf is NaN
 expected_masked = torch.where(
     keep, 0.5 / torch.sqrt(torch.where(keep, values.detach(), 1.0)), 0.0
 )
