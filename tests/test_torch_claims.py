@@ -471,3 +471,34 @@ def test_the_api_page_functional_jvp_calls_autograd_grad_twice():
     ) as grad_calls:
         torch.autograd.functional.jvp(torch.sin, x, u)
     assert grad_calls.call_count == 2
+
+
+def test_the_nan_page_states_that_vector_norms_backward_divides_by_the_norm():
+    """in_practice/plot_08: vector_norm's backward divides x by the norm (0 / 0
+    at a zero norm) and then puts 0 where the norm is 0, so its gradient at 0 is
+    finite while a second backward through that division gives NaN."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Outputs(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.outputs = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            result = func(*args, **(kwargs or {}))
+            # a copy: masked_fill_ later changes the quotient in place
+            self.outputs.append((func.overloadpacket.__name__, result.clone()))
+            return result
+
+    x = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    norm = torch.linalg.vector_norm(x)
+    with Outputs() as backward:
+        (gradient,) = torch.autograd.grad(norm, x, create_graph=True)
+    names = [name for name, _ in backward.outputs]
+    (quotient,) = [out for name, out in backward.outputs if name == "div"]
+    assert torch.isnan(quotient).all()
+    assert names.index("div") < names.index("masked_fill_")
+    assert torch.equal(gradient, torch.zeros(3, dtype=torch.float64))
+    (second,) = torch.autograd.grad(gradient.sum(), x)
+    assert torch.isnan(second).all()
