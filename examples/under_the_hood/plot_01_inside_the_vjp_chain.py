@@ -55,10 +55,12 @@ result.
 # requires grad, computed while gradients are being recorded, have a
 # ``grad_fn``: the node that will run its VJP, named by
 # :func:`~torch.autograd.graph.Node.name`. ``next_functions`` lists, for
-# each input of the operation, the node that receives that input's share of
-# :math:`v` (``None`` where the input needs no gradient). A leaf that
-# requires grad is reached through an ``AccumulateGrad`` node, which adds
-# what arrives to the leaf's ``.grad``.
+# each input of the operation that can carry a gradient, the node that
+# receives that input's share of :math:`v` (``None`` where the input needs
+# no gradient); an input that can carry none, such as the boolean
+# condition of ``torch.where``, has no entry (checked at the end of this
+# cell). A leaf that requires grad is reached through an ``AccumulateGrad``
+# node, which adds what arrives to the leaf's ``.grad``.
 
 import matplotlib.pyplot as plt
 import torch
@@ -97,6 +99,13 @@ def walk(node, depth=0):
 
 print("\nthe graph, from the output to the leaves:")
 walk(y.grad_fn)
+
+# Three inputs, two entries: x (through its AccumulateGrad) and the zeros,
+# which need no gradient (None); the condition x > 0 has none.
+chosen = torch.where(x > 0, x, torch.zeros(n, dtype=torch.float64))
+entries = [node and label(node) for node, _ in chosen.grad_fn.next_functions]
+print("\ntorch.where(x > 0, x, zeros): next_functions", entries)
+assert entries == ["AccumulateGrad (x)", None]
 
 # %%
 # Not every result gets one. Integer and boolean results (``argmax``, a
