@@ -526,7 +526,7 @@ torch.testing.assert_close(decomposed_grads, eager_grads, rtol=0, atol=1e-11)
 # * joint-graph passes (``_recursive_joint_graph_passes``), in its partition
 #   function, on the joint graph before the cut;
 # * post-grad passes (``_recursive_post_grad_passes``) on the forward graph
-#   and on the backward graph after the cut, just before it generates code.
+#   and on the backward graph after the cut, before it generates code.
 #
 # So the graphs shown above are not, in general, the ones inductor
 # compiles. Its partition function also hands the partitioner
@@ -535,12 +535,19 @@ torch.testing.assert_close(decomposed_grads, eager_grads, rtol=0, atol=1e-11)
 # as long as the model, such as an ``nn.Module``'s parameters, which the
 # min-cut partitioner counts as free to save
 # (``treat_parameters_as_free_to_save`` in `torch/_functorch/config.py
-# <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/_functorch/config.py>`__).
+# <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/_functorch/config.py>`__;
+# this and the order of the passes above, the site's tests check,
+# ``tests/test_torch_claims.py``).
 # This page's inputs are plain tensors, and the list is empty (checked;
 # torch 2.5 does not pass it).
 #
 # The joint-graph and post-grad passes need no compiler, so the cell below
-# runs both on this page's three functions, in the order inductor does. The
+# runs both on this page's three functions, in the order inductor does.
+# Inductor's partition function also hands the joint-graph passes
+# ``skip_invoke_subgraph=True``, which concerns only graphs that call
+# subgraphs, and the inputs' device, from which a few passes build the
+# patterns they match; the cell leaves both at their defaults, so in that
+# respect its call is not quite inductor's. The
 # joint-graph passes remove the ``alias`` operations (the decomposed
 # ``detach``) and change nothing else: the same other operations in both
 # graphs, and the same tensors handed over. The post-grad passes then leave
