@@ -502,3 +502,24 @@ def test_the_nan_page_states_that_vector_norms_backward_divides_by_the_norm():
     assert torch.equal(gradient, torch.zeros(3, dtype=torch.float64))
     (second,) = torch.autograd.grad(gradient.sum(), x)
     assert torch.isnan(second).all()
+
+
+def test_the_compile_page_states_that_inductor_runs_post_grad_passes_before_codegen():
+    """under_the_hood/plot_03: inductor runs its post-grad passes on each graph
+    after the cut, before it lowers the graph to generate code."""
+    from torch._inductor import compile_fx
+
+    source = inspect.getsource(compile_fx._InProcessFxCompile.codegen_and_compile)
+    assert source.index("_recursive_post_grad_passes(") < source.index("GraphLowering(")
+
+
+def test_the_compile_page_states_that_min_cut_counts_static_lifetime_inputs_as_free():
+    """under_the_hood/plot_03: with treat_parameters_as_free_to_save (on by
+    default), the min-cut partitioner gives the static-lifetime inputs a weight
+    of 0, free to save."""
+    from torch._functorch import config, partitioners
+
+    assert config.treat_parameters_as_free_to_save
+    source = inspect.getsource(partitioners)
+    rule = source[source.index("config.treat_parameters_as_free_to_save") :][:200]
+    assert "node in static_lifetime_input_nodes" in rule and "return 0" in rule
