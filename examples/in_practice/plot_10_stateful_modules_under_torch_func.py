@@ -1,0 +1,668 @@
+r"""
+Per-sample gradients and HVPs of models with BatchNorm and dropout
+==================================================================
+
+``vmap(grad(...))`` gives per-sample gradients of a plain model in one
+batched pass, and ``jvp(grad(...))`` gives Hessian-vector products. A model
+with :class:`~torch.nn.BatchNorm2d` in training mode breaks both: ``grad``
+refuses BatchNorm's writes into its buffers, and ``vmap`` refuses them again
+when the buffers are passed in. The errors are the symptom; the cause is that in training mode BatchNorm's
+output for one sample depends on every sample of the batch, and that it
+writes into its buffers as it runs. This page shows the errors as torch
+prints them, says what "the gradient of one sample" can mean with such a
+model, and computes each meaning by a route that works (eval mode,
+:func:`torch.func.replace_all_batch_norm_modules_`, per-sample buffers,
+GroupNorm), checked against a loop over the samples and, for eval mode,
+against the derivative by hand. With dropout, the loop needs ``vmap``'s
+masks: read back from the gradients, or drawn outside ``vmap``.
+"""
+
+# %%
+# The maths
+# ---------
+#
+# A :math:`3 \times 3` convolution maps each image :math:`x_i` (one channel,
+# :math:`8 \times 8`) to :math:`z_i \in \mathbb{R}^{C \times 6 \times 6}`.
+# BatchNorm in training mode normalises channel :math:`c` with the
+# statistics of the whole batch, over :math:`n = 36B` values,
+#
+# .. math::
+#
+#    \mu_c = \frac{1}{n} \sum_{j, q} z_{j c q}, \qquad
+#    \sigma_c^2 = \frac{1}{n} \sum_{j, q} (z_{j c q} - \mu_c)^2, \qquad
+#    y_{i c q} = \gamma_c \frac{z_{i c q} - \mu_c}{\sqrt{\sigma_c^2 + \epsilon}}
+#    + \beta_c,
+#
+# (:math:`q` runs over the 36 positions) and, as it runs, writes into its
+# buffers, the running statistics that eval mode uses instead of
+# :math:`\mu, \sigma^2`: with momentum :math:`m = 0.1`,
+#
+# .. math::
+#
+#    \bar\mu_c \leftarrow (1 - m)\,\bar\mu_c + m\,\mu_c, \qquad
+#    \bar\sigma_c^2 \leftarrow (1 - m)\,\bar\sigma_c^2
+#    + m\,\tfrac{n}{n - 1}\,\sigma_c^2,
+#
+# and it adds 1 to a counter, ``num_batches_tracked``. The model here then
+# takes :math:`h = \tanh y`, averages it over the positions to
+# :math:`p_i \in \mathbb{R}^C`, and predicts :math:`w^\top p_i + b`; sample
+# :math:`i`'s loss is :math:`\ell_i = r_i^2` with :math:`r_i = w^\top p_i + b
+# - t_i`.
+#
+# In training mode :math:`\ell_i` depends on every :math:`x_j` through
+# :math:`\mu` and :math:`\sigma^2` (the picture at the end shows how much),
+# and so, in general, does row :math:`i` of the batch's Jacobian
+# :math:`\partial \ell / \partial \theta \in \mathbb{R}^{B \times P}`: it
+# is not "sample :math:`i`'s gradient" in the sense that per-sample clipping
+# or influence needs. Three functions of
+# one sample are, and each is a route below:
+#
+# 1. frozen statistics (eval mode): :math:`\bar\mu, \bar\sigma^2` in place of
+#    :math:`\mu, \sigma^2`, so BatchNorm is a fixed affine map per channel;
+# 2. the sample's own statistics: the sample as a batch of one
+#    (:math:`n = 36`), which is what BatchNorm computes, once allowed to run,
+#    when ``vmap`` hands it one sample at a time;
+# 3. a normalisation whose statistics are per sample by design: GroupNorm
+#    normalises each sample over groups of its own channels.
+#
+# In eval mode the derivative is short by hand. With
+# :math:`\hat z = (z - \bar\mu) / \bar s`, :math:`\bar s = \sqrt{\bar\sigma^2 +
+# \epsilon}`, and :math:`\delta = \partial \ell / \partial y`,
+#
+# .. math::
+#
+#    \frac{\partial \ell}{\partial b} = 2r, \quad
+#    \frac{\partial \ell}{\partial w} = 2r\,p, \quad
+#    \delta_{c q} = \frac{2r\,w_c\,(1 - h_{c q}^2)}{36}, \quad
+#    \frac{\partial \ell}{\partial \beta_c} = \sum_q \delta_{c q}, \quad
+#    \frac{\partial \ell}{\partial \gamma_c} = \sum_q \delta_{c q}\,
+#    \hat z_{c q},
+#
+# and with :math:`\partial \ell / \partial z_{c q} = \delta_{c q} \gamma_c /
+# \bar s_c` the convolution's bias gets :math:`\sum_q \partial \ell /
+# \partial z_{c q}` and its weight :math:`W_{c k}` the sum over :math:`q` of
+# that times the pixel of :math:`x` that :math:`W_{c k}` multiplies at
+# position :math:`q`.
+#
+# A Hessian-vector product :math:`H v = \tfrac{d}{ds}\nabla L(\theta + s v)`
+# (at :math:`s = 0`) of the batch loss :math:`L = \tfrac{1}{B} \sum_i \ell_i` in
+# training mode differentiates through :math:`\mu` and :math:`\sigma^2` too.
+# Dropout with probability 1/2 multiplies hidden unit :math:`u` of sample
+# :math:`i` by :math:`2 m_{iu}`, each :math:`m_{iu} \in \{0, 1\}` a fair coin;
+# with the mask fixed, sample :math:`i`'s loss is an ordinary function of
+# :math:`\theta`, and a loop that knows the masks reproduces its gradient.
+
+# %%
+# A small CNN with BatchNorm
+# --------------------------
+#
+# The running statistics come from ten forward passes in training mode on
+# other batches, as training would leave them.
+
+import copy
+import textwrap
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+from matplotlib.colors import LogNorm
+from torch import nn
+from torch.func import (
+    functional_call,
+    grad,
+    jacrev,
+    jvp,
+    replace_all_batch_norm_modules_,
+    vmap,
+)
+
+generator = torch.Generator().manual_seed(0)
+B, C = 16, 4  # samples, channels
+
+
+def small_cnn(norm):
+    """Convolution, NORM, tanh, the mean over positions, a linear head."""
+    layers = (nn.Conv2d(1, C, 3), norm, nn.Tanh(), nn.AdaptiveAvgPool2d(1))
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(C, 1)).to(torch.float64)
+
+
+def draw(*shape):
+    return torch.randn(*shape, generator=generator, dtype=torch.float64)
+
+
+def initialise(module):
+    """Every parameter of MODULE drawn from the local generator."""
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(0.5 * draw(*p.shape))
+    return module
+
+
+def print_wrapped(text):
+    print("\n".join(textwrap.wrap(text, 86, subsequent_indent="  ")))
+
+
+model = initialise(small_cnn(nn.BatchNorm2d(C)))
+with torch.no_grad():
+    model[1].weight.add_(1)  # gamma near 1
+    for _ in range(10):
+        model(draw(B, 1, 8, 8))
+images, targets = draw(B, 1, 8, 8), draw(B)
+params = {name: p.detach() for name, p in model.named_parameters()}
+names = list(params)
+for kind, tensors in (("parameters", params), ("buffers", dict(model.named_buffers()))):
+    print_wrapped(
+        f"{kind}: "
+        + ", ".join(
+            f"{n} {'x'.join(map(str, t.shape)) or 'scalar'}" for n, t in tensors.items()
+        )
+    )
+
+
+def show_error(call, expected_type, expected_text):
+    """Run CALL, check it raises EXPECTED_TYPE with EXPECTED_TEXT, print the
+    message's first line at the page's width."""
+    try:
+        call()
+    except expected_type as error:
+        assert expected_text in str(error), str(error)
+        print_wrapped(f"{type(error).__name__}: {str(error).splitlines()[0]}")
+        return
+    raise AssertionError(f"expected {expected_type.__name__}: {expected_text}")
+
+
+def loss_of(module):
+    """Sample i's loss (the sample as a batch of one), a function of the
+    parameters, run through MODULE."""
+
+    def sample_loss(params, image, target):
+        prediction = functional_call(module, params, (image.unsqueeze(0),))
+        return (prediction[0, 0] - target) ** 2
+
+    return sample_loss
+
+
+def per_sample_vmap(module):
+    return vmap(grad(loss_of(module)), in_dims=(None, 0, 0))(params, images, targets)
+
+
+def per_sample_loop(module):
+    """The reference: one forward and one backward pass per sample."""
+    rows = []
+    for image, target in zip(images, targets):
+        loss = (module(image.unsqueeze(0))[0, 0] - target) ** 2
+        rows.append(torch.autograd.grad(loss, list(module.parameters())))
+    return {name: torch.stack(column) for name, column in zip(names, zip(*rows))}
+
+
+# %%
+# Training mode under ``vmap``: two errors
+# ----------------------------------------
+#
+# The per-sample gradients that work for a model without BatchNorm
+# (:ref:`sphx_glr_auto_examples_in_practice_plot_05_derivatives_with_respect_to_parameters.py`),
+# applied as they are, in training mode:
+
+show_error(lambda: per_sample_vmap(model), RuntimeError, "mutate a captured Tensor")
+
+# %%
+# A new module is in training mode. ``grad`` refuses to let the function
+# write into a tensor it did not receive as an input (the rule
+# :ref:`sphx_glr_auto_examples_in_practice_plot_09_vmap_limits_and_fixes.py`
+# shows for any captured tensor), and BatchNorm's buffers live in the
+# module. The message's advice, passing them in, leads to ``vmap``'s own
+# error: one running mean cannot take :math:`B` different updates at once.
+
+buffers = {name: b.clone() for name, b in model.named_buffers()}
+
+
+def sample_loss_with_buffers(params, buffers, image, target):
+    prediction = functional_call(model, (params, buffers), (image.unsqueeze(0),))
+    return (prediction[0, 0] - target) ** 2
+
+
+show_error(
+    lambda: vmap(grad(sample_loss_with_buffers), in_dims=(None, None, 0, 0))(
+        params, buffers, images, targets
+    ),
+    RuntimeError,
+    "were not batched",
+)
+
+# %%
+# Frozen statistics: eval mode
+# ----------------------------
+#
+# In eval mode BatchNorm reads its running statistics and writes nothing,
+# so ``vmap`` has nothing to refuse. The loop runs the module in eval mode
+# too, one sample at a time.
+
+model.eval()
+buffers_before = {name: b.clone() for name, b in model.named_buffers()}
+eval_rows = per_sample_vmap(model)
+eval_loop = per_sample_loop(model)
+print(
+    "eval mode: max |vmap - loop| =",
+    f"{max((eval_rows[k] - eval_loop[k]).abs().max().item() for k in names):.1e}",
+)
+# float64 defaults (rtol 1e-7): the same sums of O(1) terms in other orders.
+torch.testing.assert_close(eval_rows, eval_loop)
+# Exact: eval mode writes into no buffer.
+assert all(torch.equal(b, buffers_before[n]) for n, b in model.named_buffers())
+
+# %%
+# Each sample's own statistics
+# ----------------------------
+#
+# :func:`torch.func.replace_all_batch_norm_modules_` sets every BatchNorm's
+# running statistics to ``None`` and ``track_running_stats`` to ``False``, in
+# place: BatchNorm then always normalises with the statistics of what it is
+# given and stores nothing. Under ``vmap`` it is given one image: each
+# sample is normalised by the mean and variance of its own 36 positions, the
+# statistics of a batch of one (route 2). The loop runs the patched copy on
+# each image as a batch of one.
+
+own_stats = copy.deepcopy(model).train()
+replace_all_batch_norm_modules_(own_stats)
+patched = own_stats[1]
+print(
+    "patched BatchNorm2d: track_running_stats",
+    patched.track_running_stats,
+    "| running_mean",
+    patched.running_mean,
+    "| running_var",
+    patched.running_var,
+)
+assert patched.running_mean is None and patched.running_var is None
+own_rows = per_sample_vmap(own_stats)
+own_loop = per_sample_loop(own_stats)
+# float64 defaults: as in eval mode.
+torch.testing.assert_close(own_rows, own_loop)
+own_rows_in_eval_mode = per_sample_vmap(own_stats.eval())
+own_stats.train()
+# Exact: with no running statistics, eval mode runs the same operations.
+assert all(torch.equal(own_rows_in_eval_mode[k], own_rows[k]) for k in names)
+print("own statistics: vmap equals the loop over batches of one")
+
+# %%
+# The same gradients come from ``functional_call`` with *per-sample
+# buffers*: one copy of the running statistics per sample, batched with
+# ``in_dims=0``, which ``vmap`` lets each sample update with its own
+# statistics (the update formula of the maths section, with :math:`\mu_c,
+# \sigma_c^2` of one image). The copies end up holding them.
+
+model.train()
+one_copy_each = {name: b.expand(B, *b.shape).clone() for name, b in buffers.items()}
+copies_rows = vmap(grad(sample_loss_with_buffers), in_dims=(None, 0, 0, 0))(
+    params, one_copy_each, images, targets
+)
+conv_out = F.conv2d(images, params["0.weight"], params["0.bias"])  # (B, C, 6, 6)
+expected_copies = {
+    "1.running_mean": 0.9 * buffers["1.running_mean"] + 0.1 * conv_out.mean((2, 3)),
+    "1.running_var": 0.9 * buffers["1.running_var"] + 0.1 * conv_out.var((2, 3)),
+    "1.num_batches_tracked": buffers["1.num_batches_tracked"].expand(B) + 1,
+}
+# float64 defaults: the same statistics, normalisation and backward pass,
+# whichever kernels run them.
+torch.testing.assert_close(copies_rows, own_rows)
+# float64 defaults: a mean and a variance of 36 values, in other orders;
+# var() divides by n - 1, as the update does.
+torch.testing.assert_close(one_copy_each, expected_copies)
+print("per-sample buffers: the same gradients; copy i holds sample i's update")
+
+# %%
+# Own statistics need several values per channel in one sample. After a
+# linear layer, :class:`~torch.nn.BatchNorm1d` sees one value per feature
+# and refuses:
+
+features = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4)).to(torch.float64)
+replace_all_batch_norm_modules_(features)
+show_error(
+    lambda: vmap(lambda row: features(row.unsqueeze(0)))(draw(B, 3)),
+    ValueError,
+    "Expected more than 1 value per channel when training",
+)
+
+# %%
+# GroupNorm: statistics per sample by design
+# ------------------------------------------
+#
+# :class:`~torch.nn.GroupNorm` (groups first, then channels) normalises
+# each sample over groups of its own channels and positions, in training
+# and eval mode alike, and has no buffers. Its affine parameters have
+# BatchNorm's names and shapes, so the same ``params`` run it.
+
+grouped = small_cnn(nn.GroupNorm(2, C))
+grouped.load_state_dict(params)  # strict: every key matches
+assert list(grouped.buffers()) == []
+group_rows = per_sample_vmap(grouped)
+# float64 defaults: as above.
+torch.testing.assert_close(group_rows, per_sample_loop(grouped))
+group_rows_in_eval_mode = per_sample_vmap(grouped.eval())
+# Exact: GroupNorm runs the same operations in eval mode.
+assert all(torch.equal(group_rows_in_eval_mode[k], group_rows[k]) for k in names)
+print("GroupNorm: vmap equals the loop, in training and eval mode alike")
+
+# %%
+# With samples independent, the rows are the per-sample terms of the batch
+# gradient: their mean is the gradient of the mean loss, in one backward
+# pass. Not so for BatchNorm in training mode, whose batch loss is not a sum
+# of per-sample losses: neither the own-statistics rows nor the eval-mode
+# rows average to its gradient.
+
+
+def batch_gradient(module):
+    loss = ((module(images)[:, 0] - targets) ** 2).mean()
+    return dict(zip(names, torch.autograd.grad(loss, list(module.parameters()))))
+
+
+def mean_of(rows):
+    return {name: row.mean(dim=0) for name, row in rows.items()}
+
+
+def largest_gap(first, second):
+    return max((first[k] - second[k]).abs().max().item() for k in names)
+
+
+model.eval()
+# float64 defaults: sums of 16 terms of O(1) in other orders.
+torch.testing.assert_close(mean_of(eval_rows), batch_gradient(model))
+torch.testing.assert_close(mean_of(group_rows), batch_gradient(grouped))
+train_gradient = batch_gradient(own_stats)  # the patched copy: batch statistics
+print("BatchNorm, training-mode batch gradient: max |mean of rows - it|:")
+for label, rows in (("own statistics", own_rows), ("eval mode", eval_rows)):
+    train_gap = largest_gap(mean_of(rows), train_gradient)
+    print(f"  rows with {label:<15} {train_gap:.3f}")
+    assert train_gap > 1e-2  # far from rounding: another function
+
+# %%
+# The checks
+# ----------
+#
+# The eval-mode rows against the derivative by hand from the maths section,
+# for all 16 samples and every parameter.
+
+running_mean, running_var = model[1].running_mean, model[1].running_var
+s_bar = torch.sqrt(running_var + model[1].eps)[:, None, None]
+z_hat = (conv_out - running_mean[:, None, None]) / s_bar
+gamma, beta = params["1.weight"][:, None, None], params["1.bias"][:, None, None]
+hidden = torch.tanh(gamma * z_hat + beta)
+pooled = hidden.mean(dim=(2, 3))  # (B, C)
+residual = pooled @ params["5.weight"][0] + params["5.bias"] - targets  # (B,)
+two_r = 2 * residual[:, None, None, None]
+w = params["5.weight"][0][:, None, None]
+# sphinx_gallery_break = ("(1 - hidden**2)", "(1 - hidden)")
+delta = two_r * w * (1 - hidden**2) / 36  # dl/dy, (B, C, 6, 6)
+d_conv = delta * gamma / s_bar  # dl/dz
+patches = F.unfold(images, 3)  # (B, 9, 36): the pixel each W_ck meets at each q
+expected = {
+    "0.weight": torch.einsum("bcq,bkq->bck", d_conv.flatten(2), patches).reshape(
+        B, C, 1, 3, 3
+    ),
+    "0.bias": d_conv.sum(dim=(2, 3)),
+    "1.weight": (delta * z_hat).sum(dim=(2, 3)),
+    "1.bias": delta.sum(dim=(2, 3)),
+    "5.weight": 2 * residual[:, None, None] * pooled[:, None, :],
+    "5.bias": 2 * residual[:, None],
+}
+print(f"eval mode: max |vmap(grad) - by hand| = {largest_gap(eval_rows, expected):.1e}")
+# float64 defaults (rtol 1e-7): the same products and sums of O(1) terms in
+# other orders, a few eps apart; a wrong derivative is off by far more.
+torch.testing.assert_close(eval_rows, expected)
+
+# %%
+# Running statistics, and ``functional_call`` with buffers
+# --------------------------------------------------------
+#
+# A forward pass in training mode updates the buffers it runs with.
+# :func:`torch.func.functional_call` given only parameters runs with the
+# module's own buffers, so it moves them; given ``(params, buffers)`` it
+# runs with the tensors passed and updates those, in place, and leaves the
+# module's alone. One pass on ``images``, checked against the update formula
+# with the batch's :math:`\mu_c` and :math:`\sigma_c^2`:
+
+model.train()
+own_before = {name: b.clone() for name, b in model.named_buffers()}
+passed = {name: b.clone() for name, b in buffers.items()}
+functional_call(model, (params, passed), (images,))
+# Exact: the module's buffers were not touched.
+assert all(torch.equal(b, own_before[n]) for n, b in model.named_buffers())
+expected_update = {
+    "1.running_mean": 0.9 * buffers["1.running_mean"] + 0.1 * conv_out.mean((0, 2, 3)),
+    "1.running_var": 0.9 * buffers["1.running_var"] + 0.1 * conv_out.var((0, 2, 3)),
+    "1.num_batches_tracked": buffers["1.num_batches_tracked"] + 1,
+}
+# float64 defaults: means and variances of 576 values, in other orders.
+torch.testing.assert_close(passed, expected_update)
+functional_call(model, params, (images,))
+moved = model[1].num_batches_tracked - own_before["1.num_batches_tracked"]
+print("functional_call(model, (params, copies)): the copies updated, the module's not")
+print(
+    f"functional_call(model, params): the module's num_batches_tracked moved by {moved}"
+)
+assert moved == 1
+
+# %%
+# HVPs in training mode
+# ---------------------
+#
+# Forward-over-reverse, ``jvp(grad(L))``, meets the captured-buffer error
+# again:
+
+v = {name: draw(*p.shape) for name, p in params.items()}
+
+
+def batch_loss(module):
+    def loss(params):
+        prediction = functional_call(module, params, (images,))
+        return ((prediction[:, 0] - targets) ** 2).mean()
+
+    return loss
+
+
+show_error(
+    lambda: jvp(grad(batch_loss(model)), (params,), (v,)),
+    RuntimeError,
+    "mutate a captured Tensor",
+)
+
+# %%
+# The patched copy normalises with the batch's statistics and stores
+# nothing: the training-mode loss without its side effect. Its HVP is
+# checked against the usual autograd route, double backward on the module
+# itself in training mode, which works, and updates the running statistics
+# on every call. After :math:`k` calls on the same batch they are
+# :math:`(1 - m)^k \bar\mu + (1 - (1 - m)^k) \mu`.
+
+_, hvp_train = jvp(grad(batch_loss(own_stats)), (params,), (v,))
+
+
+def double_backward_hvp(module):
+    loss = ((module(images)[:, 0] - targets) ** 2).mean()
+    gradient = torch.autograd.grad(loss, list(module.parameters()), create_graph=True)
+    hvp = torch.autograd.grad(gradient, list(module.parameters()), list(v.values()))
+    return dict(zip(names, hvp))
+
+
+k = 5
+before = {name: b.clone() for name, b in model.named_buffers()}
+for _ in range(k):
+    hvp_autograd = double_backward_hvp(model)
+kept = (1 - 0.1) ** k
+expected_running_mean = kept * before["1.running_mean"] + (1 - kept) * conv_out.mean(
+    (0, 2, 3)
+)
+print(f"max |jvp(grad) - double backward| = {largest_gap(hvp_train, hvp_autograd):.1e}")
+print(
+    f"after {k} double-backward HVPs: num_batches_tracked",
+    f"{before['1.num_batches_tracked'].item()} ->",
+    model[1].num_batches_tracked.item(),
+)
+# float64 defaults: the same second derivatives, summed in other orders.
+torch.testing.assert_close(hvp_train, hvp_autograd)
+# float64 defaults: k updates of a mean of 576 values.
+torch.testing.assert_close(model[1].running_mean, expected_running_mean)
+assert model[1].num_batches_tracked == before["1.num_batches_tracked"] + k
+
+# %%
+# In eval mode ``jvp(grad(L))`` works on the module itself, and computes
+# the HVP of another function, the loss with the statistics frozen:
+
+model.eval()
+_, hvp_eval = jvp(grad(batch_loss(model)), (params,), (v,))
+# float64 defaults: as above.
+torch.testing.assert_close(hvp_eval, double_backward_hvp(model))
+eval_train_gap = largest_gap(hvp_eval, hvp_train)
+print(
+    f"eval mode: HVP equals double backward; max |eval - train| = {eval_train_gap:.2f}"
+)
+assert eval_train_gap > 1e-2
+
+# %%
+# Dropout's randomness
+# --------------------
+#
+# :ref:`sphx_glr_auto_examples_in_practice_plot_09_vmap_limits_and_fixes.py`
+# shows ``vmap``'s error for a random operation and its ``randomness``
+# modes on a dropout layer alone. Inside a model the question is how to
+# check the per-sample gradients against a loop, which draws other masks. A
+# small MLP with :class:`~torch.nn.Dropout` (probability 1/2) after its 64
+# hidden units, under ``randomness="different"`` (a mask per sample, as a
+# batched forward pass draws them): the masks come from torch's global
+# generator, which this page does not seed (``Dropout`` takes no
+# ``generator``), but they can be read back from the gradients. The row of
+# the first weight that belongs to a dropped unit is exactly zero (its
+# gradient is multiplied by the mask's 0), and a kept unit's is not. The
+# loop then recomputes each sample's gradient with that mask.
+
+H, p_drop = 64, 0.5
+layers = (nn.Linear(8, H), nn.Tanh(), nn.Dropout(p_drop), nn.Linear(H, 1))
+mlp = initialise(nn.Sequential(*layers).to(torch.float64))
+mlp_params = {name: p.detach() for name, p in mlp.named_parameters()}
+inputs = draw(B, 8)
+
+
+def loss_with_mask(params, features, target, mask):
+    """Sample loss with dropout's mask given: MASK is 1 for kept units."""
+    hidden = torch.tanh(F.linear(features, params["0.weight"], params["0.bias"]))
+    kept = hidden * mask / (1 - p_drop)  # what Dropout computes, mask fixed
+    return (F.linear(kept, params["3.weight"], params["3.bias"])[0] - target) ** 2
+
+
+def loop_with_masks(masks):
+    rows = []
+    for features, target, mask in zip(inputs, targets, masks):
+        loss = loss_with_mask(dict(mlp.named_parameters()), features, target, mask)
+        rows.append(torch.autograd.grad(loss, list(mlp.parameters())))
+    return {name: torch.stack(column) for name, column in zip(mlp_params, zip(*rows))}
+
+
+rows = vmap(grad(loss_of(mlp)), in_dims=(None, 0, 0), randomness="different")(
+    mlp_params, inputs, targets
+)
+masks = (rows["0.weight"] != 0).any(dim=2).to(torch.float64)  # (B, H), 1: kept
+distinct = torch.unique(masks, dim=0).shape[0]
+print(f"masks read back: {distinct} distinct among {B} samples")
+# Exact count: two of B masks of 64 fair coins agree with probability
+# < B^2 2^-65, about 1e-17.
+assert distinct == B
+# float64 defaults: the same products and sums in other orders.
+torch.testing.assert_close(rows, loop_with_masks(masks))
+print("per-sample gradients with dropout equal the loop run with those masks")
+
+# %%
+# For the same masks on every run, do what ``vmap``'s error message
+# suggests: draw them outside ``vmap``, from a seeded generator, and pass
+# them in as an argument.
+
+masks = torch.bernoulli(
+    torch.full((B, H), 1 - p_drop, dtype=torch.float64), generator=generator
+)
+rows = vmap(grad(loss_with_mask), in_dims=(None, 0, 0, 0))(
+    mlp_params, inputs, targets, masks
+)
+loop_rows = loop_with_masks(masks)
+gap = max((rows[k] - loop_rows[k]).abs().max().item() for k in mlp_params)
+print(f"masks drawn outside vmap: max |vmap - loop| = {gap:.1e}")
+# float64 defaults: as above.
+torch.testing.assert_close(rows, loop_rows)
+
+# %%
+# The picture
+# -----------
+#
+# Why a per-sample gradient needs one of these routes: how much sample
+# :math:`i`'s loss depends on image :math:`j`, the norm of
+# :math:`\partial \ell_i / \partial x_j`, for BatchNorm in training mode
+# (the patched copy: batch statistics), in eval mode, and GroupNorm.
+
+
+def coupling(module):
+    """(B, B): the norm of d loss_i / d image_j."""
+
+    def losses(images):
+        return (functional_call(module, params, (images,))[:, 0] - targets) ** 2
+
+    return jacrev(losses)(images).flatten(2).norm(dim=2)
+
+
+model.eval()
+couplings = {
+    "BatchNorm, training mode": coupling(own_stats),
+    "BatchNorm, eval mode": coupling(model),
+    "GroupNorm": coupling(grouped),
+}
+off_diagonal = ~torch.eye(B, dtype=torch.bool)
+for title, matrix in couplings.items():
+    ratio = matrix[off_diagonal].max() / matrix.diagonal().max()
+    print(f"{title:<25} max off-diagonal / max diagonal = {ratio:.1e}")
+# Exact zeros: with samples independent, the cotangent of loss i is zero on
+# every other sample's path, and the backward pass multiplies it by finite
+# numbers.
+assert (couplings["BatchNorm, eval mode"][off_diagonal] == 0).all()
+assert (couplings["GroupNorm"][off_diagonal] == 0).all()
+assert (couplings["BatchNorm, training mode"][off_diagonal] > 0).all()
+
+positive = torch.cat([m[m > 0] for m in couplings.values()])
+scale = LogNorm(positive.min().item(), positive.max().item())
+fig, axes = plt.subplots(1, 3, figsize=(7.2, 2.9), layout="constrained")
+for ax, (title, matrix) in zip(axes, couplings.items()):
+    shown = matrix.masked_fill(matrix == 0, float("nan"))  # exact zeros: white
+    heat_map = ax.imshow(shown.numpy(), norm=scale, cmap="viridis")
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("image j", fontsize=9)
+    ax.set_xticks([0, B - 1])
+    ax.set_yticks([0, B - 1])
+axes[0].set_ylabel("loss i", fontsize=9)
+fig.suptitle("How much loss i depends on image j (white: exactly 0)", fontsize=10)
+fig.colorbar(
+    heat_map, ax=axes, shrink=0.8, label=r"$\|\partial \ell_i / \partial x_j\|$"
+)
+plt.show()
+
+# %%
+# What to remember
+# ----------------
+#
+# * BatchNorm in training mode couples the samples and writes into its
+#   buffers: ``grad`` refuses the write to a captured buffer, ``vmap`` a
+#   write of batched statistics into an unbatched one.
+# * Choose what "one sample's gradient" means: frozen statistics
+#   (``model.eval()``), the sample's own statistics
+#   (:func:`~torch.func.replace_all_batch_norm_modules_` or per-sample
+#   buffers), or GroupNorm; check it against a loop. BatchNorm's
+#   training-mode batch gradient is not the mean of the first two.
+# * ``functional_call(model, (params, buffers), x)`` updates the buffers
+#   passed; a double-backward HVP in training mode moves the running
+#   statistics once per call.
+# * With dropout, a loop reproduces ``vmap``'s per-sample gradients only
+#   with the same masks: read them back, or draw them outside ``vmap``.
+#
+# Next: :ref:`sphx_glr_auto_examples_under_the_hood_plot_01_inside_the_vjp_chain.py`.
+# Reference: :func:`torch.func.vmap`, :func:`torch.func.grad`,
+# :func:`torch.func.jvp`, :func:`torch.func.jacrev`,
+# :func:`torch.func.functional_call`,
+# :func:`torch.func.replace_all_batch_norm_modules_`,
+# :class:`torch.nn.BatchNorm2d`, :class:`torch.nn.GroupNorm`,
+# :class:`torch.nn.Dropout`, :func:`torch.autograd.grad`,
+# `Patching Batch Norm <https://docs.pytorch.org/docs/2.13/func.batch_norm.html>`_.
