@@ -621,7 +621,7 @@ plt.show()
 #   come from a backward function that ran earlier, for an operation later
 #   in the forward pass.
 #
-# Next: :ref:`sphx_glr_auto_examples_under_the_hood_plot_01_inside_the_vjp_chain.py`.
+# Next: :ref:`sphx_glr_auto_examples_in_practice_plot_09_vmap_limits_and_fixes.py`.
 # Reference: :func:`torch.where`, :func:`torch.sqrt`,
 # :func:`torch.linalg.vector_norm`, :func:`torch.linalg.norm`,
 # :func:`torch.cdist`, :class:`torch.autograd.detect_anomaly`,
