@@ -4,6 +4,7 @@ pinned release documents, at the addresses docs/_ext/torch_documented.json
 records (and says where it read them), and is what docs/_ext/torch_inventory.py
 writes now. No site build and no torch: these run in about a second."""
 
+import re
 import zlib
 
 import torch_inventory
@@ -57,4 +58,29 @@ def test_committed_inventory_is_what_torch_inventory_writes_now(tmp_path):
     torch_inventory.write(tmp_path / "torch.inv")
     assert text(torch_inventory.INVENTORY) == text(tmp_path / "torch.inv"), (
         "run `make inventory`"
+    )
+
+
+# A torch name in a cross-reference role of the prose: reST (:func:`torch.x`,
+# :meth:`~torch.x.y`) in the examples, MyST ({func}`torch.x`) in docs/.
+ROLE = re.compile(
+    r"(?::|\{)(?:py:)?(?:func|class|meth|mod|attr|data|obj|exc)(?::|\})`~?(torch[\w.]*)`"
+)
+
+
+def test_every_torch_name_in_a_role_is_in_the_inventory():
+    """A role whose name the inventory lacks fails the build (nitpicky), at the
+    end of a long run; this says so in a second, naming the name and the file."""
+    names = {name for name, _, _ in committed_entries()}
+    repo = torch_inventory.INVENTORY.parents[2]
+    sources = [*repo.glob("examples/*/*.py"), *repo.glob("docs/**/*.md")]
+    missing = sorted(
+        f"{path.relative_to(repo)}: {name}"
+        for path in sources
+        if "auto_examples" not in path.parts
+        for name in ROLE.findall(path.read_text(encoding="utf-8"))
+        if name not in names
+    )
+    assert not missing, "not in docs/_ext/torch.inv (make inventory):\n" + "\n".join(
+        missing
     )
