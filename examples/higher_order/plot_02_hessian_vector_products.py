@@ -450,7 +450,10 @@ def within(event):
 
 
 inside = [child.name for child in zero_products[0].cpu_children]
-print("inside one of them:", ", ".join(inside))
+print("inside one of them:")
+print("  " + ", ".join(inside[:3]))
+if inside[3:]:
+    print("  " + ", ".join(inside[3:]))
 clones = [event for event in within(zero_products[0]) if event.name == "aten::clone"]
 print("  the clone's input:", clones[0].input_shapes[0])
 assert [clone.input_shapes[0] for clone in clones] == [[sizes[-1], sizes[-1]]], inside
