@@ -1,20 +1,23 @@
 r"""
-Per-sample gradients and HVPs of models with BatchNorm and dropout
-==================================================================
+Per-sample gradients and HVPs of models with BatchNorm or dropout
+=================================================================
 
-``vmap(grad(...))`` gives per-sample gradients of a plain model in one
-batched pass, and ``jvp(grad(...))`` gives Hessian-vector products. A model
-with :class:`~torch.nn.BatchNorm2d` in training mode breaks both: ``grad``
-refuses BatchNorm's writes into its buffers, and ``vmap`` refuses them again
-when the buffers are passed in. The errors are the symptom; the cause is that in training mode BatchNorm's
-output for one sample depends on every sample of the batch, and that it
-writes into its buffers as it runs. This page shows the errors as torch
-prints them, says what "the gradient of one sample" can mean with such a
-model, and computes each meaning by a route that works (eval mode,
-:func:`torch.func.replace_all_batch_norm_modules_`, per-sample buffers,
-GroupNorm), checked against a loop over the samples and, for eval mode,
-against the derivative by hand. With dropout, the loop needs ``vmap``'s
-masks: read back from the gradients, or drawn outside ``vmap``.
+``vmap(grad(...))`` gives per-sample gradients of a plain model, and
+``jvp(grad(...))`` Hessian-vector products (HVPs). A model with
+:class:`~torch.nn.BatchNorm2d` in training mode breaks both, in two
+separate ways. As it runs, BatchNorm writes into its buffers: ``grad``
+refuses the in-place ``add_`` to its counter (it lets the running mean and
+variance be written without a word), and ``vmap`` refuses per-sample
+statistics written into one running mean. And its output for one sample
+depends on every sample of the batch, so "the gradient of one sample"
+needs a definition. This page shows the
+errors as torch prints them, and computes each definition by a route that
+works (eval mode, :func:`torch.func.replace_all_batch_norm_modules_`,
+per-sample buffers, GroupNorm), gradients and HVPs alike, each checked
+against a loop over the samples, and eval mode against the derivative by
+hand. Dropout under ``vmap`` needs a ``randomness`` mode, and the loop needs
+``vmap``'s masks: read back from the gradients, or drawn outside ``vmap``
+and passed to a forward that takes them.
 """
 
 # %%
@@ -150,6 +153,7 @@ with torch.no_grad():
 images, targets = draw(B, 1, 8, 8), draw(B)
 params = {name: p.detach() for name, p in model.named_parameters()}
 names = list(params)
+conv_out = F.conv2d(images, params["0.weight"], params["0.bias"])  # z, (B, C, 6, 6)
 for kind, tensors in (("parameters", params), ("buffers", dict(model.named_buffers()))):
     print_wrapped(
         f"{kind}: "
@@ -157,6 +161,24 @@ for kind, tensors in (("parameters", params), ("buffers", dict(model.named_buffe
             f"{n} {'x'.join(map(str, t.shape)) or 'scalar'}" for n, t in tensors.items()
         )
     )
+
+# %%
+# BatchNorm in training mode against the maths section's :math:`y`, whose
+# :math:`\sigma_c^2` divides by :math:`n` (on a copy of the layer, so that
+# the model's buffers stay as they are):
+
+batch_mean = conv_out.mean((0, 2, 3), keepdim=True)
+batch_var = conv_out.var((0, 2, 3), correction=0, keepdim=True)  # divides by n
+normalised = (conv_out - batch_mean) / torch.sqrt(batch_var + model[1].eps)
+with torch.no_grad():
+    y_module = copy.deepcopy(model[1])(conv_out)
+y_formula = (
+    params["1.weight"][:, None, None] * normalised + params["1.bias"][:, None, None]
+)
+formula_gap = (y_module - y_formula).abs().max()
+print(f"training mode: max |BatchNorm2d - formula| = {formula_gap:.1e}")
+# float64 defaults: means and variances of 576 values of O(1), in other orders.
+torch.testing.assert_close(y_module, y_formula)
 
 
 def show_error(call, expected_type, expected_text):
@@ -182,6 +204,26 @@ def loss_of(module):
     return sample_loss
 
 
+def batch_loss(module):
+    """The mean loss over the batch, a function of the parameters."""
+
+    def loss(params):
+        prediction = functional_call(module, params, (images,))
+        return ((prediction[:, 0] - targets) ** 2).mean()
+
+    return loss
+
+
+def batch_update(running, z, dims=(0, 2, 3)):
+    """The running statistics RUNNING after one training-mode pass whose
+    convolution output is Z, with statistics over DIMS: the maths section's
+    update (var() divides by n - 1)."""
+    return {
+        "1.running_mean": 0.9 * running["1.running_mean"] + 0.1 * z.mean(dims),
+        "1.running_var": 0.9 * running["1.running_var"] + 0.1 * z.var(dims),
+    }
+
+
 def per_sample_vmap(module):
     return vmap(grad(loss_of(module)), in_dims=(None, 0, 0))(params, images, targets)
 
@@ -196,8 +238,8 @@ def per_sample_loop(module):
 
 
 # %%
-# Training mode under ``vmap``: two errors
-# ----------------------------------------
+# Training mode: two errors and a silent write
+# --------------------------------------------
 #
 # The per-sample gradients that work for a model without BatchNorm
 # (:ref:`sphx_glr_auto_examples_in_practice_plot_05_derivatives_with_respect_to_parameters.py`),
@@ -206,12 +248,34 @@ def per_sample_loop(module):
 show_error(lambda: per_sample_vmap(model), RuntimeError, "mutate a captured Tensor")
 
 # %%
-# A new module is in training mode. ``grad`` refuses to let the function
-# write into a tensor it did not receive as an input (the rule
+# A new module is in training mode, and BatchNorm's forward begins by
+# adding 1 to its counter, ``num_batches_tracked.add_(1)``: an in-place
+# method writing into a tensor that the function ``grad`` transforms
+# neither received nor made, which ``grad`` refuses (the message names the
+# transforms that share this rule). The running mean and variance are
+# another matter. The batch-norm kernel updates them as arguments after its
+# input, not by an in-place method on them, and ``grad`` lets that
+# through: on a copy without the counter, ``grad`` of the batch loss runs,
+# and moves the copy's running statistics by one update, without a word.
+
+no_counter = copy.deepcopy(model)
+no_counter[1].num_batches_tracked = None
+statistics_before = {name: b.clone() for name, b in no_counter.named_buffers()}
+grad(batch_loss(no_counter))(params)
+silent = dict(no_counter.named_buffers())
+silent_move = max(
+    (silent[n] - b).abs().max().item() for n, b in statistics_before.items()
+)
+print(f"grad, no counter: running statistics moved by up to {silent_move:.3f}, unasked")
+# float64 defaults: means and variances of 576 values of O(1), in other orders.
+torch.testing.assert_close(silent, batch_update(statistics_before, conv_out))
+
+# %%
+# The message's advice, passing the buffers in as an input, satisfies
+# ``grad``, and leads to ``vmap``'s own error: one running mean, which has
+# no batch dimension, cannot take :math:`B` different updates at once (what
 # :ref:`sphx_glr_auto_examples_in_practice_plot_09_vmap_limits_and_fixes.py`
-# shows for any captured tensor), and BatchNorm's buffers live in the
-# module. The message's advice, passing them in, leads to ``vmap``'s own
-# error: one running mean cannot take :math:`B` different updates at once.
+# shows for any tensor made outside the batch).
 
 buffers = {name: b.clone() for name, b in model.named_buffers()}
 
@@ -255,25 +319,24 @@ assert all(torch.equal(b, buffers_before[n]) for n, b in model.named_buffers())
 # ----------------------------
 #
 # :func:`torch.func.replace_all_batch_norm_modules_` sets every BatchNorm's
-# running statistics to ``None`` and ``track_running_stats`` to ``False``, in
-# place: BatchNorm then always normalises with the statistics of what it is
-# given and stores nothing. Under ``vmap`` it is given one image: each
-# sample is normalised by the mean and variance of its own 36 positions, the
-# statistics of a batch of one (route 2). The loop runs the patched copy on
-# each image as a batch of one.
+# running statistics and counter to ``None`` and ``track_running_stats``
+# to ``False``, in place: BatchNorm then always normalises with the
+# statistics of what it is given and stores nothing. Under ``vmap`` it is
+# given one image: each sample is normalised by the mean and variance of
+# its own 36 positions, the statistics of a batch of one (route 2). The
+# loop runs the patched copy on each image as a batch of one.
 
 own_stats = copy.deepcopy(model).train()
 replace_all_batch_norm_modules_(own_stats)
 patched = own_stats[1]
-print(
-    "patched BatchNorm2d: track_running_stats",
-    patched.track_running_stats,
-    "| running_mean",
-    patched.running_mean,
-    "| running_var",
-    patched.running_var,
+print_wrapped(
+    f"patched BatchNorm2d: track_running_stats {patched.track_running_stats}"
+    f" | running_mean {patched.running_mean} | running_var {patched.running_var}"
+    f" | num_batches_tracked {patched.num_batches_tracked}"
 )
+assert not patched.track_running_stats and list(patched.buffers()) == []
 assert patched.running_mean is None and patched.running_var is None
+assert patched.num_batches_tracked is None
 own_rows = per_sample_vmap(own_stats)
 own_loop = per_sample_loop(own_stats)
 # float64 defaults: as in eval mode.
@@ -296,10 +359,8 @@ one_copy_each = {name: b.expand(B, *b.shape).clone() for name, b in buffers.item
 copies_rows = vmap(grad(sample_loss_with_buffers), in_dims=(None, 0, 0, 0))(
     params, one_copy_each, images, targets
 )
-conv_out = F.conv2d(images, params["0.weight"], params["0.bias"])  # (B, C, 6, 6)
 expected_copies = {
-    "1.running_mean": 0.9 * buffers["1.running_mean"] + 0.1 * conv_out.mean((2, 3)),
-    "1.running_var": 0.9 * buffers["1.running_var"] + 0.1 * conv_out.var((2, 3)),
+    **batch_update(buffers, conv_out, dims=(2, 3)),  # each image's own statistics
     "1.num_batches_tracked": buffers["1.num_batches_tracked"].expand(B) + 1,
 }
 # float64 defaults: the same statistics, normalisation and backward pass,
@@ -428,8 +489,7 @@ functional_call(model, (params, passed), (images,))
 # Exact: the module's buffers were not touched.
 assert all(torch.equal(b, own_before[n]) for n, b in model.named_buffers())
 expected_update = {
-    "1.running_mean": 0.9 * buffers["1.running_mean"] + 0.1 * conv_out.mean((0, 2, 3)),
-    "1.running_var": 0.9 * buffers["1.running_var"] + 0.1 * conv_out.var((0, 2, 3)),
+    **batch_update(buffers, conv_out),
     "1.num_batches_tracked": buffers["1.num_batches_tracked"] + 1,
 }
 # float64 defaults: means and variances of 576 values, in other orders.
@@ -441,23 +501,48 @@ print(
     f"functional_call(model, params): the module's num_batches_tracked moved by {moved}"
 )
 assert moved == 1
+# float64 defaults: as above, the module's own statistics moved by one update.
+torch.testing.assert_close(
+    {n: b for n, b in model.named_buffers() if n != "1.num_batches_tracked"},
+    batch_update(own_before, conv_out),
+)
+
+# %%
+# The per-sample copies above are not this update. Their mean running mean
+# is the batch's (every image has 36 positions), but their mean running
+# variance is another number: a mean of the images' own variances, which
+# leaves out the spread between the images' means that the batch's
+# variance includes, :math:`\sigma_c^2 = \frac{1}{B} \sum_i \sigma_{ic}^2 +
+# \frac{1}{B} \sum_i (\mu_{ic} - \mu_c)^2` (each with :math:`1/n`). To take
+# per-sample gradients and still keep the running statistics a training
+# step would, update them with one forward pass on the batch in training
+# mode, as here, and drop the copies.
+
+mean_of_copies = {
+    n: one_copy_each[n].mean(dim=0) for n in ("1.running_mean", "1.running_var")
+}
+image_means = conv_out.mean((2, 3))  # (B, C)
+# float64 defaults: the law of total variance, sums of O(1) terms in other orders.
+torch.testing.assert_close(
+    batch_var.flatten(),
+    conv_out.var((2, 3), correction=0).mean(0) + image_means.var(0, correction=0),
+)
+# float64 defaults: a mean of 16 means of 36 values is the mean of the 576.
+torch.testing.assert_close(mean_of_copies["1.running_mean"], passed["1.running_mean"])
+variance_gap = (mean_of_copies["1.running_var"] - passed["1.running_var"]).abs().max()
+print(
+    f"mean of the per-sample copies: running_var off the batch's by {variance_gap:.3f}"
+)
+assert variance_gap > 1e-3  # far from rounding: another statistic
 
 # %%
 # HVPs in training mode
 # ---------------------
 #
-# Forward-over-reverse, ``jvp(grad(L))``, meets the captured-buffer error
+# Forward-over-reverse, ``jvp(grad(L))``, meets the counter's ``add_``
 # again:
 
 v = {name: draw(*p.shape) for name, p in params.items()}
-
-
-def batch_loss(module):
-    def loss(params):
-        prediction = functional_call(module, params, (images,))
-        return ((prediction[:, 0] - targets) ** 2).mean()
-
-    return loss
 
 
 show_error(
@@ -471,16 +556,29 @@ show_error(
 # nothing: the training-mode loss without its side effect. Its HVP is
 # checked against the usual autograd route, double backward on the module
 # itself in training mode, which works, and updates the running statistics
-# on every call. After :math:`k` calls on the same batch they are
-# :math:`(1 - m)^k \bar\mu + (1 - (1 - m)^k) \mu`.
+# on every call. After :math:`k` calls on the same batch, the update of the
+# maths section applied :math:`k` times,
+#
+# .. math::
+#
+#    \bar\mu_c \leftarrow (1 - m)^k \bar\mu_c + (1 - (1 - m)^k)\, \mu_c,
+#    \qquad
+#    \bar\sigma_c^2 \leftarrow (1 - m)^k \bar\sigma_c^2
+#    + (1 - (1 - m)^k)\, \tfrac{n}{n - 1} \sigma_c^2.
 
 _, hvp_train = jvp(grad(batch_loss(own_stats)), (params,), (v,))
 
 
+def hvp_by_double_backward(loss, parameters, tangent):
+    """The HVP of LOSS, a scalar of PARAMETERS, along TANGENT: the gradient
+    with its graph kept, then the VJP of the gradient with TANGENT."""
+    gradient = torch.autograd.grad(loss, parameters, create_graph=True)
+    return torch.autograd.grad(gradient, parameters, tangent)
+
+
 def double_backward_hvp(module):
     loss = ((module(images)[:, 0] - targets) ** 2).mean()
-    gradient = torch.autograd.grad(loss, list(module.parameters()), create_graph=True)
-    hvp = torch.autograd.grad(gradient, list(module.parameters()), list(v.values()))
+    hvp = hvp_by_double_backward(loss, list(module.parameters()), list(v.values()))
     return dict(zip(names, hvp))
 
 
@@ -488,10 +586,15 @@ k = 5
 before = {name: b.clone() for name, b in model.named_buffers()}
 for _ in range(k):
     hvp_autograd = double_backward_hvp(model)
-kept = (1 - 0.1) ** k
-expected_running_mean = kept * before["1.running_mean"] + (1 - kept) * conv_out.mean(
-    (0, 2, 3)
-)
+kept = (1 - 0.1) ** k  # (1 - m)^k
+fresh = 1 - kept
+expected_after_k = {
+    "1.running_mean": kept * before["1.running_mean"]
+    + fresh * conv_out.mean((0, 2, 3)),
+    # sphinx_gallery_break = ("conv_out.var((0, 2, 3))", "batch_var.flatten()")
+    "1.running_var": kept * before["1.running_var"] + fresh * conv_out.var((0, 2, 3)),
+    "1.num_batches_tracked": before["1.num_batches_tracked"] + k,
+}
 print(f"max |jvp(grad) - double backward| = {largest_gap(hvp_train, hvp_autograd):.1e}")
 print(
     f"after {k} double-backward HVPs: num_batches_tracked",
@@ -500,9 +603,8 @@ print(
 )
 # float64 defaults: the same second derivatives, summed in other orders.
 torch.testing.assert_close(hvp_train, hvp_autograd)
-# float64 defaults: k updates of a mean of 576 values.
-torch.testing.assert_close(model[1].running_mean, expected_running_mean)
-assert model[1].num_batches_tracked == before["1.num_batches_tracked"] + k
+# float64 defaults: k updates with a mean and a variance of 576 values.
+torch.testing.assert_close(dict(model.named_buffers()), expected_after_k)
 
 # %%
 # In eval mode ``jvp(grad(L))`` works on the module itself, and computes
@@ -519,27 +621,99 @@ print(
 assert eval_train_gap > 1e-2
 
 # %%
+# Per-sample HVPs
+# ---------------
+#
+# Each sample's HVP, :math:`\nabla^2 \ell_i\, v`, comes from ``vmap`` over
+# ``jvp(grad(...))`` of one sample's loss, for each route; the loop runs
+# double backward on one sample at a time. With frozen statistics or
+# GroupNorm the samples are independent, and the mean of their HVPs is the
+# batch loss's HVP; with each sample's own statistics it is not the
+# training-mode HVP, as for the gradients.
+
+
+def per_sample_hvp(module):
+    def one_sample(image, target):
+        def sample_gradient(params):
+            return grad(loss_of(module))(params, image, target)
+
+        return jvp(sample_gradient, (params,), (v,))[1]
+
+    return vmap(one_sample)(images, targets)
+
+
+def per_sample_hvp_loop(module):
+    rows = []
+    for image, target in zip(images, targets):
+        loss = (module(image.unsqueeze(0))[0, 0] - target) ** 2
+        rows.append(
+            hvp_by_double_backward(loss, list(module.parameters()), list(v.values()))
+        )
+    return {name: torch.stack(column) for name, column in zip(names, zip(*rows))}
+
+
+_, hvp_group = jvp(grad(batch_loss(grouped)), (params,), (v,))
+routes = {
+    "eval mode": (model.eval(), hvp_eval),
+    "own statistics": (own_stats.train(), hvp_train),
+    "GroupNorm": (grouped.train(), hvp_group),
+}
+for label, (module, batch_hvp) in routes.items():
+    hvp_rows, hvp_loop_rows = per_sample_hvp(module), per_sample_hvp_loop(module)
+    hvp_gap = largest_gap(hvp_rows, hvp_loop_rows)
+    mean_gap = largest_gap(mean_of(hvp_rows), batch_hvp)
+    print(
+        f"{label:<15} max |vmap - loop| = {hvp_gap:.1e}",
+        f" max |mean of rows - batch HVP| = {mean_gap:.1e}",
+    )
+    # float64 defaults: the same second derivatives, summed in other orders.
+    torch.testing.assert_close(hvp_rows, hvp_loop_rows)
+    if label == "own statistics":
+        assert mean_gap > 1e-2  # far from rounding: another function
+    else:
+        # float64 defaults: a mean of 16 HVPs against one sum, in another order.
+        torch.testing.assert_close(mean_of(hvp_rows), batch_hvp)
+
+# %%
 # Dropout's randomness
 # --------------------
 #
-# :ref:`sphx_glr_auto_examples_in_practice_plot_09_vmap_limits_and_fixes.py`
-# shows ``vmap``'s error for a random operation and its ``randomness``
-# modes on a dropout layer alone. Inside a model the question is how to
-# check the per-sample gradients against a loop, which draws other masks. A
-# small MLP with :class:`~torch.nn.Dropout` (probability 1/2) after its 64
-# hidden units, under ``randomness="different"`` (a mask per sample, as a
-# batched forward pass draws them): the masks come from torch's global
-# generator, which this page does not seed (``Dropout`` takes no
-# ``generator``), but they can be read back from the gradients. The row of
-# the first weight that belongs to a dropped unit is exactly zero (its
-# gradient is multiplied by the mask's 0), and a kept unit's is not. The
-# loop then recomputes each sample's gradient with that mask.
+# A small MLP with :class:`~torch.nn.Dropout` (probability 1/2) after its 64
+# hidden units. Its per-sample gradients, taken as for a plain model,
+# raise: ``vmap`` refuses a random operation unless told how to draw it
+# (its default is ``randomness="error"``).
 
 H, p_drop = 64, 0.5
 layers = (nn.Linear(8, H), nn.Tanh(), nn.Dropout(p_drop), nn.Linear(H, 1))
 mlp = initialise(nn.Sequential(*layers).to(torch.float64))
 mlp_params = {name: p.detach() for name, p in mlp.named_parameters()}
 inputs = draw(B, 8)
+
+
+def mlp_rows(**randomness):
+    return vmap(grad(loss_of(mlp)), in_dims=(None, 0, 0), **randomness)(
+        mlp_params, inputs, targets
+    )
+
+
+show_error(mlp_rows, RuntimeError, "called random operation while in randomness error")
+
+# %%
+# ``randomness="same"`` draws one mask for all the samples, and
+# ``"different"`` one per sample, as a batched forward pass draws them
+# (:ref:`sphx_glr_auto_examples_in_practice_plot_09_vmap_limits_and_fixes.py`
+# shows both on a dropout layer alone). A loop checks the per-sample
+# gradients only if it uses ``vmap``'s masks. They come from torch's global
+# generator (``Dropout`` takes no ``generator``): restoring its state before
+# a second call draws them again. And they can be read back from the
+# gradients. The row of the first weight that belongs to a dropped unit is
+# exactly zero (its gradient is multiplied by the mask's 0), and a kept
+# unit's is not, unless one factor of its entries (:math:`2 r_i`, the
+# unit's output weight, :math:`1 - h_{iu}^2`, the input) is 0. The second
+# weight's gradient checks that: its entry for unit :math:`u` is
+# :math:`2 r_i \cdot 2 h_{iu}` for a kept unit and 0 for a dropped one, and
+# it is 0 exactly where the mask read from the first weight is. The loop
+# then recomputes each sample's gradient with its mask.
 
 
 def loss_with_mask(params, features, target, mask):
@@ -549,31 +723,59 @@ def loss_with_mask(params, features, target, mask):
     return (F.linear(kept, params["3.weight"], params["3.bias"])[0] - target) ** 2
 
 
-def loop_with_masks(masks):
+def loop_with_masks(masks, tangent=None):
+    """Each sample's gradient, or its HVP along TANGENT, with its mask."""
+    parameters = list(mlp.parameters())
     rows = []
     for features, target, mask in zip(inputs, targets, masks):
         loss = loss_with_mask(dict(mlp.named_parameters()), features, target, mask)
-        rows.append(torch.autograd.grad(loss, list(mlp.parameters())))
+        if tangent is None:
+            rows.append(torch.autograd.grad(loss, parameters))
+        else:
+            rows.append(
+                hvp_by_double_backward(loss, parameters, list(tangent.values()))
+            )
     return {name: torch.stack(column) for name, column in zip(mlp_params, zip(*rows))}
 
 
-rows = vmap(grad(loss_of(mlp)), in_dims=(None, 0, 0), randomness="different")(
-    mlp_params, inputs, targets
-)
-masks = (rows["0.weight"] != 0).any(dim=2).to(torch.float64)  # (B, H), 1: kept
+def masks_of(rows):
+    """(B, H), 1 for the units kept: rows of the first weight's gradient not 0."""
+    return (rows["0.weight"] != 0).any(dim=2).to(torch.float64)
+
+
+same_masks = masks_of(mlp_rows(randomness="same"))
+global_state = torch.get_rng_state()
+rows = mlp_rows(randomness="different")
+torch.set_rng_state(global_state)
+replayed = mlp_rows(randomness="different")
+masks = masks_of(rows)
 distinct = torch.unique(masks, dim=0).shape[0]
-print(f"masks read back: {distinct} distinct among {B} samples")
+print(
+    f"masks read back: 'same' {torch.unique(same_masks, dim=0).shape[0]} distinct,",
+    f"'different' {distinct} distinct among {B} samples",
+)
+assert torch.unique(same_masks, dim=0).shape[0] == 1
 # Exact count: two of B masks of 64 fair coins agree with probability
 # < B^2 2^-65, about 1e-17.
 assert distinct == B
+# Exact: the same generator state draws the same masks, and the same masks
+# the same gradients, bit for bit.
+assert all(torch.equal(replayed[name], rows[name]) for name in mlp_params)
+# Exact: the second weight's gradient is 0 exactly where the mask is.
+assert torch.equal((rows["3.weight"][:, 0] != 0).to(torch.float64), masks)
 # float64 defaults: the same products and sums in other orders.
 torch.testing.assert_close(rows, loop_with_masks(masks))
 print("per-sample gradients with dropout equal the loop run with those masks")
 
 # %%
-# For the same masks on every run, do what ``vmap``'s error message
-# suggests: draw them outside ``vmap``, from a seeded generator, and pass
-# them in as an argument.
+# Restoring the generator's state replays the masks, so seeding it (say
+# ``torch.manual_seed`` inside ``torch.random.fork_rng()``, which puts the
+# state back afterwards) would fix them on every run, with the model as it
+# is; this site seeds only generators of its own. The other way is the one
+# the error message's last words suggest: draw the masks outside ``vmap``,
+# from a seeded generator, and pass them in. ``nn.Dropout`` and
+# ``F.dropout`` take no mask, so the forward is written out with the mask
+# as an argument: ``loss_with_mask`` above, which the loop already runs.
 
 masks = torch.bernoulli(
     torch.full((B, H), 1 - p_drop, dtype=torch.float64), generator=generator
@@ -582,10 +784,32 @@ rows = vmap(grad(loss_with_mask), in_dims=(None, 0, 0, 0))(
     mlp_params, inputs, targets, masks
 )
 loop_rows = loop_with_masks(masks)
-gap = max((rows[k] - loop_rows[k]).abs().max().item() for k in mlp_params)
+gap = max((rows[name] - loop_rows[name]).abs().max().item() for name in mlp_params)
 print(f"masks drawn outside vmap: max |vmap - loop| = {gap:.1e}")
 # float64 defaults: as above.
 torch.testing.assert_close(rows, loop_rows)
+
+# %%
+# With the masks an argument, per-sample HVPs through dropout come as for
+# BatchNorm, ``vmap`` over ``jvp(grad(...))``, and the loop runs double
+# backward on each sample with its mask:
+
+v_mlp = {name: draw(*p.shape) for name, p in mlp_params.items()}
+
+
+def masked_hvp(params, features, target, mask):
+    def sample_gradient(params):
+        return grad(loss_with_mask)(params, features, target, mask)
+
+    return jvp(sample_gradient, (params,), (v_mlp,))[1]
+
+
+hvp_rows = vmap(masked_hvp, in_dims=(None, 0, 0, 0))(mlp_params, inputs, targets, masks)
+hvp_loop_rows = loop_with_masks(masks, tangent=v_mlp)
+gap = max((hvp_rows[n] - hvp_loop_rows[n]).abs().max().item() for n in mlp_params)
+print(f"per-sample HVPs through dropout: max |vmap - loop| = {gap:.1e}")
+# float64 defaults: the same second derivatives, summed in other orders.
+torch.testing.assert_close(hvp_rows, hvp_loop_rows)
 
 # %%
 # The picture
@@ -644,19 +868,25 @@ plt.show()
 # What to remember
 # ----------------
 #
-# * BatchNorm in training mode couples the samples and writes into its
-#   buffers: ``grad`` refuses the write to a captured buffer, ``vmap`` a
-#   write of batched statistics into an unbatched one.
+# * BatchNorm in training mode writes into its buffers: ``grad``, also
+#   inside ``jvp``, refuses the ``add_`` to its counter (without a counter
+#   it lets the running statistics move unasked), and ``vmap`` refuses
+#   per-sample statistics written into one running mean. Apart from the
+#   errors, it couples the samples.
 # * Choose what "one sample's gradient" means: frozen statistics
 #   (``model.eval()``), the sample's own statistics
 #   (:func:`~torch.func.replace_all_batch_norm_modules_` or per-sample
-#   buffers), or GroupNorm; check it against a loop. BatchNorm's
-#   training-mode batch gradient is not the mean of the first two.
+#   buffers), or GroupNorm; check it, and ``vmap(jvp(grad(...)))``'s
+#   per-sample HVPs, against a loop. BatchNorm's training-mode batch
+#   gradient is not the mean of the first two.
 # * ``functional_call(model, (params, buffers), x)`` updates the buffers
-#   passed; a double-backward HVP in training mode moves the running
-#   statistics once per call.
-# * With dropout, a loop reproduces ``vmap``'s per-sample gradients only
-#   with the same masks: read them back, or draw them outside ``vmap``.
+#   passed. The mean of per-sample copies is not the batch's update: run
+#   the batch once in training mode for that. A double-backward HVP in
+#   training mode moves the running statistics once per call.
+# * Dropout under ``vmap`` needs ``randomness="different"`` (or
+#   ``"same"``); a loop reproduces its per-sample gradients only with the
+#   same masks: read them back, or draw them outside ``vmap`` and pass them
+#   to a forward that takes them.
 #
 # Next: :ref:`sphx_glr_auto_examples_under_the_hood_plot_01_inside_the_vjp_chain.py`.
 # Reference: :func:`torch.func.vmap`, :func:`torch.func.grad`,
