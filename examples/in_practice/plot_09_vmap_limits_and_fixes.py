@@ -6,11 +6,12 @@ What vmap refuses, what it does slowly, and how to rewrite each
 batch at once, and is how per-sample gradients and Jacobians are computed
 (``vmap(grad(f))``, ``vmap(jacrev(f))``). Code that runs fine in a loop can
 fail under it: a write into a tensor made outside the batch, ``.item()``, an
-``if`` on a tensor, a dropout layer. Other code runs, with a warning that
-there is "a performance drop". This page raises each error for real, shows
-its message as PyTorch words it, and runs a fix that is checked against a
-loop or a derivative worked out by hand; it counts what the warning costs,
-and what ``chunk_size`` trades.
+``if`` on a tensor, a dropout layer, a call of ``torch.autograd.grad``.
+Other code runs, with a warning that there is "a performance drop". This
+page raises each error for real, shows the first line of its message as
+PyTorch words it (and the lines after, where the first stops short), and
+runs a fix that is checked against a loop or a derivative worked out by
+hand; it counts what the warning costs, and what ``chunk_size`` trades.
 """
 
 # %%
@@ -34,9 +35,14 @@ and what ``chunk_size`` trades.
 # batch (captured, or built with ``torch.zeros``) holds one sample's worth
 # of numbers, and cannot take a batch written into it. A random operation
 # has two readings, the same draw for every sample or a draw each, and
-# ``vmap`` makes you choose. An operation with no batching rule still runs,
-# through a *fallback* that loops over the samples and calls it :math:`B`
-# times.
+# ``vmap`` makes you choose. ``torch.autograd`` differentiates tensors that
+# require grad, and the batched ``x`` does not, so ``torch.autograd.grad``
+# inside the function finds nothing to differentiate; ``torch.func``'s
+# transforms are made to nest inside ``vmap``. An operation with no batching
+# rule often still runs, through a *fallback* that loops over the samples
+# and calls it :math:`B` times, but not always: ``vmap`` refuses
+# ``torch.equal``, which returns a bool, and ``nonzero``, whose
+# output's shape depends on the values.
 #
 # The functions below have derivatives that are easy by hand, to check the
 # fixes against. The running example clips a sample to norm at most 1,
@@ -58,6 +64,8 @@ and what ``chunk_size`` trades.
 # VJP is :math:`v \mapsto m \odot v / (1 - p)`, with the mask of the
 # forward pass.
 
+import json
+import tempfile
 import textwrap
 import warnings
 
@@ -88,19 +96,22 @@ print(f"vmap over {B} samples: {len(seen)} call, on an argument of shape {seen[0
 assert seen == [(n,)]
 
 
-def show(error, before=""):
-    """Print BEFORE and the first line of ERROR's message, wrapped to the page's
-    width."""
-    line = f"{before}{type(error).__name__}: {str(error).splitlines()[0]}"
-    print(
-        textwrap.fill(
-            line,
-            86,
-            subsequent_indent="  ",
-            break_long_words=False,
-            break_on_hyphens=False,
+def show(error, before="", lines=1):
+    """Print BEFORE and the first LINES non-blank lines of ERROR's message, each
+    wrapped to the page's width."""
+    message = [line.strip() for line in str(error).splitlines() if line.strip()]
+    message[0] = f"{before}{type(error).__name__}: {message[0]}"
+    for number, line in enumerate(message[:lines]):
+        print(
+            textwrap.fill(
+                line,
+                86,
+                initial_indent="  " if number else "",
+                subsequent_indent="  ",
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
         )
-    )
 
 
 def raises(call, expected_type, expected_text):
@@ -265,9 +276,9 @@ assert item_error > 0.1
 # :func:`torch.clamp` gives :math:`\max(1, r)` as a tensor; :func:`torch.where`
 # computes both branches for every sample and picks one per sample. (Both
 # branches are differentiated too: where a branch not taken divides by
-# zero, its NaN reaches the gradient,
+# zero, its NaN reaches the gradient, as a cell below shows;
 # :ref:`sphx_glr_auto_examples_in_practice_plot_08_nan_and_inf_gradients.py`
-# shows why and the fix; no norm is zero here.)
+# shows why and the fix. No norm in ``X`` is zero.)
 
 
 def clip_clamp(x):
@@ -281,15 +292,23 @@ def clip_where(x):
 
 # %%
 # :func:`torch.cond` keeps the ``if`` as an operation with two branch
-# functions. It is a prototype in torch 2.13, and runs through
-# ``torch.compile(..., fullgraph=True)``, which traces both branches on the
-# first call (`cond.py
-# <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/_higher_order_ops/cond.py>`_).
-# Under ``vmap``, with a predicate that differs between samples, its
-# batching rule (in the same file) runs *both* branches on the whole batch
-# and selects with ``torch.where``, so it costs what ``where`` costs. The
+# functions; its documentation calls it a prototype feature. Called eagerly
+# with a tensor predicate, it runs through ``torch.compile(...,
+# fullgraph=True)`` (``_hop_compile_and_call`` in `utils.py
+# <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/_higher_order_ops/utils.py>`_):
+# the first call compiles, tracing both branches, and every call enters
+# the compiled code (the profiler shows a "Torch-Compiled Region" each
+# time). Under ``vmap`` the predicate ``x.norm() > 1`` is made from the
+# batched ``x``, so it is batched too, and then the batching rule
+# (``cond_batch_rule`` in `cond.py
+# <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/_higher_order_ops/cond.py>`_)
+# runs *both* branches on the whole batch and selects with
+# ``torch.where``, whatever the predicate's values. So it runs what
+# ``where`` runs (and the second branch's copy), plus the entry into
+# compiled code. The
 # profiler shows both branches' operations (the division of one, the copy
-# of the other) and the selection, and the result is ``where``'s.
+# of the other) and the selection, also for a batch whose samples all take
+# the first branch; and the result is ``where``'s.
 
 
 def divide_by_norm(x):
@@ -304,12 +323,21 @@ def clip_cond(x):
     return torch.cond(x.norm() > 1, divide_by_norm, unchanged, (x,))
 
 
-by_cond = vmap(clip_cond)(X)  # the first call compiles
-with torch.profiler.profile() as profiled:
-    by_cond = vmap(clip_cond)(X)
-ran = {event.name for event in profiled.events()}
-print("vmap(clip_cond) ran:", sorted(ran & {"aten::div", "aten::clone", "aten::where"}))
-assert {"aten::div", "aten::clone", "aten::where"} <= ran
+vmap(clip_cond)(X)  # the first call compiles
+BRANCHES_AND_SELECTION = {"aten::div", "aten::clone", "aten::where"}
+assert (3 * norms > 1).all()
+for label, batch in (("3 X), r > 1", 3 * X), ("X)", X)):
+    with torch.profiler.profile() as profiled:
+        by_cond = vmap(clip_cond)(batch)
+    ran = {event.name for event in profiled.events()}
+    compiled = any(name.startswith("Torch-Compiled Region") for name in ran)
+    print(
+        f"vmap(clip_cond)({label}: ran",
+        *sorted(ran & BRANCHES_AND_SELECTION),
+        f"| compiled: {compiled}",
+    )
+    assert BRANCHES_AND_SELECTION <= ran and compiled
+# by_cond is now vmap(clip_cond)(X)
 # the same operations on the same numbers: equal on any one machine
 torch.testing.assert_close(by_cond, vmap(clip_where)(X))
 clipped = {
@@ -327,49 +355,80 @@ print("clip by clamp, where and cond: each equals the loop of clip_if")
 # Its derivative is another matter: in torch 2.13 the ``torch.func``
 # transforms that differentiate stop on ``torch.cond``: ``grad``, ``vjp``
 # and ``jacrev`` (so ``vmap(jacrev(clip_cond))`` too) with an internal
-# assertion, ``jvp`` with an error of ``torch.compile``'s tracer, while
-# ``torch.autograd`` differentiates through it. Since each output row
-# depends only on its own sample, one ``autograd.grad`` of
-# ``vmap(clip_cond)`` with cotangents :math:`V` gives every sample's VJP
-# :math:`J_i v_i` at once. It is checked with the other derivatives in the
-# next section.
+# assertion, ``jvp`` with an error of ``torch.compile``'s tracer (whose
+# cause is on the lines after the first), while ``torch.autograd``
+# differentiates through it. (With a release where a transform works, its
+# result is checked against the derivative by hand in the next section.)
+# Since each output row depends only on its own sample, one
+# ``autograd.grad`` of ``vmap(clip_cond)`` with cotangents :math:`V` gives
+# every sample's VJP :math:`J_i v_i` at once. It is checked with the other
+# derivatives in the next section.
 
 V = torch.randn(B, n, generator=generator, dtype=torch.float64)
 release = tuple(int(part) for part in torch.__version__.split("+")[0].split(".")[:2])
-transforms = {
+transforms = {  # each gives the derivative at X[0] (all of X for vmap), or raises
     "grad": lambda: grad(lambda x: clip_cond(x).sum())(X[0]),
-    "vjp": lambda: torch.func.vjp(clip_cond, X[0])[1](V[0]),
+    "vjp": lambda: torch.func.vjp(clip_cond, X[0])[1](V[0])[0],
     "jacrev": lambda: jacrev(clip_cond)(X[0]),
     "vmap(jacrev)": lambda: vmap(jacrev(clip_cond))(X),
-    "jvp": lambda: torch.func.jvp(clip_cond, (X[0],), (V[0],)),
+    "jvp": lambda: torch.func.jvp(clip_cond, (X[0],), (V[0],))[1],
 }
-failed_with = {}
+failed_with, worked = {}, {}
 for name, run in transforms.items():
     try:
-        run()
+        worked[name] = run()
         print(f"{name}: works with torch {torch.__version__}")
     except Exception as error:  # whatever it is, it is shown
-        failed_with[name] = type(error).__name__
-        show(error, before=f"{name} of clip_cond: ")
+        failed_with[name] = f"{type(error).__name__}: {error}"
+        show(error, before=f"{name} of clip_cond: ", lines=4 if name == "jvp" else 1)
 if release == (2, 13):
-    assert failed_with == {
-        "grad": "AssertionError",
-        "vjp": "AssertionError",
-        "jacrev": "AssertionError",
-        "vmap(jacrev)": "AssertionError",
-        "jvp": "UncapturedHigherOrderOpError",
-    }
+    assert set(failed_with) == set(transforms)
+    for name, text in failed_with.items():
+        stable_part = (
+            "higher order operator doesn't work unless it is captured completely"
+            if name == "jvp"
+            else "AssertionError: Expected FakeTensor"
+        )
+        assert stable_part in text, text
 
 X_leaf = X.clone().requires_grad_()
 (cond_vjps,) = torch.autograd.grad(vmap(clip_cond)(X_leaf), X_leaf, V)
+
+# %%
+# Under ``vmap``, then, ``cond`` is ``where``, for gradients too: both
+# branches are computed, and differentiated, for every sample. Give one
+# sample norm 0: ``divide_by_norm`` makes 0 / 0 for it, which the selection
+# drops from the value but not from the gradient. ``torch.clamp`` has no
+# such branch.
+
+with_zero = X.clone()
+with_zero[3] = 0.0
+with_zero.requires_grad_()
+gradients_at_zero = {}
+for name, fix in (("cond", clip_cond), ("where", clip_where), ("clamp", clip_clamp)):
+    clipped_with_zero = vmap(fix)(with_zero)
+    assert (clipped_with_zero[3] == 0).all()  # the value is right
+    (gradients_at_zero[name],) = torch.autograd.grad(
+        clipped_with_zero, with_zero, torch.ones_like(with_zero)
+    )
+    rows_with_nan = gradients_at_zero[name].isnan().any(dim=1).nonzero().flatten()
+    print(f"vmap(clip_{name}), sample 3 zero: gradient rows with NaN", end=" ")
+    print(rows_with_nan.tolist())
+others = torch.arange(B) != 3
+for name in ("cond", "where"):
+    assert gradients_at_zero[name][3].isnan().all()
+    assert gradients_at_zero[name][others].isfinite().all()
+assert gradients_at_zero["clamp"].isfinite().all()
 
 # %%
 # The checks
 # ----------
 #
 # Every sample's Jacobian of the clip, from ``vmap(jacrev(...))`` of the
-# fixes, against the Jacobian by hand from the maths section; and the VJPs
-# through ``torch.cond`` against :math:`J_i v_i`.
+# fixes, against the Jacobian by hand from the maths section; the VJPs
+# through ``torch.cond`` against :math:`J_i v_i`; and whatever
+# ``torch.func`` transform of ``clip_cond`` works with the release running
+# this page (none with torch 2.13) against the same.
 
 u = X / norms[:, None]
 projections = u[:, :, None] * u[:, None, :]  # u u^T, one per sample
@@ -395,6 +454,101 @@ print(f"autograd through vmap(clip_cond), J_i v_i: max |error| = {error:.0e}")
 # far more.
 torch.testing.assert_close(jacobians, {"clamp": expected, "where": expected})
 torch.testing.assert_close(cond_vjps, torch.einsum("bij,bj->bi", expected, V))
+# any torch.func transform of clip_cond that works (none with torch 2.13)
+by_hand = {
+    "grad": expected[0].sum(dim=0),  # J^T 1, J symmetric
+    "vjp": expected[0] @ V[0],
+    "jacrev": expected[0],
+    "vmap(jacrev)": expected,
+    "jvp": expected[0] @ V[0],
+}
+for name, derivative in worked.items():
+    torch.testing.assert_close(derivative, by_hand[name])
+
+# %%
+# ``torch.autograd`` inside ``vmap``
+# ----------------------------------
+#
+# A per-sample VJP written the way a loop writes it, with
+# :func:`torch.autograd.grad`, does not survive ``vmap``. Inside the
+# function ``x`` is the batched tensor, and it does not require grad even
+# when the batch does: autograd records on the tensors underneath, which the
+# function never sees. So ``autograd.grad`` finds no graph behind its output:
+
+seen_requires_grad = []
+
+
+def vjp_by_autograd(x, v):
+    seen_requires_grad.append(x.requires_grad)
+    return torch.autograd.grad(clip_clamp(x), x, v)[0]
+
+
+raises(lambda: vmap(vjp_by_autograd)(X_leaf, V), RuntimeError, "does not require grad")
+print(
+    f"X_leaf.requires_grad: {X_leaf.requires_grad}; "
+    f"x.requires_grad inside vmap: {seen_requires_grad[0]}"
+)
+assert X_leaf.requires_grad and seen_requires_grad == [False]
+
+# %%
+# Making ``x`` require grad inside the function, as
+# :func:`torch.autograd.functional.vjp` does with its input, is refused,
+# with a message that names both and points to the transforms of
+# ``torch.func``. (Older releases returned zeros here, with no error:
+# functorch 0.1.1 with torch 1.11, `functorch issue 922
+# <https://github.com/pytorch/functorch/issues/922>`_.)
+
+
+def vjp_by_functional(x, v):
+    return torch.autograd.functional.vjp(clip_clamp, x, v)[1]
+
+
+raises(lambda: vmap(vjp_by_functional)(X, V), RuntimeError, "Tensor.requires_grad_()")
+
+# %%
+# The fix is :func:`torch.func.vjp` (or :func:`torch.func.grad` for a
+# scalar), which takes the function and runs it at a level of autograd of
+# its own, inside ``vmap``'s: every sample's VJP in one call, equal to the
+# loop of ``autograd.functional.vjp`` and to :math:`J_i v_i` by hand. What
+# ``vmap`` can batch in ``autograd.grad`` is the cotangent alone, of a graph
+# built outside it: the graph of ``vmap(clip_clamp)(X_leaf)``, with two
+# sets of cotangents at once. ``is_grads_batched=True`` asks
+# ``autograd.grad`` for the same, and gives the same.
+
+
+def vjp_by_func(x, v):
+    _, vjp_fn = torch.func.vjp(clip_clamp, x)
+    return vjp_fn(v)[0]
+
+
+per_sample_vjps = vmap(vjp_by_func)(X, V)
+loop_vjps = torch.stack(
+    [torch.autograd.functional.vjp(clip_clamp, x, v)[1] for x, v in zip(X, V)]
+)
+by_hand_vjps = torch.einsum("bij,bj->bi", expected, V)
+clipped_leaf = vmap(clip_clamp)(X_leaf)  # the graph, built once, outside
+
+
+def vjp_of_the_graph(cotangents):
+    return torch.autograd.grad(clipped_leaf, X_leaf, cotangents, retain_graph=True)[0]
+
+
+two_sets = vmap(vjp_of_the_graph)(torch.stack([V, -V]))
+print(
+    f"vmap(torch.func.vjp): {tuple(per_sample_vjps.shape)}, max |error| = "
+    f"{(per_sample_vjps - by_hand_vjps).abs().max().item():.0e}; "
+    f"vmap over cotangents: {tuple(two_sets.shape)}"
+)
+# the same products, quotients and norm as the loop, or a few eps apart;
+# J_i v_i by hand as in the checks above
+torch.testing.assert_close(per_sample_vjps, loop_vjps)
+torch.testing.assert_close(per_sample_vjps, by_hand_vjps)
+torch.testing.assert_close(two_sets, torch.stack([by_hand_vjps, -by_hand_vjps]))
+(batched_grads,) = torch.autograd.grad(
+    clipped_leaf, X_leaf, torch.stack([V, -V]), is_grads_batched=True
+)
+# the same backward pass on the same cotangents
+torch.testing.assert_close(batched_grads, two_sets)
 
 # %%
 # Dropout: ``randomness=``
@@ -503,14 +657,22 @@ assert "aten::quantile" in messages[0]
 torch.testing.assert_close(scaled, torch.stack([scaled_by_quantile(x) for x in X]))
 
 # %%
-# What the fallback costs, counted with :class:`torch.profiler.profile`: it
-# takes the batch apart, calls the operation once per sample, and stacks the
-# results. The calls of ``aten::quantile`` that do the work (not the outer
-# call, which holds the others) are counted, and the calls of ``aten::sort``
-# inside them: :math:`B` each, as many as a Python loop makes. The fallback
-# saves the loop's Python, not its calls.
+# Not every operation without a batching rule gets the fallback: one that
+# returns something other than tensors (``torch.equal``'s bool) and one
+# whose output's shape depends on the values (``nonzero``) are
+# refused, each with its own message:
 
-COUNTED = ("aten::quantile", "aten::sort")
+raises(lambda: vmap(lambda x: x * torch.equal(x, x))(X), RuntimeError, "fallback")
+raises(lambda: vmap(lambda x: (x > 0).nonzero())(X), RuntimeError, "dynamic shape")
+
+# %%
+# What the fallback costs, counted with :class:`torch.profiler.profile`: it
+# calls the operation once per sample. The calls of ``aten::quantile`` that
+# do the work (not the outer call, which holds the others) are counted, and
+# the calls of ``aten::sort`` and ``aten::lerp_`` inside them: :math:`B`
+# each, as many as a Python loop makes. The fallback saves no calls.
+
+COUNTED = ("aten::quantile", "aten::sort", "aten::lerp_")
 
 
 def op_calls(run):
@@ -542,7 +704,7 @@ calls = {
 }
 print_calls(calls)
 fallback, loop = calls["vmap, fallback"], calls["Python loop"]
-assert fallback == loop and fallback["aten::quantile"] == B
+assert fallback == loop and set(fallback.values()) == {B}
 
 # %%
 # Two ways out. Where the operation can take the batch itself (``quantile``
@@ -600,9 +762,12 @@ torch.testing.assert_close(rewritten, scaled)
 print("no warning; both equal the fallback's result")
 
 # %%
-# The rewrite matters most for derivatives. Under ``grad``, ``quantile`` is
-# taken apart into the operations it is made of, and the fallback warning
-# names one of those, not ``quantile``; the rewritten scale gives per-sample
+# The rewrite matters most for derivatives. ``quantile`` has no derivative
+# formula of its own: under ``grad`` it runs as the operations it is made
+# of, and those are what ``vmap`` sees. The profiler shows ``quantile``
+# called once, on the whole batch, and its ``sort`` once too (``sort`` has
+# a batching rule), while ``lerp_`` falls back, :math:`B` calls; the
+# warning names that, not ``quantile``. The rewritten scale gives per-sample
 # gradients with no fallback, equal to a loop of ``autograd.grad`` through
 # ``torch.quantile``. (The warning's op name is worth searching for: a
 # batching rule may exist in a newer release.)
@@ -619,7 +784,10 @@ def loss_by_sort(x):
 _, messages = fallback_warnings(lambda: vmap(grad(loss_by_quantile))(X))
 named = messages[0].split("batching rule for ")[1].split(". ")[0]
 print(f"vmap(grad(loss_by_quantile)): the fallback warning names {named}")
-assert "performance drop" in messages[0] and "quantile" not in named
+assert "performance drop" in messages[0] and named.startswith("aten::lerp_")
+under_grad = op_calls(lambda: vmap(grad(loss_by_quantile))(X))
+print_calls({"vmap(grad(loss_by_quantile))": under_grad})
+assert under_grad == {"aten::quantile": 1, "aten::sort": 1, "aten::lerp_": B}
 gradients, messages = fallback_warnings(lambda: vmap(grad(loss_by_sort))(X))
 assert messages == []
 loop_gradients = torch.stack(
@@ -636,16 +804,27 @@ print("vmap(grad(loss_by_sort)): no warning, equal to the loop through quantile"
 #
 # ``vmap(f, chunk_size=c)`` splits the batch into chunks of :math:`c`
 # samples and calls ``f`` once per chunk, :math:`\lceil B / c \rceil` calls;
-# ``chunk_size=1`` is a loop. What it buys is memory: the intermediates
-# hold :math:`c` samples instead of :math:`B`. A function whose
-# intermediate is :math:`d \times d` per sample, the pairwise products
+# ``chunk_size=1`` is a loop. What it buys is memory: each call's
+# intermediates hold :math:`c` samples instead of :math:`B`. A function
+# whose intermediate is :math:`d \times d` per sample, the pairwise products
 # :math:`x_j x_k` of :math:`d = 50` features, shows both. The calls are
-# counted with a wrapper, and the bytes that each call's product allocates
-# with the profiler's memory records (``profile_memory=True``):
-# :math:`c \cdot d^2 \cdot 8` for float64.
+# counted with a wrapper; the bytes that each call's product allocates
+# (:math:`c \cdot d^2 \cdot 8` for float64), and the peak of the tensor
+# memory alive at once, with the profiler's memory records
+# (``profile_memory=True``; the peak as in
+# :ref:`sphx_glr_auto_examples_under_the_hood_plot_02_memory_what_reverse_mode_keeps.py`,
+# from the records' running total).
+#
+# The peak follows :math:`c` only while nothing outlives a call. With no
+# gradient to come it is the product and its ``tanh``, :math:`2 c d^2 \cdot 8`
+# bytes (plus the finished chunks' results, 8 bytes a sample). When the
+# input requires grad, autograd keeps every chunk's ``tanh`` output for the
+# backward pass: :math:`B d^2 \cdot 8` bytes whatever :math:`c`, on top of
+# one call's product. Chunking then lowers only the part that is freed.
 
 width = 50
 points = torch.randn(24, width, generator=generator, dtype=torch.float64)
+points_leaf = points.clone().requires_grad_()  # a backward pass would follow
 calls_of_f = []
 
 
@@ -654,53 +833,99 @@ def pairwise_energy(x):
     return torch.tanh(x[:, None] * x[None, :]).sum()
 
 
-def chunked(chunk_size):
-    """Calls of pairwise_energy, the largest bytes one call's product allocated,
-    and the result, for vmap with CHUNK_SIZE."""
-    calls_of_f.clear()
+def memory_records(run):
+    """Run RUN() under the profiler: its [memory] records in order, each with
+    "Bytes" (negative for a release) and "Total Allocated"; and its profile."""
     with torch.profiler.profile(profile_memory=True) as profiled:
-        result = vmap(pairwise_energy, chunk_size=chunk_size)(points)
+        run()
+    with tempfile.TemporaryDirectory() as folder:
+        profiled.export_chrome_trace(f"{folder}/trace.json")
+        with open(f"{folder}/trace.json") as trace:
+            events = json.load(trace)["traceEvents"]
+    records = [event["args"] for event in events if event.get("name") == "[memory]"]
+    return records, profiled
+
+
+def peak_bytes(records):
+    """The largest running total of RECORDS, less what was alive before them."""
+    at_start = records[0]["Total Allocated"] - records[0]["Bytes"]
+    return max(record["Total Allocated"] for record in records) - at_start
+
+
+def chunked(chunk_size, batch):
+    """Calls of pairwise_energy, the largest bytes one call's product allocated,
+    the peak bytes, and the result, for vmap over BATCH with CHUNK_SIZE."""
+    calls_of_f.clear()
+    result = []
+    records, profiled = memory_records(
+        lambda: result.append(vmap(pairwise_energy, chunk_size=chunk_size)(batch))
+    )
     product_bytes = max(
         event.cpu_memory_usage
         for event in profiled.events()
         if event.name == "aten::mul"
     )
-    return len(calls_of_f), product_bytes, result
+    return len(calls_of_f), product_bytes, peak_bytes(records), result[0]
 
 
 chunk_sizes = [24, 12, 8, 6, 4, 2, 1]
+sample_bytes = width**2 * 8  # one sample's product, or its tanh
 chunk_costs = {}
 whole_batch = vmap(pairwise_energy)(points)
+print(
+    f"{'chunk_size':>10} {'calls':>5} {'product bytes':>14} {'peak bytes':>11}", end=""
+)
+print(f" {'peak, requires_grad':>20}")
 for c in chunk_sizes:
-    n_calls, product_bytes, result = chunked(c)
-    chunk_costs[c] = (n_calls, product_bytes)
-    print(
-        f"chunk_size={c:>2}: calls {n_calls:>2}, bytes of each call's product "
-        f"{product_bytes:>6}"
-    )
+    n_calls, product_bytes, peak, result = chunked(c, points)
+    *_, peak_with_grad, result_with_grad = chunked(c, points_leaf)
+    chunk_costs[c] = (n_calls, peak, peak_with_grad)
+    print(f"{c:>10} {n_calls:>5} {product_bytes:>14} {peak:>11} {peak_with_grad:>20}")
     assert n_calls == -(-len(points) // c)  # ceil(24 / c)
-    assert product_bytes == c * width**2 * 8
+    assert product_bytes == c * sample_bytes
+    # Exact byte counts of the tensors alive at once, plus the finished chunks'
+    # results, less than one sample's product:
+    assert 0 <= peak - 2 * c * sample_bytes < sample_bytes
+    assert 0 <= peak_with_grad - (len(points) + c) * sample_bytes < sample_bytes
     # The same 2500 tanh summed as without chunks, perhaps in another order:
     # within 2500 eps x 2500 (the sum of |tanh| at most) = 1.4e-9 of each other,
     # inside atol 1e-7.
     torch.testing.assert_close(result, whole_batch)
+    torch.testing.assert_close(result_with_grad.detach(), whole_batch)
 
 # %%
 # Chunks and randomness. With ``randomness="same"``, ``vmap`` saves the
-# default generator's state and restores it before each chunk, so a
-# dropout layer draws the same mask in every chunk (``_chunked_vmap`` in
-# `vmap.py
-# <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/_functorch/vmap.py>`_).
-# A generator of your own, passed as ``generator=``, is not restored: each
-# chunk draws its own mask, and "same" holds only within a chunk.
+# state of torch's default CPU generator (:func:`torch.get_rng_state`) and
+# restores it before each chunk, so a dropout layer on the CPU draws the
+# same mask in every chunk (``_chunked_vmap`` in `vmap.py
+# <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/_functorch/vmap.py>`_):
+# from the same state, the chunked call gives the unchunked call's output
+# and leaves the generator where the unchunked call leaves it. Only that
+# generator is restored. A generator of your own, passed as ``generator=``,
+# is not: each chunk draws its own mask, and "same" holds only within a
+# chunk. Nor are the GPU's generators (read in the source, not run here:
+# this page runs on a CPU): on that reading, a dropout layer on a GPU
+# draws a mask per chunk too.
 
+state = torch.get_rng_state()
+same_whole = vmap(dropout, randomness="same")(samples)
+state_after_whole = torch.get_rng_state()
+torch.set_rng_state(state)
 same_chunked = vmap(dropout, randomness="same", chunk_size=2)(samples)
 print(
-    'nn.Dropout, "same", chunk_size=2:',
-    distinct_rows(same_chunked != 0),
-    "mask for 4 chunks",
+    f'nn.Dropout, "same", chunk_size=2: {distinct_rows(same_chunked != 0)} mask '
+    "for 4 chunks"
+)
+print(
+    "  the output as without chunks:",
+    torch.equal(same_chunked, same_whole),
+    "| the generator's state after it too:",
+    torch.equal(torch.get_rng_state(), state_after_whole),
 )
 assert distinct_rows(same_chunked != 0) == 1
+# Exact: the same mask drawn from the same state, the same products
+assert torch.equal(same_chunked, same_whole)
+assert torch.equal(torch.get_rng_state(), state_after_whole)
 
 mask_generator = torch.Generator().manual_seed(1)
 
@@ -730,7 +955,10 @@ assert own_masks == {None: 1, 2: B // 2}
 # Left: the calls the fallback makes grow with the batch, one per sample
 # like a Python loop, while ``quantile(dim=1)`` outside ``vmap`` makes one
 # call whatever the batch. Right: ``chunk_size`` trades calls of the
-# function for the size of its intermediates (both counted above).
+# function for peak memory, by as much as :math:`c` shrinks while nothing
+# outlives a call; when the input requires grad, the ``tanh`` outputs kept
+# for the backward pass stay, and the peak falls by half at most (all
+# counted above).
 
 batch_sizes = [1, 2, 4, 8, 16, 32]
 fallback_calls, hoisted_calls = [], []
@@ -762,17 +990,21 @@ left.set_title("The fallback: one call per sample", fontsize=10)
 left.legend(fontsize=8, loc="upper left")
 
 chunk_calls = [chunk_costs[c][0] for c in chunk_sizes]
-chunk_kb = [chunk_costs[c][1] / 1000 for c in chunk_sizes]
-right.plot(chunk_sizes, chunk_calls, "o-", color="C2")
+right.plot(chunk_sizes, chunk_calls, "o-", color="C2", label="calls")
 log2_axis(right, "x", chunk_sizes)
 log2_axis(right, "y", chunk_calls)
 right.set_xlabel("chunk_size c (a batch of 24)")
 right.set_ylabel("calls of the function", color="C2")
 memory = right.twinx()
-memory.plot(chunk_sizes, chunk_kb, "s--", color="C3")
-log2_axis(memory, "y", chunk_kb)
-memory.set_ylabel("kB (1000 bytes) of one call's product", color="C3")
-right.set_title("chunk_size: calls against memory", fontsize=10)
+for column, style, label in ((1, "s--", "peak"), (2, "^:", "peak, requires_grad")):
+    peaks_kb = [chunk_costs[c][column] / 1000 for c in chunk_sizes]
+    memory.plot(chunk_sizes, peaks_kb, style, color="C3", label=label)
+log2_axis(memory, "y", [40, 80, 160, 320, 640])
+right.set_ylim(0.8, 60)  # room above the lines for the legend
+memory.set_ylim(32, 2400)
+memory.set_ylabel("peak kB (1000 bytes)", color="C3")
+memory.legend(fontsize=8, loc="upper center")
+right.set_title("chunk_size: calls against peak memory", fontsize=10)
 plt.show()
 
 # %%
@@ -782,23 +1014,33 @@ plt.show()
 # * Under ``vmap`` the function runs once on a batched tensor. Make buffers
 #   from the input (``x.new_zeros``) or build results out of place; keep
 #   numbers as tensors (no ``.item()``) and choices as operations
-#   (``torch.where``, or ``torch.cond``, which under ``vmap`` also runs both
-#   branches, and whose derivative needs ``torch.autograd`` in torch 2.13).
+#   (``torch.where``, or ``torch.cond``: under ``vmap``, with a predicate
+#   made from the batch, it runs both branches as ``where`` does, NaN
+#   gradients of the branch not taken included; it compiles on its first
+#   call, and its derivative needs ``torch.autograd`` in torch 2.13).
 #   ``.item()`` also silently drops its term from a derivative.
+# * Inside ``vmap``, differentiate with ``torch.func.vjp`` or
+#   ``torch.func.grad``: ``torch.autograd.grad`` and
+#   ``torch.autograd.functional`` raise there, as the batched ``x`` does
+#   not require grad. ``vmap`` over the cotangents alone of a graph built
+#   outside works.
 # * Random operations need ``randomness="different"`` (a draw per sample,
 #   as a batch gets in training) or ``"same"`` (one draw for all). With
-#   ``chunk_size``, "same" holds across chunks for the default generator
-#   only.
+#   ``chunk_size``, "same" holds across chunks for draws from the default
+#   CPU generator only.
 # * The "performance drop" warning means a loop of :math:`B` calls of the
 #   op it names. Call the op on the batch outside ``vmap``, or rewrite it
 #   with operations that have batching rules; under ``grad`` the op named
-#   may be one your op is made of.
+#   may be one your op is made of. Some ops get no fallback and raise.
 # * ``chunk_size=c`` makes :math:`\lceil B / c \rceil` calls, each with
-#   intermediates :math:`c` samples high: memory for calls.
+#   intermediates :math:`c` samples high: it lowers the peak of what each
+#   call frees, not of what autograd keeps for a backward pass.
 #
 # Next: :ref:`sphx_glr_auto_examples_in_practice_plot_10_stateful_modules_under_torch_func.py`.
 # Reference: :func:`torch.func.vmap`, :func:`torch.func.grad`,
 # :func:`torch.func.jacrev`, :meth:`torch.Tensor.new_zeros`, :func:`torch.stack`,
 # :func:`torch.clamp`, :func:`torch.where`, :func:`torch.cond`,
 # :class:`torch.nn.Dropout`, :func:`torch.bernoulli`, :func:`torch.quantile`,
-# :class:`torch.profiler.profile`, :func:`torch.autograd.grad`.
+# :class:`torch.profiler.profile`, :func:`torch.autograd.grad`,
+# :func:`torch.autograd.functional.vjp`, :func:`torch.func.vjp`,
+# :func:`torch.get_rng_state`.
