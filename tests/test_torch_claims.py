@@ -592,3 +592,63 @@ def test_the_compile_page_states_that_min_cut_counts_static_lifetime_inputs_as_f
     source = inspect.getsource(partitioners)
     rule = source[source.index("config.treat_parameters_as_free_to_save") :][:200]
     assert "node in static_lifetime_input_nodes" in rule and "return 0" in rule
+
+
+# -- in_practice/plot_09: vmap's limits -----------------------------------------------
+def test_the_vmap_page_states_that_eager_cond_compiles_with_fullgraph():
+    """in_practice/plot_09: an eager torch.cond calls _hop_compile_and_call
+    (in utils.py), which runs torch.compile(..., fullgraph=True)."""
+    import importlib
+
+    from torch._higher_order_ops import utils
+
+    # the module, which its own function cond shadows as an attribute of the package
+    cond = importlib.import_module("torch._higher_order_ops.cond")
+    assert "_hop_compile_and_call(_cond_op_wrapper" in inspect.getsource(cond.cond)
+    helper = inspect.getsource(utils._hop_compile_and_call)
+    assert "torch.compile(" in helper and "fullgraph=True" in helper
+
+
+def test_the_vmap_page_states_that_conds_batching_rule_tests_whether_pred_is_batched():
+    """in_practice/plot_09: cond_batch_rule decides on whether the predicate
+    is a batched tensor, not on its values, and then runs both branches and
+    selects with torch.where."""
+    import importlib
+
+    cond = importlib.import_module("torch._higher_order_ops.cond")
+    rule = inspect.getsource(cond.cond_batch_rule)
+    assert (
+        "pred_is_batched = isinstance(pred, torch.Tensor) and is_batchedtensor(pred)"
+        in rule
+    )
+    both = rule[rule.index("def fn(p, *args):") :][:200]
+    assert "true_fn(*args)" in both and "false_fn(*args)" in both
+    assert "torch.where(p," in both
+
+
+def test_the_vmap_page_states_that_chunks_restore_only_the_cpu_generator():
+    """in_practice/plot_09: with randomness="same", _chunked_vmap saves
+    torch.get_rng_state() (the default CPU generator) and sets it back before
+    each chunk; no other generator is saved."""
+    from torch._functorch import vmap
+
+    source = inspect.getsource(vmap._chunked_vmap)
+    assert 'rs = torch.get_rng_state() if randomness == "same" else None' in source
+    assert "torch.set_rng_state(rs)" in source
+    assert "cuda" not in source and "Generator" not in source
+
+
+def test_the_vmap_page_states_that_quantile_has_no_derivative_formula_of_its_own():
+    """in_practice/plot_09: quantile is CompositeImplicitAutograd (autograd
+    sees the operations it is made of), and vmap has no batching rule for it."""
+    import warnings
+
+    import torch
+
+    assert torch._C._dispatch_has_kernel_for_dispatch_key(
+        "aten::quantile.scalar", "CompositeImplicitAutograd"
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.func.vmap(lambda x: torch.quantile(x, 0.5))(torch.rand(3, 4))
+    assert any("aten::quantile" in str(warning.message) for warning in caught)
