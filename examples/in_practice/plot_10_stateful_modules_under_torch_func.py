@@ -42,9 +42,11 @@ and passed to a forward that takes them.
 #
 # .. math::
 #
-#    \bar\mu_c \leftarrow (1 - m)\,\bar\mu_c + m\,\mu_c, \qquad
-#    \bar\sigma_c^2 \leftarrow (1 - m)\,\bar\sigma_c^2
+#    \begin{aligned}
+#    \bar\mu_c &\leftarrow (1 - m)\,\bar\mu_c + m\,\mu_c, \\
+#    \bar\sigma_c^2 &\leftarrow (1 - m)\,\bar\sigma_c^2
 #    + m\,\tfrac{n}{n - 1}\,\sigma_c^2,
+#    \end{aligned}
 #
 # and it adds 1 to a counter, ``num_batches_tracked``. The model here then
 # takes :math:`h = \tanh y`, averages it over the positions to
@@ -561,10 +563,12 @@ show_error(
 #
 # .. math::
 #
-#    \bar\mu_c \leftarrow (1 - m)^k \bar\mu_c + (1 - (1 - m)^k)\, \mu_c,
-#    \qquad
-#    \bar\sigma_c^2 \leftarrow (1 - m)^k \bar\sigma_c^2
-#    + (1 - (1 - m)^k)\, \tfrac{n}{n - 1} \sigma_c^2.
+#    \begin{aligned}
+#    \bar\mu_c &\leftarrow (1 - m)^k \bar\mu_c \\
+#    &\quad + (1 - (1 - m)^k)\, \mu_c, \\
+#    \bar\sigma_c^2 &\leftarrow (1 - m)^k \bar\sigma_c^2 \\
+#    &\quad + (1 - (1 - m)^k)\, \tfrac{n}{n - 1} \sigma_c^2.
+#    \end{aligned}
 
 _, hvp_train = jvp(grad(batch_loss(own_stats)), (params,), (v,))
 
