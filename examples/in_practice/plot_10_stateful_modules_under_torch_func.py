@@ -31,10 +31,12 @@ and passed to a forward that takes them.
 #
 # .. math::
 #
-#    \mu_c = \frac{1}{n} \sum_{j, q} z_{j c q}, \qquad
-#    \sigma_c^2 = \frac{1}{n} \sum_{j, q} (z_{j c q} - \mu_c)^2, \qquad
-#    y_{i c q} = \gamma_c \frac{z_{i c q} - \mu_c}{\sqrt{\sigma_c^2 + \epsilon}}
+#    \begin{aligned}
+#    \mu_c &= \frac{1}{n} \sum_{j, q} z_{j c q}, \\
+#    \sigma_c^2 &= \frac{1}{n} \sum_{j, q} (z_{j c q} - \mu_c)^2, \\
+#    y_{i c q} &= \gamma_c \frac{z_{i c q} - \mu_c}{\sqrt{\sigma_c^2 + \epsilon}}
 #    + \beta_c,
+#    \end{aligned}
 #
 # (:math:`q` runs over the 36 positions) and, as it runs, writes into its
 # buffers, the running statistics that eval mode uses instead of
