@@ -362,6 +362,8 @@ print(
 # above), so it too stays the same at every depth.
 
 # %%
+# .. _jacfwd-or-jacrev:
+#
 # Full Jacobians: columns or rows
 # -------------------------------
 #

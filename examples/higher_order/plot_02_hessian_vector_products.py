@@ -147,6 +147,8 @@ except RuntimeError as error:
 assert "does not require grad" in message
 
 # %%
+# .. _hvp-routes-counted:
+#
 # What each route runs, counted
 # -----------------------------
 #

@@ -234,6 +234,8 @@ print(
 )
 
 # %%
+# .. _complex-gradient-convention:
+#
 # JAX's convention, from the same derivatives
 # -------------------------------------------
 #

@@ -428,6 +428,8 @@ print(
 print(f"  -> forward-over-reverse {forward_over_reverse_is(times)}")
 
 # %%
+# .. _batch-of-hessians:
+#
 # A batch of Hessians with ``vmap``
 # ---------------------------------
 #

@@ -385,6 +385,8 @@ print(f"  RMS of error / predicted std: {rms:.2f}")
 assert 0.75 < rms < 1.25, "errors not the size the variance predicts"
 
 # %%
+# .. _laplacian-cost-by-dimension:
+#
 # Cost and error as d grows
 # -------------------------
 #

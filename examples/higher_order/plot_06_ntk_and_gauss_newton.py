@@ -46,6 +46,8 @@ through :func:`torch.func.linearize` and :func:`torch.func.vjp`.
 # (CG) solve it with products :math:`(G + \lambda I) u` alone.
 
 # %%
+# .. _empirical-ntk:
+#
 # The empirical NTK of a small network
 # ------------------------------------
 #

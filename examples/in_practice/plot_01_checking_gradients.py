@@ -234,6 +234,8 @@ except GradcheckError as error:
     print("GradcheckError:", str(error).splitlines()[0])
 
 # %%
+# .. _gradcheck-float32:
+#
 # ``gradcheck`` in float32: the step, not the dtype
 # --------------------------------------------------
 #

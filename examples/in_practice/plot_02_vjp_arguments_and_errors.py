@@ -90,6 +90,8 @@ def raised(call, expected_type, expected_text):
 
 
 # %%
+# .. _vjp-v-omitted:
+#
 # ``v`` omitted for an output with more than one element
 # ------------------------------------------------------
 
@@ -314,6 +316,8 @@ fixes["x**3 twice, x requires grad"] = second_by_grad
 fixes["x**3 twice, vjp of vjp"] = second
 
 # %%
+# .. _silent-zeros-unused-input:
+#
 # The silent zeros: an input the function does not use
 # ----------------------------------------------------
 #

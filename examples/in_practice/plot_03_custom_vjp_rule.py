@@ -245,6 +245,8 @@ second_error = (second - expected_second).abs().max().item()
 print(f"max |f'' through the rule - f'' by hand| = {second_error:.1e}")
 
 # %%
+# .. _custom-function-under-torch-func:
+#
 # The rule under ``torch.func``
 # -----------------------------
 #

@@ -46,6 +46,8 @@ as in differentially private SGD (DP-SGD), checked against a Python loop.
 # shows how.)
 
 # %%
+# .. _closure-over-the-module:
+#
 # The trap: a closure over the module
 # -----------------------------------
 #

@@ -177,6 +177,8 @@ except GradcheckError as error:
     print(" ", str(error).splitlines()[0])
 
 # %%
+# .. _forward-mode-without-jvp:
+#
 # Without a ``jvp``, forward mode stops
 # -------------------------------------
 #
@@ -219,6 +221,8 @@ assert len(messages) == 1, messages  # the same message from all four
 print(textwrap.fill(f"each with the message: {message}", 86, subsequent_indent="  "))
 
 # %%
+# .. _custom-function-jvp:
+#
 # With the rule: ``jacfwd`` and ``hessian``
 # ------------------------------------------
 #

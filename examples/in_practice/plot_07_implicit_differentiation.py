@@ -207,6 +207,8 @@ print(
 assert 0 < spectrum.min() and spectrum.max() < 0.8
 
 # %%
+# .. _implicit-vjp-custom-function:
+#
 # The implicit VJP as a custom Function
 # -------------------------------------
 #

@@ -68,6 +68,8 @@ assert torch.isnan(zero * inf) and torch.isnan(zero / zero) and torch.isnan(zero
 assert torch.isnan(zero / nan) and torch.isnan(zero + nan)
 
 # %%
+# .. _where-nan-gradient:
+#
 # The branch that ``where`` did not select
 # ----------------------------------------
 #
@@ -161,6 +163,8 @@ torch.testing.assert_close(fixed_grad, expected, rtol=1e-15, atol=0)
 torch.testing.assert_close(fixed_on_grid, expected_on_grid, rtol=1e-15, atol=0)
 
 # %%
+# .. _sqrt-and-norm-at-zero:
+#
 # Square roots and norms at zero
 # ------------------------------
 #
@@ -459,6 +463,8 @@ torch.testing.assert_close(
 )
 
 # %%
+# .. _anomaly-mode:
+#
 # Finding the culprit with anomaly mode
 # -------------------------------------
 #

@@ -126,6 +126,8 @@ def raises(call, expected_type, expected_text):
 
 
 # %%
+# .. _vmap-in-place-captured:
+#
 # Writing into a captured tensor
 # ------------------------------
 #
@@ -232,6 +234,8 @@ for fix in (moments_new_zeros, moments_out_of_place):
     torch.testing.assert_close(jacobians, expected_moments_jacobian, rtol=0, atol=0)
 
 # %%
+# .. _vmap-item-and-if:
+#
 # ``.item()`` and a data-dependent ``if``
 # ---------------------------------------
 #
@@ -466,6 +470,8 @@ for name, derivative in worked.items():
     torch.testing.assert_close(derivative, by_hand[name])
 
 # %%
+# .. _autograd-inside-vmap:
+#
 # ``torch.autograd`` inside ``vmap``
 # ----------------------------------
 #
@@ -551,6 +557,8 @@ torch.testing.assert_close(two_sets, torch.stack([by_hand_vjps, -by_hand_vjps]))
 torch.testing.assert_close(batched_grads, two_sets)
 
 # %%
+# .. _vmap-dropout-randomness:
+#
 # Dropout: ``randomness=``
 # ------------------------
 #
@@ -623,6 +631,8 @@ print("eval mode, default randomness: every per-sample gradient is w")
 assert torch.equal(gradients, w.expand(B, features))
 
 # %%
+# .. _vmap-batching-rule-fallback:
+#
 # The batching-rule fallback
 # --------------------------
 #
@@ -799,6 +809,8 @@ torch.testing.assert_close(gradients, loop_gradients)
 print("vmap(grad(loss_by_sort)): no warning, equal to the loop through quantile")
 
 # %%
+# .. _vmap-chunk-size:
+#
 # ``chunk_size``
 # --------------
 #

@@ -242,6 +242,8 @@ def per_sample_loop(module):
 
 
 # %%
+# .. _batchnorm-training-mode-errors:
+#
 # Training mode: two errors and a silent write
 # --------------------------------------------
 #
@@ -298,6 +300,8 @@ show_error(
 )
 
 # %%
+# .. _batchnorm-eval-mode:
+#
 # Frozen statistics: eval mode
 # ----------------------------
 #
@@ -319,6 +323,8 @@ torch.testing.assert_close(eval_rows, eval_loop)
 assert all(torch.equal(b, buffers_before[n]) for n, b in model.named_buffers())
 
 # %%
+# .. _batchnorm-per-sample-statistics:
+#
 # Each sample's own statistics
 # ----------------------------
 #
@@ -627,6 +633,8 @@ print(
 assert eval_train_gap > 1e-2
 
 # %%
+# .. _per-sample-hvps:
+#
 # Per-sample HVPs
 # ---------------
 #

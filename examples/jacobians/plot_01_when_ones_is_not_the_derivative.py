@@ -168,6 +168,8 @@ print("softmax  1^T J:", ones_vjp["softmax (dense)"])
 print("cumsum   1^T J:", ones_vjp["cumsum (triangular)"])
 
 # %%
+# .. _ones-normalisations:
+#
 # Normalisations whose outputs do not sum to a constant
 # -----------------------------------------------------
 #
@@ -263,6 +265,8 @@ assert torch.count_nonzero(A) == A.numel(), "A is dense"
 torch.testing.assert_close(ones_vjp_linear, A.diagonal(), rtol=0, atol=0)
 
 # %%
+# .. _diagonal-of-a-dense-jacobian:
+#
 # Getting the diagonal of a dense Jacobian
 # ----------------------------------------
 #

@@ -167,6 +167,8 @@ torch.testing.assert_close(
 )
 
 # %%
+# .. _batched-jacobian-work-and-time:
+#
 # Work and time
 # -------------
 #
@@ -378,6 +380,8 @@ assert all(1 / 1.1 <= spread <= 1.1 for spread in per_point_spread), per_point_s
 
 
 # %%
+# .. _naive-full-jacobian-of-a-batch:
+#
 # The naive full Jacobian
 # -----------------------
 #

@@ -131,6 +131,8 @@ for name, jac in full.items():
     print(f"{name:<20} {tuple(jac.shape)}")
 
 # %%
+# .. _what-is-re-run:
+#
 # What is re-run: counting forward and backward passes
 # ----------------------------------------------------
 #
@@ -248,6 +250,8 @@ except RuntimeError as error:
     print(textwrap.fill(f"RuntimeError: {str(error).split('.')[0]}", width=86))
 
 # %%
+# .. _backward-accumulates:
+#
 # The trap: ``backward`` accumulates
 # ----------------------------------
 #
@@ -281,6 +285,8 @@ print("loss.backward() for loss = (v * f(x)).sum() gives v^T J")
 x_leaf.grad = None
 
 # %%
+# .. _is-grads-batched:
+#
 # Equivalent calls
 # ----------------
 #

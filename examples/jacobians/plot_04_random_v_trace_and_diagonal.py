@@ -368,6 +368,8 @@ for name, (traces, diagonals) in samples.items():
     assert standardised.abs().max() < 5, f"{name}: the diagonal estimate looks biased"
 
 # %%
+# .. _hutchinson-error-against-probes:
+#
 # Error against the number of probes
 # ----------------------------------
 #

@@ -338,6 +338,8 @@ torch.testing.assert_close(per_point, expected_blocks, rtol=1e-12, atol=1e-12)
 print("2 JVPs give all", N, "Jacobians of shape (3, 2)")
 
 # %%
+# .. _colouring-cost:
+#
 # Cost: colours against columns
 # -----------------------------
 #

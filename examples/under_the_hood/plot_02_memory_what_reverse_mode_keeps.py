@@ -236,6 +236,8 @@ def matrix_products(run):
 
 
 # %%
+# .. _reverse-against-forward-memory:
+#
 # Reverse mode against forward mode, by depth
 # -------------------------------------------
 #
@@ -570,6 +572,8 @@ assert hand_peak[1] > reverse_peak[1] and hand_peak[2] == reverse_peak[2] - 2 * 
 )
 
 # %%
+# .. _checkpointing-recompute:
+#
 # Checkpointing: recompute instead of keeping
 # -------------------------------------------
 #
@@ -684,6 +688,8 @@ assert checkpoint_peak[0] == checkpoint_peak[-1] == reverse_peak[-1], (
 assert best == 4 == depth**0.5, "the lowest peak should be at k = sqrt(L)"
 
 # %%
+# .. _torch-func-memory-chunk-size:
+#
 # ``torch.func``: no hooks, and ``chunk_size``
 # --------------------------------------------
 #

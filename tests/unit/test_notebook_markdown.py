@@ -160,6 +160,11 @@ HESSIAN = (
             "[Writing your own VJP rule with torch.autograd.Function]"
             f"({SITE}auto_examples/in_practice/plot_03_custom_vjp_rule.html).",
         ),
+        # a section's label, which docs/questions.md links to: rst2md drops it
+        (
+            ".. _vmap-in-place-writes:\n\nIn-place writes\n---------------",
+            "# In-place writes",
+        ),
         # in_practice/plot_06: a display, at column 0
         (f".. math::\n\n   {HESSIAN}", f"$$\n{HESSIAN}\n$$"),
         # jacobians/plot_04: a display in a list item, over two lines
