@@ -40,9 +40,9 @@ hand; it counts what the warning costs, and what ``chunk_size`` trades.
 # inside the function finds nothing to differentiate; ``torch.func``'s
 # transforms are made to nest inside ``vmap``. An operation with no batching
 # rule often still runs, through a *fallback* that loops over the samples
-# and calls it :math:`B` times, but not always: ``vmap`` refuses
-# ``torch.equal``, which returns a bool, and ``nonzero``, whose
-# output's shape depends on the values.
+# and calls it :math:`B` times, but not always: the fallback refuses
+# ``torch.equal``, which returns a bool, and ``nonzero``, whose output's
+# shape depends on the values, is registered with ``vmap`` to raise.
 #
 # The functions below have derivatives that are easy by hand, to check the
 # fixes against. The running example clips a sample to norm at most 1,
@@ -280,7 +280,8 @@ assert item_error > 0.1
 # :func:`torch.clamp` gives :math:`\max(1, r)` as a tensor; :func:`torch.where`
 # computes both branches for every sample and picks one per sample. (Both
 # branches are differentiated too: where a branch not taken divides by
-# zero, its NaN reaches the gradient, as a cell below shows;
+# zero, the derivative of that division is NaN there, and it reaches the
+# gradient, as a cell below shows;
 # :ref:`sphx_glr_auto_examples_in_practice_plot_08_nan_and_inf_gradients.py`
 # shows why and the fix. No norm in ``X`` is zero.)
 
@@ -308,11 +309,13 @@ def clip_where(x):
 # <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/_higher_order_ops/cond.py>`_)
 # runs *both* branches on the whole batch and selects with
 # ``torch.where``, whatever the predicate's values. So it runs what
-# ``where`` runs (and the second branch's copy), plus the entry into
-# compiled code. The
-# profiler shows both branches' operations (the division of one, the copy
-# of the other) and the selection, also for a batch whose samples all take
-# the first branch; and the result is ``where``'s.
+# ``where`` runs, plus what a branch recomputes of the predicate's work
+# (here ``divide_by_norm`` takes the norm again: two norms, against
+# ``clip_where``'s one), the second branch's copy, and the entry into
+# compiled code. The profiler shows both branches' operations (the division
+# of one, the copy of the other) and the selection, also for a batch whose
+# samples all take the first branch, and counts the norms; and the result
+# is ``where``'s.
 
 
 def divide_by_norm(x):
@@ -341,6 +344,15 @@ for label, batch in (("3 X), r > 1", 3 * X), ("X)", X)):
         f"| compiled: {compiled}",
     )
     assert BRANCHES_AND_SELECTION <= ran and compiled
+with torch.profiler.profile() as profiled_where:
+    vmap(clip_where)(X)
+norms_taken = {
+    name: sum(event.name == "aten::linalg_vector_norm" for event in run.events())
+    for name, run in (("cond", profiled), ("where", profiled_where))
+}
+print("norms taken, cond and where:", norms_taken["cond"], norms_taken["where"])
+# Counts of calls: the predicate's norm and the branch's own, against one.
+assert norms_taken["cond"] == 2 * norms_taken["where"] > 0, norms_taken
 # by_cond is now vmap(clip_cond)(X)
 # the same operations on the same numbers: equal on any one machine
 torch.testing.assert_close(by_cond, vmap(clip_where)(X))
@@ -402,8 +414,10 @@ X_leaf = X.clone().requires_grad_()
 # Under ``vmap``, then, ``cond`` is ``where``, for gradients too: both
 # branches are computed, and differentiated, for every sample. Give one
 # sample norm 0: ``divide_by_norm`` makes 0 / 0 for it, which the selection
-# drops from the value but not from the gradient. ``torch.clamp`` has no
-# such branch.
+# drops from the value; the gradient gets the derivative of that division,
+# whose 0 / 0 is NaN too, and that the selection does not drop (a NaN value
+# with a finite derivative, as in ``x + nan``, would leave the gradient
+# finite). ``torch.clamp`` has no such branch.
 
 with_zero = X.clone()
 with_zero[3] = 0.0
@@ -589,7 +603,8 @@ raises(lambda: per_sample_grad(samples), RuntimeError, "randomness error mode")
 # training; ``"same"`` draws one mask and uses it for every sample.
 # ``nn.Dropout`` takes no ``generator=``: it draws from torch's default
 # generator, so the masks change from run to run, and what is printed and
-# checked here holds for any draw but with negligible odds. Two 64-entry
+# checked here holds for every draw except a set of negligible
+# probability. Two 64-entry
 # masks drawn independently are equal with probability :math:`2^{-64}`, so
 # "8 distinct masks" fails with probability below :math:`28 \cdot 2^{-64} <
 # 10^{-17}`.
@@ -667,13 +682,23 @@ assert "aten::quantile" in messages[0]
 torch.testing.assert_close(scaled, torch.stack([scaled_by_quantile(x) for x in X]))
 
 # %%
-# Not every operation without a batching rule gets the fallback: one that
-# returns something other than tensors (``torch.equal``'s bool) and one
-# whose output's shape depends on the values (``nonzero``) are
-# refused, each with its own message:
+# Not every operation runs under ``vmap``. The fallback refuses one that
+# returns something other than tensors (``torch.equal``'s bool), and
+# ``nonzero``, whose output's shape depends on the values, has a rule whose
+# job is to raise; each has its own message. Other operations with
+# value-dependent shapes (``argwhere``, ``repeat_interleave``) go through
+# the fallback and fail there, when it stacks per-sample results of
+# different sizes:
 
 raises(lambda: vmap(lambda x: x * torch.equal(x, x))(X), RuntimeError, "fallback")
 raises(lambda: vmap(lambda x: (x > 0).nonzero())(X), RuntimeError, "dynamic shape")
+_, messages = fallback_warnings(
+    lambda: raises(
+        lambda: vmap(lambda x: torch.argwhere(x > 0))(X), RuntimeError, "equal size"
+    )
+)
+# the fallback ran (and warned) before it failed
+assert len(messages) == 1 and "aten::argwhere" in messages[0], messages
 
 # %%
 # What the fallback costs, counted with :class:`torch.profiler.profile`: it
@@ -816,8 +841,10 @@ print("vmap(grad(loss_by_sort)): no warning, equal to the loop through quantile"
 #
 # ``vmap(f, chunk_size=c)`` splits the batch into chunks of :math:`c`
 # samples and calls ``f`` once per chunk, :math:`\lceil B / c \rceil` calls;
-# ``chunk_size=1`` is a loop. What it buys is memory: each call's
-# intermediates hold :math:`c` samples instead of :math:`B`. A function
+# ``chunk_size=1`` makes as many calls as a loop, but each still runs under
+# ``vmap``, on a batch of one, so none of the refusals above goes away.
+# What it buys is memory: each call's intermediates hold at most :math:`c`
+# samples instead of :math:`B` (the last chunk holds what is left). A function
 # whose intermediate is :math:`d \times d` per sample, the pairwise products
 # :math:`x_j x_k` of :math:`d = 50` features, shows both. The calls are
 # counted with a wrapper; the bytes that each call's product allocates
@@ -1033,8 +1060,9 @@ plt.show()
 #   ``.item()`` also silently drops its term from a derivative.
 # * Inside ``vmap``, differentiate with ``torch.func.vjp`` or
 #   ``torch.func.grad``: ``torch.autograd.grad`` and
-#   ``torch.autograd.functional`` raise there, as the batched ``x`` does
-#   not require grad. ``vmap`` over the cotangents alone of a graph built
+#   ``torch.autograd.functional`` raise there: the first finds no graph
+#   behind the function's output, the second is refused when it makes its
+#   input require grad. ``vmap`` over the cotangents alone of a graph built
 #   outside works.
 # * Random operations need ``randomness="different"`` (a draw per sample,
 #   as a batch gets in training) or ``"same"`` (one draw for all). With
@@ -1045,7 +1073,7 @@ plt.show()
 #   with operations that have batching rules; under ``grad`` the op named
 #   may be one your op is made of. Some ops get no fallback and raise.
 # * ``chunk_size=c`` makes :math:`\lceil B / c \rceil` calls, each with
-#   intermediates :math:`c` samples high: it lowers the peak of what each
+#   intermediates at most :math:`c` samples high: it lowers the peak of what each
 #   call frees, not of what autograd keeps for a backward pass.
 #
 # Next: :ref:`sphx_glr_auto_examples_in_practice_plot_10_stateful_modules_under_torch_func.py`.
