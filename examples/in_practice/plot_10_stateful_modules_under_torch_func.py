@@ -17,7 +17,9 @@ per-sample buffers, GroupNorm), gradients and HVPs alike, each checked
 against a loop over the samples, and eval mode against the derivative by
 hand. Dropout under ``vmap`` needs a ``randomness`` mode, and the loop needs
 ``vmap``'s masks: read back from the gradients, or drawn outside ``vmap``
-and passed to a forward that takes them.
+and passed to a forward that takes them. Last, a recurrent layer's
+Jacobian in eval mode: on a CPU it works, checked against the GRU's
+equations; on a GPU, cuDNN refuses its backward in eval mode.
 """
 
 # %%
@@ -117,6 +119,7 @@ from torch import nn
 from torch.func import (
     functional_call,
     grad,
+    jacfwd,
     jacrev,
     jvp,
     replace_all_batch_norm_modules_,
@@ -826,6 +829,75 @@ print(f"per-sample HVPs through dropout: max |vmap - loop| = {gap:.1e}")
 torch.testing.assert_close(hvp_rows, hvp_loop_rows)
 
 # %%
+# .. _rnn-jacobian-eval-mode:
+#
+# A recurrent layer's Jacobian in eval mode
+# -----------------------------------------
+#
+# A recurrent layer has no buffers, and its mode changes only the dropout
+# it applies between stacked layers (``dropout=``, 0 by default). On this
+# CPU build the Jacobian of a :class:`~torch.nn.GRU` in eval mode comes from
+# :func:`torch.func.jacrev` and :func:`torch.autograd.functional.jacobian`
+# alike. The check is independent of the module's kernel: the GRU equations
+# of its documentation, written out step by step with the module's own
+# weights, give its outputs, and :func:`torch.func.jacfwd` of that loop
+# (forward mode, the other way round) its Jacobian.
+
+steps, in_size, state_size = 5, 3, 4
+gru = initialise(nn.GRU(in_size, state_size, batch_first=True).to(torch.float64))
+sequence = draw(1, steps, in_size)
+
+
+def gru_states(sequence):
+    return gru(sequence)[0]  # (1, steps, state_size): the state after each step
+
+
+def gru_by_hand(sequence):
+    """r, z, n and the new state, one step at a time, from the module's weights."""
+    state, states = sequence.new_zeros(1, state_size), []
+    for x in sequence.unbind(1):
+        x_r, x_z, x_n = F.linear(x, gru.weight_ih_l0, gru.bias_ih_l0).chunk(3, 1)
+        h_r, h_z, h_n = F.linear(state, gru.weight_hh_l0, gru.bias_hh_l0).chunk(3, 1)
+        r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+        state = (1 - z) * torch.tanh(x_n + r * h_n) + z * state
+        states.append(state)
+    return torch.stack(states, dim=1)
+
+
+gru.eval()
+jacobian_rev = jacrev(gru_states)(sequence)  # (1, steps, state_size, 1, steps, in_size)
+jacobian_functional = torch.autograd.functional.jacobian(gru_states, sequence)
+jacobian_by_hand = jacfwd(gru_by_hand)(sequence)
+rnn_gap = (jacobian_rev - jacobian_by_hand).abs().max()
+print(f"GRU in eval mode: max |jacrev - jacfwd of the equations| = {rnn_gap:.1e}")
+# float64 defaults: the same products, sigmoids and tanhs in other orders.
+torch.testing.assert_close(gru_states(sequence), gru_by_hand(sequence))
+torch.testing.assert_close(jacobian_rev, jacobian_by_hand)
+torch.testing.assert_close(jacobian_functional, jacobian_rev)
+
+# %%
+# On a GPU, cuDNN's RNN kernels tie backward to training mode: in eval mode
+# their forward keeps none of the workspace their backward reads, and
+# torch's cuDNN backward refuses with ``cudnn RNN backward can only be
+# called in training mode`` (``aten/src/ATen/native/cudnn/RNN.cpp``), which
+# ``backward`` and ``autograd.grad`` of an RNN in eval mode meet there. This
+# CPU build has no cuDNN: neither the error nor its fixes run here. The
+# usual fixes are to put the recurrent layer alone in training mode
+# (``model.eval()``, then ``.train()`` on the RNN only, so that BatchNorm
+# and dropout elsewhere stay frozen), which for an RNN with ``dropout=0``
+# changes nothing else, or to take the Jacobian inside
+# ``torch.backends.cudnn.flags(enabled=False)``, which makes torch run its
+# own RNN kernels, the ones that run on a CPU. What the first fix relies on
+# does run here: in training mode the Jacobian is the same.
+
+gru.train()
+jacobian_train = jacrev(gru_states)(sequence)
+gru.eval()
+print("GRU (dropout=0): training-mode Jacobian equal to eval mode's, bit for bit")
+# Exact: with no dropout, training mode runs the same operations.
+assert torch.equal(jacobian_train, jacobian_rev)
+
+# %%
 # The picture
 # -----------
 #
@@ -901,12 +973,16 @@ plt.show()
 #   ``"same"``); a loop reproduces its per-sample gradients only with the
 #   same masks: read them back, or draw them outside ``vmap`` and pass them
 #   to a forward that takes them.
+# * An RNN's Jacobian in eval mode works on a CPU (``jacrev``,
+#   ``autograd.functional.jacobian``). cuDNN's RNN backward needs training
+#   mode (not checked here): call ``.train()`` on the RNN alone, which with
+#   ``dropout=0`` gives the same Jacobian, or turn cuDNN off for the call.
 #
-# Next: :ref:`sphx_glr_auto_examples_under_the_hood_plot_01_inside_the_vjp_chain.py`.
+# Next: :ref:`sphx_glr_auto_examples_in_practice_plot_11_stopping_and_replacing_gradients.py`.
 # Reference: :func:`torch.func.vmap`, :func:`torch.func.grad`,
-# :func:`torch.func.jvp`, :func:`torch.func.jacrev`,
-# :func:`torch.func.functional_call`,
+# :func:`torch.func.jvp`, :func:`torch.func.jacrev`, :func:`torch.func.jacfwd`,
+# :func:`torch.func.functional_call`, :func:`torch.autograd.functional.jacobian`,
 # :func:`torch.func.replace_all_batch_norm_modules_`,
 # :class:`torch.nn.BatchNorm2d`, :class:`torch.nn.GroupNorm`,
-# :class:`torch.nn.Dropout`, :func:`torch.autograd.grad`,
+# :class:`torch.nn.Dropout`, :class:`torch.nn.GRU`, :func:`torch.autograd.grad`,
 # `Patching Batch Norm <https://docs.pytorch.org/docs/2.13/func.batch_norm.html>`_.
