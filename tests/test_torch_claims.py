@@ -652,3 +652,34 @@ def test_the_vmap_page_states_that_quantile_has_no_derivative_formula_of_its_own
         warnings.simplefilter("always")
         torch.func.vmap(lambda x: torch.quantile(x, 0.5))(torch.rand(3, 4))
     assert any("aten::quantile" in str(warning.message) for warning in caught)
+
+
+def test_the_ensembles_page_states_that_functorchs_module_api_is_deprecated_but_runs():
+    """in_practice/plot_12: in the pinned release functorch's make_functional,
+    make_functional_with_buffers and combine_state_for_ensemble still run, each
+    with a FutureWarning (deprecated as of 2.0) that names its torch.func
+    replacement; make_functional's parameters are not the module's own (they
+    belong to a deep copy)."""
+    import warnings
+
+    import functorch
+    import torch
+
+    model = torch.nn.Linear(3, 2)
+    calls = {
+        "make_functional": (model, "torch.func.functional_call"),
+        "make_functional_with_buffers": (model, "torch.func.functional_call"),
+        "combine_state_for_ensemble": ([model, model], "torch.func.stack_module_state"),
+    }
+    for name, (argument, replacement) in calls.items():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = getattr(functorch, name)(argument)
+        messages = [str(w.message) for w in caught if w.category is FutureWarning]
+        assert len(messages) == 1, (name, messages)
+        assert "deprecated as of PyTorch 2.0" in messages[0], messages[0]
+        assert replacement in messages[0], messages[0]
+        if name == "make_functional":
+            _, params = result
+            own = {p.data_ptr() for p in model.parameters()}
+            assert params and not own & {p.data_ptr() for p in params}
