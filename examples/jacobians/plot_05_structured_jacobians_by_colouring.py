@@ -482,7 +482,7 @@ plt.show()
 # * The one-hot :math:`v` for a batch of small Jacobians is a colouring of a
 #   block-diagonal :math:`J`.
 #
-# Next: :ref:`sphx_glr_auto_examples_higher_order_plot_01_vjp_or_jvp.py`.
+# Next: :ref:`sphx_glr_auto_examples_jacobians_plot_06_pytrees_and_auxiliary_outputs.py`.
 # Reference: :func:`torch.func.jvp`, :func:`torch.func.vjp`,
 # :func:`torch.func.vmap`, :func:`torch.func.jacfwd`,
 # :func:`torch.nn.functional.one_hot`, :func:`torch.cat`,
