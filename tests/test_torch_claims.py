@@ -654,6 +654,44 @@ def test_the_vmap_page_states_that_quantile_has_no_derivative_formula_of_its_own
     assert any("aten::quantile" in str(warning.message) for warning in caught)
 
 
+def test_the_ghost_norm_page_states_that_expanded_weights_fill_grad_sample_not_grad():
+    """in_practice/plot_13: torch.nn.utils._per_sample_grad.call_for_per_sample_grads
+    runs a module with each trainable parameter wrapped in an ExpandedWeight; the
+    backward pass fills each parameter's grad_sample with one row per sample and
+    leaves .grad None."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+    from torch.func import functional_call, grad, vmap
+    from torch.nn.utils._expanded_weights import ExpandedWeight
+    from torch.nn.utils._per_sample_grad import call_for_per_sample_grads
+
+    generator = torch.Generator().manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3)).double()
+    samples = torch.randn(6, 4, generator=generator, dtype=torch.float64)
+    labels = torch.randint(0, 3, (6,), generator=generator)
+    wrapped = []
+    hook = model[0].register_forward_pre_hook(
+        lambda layer, args: wrapped.append(isinstance(layer.weight, ExpandedWeight))
+    )
+    logits = call_for_per_sample_grads(model)(samples)
+    hook.remove()
+    assert wrapped == [True]
+    F.cross_entropy(logits, labels, reduction="sum").backward()
+
+    params = {name: p.detach() for name, p in model.named_parameters()}
+
+    def loss(params, sample, label):
+        out = functional_call(model, params, (sample.unsqueeze(0),))
+        return F.cross_entropy(out, label.unsqueeze(0))
+
+    rows = vmap(grad(loss), in_dims=(None, 0, 0))(params, samples, labels)
+    for name, p in model.named_parameters():
+        assert p.grad is None
+        assert p.grad_sample.shape == (6, *p.shape)
+        torch.testing.assert_close(p.grad_sample, rows[name])
+
+
 def test_the_ensembles_page_states_that_functorchs_module_api_is_deprecated_but_runs():
     """in_practice/plot_12: in the pinned release functorch's make_functional,
     make_functional_with_buffers and combine_state_for_ensemble still run, each
