@@ -27,8 +27,8 @@ as in differentially private SGD (DP-SGD), checked against a Python loop.
 #
 # One backward pass of the mean loss gives :math:`v^\top J` with
 # :math:`v = \tfrac{1}{B}\mathbf{1}`: the *average* of the rows, and the rows
-# themselves are lost. DP-SGD needs each row: it clips every per-sample
-# gradient to norm at most :math:`C`, then averages,
+# themselves are lost. DP-SGD needs each row's norm: it clips every
+# per-sample gradient to norm at most :math:`C`, then averages,
 #
 # .. math::
 #
@@ -39,10 +39,12 @@ as in differentially private SGD (DP-SGD), checked against a Python loop.
 # is left out here). :math:`\bar g` is still a :math:`v^\top J`, with
 # :math:`v_i = \min(1, C / \lVert g_i \rVert) / B`, but that :math:`v`
 # needs the norm of every row, which the backward pass of the mean loss never
-# forms. This page computes the rows: ``vmap`` of ``grad`` gives all
-# :math:`B` of them in one batched pass, provided the parameters are an
-# *argument* of the function being differentiated. (For some layers the
-# norms can be had without the rows; the section on ghost clipping below
+# forms. This page gets the norms from the rows: ``vmap`` of ``grad``
+# gives all :math:`B` rows in one batched pass, provided the parameters are
+# an *argument* of the function being differentiated. (The rows are one
+# way, not the only one: for linear layers the norms follow from one
+# ordinary backward pass, with no row formed;
+# :ref:`sphx_glr_auto_examples_in_practice_plot_13_per_sample_gradient_norms_without_per_sample_gradients.py`
 # shows how.)
 
 # %%
@@ -531,30 +533,15 @@ print("clipped mean equals one weighted backward pass, v_i = min(1, C/|g_i|) / B
 # The norms without the rows: ghost clipping
 # ------------------------------------------
 #
-# For a :class:`~torch.nn.Linear` layer applied once per sample, the
-# per-sample norms need no per-sample gradients. With :math:`a_i` the
-# layer's input for sample :math:`i` and :math:`\delta_i = \partial \ell_i
-# / \partial z_i` the gradient at its output :math:`z_i = W a_i + b`,
-# sample :math:`i`'s gradient is :math:`\delta_i a_i^\top` for :math:`W`
-# and :math:`\delta_i` for :math:`b`, so
-#
-# .. math::
-#
-#    \lVert \nabla_W \ell_i \rVert_F^2 + \lVert \nabla_b \ell_i \rVert^2
-#    = \lVert \delta_i \rVert^2 \bigl(\lVert a_i \rVert^2 + 1\bigr),
-#
-# and every :math:`a_i` and :math:`\delta_i` comes out of one ordinary
-# batched forward and backward pass of the summed loss (samples do not mix,
-# so row :math:`i` of the output gradient is :math:`\delta_i`). Goodfellow
-# (`arXiv:1510.01799 <https://arxiv.org/abs/1510.01799>`_) gives this
-# per-example norm for linear layers. Lee and Kifer (`arXiv:2009.03106
-# <https://arxiv.org/abs/2009.03106>`_) compute the norms this way and then
-# run the weighted backward pass above, so the per-sample gradients are never
-# formed; Li et al. (`arXiv:2110.05679 <https://arxiv.org/abs/2110.05679>`_)
-# extend the norm to a linear layer applied at every position of a sequence
-# and call the procedure ghost clipping. `Opacus
-# <https://github.com/pytorch/opacus/blob/main/opacus/grad_sample/grad_sample_module_fast_gradient_clipping.py>`_
-# implements it. Checked here for the two linear layers:
+# For a :class:`~torch.nn.Linear` layer, sample :math:`i`'s squared
+# gradient norm is :math:`\lVert \delta_i \rVert^2 (\lVert a_i \rVert^2 +
+# 1)`, with :math:`a_i` the layer's input and :math:`\delta_i` the gradient
+# at its output, both from one batched forward and backward pass of the
+# summed loss: the rows are not needed.
+# :ref:`sphx_glr_auto_examples_in_practice_plot_13_per_sample_gradient_norms_without_per_sample_gradients.py`
+# derives it, counts the memory it saves, clips with it and extends it to
+# sequences. Checked here against the rows, for the CNN's two linear
+# layers:
 
 layer_inputs, layer_outputs = {}, {}
 
@@ -644,9 +631,9 @@ plt.show()
 # * DP-SGD clips each row :math:`g_i` before averaging: a :math:`v^\top J`
 #   whose :math:`v` needs every row's norm. Clipping the batch gradient is a
 #   different update.
-# * A linear layer's per-sample norms need no per-sample gradients:
-#   :math:`\lVert \delta_i \rVert^2 (\lVert a_i \rVert^2 + 1)` from one
-#   batched backward (ghost clipping), then the same weighted backward.
+# * A linear layer's per-sample norms need no per-sample gradients
+#   (ghost clipping): the inputs and output gradients of one batched
+#   backward pass give them.
 #
 # Next: :ref:`sphx_glr_auto_examples_in_practice_plot_06_forward_mode_custom_rules.py`.
 # Reference: :func:`torch.func.functional_call`, :func:`torch.func.grad`,
