@@ -221,6 +221,8 @@ ghost_norms = torch.sqrt(
 )
 
 # %%
+# .. _ghost-norms-checked:
+#
 # The checks
 # ----------
 #
@@ -309,6 +311,8 @@ for width, (rows_b, ghost_b) in zip(widths, bytes_by_width.tolist()):
     print(f"width {width:>4}: rows {rows_b:>12,} bytes, a and delta {ghost_b:>9,}")
 
 # %%
+# .. _ghost-clipping-second-backward:
+#
 # Clipping with a second backward pass
 # ------------------------------------
 #
