@@ -591,7 +591,7 @@ plt.show()
 # * One product costs a few forward passes; whether a full kernel is cheaper
 #   matrix-free or through :math:`J` depends on the sizes: count it.
 #
-# Next: :ref:`sphx_glr_auto_examples_in_practice_plot_01_checking_gradients.py`.
+# Next: :ref:`sphx_glr_auto_examples_higher_order_plot_07_differentiating_through_training_steps.py`.
 # Reference: :func:`torch.func.functional_call`, :func:`torch.func.vjp`,
 # :func:`torch.func.jvp`, :func:`torch.func.linearize`, :func:`torch.func.vmap`,
 # :func:`torch.func.jacrev`, ``torch.utils.flop_counter.FlopCounterMode``.
