@@ -107,6 +107,10 @@ def cube_no_grad(x):
     return x * square
 
 
+def summed(function):
+    return lambda x: function(x).sum()
+
+
 magnitude = 0.5 + 1.5 * torch.rand(5, generator=generator, dtype=torch.float64)
 x = magnitude * torch.tensor([1.0, -1.0, 1.0, -1.0, 1.0], dtype=torch.float64)
 v = draw(5)
@@ -171,6 +175,7 @@ assert (
 ones = torch.ones_like(x)
 vectors = {
     "vjp": vjp(cube_no_grad, x)[1](ones)[0],
+    "grad of the sum": grad(summed(cube_no_grad))(x),
     "jvp": jvp(cube_no_grad, (x,), (ones,))[1],
 }
 with fwAD.dual_level():
@@ -178,9 +183,10 @@ with fwAD.dual_level():
         cube_no_grad(fwAD.make_dual(x, ones))
     ).tangent
 for name, vector in vectors.items():
-    print(f"no_grad, {name:<10} =", [round(r, 3) for r in vector.tolist()])
+    print(f"no_grad, {name:<15} =", [round(r, 3) for r in vector.tolist()])
 # float64 defaults: as above.
 torch.testing.assert_close(vectors["vjp"], x**2)
+torch.testing.assert_close(vectors["grad of the sum"], x**2)
 torch.testing.assert_close(vectors["jvp"], 3 * x**2)
 torch.testing.assert_close(vectors["forward_ad"], 3 * x**2)
 
@@ -204,10 +210,6 @@ print("no_grad around jacrev and jacfwd: both give diag(3 x^2)")
 # ``jacrev(jacrev(f))`` gives 0, and with ``detach`` both give 0, the
 # Hessian of a function whose gradient :math:`\operatorname{sg}(x^2)` is a
 # constant.
-
-
-def summed(function):
-    return lambda x: function(x).sum()
 
 
 hessians = {
@@ -282,7 +284,7 @@ from_quantise, from_straight = vjp_quantise(cotangent)[0], vjp_straight(cotangen
 print(f"value: max |s(x) - q(x)| = {(values - quantise(points)).abs().max():.1e}")
 print(f"VJP of q: max |v^T J| = {from_quantise.abs().max():.1e}")
 print(f"VJP of s: max |v^T J - v| = {(from_straight - cotangent).abs().max():.1e}")
-# Exact: 4x and /4 are exact; q and x are within a quarter and, when q is
+# Exact: 4x and /4 are exact; q and x are within an eighth and, when q is
 # not 0, within a factor of 2 of each other, so q - x is exact (Sterbenz),
 # and x + (q - x) is q exactly.
 assert torch.equal(values, quantise(points))
@@ -306,8 +308,8 @@ print("jacrev and jacfwd of the straight-through estimator: the identity")
 # Gradient reversal
 # -----------------
 #
-# Gradient reversal is not a derivative of any function of its input: the
-# value is :math:`z` and the VJP :math:`-\lambda v`. It takes a
+# Gradient reversal's VJP is not the derivative of its value: the value is
+# :math:`z` and the VJP :math:`-\lambda v`. It takes a
 # :class:`torch.autograd.Function` with the rule written by hand. The form
 # found in many code bases takes ``ctx`` in ``forward``; it works with
 # autograd and is refused by the :mod:`torch.func` transforms:
@@ -327,6 +329,13 @@ class ReverseCtxInForward(torch.autograd.Function):
 
 
 z = draw(4)
+z_leaf, z_cotangent = z.clone().requires_grad_(), draw(4)
+old_form = torch.autograd.grad(
+    ReverseCtxInForward.apply(z_leaf, lam), z_leaf, z_cotangent
+)
+# Exact: -0.5 times v.
+assert torch.equal(old_form[0], -lam * z_cotangent)
+print("autograd: the ctx-in-forward reversal's VJP is -lambda v")
 show_error(
     lambda: jacrev(lambda z: ReverseCtxInForward.apply(z, lam))(z),
     RuntimeError,
@@ -361,11 +370,16 @@ class ReverseGradient(torch.autograd.Function):
         return -ctx.lam * grad_output, None
 
 
-reversal_jacobian = jacrev(lambda z: ReverseGradient.apply(z, lam))(z)
+def reverse(z):
+    return ReverseGradient.apply(z, lam)
+
+
+reversal_jacobian = jacrev(reverse)(z)
 # Exact: -0.5 times 1 and times 0.
 assert torch.equal(reversal_jacobian, -lam * torch.eye(4, dtype=torch.float64))
 assert torch.equal(ReverseGradient.apply(z, lam), z)
 print("jacrev of the reversal:", reversal_jacobian.diagonal().tolist())
+show_error(lambda: jacfwd(reverse)(z), NotImplementedError, "must implement the jvp")
 
 # %%
 # Features :math:`z = \tanh(W x)` feed a task head :math:`a` directly and a
@@ -450,9 +464,9 @@ assert (clipped - A.T @ delta).abs().max() > 1e-3
 
 # %%
 # The reverse-mode transforms run tensor hooks too: ``grad`` and ``vjp``
-# give the clipped gradient. Forward mode has no :math:`v` to clip, and
-# ``register_hook`` raises inside ``jacfwd``: the tensor does not require
-# grad at the forward-mode level.
+# give the clipped gradient. Forward mode has no :math:`v` to clip: inside
+# ``jacfwd`` nothing requires grad (no reverse pass will run), and
+# ``register_hook`` raises.
 
 # float64 defaults: as above.
 torch.testing.assert_close(grad(clipped_loss)(x_in), expected_clipped)
@@ -620,10 +634,10 @@ plt.show()
 # * A tensor hook replaces the :math:`v` that reaches a tensor, under
 #   autograd and the reverse-mode transforms, and sees one sample's
 #   :math:`v` under ``vmap``; a module's full backward hook works with
-#   autograd only.
+#   autograd and is refused under ``torch.func``.
 #
-# A ``torch.where`` that stops a NaN from the branch it did not select does
-# not stop its gradient:
+# A ``torch.where`` hides a NaN of the branch it did not select from the
+# value, not from the gradient:
 # :ref:`sphx_glr_auto_examples_in_practice_plot_08_nan_and_inf_gradients.py`.
 #
 # Next: :ref:`sphx_glr_auto_examples_in_practice_plot_12_many_models_at_once.py`.
