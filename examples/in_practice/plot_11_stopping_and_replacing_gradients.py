@@ -614,6 +614,7 @@ right.plot(
 )
 right.set_xlabel("x", fontsize=9)
 right.set_title("straight-through estimator", fontsize=10)
+right.set_ylim(-1.7, 2.6)  # room for the legend above the steps
 right.legend(fontsize=8, loc="upper left")
 for ax in (left, right):
     ax.tick_params(labelsize=8)
