@@ -257,6 +257,8 @@ for name, jacobian in stopped.items():
 torch.testing.assert_close(stopped, dict.fromkeys(stopped, expected))
 
 # %%
+# .. _straight-through-estimator:
+#
 # The straight-through estimator
 # ------------------------------
 #
@@ -305,6 +307,8 @@ assert torch.equal(jacfwd(straight_through)(few), torch.eye(6, dtype=torch.float
 print("jacrev and jacfwd of the straight-through estimator: the identity")
 
 # %%
+# .. _gradient-reversal:
+#
 # Gradient reversal
 # -----------------
 #
@@ -426,6 +430,8 @@ for name, gradient_W, gradient_b in (
     torch.testing.assert_close(gradient_b, expected_b)
 
 # %%
+# .. _clipping-with-a-tensor-hook:
+#
 # Clipping :math:`v` with a tensor hook
 # -------------------------------------
 #
