@@ -10,16 +10,15 @@ refuses the in-place ``add_`` to its counter (it lets the running mean and
 variance be written without a word), and ``vmap`` refuses per-sample
 statistics written into one running mean. And its output for one sample
 depends on every sample of the batch, so "the gradient of one sample"
-needs a definition. This page shows the
-errors as torch prints them, and computes each definition by a route that
-works (eval mode, :func:`torch.func.replace_all_batch_norm_modules_`,
-per-sample buffers, GroupNorm), gradients and HVPs alike, each checked
-against a loop over the samples, and eval mode against the derivative by
-hand. Dropout under ``vmap`` needs a ``randomness`` mode, and the loop needs
-``vmap``'s masks: read back from the gradients, or drawn outside ``vmap``
-and passed to a forward that takes them. Last, a recurrent layer's
-Jacobian in eval mode: on a CPU it works, checked against the GRU's
-equations; on a GPU, cuDNN refuses its backward in eval mode.
+needs a definition. This page shows the errors as torch prints them (every
+line of the message), and computes each definition by a route that works
+(eval mode, :func:`torch.func.replace_all_batch_norm_modules_`, per-sample
+buffers, GroupNorm), gradients and HVPs alike, each checked against a loop
+over the samples, and eval mode against the derivative by hand. With
+dropout the loop needs ``vmap``'s masks: read back from the gradients, or
+drawn outside ``vmap`` and passed to a forward that takes them. Last, a
+recurrent layer's Jacobian in eval mode: on a CPU it works, checked against
+the GRU's equations; on a GPU, cuDNN refuses its backward in eval mode.
 """
 
 # %%
@@ -109,7 +108,9 @@ equations; on a GPU, cuDNN refuses its backward in eval mode.
 # other batches, as training would leave them.
 
 import copy
+import inspect
 import textwrap
+import warnings
 
 import matplotlib.pyplot as plt
 import torch
@@ -123,6 +124,7 @@ from torch.func import (
     jacrev,
     jvp,
     replace_all_batch_norm_modules_,
+    vjp,
     vmap,
 )
 
@@ -188,14 +190,16 @@ print(f"training mode: max |BatchNorm2d - formula| = {formula_gap:.1e}")
 torch.testing.assert_close(y_module, y_formula)
 
 
-def show_error(call, expected_type, expected_text):
-    """Run CALL, check it raises EXPECTED_TYPE with EXPECTED_TEXT, print the
-    message's first line at the page's width."""
+def show_error(call, expected_type, expected_text, show=True):
+    """Run CALL, check it raises EXPECTED_TYPE with EXPECTED_TEXT, and if SHOW
+    print the message, every line of it, at the page's width."""
     try:
         call()
     except expected_type as error:
         assert expected_text in str(error), str(error)
-        print_wrapped(f"{type(error).__name__}: {str(error).splitlines()[0]}")
+        if show:
+            for line in f"{type(error).__name__}: {error}".splitlines():
+                print_wrapped(line)
         return
     raise AssertionError(f"expected {expected_type.__name__}: {expected_text}")
 
@@ -260,17 +264,66 @@ show_error(lambda: per_sample_vmap(model), RuntimeError, "mutate a captured Tens
 # A new module is in training mode, and BatchNorm's forward begins by
 # adding 1 to its counter, ``num_batches_tracked.add_(1)``: an in-place
 # method writing into a tensor that the function ``grad`` transforms
-# neither received nor made, which ``grad`` refuses (the message names the
-# transforms that share this rule). The running mean and variance are
-# another matter. The batch-norm kernel updates them as arguments after its
-# input, not by an in-place method on them, and ``grad`` lets that
-# through: on a copy without the counter, ``grad`` of the batch loss runs,
-# and moves the copy's running statistics by one update, without a word.
+# neither received nor made, which ``grad`` refuses before it writes. The
+# message names the transforms that share this rule, and ``vjp`` and ``jvp``
+# alone refuse it too:
+
+before_refusals = {name: b.clone() for name, b in model.named_buffers()}
+show_error(
+    lambda: vjp(batch_loss(model), params),
+    RuntimeError,
+    "mutate a captured Tensor",
+    show=False,
+)
+show_error(
+    lambda: jvp(batch_loss(model), (params,), (params,)),
+    RuntimeError,
+    "mutate a captured Tensor",
+    show=False,
+)
+print("vjp and jvp refuse the counter's add_ too; the module's buffers are unchanged")
+# Exact: each transform refused the add_ before anything was written.
+assert all(torch.equal(b, before_refusals[n]) for n, b in model.named_buffers())
+
+# %%
+# The rule is about in-place methods, which write the tensor they are
+# called on (``written.add_(1)``); a captured tensor that an operation
+# writes as another argument (``out=written``) passes. The running mean and variance
+# are written that way: BatchNorm hands them to the batch-norm kernel as
+# arguments after its input, and the kernel updates them. So on a copy
+# without the counter, ``grad`` of the batch loss runs and moves the copy's
+# running statistics by one update, without a word (no warning either).
+
+written = torch.zeros(2, dtype=torch.float64)
+
+
+def write_by_argument(x):
+    torch.add(written, 1, out=written)
+    return x**2
+
+
+def write_by_method(x):
+    written.add_(1)
+    return x**2
+
+
+grad(write_by_argument)(torch.ones((), dtype=torch.float64))
+show_error(
+    lambda: grad(write_by_method)(torch.ones((), dtype=torch.float64)),
+    RuntimeError,
+    "mutate a captured Tensor",
+    show=False,
+)
+# Exact: one write of 1 went through, the in-place method was refused.
+assert torch.equal(written, torch.ones(2, dtype=torch.float64))
 
 no_counter = copy.deepcopy(model)
 no_counter[1].num_batches_tracked = None
 statistics_before = {name: b.clone() for name, b in no_counter.named_buffers()}
-grad(batch_loss(no_counter))(params)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    grad(batch_loss(no_counter))(params)
+assert caught == [], [str(w.message) for w in caught]
 silent = dict(no_counter.named_buffers())
 silent_move = max(
     (silent[n] - b).abs().max().item() for n, b in statistics_before.items()
@@ -284,7 +337,10 @@ torch.testing.assert_close(silent, batch_update(statistics_before, conv_out))
 # ``grad``, and leads to ``vmap``'s own error: one running mean, which has
 # no batch dimension, cannot take :math:`B` different updates at once (what
 # :ref:`sphx_glr_auto_examples_in_practice_plot_09_vmap_limits_and_fixes.py`
-# shows for any tensor made outside the batch).
+# shows for any tensor made outside the batch). Its second line is torch's
+# advice: ``track_running_stats=False``, which route 2 below sets. The
+# buffers passed here are a throwaway copy, because the failed call writes:
+# the counter's ``add_`` runs before batch norm raises.
 
 buffers = {name: b.clone() for name, b in model.named_buffers()}
 
@@ -294,13 +350,19 @@ def sample_loss_with_buffers(params, buffers, image, target):
     return (prediction[0, 0] - target) ** 2
 
 
+attempt = {name: b.clone() for name, b in buffers.items()}
 show_error(
     lambda: vmap(grad(sample_loss_with_buffers), in_dims=(None, None, 0, 0))(
-        params, buffers, images, targets
+        params, attempt, images, targets
     ),
     RuntimeError,
     "were not batched",
 )
+counter = "1.num_batches_tracked"
+print(f"after the error: the copy's counter {buffers[counter]} -> {attempt[counter]}")
+# Exact: the counter moved by 1, the running statistics not at all.
+assert attempt[counter] == buffers[counter] + 1
+assert all(torch.equal(attempt[n], buffers[n]) for n in buffers if n != counter)
 
 # %%
 # .. _batchnorm-eval-mode:
@@ -522,31 +584,53 @@ torch.testing.assert_close(
 
 # %%
 # The per-sample copies above are not this update. Their mean running mean
-# is the batch's (every image has 36 positions), but their mean running
-# variance is another number: a mean of the images' own variances, which
-# leaves out the spread between the images' means that the batch's
-# variance includes, :math:`\sigma_c^2 = \frac{1}{B} \sum_i \sigma_{ic}^2 +
-# \frac{1}{B} \sum_i (\mu_{ic} - \mu_c)^2` (each with :math:`1/n`). To take
-# per-sample gradients and still keep the running statistics a training
-# step would, update them with one forward pass on the batch in training
-# mode, as here, and drop the copies.
+# is the batch's (every image has 36 positions). Their mean running
+# variance differs, for two reasons that pull in opposite directions. It
+# averages the images' own variances, :math:`a_c = \tfrac{1}{B}
+# \textstyle\sum_i \sigma_{ic}^2`, and so leaves out the spread between the
+# images' means, :math:`s_c = \tfrac{1}{B} \textstyle\sum_i (\mu_{ic} -
+# \mu_c)^2`, that the batch's variance includes: :math:`\sigma_c^2 = a_c +
+# s_c` (each with :math:`1/n`). And each copy stores its variance times
+# :math:`36/35`, the batch's update times :math:`576/575`. So the mean of
+# the copies minus the batch's update is
+#
+# .. math::
+#
+#    \begin{aligned}
+#    &m \left(\tfrac{36}{35} - \tfrac{576}{575}\right) a_c \\
+#    &\quad - m\,\tfrac{576}{575}\, s_c,
+#    \end{aligned}
+#
+# a positive term and a negative one; which is larger depends on the data.
+# To take per-sample gradients and still keep the running statistics a
+# training step would, update them with one forward pass on the batch in
+# training mode, as here, and drop the copies.
 
 mean_of_copies = {
     n: one_copy_each[n].mean(dim=0) for n in ("1.running_mean", "1.running_var")
 }
-image_means = conv_out.mean((2, 3))  # (B, C)
+within = conv_out.var((2, 3), correction=0).mean(0)  # a_c
+spread = conv_out.mean((2, 3)).var(0, correction=0)  # s_c
 # float64 defaults: the law of total variance, sums of O(1) terms in other orders.
-torch.testing.assert_close(
-    batch_var.flatten(),
-    conv_out.var((2, 3), correction=0).mean(0) + image_means.var(0, correction=0),
-)
+torch.testing.assert_close(batch_var.flatten(), within + spread)
 # float64 defaults: a mean of 16 means of 36 values is the mean of the 576.
 torch.testing.assert_close(mean_of_copies["1.running_mean"], passed["1.running_mean"])
-variance_gap = (mean_of_copies["1.running_var"] - passed["1.running_var"]).abs().max()
-print(
-    f"mean of the per-sample copies: running_var off the batch's by {variance_gap:.3f}"
-)
-assert variance_gap > 1e-3  # far from rounding: another statistic
+variance_gap = mean_of_copies["1.running_var"] - passed["1.running_var"]
+bessel_part = 0.1 * (36 / 35 - 576 / 575) * within
+spread_part = -0.1 * (576 / 575) * spread
+for label, values in (
+    ("running_var, mean of copies - batch's", variance_gap),
+    ("  factors 36/35 against 576/575", bessel_part),
+    ("  spread between the images' means", spread_part),
+):
+    print(f"{label:<38}", " ".join(f"{value:+.4f}" for value in values.tolist()))
+# float64 defaults: the decomposition is exact; both sides are a few roundings
+# of variances of O(1) apart, far below 1e-7.
+torch.testing.assert_close(variance_gap, bessel_part + spread_part)
+assert (bessel_part > 0).all() and (spread_part < 0).all()
+# Far from rounding (every |gap| above 2e-3): on this data the sign differs
+# between channels.
+assert (variance_gap > 0).any() and (variance_gap < 0).any()
 
 # %%
 # HVPs in training mode
@@ -695,10 +779,13 @@ for label, (module, batch_hvp) in routes.items():
 # Dropout's randomness
 # --------------------
 #
-# A small MLP with :class:`~torch.nn.Dropout` (probability 1/2) after its 64
-# hidden units. Its per-sample gradients, taken as for a plain model,
-# raise: ``vmap`` refuses a random operation unless told how to draw it
-# (its default is ``randomness="error"``).
+# :ref:`vmap-dropout-randomness` shows, on a dropout layer alone, that
+# ``vmap`` refuses a random operation under its default
+# ``randomness="error"``, and the masks that ``"different"`` (one per
+# sample) and ``"same"`` (one for all) draw. New here: a model, a small MLP
+# with :class:`~torch.nn.Dropout` (probability 1/2) after its 64 hidden
+# units, whose per-sample gradients (``randomness="different"``) a loop
+# checks only if it uses ``vmap``'s masks.
 
 H, p_drop = 64, 0.5
 layers = (nn.Linear(8, H), nn.Tanh(), nn.Dropout(p_drop), nn.Linear(H, 1))
@@ -707,30 +794,25 @@ mlp_params = {name: p.detach() for name, p in mlp.named_parameters()}
 inputs = draw(B, 8)
 
 
-def mlp_rows(**randomness):
-    return vmap(grad(loss_of(mlp)), in_dims=(None, 0, 0), **randomness)(
+def mlp_rows():
+    return vmap(grad(loss_of(mlp)), in_dims=(None, 0, 0), randomness="different")(
         mlp_params, inputs, targets
     )
 
 
-show_error(mlp_rows, RuntimeError, "called random operation while in randomness error")
-
 # %%
-# ``randomness="same"`` draws one mask for all the samples, and
-# ``"different"`` one per sample, as a batched forward pass draws them
-# (:ref:`sphx_glr_auto_examples_in_practice_plot_09_vmap_limits_and_fixes.py`
-# shows both on a dropout layer alone). A loop checks the per-sample
-# gradients only if it uses ``vmap``'s masks. They come from torch's global
-# generator (``Dropout`` takes no ``generator``): restoring its state before
-# a second call draws them again. And they can be read back from the
-# gradients. The row of the first weight that belongs to a dropped unit is
-# exactly zero (its gradient is multiplied by the mask's 0), and a kept
-# unit's is not, unless one factor of its entries (:math:`2 r_i`, the
-# unit's output weight, :math:`1 - h_{iu}^2`, the input) is 0. The second
-# weight's gradient checks that: its entry for unit :math:`u` is
-# :math:`2 r_i \cdot 2 h_{iu}` for a kept unit and 0 for a dropped one, and
-# it is 0 exactly where the mask read from the first weight is. The loop
-# then recomputes each sample's gradient with its mask.
+# The masks come from torch's global generator (neither ``nn.Dropout`` nor
+# ``F.dropout`` takes a ``generator``, or a mask): restoring its state
+# before a second call draws them again, and doing that inside
+# ``torch.random.fork_rng()`` puts the state back afterwards. And they can
+# be read back from the gradients. The row of the first weight that belongs
+# to a dropped unit is exactly zero (its gradient is multiplied by the
+# mask's 0), and a kept unit's is not, unless one factor of its entries
+# (:math:`2 r_i`, the unit's output weight, :math:`1 - h_{iu}^2`, the
+# input) is 0. The second weight's gradient checks that: its entry for unit
+# :math:`u` is :math:`2 r_i \cdot 2 h_{iu}` for a kept unit and 0 for a
+# dropped one, and it is 0 exactly where the mask read from the first
+# weight is. The loop then recomputes each sample's gradient with its mask.
 
 
 def loss_with_mask(params, features, target, mask):
@@ -760,24 +842,25 @@ def masks_of(rows):
     return (rows["0.weight"] != 0).any(dim=2).to(torch.float64)
 
 
-same_masks = masks_of(mlp_rows(randomness="same"))
+dropout_arguments = {
+    "nn.Dropout": list(inspect.signature(nn.Dropout).parameters),
+    "F.dropout": list(inspect.signature(F.dropout).parameters),
+}
+for layer, arguments in dropout_arguments.items():
+    print(f"{layer} takes {', '.join(arguments)}")
+assert not {"generator", "mask"} & {*sum(dropout_arguments.values(), [])}
 global_state = torch.get_rng_state()
-rows = mlp_rows(randomness="different")
-torch.set_rng_state(global_state)
-replayed = mlp_rows(randomness="different")
+rows = mlp_rows()
+state_after = torch.get_rng_state()
+with torch.random.fork_rng():
+    torch.set_rng_state(global_state)
+    replayed = mlp_rows()
 masks = masks_of(rows)
-distinct = torch.unique(masks, dim=0).shape[0]
-print(
-    f"masks read back: 'same' {torch.unique(same_masks, dim=0).shape[0]} distinct,",
-    f"'different' {distinct} distinct among {B} samples",
-)
-assert torch.unique(same_masks, dim=0).shape[0] == 1
-# Exact count: two of B masks of 64 fair coins agree with probability
-# < B^2 2^-65, about 1e-17.
-assert distinct == B
+print(f"masks read back from the gradients: {B} x {H}; replayed bit for bit")
 # Exact: the same generator state draws the same masks, and the same masks
-# the same gradients, bit for bit.
+# the same gradients, bit for bit; fork_rng put the state back.
 assert all(torch.equal(replayed[name], rows[name]) for name in mlp_params)
+assert torch.equal(torch.get_rng_state(), state_after)
 # Exact: the second weight's gradient is 0 exactly where the mask is.
 assert torch.equal((rows["3.weight"][:, 0] != 0).to(torch.float64), masks)
 # float64 defaults: the same products and sums in other orders.
@@ -786,13 +869,12 @@ print("per-sample gradients with dropout equal the loop run with those masks")
 
 # %%
 # Restoring the generator's state replays the masks, so seeding it (say
-# ``torch.manual_seed`` inside ``torch.random.fork_rng()``, which puts the
-# state back afterwards) would fix them on every run, with the model as it
-# is; this site seeds only generators of its own. The other way is the one
-# the error message's last words suggest: draw the masks outside ``vmap``,
-# from a seeded generator, and pass them in. ``nn.Dropout`` and
-# ``F.dropout`` take no mask, so the forward is written out with the mask
-# as an argument: ``loss_with_mask`` above, which the loop already runs.
+# ``torch.manual_seed`` inside ``torch.random.fork_rng()``) would fix them
+# on every run, with the model as it is; this site seeds only generators of
+# its own. The other way: draw the masks outside ``vmap``, from a seeded
+# generator, and pass them in. As dropout takes no mask, the forward is
+# written out with the mask as an argument: ``loss_with_mask`` above, which
+# the loop already runs.
 
 masks = torch.bernoulli(
     torch.full((B, H), 1 - p_drop, dtype=torch.float64), generator=generator
@@ -904,7 +986,11 @@ assert torch.equal(jacobian_train, jacobian_rev)
 # Why a per-sample gradient needs one of these routes: how much sample
 # :math:`i`'s loss depends on image :math:`j`, the norm of
 # :math:`\partial \ell_i / \partial x_j`, for BatchNorm in training mode
-# (the patched copy: batch statistics), in eval mode, and GroupNorm.
+# (the patched copy: batch statistics), in eval mode, and GroupNorm. The
+# section on batches of
+# :ref:`sphx_glr_auto_examples_jacobians_plot_01_when_ones_is_not_the_derivative.py`
+# makes the same point for :class:`~torch.nn.BatchNorm1d`, with the same
+# reason for the exact zeros; here it is BatchNorm2d's, and GroupNorm's.
 
 
 def coupling(module):
@@ -957,18 +1043,22 @@ plt.show()
 # * BatchNorm in training mode writes into its buffers: ``grad``, also
 #   inside ``jvp``, refuses the ``add_`` to its counter (without a counter
 #   it lets the running statistics move unasked), and ``vmap`` refuses
-#   per-sample statistics written into one running mean. Apart from the
-#   errors, it couples the samples.
+#   per-sample statistics written into one running mean, after the counter
+#   of the buffers passed has moved. Apart from the errors, it couples the
+#   samples.
 # * Choose what "one sample's gradient" means: frozen statistics
 #   (``model.eval()``), the sample's own statistics
 #   (:func:`~torch.func.replace_all_batch_norm_modules_` or per-sample
 #   buffers), or GroupNorm; check it, and ``vmap(jvp(grad(...)))``'s
 #   per-sample HVPs, against a loop. BatchNorm's training-mode batch
 #   gradient is not the mean of the first two.
-# * ``functional_call(model, (params, buffers), x)`` updates the buffers
-#   passed. The mean of per-sample copies is not the batch's update: run
-#   the batch once in training mode for that. A double-backward HVP in
-#   training mode moves the running statistics once per call.
+# * In training mode, ``functional_call(model, (params, buffers), x)``
+#   updates the buffers passed (in eval mode it writes nothing). Averaged,
+#   per-sample copies give the batch's running mean but not its running
+#   variance (no spread between the samples, other :math:`n/(n-1)`
+#   factors): run the batch once in training mode for that. A
+#   double-backward HVP in training mode moves the running statistics once
+#   per call.
 # * Dropout under ``vmap`` needs ``randomness="different"`` (or
 #   ``"same"``); a loop reproduces its per-sample gradients only with the
 #   same masks: read them back, or draw them outside ``vmap`` and pass them
