@@ -41,6 +41,7 @@ import textwrap
 from functools import cache, partial
 from pathlib import Path
 
+from docutils import nodes
 from source_links import gallery_pairs
 from sphinx.domains.python import PythonDomain
 from sphinx.errors import ExtensionError
@@ -92,6 +93,9 @@ INLINE = re.compile(
     re.M | re.S,
 )
 EXPLICIT_TITLE = re.compile(r"(.+?)\s*<([^<>]+)>", re.S)
+# "# .. _label:", "#", "# Title": a label above a section of an example
+SECTION_LABEL = re.compile(r"^# \.\. _([\w-]+):\n#\n# (.+)$", re.M)
+INLINE_TITLE = re.compile(r"`(`[^`]+`)`")  # ``code`` in a title: Markdown's `code`
 
 
 class NotMarkdown(ValueError):
@@ -132,6 +136,13 @@ class Targets:
             ("sphx_glr_" + docname.replace("/", "_") + ".py").lower(): (docname, source)
             for docname, source in gallery_examples(app)
         }
+        # a label written above a section of an example (``# .. _label:``):
+        # Sphinx's anchor for it is make_id(label) on that example's page
+        self.sections = {
+            match[1].lower(): (docname, match[2])
+            for docname, source in gallery_examples(app)
+            for match in SECTION_LABEL.finditer(source.read_text(encoding="utf-8"))
+        }
 
     def page(self, docname):
         return self.site + docname + self.suffix
@@ -141,10 +152,15 @@ class Targets:
         match = EXPLICIT_TITLE.fullmatch(target)
         title = one_line(match[1]) if match else None
         target = match[2].strip() if match else one_line(target)
+        if role == "ref" and target.lower() in self.sections:
+            page, heading = self.sections[target.lower()]
+            text = link_text(title or INLINE_TITLE.sub(r"\1", heading).strip())
+            return f"[{text}]({self.page(page)}#{nodes.make_id(target)})"
         if role == "ref":
             if target.lower() not in self.examples:
                 raise NotMarkdown(
-                    f":ref:`{target}`: not the label of a gallery example"
+                    f":ref:`{target}`: not the label of a gallery example "
+                    "or of a section of one"
                 )
             page, source = self.examples[target.lower()]
             return f"[{link_text(title or example_title(source))}]({self.page(page)})"

@@ -53,7 +53,10 @@ def app(tmp_path):
     (examples / "in_practice" / "plot_03_custom_vjp_rule.py").write_text(
         '"""\nWriting your own VJP rule with torch.autograd.Function\n'
         + "=" * 54
-        + '\n\nIntro.\n"""\n'
+        + '\n\nIntro.\n"""\n\n# %%\n# .. _custom-rule-gradcheck:\n#\n'
+        + "# ``gradcheck`` and ``gradgradcheck``\n# "
+        + "-" * 36
+        + "\n"
     )
     header = b"# Sphinx inventory version 2\n# Project: torch\n# Version: 2.13\n"
     header += b"# The remainder of this file is compressed using zlib.\n"
@@ -159,6 +162,13 @@ HESSIAN = (
             "The reverse-mode rule of a Function: "
             "[Writing your own VJP rule with torch.autograd.Function]"
             f"({SITE}auto_examples/in_practice/plot_03_custom_vjp_rule.html).",
+        ),
+        # a section of another tutorial, by its label: that page, at its anchor
+        (
+            "As :ref:`custom-rule-gradcheck` shows.",
+            "As [`gradcheck` and `gradgradcheck`]"
+            f"({SITE}auto_examples/in_practice/plot_03_custom_vjp_rule.html"
+            "#custom-rule-gradcheck) shows.",
         ),
         # a section's label, which docs/questions.md links to: rst2md drops it
         (
