@@ -6,8 +6,11 @@ What :func:`torch.autograd.functional.vjp` accepts, what it returns, and
 every error its own code raises in PyTorch 2.13 (a section near the end
 lists them, with a link to the source), each raised here for real, its
 message shown as PyTorch words it (wrapped to the page's width), and a fix
-that is then run. Also the cases that raise nothing and are wrong anyway:
-an input the function ignores, and derivatives at non-differentiable points.
+that is then run. Then the errors of autograd itself that ``vjp`` spares you
+and ``backward`` does not: a second backward pass through one graph, a
+result with nothing to differentiate, and ``.grad`` of a non-leaf. Also the
+cases that raise nothing and are wrong anyway: an input the function
+ignores, and derivatives at non-differentiable points.
 """
 
 # %%
@@ -57,6 +60,7 @@ an input the function ignores, and derivatives at non-differentiable points.
 
 import re
 import textwrap
+import warnings
 
 import matplotlib.pyplot as plt
 import torch
@@ -455,6 +459,150 @@ raised(
 # release that adds or removes one is noticed.
 
 # %%
+# .. _backward-a-second-time:
+#
+# Autograd's own errors: a second backward pass
+# ---------------------------------------------
+#
+# ``vjp`` calls the function afresh each time, so every call records a new
+# graph. A graph you record yourself and run with ``backward`` or
+# :func:`torch.autograd.grad` is spent by its first pass: the pass frees the
+# tensors the nodes saved for their VJPs (here the ``x`` that the node of
+# ``x**3`` keeps, to compute :math:`3x^2 \odot v`). The nodes and their edges
+# stay; a second pass reaches a node whose saved tensor is gone.
+
+x_leaf = x.clone().requires_grad_()
+cubed = x_leaf**3
+assert torch.equal(cubed.grad_fn._saved_self, x_leaf)  # PowBackward0 saved x
+torch.autograd.grad(cubed, x_leaf, ones)
+raised(
+    lambda: torch.autograd.grad(cubed, x_leaf, ones),
+    RuntimeError,
+    "Trying to backward through the graph a second time",
+)
+try:
+    cubed.grad_fn._saved_self
+    raise AssertionError("the saved x should have been freed by the first pass")
+except RuntimeError as error:
+    assert "already been freed" in str(error), str(error)
+    print(f"after the first pass: {cubed.grad_fn.name()} is still there, x is freed")
+
+# %%
+# What goes is what the nodes saved, not the graph: ``x + 1``, whose node
+# saves nothing (its VJP is :math:`v` itself), runs twice without
+# complaint. Three fixes for a graph that does save something, each checked
+# against :math:`3x^2 \odot v` for two ``v``: pass ``retain_graph=True`` to
+# every pass but the last; record the graph again for each pass (what
+# ``vjp`` above does); or take :func:`torch.func.vjp`'s function, which can
+# be called as often as you like, because it retains the graph at each call
+# and keeps it as long as the function lives.
+
+shifted = x_leaf + 1
+twice = [torch.autograd.grad(shifted, x_leaf, ones)[0] for _ in range(2)]
+assert all(torch.equal(grad, ones) for grad in twice)  # exact: v passed through
+
+v_other = torch.randn(4, generator=generator, dtype=torch.float64)
+cubed = x_leaf**3
+kept = [
+    torch.autograd.grad(cubed, x_leaf, ones, retain_graph=True)[0],
+    torch.autograd.grad(cubed, x_leaf, v_other)[0],  # the last pass may free it
+]
+recorded_again = [torch.autograd.grad(x_leaf**3, x_leaf, v)[0] for v in (ones, v_other)]
+_, cube_vjp = torch.func.vjp(lambda t: t**3, x)
+called_again = [cube_vjp(v)[0] for v in (ones, v_other, ones)]
+print("retain_graph, recorded again, torch.func.vjp (3 calls): no error")
+# float64 defaults: 3 * x**2 * v by hand against the same products in the node's
+# formula, a few eps apart at most.
+for results in (kept, recorded_again, called_again):
+    torch.testing.assert_close(results[:2], [3 * x**2 * ones, 3 * x**2 * v_other])
+# Exact: the same v through the same retained graph, the same operations.
+torch.testing.assert_close(called_again[2], called_again[0], rtol=0, atol=0)
+fixes["x**3, retain_graph, v_other"] = kept[1]
+fixes["x**3, torch.func.vjp, v_other"] = called_again[1]
+fixes["x**3, recorded again, v_other"] = recorded_again[1]
+
+# %%
+# .. _does-not-require-grad:
+#
+# Autograd's own errors: nothing to differentiate
+# -----------------------------------------------
+#
+# ``backward`` of a result that has no graph, because nothing it was
+# computed from required grad, or because it was computed under
+# :class:`torch.no_grad` or from a ``detach()``-ed tensor, has nothing to
+# run: "element 0" is the first (here the only) tensor that ``backward`` was
+# given. ``vjp`` never raises this one: it makes its alias of ``x`` require
+# grad, and gives zeros for an output that does not depend on it (the
+# section on silent zeros).
+
+x_leaf = x.clone().requires_grad_()
+with torch.no_grad():
+    computed_under_no_grad = (x_leaf**2).sum()
+for no_graph in (
+    (x**2).sum(),  # x does not require grad
+    computed_under_no_grad,
+    (x_leaf.detach() ** 2).sum(),
+):
+    assert no_graph.grad_fn is None and not no_graph.requires_grad
+    raised(no_graph.backward, RuntimeError, "does not require grad and does not have")
+
+# %%
+# Fix: make the input require grad *before* computing from it, and compute
+# with gradients recorded.
+
+(x_leaf**2).sum().backward()
+print("x_leaf.grad:", x_leaf.grad)
+torch.testing.assert_close(x_leaf.grad, 2 * x)  # float64 defaults; pow gives 1 * 2x
+fixes["(x**2).sum() of a leaf"] = x_leaf.grad
+
+# %%
+# .. _grad-none-non-leaf:
+#
+# ``.grad`` is None on a non-leaf
+# -------------------------------
+#
+# ``backward`` writes ``.grad`` on leaves only: tensors that require grad
+# and were not computed by a recorded operation. An intermediate result is
+# not one, and reading its ``.grad`` gives None and a warning (caught here;
+# its last part, "Triggered internally at" a path of PyTorch's build, is
+# cut). A tensor made to require grad and then converted, such as
+# ``torch.randn(4, requires_grad=True).double()``, is the same trap: the
+# float64 copy is computed from the float32 leaf, so it is not a leaf.
+
+x_leaf = x.clone().requires_grad_()
+sines = torch.sin(x_leaf)
+(sines * sines).sum().backward()
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    read = sines.grad
+(warning,) = caught
+message = str(warning.message).split(" (Triggered internally")[0]
+print_wrapped(f"{warning.category.__name__}: {message}")
+assert read is None and warning.category is UserWarning
+assert "not a leaf Tensor is being accessed" in message
+converted_leaf = torch.randn(4, generator=generator, requires_grad=True).double()
+print("is_leaf: x_leaf", x_leaf.is_leaf, "| sines", sines.is_leaf, end="")
+print(" | randn(4, requires_grad=True).double()", converted_leaf.is_leaf)
+assert x_leaf.is_leaf and not sines.is_leaf and not converted_leaf.is_leaf
+
+# %%
+# Fix: :meth:`torch.Tensor.retain_grad` on the intermediate before the
+# pass, or :func:`torch.autograd.grad` with respect to it; both give
+# :math:`2\sin x` for :math:`\sum_i \sin^2 x_i`. (For the converted tensor:
+# create it in its final dtype, then call ``requires_grad_()``.)
+
+sines = torch.sin(x_leaf)
+sines.retain_grad()
+(sines * sines).sum().backward()
+sines_again = torch.sin(x_leaf)
+(wrt_sines,) = torch.autograd.grad((sines_again * sines_again).sum(), sines_again)
+print("retain_grad:", sines.grad)
+# Exact: both are s + s, s from the same sin kernel on the same x, and 2 * sin(x)
+# doubles that s exactly.
+torch.testing.assert_close(sines.grad, 2 * torch.sin(x), rtol=0, atol=0)
+torch.testing.assert_close(wrt_sines, 2 * torch.sin(x), rtol=0, atol=0)
+
+# %%
 # Non-differentiable points
 # -------------------------
 #
@@ -515,7 +663,9 @@ assert max_dim.tolist() == [1.0 if i == returned_index else 0.0 for i in range(3
 # The checks
 # ----------
 #
-# Every fix above, against the VJP the maths section derives by hand.
+# Every fix above, against the VJP the maths section derives by hand (but
+# :math:`2 \sin x`, for the ``.grad`` of a non-leaf, is checked where it
+# stands).
 
 expected = {
     "x**2, v = ones": 2 * x * ones,
@@ -532,6 +682,10 @@ expected = {
     "x**3 twice, x requires grad": 6 * x,
     # sphinx_gallery_break = ("6", "5")
     "x**3 twice, vjp of vjp": 6 * x,
+    "x**3, retain_graph, v_other": 3 * x**2 * v_other,
+    "x**3, torch.func.vjp, v_other": 3 * x**2 * v_other,
+    "x**3, recorded again, v_other": 3 * x**2 * v_other,
+    "(x**2).sum() of a leaf": 2 * x,
 }
 for name, result in fixes.items():
     error = (result - expected[name]).abs().max().item()
@@ -583,6 +737,12 @@ plt.show()
 #   make ``x`` require grad before the call.
 # * Unused inputs and closures give zeros silently; ``strict=True`` makes
 #   them errors (and also refuses any output that does not require grad).
+# * A backward pass frees what the graph's nodes saved: pass
+#   ``retain_graph=True`` to all passes but the last, record the graph
+#   again, or call :func:`torch.func.vjp`'s function as often as needed.
+#   ``.grad`` is written on leaves only: for an intermediate result, call
+#   ``retain_grad()`` before the pass or take :func:`torch.autograd.grad`
+#   with respect to it.
 # * At a kink autograd returns its formula's value, which depends on how the
 #   function is written (``relu(x)``, ``maximum(x, zeros_like(x))`` and
 #   ``clamp(x, min=0)`` give 0, 0.5 and 1 at 0 with torch 2.13, and
@@ -591,4 +751,5 @@ plt.show()
 #
 # Next: :ref:`sphx_glr_auto_examples_in_practice_plot_03_custom_vjp_rule.py`.
 # Reference: :func:`torch.autograd.functional.vjp`, :func:`torch.autograd.grad`,
-# ``torch.relu``, :func:`torch.maximum`, :func:`torch.clamp`, :func:`torch.max`.
+# :func:`torch.func.vjp`, :meth:`torch.Tensor.retain_grad`, ``torch.relu``,
+# :func:`torch.maximum`, :func:`torch.clamp`, :func:`torch.max`.
