@@ -10,7 +10,8 @@ This page opens that graph for :math:`y = \sum_i \sin(x_i)\, w_i`, calls
 each node by hand in reverse order, checks the result against the chain
 rule's formulas and :func:`torch.autograd.functional.vjp`, and uses tensor
 hooks to watch, and then change, the :math:`v` that reaches an intermediate
-result.
+result; and shows why a module's full backward hook and an in-place ReLU
+do not mix, and how to hook such a module anyway.
 """
 
 # %%
@@ -312,6 +313,120 @@ assert not torch.allclose(x.grad, node_by_node[0]), (
 )
 
 # %%
+# .. _full-backward-hook-inplace:
+#
+# Module hooks and in-place operations
+# ------------------------------------
+#
+# :meth:`torch.nn.Module.register_full_backward_hook` calls a hook with the
+# :math:`v` that arrives at a module's output (``grad_output``) and the
+# :math:`v^\top J` the module passes to its input (``grad_input``). To catch
+# both, calling the module passes its inputs, and then its outputs, through
+# an identity :class:`torch.autograd.Function` (``BackwardHookFunction``,
+# whose nodes call the hook). A custom Function that returns an input as it
+# is returns a view of it, and autograd forbids modifying in place a view
+# made inside a custom Function: its handling of the in-place change would
+# override the Function's backward, and with it the hook. So, in PyTorch
+# 2.13, the forward pass raises at the in-place operation when the hooked
+# module modifies its input in place (a hooked :class:`torch.nn.ReLU` with
+# ``inplace=True``) or its output is modified in place afterwards (a hooked
+# ``Linear`` followed by such a ReLU).
+# :meth:`~torch.nn.Module.register_full_backward_pre_hook` wraps the same
+# way and raises the same.
+
+import textwrap
+
+linear = torch.nn.Linear(3, 2, dtype=torch.float64)
+with torch.no_grad():  # weights from the page's generator, not the global one
+    linear.weight.copy_(torch.randn(2, 3, generator=generator, dtype=torch.float64))
+    linear.bias.copy_(torch.randn(2, generator=generator, dtype=torch.float64))
+batch = torch.randn(5, 3, generator=generator, dtype=torch.float64, requires_grad=True)
+cotangent = torch.randn(5, 2, generator=generator, dtype=torch.float64)  # the v
+in_place = torch.nn.Sequential(linear, torch.nn.ReLU(inplace=True))
+ignore = lambda *hook_args: None  # noqa: E731
+
+handle = linear.register_full_backward_hook(ignore)
+wrapped = linear(batch)
+handle.remove()
+print("a hooked Linear's output: grad_fn", wrapped.grad_fn.name())
+print("  a view of the result of", wrapped._base.grad_fn.name())
+assert wrapped.grad_fn.name() == "BackwardHookFunctionBackward"
+assert wrapped._base is not None
+
+
+def forward_error(register):
+    """Register a hook with REGISTER, run the in-place model, return its error."""
+    handle = register()
+    try:
+        in_place(batch)
+    except RuntimeError as error:
+        return str(error)
+    finally:
+        handle.remove()
+    raise AssertionError("the in-place ReLU should have raised")
+
+
+errors = {
+    "full hook on the Linear": forward_error(
+        lambda: linear.register_full_backward_hook(ignore)
+    ),
+    "full hook on the ReLU": forward_error(
+        lambda: in_place[1].register_full_backward_hook(ignore)
+    ),
+    "pre-hook on the ReLU": forward_error(
+        lambda: in_place[1].register_full_backward_pre_hook(ignore)
+    ),
+}
+for hooked, message in errors.items():
+    print(f"{hooked:<24} RuntimeError in the forward pass")
+    assert "of BackwardHookFunction is a view and is being modified inplace" in message
+assert len(set(errors.values())) == 1, "the three should raise the same error"
+print(textwrap.fill(f"RuntimeError: {message}", 86, subsequent_indent="  "))
+
+# %%
+# Three fixes, each checked against the :math:`v` given to ``backward``.
+# ``ReLU(inplace=False)``: the hook on the ReLU then gets ``grad_output``
+# :math:`= v` and ``grad_input`` :math:`= v \odot [z > 0]`, with :math:`z`
+# the Linear's output. A tensor hook on the module's output
+# (:meth:`torch.Tensor.register_hook`, registered by a forward hook), which
+# wraps nothing. Or the full hook on a module that does the in-place
+# operation inside, on a tensor it computed itself (here the
+# ``Sequential``): that comes before its outputs are wrapped, and its
+# ``grad_input`` is :math:`(v \odot [z > 0])\, W`, with :math:`W` the Linear's
+# weight.
+
+seen_by = {}
+
+
+def hook_the_output(module, args, output):  # returns None: the output is kept
+    output.register_hook(lambda v: seen_by.update(tensor_hook=v))
+
+
+out_of_place = torch.nn.Sequential(linear, torch.nn.ReLU())
+hooks = [
+    out_of_place[1].register_full_backward_hook(
+        lambda module, grad_in, grad_out: seen_by.update(relu=(grad_out, grad_in))
+    ),
+    in_place[1].register_forward_hook(hook_the_output),
+    in_place.register_full_backward_hook(
+        lambda module, grad_in, grad_out: seen_by.update(sequential=(grad_out, grad_in))
+    ),
+]
+out_of_place(batch).backward(cotangent)
+in_place(batch).backward(cotangent)
+for handle in hooks:
+    handle.remove()
+
+masked = torch.where(linear(batch) > 0, cotangent, 0.0)  # v ⊙ [z > 0]
+print("no error; hooks that ran:", list(seen_by))
+# Exact: the hooks get v itself, and ReLU's VJP selects entries of v (no arithmetic).
+torch.testing.assert_close(seen_by["relu"], ((cotangent,), (masked,)), rtol=0, atol=0)
+torch.testing.assert_close(seen_by["tensor_hook"], cotangent, rtol=0, atol=0)
+torch.testing.assert_close(seen_by["sequential"][0], (cotangent,), rtol=0, atol=0)
+# float64 defaults: the same product as the Linear's VJP, masked v times W.
+torch.testing.assert_close(seen_by["sequential"][1], (masked @ linear.weight.detach(),))
+
+# %%
 # The picture
 # -----------
 #
@@ -400,7 +515,12 @@ plt.show()
 # * :meth:`torch.Tensor.register_hook` sees the summed :math:`v` at a tensor
 #   and can replace it, which can change only the gradients whose path from the
 #   output passes through that tensor.
+# * A module's full backward hook wraps its inputs and outputs in views made
+#   by a custom Function, which must not be modified in place: use
+#   ``ReLU(inplace=False)``, a tensor hook on the output, or hook a module
+#   that does the in-place operation inside.
 #
 # Next: :ref:`sphx_glr_auto_examples_under_the_hood_plot_02_memory_what_reverse_mode_keeps.py`.
 # Reference: :meth:`torch.Tensor.register_hook`, :meth:`torch.Tensor.backward`,
-# :func:`torch.autograd.graph.Node.name`, :func:`torch.autograd.functional.vjp`.
+# :func:`torch.autograd.graph.Node.name`, :func:`torch.autograd.functional.vjp`,
+# :meth:`torch.nn.Module.register_full_backward_hook`.
