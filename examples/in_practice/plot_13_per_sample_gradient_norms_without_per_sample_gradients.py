@@ -3,7 +3,8 @@ Per-sample gradient norms without per-sample gradients
 ======================================================
 
 Differentially private SGD (DP-SGD) clips each sample's gradient to a norm
-of at most :math:`C` before averaging. The clipping needs every sample's
+of at most :math:`C` before averaging (and then adds Gaussian noise, which
+is not a derivative and is left out here). The clipping needs every sample's
 gradient *norm*, one number a sample; the route of
 :ref:`sphx_glr_auto_examples_in_practice_plot_05_derivatives_with_respect_to_parameters.py`,
 ``vmap`` of ``grad``, first forms every per-sample gradient, :math:`B`
@@ -12,10 +13,11 @@ one ordinary batched backward pass already has: each layer's inputs and the
 gradients at its outputs. A second backward pass, with each sample's loss
 weighted by its clipping factor, then gives the clipped mean, and no
 per-sample gradient is ever formed. This page derives the norms, checks
-them against ``vmap(grad)``, counts the bytes each route keeps, clips, does
-the same for a layer applied at every position of a sequence, and ends with
-the three ways of getting per-sample gradients (hooks, ExpandedWeights,
-``torch.func``) and why a hook-based per-sample gradient can be None.
+them against ``vmap(grad)``, counts the bytes each route keeps, clips,
+derives and checks the norms of a layer applied at every position of a
+sequence, and ends with three common ways of getting per-sample gradients
+(hooks, ExpandedWeights, ``torch.func``) and why a hook-based per-sample
+gradient can be None.
 """
 
 # %%
@@ -44,13 +46,15 @@ the three ways of getting per-sample gradients (hooks, ExpandedWeights,
 #    \lVert \nabla_W \ell_i \rVert_F^2 + \lVert \nabla_b \ell_i \rVert^2
 #    = \lVert \delta_i \rVert^2 \bigl(\lVert a_i \rVert^2 + 1\bigr),
 #
-# :math:`p + d` numbers a sample instead of :math:`p(d + 1)`. The squared
-# norm of the whole gradient :math:`g_i = \nabla_\theta \ell_i` is the sum
-# of this over the layers. Every :math:`a_i` is in the forward pass of the
-# batch, and every :math:`\delta_i` is in one backward pass of the *summed*
-# loss :math:`\sum_j \ell_j`: as long as samples do not mix (no batch
-# statistics), :math:`\ell_j` does not depend on :math:`z_i` for :math:`j
-# \ne i`, so row :math:`i` of the gradient at the layer's output is
+# :math:`p + d` numbers a sample instead of :math:`p(d + 1)`. When every
+# parameter is in a linear layer that each sample passes through once, the
+# squared norm of the whole gradient :math:`g_i = \nabla_\theta \ell_i` is
+# the sum of this over the layers (a layer applied more than once a sample,
+# as further down, needs another form). Every :math:`a_i` is in the forward
+# pass of the batch, and every :math:`\delta_i` is in one backward pass of
+# the *summed* loss :math:`\sum_j \ell_j`: as long as samples do not mix (no
+# batch statistics), :math:`\ell_j` does not depend on :math:`z_i` for
+# :math:`j \ne i`, so row :math:`i` of the gradient at the layer's output is
 # :math:`\partial \ell_i / \partial z_i = \delta_i`.
 #
 # A layer applied at each of :math:`T` positions of a sequence has inputs
@@ -258,14 +262,18 @@ assert input_bytes + delta_bytes < row_bytes
 
 # %%
 # The inputs :math:`a` cost nothing extra: autograd saves each linear
-# layer's input anyway, because the weight's gradient
-# :math:`\delta a^\top` needs it. The pack hook of
+# layer's input anyway, because the weight's gradient :math:`\delta a^\top`
+# needs it. The pack hook of
 # :class:`~torch.autograd.graph.saved_tensors_hooks` above saw every tensor
 # the forward pass saved for backward; each :math:`a` the forward hook kept
-# shares its memory with one of them. Beyond what autograd keeps, the route
-# holds the :math:`\delta` made by the first backward pass (and here the
-# outputs :math:`z`, held only to ask for their gradients; a hook on each
-# output, as in the last section, receives :math:`\delta` without them).
+# shares its memory with one of them. It is the layer's own: the node of its
+# output, ``AddmmBackward0`` (:math:`z = b + a W^\top`), saved :math:`a` as
+# its first matrix, ``_saved_mat1``, which the weight's gradient reads, even
+# for the first layer, whose input needs no gradient. Beyond what autograd
+# keeps, the route holds the :math:`\delta` made by the first backward pass
+# (and here the outputs :math:`z`, held only to ask for their gradients; a
+# hook on each output, as in the last section, receives :math:`\delta`
+# without them).
 
 saved_storages = {t.untyped_storage().data_ptr() for t in saved_for_backward}
 shared = [
@@ -274,6 +282,10 @@ shared = [
 ]
 print(f"layer inputs that autograd saves anyway: {sum(shared)} of {len(shared)}")
 assert all(shared)
+for layer in linear_layers:
+    node = layer_outputs[layer].grad_fn
+    assert type(node).__name__ == "AddmmBackward0"
+    assert node._saved_mat1.data_ptr() == layer_inputs[layer].data_ptr()
 
 # %%
 # The same count cannot be taken inside ``vmap(grad)``: ``grad``, and the
@@ -309,6 +321,10 @@ widths = [16, 32, 64, 128, 256, 512, 1024]
 bytes_by_width = torch.tensor([route_bytes(width) for width in widths])
 for width, (rows_b, ghost_b) in zip(widths, bytes_by_width.tolist()):
     print(f"width {width:>4}: rows {rows_b:>12,} bytes, a and delta {ghost_b:>9,}")
+# Exact integers, one correctly rounded division each: the ratio rows / (a and
+# delta) grows at every step of the width.
+ratios = bytes_by_width[:, 0] / bytes_by_width[:, 1]
+assert (ratios[1:] > ratios[:-1]).all()
 
 # %%
 # .. _ghost-clipping-second-backward:
@@ -319,7 +335,13 @@ for width, (rows_b, ghost_b) in zip(widths, bytes_by_width.tolist()):
 # With :math:`C` the median norm, half of the samples are scaled down. The
 # weights :math:`v_i = \min(1, C / \lVert g_i \rVert) / B` are plain numbers
 # (not part of the graph: checked), and one more backward pass of the same graph,
-# of :math:`\sum_i v_i \ell_i`, gives the clipped mean.
+# of :math:`\sum_i v_i \ell_i`, gives the clipped mean. (Clipping the
+# gradient of the batch instead, with one
+# :func:`~torch.nn.utils.clip_grad_norm_`, is a different update: it bounds
+# the norm of the average, not each sample's part in it. The ghost clipping
+# section of
+# :ref:`sphx_glr_auto_examples_in_practice_plot_05_derivatives_with_respect_to_parameters.py`
+# shows the two updates differ.)
 
 C = ghost_norms.median().item()
 # min(1, C / norm): exactly 1 for the norms up to C (a float over a tensor is
@@ -347,23 +369,12 @@ print(f"max |weighted backward - mean of clipped rows| = {clip_error:.1e}")
 # The float64 defaults: as above, the same products added in other orders.
 torch.testing.assert_close(clipped_mean, expected_clipped_mean)
 clipped_norms = row_norms * scale
-# From the checks: |row - ghost| <= 1e-7 + 1e-7 ghost, so a clipped row's norm,
-# row C / ghost, is at most C (1 + 1e-7) + 1e-7 C / ghost < C (1 + 1e-7) + 1e-7.
-assert (clipped_norms <= C * (1 + 1e-7) + 1e-7).all()
-
-# %%
-# Clipping the gradient of the batch instead (one backward pass, one
-# :func:`~torch.nn.utils.clip_grad_norm_`) is a different update: it bounds
-# the norm of the average, not each sample's part in it.
-
-model.zero_grad()
-F.cross_entropy(model(features), labels).backward()
-torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=C)
-gap = max(
-    (a - p.grad).abs().max().item() for a, p in zip(clipped_mean, model.parameters())
-)
-print(f"max |per-sample clipped mean - clipped batch gradient| = {gap:.4f}")
-assert gap > 1e-3, "the two updates should differ"
+# From the checks: assert_close(ghost, row) scales rtol by its second argument,
+# so |ghost - row| <= 1e-7 + 1e-7 row and row <= (ghost + 1e-7) / (1 - 1e-7). A
+# clipped row's norm is row (ghost <= C) or row C / ghost (ghost > C), so at most
+# (C + 1e-7) / (1 - 1e-7), times < 1 + 4e-16 for rounding C / ghost (reciprocal,
+# product) and the product with row: below C (1 + 2e-7) + 2e-7.
+assert (clipped_norms <= C * (1 + 2e-7) + 2e-7).all()
 
 # %%
 # The :math:`a` and :math:`\delta` are still at hand, so the weighted sum
@@ -454,15 +465,18 @@ assert relative_gap.max() > 0.05
 #
 # There are three common ways to get per-sample gradients in PyTorch.
 #
-# * **Hooks.** A forward hook keeps each layer's input :math:`a`, a
+# * **Hooks.** A forward hook keeps each module's input :math:`a`, a
 #   backward hook (on the module or on its output) receives
-#   :math:`\delta` and writes
-#   :math:`\delta_i a_i^\top` and :math:`\delta_i` into an attribute of the
-#   parameters, usually ``grad_sample``. Opacus's ``GradSampleModule`` works
-#   this way, with a rule for each layer type it supports (`its notes
-#   <https://github.com/pytorch/opacus/blob/main/opacus/grad_sample/README.md>`_),
-#   and Opacus implements ghost clipping too (`its fast gradient clipping
-#   module
+#   :math:`\delta` and writes the module's per-sample gradients into an
+#   attribute of its parameters, usually ``grad_sample``:
+#   :math:`\delta_i a_i^\top` and :math:`\delta_i` for a linear layer.
+#   Opacus's ``GradSampleModule`` works this way, with a hand-written rule
+#   for each layer type it knows and, for a module type it has none for,
+#   ``vmap(grad(...))`` of that module alone, from its :math:`a` and
+#   :math:`\delta` (`its notes
+#   <https://github.com/pytorch/opacus/blob/main/opacus/grad_sample/README.md>`_;
+#   it refuses modules with buffers), and Opacus implements ghost clipping
+#   too (`its fast gradient clipping module
 #   <https://github.com/pytorch/opacus/blob/main/opacus/grad_sample/grad_sample_module_fast_gradient_clipping.py>`_).
 # * **ExpandedWeights.** PyTorch has a private helper,
 #   ``torch.nn.utils._per_sample_grad.call_for_per_sample_grads``, that runs
@@ -472,8 +486,12 @@ assert relative_gap.max() > 0.05
 #   this: ``tests/test_torch_claims.py``). Opacus offers it as its ``"ew"``
 #   mode. Being private, it is not used here.
 # * **torch.func.** ``vmap(grad(...))`` of a function of the parameters, as
-#   above: it differentiates the function, whatever layers it calls, and
-#   returns the rows in a dict.
+#   above: it differentiates the function, whatever layers it calls, as long
+#   as ``vmap`` and ``grad`` accept what they do (no in-place writes into
+#   tensors from outside, such as BatchNorm's running statistics in training
+#   mode, :ref:`batchnorm-training-mode-errors`; no ``.item()`` or
+#   data-dependent ``if``, :ref:`vmap-item-and-if`), and returns the rows in a
+#   dict.
 #
 # The hooks, written for :class:`~torch.nn.Linear` layers, in a few lines
 # (a forward hook that puts a hook on the layer's output), checked against
@@ -510,13 +528,15 @@ for name, p in model.named_parameters():
 print("hook rows equal the vmap(grad) rows for all", len(rows), "parameters")
 
 # %%
-# A hook-based per-sample gradient is None (or missing) for a parameter no
-# hook wrote to, and Opacus's optimizer then raises ``ValueError: Per
-# sample gradient is not initialized. Not updated in backward pass?``. It
-# happens, for example, when the parameter took no part in the forward
-# pass, or when it was used outside its module's own call, so the module's
-# hooks never ran. A cosine
-# classifier is the second case: its head normalises the rows of
+# A hook-based per-sample gradient is absent for a parameter no hook wrote
+# to. Opacus sets every trainable parameter's ``grad_sample`` to None when
+# it wraps the model, so there it stays None, and its optimizer raises
+# ``ValueError: Per sample gradient is not initialized. Not updated in
+# backward pass?``; the hooks above never set the attribute, so here it is
+# missing (printed as None). It happens, for example, when the parameter
+# took no part in the forward pass, or when it was used outside its
+# module's own call, so the module's hooks never ran. A cosine classifier is
+# the second case: its head normalises the rows of
 # ``head.weight`` and applies them with ``F.linear``, without calling
 # ``head``. ``.grad`` is filled, ``grad_sample`` is not:
 
@@ -547,12 +567,10 @@ assert cosine.head.weight.grad is not None
 assert getattr(cosine.head.weight, "grad_sample", None) is None
 
 # %%
-# The fix with hooks is a rule for the whole head (a module whose forward
-# does the normalisation, with its own per-sample formula). ``torch.func``
-# needs none: :func:`~torch.func.functional_call` substitutes the
-# parameters wherever the forward uses them, so ``vmap(grad(...))`` gives a
-# row for every parameter. Checked against a loop of one backward pass a
-# sample:
+# ``torch.func`` needs no module boundary:
+# :func:`~torch.func.functional_call` substitutes the parameters wherever
+# the forward uses them, so ``vmap(grad(...))`` gives a row for every
+# parameter. Checked against a loop of one backward pass a sample:
 
 cosine_rows = per_sample_rows(cosine, features, labels)
 loop_rows = [
@@ -568,6 +586,66 @@ expected_cosine_rows = {
 # The float64 defaults: batched and one-sample kernels add in other orders.
 torch.testing.assert_close(cosine_rows, expected_cosine_rows)
 print("vmap(grad) rows of the cosine classifier, head included, equal the loop's")
+
+# %%
+# With hooks, the fix is to do the normalisation inside the forward of a
+# module that owns the head's weight, so that this module's hooks run. It
+# needs no formula of its own: sample :math:`i`'s rows for the module's
+# parameters are the gradient of :math:`\langle \mathrm{head}(a_i),
+# \delta_i \rangle` (a :math:`v^\top J` of the module alone, with
+# :math:`v = \delta_i`), and ``vmap(grad(...))`` of the module gives them for
+# every sample from the :math:`a` and :math:`\delta` its hooks see. That is
+# Opacus's fallback for a module without a rule. The same parameters,
+# checked against the rows above:
+
+
+class CosineHead(nn.Module):
+    """10 times the cosine of each input with each row of its weight."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(CLASSES, WIDTH, dtype=torch.float64))
+
+    def forward(self, hidden):
+        return 10 * F.linear(
+            F.normalize(hidden, dim=1), F.normalize(self.weight, dim=1)
+        )
+
+
+class ModularCosineClassifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.hidden = nn.Linear(FEATURES, WIDTH, dtype=torch.float64)
+        self.head = CosineHead()
+
+    def forward(self, samples):
+        return self.head(torch.tanh(self.hidden(samples)))
+
+
+modular = ModularCosineClassifier()
+modular.load_state_dict(cosine.state_dict())  # the same names: head.weight, ...
+layer_inputs.clear(), layer_outputs.clear()
+hook = modular.head.register_forward_hook(keep_input_and_output)
+modular_losses = F.cross_entropy(modular(features), labels, reduction="none")
+hook.remove()
+(head_output_grad,) = torch.autograd.grad(
+    modular_losses.sum(), [layer_outputs[modular.head]]
+)
+
+
+def head_output_dot_delta(head_params, a, delta):
+    """<head(a), delta> for one sample, as a function of the head's parameters."""
+    output = functional_call(modular.head, head_params, (a.unsqueeze(0),))
+    return (output * delta).sum()
+
+
+head_params = {name: p.detach() for name, p in modular.head.named_parameters()}
+head_rows = vmap(grad(head_output_dot_delta), in_dims=(None, 0, 0))(
+    head_params, layer_inputs[modular.head], head_output_grad
+)
+# The float64 defaults: the same derivative by another chain of products.
+torch.testing.assert_close(head_rows["weight"], cosine_rows["head.weight"])
+print("rows of the head module from its a and delta equal the vmap(grad) rows")
 
 # %%
 # The picture
@@ -588,8 +666,8 @@ left.axhline(C, color="C3", lw=1, label="$C$")
 left.set_xlabel("sample (sorted by norm)")
 left.set_ylabel(r"$\|g_i\|$")
 left.set_title("The same norms, either way", fontsize=10)
-left.set_ylim(0.8 * expected.min().item(), 1.05 * expected.max().item())
-left.legend(fontsize=8, loc="lower left")
+left.set_ylim(0, 1.45 * expected.max().item())  # from 0: bar lengths are the norms
+left.legend(fontsize=8, loc="upper right", ncols=2)
 right.loglog(widths, bytes_by_width[:, 0].numpy(), "o-", label=r"rows: $8BP$")
 right.loglog(
     widths, bytes_by_width[:, 1].numpy(), "s-", label=r"$a, \delta$: $8B\sum(d+p)$"
@@ -611,9 +689,11 @@ plt.show()
 #   inner product of two :math:`T \times T` Gram matrices.
 # * DP-SGD's clipped mean is then one more backward pass, of the losses
 #   weighted by :math:`\min(1, C / \lVert g_i \rVert) / B`.
-# * Hook-based per-sample gradients exist only for layers with a rule whose
-#   hooks ran; ``vmap(grad(...))`` of ``functional_call`` covers every
-#   parameter, at :math:`B \cdot P` numbers.
+# * Hook-based per-sample gradients exist only for parameters whose
+#   module's hooks ran (a module with no hand-written rule can use
+#   ``vmap(grad(...))`` of itself); ``vmap(grad(...))`` of
+#   ``functional_call`` covers every parameter, at :math:`B \cdot P`
+#   numbers.
 #
 # Next: :ref:`sphx_glr_auto_examples_under_the_hood_plot_01_inside_the_vjp_chain.py`.
 # Reference: :func:`torch.func.functional_call`, :func:`torch.func.grad`,
