@@ -533,11 +533,13 @@ print("clipped mean equals one weighted backward pass, v_i = min(1, C/|g_i|) / B
 # The norms without the rows: ghost clipping
 # ------------------------------------------
 #
-# For a :class:`~torch.nn.Linear` layer, sample :math:`i`'s squared
-# gradient norm is :math:`\lVert \delta_i \rVert^2 (\lVert a_i \rVert^2 +
-# 1)`, with :math:`a_i` the layer's input and :math:`\delta_i` the gradient
-# at its output, both from one batched forward and backward pass of the
-# summed loss: the rows are not needed.
+# For a :class:`~torch.nn.Linear` layer applied once per sample (one input
+# vector a sample), sample :math:`i`'s squared gradient norm is
+# :math:`\lVert \delta_i \rVert^2 (\lVert a_i \rVert^2 + 1)`, with
+# :math:`a_i` the layer's input and :math:`\delta_i` the gradient at its
+# output, both from one batched forward and backward pass of the summed
+# loss (row :math:`i` of that gradient is :math:`\delta_i` as long as
+# samples do not mix: no batch statistics). The rows are not needed.
 # :ref:`sphx_glr_auto_examples_in_practice_plot_13_per_sample_gradient_norms_without_per_sample_gradients.py`
 # derives it, counts the memory it saves, clips with it and extends it to
 # sequences. Checked here against the rows, for the CNN's two linear
@@ -631,9 +633,9 @@ plt.show()
 # * DP-SGD clips each row :math:`g_i` before averaging: a :math:`v^\top J`
 #   whose :math:`v` needs every row's norm. Clipping the batch gradient is a
 #   different update.
-# * A linear layer's per-sample norms need no per-sample gradients
-#   (ghost clipping): the inputs and output gradients of one batched
-#   backward pass give them.
+# * A linear layer's per-sample norms (one input vector a sample) need no
+#   per-sample gradients (ghost clipping): the inputs and output gradients
+#   of one batched backward pass give them.
 #
 # Next: :ref:`sphx_glr_auto_examples_in_practice_plot_06_forward_mode_custom_rules.py`.
 # Reference: :func:`torch.func.functional_call`, :func:`torch.func.grad`,
