@@ -78,7 +78,10 @@ must be copied back into the modules.
 # Eight models of one class, each initialised from its own draws of a
 # seeded generator. :func:`torch.func.stack_module_state` returns two dicts,
 # keyed by the names of ``named_parameters()`` and ``named_buffers()``, each
-# tensor with a new leading dimension of size :math:`M`.
+# tensor with a new leading dimension of size :math:`M`. This network has no
+# buffers, so the second dict is empty and every ``buffers`` argument below
+# carries nothing; for a model that writes its buffers, such as BatchNorm's
+# running statistics, see :ref:`batchnorm-training-mode-errors`.
 
 import copy
 
@@ -117,9 +120,10 @@ print("buffers:", buffers)
 # ``functional_call`` needs a module to call, but only for its code: every
 # tensor comes from the stacked dicts. As the migration guide of
 # :mod:`torch.func` suggests, the copy it calls is moved to the ``meta``
-# device, where tensors have shapes and no storage, so calling it adds no
-# third copy of the parameters (the modules hold one, the stacked dicts
-# another). The ``meta`` copy cannot run on its own:
+# device, where tensors have shapes and no data. ``deepcopy`` copies the
+# parameters for a moment; ``.to("meta")`` replaces them, so what the page
+# keeps holds no third copy of their values (the modules hold one, the
+# stacked dicts another). The ``meta`` copy cannot run on its own:
 
 base = copy.deepcopy(models[0]).to("meta")
 assert all(p.is_meta for p in base.parameters())
@@ -186,8 +190,10 @@ torch.testing.assert_close(diagonal, outputs_per_model)  # as above
 # ----------------------------------
 #
 # ``grad`` of one model's loss, mapped over the models, gives the
-# :math:`M` gradients, each with the stacked shape. The loop it replaces is
-# one ``backward`` per module.
+# :math:`M` gradients: one dict whose entries stack them, each with the
+# shape of the stacked parameter, :math:`(M, \dots)`; model :math:`m`'s
+# gradient is row :math:`m`. The loop it replaces is one ``backward`` per
+# module.
 
 
 def loss(params, buffers, xs, ts):
@@ -205,6 +211,7 @@ loop_grads = {
 }
 for name, g in ensemble_grads.items():
     print(f"grad {name:<9} {tuple(g.shape)}")
+    assert g.shape == params[name].shape
 # float64: the same sums, perhaps in other orders; as above, the defaults.
 torch.testing.assert_close(ensemble_grads, loop_grads)
 print("vmap(grad) equals a backward pass per model")
@@ -376,25 +383,40 @@ assert loop_counts == [size * loop_counts[0] for size in ensemble_sizes]
 assert vmap_counts == [loop_counts[0]] * len(ensemble_sizes)
 
 # %%
-# Fewer, larger calls save the per-call Python and dispatch overhead of
-# :math:`M - 1` models; what that is worth in time depends on the machine.
-# The times below come from the one that built this page (median of several
-# runs, the same gradients on both sides) and are shown, not asserted.
+# Fewer calls are not free calls. ``vmap`` trades :math:`M` eager calls for
+# one call with a larger fixed cost: every operation in it passes through
+# ``vmap``'s and ``grad``'s layers and a batching rule before its kernel runs.
+# For a network this small that fixed cost can exceed several eager forward
+# and backward passes, so at small :math:`M` the loop may well be the faster;
+# where the two meet depends on the model's size and on the machine. The
+# times below, for one model and for :math:`M`, come from the machine that
+# built this page (median of several runs, the same gradients on both sides)
+# and are shown, not asserted.
 
-timings = {
-    label: benchmark.Timer(
-        stmt, globals=globals(), num_threads=torch.get_num_threads()
-    ).blocked_autorange(min_run_time=0.3)
+timings = {}
+for size in (1, M):
+    some_params, some_buffers = stack_module_state(models[:size])
+    timer_globals = {
+        **globals(),
+        "some_models": models[:size],
+        "some_params": some_params,
+        "some_buffers": some_buffers,
+        "xs": x_per_model[:size],
+        "ts": t_per_model[:size],
+    }
     for label, stmt in (
-        ("loop", "loop_step(models, x_per_model, t_per_model)"),
-        ("vmap", "vmap_step(params, buffers, x_per_model, t_per_model)"),
+        ("loop", "loop_step(some_models, xs, ts)"),
+        ("vmap", "vmap_step(some_params, some_buffers, xs, ts)"),
+    ):
+        timings[label, size] = benchmark.Timer(
+            stmt, globals=timer_globals, num_threads=torch.get_num_threads()
+        ).blocked_autorange(min_run_time=0.3)
+for size in (1, M):
+    loop_ms, vmap_ms = (timings[label, size].median * 1e3 for label in ("loop", "vmap"))
+    print(
+        f"{size} model(s): loop {loop_ms:.2f} ms, vmap {vmap_ms:.2f} ms; "
+        f"the loop takes {loop_ms / vmap_ms:.2f}x vmap's time"
     )
-}
-for label, measurement in timings.items():
-    print(f"{label}: {measurement.median * 1e3:.2f} ms per step of {M} gradients")
-print(
-    f"the loop takes {timings['loop'].median / timings['vmap'].median:.1f}x vmap's time"
-)
 
 # %%
 # .. _ensemble-train-and-copy-back:
@@ -405,12 +427,11 @@ print(
 # The stacked tensors are new leaves that require grad: an optimizer takes
 # them as they are, and one backward pass of the summed loss (the maths
 # section's :math:`v = \mathbf{1}`) fills every model's block of their
-# ``.grad``. Adam acts on each entry by itself, so one Adam over the stacked
-# tensors takes the steps :math:`M` separate Adams would. Checked over ten
-# steps against a copy of the modules trained one at a time. (A step that
-# takes the norm of a whole tensor, such as
-# :func:`torch.nn.utils.clip_grad_norm_`, would instead see the :math:`M`
-# models' gradients as one.)
+# ``.grad``. Adam's update is elementwise: the step of each entry depends
+# on that entry's gradients only, not on the other entries or the tensor's
+# shape, so one Adam over the stacked tensors takes the steps :math:`M`
+# separate Adams would. Checked over ten steps against a copy of the modules
+# trained one at a time.
 
 
 def train(params, steps, optimizer):
@@ -420,27 +441,62 @@ def train(params, steps, optimizer):
         optimizer.step()
 
 
+def train_one_at_a_time(optimizer_class, steps):
+    """Copies of the untrained modules, each trained by its own optimizer, with
+    their parameters stacked as in PARAMS."""
+    modules = copy.deepcopy(snapshot)
+    for model, x_m, t_m in zip(modules, x_per_model, t_per_model):
+        own_optimizer = optimizer_class(model.parameters(), lr=0.01)
+        for _ in range(steps):
+            own_optimizer.zero_grad()
+            F.mse_loss(model(x_m), t_m).backward()
+            own_optimizer.step()
+    return {
+        name: torch.stack([model.get_parameter(name) for model in modules]).detach()
+        for name in params
+    }
+
+
+def largest_gap(stacked, separately):
+    """max |stacked - separately| over every entry of every parameter."""
+    return max(
+        (stacked[n].detach() - separately[n]).abs().max().item() for n in stacked
+    )
+
+
 for model in models:
     model.zero_grad()  # sets .grad to None: the loops above left gradients there
 snapshot = copy.deepcopy(models)  # the modules as they were, before any training
 optimizer = torch.optim.Adam(params.values(), lr=0.01)
 train(params, 10, optimizer)
 
-one_at_a_time = copy.deepcopy(snapshot)
-for model, x_m, t_m in zip(one_at_a_time, x_per_model, t_per_model):
-    own_optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    for _ in range(10):
-        own_optimizer.zero_grad()
-        F.mse_loss(model(x_m), t_m).backward()
-        own_optimizer.step()
-separately = {
-    name: torch.stack([model.get_parameter(name) for model in one_at_a_time]).detach()
-    for name in params
-}
-# float64: the gradients agree to near 1e-16 relative (above), and so does each
-# Adam step, lr times m / (sqrt(v) + eps); 10 steps stay far inside the defaults.
+separately = train_one_at_a_time(torch.optim.Adam, 10)
+adam_gap = largest_gap(params, separately)
+print(f"10 Adam steps: max |stacked - one at a time| = {adam_gap:.1e}")
+# float64: the gradients agree to a few 1e-16 absolute (printed above). Adam's
+# step, lr m / (sqrt(v) + eps), magnifies a gradient's error most near g = 0,
+# and there by at most lr / eps = 1e6: under 1e-9 per step even in that worst
+# case, of order 1e-8 over 10 steps, inside the defaults' atol = 1e-7 anywhere.
 torch.testing.assert_close({n: p.detach() for n, p in params.items()}, separately)
-print("10 Adam steps on the stack = 10 Adam steps on each module")
+
+# %%
+# An optimizer whose update looks across a tensor does not separate the
+# models. :class:`torch.optim.Adafactor` scales each step by the root mean
+# square of the whole parameter tensor and of the whole update, and keeps the
+# second moment of a tensor of two or more dimensions as factors over its last
+# two: on the stacked tensors the :math:`M` models share those scales, and a
+# stacked bias of shape :math:`(M, 32)` gets a factor that runs across the
+# models. The same ten steps, stacked and one module at a time:
+
+adafactor_params, _ = stack_module_state(snapshot)  # the untrained values again
+train(adafactor_params, 10, torch.optim.Adafactor(adafactor_params.values(), lr=0.01))
+adafactor_gap = largest_gap(
+    adafactor_params, train_one_at_a_time(torch.optim.Adafactor, 10)
+)
+print(f"10 Adafactor steps: max |stacked - one at a time| = {adafactor_gap:.1e}")
+# Rounding alone would leave gaps near 1e-16 (as for Adam); a gap above 1e-6 is
+# the shared scales at work.
+assert adafactor_gap > 1e-6
 
 # %%
 # The modules themselves did not move: ``stack_module_state`` copied their
@@ -482,9 +538,10 @@ print("copied back: each module's output equals its row of the ensemble's")
 # module, and a tuple of that copy's parameters, used as
 # ``fmodel(params, x)``; ``make_functional_with_buffers`` added a tuple of
 # buffers, and ``combine_state_for_ensemble(models)`` returned an ``fmodel``
-# and the stacked parameters and buffers. All three are deprecated since PyTorch
-# 2.0: in 2.13 ``functorch`` still runs them, each with a ``FutureWarning``
-# that names its replacement (checked by the site's tests), and
+# and the stacked parameters and buffers, detached (unlike those of
+# ``stack_module_state``, they do not require grad). All three are deprecated
+# since PyTorch 2.0: in 2.13 ``functorch`` still runs them, each with a
+# ``FutureWarning`` that names its replacement (checked by the site's tests), and
 # :mod:`torch.func` has none of them. The replacement is
 # :func:`torch.func.functional_call`, which calls the module as it is, with
 # tensors given by name substituted for that call only:
@@ -497,7 +554,11 @@ print("copied back: each module's output equals its row of the ensemble's")
 #
 # Old code that passes a tuple keeps working with a two-line ``fmodel``:
 
-for old_name in ("make_functional", "make_functional_with_buffers"):
+for old_name in (
+    "make_functional",
+    "make_functional_with_buffers",
+    "combine_state_for_ensemble",
+):
     assert not hasattr(torch.func, old_name)
 model = copy.deepcopy(models[0])  # a copy, edited below
 names = [name for name, _ in model.named_parameters()]
@@ -511,6 +572,15 @@ def fmodel(param_tuple, *args):
 param_tuple = tuple(p.detach().clone() for p in model.parameters())  # a copy
 # exact: the same operations on equal values, in the same order
 assert torch.equal(fmodel(param_tuple, x), model(x))
+own_before = [(p, p.detach().clone()) for p in model.parameters()]
+# For that call only: doubled parameters change the output by far more than
+# rounding, and afterwards the module holds its own parameters again (exact:
+# the same objects, compared with a copy of their values).
+assert not torch.equal(fmodel(tuple(2 * p for p in param_tuple), x), model(x))
+assert all(
+    p is q and torch.equal(p, value)
+    for p, (q, value) in zip(model.parameters(), own_before)
+)
 tuple_grads = grad(lambda ps: F.mse_loss(fmodel(ps, x), torch.sin(2 * x)))(param_tuple)
 model.zero_grad()
 F.mse_loss(model(x), torch.sin(2 * x)).backward()
@@ -574,8 +644,9 @@ plt.show()
 #   the summed loss; a second ``vmap`` inside gives per-sample gradients of
 #   every model. Each matrix product then runs once, batched, not :math:`M`
 #   times.
-# * The stacked tensors are new leaves: train them, then copy them back into
-#   the modules under ``torch.no_grad()``, or the modules stay untrained.
+# * The stacked tensors are new leaves: train them with an elementwise
+#   optimizer such as Adam (Adafactor mixes the models), then copy them back
+#   into the modules under ``torch.no_grad()``, or the modules stay untrained.
 # * ``make_functional`` is deprecated; ``functional_call(model, params,
 #   args)`` with a dict of named tensors replaces it, and a two-line wrapper
 #   serves code that passes a tuple.
@@ -584,5 +655,6 @@ plt.show()
 # Reference: :func:`torch.func.stack_module_state`,
 # :func:`torch.func.functional_call`, :func:`torch.func.vmap`,
 # :func:`torch.func.grad`, :class:`torch.optim.Adam`,
+# :class:`torch.optim.Adafactor`,
 # :class:`torch.profiler.profile`, :class:`torch.utils.benchmark.Timer`,
 # ``nn.Module.register_forward_pre_hook``.
