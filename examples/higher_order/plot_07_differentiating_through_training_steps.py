@@ -30,8 +30,8 @@ nothing), and why ``backward(create_graph=True)`` warns of a memory leak.
 #
 # MAML learns the starting point :math:`x_0` so that :math:`K` inner steps
 # land where an outer loss :math:`L_{\mathrm{out}}(x) = \tfrac12 x^\top C x -
-# d^\top x` (another task's data: the query set) is small. Its gradient is a
-# VJP through the :math:`K` steps, each of Jacobian
+# d^\top x` (the same task's held-out data: the query set) is small. Its
+# gradient is a VJP through the :math:`K` steps, each of Jacobian
 # :math:`\partial x_{k+1} / \partial x_k = I - \alpha H(x_k)`:
 #
 # .. math::
@@ -200,8 +200,8 @@ torch.testing.assert_close(maml, expected)
 # is differentiated by the outer one. The task now is not quadratic: logistic
 # regression, parameters :math:`\theta \in \mathbb{R}^4`, a support set
 # :math:`(X_s, y_s)` for the inner loss and a query set for the outer one.
-# The loss of :math:`m = 12` samples, :math:`\frac{1}{m} \sum_i \log(1 +
-# e^{x_i^\top \theta}) - y_i x_i^\top \theta`, has gradient :math:`X^\top
+# The loss of :math:`m = 12` samples, :math:`\frac{1}{m} \sum_i \bigl(\log(1 +
+# e^{x_i^\top \theta}) - y_i x_i^\top \theta\bigr)`, has gradient :math:`X^\top
 # (p - y) / m` and Hessian :math:`H(\theta) = X^\top \operatorname{diag}(p
 # \odot (1 - p)) X / m`, :math:`p = \operatorname{sigmoid}(X \theta)`, which
 # now changes from step to step: the product of factors :math:`(I - \alpha
@@ -386,7 +386,8 @@ print("torch.func penalty gradient = autograd's, for W, c and w")
 # Without ``create_graph`` the input gradients are plain tensors, the
 # penalty is a constant, and a critic loss that adds it gets exactly the
 # gradient it would get without it. Nothing raises: the penalty trains
-# nothing.
+# nothing. Only a penalty backpropagated on its own (a separate
+# regularisation step) raises, since it has no graph at all.
 
 scores = score(params, points)
 critic_loss = scores.mean()  # a stand-in for the critic's Wasserstein loss
@@ -401,15 +402,28 @@ with_penalty = torch.autograd.grad(
 without = torch.autograd.grad(critic_loss, params["w"])
 # Exact: adding a constant passes the same gradient on, through the same operations.
 assert not constant_penalty.requires_grad and torch.equal(with_penalty[0], without[0])
+try:
+    constant_penalty.backward()
+    raise AssertionError("expected an error: the penalty has no graph")
+except RuntimeError as error:
+    print(f"{type(error).__name__}: {str(error).splitlines()[0]}")
+    assert "does not require grad and does not have a grad_fn" in str(error)
 
 # %%
 # The stacking holds only while each score depends on its own sample alone.
-# A critic that normalises over the batch (batch normalisation in training
-# mode; here, centring the batch) couples the samples: row :math:`j` of the
-# ones-VJP then collects every score's derivative with respect to
-# :math:`x_j`, and for the centred critic it is the per-sample gradient minus
-# their batch mean. WGAN-GP's authors (Gulrajani et al., 2017, section 4)
-# leave batch normalisation out of the critic for this reason.
+# A critic that normalises over the batch couples the samples, and row
+# :math:`j` of the ones-VJP then collects every score's derivative with
+# respect to :math:`x_j`: the section "Batches: block-diagonal until
+# something mixes the samples" of
+# :ref:`sphx_glr_auto_examples_jacobians_plot_01_when_ones_is_not_the_derivative.py`
+# shows it for batch standardisation and :class:`torch.nn.BatchNorm1d`. The
+# penalty then takes the norms of other vectors than the per-sample
+# gradients: for a critic that centres the batch, each row is the per-sample
+# gradient minus their batch mean. WGAN-GP's authors (Gulrajani et al.,
+# 2017, section 4) leave batch normalisation out of the critic for this
+# reason (their penalty is on each input's gradient on its own), and
+# recommend layer normalisation, which normalises each sample over its own
+# features, instead.
 
 centred = samples.clone().requires_grad_()
 (coupled,) = torch.autograd.grad(
@@ -436,17 +450,22 @@ torch.testing.assert_close(coupled, per_sample_centred - per_sample_centred.mean
 # cell shows the warning however often it runs.
 
 
-def leaf_after(route):
-    """Build the second-order gradient of sum(p**3) by ROUTE; return a weak
-    reference to p, the warnings caught, and whether p.grad has a graph."""
+def cube(p):
+    return p**3
+
+
+def leaf_after(route, function=cube):
+    """Build the gradient of sum(FUNCTION(p)) with create_graph by ROUTE; return
+    a weak reference to p, the warnings caught, and whether the gradient has a
+    graph."""
     p = torch.randn(1000, generator=generator, dtype=torch.float64).requires_grad_()
     alive = weakref.ref(p)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if route == "autograd.grad":
-            (p_grad,) = torch.autograd.grad((p**3).sum(), p, create_graph=True)
+            (p_grad,) = torch.autograd.grad(function(p).sum(), p, create_graph=True)
         else:
-            (p**3).sum().backward(create_graph=True)
+            function(p).sum().backward(create_graph=True)
             p_grad = p.grad
     has_graph = p_grad.grad_fn is not None
     if route == "backward, then .grad = None":
@@ -485,6 +504,10 @@ try:
             "autograd.grad",
         )
     }
+    other_losses = {
+        name: leaf_after("backward", function)
+        for name, function in (("exp(p)", torch.exp), ("2 p", lambda p: 2 * p))
+    }
 finally:
     torch.set_warn_always(warn_always)
 message = results["backward"][1][0]
@@ -500,14 +523,16 @@ assert "will create a reference cycle between the parameter and its gradient" in
 # %%
 # The cycle: ``backward`` stores the gradient in ``p.grad``; with
 # ``create_graph=True`` that gradient, :math:`3p^2`, carries the graph that
-# computed it, and that graph keeps ``p`` (its operations saved ``p`` for
-# their own backward). So ``p`` holds ``p.grad``, which holds the graph, which
-# holds ``p``. The links through the graph are C++ objects that Python's
-# garbage collector does not see, so ``gc.collect()`` cannot free them: once
-# every name is deleted, ``p`` is still alive. Setting ``p.grad = None``
-# breaks the cycle; :func:`torch.autograd.grad` never makes it, since it
-# returns the gradient instead of storing it on ``p``. A weak reference to
-# ``p``, which does not keep it alive, tells which routes free it:
+# computed it, and that graph leads back to ``p``: its last node, the one
+# that accumulates into ``p.grad``, holds ``p`` (here ``PowBackward0`` has
+# also saved ``p`` for its own backward). So ``p`` holds ``p.grad``, which
+# holds the graph, which holds ``p``. The links through the graph are C++
+# objects that Python's garbage collector does not see, so ``gc.collect()``
+# cannot free them: once every name is deleted, ``p`` is still alive.
+# Setting ``p.grad = None`` breaks the cycle; :func:`torch.autograd.grad`
+# never makes it, since it returns the gradient instead of storing it on
+# ``p``. A weak reference to ``p``, which does not keep it alive, tells which
+# routes free it:
 
 print(f"{'route':<28} {'warnings':>8} {'gradient has a graph':>21} {'p alive':>8}")
 for route, (alive, caught, has_graph) in results.items():
@@ -516,6 +541,58 @@ leaked = [route for route, (alive, _, _) in results.items() if alive() is not No
 assert leaked == ["backward"]
 assert all(has_graph for _, _, has_graph in results.values())
 assert [len(caught) for _, caught, _ in results.values()] == [1, 1, 1, 0]
+
+# %%
+# What closes the cycle is that last node, not a tensor saved for backward.
+# The backward of :math:`\exp(p)` saves only its result, yet the graph of its
+# gradient ends, like that of the cube, at an ``AccumulateGrad`` node whose
+# ``variable`` is ``p``. The walk follows ``next_functions`` from
+# ``p.grad.grad_fn`` and lists the nodes whose saved tensors include ``p``:
+
+
+def graph_nodes(node):
+    """The nodes of the backward graph from NODE on, depth first."""
+    nodes = [node]
+    for child, _ in node.next_functions:
+        if child is not None:
+            nodes += graph_nodes(child)
+    return nodes
+
+
+for function in (cube, torch.exp):
+    p = torch.randn(3, generator=generator, dtype=torch.float64).requires_grad_()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the warning shown above
+        function(p).sum().backward(create_graph=True)
+    nodes = graph_nodes(p.grad.grad_fn)
+    saved_p = [
+        type(node).__name__
+        for node in nodes
+        for name in dir(node)
+        if name.startswith("_saved_") and getattr(node, name) is p
+    ]
+    print(f"{function.__name__}: " + " -> ".join(type(node).__name__ for node in nodes))
+    print(f"  nodes that saved p: {saved_p}")
+    assert type(nodes[-1]).__name__ == "AccumulateGrad" and nodes[-1].variable is p
+    assert saved_p == (["PowBackward0"] if function is cube else [])
+    p.grad = None  # no leak here
+
+# %%
+# So ``p`` leaks with :math:`\exp` as with the cube. A gradient that does
+# not depend on ``p``, that of :math:`\sum_i 2 p_i`, is a constant with no
+# graph: nothing leads back to ``p``, and nothing leaks, though the warning
+# fires all the same.
+
+for name, (alive, caught, has_graph) in other_losses.items():
+    print(
+        f"backward of sum({name}): warnings {len(caught)}, "
+        f"gradient has a graph {has_graph}, p alive {alive() is not None}"
+    )
+outcomes = [
+    (len(caught), has_graph, alive() is not None)
+    for alive, caught, has_graph in other_losses.values()
+]
+assert outcomes == [(1, True, True), (1, False, False)]
 
 # %%
 # No name leads to the leaked ``p`` any more, so nothing frees it, nor the
@@ -535,14 +612,14 @@ assert [len(caught) for _, caught, _ in results.values()] == [1, 1, 1, 0]
 #
 # MAML's meta-objective :math:`F(x_0) = L_{\mathrm{out}}(x_K(x_0))` for a
 # two-dimensional quadratic (:math:`K = 3`), minimised over the starting
-# point by 25 steps of gradient descent: with the second-order gradient
-# :math:`M^K \hat g`, which is :math:`\nabla F`, and with
-# first-order MAML's :math:`\hat g`. Left, for :math:`\alpha = 0.1`:
+# point by 25 steps of gradient descent with step size 1: with the
+# second-order gradient :math:`M^K \hat g`, which is :math:`\nabla F`, and
+# with first-order MAML's :math:`\hat g`. Left, for :math:`\alpha = 0.1`:
 # the contours of :math:`F` and both paths; the first-order path is not
 # steepest descent, but :math:`\hat g` is a descent direction,
 # :math:`\hat g^\top \nabla F = \hat g^\top M^K
-# \hat g > 0`, while :math:`M^K` is positive definite, and with this
-# step size it goes down. Right, :math:`F` along the paths, also for
+# \hat g > 0`, while :math:`M^K` is positive definite, and with step size 1
+# it goes down at every step. Right, :math:`F` along the paths, also for
 # :math:`\alpha = 0.3`, where an inner step overshoots along the eigenvector
 # of :math:`A`'s largest eigenvalue, 6 (:math:`1 - 0.3 \times 6 = -0.8`):
 # :math:`M^3` has a negative eigenvalue, and first-order MAML climbs.
@@ -571,6 +648,7 @@ def descent(M_K, shift, second_order):
     for _ in range(25):
         path.append(start)
         g_first_order = C2 @ (M_K @ start + shift) - d2
+        # outer step size 1
         start = start - (M_K @ g_first_order if second_order else g_first_order)
     return torch.stack(path)
 
@@ -589,12 +667,68 @@ for alpha_2d in (0.1, 0.3):
     print(f"alpha = {alpha_2d}: eigenvalues of M^3 {eigenvalues}")
     # exact sign: the eigenvalues are 1 - alpha * (1 or 6), cubed, far from 0
     assert (min(eigenvalues) > 0) == (alpha_2d == 0.1)
-# exact comparisons of F values that differ by far more than rounding
-assert all(F[-1] < F[0] for (alpha_2d, _), (_, F) in runs.items() if alpha_2d == 0.1)
+# exact comparisons of F values that differ by far more than rounding (each step
+# at alpha = 0.1 lowers F by more than 9e-6)
+assert all(
+    (F[1:] < F[:-1]).all() for (alpha_2d, _), (_, F) in runs.items() if alpha_2d == 0.1
+)
 assert runs[0.3, "second order"][1][-1] < runs[0.3, "second order"][1][0]
 assert runs[0.3, "first order"][1][-1] > 100 * runs[0.3, "first order"][1][0].abs()
 
+# %%
+# At :math:`\alpha = 0.1` both paths head for the same point. :math:`M^K` is
+# invertible, so :math:`\nabla F = M^K \hat g` vanishes exactly where
+# :math:`\hat g` does: at the :math:`x_0^*` whose :math:`x_K` is
+# :math:`C^{-1} d`, the minimiser of :math:`L_{\mathrm{out}}`. The minimum of
+# :math:`F` is therefore that of :math:`L_{\mathrm{out}}`,
+# :math:`-\tfrac12 d^\top C^{-1} d`. The paths differ in speed. Since
+# :math:`\hat g(x_0) = C M^K (x_0 - x_0^*)`, a step of size 1 multiplies
+# :math:`x_0 - x_0^*` by :math:`I - M^K C M^K` (second order) or by
+# :math:`I - C M^K` (first order). :math:`F`'s Hessian :math:`M^K C M^K`
+# has :math:`M^K` on both sides; its smaller eigenvalue is 0.0044, so each
+# steepest-descent step removes 0.44 % of the error along that eigenvector.
+# First-order MAML's :math:`\hat g = M^{-K} \nabla F` undoes one factor
+# :math:`M^K`, and removes at least 6.6 % a step along each eigenvector of
+# :math:`I - C M^K`. After 25 steps the first-order path has nearly reached
+# :math:`x_0^*` (the cross in the picture), and the second-order path is
+# still on its way along the valley.
+
 M_K, shift = meta_problem(0.1)
+x_star = torch.linalg.solve(M_K, torch.linalg.solve(C2, d2) - shift)
+F_star = meta_objective(x_star, M_K, shift)
+print(f"x0* = {[round(v, 3) for v in x_star.tolist()]}, F(x0*) = {F_star:.4f}")
+second_order_factor = torch.linalg.eigvalsh(identity - M_K @ C2 @ M_K)
+# real: C M^K is similar to the symmetric C^(1/2) M^K C^(1/2)
+first_order_factor = torch.linalg.eigvals(identity - C2 @ M_K).real.sort().values
+print(
+    "eigenvalues of I - M^3 C M^3:", [round(v, 4) for v in second_order_factor.tolist()]
+)
+print(
+    "eigenvalues of I - C M^3:    ", [round(v, 4) for v in first_order_factor.tolist()]
+)
+for name in ("second order", "first order"):
+    print(f"{name}: F after 25 steps - F(x0*) = {runs[0.1, name][1][-1] - F_star:.1e}")
+# g_hat(x0*) = 0: two backward-stable 2 x 2 solves and the product leave a residual of
+# a few eps x |C| |M^K| |x0*| (about 4.4), below 1e-14
+torch.testing.assert_close(
+    C2 @ (M_K @ x_star + shift) - d2,
+    torch.zeros(2, dtype=torch.float64),
+    rtol=0,
+    atol=1e-13,
+)
+# float64 defaults (rtol 1e-7): both sides a few roundings from -7/12
+torch.testing.assert_close(F_star, -0.5 * d2 @ torch.linalg.solve(C2, d2))
+# exact comparisons of numbers far from their thresholds: the largest factors are
+# 0.995622 and 0.933616, the gaps in F 6.6e-5 and 3.2e-2
+assert 0.9955 < second_order_factor.max() < 0.9957
+assert 0.9335 < first_order_factor.max() < 0.9337
+first_order_gap = runs[0.1, "first order"][1][-1] - F_star
+second_order_gap = runs[0.1, "second order"][1][-1] - F_star
+assert first_order_gap < 1e-3 and second_order_gap > 1e-2
+
+# %%
+# The picture, :math:`\alpha = 0.1` on the left:
+
 paths = torch.cat([runs[0.1, name][0] for name in ("second order", "first order")])
 low, high = paths.min(dim=0).values - 0.5, paths.max(dim=0).values + 0.5
 grid_1 = torch.linspace(low[0].item(), high[0].item(), 121, dtype=torch.float64)
@@ -619,11 +753,12 @@ for name, (colour, marker) in styles.items():
             ms=3,
             label=f"{name}, $\\alpha$ = {alpha_2d}",
         )
+left.plot(*x_star.tolist(), "kx", ms=8, mew=1.5, label="minimiser $x_0^*$")
 left.set_aspect("equal")
 left.set_xlabel("$x_0$, first coordinate")
 left.set_ylabel("$x_0$, second coordinate")
 left.set_title("contours of $F(x_0)$, $\\alpha$ = 0.1", fontsize=10)
-left.legend(fontsize=8, loc="upper right")
+left.legend(fontsize=8, loc="lower left")
 right.set_yscale("symlog", linthresh=1.0)
 right.set_xlabel("descent step")
 right.set_title("$F(x_0)$ along the paths", fontsize=10)
@@ -636,15 +771,17 @@ plt.show()
 #
 # * A loss that contains a gradient (MAML's inner steps, a gradient penalty)
 #   needs that gradient computed with ``create_graph=True``, or with
-#   :mod:`torch.func`'s nested ``grad``. Without it nothing fails: MAML
-#   silently becomes first-order MAML, which drops the factors
-#   :math:`I - \alpha H_k`, and a penalty trains nothing.
+#   :mod:`torch.func`'s nested ``grad``. Without it MAML silently becomes
+#   first-order MAML, which drops the factors :math:`I - \alpha H_k`, and a
+#   penalty added to the critic's loss silently trains nothing (backpropagated
+#   on its own, it raises).
 # * ``grad_outputs=ones`` gives per-sample input gradients only because each
 #   score depends on its own sample: the Jacobian is block diagonal.
 # * Use :func:`torch.autograd.grad` with ``create_graph=True``, not
-#   ``backward(create_graph=True)``, which stores a gradient whose graph
-#   holds its own parameter: a cycle garbage collection cannot break,
-#   unless ``.grad`` is set to ``None``.
+#   ``backward(create_graph=True)``, which, when the gradient depends on the
+#   parameter, stores in ``.grad`` a gradient whose graph leads back to that
+#   parameter: a cycle garbage collection cannot break, unless ``.grad`` is
+#   set to ``None``.
 #
 # Next: :ref:`sphx_glr_auto_examples_higher_order_plot_08_hessian_spectrum_from_hvps.py`.
 # Reference: :func:`torch.autograd.grad`, :meth:`torch.Tensor.backward`,
