@@ -721,3 +721,35 @@ def test_the_ensembles_page_states_that_functorchs_module_api_is_deprecated_but_
             _, params = result
             own = {p.data_ptr() for p in model.parameters()}
             assert params and not own & {p.data_ptr() for p in params}
+
+
+def test_the_stopping_page_states_torchs_no_grad_and_module_hook_sources():
+    """in_practice/plot_11: no_grad's reference notes that it does not apply
+    to forward-mode AD; grad's and vjp's say they respect a no_grad inside
+    the function and not one around the call; hessian is jacfwd over jacrev;
+    full backward hooks go through BackwardHookFunction, whose forward takes
+    ctx (no setup_context), and only when a tensor requires grad with grad
+    mode on."""
+    import torch
+    from torch._functorch import eager_transforms
+    from torch.nn.modules._functions import BackwardHookFunction
+    from torch.utils import hooks
+
+    def words(text):
+        return " ".join(text.replace("``", "").split())
+
+    no_grad_note = "This API does not apply to :ref:`forward-mode AD"
+    assert no_grad_note in words(torch.no_grad.__doc__)
+    for transform in (torch.func.grad, torch.func.vjp):
+        doc = words(transform.__doc__)
+        assert "respect the inner torch.no_grad, but not the outer one" in doc, (
+            transform
+        )
+    hessian_source = inspect.getsource(eager_transforms.hessian)
+    assert "return jacfwd(jacrev(func, argnums), argnums)" in hessian_source
+    forward = inspect.signature(BackwardHookFunction.forward)
+    assert list(forward.parameters)[0] == "ctx"
+    assert "setup_context" not in vars(BackwardHookFunction)
+    wrap = inspect.getsource(hooks.BackwardHook._apply_on_tensors)
+    early = wrap.index("if not (requires_grad and torch.is_grad_enabled()):")
+    assert early < wrap.index("BackwardHookFunction.apply(")

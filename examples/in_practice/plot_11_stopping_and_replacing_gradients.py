@@ -43,7 +43,10 @@ that reaches a tensor.
 #   \operatorname{sg}(q(x) - x)` has the value :math:`q(x)` and the Jacobian
 #   :math:`I`, so :math:`v^\top J = v`.
 # * Gradient reversal :math:`r_\lambda`: the value :math:`r_\lambda(z) = z`,
-#   and the VJP :math:`v \mapsto -\lambda v`. Between features
+#   and the VJP :math:`v \mapsto -\lambda v`. The same trick writes it,
+#   :math:`r_\lambda(z) = \operatorname{sg}(z) - \lambda\,(z -
+#   \operatorname{sg}(z))`: the second term is 0 in value and has the
+#   Jacobian :math:`-\lambda I`. Between features
 #   :math:`z = \tanh(W x)` and a second head, it makes the features' weights
 #   :math:`W` descend one loss and ascend the other:
 #   :math:`\nabla_W = (\delta_{\text{task}} - \lambda\, \delta_{\text{domain}})
@@ -194,22 +197,32 @@ torch.testing.assert_close(vectors["forward_ad"], 3 * x**2)
 # A ``no_grad`` around the call changes nothing: each transform ignores it,
 # and returns the whole derivative of :math:`x^3`.
 
+
+def cube(x):
+    return x**3
+
+
 with torch.no_grad():
-    outside = {"jacrev": jacrev(lambda x: x**3)(x), "jacfwd": jacfwd(lambda x: x**3)(x)}
+    outside = {
+        "jacrev": jacrev(cube)(x).diagonal(),
+        "jacfwd": jacfwd(cube)(x).diagonal(),
+        "vjp": vjp(cube, x)[1](ones)[0],
+        "grad": grad(summed(cube))(x),
+        "jvp": jvp(cube, (x,), (ones,))[1],
+    }
 # float64 defaults: as above.
-torch.testing.assert_close(outside["jacrev"], expected_full)
-torch.testing.assert_close(outside["jacfwd"], expected_full)
-print("no_grad around jacrev and jacfwd: both give diag(3 x^2)")
+torch.testing.assert_close(outside, dict.fromkeys(outside, 3 * x**2))
+print("no_grad around jacrev, jacfwd, vjp, grad and jvp: each gives 3 x^2")
 
 # %%
-# A composition of the two modes mixes the answers. :func:`torch.func.hessian`
-# is ``jacfwd(jacrev(f))``: the inner reverse pass holds the square constant
-# and returns the gradient :math:`x^2` of :math:`\sum_i f_{\operatorname{sg}}(x)_i`,
-# whose value was computed under ``no_grad``; the outer forward pass
-# differentiates that square anyway, :math:`\operatorname{diag}(2x)`.
-# ``jacrev(jacrev(f))`` gives 0, and with ``detach`` both give 0, the
-# Hessian of a function whose gradient :math:`\operatorname{sg}(x^2)` is a
-# constant.
+# A composition of the two modes mixes the answers.
+# :func:`torch.func.hessian` is ``jacfwd(jacrev(f))`` (checked below): the
+# inner reverse pass holds the square constant and returns the gradient
+# :math:`x^2` of :math:`\sum_i f_{\operatorname{sg}}(x)_i`, whose value was
+# computed under ``no_grad``; the outer forward pass differentiates that
+# square anyway, :math:`\operatorname{diag}(2x)`. ``jacrev(jacrev(f))``
+# gives 0, and with ``detach`` both give 0, the Hessian of a function whose
+# gradient :math:`\operatorname{sg}(x^2)` is a constant.
 
 
 hessians = {
@@ -221,6 +234,9 @@ for name, matrix in hessians.items():
     print(f"{name:<24} diagonal:", [round(d, 3) for d in matrix.diagonal().tolist()])
 # float64 defaults: 2x from one product; exact zeros from a graph with no path.
 torch.testing.assert_close(hessians["hessian, no_grad"], torch.diag(2 * x))
+torch.testing.assert_close(
+    hessians["hessian, no_grad"], jacfwd(jacrev(summed(cube_no_grad)))(x)
+)
 assert not hessians["jacrev(jacrev), no_grad"].any()
 assert not hessians["hessian, detach"].any()
 
@@ -290,8 +306,8 @@ print(f"VJP of s: max |v^T J - v| = {(from_straight - cotangent).abs().max():.1e
 # not 0, within a factor of 2 of each other, so q - x is exact (Sterbenz),
 # and x + (q - x) is q exactly.
 assert torch.equal(values, quantise(points))
-# Exact: round's derivative is 0, and s's VJP is v times 1 (add, then sub
-# of a constant): no rounding.
+# Exact: round's derivative is 0, and the only differentiable path in s is
+# the add (the difference is detached), which passes v on: no rounding.
 assert not from_quantise.any()
 assert torch.equal(from_straight, cotangent)
 
@@ -312,13 +328,68 @@ print("jacrev and jacfwd of the straight-through estimator: the identity")
 # Gradient reversal
 # -----------------
 #
-# Gradient reversal's VJP is not the derivative of its value: the value is
-# :math:`z` and the VJP :math:`-\lambda v`. It takes a
-# :class:`torch.autograd.Function` with the rule written by hand. The form
-# found in many code bases takes ``ctx`` in ``forward``; it works with
-# autograd and is refused by the :mod:`torch.func` transforms:
+# Gradient reversal's VJP is not the derivative of its value either: the
+# value is :math:`z` and the VJP :math:`-\lambda v`. The trick of the
+# straight-through estimator writes it with ``detach`` alone:
+# ``z.detach() - lam * (z - z.detach())`` is ``z.detach()`` plus a term
+# that is 0 in value and has the Jacobian :math:`-\lambda I`. It is made of
+# ordinary operations, so autograd and every transform, forward mode
+# included, differentiate it the same way:
 
 lam = 0.5
+
+
+def reverse_by_detach(z):
+    return z.detach() - lam * (z - z.detach())
+
+
+z, z_cotangent = draw(4), draw(4)
+z_leaf = z.clone().requires_grad_()
+minus_lam_identity = -lam * torch.eye(4, dtype=torch.float64)
+# Exact: z - z is 0 for finite z, lam * 0 is 0 and z - 0 is z.
+assert torch.equal(reverse_by_detach(z), z)
+# Exact: the one path from z is a product by 1, by lam = 0.5 and by -1.
+assert torch.equal(
+    torch.autograd.grad(reverse_by_detach(z_leaf), z_leaf, z_cotangent)[0],
+    -lam * z_cotangent,
+)
+assert torch.equal(jacrev(reverse_by_detach)(z), minus_lam_identity)
+assert torch.equal(jacfwd(reverse_by_detach)(z), minus_lam_identity)
+print("detach form: value z; autograd's VJP -lambda v; jacrev = jacfwd = -lambda I")
+
+# %%
+# A tensor hook that returns :math:`-\lambda v` reverses it too, as
+# :ref:`sphx_glr_auto_examples_under_the_hood_plot_01_inside_the_vjp_chain.py`
+# remarks of hooks that replace :math:`v`. The hook goes on a copy of
+# :math:`z`, so that only the path through the copy is reversed. Like the
+# clipping hook of :ref:`clipping-with-a-tensor-hook`, it works under
+# autograd and the reverse-mode transforms, and ``jacfwd`` of it raises.
+
+
+def reverse_by_hook(z):
+    copy = z.clone()
+    copy.register_hook(lambda g: -lam * g)
+    return copy
+
+
+# Exact: -0.5 times v.
+assert torch.equal(
+    torch.autograd.grad(reverse_by_hook(z_leaf), z_leaf, z_cotangent)[0],
+    -lam * z_cotangent,
+)
+assert torch.equal(vjp(reverse_by_hook, z)[1](z_cotangent)[0], -lam * z_cotangent)
+print("hook form: autograd's and torch.func.vjp's VJP -lambda v")
+show_error(
+    lambda: jacfwd(reverse_by_hook)(z),
+    RuntimeError,
+    "cannot register a hook on a tensor that doesn't require gradient",
+)
+
+# %%
+# The third way writes the rule by hand in a
+# :class:`torch.autograd.Function`. In its older form ``forward`` takes
+# ``ctx``; that works with autograd and is refused by the :mod:`torch.func`
+# transforms:
 
 
 class ReverseCtxInForward(torch.autograd.Function):
@@ -332,8 +403,6 @@ class ReverseCtxInForward(torch.autograd.Function):
         return -ctx.lam * grad_output, None
 
 
-z = draw(4)
-z_leaf, z_cotangent = z.clone().requires_grad_(), draw(4)
 old_form = torch.autograd.grad(
     ReverseCtxInForward.apply(z_leaf, lam), z_leaf, z_cotangent
 )
@@ -351,11 +420,8 @@ show_error(
 # :math:`\lambda`
 # (:ref:`sphx_glr_auto_examples_in_practice_plot_03_custom_vjp_rule.py`
 # explains the form); ``generate_vmap_rule`` lets ``vmap`` batch it. Its
-# Jacobian under ``jacrev`` is :math:`-\lambda I`. ``jacfwd`` would need a
-# ``jvp`` rule
-# (:ref:`sphx_glr_auto_examples_in_practice_plot_06_forward_mode_custom_rules.py`),
-# and which tangent to return is a choice: the value's :math:`z`, or
-# :math:`-\lambda z` to match the VJP.
+# Jacobian under ``jacrev`` is :math:`-\lambda I`, for one :math:`z` and
+# under ``vmap`` for three. ``jacfwd`` raises: it needs a ``jvp`` rule.
 
 
 class ReverseGradient(torch.autograd.Function):
@@ -379,36 +445,69 @@ def reverse(z):
 
 
 reversal_jacobian = jacrev(reverse)(z)
+batched_jacobians = vmap(jacrev(reverse))(torch.stack((z, -z, 2 * z)))
 # Exact: -0.5 times 1 and times 0.
-assert torch.equal(reversal_jacobian, -lam * torch.eye(4, dtype=torch.float64))
+assert torch.equal(reversal_jacobian, minus_lam_identity)
+assert torch.equal(batched_jacobians, minus_lam_identity.expand(3, 4, 4))
 assert torch.equal(ReverseGradient.apply(z, lam), z)
 print("jacrev of the reversal:", reversal_jacobian.diagonal().tolist())
 show_error(lambda: jacfwd(reverse)(z), NotImplementedError, "must implement the jvp")
+
+# %%
+# A ``jvp`` rule
+# (:ref:`custom-function-jvp`)
+# maps the input's tangent :math:`\dot z` to the output's, and which one to
+# return is a choice: :math:`\dot z`, the derivative of the value, or
+# :math:`-\lambda \dot z`, which matches the VJP and the detach form. The
+# second:
+
+
+class ReverseGradientBothModes(ReverseGradient):
+    @staticmethod
+    def jvp(ctx, z_tangent, lam_tangent):
+        return -ctx.lam * z_tangent
+
+
+def reverse_both_modes(z):
+    return ReverseGradientBothModes.apply(z, lam)
+
+
+# Exact: -0.5 times 1 and times 0.
+assert torch.equal(jacfwd(reverse_both_modes)(z), minus_lam_identity)
+print("jacfwd with a jvp rule returning -lambda z_tangent: -lambda I")
 
 # %%
 # Features :math:`z = \tanh(W x)` feed a task head :math:`a` directly and a
 # domain head :math:`b` through the reversal; the loss is the sum of the
 # two heads' squared errors. The weights :math:`W` get the task's gradient
 # minus :math:`\lambda` times the domain's (the maths section), the domain
-# head its own gradient, unreversed: checked by hand, with autograd and
-# with :func:`torch.func.grad`.
+# head its own gradient, unreversed: checked by hand for the Function under
+# autograd, and for the three forms under :func:`torch.func.grad`.
 
 W, a, b = draw(4, 3), draw(4), draw(4)
 features_in, task_target, domain_target = draw(3), draw(()), draw(())
 
 
-def adversarial_loss(W, b):
+def adversarial_loss(W, b, reversal):
     z = torch.tanh(W @ features_in)
     task = (a @ z - task_target) ** 2
-    domain = (b @ ReverseGradient.apply(z, lam) - domain_target) ** 2
+    domain = (b @ reversal(z) - domain_target) ** 2
     return task + domain
 
 
+reversals = {
+    "Function": reverse,
+    "detach": reverse_by_detach,
+    "hook": reverse_by_hook,
+}
 W_leaf, b_leaf = W.clone().requires_grad_(), b.clone().requires_grad_()
-autograd_W, autograd_b = torch.autograd.grad(
-    adversarial_loss(W_leaf, b_leaf), (W_leaf, b_leaf)
-)
-func_W, func_b = grad(adversarial_loss, argnums=(0, 1))(W, b)
+gradients = {
+    "autograd, Function": torch.autograd.grad(
+        adversarial_loss(W_leaf, b_leaf, reverse), (W_leaf, b_leaf)
+    )
+}
+for name, reversal in reversals.items():
+    gradients[f"grad, {name}"] = grad(adversarial_loss, argnums=(0, 1))(W, b, reversal)
 
 z = torch.tanh(W @ features_in)
 task_residual, domain_residual = a @ z - task_target, b @ z - domain_target
@@ -416,18 +515,46 @@ delta_task = 2 * task_residual * a * (1 - z**2)  # d task / d (W x)
 delta_domain = 2 * domain_residual * b * (1 - z**2)  # d domain / d (W x)
 expected_W = torch.outer(delta_task - lam * delta_domain, features_in)
 expected_b = 2 * domain_residual * z
-for name, gradient_W, gradient_b in (
-    ("autograd", autograd_W, autograd_b),
-    ("torch.func.grad", func_W, func_b),
-):
+for name, (gradient_W, gradient_b) in gradients.items():
     print(
-        f"{name:<16} max |grad W - by hand| =",
+        f"{name:<18} max |grad W - by hand| =",
         f"{(gradient_W - expected_W).abs().max():.1e}",
         f"| max |grad b - by hand| = {(gradient_b - expected_b).abs().max():.1e}",
     )
     # float64 defaults: tanh and a few sums of 4 terms, in other orders.
     torch.testing.assert_close(gradient_W, expected_W)
     torch.testing.assert_close(gradient_b, expected_b)
+
+# %%
+# The forms agree on :math:`v^\top J` and part ways beyond it. The gradient
+# holds the domain head's residual :math:`b^\top r_\lambda(z) -
+# y_{\text{domain}}`, and differentiating the gradient again, as
+# :func:`torch.func.hessian` (``jacfwd`` over ``jacrev``) does, takes the
+# derivative of :math:`r_\lambda(z)` that each form gives: :math:`-\lambda I`
+# for the detach form and for the Function with the ``jvp`` rule above,
+# :math:`I` for the hook form (the copy is :math:`z`; the hook changes only
+# the backward pass). So the Hessians with respect to :math:`W` of the first
+# two are one matrix, and the hook form's another; the Function without a
+# ``jvp`` rule raises, as ``jacfwd`` did.
+
+second = {
+    name: hessian(adversarial_loss)(W, b, reversal)
+    for name, reversal in (
+        ("detach", reverse_by_detach),
+        ("hook", reverse_by_hook),
+        ("Function with jvp", reverse_both_modes),
+    )
+}
+gap = (second["detach"] - second["hook"]).abs().max()
+print(f"hessian wrt W, 12 x 12: max |detach - hook| = {gap:.2f}")
+# float64 defaults: the same products and tanh, in other orders.
+torch.testing.assert_close(second["Function with jvp"], second["detach"])
+assert gap > 0.1  # far from rounding
+show_error(
+    lambda: hessian(adversarial_loss)(W, b, reverse),
+    NotImplementedError,
+    "must implement the jvp",
+)
 
 # %%
 # .. _clipping-with-a-tensor-hook:
@@ -542,9 +669,15 @@ with torch.no_grad():
 h_net = net[0](x_in).detach()
 delta_net = net[2].weight.detach()[0] * (1 - torch.tanh(h_net) ** 2)
 tau_net = 0.5 * delta_net.abs().max().item()
-net[1].register_full_backward_hook(
-    lambda module, grad_input, grad_output: (grad_input[0].clamp(-tau_net, tau_net),)
-)
+hook_calls = []
+
+
+def clip_grad_input(module, grad_input, grad_output):
+    hook_calls.append(module)
+    return (grad_input[0].clamp(-tau_net, tau_net),)
+
+
+net[1].register_full_backward_hook(clip_grad_input)
 net(x_in).sum().backward()
 expected_weight = torch.outer(delta_net.clamp(-tau_net, tau_net), x_in)
 clipped_entries = (delta_net.abs() > tau_net).sum().item()
@@ -552,18 +685,18 @@ print(
     f"full backward hook: {clipped_entries} of 5 entries clipped,",
     f"max |grad - by hand| = {(net[0].weight.grad - expected_weight).abs().max():.1e}",
 )
-assert 0 < clipped_entries < 5
+assert 0 < clipped_entries < 5 and len(hook_calls) == 1
 # float64 defaults: tanh and one outer product.
 torch.testing.assert_close(net[0].weight.grad, expected_weight)
 
 # %%
-# Under :mod:`torch.func` the module's hook is refused, with the error of
-# the gradient reversal above: torch runs full backward hooks through an
-# ``autograd.Function`` of its own that takes ``ctx`` in ``forward``
-# (``BackwardHookFunction``, in `torch/nn/modules/_functions.py
+# The reverse-mode transforms (``grad``, ``vjp``, ``jacrev``, and
+# ``hessian`` through its inner ``jacrev``) refuse the module's hook, with
+# the error of the ctx-in-forward reversal above: torch passes the module's
+# inputs and outputs through an ``autograd.Function`` of its own that takes
+# ``ctx`` in ``forward`` (``BackwardHookFunction``, in
+# `torch/nn/modules/_functions.py
 # <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/nn/modules/_functions.py>`_).
-# A tensor hook inside the function, as in the previous section, is the
-# route that works.
 
 net_params = {name: p.detach() for name, p in net.named_parameters()}
 show_error(
@@ -571,6 +704,79 @@ show_error(
     RuntimeError,
     "must override the setup_context staticmethod",
 )
+
+
+def summed_net(x):
+    return functional_call(net, net_params, (x,)).sum()
+
+
+refusals = {
+    "vjp": lambda: vjp(summed_net, x_in),
+    "jacrev": lambda: jacrev(summed_net)(x_in),
+    "hessian": lambda: hessian(summed_net)(x_in),
+}
+for name, call in refusals.items():
+    try:  # the same error as grad's, not printed again
+        call()
+    except RuntimeError as error:
+        assert "must override the setup_context staticmethod" in str(error), name
+    else:
+        raise AssertionError(f"{name}: expected the setup_context error")
+
+# %%
+# ``vmap`` and the forward-mode transforms (``jvp``, ``jacfwd``) raise
+# nothing, and the hook does nothing there: torch wraps the tensors only
+# when one of them requires grad with grad mode on (`torch/utils/hooks.py
+# <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/utils/hooks.py>`_),
+# and inside these transforms none does, even when the module's own
+# parameters require grad. ``jacfwd`` returns the unclipped derivative
+# :math:`A^\top \delta`, with :math:`A` the first layer's weight; and
+# autograd's backward pass through the output of ``vmap(net)``, on two
+# inputs, gives that weight the unclipped :math:`\sum_i \delta_i x_i^\top`
+# without calling the hook. A tensor hook inside the function, as in the
+# previous section, is the route that works in reverse mode.
+
+
+def net_output(x):
+    return functional_call(net, net_params, (x,))
+
+
+forward_jacobian = jacfwd(net_output)(x_in)[0]
+forward_tangent = jvp(net_output, (x_in,), (x_in,))[1]  # J x, with x as tangent
+batched_outputs = vmap(net_output)(torch.stack((x_in, -x_in)))
+first_weight = net[0].weight.detach()
+unclipped = first_weight.T @ delta_net
+clipped_net = first_weight.T @ delta_net.clamp(-tau_net, tau_net)
+print(
+    "jacfwd: max |J - A^T delta| =",
+    f"{(forward_jacobian - unclipped).abs().max():.1e};",
+    f"hook calls after jacfwd and vmap: {len(hook_calls)}",
+)
+assert len(hook_calls) == 1  # the autograd backward pass above, only
+# float64 defaults: tanh and a product with A, in other orders.
+torch.testing.assert_close(forward_jacobian, unclipped)
+torch.testing.assert_close(forward_tangent, (unclipped @ x_in).reshape(1))
+torch.testing.assert_close(
+    batched_outputs, torch.stack((net_output(x_in), net_output(-x_in)))
+)
+assert (unclipped - clipped_net).abs().max() > 1e-3  # far from rounding
+
+two_inputs = torch.stack((x_in, -x_in))
+net.zero_grad()
+vmap(net)(two_inputs).sum().backward()
+h_two = two_inputs @ first_weight.T + net[0].bias.detach()  # row i is h_i
+deltas_net = net[2].weight.detach()[0] * (1 - torch.tanh(h_two) ** 2)
+unclipped_weight = deltas_net.T @ two_inputs  # sum_i delta_i x_i^T
+print(
+    "vmap(net), then backward: max |grad - sum_i delta_i x_i^T| =",
+    f"{(net[0].weight.grad - unclipped_weight).abs().max():.1e};",
+    f"hook calls: {len(hook_calls)}",
+)
+assert len(hook_calls) == 1
+# float64 defaults: tanh and sums of 2 products, in other orders.
+torch.testing.assert_close(net[0].weight.grad, unclipped_weight)
+clipped_weight = deltas_net.clamp(-tau_net, tau_net).T @ two_inputs
+assert (unclipped_weight - clipped_weight).abs().max() > 1e-3  # far from rounding
 
 # %%
 # The picture
@@ -635,13 +841,20 @@ plt.show()
 #   mode only (autograd, ``vjp``, ``grad``, ``jacrev``); ``jvp``,
 #   ``jacfwd`` and the outer pass of ``hessian`` differentiate through it.
 #   A ``no_grad`` around a transform's call is ignored.
-# * ``x + (q(x) - x).detach()`` has the value ``q(x)`` exactly and the VJP
-#   :math:`v`. Gradient reversal needs an ``autograd.Function``; with
-#   ``setup_context`` it runs under ``torch.func`` too.
+# * ``x + (q(x) - x).detach()`` has the value ``q(x)`` (exactly for the
+#   quantiser here; in general up to the rounding of the sum) and the VJP
+#   :math:`v`. Gradient reversal is the same trick,
+#   ``z.detach() - lam * (z - z.detach())``, and then works under every
+#   transform. A tensor hook returning :math:`-\lambda v` works in reverse
+#   mode; an ``autograd.Function`` with ``setup_context`` works under
+#   autograd, ``vmap`` and the reverse-mode transforms, and forward mode
+#   (``jvp``, ``jacfwd``, ``hessian``) needs a ``jvp`` rule as well. Under
+#   ``hessian`` the hook form gives another matrix than the detach form.
 # * A tensor hook replaces the :math:`v` that reaches a tensor, under
 #   autograd and the reverse-mode transforms, and sees one sample's
-#   :math:`v` under ``vmap``; a module's full backward hook works with
-#   autograd and is refused under ``torch.func``.
+#   :math:`v` under ``vmap``. A module's full backward hook works with
+#   autograd; ``grad``, ``vjp`` and ``jacrev`` refuse it, and under
+#   ``vmap``, ``jvp`` and ``jacfwd`` it is skipped without an error.
 #
 # A ``torch.where`` hides a NaN of the branch it did not select from the
 # value, not from the gradient:
