@@ -112,8 +112,8 @@ assert block_shapes == {
 
 # %%
 # The VJP's cotangent has the output's structure, and its result the input's.
-# ``vjp`` returns a tuple with one entry per positional argument of ``f``:
-# here one, the dict.
+# ``vjp`` returns the output and ``vjp_fn``; ``vjp_fn`` returns a tuple with
+# one entry per positional argument of ``f``: here one, the dict.
 
 v = {
     "u": torch.randn(3, generator=generator, dtype=torch.float64),
@@ -128,7 +128,10 @@ assert {name: leaf.shape for name, leaf in vjp_result.items()} == {
 
 # %%
 # A cotangent whose structure differs from the output's is refused, with
-# both structures in the message (``*`` is a leaf):
+# both structures in the message (``*`` is a leaf). In torch's pytrees a
+# dict's key order is part of its structure, so the same keys in another
+# order are refused too (JAX sorts a dict's keys, and would accept them); so
+# is a list where the output has a tuple (below, for ``g``).
 
 
 NBSP = "\N{NO-BREAK SPACE}"  # not whitespace to textwrap
@@ -153,6 +156,10 @@ def raised(call, expected_text):
 
 raised(lambda: vjp_fn({"u": v["u"]}), "Expected pytree structure of cotangents")
 raised(lambda: vjp_fn((v["u"], v["w"])), "Expected pytree structure of cotangents")
+raised(
+    lambda: vjp_fn({"w": v["w"], "u": v["u"]}),
+    "Expected pytree structure of cotangents",
+)
 
 # %%
 # Every leaf of a differentiated argument must be a tensor: a Python number
@@ -241,13 +248,15 @@ torch.testing.assert_close(d_sum_dx, torch.zeros(3, dtype=torch.float64))
 torch.testing.assert_close((d_sum_dy, d_sum_dz), (z, y), rtol=0, atol=0)
 
 # %%
-# ``vjp`` of the same function takes its cotangent as a pair (a tensor and a
-# scalar, like the outputs) and returns one entry per argument, the second a
-# pair again: :math:`(c_1 \odot y,\ (c_1 \odot x + c_2 z,\ c_2 y))`.
+# The ``vjp_fn`` of the same function takes its cotangent as a pair (a
+# tensor and a scalar, like the outputs; a list is refused) and returns one
+# entry per argument, the second a pair again:
+# :math:`(c_1 \odot y,\ (c_1 \odot x + c_2 z,\ c_2 y))`.
 
 c1 = torch.randn(3, generator=generator, dtype=torch.float64)
 c2 = torch.tensor(2.0, dtype=torch.float64)
 _, g_vjp_fn = vjp(g, x, (y, z))
+raised(lambda: g_vjp_fn([c1, c2]), "Expected pytree structure of cotangents")
 for_x, (for_y, for_z) = g_vjp_fn((c1, c2))
 print(
     "vjp of g:",
@@ -337,7 +346,8 @@ print("grad_and_value returns (gradient, (value, aux)); both checked")
 _, vjp_fn_aux, aux = vjp(lambda w: (w * x, {"norm": w.norm()}), weights, has_aux=True)
 jac_w, aux_jac = jacrev(lambda w: (w * x, {"norm": w.norm()}), has_aux=True)(weights)
 print("vjp aux:", {k: round(t.item(), 4) for k, t in aux.items()})
-# Exact: both are the derivative x times a one-hot, and the same norm call.
+# Exact: each entry on both sides is one product, x times v_u's entry (or, in
+# jacrev's rows, times a one-hot's 1 or 0), rounded once; and the same norm call.
 torch.testing.assert_close(vjp_fn_aux(v["u"])[0], x * v["u"], rtol=0, atol=0)
 torch.testing.assert_close(jac_w, torch.diag(x), rtol=0, atol=0)
 torch.testing.assert_close(aux["norm"], weights.norm(), rtol=0, atol=0)
@@ -357,7 +367,9 @@ print(
     "| input with grad",
     predictions_leaf.requires_grad,
 )
+# The graph it holds: a grad_fn, through which the input's gradient flows.
 assert not predictions.requires_grad and predictions_leaf.requires_grad
+assert predictions_leaf.grad_fn is not None
 (through_aux,) = torch.autograd.grad(predictions_leaf.sum(), w_leaf)
 torch.testing.assert_close(through_aux, x, rtol=0, atol=0)  # exact: 1 * x
 
@@ -468,8 +480,10 @@ torch.testing.assert_close(ntk, expected_ntk, rtol=1e-12, atol=1e-12)
 # :math:`J^\top v` as a dict like ``params``, and a JVP takes its tangent as
 # one. ``flatten`` and ``unflatten`` connect the two: the VJP's dict,
 # flattened, is ``J.T @ v``, and a JVP of that dict, unflattened from it, is
-# one column of the NTK, :math:`\Theta v = J (J^\top v)` with no matrix
-# formed (:ref:`sphx_glr_auto_examples_higher_order_plot_06_ntk_and_gauss_newton.py`
+# the NTK times :math:`v`, :math:`\Theta v = J (J^\top v)`, with no matrix
+# formed: a combination of all the NTK's columns, weighted by the entries of
+# :math:`v`, and one column only for a one-hot :math:`v`
+# (:ref:`sphx_glr_auto_examples_higher_order_plot_06_ntk_and_gauss_newton.py`
 # builds on this product).
 
 cotangent = torch.randn(B, K, generator=generator, dtype=torch.float64)
@@ -478,8 +492,12 @@ _, pullback = vjp(outputs, params)
 ntk_v = torch.func.jvp(
     outputs, (params,), (unflatten(flatten(parameter_shaped), params),)
 )[1]
-# Sums of B K = 8 products against sums of B = 4 (the VJP skips J's zeros),
-# of terms of size < 10: within 1e-12 on any machine.
+magnitudes = torch.kron(X.abs() @ X.abs().T + ones_B, torch.eye(K, dtype=torch.float64))
+# Both routes add products J_jk J_ik v_i (J^T v: sums of B K = 8 against the
+# VJP's B = 4, which skips J's zeros), at most 16 terms to an entry, whose sizes
+# add to < 20 ((|X| |X|^T + 1) kron I_K times |v|, asserted): errors under
+# 16 eps x 20 = 7e-14 on any machine; 1e-12 is ample.
+assert (magnitudes @ cotangent.abs().flatten()).max() < 20
 torch.testing.assert_close(
     flatten(parameter_shaped), J.T @ cotangent.flatten(), rtol=1e-12, atol=1e-12
 )
@@ -516,7 +534,8 @@ for older_api in (
 # with a leading batch dimension) and runs them as one batched backward
 # pass. With :mod:`torch.autograd`, the graph of one forward pass serves
 # many calls of :func:`torch.autograd.grad` if each but the last passes
-# ``retain_graph=True``; without it the first call frees the graph.
+# ``retain_graph=True``; without it the first call frees the tensors the
+# graph saved, and the second raises.
 # :ref:`sphx_glr_auto_examples_jacobians_plot_03_functional_to_torch_func.py`
 # shows that error and counts the backward passes of each route.
 # The five one-hot cotangents of ``f``'s five outputs give the five rows of
@@ -666,8 +685,9 @@ plt.show()
 # What to remember
 # ----------------
 #
-# * :mod:`torch.func` follows the structure it is given: a cotangent has the
-#   output's structure, a VJP the input's, and a Jacobian of a dict by a dict
+# * :mod:`torch.func` follows the structure it is given: a cotangent has
+#   exactly the output's structure (a dict's key order included, a tuple not
+#   a list), a VJP the input's, and a Jacobian of a dict by a dict
 #   is a dict of dicts of blocks shaped ``out.shape + in.shape``.
 # * ``has_aux=True`` passes an extra output through ``grad``, ``vjp`` and
 #   ``jacrev``; ``grad_and_value`` returns ``(gradient, value)`` from one
