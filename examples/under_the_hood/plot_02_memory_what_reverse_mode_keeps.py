@@ -7,9 +7,10 @@ Most VJPs need tensors from the forward pass (a product needs its factors,
 has to keep them from the moment the forward pass computes them until the
 backward pass uses them. How many bytes is that, how does it grow with
 depth, and what do forward mode, ``jacrev``'s ``chunk_size`` and
-activation checkpointing change? This page counts the bytes exactly, with
-:class:`torch.autograd.graph.saved_tensors_hooks` and with the memory records
-of :class:`torch.profiler.profile`.
+activation checkpointing change (and how does checkpointing get along with
+``autograd.grad``, double backward and ``torch.func``)? This page counts
+the bytes exactly, with :class:`torch.autograd.graph.saved_tensors_hooks`
+and with the memory records of :class:`torch.profiler.profile`.
 """
 
 # %%
@@ -56,6 +57,7 @@ of :class:`torch.profiler.profile`.
 import json
 import tempfile
 import textwrap
+import warnings
 
 import matplotlib.pyplot as plt
 import torch
@@ -601,12 +603,12 @@ segment_lengths = [1, 2, 4, 8, 16]
 checkpoint_saved, checkpoint_peak, checkpoint_calls = [], [], []
 
 
-def checkpointed(h, k, preserve_rng_state=False):
+def checkpointed(h, k, preserve_rng_state=False, use_reentrant=False):
     for start in range(0, depth, k):
         h = checkpoint(
             lambda h, start=start: network_slice(h, start, k),
             h,
-            use_reentrant=False,
+            use_reentrant=use_reentrant,
             preserve_rng_state=preserve_rng_state,
         )
     return h
@@ -686,6 +688,95 @@ assert checkpoint_peak[0] == checkpoint_peak[-1] == reverse_peak[-1], (
     "the extremes gain nothing"
 )
 assert best == 4 == depth**0.5, "the lowest peak should be at k = sqrt(L)"
+
+# %%
+# .. _checkpoint-autograd-grad:
+#
+# Checkpointing with ``autograd.grad`` and double backward
+# --------------------------------------------------------
+#
+# Every checkpoint above passes ``use_reentrant=False``. With
+# ``use_reentrant=True``, the older implementation, a checkpoint is an
+# :class:`~torch.autograd.Function` whose backward recomputes the segment,
+# runs a backward pass of its own over it with
+# :func:`torch.autograd.backward`, and returns what that pass left in the
+# ``.grad`` of the segment's input. It refuses :func:`torch.autograd.grad`
+# (and ``.backward(inputs=...)``):
+
+try:
+    torch.autograd.grad(checkpointed(x_leaf, 4, use_reentrant=True).sum(), x_leaf)
+    raise AssertionError("the reentrant checkpoint accepted autograd.grad")
+except RuntimeError as error:
+    message = str(error)
+    print(textwrap.fill("RuntimeError: " + message, width=86))
+    assert "torch.utils.checkpoint is incompatible with .grad()" in message
+
+# %%
+# ``use_reentrant=False`` works with :func:`torch.autograd.grad` (the loop
+# above) and also differentiates twice: the Hessian-vector product
+# :math:`Hu` of :math:`y`, from ``create_graph=True`` and a second
+# ``autograd.grad``, is the one without checkpointing. The price grows
+# again: the second backward pass recomputes every segment once more,
+# :math:`3L` layer calls in all.
+#
+# The reentrant checkpoint fails quietly instead. Its inner backward pass
+# builds no graph, even under ``loss.backward(create_graph=True)``, so the
+# gradient it returns is a constant to the second backward pass. If the loss
+# has no other term, the gradient has no graph at all, and a second
+# ``autograd.grad`` raises; if it has one, the second derivative silently
+# leaves out the checkpointed segment. Below the loss is :math:`y` plus
+# :math:`\lVert x \rVert^2`, whose HVP is :math:`2u`, and :math:`2u` is all
+# the reentrant route returns. (``backward(create_graph=True)`` into a
+# leaf also warns about a reference cycle,
+# :ref:`backward-create-graph-reference-cycle`; the cell silences that
+# warning and clears ``.grad``.)
+
+
+def hessian_vector_product(output_of):
+    """(H u, layer calls) for y = OUTPUT_OF(x).sum(), by double backward."""
+    global layer_calls
+    layer_calls = 0
+    output = output_of(x_leaf).sum()
+    (gradient,) = torch.autograd.grad(output, x_leaf, create_graph=True)
+    (product,) = torch.autograd.grad((gradient * u).sum(), x_leaf)
+    return product, layer_calls
+
+
+plain_hvp, plain_hvp_calls = hessian_vector_product(lambda h: network(h, depth))
+checkpoint_hvp, checkpoint_hvp_calls = hessian_vector_product(
+    lambda h: checkpointed(h, 4)
+)
+
+x_reentrant = x.clone().requires_grad_()
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # the reference-cycle warning (see above)
+    loss = checkpointed(x_reentrant, 4, use_reentrant=True).sum()
+    (loss + (x_reentrant**2).sum()).backward(create_graph=True)
+    reentrant_gradient, x_reentrant.grad = x_reentrant.grad, None
+    checkpointed(x_reentrant, 4, use_reentrant=True).sum().backward(create_graph=True)
+    alone_has_graph, x_reentrant.grad = x_reentrant.grad.requires_grad, None
+(reentrant_hvp,) = torch.autograd.grad((reentrant_gradient * u).sum(), x_reentrant)
+
+print(
+    f"layer calls for H u: {plain_hvp_calls} without checkpoints,"
+    f" {checkpoint_hvp_calls} with (L = {depth})"
+)
+print(f"largest |entry| of H u: {plain_hvp.abs().max().item():.2f}")
+print(
+    "reentrant, loss y + |x|^2: max |HVP - 2u| ="
+    f" {(reentrant_hvp - 2 * u).abs().max().item():.1e}"
+)
+print("reentrant, loss y alone: does the gradient have a graph?", alone_has_graph)
+assert (plain_hvp_calls, checkpoint_hvp_calls) == (depth, 3 * depth)
+assert not alone_has_graph
+# The same operations on the same numbers, recomputed, as for the gradient above:
+# bit-identical on any one machine; 1e-12 is only slack.
+torch.testing.assert_close(checkpoint_hvp, plain_hvp, rtol=1e-12, atol=1e-12)
+# the first derivative is right: y's gradient plus 2x ...
+torch.testing.assert_close(reentrant_gradient, plain_gradient + 2 * x)
+# ... the second is the HVP of |x|^2 alone: H u is missing
+torch.testing.assert_close(reentrant_hvp, 2 * u)
+assert plain_hvp.abs().max() > 1, "and H u is not small"
 
 # %%
 # .. _torch-func-memory-chunk-size:
@@ -839,6 +930,95 @@ assert max(jacrev_peak) < jacfwd_rule_peak < jacfwd_peak / 5, (
 # count is the same for every :math:`c`), but the VJPs run as :math:`m / c`
 # separate batches instead of one.
 #
+# .. _vmap-over-checkpoint:
+#
+# ``torch.func`` over a checkpointed network
+# ------------------------------------------
+#
+# Inside a function handed to a ``torch.func`` transform, each kind of
+# checkpoint meets a limit. ``use_reentrant=False`` is built on saved-tensor
+# hooks, which :func:`torch.func.grad`, :func:`torch.func.vjp` and
+# :func:`torch.func.jacrev` refuse (as above). ``use_reentrant=True`` is an
+# :class:`~torch.autograd.Function` without a ``setup_context`` method, and
+# no transform accepts one, not even :func:`torch.func.vmap` alone. And
+# ``vmap`` of the non-reentrant checkpoint runs forward, but an ordinary
+# backward pass through its output fails: the segments are recomputed
+# there, outside ``vmap``, from the inputs the checkpoint kept, which are
+# ``vmap``'s batched tensors (the error is raised inside a layer). The cell
+# tries the three on four samples.
+
+samples = x[:4]
+samples_leaf = samples.clone().requires_grad_()
+
+
+def checkpointed_sum(use_reentrant):
+    return lambda h: checkpointed(h, 4, use_reentrant=use_reentrant).sum()
+
+
+def vmap_then_backward():
+    outputs = torch.func.vmap(checkpointed_sum(False))(samples_leaf)
+    return torch.autograd.grad(outputs.sum(), samples_leaf)
+
+
+attempts = {  # name: (what runs, the stable part of torch's message)
+    "vmap(grad(f)), use_reentrant=False": (
+        lambda: torch.func.vmap(torch.func.grad(checkpointed_sum(False)))(samples),
+        "don't yet support saved tensor hooks",
+    ),
+    "vmap(f), use_reentrant=True": (
+        lambda: torch.func.vmap(checkpointed_sum(True))(samples),
+        "must override the setup_context staticmethod",
+    ),
+    "vmap(f), use_reentrant=False, then autograd.grad": (
+        vmap_then_backward,
+        "your tensor may have escaped from inside a function being vmapped",
+    ),
+}
+for name, (attempt, stable_part) in attempts.items():
+    try:
+        attempt()
+        raise AssertionError(f"{name} ran")
+    except RuntimeError as error:
+        print(name + ":")
+        message = str(error).split(" For more details")[0]
+        print(
+            textwrap.fill(
+                "RuntimeError: " + message,
+                width=86,
+                initial_indent="  ",
+                subsequent_indent="  ",
+            )
+        )
+        assert stable_part in str(error), str(error)
+
+# %%
+# Forward mode records no backward graph, so under :func:`torch.func.jacfwd`
+# a checkpoint has nothing to recompute: ``vmap(jacfwd(f))`` runs with
+# ``use_reentrant=False``, calls each layer once, and gives the per-sample
+# gradients. Since the samples are independent, those are the rows of the
+# gradient of the whole batch, ``plain_gradient`` above, from one ordinary
+# backward pass, where checkpointing works. Under ``jacfwd`` the checkpoint
+# saves no memory: the profiler's peak is higher with it than without.
+
+forward_mode = {}
+for name, function in (
+    ("without checkpoints", lambda h: network(h, depth).sum()),
+    ("with checkpoints", checkpointed_sum(False)),
+):
+    layer_calls = 0
+    peak, per_sample_gradient = peak_bytes(
+        lambda: torch.func.vmap(torch.func.jacfwd(function))(samples)
+    )
+    forward_mode[name] = peak, layer_calls
+    print(f"vmap(jacfwd), {name}: {layer_calls} layer calls, peak {peak} bytes")
+    # Forward mode multiplies the same layer Jacobians in the other order: the two
+    # differ by rounding of order 16 layers x 64-term sums x eps x entries of size
+    # about 1, some 1e-13, far inside assert_close's float64 defaults.
+    torch.testing.assert_close(per_sample_gradient, plain_gradient[:4])
+assert all(calls == depth for _, calls in forward_mode.values()), "no recomputation"
+assert forward_mode["with checkpoints"][0] > forward_mode["without checkpoints"][0]
+
+# %%
 # The picture
 # -----------
 #
@@ -942,6 +1122,12 @@ plt.show()
 #   such as ``mm``, which on a CPU copies the zero into a dense matrix first.
 #   ``jacrev``'s ``chunk_size`` and checkpointing lower the peak by doing the
 #   same work in pieces or twice.
+# * Checkpoint with ``use_reentrant=False``: it works with ``autograd.grad``
+#   and double backward (each backward pass recomputes the segments), where
+#   the reentrant one refuses ``autograd.grad`` and silently drops its
+#   segment from second derivatives. No checkpoint works under
+#   ``torch.func``'s reverse-mode transforms; under ``jacfwd`` it recomputes
+#   nothing and saves no memory.
 # * On a CPU, measure memory deterministically: saved-tensor hooks for what
 #   the graph keeps, the profiler's memory records (the allocator's running
 #   total) for the peak of live tensor bytes.
