@@ -8,10 +8,11 @@ AOTAutograd traces the forward pass *and* its VJPs into one joint graph of
 ATen operations, cuts it into a forward graph and a backward graph, and
 hands both to a compiler. Which operations end up in the backward graph,
 which tensors cross from one graph to the other, and are the gradients
-those of eager mode? This page captures both graphs with the ``aot_eager``
-recipe and with ``aot_eager_decomp_partition``, which adds inductor's
-decomposition table. Both run the graphs without generating code, so no
-C++ compiler is needed.
+those of eager mode? (And what of double backward, and of ``torch.func``
+transforms, under :func:`torch.compile`?) This page captures both graphs
+with the ``aot_eager`` recipe and with ``aot_eager_decomp_partition``,
+which adds inductor's decomposition table. Both run the graphs without
+generating code, so no C++ compiler is needed.
 """
 
 # %%
@@ -71,6 +72,7 @@ C++ compiler is needed.
 
 import collections
 import inspect
+import textwrap
 
 import matplotlib.pyplot as plt
 import torch
@@ -635,6 +637,150 @@ assert removed > 0, "the joint-graph passes removed no alias"
 assert len(static_inputs) == 3 and not any(static_inputs), static_inputs
 print("static_lifetime_input_indices, as each partition received it:", static_inputs)
 
+# %%
+# .. _compile-double-backward:
+#
+# Double backward through a compiled function
+# -------------------------------------------
+#
+# A Hessian-vector product by double backward differentiates the backward
+# pass. For :math:`f` (:math:`\bar x = w \odot \cos x`) and a direction
+# :math:`u`, :math:`Hu = -(w \odot \sin x) \odot u`. With
+# ``create_graph=True`` the backward graph that AOTAutograd compiled still
+# runs, and its result :math:`\bar x` has a ``grad_fn``: the node of an
+# autograd function, ``CompiledFunctionBackward`` in
+# `torch/_functorch/_aot_autograd/runtime_wrappers.py
+# <https://github.com/pytorch/pytorch/blob/v2.13.0/torch/_functorch/_aot_autograd/runtime_wrappers.py>`__,
+# whose backward only raises. So the error comes at the second
+# ``autograd.grad``. Inductor, the default backend, compiles through
+# AOTAutograd too (the sections above); it is not run on this page.
+# ``backend="eager"``, Dynamo's capture alone, runs the captured operations
+# as eager autograd records them, and double backward works.
+
+torch._dynamo.reset()
+x_value, w_value = x.detach(), w.detach()
+direction = torch.randn(n, generator=generator, dtype=torch.float64)
+hvp_by_hand = -(w_value * torch.sin(x_value)) * direction  # H u, H diagonal
+
+double_backward = {}
+for backend in ("aot_eager", "eager"):
+    compiled_f = torch.compile(f, backend=backend, fullgraph=True)
+    (x_bar,) = torch.autograd.grad(compiled_f(x, w), x, create_graph=True)
+    print(f"{backend}: x-bar's grad_fn is {type(x_bar.grad_fn).__name__}")
+    try:
+        (double_backward[backend],) = torch.autograd.grad((x_bar * direction).sum(), x)
+    except RuntimeError as error:
+        print(textwrap.fill(f"RuntimeError: {str(error).splitlines()[0]}", width=86))
+        double_backward[backend] = error
+error = double_backward["aot_eager"]
+assert "aot_autograd does not currently support double backward" in str(error)
+
+# %%
+# Two ways around it: leave the part that is differentiated twice to eager
+# autograd, as ``backend="eager"`` or no compilation at all does; or write
+# the whole HVP with ``torch.func`` (forward over reverse,
+# :func:`torch.func.jvp` of :func:`torch.func.grad`) and compile that
+# function. Dynamo then traces the transforms into one graph
+# (``fullgraph=True`` raises at any graph break) and AOTAutograd gets the
+# HVP as a function of its own, with no backward of a compiled backward to
+# run.
+
+
+def hvp_forward_over_reverse(x, w, direction):
+    return torch.func.jvp(lambda x: torch.func.grad(f)(x, w), (x,), (direction,))[1]
+
+
+compiled_hvp = torch.compile(
+    hvp_forward_over_reverse, backend="aot_eager", fullgraph=True
+)
+hvp_by_route = {
+    "eager": hvp_forward_over_reverse(x_value, w_value, direction),
+    'backend="eager", double backward': double_backward["eager"],
+    'torch.func, backend="aot_eager"': compiled_hvp(x_value, w_value, direction),
+}
+for name, hvp in hvp_by_route.items():
+    error = (hvp - hvp_by_hand).abs().max().item()
+    print(f"{name:<34} max |H u - by hand| = {error:.1e}")
+    # elementwise products of sin, cos and their inputs, rounded in another order:
+    # a few eps of values below 10, inside assert_close's float64 defaults
+    torch.testing.assert_close(hvp, hvp_by_hand)
+
+# %%
+# .. _compile-jacrev-vmap:
+#
+# Compiling ``jacrev``, ``jacfwd`` and ``vmap``
+# ---------------------------------------------
+#
+# Dynamo traces the ``torch.func`` transforms it meets inside the function
+# it compiles. The per-sample Jacobian of :math:`\tanh(x W_1)`, a
+# :math:`32 \times 16` matrix :math:`\operatorname{diag}(1 - h^2)\, W_1^\top`
+# per row :math:`x` of the data, compiles with ``fullgraph=True`` by
+# :func:`torch.func.jacrev` and by :func:`torch.func.jacfwd`, each under
+# :func:`torch.func.vmap`. A backend of one's own, any callable that takes
+# the graph and returns a function, counts the graphs Dynamo hands over
+# (this one runs each as it is). Batches of 8, 4, 6 and 8 rows make two: the
+# first for 8 rows, the second, at the first new size, with the batch size a
+# symbol, one more input of the graph; no later size compiles another. The
+# Jacobians have the right shapes and values at every size.
+
+dynamo_graphs = []
+
+
+def counting_backend(graph_module, example_inputs):
+    dynamo_graphs.append(graph_module)
+    return graph_module.forward
+
+
+def tanh_layer(rows):
+    return torch.tanh(rows @ W1_value)
+
+
+W1_value = W1.detach()
+for transform in (torch.func.jacrev, torch.func.jacfwd):
+    dynamo_graphs.clear()
+    compiled_jacobians = torch.compile(
+        torch.func.vmap(transform(tanh_layer)), backend=counting_backend, fullgraph=True
+    )
+    for rows in (8, 4, 6, 8):
+        jacobians = compiled_jacobians(data[:rows])
+        h = tanh_layer(data[:rows])
+        by_hand = (1 - h**2)[:, :, None] * W1_value.T  # (rows, 32, 16)
+        # one product and tanh's slope per entry either way: a few eps of values
+        # below 10, inside assert_close's float64 defaults
+        torch.testing.assert_close(jacobians, by_hand)
+    graph_inputs = [
+        sum(node.op == "placeholder" for node in graph.graph.nodes)
+        for graph in dynamo_graphs
+    ]
+    print(
+        f"vmap({transform.__name__}), batches of 8, 4, 6, 8 rows:"
+        f" {len(dynamo_graphs)} graphs, with {graph_inputs} inputs"
+    )
+    assert graph_inputs == [2, 3], "the data and W1; then the batch size too"
+
+# %%
+# The other order, a transform of a compiled function, is refused with
+# ``fullgraph=True`` (the message goes on: wrap the transform in the
+# compiled function too); without it, Dynamo gives up on the function and
+# runs it eagerly: the result is right, but no graph was compiled.
+
+torch._dynamo.reset()
+dynamo_graphs.clear()
+try:
+    torch.func.vmap(
+        torch.compile(tanh_layer, backend=counting_backend, fullgraph=True)
+    )(data)
+    raise AssertionError("vmap of a compiled function compiled it")
+except RuntimeError as error:  # Dynamo's Unsupported, a RuntimeError
+    print(f"{type(error).__name__}: {str(error).splitlines()[0]}")
+    assert "Unsupported functorch tracing attempt" in str(error)
+torch._dynamo.reset()
+rows_eager = torch.func.vmap(torch.compile(tanh_layer, backend=counting_backend))(data)
+print("vmap(torch.compile(f)) without fullgraph: graphs compiled", len(dynamo_graphs))
+assert len(dynamo_graphs) == 0
+# run eagerly: the same kernels on the same operands, so bit-identical results
+torch.testing.assert_close(rows_eager, tanh_layer(data), rtol=0, atol=0)
+
 torch._dynamo.reset()  # leave no compiled code behind for later examples
 
 # %%
@@ -738,6 +884,11 @@ plt.show()
 #   compiler; inductor also runs its own graph passes before the trace,
 #   before the cut and after it (pre-grad, joint-graph, post-grad), and
 #   compiles what they leave. Check compiled gradients against eager ones.
+# * AOTAutograd's compiled backward cannot be differentiated again: for a
+#   Hessian-vector product, compile the whole HVP written with
+#   ``torch.func``, or leave that part to eager autograd. Compile the
+#   transformed function (``torch.compile(vmap(jacrev(f)))``), not a
+#   transform of a compiled one.
 #
 # Next: back to the overview, :doc:`/concepts/choosing_a_method`.
 # Reference: :func:`torch.compile`, :class:`torch.autograd.graph.saved_tensors_hooks`,
