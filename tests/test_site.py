@@ -19,6 +19,7 @@ from pathlib import Path
 import yaml
 from bs4 import BeautifulSoup, SoupStrainer
 from conftest import EXAMPLES, REPO, first_tutorial, soup, tutorial_page
+from questions_page import has_check
 from sitebuild import CONF, SITE_PREFIX, make_command
 
 TORCH_DOCS = CONF["TORCH_DOCS"]
@@ -503,3 +504,33 @@ def test_edit_and_view_links_point_at_sources_not_generated_files(site):
             found[path] = bad
     assert tutorials >= 10
     assert not found, found
+
+
+def test_every_question_links_to_a_section_of_an_executed_page_that_checks(site):
+    """docs/questions.md in the built site: under each question, every link
+    lands on an element that exists, in a section whose code asserts, on a
+    tutorial page the build ran (tests/questions_page.py says what asserts)."""
+    questions = soup(site.html / "questions.html").select("section section section")
+    assert len(questions) >= 40, len(questions)
+    pages = {}
+    for question in questions:
+        title = question.find("h3").get_text(" ", strip=True)
+        hrefs = [a["href"] for a in question.select("a.reference.internal")]
+        assert any("#" in href for href in hrefs), f"{title}: no link to a section"
+        for href in hrefs:
+            path, _, anchor = href.partition("#")
+            target = (site.html / path).resolve()
+            if target not in pages:
+                pages[target] = soup(target)
+            page = pages[target]
+            found = page.find(id=anchor)
+            assert found is not None, f"{title}: {href} has no such anchor"
+            section = found if found.name == "section" else found.find_parent("section")
+            code = "\n".join(
+                pre.get_text() for pre in section.select("div.highlight pre")
+            )
+            every = "\n".join(
+                pre.get_text() for pre in page.select("div.highlight pre")
+            )
+            assert "Total running time of the script" in page.get_text(), href
+            assert has_check(code, every), f"{title}: {href} checks nothing"
