@@ -469,7 +469,9 @@ raised(
 # :func:`torch.autograd.grad` is spent by its first pass: the pass frees the
 # tensors the nodes saved for their VJPs (here the ``x`` that the node of
 # ``x**3`` keeps, to compute :math:`3x^2 \odot v`). The nodes and their edges
-# stay; a second pass reaches a node whose saved tensor is gone.
+# stay; a second pass reaches a node whose saved tensor is gone. (A pass with
+# ``create_graph=True`` frees nothing: ``retain_graph`` defaults to
+# ``create_graph``. The cell checks that too.)
 
 x_leaf = x.clone().requires_grad_()
 cubed = x_leaf**3
@@ -486,16 +488,22 @@ try:
 except RuntimeError as error:
     assert "already been freed" in str(error), str(error)
     print(f"after the first pass: {cubed.grad_fn.name()} is still there, x is freed")
+(edge,) = cubed.grad_fn.next_functions  # the edge to x's AccumulateGrad stays
+assert edge[0].name() == "torch::autograd::AccumulateGrad", edge
+cubed = x_leaf**3
+torch.autograd.grad(cubed, x_leaf, ones, create_graph=True)
+torch.autograd.grad(cubed, x_leaf, ones)  # no error: create_graph kept the graph
 
 # %%
 # What goes is what the nodes saved, not the graph: ``x + 1``, whose node
-# saves nothing (its VJP is :math:`v` itself), runs twice without
+# saves no tensor (its VJP is :math:`v` itself), runs twice without
 # complaint. Three fixes for a graph that does save something, each checked
 # against :math:`3x^2 \odot v` for two ``v``: pass ``retain_graph=True`` to
 # every pass but the last; record the graph again for each pass (what
 # ``vjp`` above does); or take :func:`torch.func.vjp`'s function, which can
 # be called as often as you like, because it retains the graph at each call
-# and keeps it as long as the function lives.
+# (its ``retain_graph`` defaults to True) and keeps it as long as the
+# function lives; a call with ``retain_graph=False`` spends it.
 
 shifted = x_leaf + 1
 twice = [torch.autograd.grad(shifted, x_leaf, ones)[0] for _ in range(2)]
@@ -511,6 +519,13 @@ recorded_again = [torch.autograd.grad(x_leaf**3, x_leaf, v)[0] for v in (ones, v
 _, cube_vjp = torch.func.vjp(lambda t: t**3, x)
 called_again = [cube_vjp(v)[0] for v in (ones, v_other, ones)]
 print("retain_graph, recorded again, torch.func.vjp (3 calls): no error")
+_, spent_by_one_call = torch.func.vjp(lambda t: t**3, x)
+spent_by_one_call(ones, retain_graph=False)
+try:
+    spent_by_one_call(ones)
+    raise AssertionError("retain_graph=False should have spent the graph")
+except RuntimeError as error:  # the error above, not shown again
+    assert "backward through the graph a second time" in str(error), str(error)
 # float64 defaults: 3 * x**2 * v by hand against the same products in the node's
 # formula, a few eps apart at most.
 for results in (kept, recorded_again, called_again):
@@ -532,8 +547,10 @@ fixes["x**3, recorded again, v_other"] = recorded_again[1]
 # :class:`torch.no_grad` or from a ``detach()``-ed tensor, has nothing to
 # run: "element 0" is the first (here the only) tensor that ``backward`` was
 # given. ``vjp`` never raises this one: it makes its alias of ``x`` require
-# grad, and gives zeros for an output that does not depend on it (the
-# section on silent zeros).
+# grad, and gives zeros for an output that its graph does not connect to
+# that alias, including one computed under ``no_grad`` or from a
+# ``detach()`` inside the function, which does depend on ``x``; only
+# ``strict=True`` refuses such an output (the section on silent zeros).
 
 x_leaf = x.clone().requires_grad_()
 with torch.no_grad():
@@ -545,6 +562,23 @@ for no_graph in (
 ):
     assert no_graph.grad_fn is None and not no_graph.requires_grad
     raised(no_graph.backward, RuntimeError, "does not require grad and does not have")
+
+
+def square_under_no_grad(t):
+    with torch.no_grad():
+        return t**2
+
+
+for cut_inside in (square_under_no_grad, lambda t: t.detach() ** 2):
+    _, silent = vjp(cut_inside, x, ones)  # no error, and zeros where 2x belongs
+    # Exact: vjp fills in zeros for an input no output is connected to.
+    assert torch.equal(silent, torch.zeros_like(x))
+    try:
+        vjp(cut_inside, x, ones, strict=True)
+        raise AssertionError("strict=True should refuse an output with no graph")
+    except RuntimeError as error:  # the message of the section on silent zeros
+        assert "does not require gradients" in str(error), str(error)
+print("vjp of t**2 under no_grad, or of t.detach()**2: zeros, no error")
 
 # %%
 # Fix: make the input require grad *before* computing from it, and compute
@@ -561,13 +595,16 @@ fixes["(x**2).sum() of a leaf"] = x_leaf.grad
 # ``.grad`` is None on a non-leaf
 # -------------------------------
 #
-# ``backward`` writes ``.grad`` on leaves only: tensors that require grad
-# and were not computed by a recorded operation. An intermediate result is
-# not one, and reading its ``.grad`` gives None and a warning (caught here;
-# its last part, "Triggered internally at" a path of PyTorch's build, is
-# cut). A tensor made to require grad and then converted, such as
+# By default ``backward`` writes ``.grad`` on leaves only: tensors that
+# require grad and were not computed by a recorded operation. An
+# intermediate result is not one, and reading its ``.grad`` gives None and a
+# warning (caught here; its last part, "Triggered internally at" a path of
+# PyTorch's build, is cut). A tensor made to require grad and then converted
+# to another dtype or device, such as
 # ``torch.randn(4, requires_grad=True).double()``, is the same trap: the
-# float64 copy is computed from the float32 leaf, so it is not a leaf.
+# float64 copy is computed from the float32 leaf, so it is not a leaf. (A
+# conversion that changes nothing, ``.double()`` of a float64 leaf, returns
+# the leaf itself.)
 
 x_leaf = x.clone().requires_grad_()
 sines = torch.sin(x_leaf)
@@ -584,23 +621,34 @@ converted_leaf = torch.randn(4, generator=generator, requires_grad=True).double(
 print("is_leaf: x_leaf", x_leaf.is_leaf, "| sines", sines.is_leaf, end="")
 print(" | randn(4, requires_grad=True).double()", converted_leaf.is_leaf)
 assert x_leaf.is_leaf and not sines.is_leaf and not converted_leaf.is_leaf
+assert x_leaf.double() is x_leaf  # already float64: no copy, the leaf itself
 
 # %%
 # Fix: :meth:`torch.Tensor.retain_grad` on the intermediate before the
-# pass, or :func:`torch.autograd.grad` with respect to it; both give
-# :math:`2\sin x` for :math:`\sum_i \sin^2 x_i`. (For the converted tensor:
-# create it in its final dtype, then call ``requires_grad_()``.)
+# pass, ``backward(inputs=[...])`` naming it (which then writes its
+# ``.grad`` and leaves the leaf's alone), or :func:`torch.autograd.grad`
+# with respect to it; each gives :math:`2\sin x` for
+# :math:`\sum_i \sin^2 x_i`. (For the converted tensor: create it in its
+# final dtype, then call ``requires_grad_()``.)
 
 sines = torch.sin(x_leaf)
 sines.retain_grad()
 (sines * sines).sum().backward()
+sines_named = torch.sin(x_leaf)
+leaf_grad_before = x_leaf.grad.clone()
+(sines_named * sines_named).sum().backward(inputs=[sines_named])
 sines_again = torch.sin(x_leaf)
 (wrt_sines,) = torch.autograd.grad((sines_again * sines_again).sum(), sines_again)
 print("retain_grad:", sines.grad)
-# Exact: both are s + s, s from the same sin kernel on the same x, and 2 * sin(x)
-# doubles that s exactly.
-torch.testing.assert_close(sines.grad, 2 * torch.sin(x), rtol=0, atol=0)
-torch.testing.assert_close(wrt_sines, 2 * torch.sin(x), rtol=0, atol=0)
+# Exact: all three are s + s, s from the same sin kernel on the same x, and
+# 2 * sin(x) doubles that s exactly.
+for non_leaf_grad in (sines.grad, sines_named.grad, wrt_sines):
+    torch.testing.assert_close(non_leaf_grad, 2 * torch.sin(x), rtol=0, atol=0)
+assert torch.equal(x_leaf.grad, leaf_grad_before)  # inputs= left the leaf alone
+made_in_float64 = torch.randn(
+    4, generator=generator, dtype=torch.float64
+).requires_grad_()
+assert made_in_float64.is_leaf and made_in_float64.dtype == torch.float64
 
 # %%
 # Non-differentiable points
@@ -737,12 +785,13 @@ plt.show()
 #   make ``x`` require grad before the call.
 # * Unused inputs and closures give zeros silently; ``strict=True`` makes
 #   them errors (and also refuses any output that does not require grad).
-# * A backward pass frees what the graph's nodes saved: pass
-#   ``retain_graph=True`` to all passes but the last, record the graph
-#   again, or call :func:`torch.func.vjp`'s function as often as needed.
-#   ``.grad`` is written on leaves only: for an intermediate result, call
-#   ``retain_grad()`` before the pass or take :func:`torch.autograd.grad`
-#   with respect to it.
+# * A backward pass frees what the graph's nodes saved (unless it ran with
+#   ``create_graph=True``): pass ``retain_graph=True`` to all passes but the
+#   last, record the graph again, or call :func:`torch.func.vjp`'s function
+#   as often as needed. By default ``.grad`` is written on leaves only: for
+#   an intermediate result, call ``retain_grad()`` before the pass, name it
+#   in ``backward(inputs=...)``, or take :func:`torch.autograd.grad` with
+#   respect to it.
 # * At a kink autograd returns its formula's value, which depends on how the
 #   function is written (``relu(x)``, ``maximum(x, zeros_like(x))`` and
 #   ``clamp(x, min=0)`` give 0, 0.5 and 1 at 0 with torch 2.13, and
