@@ -323,16 +323,21 @@ assert not torch.allclose(x.grad, node_by_node[0]), (
 # :math:`v^\top J` the module passes to its input (``grad_input``). To catch
 # both, calling the module passes its inputs, and then its outputs, through
 # an identity :class:`torch.autograd.Function` (``BackwardHookFunction``,
-# whose nodes call the hook). A custom Function that returns an input as it
-# is returns a view of it, and autograd forbids modifying in place a view
-# made inside a custom Function: its handling of the in-place change would
-# override the Function's backward, and with it the hook. So, in PyTorch
-# 2.13, the forward pass raises at the in-place operation when the hooked
-# module modifies its input in place (a hooked :class:`torch.nn.ReLU` with
-# ``inplace=True``) or its output is modified in place afterwards (a hooked
-# ``Linear`` followed by such a ReLU).
-# :meth:`~torch.nn.Module.register_full_backward_pre_hook` wraps the same
-# way and raises the same.
+# whose nodes call the hook), but only when gradients are being recorded
+# and one of those tensors requires grad (``torch/utils/hooks.py``). A
+# custom Function that returns an input as it is returns a view of it, and
+# autograd forbids modifying in place a view made inside a custom Function:
+# its handling of the in-place change would override the Function's
+# backward, and with it the hook. So, in PyTorch 2.13, the forward pass
+# raises at the in-place operation when the hooked module modifies its input
+# in place (a hooked :class:`torch.nn.ReLU` with ``inplace=True``) or its
+# output is modified in place afterwards (a hooked ``Linear`` followed by
+# such a ReLU). :meth:`~torch.nn.Module.register_full_backward_pre_hook`
+# wraps the same way and raises the same. Under :class:`torch.no_grad`
+# nothing is wrapped and the same forward pass runs, so inference with such
+# a model is unaffected; neither are tensors none of which requires grad (a
+# hooked in-place ReLU applied to a constant), though a layer with
+# parameters that require grad has outputs that do.
 
 import textwrap
 
@@ -352,6 +357,21 @@ print("a hooked Linear's output: grad_fn", wrapped.grad_fn.name())
 print("  a view of the result of", wrapped._base.grad_fn.name())
 assert wrapped.grad_fn.name() == "BackwardHookFunctionBackward"
 assert wrapped._base is not None
+
+
+class Identity(torch.autograd.Function):
+    """Any custom Function that returns its input as it is."""
+
+    @staticmethod
+    def forward(ctx, tensor):
+        return tensor
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+assert Identity.apply(batch)._base is batch  # a view of the input, as above
 
 
 def forward_error(register):
@@ -383,13 +403,25 @@ for hooked, message in errors.items():
 assert len(set(errors.values())) == 1, "the three should raise the same error"
 print(textwrap.fill(f"RuntimeError: {message}", 86, subsequent_indent="  "))
 
+handles = [module.register_full_backward_hook(ignore) for module in in_place]
+with torch.no_grad():
+    in_place(batch)  # nothing wrapped, no error
+in_place[1](batch.detach().clone())  # no error: the ReLU's input needs no grad
+for handle in handles:
+    handle.remove()
+print("under no_grad, and a hooked ReLU on a constant: no error")
+
 # %%
-# Three fixes, each checked against the :math:`v` given to ``backward``.
+# Three fixes, each checked against the :math:`v` given to ``backward``
+# (here the cotangent at the hooked module's output, since that module is
+# the model's last; in general it is whatever arrives there).
 # ``ReLU(inplace=False)``: the hook on the ReLU then gets ``grad_output``
 # :math:`= v` and ``grad_input`` :math:`= v \odot [z > 0]`, with :math:`z`
-# the Linear's output. A tensor hook on the module's output
-# (:meth:`torch.Tensor.register_hook`, registered by a forward hook), which
-# wraps nothing. Or the full hook on a module that does the in-place
+# the Linear's output. Tensor hooks (:meth:`torch.Tensor.register_hook`),
+# which wrap nothing: one on the module's output, registered by a forward
+# hook, sees only ``grad_output``; for ``grad_input`` add one on its input,
+# registered by a forward pre-hook, before the in-place change (the hook
+# then gets the gradient of the input as it was). Or the full hook on a module that does the in-place
 # operation inside, on a tensor it computed itself (here the
 # ``Sequential``): that comes before its outputs are wrapped, and its
 # ``grad_input`` is :math:`(v \odot [z > 0])\, W`, with :math:`W` the Linear's
@@ -402,12 +434,17 @@ def hook_the_output(module, args, output):  # returns None: the output is kept
     output.register_hook(lambda v: seen_by.update(tensor_hook=v))
 
 
+def hook_the_input(module, args):  # returns None: the input is kept
+    args[0].register_hook(lambda v: seen_by.update(tensor_hook_input=v))
+
+
 out_of_place = torch.nn.Sequential(linear, torch.nn.ReLU())
 hooks = [
     out_of_place[1].register_full_backward_hook(
         lambda module, grad_in, grad_out: seen_by.update(relu=(grad_out, grad_in))
     ),
     in_place[1].register_forward_hook(hook_the_output),
+    in_place[1].register_forward_pre_hook(hook_the_input),
     in_place.register_full_backward_hook(
         lambda module, grad_in, grad_out: seen_by.update(sequential=(grad_out, grad_in))
     ),
@@ -422,6 +459,7 @@ print("no error; hooks that ran:", list(seen_by))
 # Exact: the hooks get v itself, and ReLU's VJP selects entries of v (no arithmetic).
 torch.testing.assert_close(seen_by["relu"], ((cotangent,), (masked,)), rtol=0, atol=0)
 torch.testing.assert_close(seen_by["tensor_hook"], cotangent, rtol=0, atol=0)
+torch.testing.assert_close(seen_by["tensor_hook_input"], masked, rtol=0, atol=0)
 torch.testing.assert_close(seen_by["sequential"][0], (cotangent,), rtol=0, atol=0)
 # float64 defaults: the same product as the Linear's VJP, masked v times W.
 torch.testing.assert_close(seen_by["sequential"][1], (masked @ linear.weight.detach(),))
