@@ -916,8 +916,10 @@ torch.testing.assert_close(hvp_rows, hvp_loop_rows)
 # A recurrent layer's Jacobian in eval mode
 # -----------------------------------------
 #
-# A recurrent layer has no buffers, and its mode changes only the dropout
-# it applies between stacked layers (``dropout=``, 0 by default). On this
+# A recurrent layer has no buffers (checked below for GRU, LSTM and RNN),
+# and in what it computes its mode changes only the dropout it applies
+# between stacked layers (``dropout=``, 0 by default); on a GPU the mode
+# also decides which cuDNN kernels run (below). On this
 # CPU build the Jacobian of a :class:`~torch.nn.GRU` in eval mode comes from
 # :func:`torch.func.jacrev` and :func:`torch.autograd.functional.jacobian`
 # alike. The check is independent of the module's kernel: the GRU equations
@@ -928,6 +930,8 @@ torch.testing.assert_close(hvp_rows, hvp_loop_rows)
 steps, in_size, state_size = 5, 3, 4
 gru = initialise(nn.GRU(in_size, state_size, batch_first=True).to(torch.float64))
 sequence = draw(1, steps, in_size)
+for layer in (nn.GRU, nn.LSTM, nn.RNN):  # on "meta": no memory, no random draws
+    assert list(layer(in_size, state_size, device="meta").buffers()) == [], layer
 
 
 def gru_states(sequence):
@@ -959,18 +963,28 @@ torch.testing.assert_close(jacobian_functional, jacobian_rev)
 
 # %%
 # On a GPU, cuDNN's RNN kernels tie backward to training mode: in eval mode
-# their forward keeps none of the workspace their backward reads, and
-# torch's cuDNN backward refuses with ``cudnn RNN backward can only be
-# called in training mode`` (``aten/src/ATen/native/cudnn/RNN.cpp``), which
-# ``backward`` and ``autograd.grad`` of an RNN in eval mode meet there. This
-# CPU build has no cuDNN: neither the error nor its fixes run here. The
-# usual fixes are to put the recurrent layer alone in training mode
-# (``model.eval()``, then ``.train()`` on the RNN only, so that BatchNorm
-# and dropout elsewhere stay frozen), which for an RNN with ``dropout=0``
-# changes nothing else, or to take the Jacobian inside
+# torch calls cuDNN's inference forward, which keeps no reserve space (what
+# cuDNN's backward reads), and torch's cuDNN backward refuses with ``cudnn
+# RNN backward can only be called in training mode``
+# (``aten/src/ATen/native/cudnn/RNN.cpp``), which ``backward`` and
+# ``autograd.grad`` of an RNN in eval mode meet there. This CPU build has no
+# cuDNN: neither the error nor its fixes run here. The usual fixes are to
+# put the recurrent layer alone in training mode (``model.eval()``, then
+# ``.train()`` on the RNN only, so that BatchNorm and dropout elsewhere stay
+# frozen), which for an RNN with ``dropout=0`` changes nothing in the
+# maths, or to take the Jacobian inside
 # ``torch.backends.cudnn.flags(enabled=False)``, which makes torch run its
-# own RNN kernels, the ones that run on a CPU. What the first fix relies on
-# does run here: in training mode the Jacobian is the same.
+# own RNN loop (``aten/src/ATen/native/RNN.cpp``; on a GPU its cells are
+# fused CUDA kernels, not the operations the CPU runs), whose backward works
+# in either mode. Both are meant for ``backward``, ``autograd.grad`` and
+# :func:`torch.autograd.functional.jacobian` with its default
+# ``vectorize=False`` (one ordinary backward pass per output element);
+# whether :func:`torch.func.jacrev`, which batches the backward with
+# ``vmap``, runs through cuDNN's backward is not checked here. What the
+# first fix relies on does run here, on a CPU, where both modes run the
+# same operations: in training mode the Jacobian is the same, bit for bit.
+# (On a GPU, where the two modes run different cuDNN forwards, expect
+# agreement up to rounding only.)
 
 gru.train()
 jacobian_train = jacrev(gru_states)(sequence)
