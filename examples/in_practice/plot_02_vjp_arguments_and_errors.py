@@ -547,9 +547,9 @@ fixes["x**3, recorded again, v_other"] = recorded_again[1]
 # :class:`torch.no_grad` or from a ``detach()``-ed tensor, has nothing to
 # run: "element 0" is the first (here the only) tensor that ``backward`` was
 # given. ``vjp`` never raises this one: it makes its alias of ``x`` require
-# grad, and gives zeros for an output that its graph does not connect to
-# that alias, including one computed under ``no_grad`` or from a
-# ``detach()`` inside the function, which does depend on ``x``; only
+# grad, and gives zeros for an output whose graph does not reach that
+# alias, including one computed under ``no_grad`` or from a ``detach()``
+# inside the function, although its value depends on ``x``; only
 # ``strict=True`` refuses such an output (the section on silent zeros).
 
 x_leaf = x.clone().requires_grad_()
