@@ -719,7 +719,8 @@ except RuntimeError as error:
 # again: the second backward pass recomputes every segment once more,
 # :math:`3L` layer calls in all.
 #
-# The reentrant checkpoint fails quietly instead. Its inner backward pass
+# The reentrant checkpoint goes wrong instead, quietly when the loss has
+# another term. Its inner backward pass
 # builds no graph, even under ``loss.backward(create_graph=True)``, so the
 # gradient it returns is a constant to the second backward pass. If the loss
 # has no other term, the gradient has no graph at all, and a second

@@ -716,8 +716,9 @@ for name, hvp in hvp_by_route.items():
 # :math:`32 \times 16` matrix :math:`\operatorname{diag}(1 - h^2)\, W_1^\top`
 # per row :math:`x` of the data, compiles with ``fullgraph=True`` by
 # :func:`torch.func.jacrev` and by :func:`torch.func.jacfwd`, each under
-# :func:`torch.func.vmap`. A backend of one's own, any callable that takes
-# the graph and returns a function, counts the graphs Dynamo hands over
+# :func:`torch.func.vmap`. A backend of one's own, any callable that is
+# given the graph and its example inputs and returns a function, counts the
+# graphs Dynamo hands over
 # (this one runs each as it is). Batches of 8, 4, 6 and 8 rows make two: the
 # first for 8 rows, the second, at the first new size, with the batch size a
 # symbol, one more input of the graph; no later size compiles another. The
