@@ -95,7 +95,9 @@ INLINE = re.compile(
 EXPLICIT_TITLE = re.compile(r"(.+?)\s*<([^<>]+)>", re.S)
 # "# .. _label:", "#", "# Title": a label above a section of an example
 SECTION_LABEL = re.compile(r"^# \.\. _([\w-]+):\n#\n# (.+)$", re.M)
-INLINE_TITLE = re.compile(r"`(`[^`]+`)`")  # ``code`` in a title: Markdown's `code`
+# in a section's title: ``code`` and :math:`x`, as Markdown's `code` and $x$
+TITLE_CODE = re.compile(r"``([^`]+)``")
+TITLE_MATH = re.compile(r":math:`([^`]+)`")
 
 
 class NotMarkdown(ValueError):
@@ -154,7 +156,8 @@ class Targets:
         target = match[2].strip() if match else one_line(target)
         if role == "ref" and target.lower() in self.sections:
             page, heading = self.sections[target.lower()]
-            text = link_text(title or INLINE_TITLE.sub(r"\1", heading).strip())
+            heading = TITLE_MATH.sub(r"$\1$", TITLE_CODE.sub(r"`\1`", heading))
+            text = link_text(title or heading.strip())
             return f"[{text}]({self.page(page)}#{nodes.make_id(target)})"
         if role == "ref":
             if target.lower() not in self.examples:

@@ -56,6 +56,9 @@ def app(tmp_path):
         + '\n\nIntro.\n"""\n\n# %%\n# .. _custom-rule-gradcheck:\n#\n'
         + "# ``gradcheck`` and ``gradgradcheck``\n# "
         + "-" * 36
+        + "\n\n# %%\n# .. _custom-rule-bug:\n#\n"
+        + "# A bug that :math:`v = 1` cannot see\n# "
+        + "-" * 36
         + "\n"
     )
     header = b"# Sphinx inventory version 2\n# Project: torch\n# Version: 2.13\n"
@@ -169,6 +172,13 @@ HESSIAN = (
             "As [`gradcheck` and `gradgradcheck`]"
             f"({SITE}auto_examples/in_practice/plot_03_custom_vjp_rule.html"
             "#custom-rule-gradcheck) shows.",
+        ),
+        # ... whose title has maths in it
+        (
+            "As :ref:`custom-rule-bug` shows.",
+            "As [A bug that $v = 1$ cannot see]"
+            f"({SITE}auto_examples/in_practice/plot_03_custom_vjp_rule.html"
+            "#custom-rule-bug) shows.",
         ),
         # a section's label, which docs/questions.md links to: rst2md drops it
         (
