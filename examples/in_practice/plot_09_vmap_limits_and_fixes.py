@@ -571,6 +571,31 @@ torch.testing.assert_close(two_sets, torch.stack([by_hand_vjps, -by_hand_vjps]))
 torch.testing.assert_close(batched_grads, two_sets)
 
 # %%
+# Inside ``grad`` (or ``jacrev``), ``torch.autograd.grad`` does run: the
+# transform's own level records the operations. But unless it is asked to
+# record its own backward pass (``create_graph=True``), the gradient it
+# returns is a constant to the outer transform, which then differentiates a
+# constant: zeros, and no error. The second derivative of
+# :math:`\sum_i x_i^3`, summed over :math:`i` (:math:`6x`), shows it.
+
+
+def inner_gradient_summed(create_graph):
+    def f(x):
+        (inner,) = torch.autograd.grad((x**3).sum(), x, create_graph=create_graph)
+        return inner.sum()
+
+    return f
+
+
+second_without = torch.func.grad(inner_gradient_summed(False))(X[0])
+second_with = torch.func.grad(inner_gradient_summed(True))(X[0])
+print("grad of autograd.grad without create_graph:", second_without[:3].tolist())
+# Exact: no path from the constant to x, so the gradient is filled with zeros.
+assert torch.equal(second_without, torch.zeros_like(X[0]))
+# 6x from two products by small integers: within an eps or two of x's size.
+torch.testing.assert_close(second_with, 6 * X[0])
+
+# %%
 # .. _vmap-dropout-randomness:
 #
 # Dropout: ``randomness=``

@@ -421,6 +421,8 @@ for name, (trace_rms, _) in rms_error.items():
     assert 0.008 < measured < 0.012, f"{name}: {k_one_percent} probes do not give 1%"
 
 # %%
+# .. _hutchinson-estimate-the-unknown-part:
+#
 # What the identity hides: estimate only the unknown part
 # -------------------------------------------------------
 #
