@@ -418,8 +418,9 @@ except RuntimeError as error:
 # :ref:`sphx_glr_auto_examples_jacobians_plot_01_when_ones_is_not_the_derivative.py`
 # shows it for batch standardisation and :class:`torch.nn.BatchNorm1d`. The
 # penalty then takes the norms of other vectors than the per-sample
-# gradients: for a critic that centres the batch, each row is the per-sample
-# gradient minus their batch mean. WGAN-GP's authors (Gulrajani et al.,
+# gradients: for a critic that centres the batch, each row is the gradient
+# of :math:`D` at the centred sample (the batch mean held fixed) minus the
+# batch mean of those gradients. WGAN-GP's authors (Gulrajani et al.,
 # 2017, section 4) leave batch normalisation out of the critic for this
 # reason (their penalty is on each input's gradient on its own), and
 # recommend layer normalisation, which normalises each sample over its own
@@ -433,7 +434,7 @@ per_sample_centred = vmap(grad(score, argnums=1), in_dims=(None, 0))(
     critic, samples - samples.mean(dim=0)
 )
 gap = (coupled - per_sample_centred).abs().max().item()
-print(f"centred batch: max |ones-VJP row - per-sample gradient| = {gap:.2f}")
+print(f"centred batch: max |ones-VJP row - grad D at the centred sample| = {gap:.2f}")
 # the rows differ by the batch mean of the per-sample gradients, O(1), not rounding
 torch.testing.assert_close(coupled, per_sample_centred - per_sample_centred.mean(dim=0))
 
@@ -470,9 +471,17 @@ def leaf_after(route, function=cube):
     has_graph = p_grad.grad_fn is not None
     if route == "backward, then .grad = None":
         p.grad = None
-    if route == "backward, then zero_grad()":
+    if route == "backward, then .grad.detach_()":
+        p.grad.detach_()
+    if route.startswith("backward, then zero_grad("):
         optimiser = torch.optim.SGD([p], lr=0.1)
-        optimiser.zero_grad()  # sets .grad to None by default
+        if route == "backward, then zero_grad()":
+            optimiser.zero_grad()
+            assert p.grad is None  # the default, set_to_none=True
+        else:
+            optimiser.zero_grad(set_to_none=False)
+            # zeros, detached first: no graph left
+            assert p.grad.grad_fn is None and not p.grad.any()
         del optimiser
     del p, p_grad  # every name that leads to p
     gc.collect()
@@ -500,7 +509,9 @@ try:
         for route in (
             "backward",
             "backward, then .grad = None",
+            "backward, then .grad.detach_()",
             "backward, then zero_grad()",
+            "backward, then zero_grad(set_to_none=False)",
             "autograd.grad",
         )
     }
@@ -529,22 +540,26 @@ assert "will create a reference cycle between the parameter and its gradient" in
 # holds the graph, which holds ``p``. The links through the graph are C++
 # objects that Python's garbage collector does not see, so ``gc.collect()``
 # cannot free them: once every name is deleted, ``p`` is still alive.
-# Setting ``p.grad = None`` breaks the cycle; :func:`torch.autograd.grad`
-# never makes it, since it returns the gradient instead of storing it on
-# ``p``. A weak reference to ``p``, which does not keep it alive, tells which
-# routes free it:
+# Setting ``p.grad = None`` breaks the cycle, and so does detaching the
+# gradient, which drops its graph; an optimiser's ``zero_grad()`` does one or
+# the other: by default it sets ``.grad`` to ``None``, and with
+# ``set_to_none=False`` it detaches the gradient before zeroing it.
+# :func:`torch.autograd.grad` never makes the cycle, since it returns the
+# gradient instead of storing it on ``p``. A weak reference to ``p``, which
+# does not keep it alive, tells which routes free it:
 
-print(f"{'route':<28} {'warnings':>8} {'gradient has a graph':>21} {'p alive':>8}")
+print(f"{'route':<44} {'warnings':>8} {'gradient has a graph':>21} {'p alive':>8}")
 for route, (alive, caught, has_graph) in results.items():
-    print(f"{route:<28} {len(caught):>8} {has_graph!s:>21} {alive() is not None!s:>8}")
+    print(f"{route:<44} {len(caught):>8} {has_graph!s:>21} {alive() is not None!s:>8}")
 leaked = [route for route, (alive, _, _) in results.items() if alive() is not None]
 assert leaked == ["backward"]
 assert all(has_graph for _, _, has_graph in results.values())
-assert [len(caught) for _, caught, _ in results.values()] == [1, 1, 1, 0]
+assert [len(caught) for _, caught, _ in results.values()] == [1, 1, 1, 1, 1, 0]
 
 # %%
-# What closes the cycle is that last node, not a tensor saved for backward.
-# The backward of :math:`\exp(p)` saves only its result, yet the graph of its
+# That last node closes the cycle on its own; a tensor saved for backward is
+# not needed, though for the cube the saved ``p`` is a second link. The
+# backward of :math:`\exp(p)` saves only its result, yet the graph of its
 # gradient ends, like that of the cube, at an ``AccumulateGrad`` node whose
 # ``variable`` is ``p``. The walk follows ``next_functions`` from
 # ``p.grad.grad_fn`` and lists the nodes whose saved tensors include ``p``:
@@ -578,10 +593,9 @@ for function in (cube, torch.exp):
     p.grad = None  # no leak here
 
 # %%
-# So ``p`` leaks with :math:`\exp` as with the cube. A gradient that does
-# not depend on ``p``, that of :math:`\sum_i 2 p_i`, is a constant with no
-# graph: nothing leads back to ``p``, and nothing leaks, though the warning
-# fires all the same.
+# So ``p`` leaks with :math:`\exp` as with the cube. A gradient with no
+# graph at all, such as that of :math:`\sum_i 2 p_i`, a constant, closes no
+# cycle, and nothing leaks, though the warning fires all the same.
 
 for name, (alive, caught, has_graph) in other_losses.items():
     print(
@@ -595,12 +609,41 @@ outcomes = [
 assert outcomes == [(1, True, True), (1, False, False)]
 
 # %%
+# A gradient need not depend on its own parameter to close a cycle. For
+# :math:`\sum_i w_i p_i`, ``p.grad`` is :math:`w` and ``w.grad`` is
+# :math:`p`: each has a graph that leads to the other parameter, whose
+# ``.grad`` leads back. Both leak; setting ``w.grad`` to ``None`` alone
+# frees both.
+
+
+def pair_after(clear_w_grad):
+    """Weak references to w and p after backward of sum(w * p) with create_graph."""
+    w, p = torch.randn(2, 1000, generator=generator, dtype=torch.float64)
+    w.requires_grad_(), p.requires_grad_()
+    alive = weakref.ref(w), weakref.ref(p)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the warning shown above
+        (w * p).sum().backward(create_graph=True)
+    assert w.grad.grad_fn is not None and p.grad.grad_fn is not None
+    if clear_w_grad:
+        w.grad = None
+    del w, p
+    gc.collect()
+    return [ref() is not None for ref in alive]
+
+
+pair_alive = {clear: pair_after(clear) for clear in (False, True)}
+print(f"backward of sum(w * p): w, p alive {pair_alive[False]}")
+print(f"  the same, then w.grad = None: w, p alive {pair_alive[True]}")
+assert pair_alive == {False: [True, True], True: [False, False]}
+
+# %%
 # No name leads to the leaked ``p`` any more, so nothing frees it, nor the
 # gradient and the graph it holds: they stay until the process ends. A
-# training loop whose optimiser's ``zero_grad()`` sets the gradients to
-# ``None`` (its default, as the third route shows) breaks the cycle at every
-# step; what is left after the last step, or in a model dropped with its
-# ``.grad`` still set, is never freed. The gradient penalty and MAML's
+# training loop that calls its optimiser's ``zero_grad()`` breaks the cycle
+# at every step, with either setting, as the table shows; what is left after
+# the last step, or in a model dropped with its ``.grad`` still set, is never
+# freed. The gradient penalty and MAML's
 # inner steps above use :func:`torch.autograd.grad` with
 # ``create_graph=True`` and make no cycle; the final ``loss.backward()`` of a
 # training step, without ``create_graph``, stores plain gradients, which
@@ -644,13 +687,14 @@ def meta_objective(start, M_K, shift):
 
 
 def descent(M_K, shift, second_order):
-    start, path = torch.tensor([2.5, -2.5], dtype=torch.float64), []
+    start = torch.tensor([2.5, -2.5], dtype=torch.float64)
+    path = [start]
     for _ in range(25):
-        path.append(start)
         g_first_order = C2 @ (M_K @ start + shift) - d2
         # outer step size 1
         start = start - (M_K @ g_first_order if second_order else g_first_order)
-    return torch.stack(path)
+        path.append(start)
+    return torch.stack(path)  # the start and the 25 steps
 
 
 runs = {}
@@ -668,7 +712,8 @@ for alpha_2d in (0.1, 0.3):
     # exact sign: the eigenvalues are 1 - alpha * (1 or 6), cubed, far from 0
     assert (min(eigenvalues) > 0) == (alpha_2d == 0.1)
 # exact comparisons of F values that differ by far more than rounding (each step
-# at alpha = 0.1 lowers F by more than 9e-6)
+# at alpha = 0.1 lowers F by more than 8e-6)
+assert all(len(path) == 26 for path, _ in runs.values())  # the start and 25 steps
 assert all(
     (F[1:] < F[:-1]).all() for (alpha_2d, _), (_, F) in runs.items() if alpha_2d == 0.1
 )
@@ -719,7 +764,7 @@ torch.testing.assert_close(
 # float64 defaults (rtol 1e-7): both sides a few roundings from -7/12
 torch.testing.assert_close(F_star, -0.5 * d2 @ torch.linalg.solve(C2, d2))
 # exact comparisons of numbers far from their thresholds: the largest factors are
-# 0.995622 and 0.933616, the gaps in F 6.6e-5 and 3.2e-2
+# 0.995622 and 0.933616, the gaps in F 5.7e-5 and 3.2e-2
 assert 0.9955 < second_order_factor.max() < 0.9957
 assert 0.9335 < first_order_factor.max() < 0.9337
 first_order_gap = runs[0.1, "first order"][1][-1] - F_star
@@ -778,10 +823,10 @@ plt.show()
 # * ``grad_outputs=ones`` gives per-sample input gradients only because each
 #   score depends on its own sample: the Jacobian is block diagonal.
 # * Use :func:`torch.autograd.grad` with ``create_graph=True``, not
-#   ``backward(create_graph=True)``, which, when the gradient depends on the
-#   parameter, stores in ``.grad`` a gradient whose graph leads back to that
-#   parameter: a cycle garbage collection cannot break, unless ``.grad`` is
-#   set to ``None``.
+#   ``backward(create_graph=True)``. That stores in ``.grad`` a gradient
+#   with its graph; when that graph leads back to the parameter, directly or
+#   through another parameter's ``.grad``, it is a cycle garbage collection
+#   cannot break, unless a ``.grad`` in it is set to ``None`` or detached.
 #
 # Next: :ref:`sphx_glr_auto_examples_higher_order_plot_08_hessian_spectrum_from_hvps.py`.
 # Reference: :func:`torch.autograd.grad`, :meth:`torch.Tensor.backward`,
