@@ -427,9 +427,11 @@ for size in (1, M):
 # The stacked tensors are new leaves that require grad: an optimizer takes
 # them as they are, and one backward pass of the summed loss (the maths
 # section's :math:`v = \mathbf{1}`) fills every model's block of their
-# ``.grad``. Adam's update is elementwise: the step of each entry depends
-# on that entry's gradients only, not on the other entries or the tensor's
-# shape, so one Adam over the stacked tensors takes the steps :math:`M`
+# ``.grad`` with that model's own gradient (the mean of the losses would
+# divide each by :math:`M`, unlike the gradients of the separate runs).
+# Adam's update is elementwise: the step of each entry depends on that
+# entry's gradients only, not on the other entries or the tensor's shape,
+# so one Adam over the stacked tensors takes the steps :math:`M`
 # separate Adams would. Checked over ten steps against a copy of the modules
 # trained one at a time.
 
@@ -473,17 +475,51 @@ train(params, 10, optimizer)
 separately = train_one_at_a_time(torch.optim.Adam, 10)
 adam_gap = largest_gap(params, separately)
 print(f"10 Adam steps: max |stacked - one at a time| = {adam_gap:.1e}")
-# float64: the gradients agree to a few 1e-16 absolute (printed above). Adam's
-# step, lr m / (sqrt(v) + eps), magnifies a gradient's error most near g = 0,
-# and there by at most lr / eps = 1e6: under 1e-9 per step even in that worst
-# case, of order 1e-8 over 10 steps, inside the defaults' atol = 1e-7 anywhere.
+
+
+def adam_with_nudged_gradients(nudge, steps=10):
+    """STEPS Adam steps from the untrained values, every gradient entry moved by
+    +-NUDGE (random signs) before each step; the result, and the smallest |g| met."""
+    nudged, _ = stack_module_state(snapshot)
+    signs = torch.Generator().manual_seed(1)
+    nudged_optimizer = torch.optim.Adam(nudged.values(), lr=0.01)
+    smallest = float("inf")
+    for _ in range(steps):
+        nudged_optimizer.zero_grad()
+        vmap(loss)(nudged, buffers, x_per_model, t_per_model).sum().backward()
+        for p in nudged.values():
+            smallest = min(smallest, p.grad.abs().min().item())
+            random_signs = (
+                2 * torch.randint(2, p.shape, generator=signs, dtype=p.dtype) - 1
+            )
+            p.grad += nudge * random_signs
+        nudged_optimizer.step()
+    return nudged, smallest
+
+
+# How far can rounding move ten Adam steps? Adam's step, lr m / (sqrt(v) + eps),
+# magnifies an error in g by up to lr / eps = 1e6 where g is near 0, and by up
+# to about lr / |g| where |g| >> eps; and a gap in the parameters changes the
+# next gradients, so the gaps compound. Nudging every gradient entry by 1e-13 at
+# every step measures all of that at once: a thousand times the few 1e-16 by
+# which rounding moves the gradients (printed above), in the linear regime
+# (every |g| met is far above 1e-13).
+nudged, smallest_gradient = adam_with_nudged_gradients(1e-13)
+nudged_gap = largest_gap(nudged, params)
+print(f"smallest |g| entry met: {smallest_gradient:.1e}")
+print(f"gradients nudged by 1e-13 a step: max |nudged - stacked| = {nudged_gap:.1e}")
+assert smallest_gradient > 1e-9  # seeded data: ten thousand times the nudge
+# To first order the gap is proportional to the nudge: rounding's share, a
+# thousand times smaller, is then far inside the defaults' atol = 1e-7 below.
+assert nudged_gap < 1e-7
 torch.testing.assert_close({n: p.detach() for n, p in params.items()}, separately)
 
 # %%
 # An optimizer whose update looks across a tensor does not separate the
 # models. :class:`torch.optim.Adafactor` scales each step by the root mean
-# square of the whole parameter tensor and of the whole update, and keeps the
-# second moment of a tensor of two or more dimensions as factors over its last
+# square of the whole parameter tensor (at least ``eps[1] = 1e-3``), divides
+# it by the root mean square of the whole update when that exceeds ``d = 1``
+# (update clipping), and keeps the second moment of a tensor of two or more dimensions as factors over its last
 # two: on the stacked tensors the :math:`M` models share those scales, and a
 # stacked bias of shape :math:`(M, 32)` gets a factor that runs across the
 # models. The same ten steps, stacked and one module at a time:
