@@ -100,6 +100,18 @@ def show_error(call, expected_type, expected_text):
     raise AssertionError(f"expected {expected_type.__name__}: {expected_text}")
 
 
+def check_setup_context_error(calls):
+    """Check that each of CALLS raises the setup_context error (not printed
+    again)."""
+    for name, call in calls.items():
+        try:
+            call()
+        except RuntimeError as error:
+            assert "must override the setup_context staticmethod" in str(error), name
+        else:
+            raise AssertionError(f"{name}: expected the setup_context error")
+
+
 def cube_detached(x):
     return x * x.detach() ** 2
 
@@ -171,8 +183,8 @@ assert (
 # torch.func's `UX limitations
 # <https://docs.pytorch.org/docs/2.13/func.ux_limitations.html>`_ page, the
 # list of what the transforms do not support (assigning to globals,
-# ``torch.autograd`` calls inside a transform, ``vmap``'s limits), does not
-# mention ``no_grad``. The same, with the transforms' vector forms and with
+# ``torch.autograd`` calls inside a transform, ``vmap``'s limits,
+# randomness), does not mention ``no_grad``. The same, with the transforms' vector forms and with
 # forward-mode AD on a dual tensor (:mod:`torch.autograd.forward_ad`):
 
 ones = torch.ones_like(x)
@@ -229,16 +241,18 @@ hessians = {
     "hessian, no_grad": hessian(summed(cube_no_grad))(x),
     "jacrev(jacrev), no_grad": jacrev(jacrev(summed(cube_no_grad)))(x),
     "hessian, detach": hessian(summed(cube_detached))(x),
+    "jacrev(jacrev), detach": jacrev(jacrev(summed(cube_detached)))(x),
 }
 for name, matrix in hessians.items():
     print(f"{name:<24} diagonal:", [round(d, 3) for d in matrix.diagonal().tolist()])
-# float64 defaults: 2x from one product; exact zeros from a graph with no path.
+# float64 defaults: 2x from one product; exact zeros from graphs with no path.
 torch.testing.assert_close(hessians["hessian, no_grad"], torch.diag(2 * x))
 torch.testing.assert_close(
     hessians["hessian, no_grad"], jacfwd(jacrev(summed(cube_no_grad)))(x)
 )
 assert not hessians["jacrev(jacrev), no_grad"].any()
 assert not hessians["hessian, detach"].any()
+assert not hessians["jacrev(jacrev), detach"].any()
 
 # %%
 # So, to stop a gradient in code that any transform may run, reverse or
@@ -334,7 +348,8 @@ print("jacrev and jacfwd of the straight-through estimator: the identity")
 # ``z.detach() - lam * (z - z.detach())`` is ``z.detach()`` plus a term
 # that is 0 in value and has the Jacobian :math:`-\lambda I`. It is made of
 # ordinary operations, so autograd and every transform, forward mode
-# included, differentiate it the same way:
+# included, differentiate it the same way (checked: autograd, ``jacrev``,
+# ``jacfwd``, and the last two under ``vmap``):
 
 lam = 0.5
 
@@ -355,13 +370,21 @@ assert torch.equal(
 )
 assert torch.equal(jacrev(reverse_by_detach)(z), minus_lam_identity)
 assert torch.equal(jacfwd(reverse_by_detach)(z), minus_lam_identity)
-print("detach form: value z; autograd's VJP -lambda v; jacrev = jacfwd = -lambda I")
+three_z = torch.stack((z, -z, 2 * z))
+for transform in (jacrev, jacfwd):
+    batched = vmap(transform(reverse_by_detach))(three_z)
+    # Exact: as above, for each of the three.
+    assert torch.equal(batched, minus_lam_identity.expand(3, 4, 4))
+print("detach form: value z; autograd's VJP -lambda v; jacrev = jacfwd = -lambda I,")
+print("  and under vmap for three z")
 
 # %%
 # A tensor hook that returns :math:`-\lambda v` reverses it too, as
 # :ref:`sphx_glr_auto_examples_under_the_hood_plot_01_inside_the_vjp_chain.py`
 # remarks of hooks that replace :math:`v`. The hook goes on a copy of
-# :math:`z`, so that only the path through the copy is reversed. Like the
+# :math:`z`, so that only the path through the copy is reversed (a hook on
+# :math:`z` itself gets a wrong gradient, checked in the two-head model
+# below). Like the
 # clipping hook of :ref:`clipping-with-a-tensor-hook`, it works under
 # autograd and the reverse-mode transforms, and ``jacfwd`` of it raises.
 
@@ -387,9 +410,10 @@ show_error(
 
 # %%
 # The third way writes the rule by hand in a
-# :class:`torch.autograd.Function`. In its older form ``forward`` takes
-# ``ctx``; that works with autograd and is refused by the :mod:`torch.func`
-# transforms:
+# :class:`torch.autograd.Function`. Written without ``setup_context``,
+# its ``forward`` takes ``ctx``; that works with autograd and is refused by
+# the :mod:`torch.func` transforms (``jacrev`` below; ``grad``, ``jvp``,
+# ``jacfwd`` and ``vmap`` with the same error, checked):
 
 
 class ReverseCtxInForward(torch.autograd.Function):
@@ -415,13 +439,28 @@ show_error(
     "must override the setup_context staticmethod",
 )
 
+
+def reverse_ctx_in_forward(z):
+    return ReverseCtxInForward.apply(z, lam)
+
+
+check_setup_context_error(
+    {
+        "grad": lambda: grad(summed(reverse_ctx_in_forward))(z),
+        "jvp": lambda: jvp(reverse_ctx_in_forward, (z,), (z,)),
+        "jacfwd": lambda: jacfwd(reverse_ctx_in_forward)(z),
+        "vmap": lambda: vmap(reverse_ctx_in_forward)(torch.stack((z, -z))),
+    }
+)
+
 # %%
 # The fix: a ``forward`` without ``ctx`` and a ``setup_context`` that keeps
 # :math:`\lambda`
 # (:ref:`sphx_glr_auto_examples_in_practice_plot_03_custom_vjp_rule.py`
-# explains the form); ``generate_vmap_rule`` lets ``vmap`` batch it. Its
-# Jacobian under ``jacrev`` is :math:`-\lambda I`, for one :math:`z` and
-# under ``vmap`` for three. ``jacfwd`` raises: it needs a ``jvp`` rule.
+# explains the form); ``generate_vmap_rule`` lets ``vmap`` batch it
+# (without it ``vmap`` raises, shown below). Its Jacobian under ``jacrev``
+# is :math:`-\lambda I`, for one :math:`z` and under ``vmap`` for three.
+# ``jacfwd`` raises: it needs a ``jvp`` rule.
 
 
 class ReverseGradient(torch.autograd.Function):
@@ -445,7 +484,7 @@ def reverse(z):
 
 
 reversal_jacobian = jacrev(reverse)(z)
-batched_jacobians = vmap(jacrev(reverse))(torch.stack((z, -z, 2 * z)))
+batched_jacobians = vmap(jacrev(reverse))(three_z)
 # Exact: -0.5 times 1 and times 0.
 assert torch.equal(reversal_jacobian, minus_lam_identity)
 assert torch.equal(batched_jacobians, minus_lam_identity.expand(3, 4, 4))
@@ -453,11 +492,23 @@ assert torch.equal(ReverseGradient.apply(z, lam), z)
 print("jacrev of the reversal:", reversal_jacobian.diagonal().tolist())
 show_error(lambda: jacfwd(reverse)(z), NotImplementedError, "must implement the jvp")
 
+
+class ReverseGradientNoVmapRule(ReverseGradient):
+    generate_vmap_rule = False
+
+
+show_error(
+    lambda: vmap(lambda z: ReverseGradientNoVmapRule.apply(z, lam))(z.expand(3, 4)),
+    RuntimeError,
+    "does not have vmap support",
+)
+
 # %%
 # A ``jvp`` rule
 # (:ref:`custom-function-jvp`)
-# maps the input's tangent :math:`\dot z` to the output's, and which one to
-# return is a choice: :math:`\dot z`, the derivative of the value, or
+# maps the input's tangent :math:`\dot z` to the output's. Under the
+# :mod:`torch.func` transforms (``jvp``, ``jacfwd``, ``hessian``) which one
+# to return is a choice: :math:`\dot z`, the derivative of the value, or
 # :math:`-\lambda \dot z`, which matches the VJP and the detach form. The
 # second:
 
@@ -477,12 +528,58 @@ assert torch.equal(jacfwd(reverse_both_modes)(z), minus_lam_identity)
 print("jacfwd with a jvp rule returning -lambda z_tangent: -lambda I")
 
 # %%
+# Plain forward-mode AD on a dual tensor (:mod:`torch.autograd.forward_ad`)
+# leaves no such choice here. This ``forward`` returns a view of its input,
+# ``z.view_as(z)``, and then the ``jvp`` rule must return a view of
+# :math:`\dot z` (``z_tangent.view_as(z_tangent)``, which works);
+# :math:`-\lambda \dot z` is refused. A ``forward`` that returns a copy,
+# ``z.clone()``, lifts that condition, and the reversed tangent goes
+# through:
+
+
+def forward_ad_tangent(function, z):
+    with fwAD.dual_level():
+        dual_out = function(fwAD.make_dual(z, torch.ones_like(z)))
+        return fwAD.unpack_dual(dual_out).tangent
+
+
+class ReverseGradientValueTangent(ReverseGradient):
+    @staticmethod
+    def jvp(ctx, z_tangent, lam_tangent):
+        return z_tangent.view_as(z_tangent)
+
+
+def reverse_value_tangent(z):
+    return ReverseGradientValueTangent.apply(z, lam)
+
+
+class ReverseGradientCopy(ReverseGradientBothModes):
+    @staticmethod
+    def forward(z, lam):
+        return z.clone()
+
+
+show_error(
+    lambda: forward_ad_tangent(reverse_both_modes, z),
+    RuntimeError,
+    "forward is returning a view (or an input as-is) but the jvp is not returning",
+)
+copy_tangent = forward_ad_tangent(lambda z: ReverseGradientCopy.apply(z, lam), z)
+# Exact: 1 passed on, and -0.5 times 1.
+assert torch.equal(forward_ad_tangent(reverse_value_tangent, z), torch.ones_like(z))
+assert torch.equal(copy_tangent, torch.full_like(z, -lam))
+print("forward_ad, jvp returning a view of z_tangent: tangent 1")
+print("forward_ad, forward returning z.clone(): tangent", copy_tangent.tolist())
+
+# %%
 # Features :math:`z = \tanh(W x)` feed a task head :math:`a` directly and a
 # domain head :math:`b` through the reversal; the loss is the sum of the
 # two heads' squared errors. The weights :math:`W` get the task's gradient
 # minus :math:`\lambda` times the domain's (the maths section), the domain
 # head its own gradient, unreversed: checked by hand for the Function under
-# autograd, and for the three forms under :func:`torch.func.grad`.
+# autograd, and for the three forms under :func:`torch.func.grad`. A hook
+# put on :math:`z` itself, not on a copy, reverses the task head's path
+# too, and the weights' gradient is wrong (last lines).
 
 W, a, b = draw(4, 3), draw(4), draw(4)
 features_in, task_target, domain_target = draw(3), draw(()), draw(())
@@ -525,6 +622,22 @@ for name, (gradient_W, gradient_b) in gradients.items():
     torch.testing.assert_close(gradient_W, expected_W)
     torch.testing.assert_close(gradient_b, expected_b)
 
+
+def reverse_by_hook_on_z(z):
+    z.register_hook(lambda g: -lam * g)
+    return z
+
+
+hook_on_z_W = grad(adversarial_loss)(W, b, reverse_by_hook_on_z)
+both_reversed_W = torch.outer(-lam * (delta_task + delta_domain), features_in)
+print(
+    "hook on z itself: max |grad W - by hand| =",
+    f"{(hook_on_z_W - expected_W).abs().max():.2f}",
+)
+# float64 defaults: as above; the two differ by (1 + lam) delta_task x^T.
+torch.testing.assert_close(hook_on_z_W, both_reversed_W)
+assert (hook_on_z_W - expected_W).abs().max() > 0.1  # far from rounding
+
 # %%
 # The forms agree on :math:`v^\top J` and part ways beyond it. The gradient
 # holds the domain head's residual :math:`b^\top r_\lambda(z) -
@@ -533,9 +646,10 @@ for name, (gradient_W, gradient_b) in gradients.items():
 # derivative of :math:`r_\lambda(z)` that each form gives: :math:`-\lambda I`
 # for the detach form and for the Function with the ``jvp`` rule above,
 # :math:`I` for the hook form (the copy is :math:`z`; the hook changes only
-# the backward pass). So the Hessians with respect to :math:`W` of the first
-# two are one matrix, and the hook form's another; the Function without a
-# ``jvp`` rule raises, as ``jacfwd`` did.
+# the backward pass) and for the Function whose ``jvp`` returns
+# :math:`\dot z`. So the Hessians with respect to :math:`W` of the first two
+# are one matrix, and those of the last two another; the Function without
+# a ``jvp`` rule raises, as ``jacfwd`` did.
 
 second = {
     name: hessian(adversarial_loss)(W, b, reversal)
@@ -543,12 +657,14 @@ second = {
         ("detach", reverse_by_detach),
         ("hook", reverse_by_hook),
         ("Function with jvp", reverse_both_modes),
+        ("Function, jvp z_tangent", reverse_value_tangent),
     )
 }
 gap = (second["detach"] - second["hook"]).abs().max()
 print(f"hessian wrt W, 12 x 12: max |detach - hook| = {gap:.2f}")
 # float64 defaults: the same products and tanh, in other orders.
 torch.testing.assert_close(second["Function with jvp"], second["detach"])
+torch.testing.assert_close(second["Function, jvp z_tangent"], second["hook"])
 assert gap > 0.1  # far from rounding
 show_error(
     lambda: hessian(adversarial_loss)(W, b, reverse),
@@ -710,18 +826,13 @@ def summed_net(x):
     return functional_call(net, net_params, (x,)).sum()
 
 
-refusals = {
-    "vjp": lambda: vjp(summed_net, x_in),
-    "jacrev": lambda: jacrev(summed_net)(x_in),
-    "hessian": lambda: hessian(summed_net)(x_in),
-}
-for name, call in refusals.items():
-    try:  # the same error as grad's, not printed again
-        call()
-    except RuntimeError as error:
-        assert "must override the setup_context staticmethod" in str(error), name
-    else:
-        raise AssertionError(f"{name}: expected the setup_context error")
+check_setup_context_error(
+    {
+        "vjp": lambda: vjp(summed_net, x_in),
+        "jacrev": lambda: jacrev(summed_net)(x_in),
+        "hessian": lambda: hessian(summed_net)(x_in),
+    }
+)
 
 # %%
 # ``vmap`` and the forward-mode transforms (``jvp``, ``jacfwd``) raise
@@ -741,8 +852,10 @@ def net_output(x):
     return functional_call(net, net_params, (x,))
 
 
-forward_jacobian = jacfwd(net_output)(x_in)[0]
-forward_tangent = jvp(net_output, (x_in,), (x_in,))[1]  # J x, with x as tangent
+assert all(parameter.requires_grad for parameter in net.parameters())
+# net itself, with its own parameters, which require grad
+forward_jacobian = jacfwd(net)(x_in)[0]
+forward_tangent = jvp(net, (x_in,), (x_in,))[1]  # J x, with x as tangent
 batched_outputs = vmap(net_output)(torch.stack((x_in, -x_in)))
 first_weight = net[0].weight.detach()
 unclipped = first_weight.T @ delta_net
@@ -842,14 +955,17 @@ plt.show()
 #   ``jacfwd`` and the outer pass of ``hessian`` differentiate through it.
 #   A ``no_grad`` around a transform's call is ignored.
 # * ``x + (q(x) - x).detach()`` has the value ``q(x)`` (exactly for the
-#   quantiser here; in general up to the rounding of the sum) and the VJP
-#   :math:`v`. Gradient reversal is the same trick,
+#   quantiser here; in general up to the rounding of the difference and of
+#   the sum) and the VJP :math:`v`. Gradient reversal is the same trick,
 #   ``z.detach() - lam * (z - z.detach())``, and then works under every
 #   transform. A tensor hook returning :math:`-\lambda v` works in reverse
 #   mode; an ``autograd.Function`` with ``setup_context`` works under
-#   autograd, ``vmap`` and the reverse-mode transforms, and forward mode
-#   (``jvp``, ``jacfwd``, ``hessian``) needs a ``jvp`` rule as well. Under
-#   ``hessian`` the hook form gives another matrix than the detach form.
+#   autograd and the reverse-mode transforms, under ``vmap`` with
+#   ``generate_vmap_rule`` as well, and forward mode (``jvp``, ``jacfwd``,
+#   ``hessian``) needs a ``jvp`` rule too; for :math:`-\lambda \dot z`
+#   under ``torch.autograd.forward_ad``, ``forward`` must return a copy,
+#   not a view. Under ``hessian`` the hook form gives another matrix than
+#   the detach form.
 # * A tensor hook replaces the :math:`v` that reaches a tensor, under
 #   autograd and the reverse-mode transforms, and sees one sample's
 #   :math:`v` under ``vmap``. A module's full backward hook works with
