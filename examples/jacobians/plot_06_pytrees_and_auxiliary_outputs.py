@@ -341,7 +341,8 @@ print("grad_and_value returns (gradient, (value, aux)); both checked")
 # %%
 # ``vjp`` and ``jacrev`` take ``has_aux`` too: ``vjp`` then returns
 # ``(output, vjp_fn, aux)`` and ``jacrev`` returns ``(jacobian, aux)``. The
-# aux may be any pytree.
+# aux may be any pytree whose leaves are tensors (nested below); a leaf that
+# is not a tensor, a string say, is refused.
 
 _, vjp_fn_aux, aux = vjp(lambda w: (w * x, {"norm": w.norm()}), weights, has_aux=True)
 jac_w, aux_jac = jacrev(lambda w: (w * x, {"norm": w.norm()}), has_aux=True)(weights)
@@ -352,6 +353,20 @@ torch.testing.assert_close(vjp_fn_aux(v["u"])[0], x * v["u"], rtol=0, atol=0)
 torch.testing.assert_close(jac_w, torch.diag(x), rtol=0, atol=0)
 torch.testing.assert_close(aux["norm"], weights.norm(), rtol=0, atol=0)
 torch.testing.assert_close(aux_jac, aux, rtol=0, atol=0)
+
+
+def with_nested_aux(w, label=None):
+    """W * X, and an aux nesting a tuple, a list and a dict (and LABEL if given)."""
+    nested = (w.norm(), [w.sum(), {"max": w.max()}])
+    return w * x, nested if label is None else (*nested, label)
+
+
+_, _, nested_aux = vjp(with_nested_aux, weights, has_aux=True)
+assert torch.equal(nested_aux[1][1]["max"], weights.max())  # exact: the same max
+raised(
+    lambda: vjp(lambda w: with_nested_aux(w, label="run 1"), weights, has_aux=True),
+    "Expected tensors, got unsupported type",
+)
 
 # %%
 # The aux is not differentiated by the transform; it comes back as computed.
@@ -535,9 +550,10 @@ for older_api in (
 # pass. With :mod:`torch.autograd`, the graph of one forward pass serves
 # many calls of :func:`torch.autograd.grad` if each but the last passes
 # ``retain_graph=True``; without it the first call frees the tensors the
-# graph saved, and the second raises.
+# graph saved, and a second call whose backward pass needs one of them
+# raises (checked at the end of this section).
 # :ref:`sphx_glr_auto_examples_jacobians_plot_03_functional_to_torch_func.py`
-# shows that error and counts the backward passes of each route.
+# counts the backward passes of each route.
 # The five one-hot cotangents of ``f``'s five outputs give the five rows of
 # its Jacobian, which must equal the blocks by hand, stacked. The measure is
 # the number of calls of ``f``, counted by ``f`` itself.
@@ -586,6 +602,30 @@ for rows in (rows_loop, rows_vmap, rows_retained):
     # As in the checks: one cos, sin or 3-term sum times a number, a few eps.
     torch.testing.assert_close(rows, rows_by_hand, rtol=1e-12, atol=1e-12)
 print("each route's 5 rows equal the Jacobian by hand")
+
+# %%
+# Without ``retain_graph``, whether a second call raises depends on what the
+# graph saved: ``f``'s ``sin`` and products saved tensors, and the first call
+# freed them; ``a + 1`` saves none, so its graph serves a second call, and a
+# missing ``retain_graph`` there goes unnoticed.
+
+
+def second_call_error(output):
+    """The first line of the error of a second autograd.grad through OUTPUT's
+    graph (neither call retains it), or None."""
+    for _ in range(2):
+        try:
+            torch.autograd.grad(output, leaves["a"], torch.ones_like(output))
+        except RuntimeError as error:
+            return str(error).splitlines()[0]
+    return None
+
+
+f_error = second_call_error(f(leaves)["u"])
+print(f"f's u, second call: RuntimeError: {f_error.split(' (or')[0]}")
+assert f_error.startswith("Trying to backward through the graph a second time")
+assert second_call_error(leaves["a"] + 1) is None
+print("a + 1, second call: no error")
 
 # %%
 # .. _vjp-that-keeps-a-graph:
