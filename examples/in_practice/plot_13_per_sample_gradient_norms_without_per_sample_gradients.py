@@ -272,8 +272,9 @@ assert input_bytes + delta_bytes < row_bytes
 # for the first layer, whose input needs no gradient. Beyond what autograd
 # keeps, the route holds the :math:`\delta` made by the first backward pass
 # (and here the outputs :math:`z`, held only to ask for their gradients; a
-# hook on each output, as in the last section, receives :math:`\delta`
-# without them).
+# hook on each output, as in
+# :ref:`per-sample-gradients-hooks-expandedweights-func`, receives
+# :math:`\delta` without them).
 
 saved_storages = {t.untyped_storage().data_ptr() for t in saved_for_backward}
 shared = [
@@ -568,9 +569,12 @@ assert getattr(cosine.head.weight, "grad_sample", None) is None
 
 # %%
 # ``torch.func`` needs no module boundary:
-# :func:`~torch.func.functional_call` substitutes the parameters wherever
-# the forward uses them, so ``vmap(grad(...))`` gives a row for every
-# parameter. Checked against a loop of one backward pass a sample:
+# :func:`~torch.func.functional_call` substitutes each parameter where the
+# forward reads it as a module's attribute, inside that module's call or
+# not (the head's ``self.head.weight`` is read outside ``head``), so
+# ``vmap(grad(...))`` gives the cosine classifier a row for every parameter
+# (a parameter reached another way is the exception, shown next). Checked
+# against a loop of one backward pass a sample:
 
 cosine_rows = per_sample_rows(cosine, features, labels)
 loop_rows = [
@@ -586,6 +590,34 @@ expected_cosine_rows = {
 # The float64 defaults: batched and one-sample kernels add in other orders.
 torch.testing.assert_close(cosine_rows, expected_cosine_rows)
 print("vmap(grad) rows of the cosine classifier, head included, equal the loop's")
+
+# %%
+# What ``functional_call`` swaps is the module's attributes, for the length of
+# the call, not every reference to their tensors. A forward that reaches a
+# parameter some other way, here through a plain list kept on the module,
+# computes with the module's own tensor, and that parameter's rows are exactly
+# zero, with no error: the silent zero of :ref:`closure-over-the-module`.
+
+
+class WeightFromAList(nn.Module):
+    """A linear layer whose forward reads its weight from a list."""
+
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.Linear(FEATURES, CLASSES)
+        self.weights = [self.layer.weight]  # a list holds it: no attribute
+
+    def forward(self, samples):
+        return F.linear(samples, self.weights[0], self.layer.bias)
+
+
+listed_rows = per_sample_rows(initialise(WeightFromAList()), features, labels)
+for name, g in listed_rows.items():
+    print(f"weight read from a list: {name:<12} rows, max |entry| {g.abs().max():.2f}")
+# Exact: grad returns zeros, computed by no arithmetic, for an input the loss
+# does not use; the bias is used, and its rows (softmax minus one-hot) are not 0.
+assert (listed_rows["layer.weight"] == 0).all()
+assert (listed_rows["layer.bias"] != 0).all()
 
 # %%
 # With hooks, the fix is to do the normalisation inside the forward of a
@@ -684,16 +716,17 @@ plt.show()
 #
 # * A linear layer's per-sample gradient norm is
 #   :math:`\lVert \delta_i \rVert \sqrt{\lVert a_i \rVert^2 + 1}`: inputs and
-#   output gradients from one batched backward of the summed loss, with no
-#   per-sample gradient formed. For a layer applied along a sequence, the
-#   inner product of two :math:`T \times T` Gram matrices.
+#   output gradients from one batched backward of the summed loss (samples
+#   not mixed: no batch statistics), with no per-sample gradient formed. For
+#   a layer applied along a sequence, it is the square root of the inner
+#   product of two :math:`T \times T` Gram matrices.
 # * DP-SGD's clipped mean is then one more backward pass, of the losses
 #   weighted by :math:`\min(1, C / \lVert g_i \rVert) / B`.
 # * Hook-based per-sample gradients exist only for parameters whose
 #   module's hooks ran (a module with no hand-written rule can use
 #   ``vmap(grad(...))`` of itself); ``vmap(grad(...))`` of
-#   ``functional_call`` covers every parameter, at :math:`B \cdot P`
-#   numbers.
+#   ``functional_call`` covers every parameter the forward reads as a
+#   module's attribute, at :math:`B \cdot P` numbers.
 #
 # Next: :ref:`sphx_glr_auto_examples_under_the_hood_plot_01_inside_the_vjp_chain.py`.
 # Reference: :func:`torch.func.functional_call`, :func:`torch.func.grad`,
