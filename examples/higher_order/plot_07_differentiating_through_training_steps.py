@@ -36,9 +36,11 @@ nothing), and why ``backward(create_graph=True)`` warns of a memory leak.
 #
 # .. math::
 #
+#    \begin{aligned}
 #    \nabla_{x_0} L_{\mathrm{out}}(x_K)
-#    = (I - \alpha H_0)(I - \alpha H_1) \cdots (I - \alpha H_{K-1})\,
-#      \nabla L_{\mathrm{out}}(x_K),
+#    &= (I - \alpha H_0)(I - \alpha H_1) \cdots \\
+#    &\qquad (I - \alpha H_{K-1})\, \nabla L_{\mathrm{out}}(x_K),
+#    \end{aligned}
 #
 # with :math:`H_k = H(x_k)` the inner loss's Hessian at step :math:`k`
 # (symmetric, so the transposes drop out). For the quadratic every
@@ -78,10 +80,12 @@ nothing), and why ``backward(create_graph=True)`` warns of a memory leak.
 #
 # .. math::
 #
-#    g_i = \nabla_x D(x_i) = W^\top (w \odot \sigma_i), \quad
-#    \sigma_i = 1 - \tanh^2(W x_i + c), \qquad
-#    \nabla_w P = \frac{2}{B} \sum_{i=1}^{B}
+#    \begin{aligned}
+#    g_i &= \nabla_x D(x_i) = W^\top (w \odot \sigma_i), \\
+#    \sigma_i &= 1 - \tanh^2(W x_i + c), \\
+#    \nabla_w P &= \frac{2}{B} \sum_{i=1}^{B}
 #    \Bigl(1 - \frac{1}{\lVert g_i \rVert}\Bigr)\, \sigma_i \odot (W g_i).
+#    \end{aligned}
 
 import gc
 import textwrap
@@ -524,7 +528,7 @@ finally:
 message = results["backward"][1][0]
 print(
     textwrap.fill(
-        "UserWarning: " + message.split(" (Triggered")[0],
+        "UserWarning caught: " + message.split(" (Triggered")[0],
         86,
         subsequent_indent="  ",
     )

@@ -274,13 +274,14 @@ for name, route in routes.items():
     timer = benchmark.Timer(stmt="route()", globals={"route": route}, num_threads=1)
     median_ms[name] = timer.blocked_autorange(min_run_time=0.05).median * 1e3
 print(
-    f"{'':<22}{'network calls':>14}{'FLOPs (products)':>18}{'/ gradient':>11}{'ms':>8}"
+    f"{'':<22}{'network calls':>14}{'FLOPs (products)':>18}{'/ gradient':>11}"
+    f"{'time':>11}"
 )
 for name in routes:
     ratio = flops[name] / flops["gradient"]
     print(
         f"{name:<22}{calls[name]:>14}{flops[name]:>18,}{ratio:>11.2f}"
-        f"{median_ms[name]:>8.2f}"
+        f"{median_ms[name]:>8.2f} ms"
     )
 hvps = ["HVP, double backward", "HVP, jvp of grad", "HVP, kept graph"]
 # Integers, the same on every machine. A fresh double backward is a gradient
@@ -584,10 +585,13 @@ assert lanczos_products == k
 #
 # .. math::
 #
-#    0 \le \lambda_j - \theta_j \le (\lambda_j - \lambda_n) \Bigl(
-#    \frac{K_j \tan \phi_j}{C_{k-j}(1 + 2 \gamma_j)} \Bigr)^2, \quad
-#    \gamma_j = \frac{\lambda_j - \lambda_{j+1}}{\lambda_{j+1} - \lambda_n},
-#    \quad K_j = \prod_{i<j} \frac{\theta_i - \lambda_n}{\theta_i - \lambda_j},
+#    \begin{aligned}
+#    0 \le \lambda_j - \theta_j &\le (\lambda_j - \lambda_n)
+#    \Bigl(\frac{K_j \tan \phi_j}{C_{k-j}(1 + 2 \gamma_j)} \Bigr)^2, \\
+#    \gamma_j &= \frac{\lambda_j - \lambda_{j+1}}{\lambda_{j+1} - \lambda_n},
+#    \\
+#    K_j &= \prod_{i<j} \frac{\theta_i - \lambda_n}{\theta_i - \lambda_j},
+#    \end{aligned}
 #
 # :math:`C_m` the Chebyshev polynomial of degree :math:`m`. It is tiny here,
 # so :math:`\theta_j` is near :math:`\lambda_j` and far from its

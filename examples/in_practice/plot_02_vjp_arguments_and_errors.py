@@ -492,7 +492,9 @@ except RuntimeError as error:
 assert edge[0].name() == "torch::autograd::AccumulateGrad", edge
 cubed = x_leaf**3
 torch.autograd.grad(cubed, x_leaf, ones, create_graph=True)
-torch.autograd.grad(cubed, x_leaf, ones)  # no error: create_graph kept the graph
+# no error: create_graph kept the graph
+(second_pass,) = torch.autograd.grad(cubed, x_leaf, ones)
+torch.testing.assert_close(second_pass, 3 * x**2)  # the same VJP, 3 x^2 * 1
 
 # %%
 # What goes is what the nodes saved, not the graph: ``x + 1``, whose node
@@ -614,7 +616,7 @@ with warnings.catch_warnings(record=True) as caught:
     read = sines.grad
 (warning,) = caught
 message = str(warning.message).split(" (Triggered internally")[0]
-print_wrapped(f"{warning.category.__name__}: {message}")
+print_wrapped(f"{warning.category.__name__} caught: {message}")
 assert read is None and warning.category is UserWarning
 assert "not a leaf Tensor is being accessed" in message
 converted_leaf = torch.randn(4, generator=generator, requires_grad=True).double()
