@@ -8,6 +8,27 @@ import inspect
 from torch._dynamo.backends import debugging
 
 
+def recorded_outputs():
+    """A dispatch mode that records (operator name, output) for every operator
+    run inside it, tensor outputs copied (a later in-place operator, such as
+    masked_fill_, would change the recorded tensor otherwise)."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Outputs(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.outputs = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            result = func(*args, **(kwargs or {}))
+            kept = result.clone() if isinstance(result, torch.Tensor) else result
+            self.outputs.append((func.overloadpacket.__name__, kept))
+            return result
+
+    return Outputs()
+
+
 def test_the_compile_page_states_torchs_own_aot_eager_recipes():
     """under_the_hood/plot_03 rebuilds backend="aot_eager" and
     backend="aot_eager_decomp_partition" from these options."""
@@ -266,21 +287,10 @@ def test_the_nan_page_states_that_sqrts_backward_divides_with_no_infinity():
     0 / NaN; no operation of that backward pass makes an infinity (as
     grad * (1 / (2 * result)) would)."""
     import torch
-    from torch.utils._python_dispatch import TorchDispatchMode
-
-    class Outputs(TorchDispatchMode):
-        def __init__(self):
-            super().__init__()
-            self.outputs = []
-
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            result = func(*args, **(kwargs or {}))
-            self.outputs.append((func.overloadpacket.__name__, result))
-            return result
 
     x = torch.tensor([-1.0, 0.0, 2.25, 4.0], dtype=torch.float64, requires_grad=True)
     loss = torch.where(x > 0, torch.sqrt(x), 0.0).sum()
-    with Outputs() as backward:
+    with recorded_outputs() as backward:
         torch.autograd.grad(loss, x)
     tensors = [
         (name, out) for name, out in backward.outputs if isinstance(out, torch.Tensor)
@@ -547,22 +557,10 @@ def test_the_nan_page_states_that_vector_norms_backward_divides_by_the_norm():
     at a zero norm) and then puts 0 where the norm is 0, so its gradient at 0 is
     finite while a second backward through that division gives NaN."""
     import torch
-    from torch.utils._python_dispatch import TorchDispatchMode
-
-    class Outputs(TorchDispatchMode):
-        def __init__(self):
-            super().__init__()
-            self.outputs = []
-
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            result = func(*args, **(kwargs or {}))
-            # a copy: masked_fill_ later changes the quotient in place
-            self.outputs.append((func.overloadpacket.__name__, result.clone()))
-            return result
 
     x = torch.zeros(3, dtype=torch.float64, requires_grad=True)
     norm = torch.linalg.vector_norm(x)
-    with Outputs() as backward:
+    with recorded_outputs() as backward:
         (gradient,) = torch.autograd.grad(norm, x, create_graph=True)
     names = [name for name, _ in backward.outputs]
     (quotient,) = [out for name, out in backward.outputs if name == "div"]
